@@ -1,0 +1,48 @@
+"""API keys: created by the operator (``etest apikey create``), shown once, stored as digests."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from etest.audit.service import record
+from etest.auth.actor import ROLES, Actor
+from etest.config import Settings
+from etest.errors import NotFound, Unprocessable
+from etest.kit.secrets import digest, new_api_key
+from etest.models import ApiKey, Organization
+from etest.models.base import utcnow
+
+
+async def create_api_key(session: AsyncSession, settings: Settings, actor: Actor, *, role: str,
+                         uic: str | None, name: str = "") -> str:
+    """Create a key for ``role`` in organization ``uic``; returns the plaintext key."""
+    if role not in ROLES:
+        raise Unprocessable(f"Unknown role {role!r}; roles are {', '.join(ROLES)}.",
+                            code="validation-error")
+    org_id = None
+    if uic is not None:
+        org_id = await session.scalar(select(Organization.id).where(Organization.uic == uic))
+        if org_id is None:
+            raise NotFound(f"No organization {uic!r}.")
+    elif role != "superadmin":
+        raise Unprocessable("Only a superadmin key may have no organization (--uic).",
+                            code="validation-error")
+    key, prefix = new_api_key()
+    api_key = ApiKey(organization_id=org_id, role=role, name=name, prefix=prefix,
+                     digest=digest(settings.pepper(), key), created_by=actor.subject)
+    session.add(api_key)
+    await session.flush()
+    record(session, actor, "apikey.create", target_type="api_key", target_id=prefix,
+           organization_id=org_id, details={"role": role, "name": name})
+    return key
+
+
+async def revoke_api_key(session: AsyncSession, actor: Actor, prefix: str) -> None:
+    api_key = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix,
+                                                        ApiKey.revoked_at.is_(None)))
+    if api_key is None:
+        raise NotFound(f"No active API key with prefix {prefix!r}.")
+    api_key.revoked_at = utcnow()
+    record(session, actor, "apikey.revoke", target_type="api_key", target_id=prefix,
+           organization_id=api_key.organization_id)

@@ -1,0 +1,105 @@
+"""The application factory: settings in, a FastAPI app out. Engines are created in the lifespan,
+never at import time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from etest import __version__
+from etest.audit.endpoints import router as audit_router
+from etest.auth.sso import SsoVerifier
+from etest.candidate.endpoints import router as candidate_router
+from etest.config import Settings, get_settings
+from etest.db import create_engine, create_sessionmaker
+from etest.errors import CATALOG, NotFound, install_handlers, problem
+from etest.kit.logging import configure_logging
+from etest.migrate import current_revision, head_revision
+from etest.organization.endpoints import router as organization_router
+from etest.plan.endpoints import router as plan_router
+from etest.token.endpoints import router as token_router
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.sso = SsoVerifier(settings.sso_issuers,
+                                    refetch_interval=settings.jwks_refetch_interval,
+                                    cache_seconds=settings.jwks_cache_seconds)
+        log.info("startup", version=__version__, database=engine.dialect.name)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(title="eTest", version=__version__, lifespan=lifespan,
+                  description="Adaptive placement and certification tests for language learning.")
+    app.state.settings = settings
+    install_handlers(app)
+    _access_log(app)
+    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+
+    for router in (plan_router, organization_router, candidate_router, token_router,
+                   audit_router):
+        app.include_router(router)
+    _operational_routes(app)
+    return app
+
+
+def _access_log(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def access_log(request: Request,
+                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        log.info("request", method=request.method, path=request.url.path,
+                 status=response.status_code,
+                 ms=round((time.perf_counter() - started) * 1000, 1),
+                 actor=getattr(request.state, "actor", None))
+        return response
+
+
+def _operational_routes(app: FastAPI) -> None:
+    @app.get("/health", tags=["operations"])
+    async def health() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/ready", tags=["operations"], responses={503: {"description": "Not ready"}})
+    async def ready(request: Request) -> Any:
+        """Readiness: the database answers and its schema is at the migrations' head."""
+        try:
+            async with request.app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+                current = await conn.run_sync(current_revision)
+        except Exception as exc:  # any driver error means "not ready"
+            log.warning("not_ready", error=str(exc))
+            return problem(503, "not-ready", "Not ready", "The database is not reachable.")
+        head = head_revision()
+        if current != head:
+            return problem(503, "not-ready", "Not ready",
+                           f"The database is at revision {current}, the code expects {head}: "
+                           "run 'etest db upgrade'.")
+        return JSONResponse({"status": "ready", "revision": current})
+
+    @app.get("/errors/{code}", tags=["operations"], include_in_schema=False)
+    async def error_type(code: str) -> dict[str, str]:
+        if code not in CATALOG:
+            raise NotFound(f"No error type {code!r}.")
+        return {"type": f"/errors/{code}", "description": CATALOG[code]}

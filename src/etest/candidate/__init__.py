@@ -1,0 +1,1 @@
+"""Candidates: registration, search, transfer between organizations, bulk import."""

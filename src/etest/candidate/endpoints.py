@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from sqlalchemy import or_, select
+
+from etest.candidate import importer, repository, service
+from etest.candidate.schemas import (
+    CandidateCreate,
+    CandidateLookup,
+    CandidateOut,
+    CandidateTransferIn,
+    CandidateUpdate,
+    ImportReport,
+    RegisteredFrom,
+    TransferOut,
+)
+from etest.deps import ActorDep, SessionDep, SettingsDep
+from etest.errors import PayloadTooLarge
+from etest.kit.levels import canonical_level
+from etest.kit.pagination import PaginationDep, paginate
+from etest.kit.schemas import Page
+from etest.models import Candidate, CandidateTransfer, Organization
+from etest.organization import repository as org_repository
+from etest.organization.schemas import Uic
+
+router = APIRouter(prefix="/api/v1/candidates", tags=["candidates"])
+
+
+def _out(candidate: Candidate, uic: str) -> CandidateOut:
+    return CandidateOut.model_validate({**{c: getattr(candidate, c) for c in
+                                           CandidateOut.model_fields if c != "uic"}, "uic": uic})
+
+
+def _like(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+@router.post("", response_model=CandidateOut, status_code=status.HTTP_201_CREATED)
+async def create_candidate(actor: ActorDep, session: SessionDep,
+                           body: CandidateCreate) -> CandidateOut:
+    """Register a candidate; the email is unique across the service (409 ``email-registered``)."""
+    return _out(*await service.create(session, actor, body))
+
+
+@router.get("", response_model=Page[CandidateOut])
+async def search_candidates(
+    actor: ActorDep, session: SessionDep, pagination: PaginationDep,
+    q: Annotated[str | None, Query(max_length=200, description="names, username, email")] = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    username: Annotated[str | None, Query(max_length=150)] = None,
+    level: Annotated[str | None, Query(max_length=32, description="current level")] = None,
+    pt_level: Annotated[str | None, Query(max_length=32)] = None,
+    uic: Annotated[Uic | None, Query()] = None,
+    include_descendants: bool = False,
+    hidden: Annotated[bool, Query(description="true lists only hidden candidates")] = False,
+    registered_from: RegisteredFrom | None = None,
+) -> Page[CandidateOut]:
+    """Search the actor's subtree. Without ``uic`` every organization of the subtree is searched;
+    with it, that organization only, or its subtree with ``include_descendants``."""
+    stmt = repository.visible(actor).where(Candidate.hidden.is_(hidden))
+    if uic is not None:
+        org = await org_repository.get_by_uic(session, actor, uic)
+        stmt = stmt.where(Organization.path.startswith(org.path, autoescape=True)
+                          if include_descendants else Candidate.organization_id == org.id)
+    if q:
+        pattern = _like(q)
+        stmt = stmt.where(or_(*(col.ilike(pattern, escape="\\") for col in (
+            Candidate.first_name, Candidate.last_name, Candidate.username, Candidate.email))))
+    if email:
+        stmt = stmt.where(Candidate.email == email.lower())
+    if username:
+        stmt = stmt.where(Candidate.username == username)
+    for column, value in ((Candidate.current_level, level), (Candidate.pt_level, pt_level)):
+        if value:
+            stmt = stmt.where(column == (canonical_level(value) or value))
+    if registered_from:
+        stmt = stmt.where(Candidate.registered_from == registered_from)
+    total, rows = await paginate(session, stmt, pagination, Candidate.created_at, Candidate.id)
+    return Page(items=[_out(c, u) for c, u in rows], total=total, page=pagination.page,
+                per_page=pagination.per_page)
+
+
+@router.post("/lookup", response_model=list[CandidateOut])
+async def lookup_candidates(actor: ActorDep, session: SessionDep,
+                            body: CandidateLookup) -> list[CandidateOut]:
+    """The candidates of the actor's subtree among these emails (others are simply absent)."""
+    emails = {str(e).lower() for e in body.emails}
+    rows = await session.execute(repository.visible(actor).where(Candidate.email.in_(emails))
+                                 .order_by(Candidate.email))
+    return [_out(c, u) for c, u in rows]
+
+
+@router.post("/import", response_model=ImportReport)
+async def import_candidates(
+    actor: ActorDep, session: SessionDep, settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="CSV (UTF-8) or XLSX with a header row")],
+    uic: Annotated[Uic | None, Form(description="organization for rows without a uic")] = None,
+) -> ImportReport:
+    """Per-row report: valid rows are imported, invalid rows are reported, never half a row."""
+    data = await file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise PayloadTooLarge(f"The file is larger than {settings.max_upload_bytes} bytes.")
+    if uic is not None:
+        await org_repository.get_by_uic(session, actor, uic)
+    return await importer.import_candidates(session, actor, file.filename or "", data, uic)
+
+
+@router.get("/{candidate_id}", response_model=CandidateOut)
+async def get_candidate(actor: ActorDep, session: SessionDep,
+                        candidate_id: uuid.UUID) -> CandidateOut:
+    return _out(*await repository.get(session, actor, candidate_id))
+
+
+@router.patch("/{candidate_id}", response_model=CandidateOut)
+async def update_candidate(actor: ActorDep, session: SessionDep, candidate_id: uuid.UUID,
+                           body: CandidateUpdate) -> CandidateOut:
+    candidate, uic = await repository.get(session, actor, candidate_id)
+    return _out(await service.update(session, actor, candidate, body), uic)
+
+
+@router.post("/{candidate_id}/hide", response_model=CandidateOut)
+async def hide_candidate(actor: ActorDep, session: SessionDep,
+                         candidate_id: uuid.UUID) -> CandidateOut:
+    candidate, uic = await repository.get(session, actor, candidate_id)
+    return _out(await service.update(session, actor, candidate, CandidateUpdate(hidden=True)), uic)
+
+
+@router.post("/{candidate_id}/unhide", response_model=CandidateOut)
+async def unhide_candidate(actor: ActorDep, session: SessionDep,
+                           candidate_id: uuid.UUID) -> CandidateOut:
+    candidate, uic = await repository.get(session, actor, candidate_id)
+    return _out(await service.update(session, actor, candidate, CandidateUpdate(hidden=False)),
+                uic)
+
+
+@router.post("/{candidate_id}/transfer", response_model=CandidateOut)
+async def transfer_candidate(actor: ActorDep, session: SessionDep, candidate_id: uuid.UUID,
+                             body: CandidateTransferIn) -> CandidateOut:
+    """Move the candidate to another organization of the actor's subtree; history is kept."""
+    candidate, _ = await repository.get(session, actor, candidate_id)
+    target = await service.transfer(session, actor, candidate, body)
+    return _out(candidate, target.uic)
+
+
+@router.get("/{candidate_id}/transfers", response_model=list[TransferOut])
+async def list_transfers(actor: ActorDep, session: SessionDep,
+                         candidate_id: uuid.UUID) -> list[TransferOut]:
+    candidate, _ = await repository.get(session, actor, candidate_id)
+    transfers = (await session.scalars(select(CandidateTransfer)
+                 .where(CandidateTransfer.candidate_id == candidate.id)
+                 .order_by(CandidateTransfer.created_at))).all()
+    uics = await org_repository.uics_by_id(
+        session, {t.from_organization_id for t in transfers} | {t.to_organization_id
+                                                                 for t in transfers})
+    return [TransferOut(id=t.id, from_uic=uics[t.from_organization_id],
+                        to_uic=uics[t.to_organization_id], actor=t.actor,
+                        created_at=t.created_at) for t in transfers]

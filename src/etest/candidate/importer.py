@@ -1,0 +1,108 @@
+"""Bulk import of candidates from CSV or XLSX: every row is validated and written in its own
+savepoint, so a valid row is imported, an invalid row is reported, and no row is half-written.
+
+Columns (header row, any order, case-insensitive): ``email`` (required), ``username``,
+``first_name``, ``last_name``, ``dial_code``, ``phone``, ``uic``, ``plan_code``,
+``current_level``. In XLSX, keep phone columns as text: a number cell has lost its leading
+zeros before eTest sees it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from openpyxl import load_workbook
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from etest.auth.actor import Actor
+from etest.candidate import service
+from etest.candidate.schemas import CandidateCreate, ImportReport, ImportRow
+from etest.errors import BadRequest, EtestError
+
+COLUMNS = ("email", "username", "first_name", "last_name", "dial_code", "phone", "uic",
+           "plan_code", "current_level")
+MAX_ROWS = 10_000
+
+
+def _cell(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def _rows_csv(data: bytes) -> Iterator[list[str | None]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("The CSV file is not UTF-8.", code="bad-upload") from exc
+    for row in csv.reader(io.StringIO(text)):
+        yield [_cell(v) for v in row]
+
+
+def _rows_xlsx(data: bytes) -> Iterator[list[str | None]]:
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many unrelated types for a bad file
+        raise BadRequest("The file is not a readable XLSX workbook.", code="bad-upload") from exc
+    try:
+        sheet = wb.worksheets[0]
+        for row in sheet.iter_rows(values_only=True):
+            yield [_cell(v) for v in row]
+    finally:
+        wb.close()
+
+
+def read_rows(filename: str, data: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Header and data rows (1-based spreadsheet row numbers, blank rows skipped)."""
+    is_xlsx = filename.lower().endswith(".xlsx") or data[:2] == b"PK"
+    rows = _rows_xlsx(data) if is_xlsx else _rows_csv(data)
+    header_row = next(rows, None)
+    if not header_row:
+        raise BadRequest("The file is empty: a header row is required.", code="bad-upload")
+    header = [(h or "").strip().lower() for h in header_row]
+    unknown = [h for h in header if h and h not in COLUMNS]
+    if unknown or "email" not in header:
+        raise BadRequest(f"Unknown columns {unknown}; 'email' is required; allowed: "
+                         f"{', '.join(COLUMNS)}.", code="bad-upload")
+    out = []
+    for number, raw in enumerate(rows, start=2):
+        values = {h: v for h, v in zip(header, raw, strict=False) if h and v is not None}
+        if not values:
+            continue
+        if len(out) >= MAX_ROWS:
+            raise BadRequest(f"More than {MAX_ROWS} rows; split the file.", code="bad-upload")
+        out.append((number, values))
+    return header, out
+
+
+async def import_candidates(session: AsyncSession, actor: Actor, filename: str, data: bytes,
+                            default_uic: str | None) -> ImportReport:
+    actor.require("write")
+    _, rows = read_rows(filename, data)
+    report: list[ImportRow] = []
+    for number, values in rows:
+        email = values.get("email")
+        try:
+            body = CandidateCreate.model_validate(
+                {"uic": default_uic, **values, "registered_from": "bulk"})
+        except ValidationError as exc:
+            msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            report.append(ImportRow(row=number, status="error", email=email, error=msg))
+            continue
+        try:
+            async with session.begin_nested():
+                candidate, _ = await service.create(session, actor, body)
+        except EtestError as exc:
+            report.append(ImportRow(row=number, status="error", email=email, error=exc.detail))
+            continue
+        report.append(ImportRow(row=number, status="imported", email=candidate.email,
+                                candidate_id=candidate.id))
+    imported = sum(r.status == "imported" for r in report)
+    return ImportReport(imported=imported, failed=len(report) - imported, rows=report)

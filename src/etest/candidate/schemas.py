@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import EmailStr, Field, StringConstraints, field_validator
+
+from etest.kit.levels import LEVELS, canonical_level
+from etest.kit.schemas import Input, Output
+from etest.organization.schemas import Uic
+
+# Dial codes and phones are strings: "+", leading zeros and spaces must survive a round trip.
+DialCode = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{0,9}$")]
+Phone = Annotated[str, StringConstraints(pattern=r"^[0-9+][0-9 ()\-]{0,39}$")]
+RegisteredFrom = Literal["etest", "dashboard", "bulk", "api"]
+
+
+def _level(value: str | None) -> str | None:
+    if value is None:
+        return None
+    name = canonical_level(value)
+    if name is None:
+        raise ValueError(f"unknown level {value!r}; levels are {', '.join(LEVELS)}")
+    return name
+
+
+class _CandidateFields(Input):
+    username: str | None = Field(None, min_length=1, max_length=150)
+    first_name: str | None = Field(None, max_length=150)
+    last_name: str | None = Field(None, max_length=150)
+    dial_code: DialCode | None = None
+    phone: Phone | None = None
+    plan_code: str | None = Field(None, max_length=64)
+    current_level: str | None = None
+
+    _lvl = field_validator("current_level")(_level)
+
+
+class CandidateCreate(_CandidateFields):
+    email: EmailStr
+    first_name: str = Field("", max_length=150)
+    last_name: str = Field("", max_length=150)
+    uic: Uic | None = Field(None, description="Defaults to the caller's organization")
+    registered_from: RegisteredFrom = "api"
+
+
+class CandidateUpdate(_CandidateFields):
+    email: EmailStr | None = None
+    hidden: bool | None = None
+    disabled: bool | None = None
+
+
+class CandidateOut(Output):
+    id: uuid.UUID
+    uic: str
+    email: str
+    username: str | None
+    first_name: str
+    last_name: str
+    dial_code: str | None
+    phone: str | None
+    registered_from: str
+    plan_code: str | None
+    hidden: bool
+    disabled: bool
+    pt_level: str | None
+    current_level: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CandidateLookup(Input):
+    emails: list[EmailStr] = Field(min_length=1, max_length=500)
+
+
+class CandidateTransferIn(Input):
+    uic: Uic
+    reason: str | None = Field(None, max_length=1000)
+
+
+class TransferOut(Output):
+    id: uuid.UUID
+    from_uic: str
+    to_uic: str
+    actor: str
+    created_at: datetime
+
+
+class ImportRow(Output):
+    row: int
+    status: Literal["imported", "error"]
+    email: str | None = None
+    candidate_id: uuid.UUID | None = None
+    error: str | None = None
+
+
+class ImportReport(Output):
+    imported: int
+    failed: int
+    rows: list[ImportRow]

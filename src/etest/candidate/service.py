@@ -1,0 +1,82 @@
+"""Candidate rules: unique emails, scope of the target organization, transfers with history."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from etest.audit.service import record
+from etest.auth.actor import Actor
+from etest.candidate import repository
+from etest.candidate.schemas import CandidateCreate, CandidateTransferIn, CandidateUpdate
+from etest.errors import Conflict, Unprocessable
+from etest.models import Candidate, CandidateTransfer, Organization
+from etest.organization import repository as org_repository
+from etest.plan.service import require_plan_code
+
+
+async def target_org(session: AsyncSession, actor: Actor, uic: str | None) -> Organization:
+    """The organization a body names (inside the actor's subtree), or the actor's own."""
+    if uic is not None:
+        return await org_repository.get_by_uic(session, actor, uic)
+    if actor.organization_id is None:
+        raise Unprocessable("uic is required for a caller without an organization.",
+                            code="validation-error")
+    org = await session.get(Organization, actor.organization_id)
+    assert org is not None
+    return org
+
+
+async def create(session: AsyncSession, actor: Actor, body: CandidateCreate) -> tuple[Candidate, str]:
+    actor.require("write")
+    org = await target_org(session, actor, body.uic)
+    email = str(body.email).lower()
+    if await repository.email_taken(session, email):
+        raise Conflict("A candidate with this email is already registered.",
+                       code="email-registered")
+    await require_plan_code(session, body.plan_code)
+    candidate = Candidate(organization_id=org.id, email=email,
+                          **body.model_dump(exclude={"email", "uic"}))
+    session.add(candidate)
+    await session.flush()
+    return candidate, org.uic
+
+
+async def update(session: AsyncSession, actor: Actor, candidate: Candidate,
+                 body: CandidateUpdate) -> Candidate:
+    actor.require("write")
+    changes = body.model_dump(exclude_unset=True)
+    if "email" in changes:
+        if changes["email"] is None:
+            raise Unprocessable("email cannot be null.", code="validation-error")
+        changes["email"] = str(changes["email"]).lower()
+        if changes["email"] != candidate.email and await repository.email_taken(
+                session, changes["email"]):
+            raise Conflict("A candidate with this email is already registered.",
+                           code="email-registered")
+    for flag in ("hidden", "disabled"):
+        if flag in changes and changes[flag] is None:
+            raise Unprocessable(f"{flag} cannot be null.", code="validation-error")
+    if "plan_code" in changes:
+        await require_plan_code(session, changes["plan_code"])
+    for key, value in changes.items():
+        setattr(candidate, key, value)
+    await session.flush()
+    return candidate
+
+
+async def transfer(session: AsyncSession, actor: Actor, candidate: Candidate,
+                   body: CandidateTransferIn) -> Organization:
+    """Move a candidate to another organization of the actor's subtree; history is kept."""
+    actor.require("write")
+    target = await org_repository.get_by_uic(session, actor, body.uic)
+    if target.id != candidate.organization_id:
+        session.add(CandidateTransfer(candidate_id=candidate.id,
+                                      from_organization_id=candidate.organization_id,
+                                      to_organization_id=target.id, actor=actor.subject))
+        record(session, actor, "candidate.transfer", target_type="candidate",
+               target_id=candidate.id, organization_id=target.id, reason=body.reason,
+               details={"from_organization_id": str(candidate.organization_id),
+                        "to_uic": target.uic})
+        candidate.organization_id = target.id
+        await session.flush()
+    return target

@@ -1,0 +1,184 @@
+"""The ``etest`` command line. Each command is one transaction (commit at the edge); errors go
+to stderr with a non-zero exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from etest.auth.actor import ROLES, Actor
+from etest.config import Settings, get_settings
+from etest.db import create_engine, create_sessionmaker, transaction
+from etest.errors import EtestError
+
+app = typer.Typer(help="eTest: adaptive placement and certification tests.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema and reference data.", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys for client platforms and scripts.", no_args_is_help=True)
+org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
+token_app = typer.Typer(help="Test tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(org_app, name="org")
+app.add_typer(token_app, name="token")
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def cli_actor() -> Actor:
+    """The operator at the console: a global superadmin, named in the audit log."""
+    return Actor(subject=f"cli:{getpass.getuser()}", role="superadmin", organization_id=None,
+                 org_path=None)
+
+
+def run_in_transaction(fn: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
+    """Run ``fn`` in one committed transaction; a domain error becomes a message and exit 1."""
+    settings = get_settings()
+
+    async def main() -> T:
+        engine = create_engine(settings)
+        try:
+            async with transaction(create_sessionmaker(engine)) as session:
+                return await fn(session, settings)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except EtestError as exc:
+        err.print(f"[red]error[/red] ({exc.code}): {exc.detail}")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="default ETEST_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="default ETEST_PORT")] = None,
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+) -> None:
+    """Run the HTTP service (uvicorn)."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run("etest.app:create_app", factory=True, host=host or settings.host,
+                port=port or settings.port, workers=workers, log_level="warning",
+                proxy_headers=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the latest schema and load missing reference data."""
+    from etest import migrate
+    from etest.plan.service import load_reference
+
+    settings = get_settings()
+    migrate.upgrade(settings.database_url)
+    levels, plans = run_in_transaction(lambda s, _: load_reference(s))
+    err.print(f"database at revision {migrate.head_revision()}; reference data: "
+              f"{levels} levels and {plans} plans added")
+
+
+@apikey_app.command("create")
+def apikey_create(
+    role: Annotated[str, typer.Option(help=f"one of {', '.join(ROLES)}")],
+    uic: Annotated[str | None, typer.Option(help="organization; omit only for superadmin")] = None,
+    name: Annotated[str, typer.Option(help="what the key is for")] = "",
+) -> None:
+    """Create an API key. The key is printed once; only its digest is stored."""
+    from etest.apikey import create_api_key
+
+    key = run_in_transaction(lambda s, st: create_api_key(s, st, cli_actor(), role=role,
+                                                          uic=uic, name=name))
+    err.print("API key (shown once, store it now):")
+    out.print(key, soft_wrap=True, highlight=False)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(prefix: Annotated[str, typer.Argument(help="the key's prefix")]) -> None:
+    """Revoke an API key by its prefix; effective on the next request."""
+    from etest.apikey import revoke_api_key
+
+    run_in_transaction(lambda s, _: revoke_api_key(s, cli_actor(), prefix))
+    err.print(f"revoked {prefix}")
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """List API keys (prefix, role, organization, last use)."""
+    from etest.models import ApiKey, Organization
+
+    async def rows(session: AsyncSession, _: Settings) -> list[Any]:
+        return list((await session.execute(
+            select(ApiKey, Organization.uic).outerjoin(
+                Organization, Organization.id == ApiKey.organization_id)
+            .order_by(ApiKey.created_at))).all())
+
+    for key, uic in run_in_transaction(rows):
+        state = "revoked" if key.revoked_at else "active"
+        out.print(f"{key.prefix}\t{key.role}\t{uic or '-'}\t{state}\t"
+                  f"last used {key.last_used_at or 'never'}\t{key.name}")
+
+
+@org_app.command("create")
+def org_create(
+    uic: str,
+    name: Annotated[str, typer.Option()],
+    parent: Annotated[str | None, typer.Option(help="parent UIC")] = None,
+    plan: Annotated[str | None, typer.Option(help="plan code, e.g. neo_plus")] = None,
+    region: Annotated[str, typer.Option()] = "ROW",
+) -> None:
+    """Create an organization."""
+    from etest.organization import service
+    from etest.organization.schemas import OrganizationCreate
+
+    body = _parse(OrganizationCreate, uic=uic, name=name, parent_uic=parent, plan_code=plan,
+                  region=region)
+    org = run_in_transaction(lambda s, _: service.create(s, cli_actor(), body))
+    err.print(f"created organization {org.uic}")
+
+
+@token_app.command("issue")
+def token_issue(
+    email: Annotated[str, typer.Option(help="the candidate's email")],
+    type_: Annotated[str, typer.Option("--type", help="PT or CT")] = "PT",
+    level: Annotated[str | None, typer.Option(help="CT level")] = None,
+) -> None:
+    """Issue a test token and print the link where the candidate takes the test."""
+    from etest.token import service
+    from etest.token.schemas import TokenIssue
+
+    body = _parse(TokenIssue, email=email, type=type_, level=level)
+
+    async def issue(session: AsyncSession, settings: Settings) -> str:
+        _, _, code = await service.issue(session, cli_actor(), settings, body)
+        return f"{settings.base_url}/take?token={code}"
+
+    out.print(run_in_transaction(issue), soft_wrap=True, highlight=False)
+
+
+def _parse(model: Any, **values: Any) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate({k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        for e in exc.errors():
+            err.print(f"[red]error[/red]: {'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}")
+        raise typer.Exit(2) from exc
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,94 @@
+"""One typed settings object, read from ``ETEST_*`` environment variables (and ``.env``).
+
+Validated at start-up: a wrong value stops the process with a message that names the variable.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Role = Literal["superadmin", "admin", "support", "viewer"]
+
+
+class TrustedIssuer(BaseModel):
+    """An SSO issuer whose bearer JWTs are accepted (one per region)."""
+
+    issuer: str
+    jwks_url: AnyHttpUrl
+    audience: str
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256"])
+    role_claim: str = "etest_role"
+    uic_claim: str = "etest_uic"
+    region: Literal["ROW", "CN"] = "ROW"
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        # A shared-secret algorithm would let anyone holding the public JWKS forge tokens.
+        allowed = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+                   "ES512", "EdDSA"}
+        bad = [alg for alg in value if alg not in allowed]
+        if bad or not value:
+            raise ValueError(f"algorithms must be asymmetric and non-empty, got {value!r}")
+        return value
+
+
+class Settings(BaseSettings):
+    """Every knob of eTest. Defaults serve one machine with SQLite under ``./var``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ETEST_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    database_url: str = "sqlite+aiosqlite:///./var/etest.db"
+    var_dir: Path = Path("./var")
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Pepper for API-key and token digests; generated into ``var/secret_key`` when absent.
+    secret_key: SecretStr | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+    sso_issuers: list[TrustedIssuer] = Field(default_factory=list)
+    #: Minimum seconds between two JWKS refetches of one issuer on an unknown ``kid``.
+    jwks_refetch_interval: float = 30.0
+    jwks_cache_seconds: float = 300.0
+    token_ttl_days: int = 30
+    max_upload_bytes: int = 5 * 1024 * 1024
+    sqlite_busy_timeout_ms: int = 15000
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+psycopg://")):
+            raise ValueError(
+                "ETEST_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+psycopg://"
+            )
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def pepper(self) -> bytes:
+        """The digest pepper: configured, or persisted once in ``var/secret_key``."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.var_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

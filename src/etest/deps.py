@@ -1,0 +1,97 @@
+"""``Annotated`` dependency aliases for routes: session (committed at the edge), settings, actor."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from etest.auth.actor import ROLES, Actor
+from etest.auth.sso import SsoVerifier
+from etest.config import Settings
+from etest.errors import Unauthorized
+from etest.kit.secrets import digest
+from etest.models import ApiKey, Organization
+from etest.models.base import utcnow
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    # Commit at the edge: after the route function returns and before the response is sent,
+    # so a 2xx always means committed.
+    async with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API key (etk_…) or an SSO JWT")
+
+
+async def _actor_from_api_key(session: AsyncSession, settings: Settings, key: str) -> Actor:
+    row = (await session.execute(
+        select(ApiKey, Organization.path)
+        .outerjoin(Organization, Organization.id == ApiKey.organization_id)
+        .where(ApiKey.digest == digest(settings.pepper(), key), ApiKey.revoked_at.is_(None))
+    )).first()
+    if row is None:
+        raise Unauthorized("The API key is not valid.")
+    api_key, path = row
+    now = utcnow()
+    if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
+        api_key.last_used_at = now
+    return Actor(subject=f"apikey:{api_key.prefix}", role=api_key.role,  # type: ignore[arg-type]
+                 organization_id=api_key.organization_id, org_path=path)
+
+
+async def _actor_from_jwt(session: AsyncSession, verifier: SsoVerifier, token: str) -> Actor:
+    claims = await verifier.verify(token)
+    if claims.role not in ROLES:
+        raise Unauthorized("The bearer token's role is not an eTest role.")
+    if claims.uic is None:
+        if claims.role != "superadmin":
+            raise Unauthorized("The bearer token names no organization.")
+        return Actor(subject=f"sso:{claims.issuer}|{claims.subject}", role="superadmin",
+                     organization_id=None, org_path=None)
+    org = (await session.execute(
+        select(Organization.id, Organization.path).where(Organization.uic == claims.uic)
+    )).first()
+    if org is None:
+        raise Unauthorized("The bearer token's organization is not known.")
+    return Actor(subject=f"sso:{claims.issuer}|{claims.subject}", role=claims.role,  # type: ignore[arg-type]
+                 organization_id=org.id, org_path=org.path)
+
+
+async def _actor(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Send 'Authorization: Bearer <API key or SSO token>'.")
+    token = credentials.credentials
+    if token.startswith("etk_"):
+        actor = await _actor_from_api_key(session, settings, token)
+    else:
+        actor = await _actor_from_jwt(session, request.app.state.sso, token)
+    request.state.actor = actor.subject
+    return actor
+
+
+ActorDep = Annotated[Actor, Depends(_actor)]

@@ -1,0 +1,155 @@
+"""The one error base of eTest, rendered as RFC 9457 ``application/problem+json``.
+
+Hierarchy::
+
+    EtestError                      status, stable ``code`` (the last segment of ``type``)
+    ├── BadRequest (400)            malformed-json, bad-upload, ...
+    ├── Unauthorized (401)          unauthorized
+    ├── Forbidden (403)             forbidden, organization-expired
+    ├── NotFound (404)              not-found (also for everything outside the actor's subtree)
+    ├── Conflict (409)              email-registered, token-exists, ...
+    ├── PayloadTooLarge (413)
+    └── Unprocessable (422)         a rule of the domain refuses a well-formed request
+
+A problem's ``type`` is ``/errors/<code>``: a URI reference relative to the service, the same on
+every deployment, and ``GET /errors/<code>`` describes it. Lower-layer errors (IntegrityError,
+validation) are translated in :func:`install_handlers` only; nothing else renders errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger(__name__)
+
+#: Every stable problem code with its one-line description (served at ``/errors/<code>``).
+CATALOG: dict[str, str] = {
+    "validation-error": "The request body, path or query does not match the schema.",
+    "malformed-json": "The request body is not valid JSON.",
+    "bad-upload": "The uploaded file cannot be read as the expected format.",
+    "payload-too-large": "The request body is larger than the configured limit.",
+    "unauthorized": "No valid credential (API key or SSO bearer token) was presented.",
+    "forbidden": "The credential's role may not perform this action.",
+    "organization-expired": "The organization is expired or inactive.",
+    "not-found": "No such resource (or it lies outside the caller's organizations).",
+    "method-not-allowed": "The HTTP method is not allowed on this path.",
+    "email-registered": "A candidate with this email already exists.",
+    "uic-taken": "An organization with this UIC already exists.",
+    "token-exists": "A live token of this type already exists for the candidate.",
+    "token-not-live": "The token is no longer live (completed, expired or revoked).",
+    "level-not-in-plan": "The level is not part of the candidate's plan.",
+    "unknown-level": "The level name is not one of the eleven levels.",
+    "unknown-plan": "No plan with this code.",
+    "invalid-parent": "The organization cannot be placed under this parent.",
+    "conflict": "The request conflicts with the current state of the resource.",
+    "no-plan": "Neither the candidate nor its organization has a plan.",
+    "candidate-disabled": "The candidate is disabled for further placement tests.",
+    "bad-request": "The request cannot be processed as sent.",
+    "unprocessable": "A rule of the domain refuses this request.",
+    "not-ready": "The service is not ready: database unreachable or not migrated.",
+    "internal-error": "An unexpected error; it has been logged with the request id.",
+}
+
+
+class EtestError(Exception):
+    """Base of every error a client may see. Subclasses fix ``status`` and a default ``code``."""
+
+    status: int = 500
+    code: str = "internal-error"
+    title: str = "Internal error"
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None,
+                 **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        if code is not None:
+            self.code = code
+        self.extra = extra
+
+
+class BadRequest(EtestError):
+    status, code, title = 400, "bad-request", "Bad request"
+
+
+class Unauthorized(EtestError):
+    status, code, title = 401, "unauthorized", "Unauthorized"
+
+
+class Forbidden(EtestError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(EtestError):
+    status, code, title = 404, "not-found", "Not found"
+
+
+class Conflict(EtestError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(EtestError):
+    status, code, title = 413, "payload-too-large", "Payload too large"
+
+
+class Unprocessable(EtestError):
+    status, code, title = 422, "unprocessable", "Unprocessable request"
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": f"/errors/{code}", "title": title, "status": status,
+                            "detail": detail, **extra}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        out.append({"loc": loc, "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))})
+    return out
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Translate every exception into problem+json; nothing else formats errors."""
+
+    @app.exception_handler(EtestError)
+    async def _etest(_: Request, exc: EtestError) -> JSONResponse:
+        return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(exc)
+        if any(e["type"] == "json_invalid" for e in errors):
+            return problem(400, "malformed-json", "Malformed JSON",
+                           "The request body is not valid JSON.", errors=errors)
+        return problem(422, "validation-error", "Validation error",
+                       "The request does not match the schema.", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized",
+                413: "payload-too-large"}.get(exc.status_code, "bad-request")
+        return problem(exc.status_code, code, code.replace("-", " ").capitalize(),
+                       str(exc.detail))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        # A race that a service's pre-check could not see (two requests inserting the same key).
+        log.info("integrity_conflict", error=str(exc.orig))
+        return problem(409, "conflict", "Conflict",
+                       "The request conflicts with a concurrent change; retry it.")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled_error", exc_info=exc)
+        return problem(500, "internal-error", "Internal error",
+                       "An unexpected error occurred; it has been logged.")

@@ -1,0 +1,1 @@
+"""Domain-free helpers: base schema, pagination, secrets, level names."""

@@ -1,0 +1,18 @@
+"""Level names: ``Pre A1`` is canonical; ``Pre-A1``, ``pre_a1`` and case variants are accepted."""
+
+from __future__ import annotations
+
+LEVELS: tuple[str, ...] = ("Pre A1", "A1", "A1+", "A2", "A2+", "B1", "B1+", "B2", "B2+", "C1",
+                           "C1-Bridge")
+
+
+def _key(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch not in " -_")
+
+
+_BY_KEY = {_key(name): name for name in LEVELS}
+
+
+def canonical_level(name: str) -> str | None:
+    """The canonical display name of a level, or None when the name is not a level."""
+    return _BY_KEY.get(_key(name))

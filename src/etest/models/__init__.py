@@ -1,0 +1,12 @@
+"""Every ORM model, one module per aggregate. Importing this package registers them all."""
+
+from etest.models.apikey import ApiKey
+from etest.models.audit import AuditEntry
+from etest.models.base import Base
+from etest.models.candidate import Candidate, CandidateTransfer
+from etest.models.organization import Organization
+from etest.models.reference import Level, Plan
+from etest.models.token import TestToken
+
+__all__ = ["ApiKey", "AuditEntry", "Base", "Candidate", "CandidateTransfer", "Level",
+           "Organization", "Plan", "TestToken"]

@@ -1,0 +1,40 @@
+"""Candidates (test takers) and the history of their moves between organizations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from etest.models.base import Base, Timestamped, UUIDPk, utcnow
+
+
+class Candidate(UUIDPk, Timestamped, Base):
+    __tablename__ = "candidates"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    #: Always stored lower-cased, so the unique constraint is case-insensitive.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    username: Mapped[str | None] = mapped_column(String(150), index=True)
+    first_name: Mapped[str] = mapped_column(String(150), default="")
+    last_name: Mapped[str] = mapped_column(String(150), default="")
+    dial_code: Mapped[str | None] = mapped_column(String(16))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    registered_from: Mapped[str] = mapped_column(String(16), default="api")
+    plan_code: Mapped[str | None] = mapped_column(ForeignKey("plans.code"))
+    hidden: Mapped[bool] = mapped_column(default=False)
+    disabled: Mapped[bool] = mapped_column(default=False)
+    pt_level: Mapped[str | None] = mapped_column(ForeignKey("levels.name"))
+    current_level: Mapped[str | None] = mapped_column(ForeignKey("levels.name"))
+
+
+class CandidateTransfer(UUIDPk, Base):
+    __tablename__ = "candidate_transfers"
+
+    candidate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("candidates.id"), index=True)
+    from_organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"))
+    to_organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"))
+    actor: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,34 @@
+"""Organizations in a tree. ``path`` materializes the ancestry (``/<id>/<id>/``) so that the
+subtree of an organization is one indexed prefix match."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from etest.models.base import Base, Timestamped, UUIDPk
+
+
+class Organization(UUIDPk, Timestamped, Base):
+    __tablename__ = "organizations"
+
+    uic: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
+    )
+    path: Mapped[str] = mapped_column(String(4000), index=True)
+    region: Mapped[str] = mapped_column(String(8), default="ROW")
+    plan_code: Mapped[str | None] = mapped_column(ForeignKey("plans.code"))
+    expires_at: Mapped[datetime | None]
+    is_active: Mapped[bool] = mapped_column(default=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    logo_url: Mapped[str | None] = mapped_column(String(2000))
+    callback_url: Mapped[str | None] = mapped_column(String(2000))
+    callback_secret: Mapped[str | None] = mapped_column(String(200))
+    #: Typed by :class:`etest.organization.schemas.OrganizationSettings`.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,1 @@
+"""Organizations: the UIC tree, settings and expiry."""

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+from sqlalchemy import or_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from etest.auth.actor import Actor
+from etest.deps import ActorDep, SessionDep
+from etest.kit.pagination import Pagination, PaginationDep, paginate
+from etest.kit.schemas import Page
+from etest.models import Organization
+from etest.organization import repository, service
+from etest.organization.schemas import (
+    OrganizationCreate,
+    OrganizationOut,
+    OrganizationUpdate,
+    Uic,
+)
+
+router = APIRouter(prefix="/api/v1/organizations", tags=["organizations"])
+UicPath = Annotated[Uic, Path()]
+
+
+async def _out(session: AsyncSession, orgs: list[Organization]) -> list[OrganizationOut]:
+    parents = await repository.uics_by_id(session, {o.parent_id for o in orgs if o.parent_id})
+    return [
+        OrganizationOut.model_validate({
+            **{c: getattr(o, c) for c in OrganizationOut.model_fields
+               if c not in ("parent_uic", "has_callback_secret")},
+            "parent_uic": parents.get(o.parent_id) if o.parent_id else None,
+            "has_callback_secret": bool(o.callback_secret),
+        })
+        for o in orgs
+    ]
+
+
+async def _page(session: AsyncSession, actor: Actor, pagination: Pagination,
+                *where: object) -> Page[OrganizationOut]:
+    total, rows = await paginate(session, repository.visible(actor).where(*where),  # type: ignore[arg-type]
+                                 pagination, Organization.path)
+    return Page(items=await _out(session, [r[0] for r in rows]), total=total,
+                page=pagination.page, per_page=pagination.per_page)
+
+
+@router.post("", response_model=OrganizationOut, status_code=status.HTTP_201_CREATED)
+async def create_organization(actor: ActorDep, session: SessionDep,
+                              body: OrganizationCreate) -> OrganizationOut:
+    """Create an organization below one of the actor's own (a root: global superadmin only)."""
+    org = await service.create(session, actor, body)
+    return (await _out(session, [org]))[0]
+
+
+@router.get("", response_model=Page[OrganizationOut])
+async def list_organizations(
+    actor: ActorDep, session: SessionDep, pagination: PaginationDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[OrganizationOut]:
+    """Every organization of the actor's subtree, in tree order; ``q`` matches UIC or name."""
+    where = []
+    if q:
+        pattern = f"%{q.lower()}%"
+        where.append(or_(Organization.uic.ilike(pattern), Organization.name.ilike(pattern)))
+    return await _page(session, actor, pagination, *where)
+
+
+@router.get("/{uic}", response_model=OrganizationOut)
+async def get_organization(actor: ActorDep, session: SessionDep, uic: UicPath) -> OrganizationOut:
+    org = await repository.get_by_uic(session, actor, uic)
+    return (await _out(session, [org]))[0]
+
+
+@router.patch("/{uic}", response_model=OrganizationOut)
+async def update_organization(actor: ActorDep, session: SessionDep, uic: UicPath,
+                              body: OrganizationUpdate) -> OrganizationOut:
+    org = await service.update(session, actor, uic, body)
+    return (await _out(session, [org]))[0]
+
+
+@router.get("/{uic}/children", response_model=Page[OrganizationOut])
+async def list_children(actor: ActorDep, session: SessionDep, uic: UicPath,
+                        pagination: PaginationDep) -> Page[OrganizationOut]:
+    org = await repository.get_by_uic(session, actor, uic)
+    return await _page(session, actor, pagination, Organization.parent_id == org.id)
+
+
+@router.get("/{uic}/subtree", response_model=Page[OrganizationOut])
+async def list_subtree(actor: ActorDep, session: SessionDep, uic: UicPath,
+                       pagination: PaginationDep) -> Page[OrganizationOut]:
+    """The organization and everything below it, in tree order."""
+    org = await repository.get_by_uic(session, actor, uic)
+    return await _page(session, actor, pagination,
+                       Organization.path.startswith(org.path, autoescape=True))
+
+

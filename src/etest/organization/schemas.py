@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AnyHttpUrl, AwareDatetime, Field, StringConstraints, field_validator
+
+from etest.kit.schemas import Input, Output
+
+Uic = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
+Region = Literal["ROW", "CN"]
+
+
+class OrganizationSettings(Input):
+    """Per-organization switches; defaults are what a new school would expect."""
+
+    notify_after_pt: bool = True
+    notify_after_ct: bool = True
+    send_certificate_email: bool = True
+    show_result_to_candidate: bool = True
+    disable_candidate_after_pt: bool = False
+    ct_unlock_mode: Literal["auto", "teacher"] = "auto"
+    allow_candidate_certificate_download: bool = False
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] = "en"
+
+
+class OrganizationSettingsPatch(Input):
+    notify_after_pt: bool | None = None
+    notify_after_ct: bool | None = None
+    send_certificate_email: bool | None = None
+    show_result_to_candidate: bool | None = None
+    disable_candidate_after_pt: bool | None = None
+    ct_unlock_mode: Literal["auto", "teacher"] | None = None
+    allow_candidate_certificate_download: bool | None = None
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] | None = None
+
+
+def _check_timezone(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+class _OrganizationFields(Input):
+    name: str | None = Field(None, min_length=1, max_length=300)
+    region: Region | None = None
+    plan_code: str | None = Field(None, max_length=64)
+    expires_at: AwareDatetime | None = None
+    is_active: bool | None = None
+    timezone: str | None = Field(None, max_length=64)
+    logo_url: AnyHttpUrl | None = None
+    callback_url: AnyHttpUrl | None = None
+    callback_secret: str | None = Field(None, min_length=16, max_length=200,
+                                        description="Write-only; never returned")
+
+    _tz = field_validator("timezone")(_check_timezone)
+
+
+class OrganizationCreate(_OrganizationFields):
+    uic: Uic
+    name: str = Field(min_length=1, max_length=300)
+    parent_uic: Uic | None = Field(None, description="Required unless a global superadmin calls")
+    region: Region = "ROW"
+    is_active: bool = True
+    timezone: str = "UTC"
+    settings: OrganizationSettings = Field(default_factory=OrganizationSettings)
+
+
+class OrganizationUpdate(_OrganizationFields):
+    settings: OrganizationSettingsPatch | None = None
+
+
+class OrganizationOut(Output):
+    id: uuid.UUID
+    uic: str
+    name: str
+    parent_uic: str | None
+    region: str
+    plan_code: str | None
+    expires_at: datetime | None
+    is_active: bool
+    timezone: str
+    logo_url: str | None
+    callback_url: str | None
+    has_callback_secret: bool
+    settings: OrganizationSettings
+    created_at: datetime
+    updated_at: datetime

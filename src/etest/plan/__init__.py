@@ -1,0 +1,1 @@
+"""Reference data: levels and plans."""

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from sqlalchemy import select
+
+from etest.audit.service import record
+from etest.deps import ActorDep, SessionDep
+from etest.models import Level, Plan
+from etest.plan import service
+from etest.plan.schemas import LevelOut, PlanOut, PlanUpdate
+
+router = APIRouter(prefix="/api/v1", tags=["reference"])
+PlanCode = Annotated[str, Path(pattern=r"^[a-z0-9_]{1,64}$")]
+
+
+@router.get("/levels", response_model=list[LevelOut])
+async def list_levels(session: SessionDep) -> list[Level]:
+    """The eleven levels in scale order (public reference data)."""
+    return list((await session.scalars(select(Level).order_by(Level.seq))).all())
+
+
+@router.get("/plans", response_model=list[PlanOut])
+async def list_plans(session: SessionDep) -> list[Plan]:
+    """Every plan with its levels, pass marks, assessments and retake policy."""
+    return list((await session.scalars(select(Plan).order_by(Plan.code))).all())
+
+
+@router.get("/plans/{code}", response_model=PlanOut)
+async def get_plan(session: SessionDep, code: PlanCode) -> Plan:
+    return await service.get_plan(session, code)
+
+
+@router.put("/plans/{code}", response_model=PlanOut)
+async def put_plan(actor: ActorDep, session: SessionDep, code: PlanCode,
+                   body: PlanUpdate) -> Plan:
+    """Create or replace a plan (superadmin only)."""
+    actor.require("manage_plans")
+    plan = await service.put_plan(session, code, body)
+    record(session, actor, "plan.update", target_type="plan", target_id=code,
+           organization_id=None, details=body.model_dump())
+    return plan

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from etest.kit.levels import LEVELS, canonical_level
+from etest.kit.schemas import Input, Output
+
+
+class LevelOut(Output):
+    name: str
+    seq: int
+    cefr: str
+
+
+class PlanLevel(Input):
+    level: str
+    pass_mark: int = Field(70, ge=0, le=100, description="Percent correct needed to pass the CT")
+    ct_assessment: str = Field(min_length=1, max_length=100)
+
+    @field_validator("level")
+    @classmethod
+    def _canonical(cls, value: str) -> str:
+        name = canonical_level(value)
+        if name is None:
+            raise ValueError(f"unknown level {value!r}; levels are {', '.join(LEVELS)}")
+        return name
+
+
+class RetakePolicy(Input):
+    max_attempts: int = Field(3, ge=1, le=20)
+    after_max: Literal["needs_review"] = "needs_review"
+
+
+class PlanUpdate(Input):
+    name: str = Field(min_length=1, max_length=200)
+    aliases: list[str] = Field(default_factory=list, max_length=20)
+    audience: str = Field("", max_length=200)
+    pt_assessment: str = Field(min_length=1, max_length=100)
+    levels: list[PlanLevel] = Field(min_length=1, max_length=len(LEVELS))
+    retake_policy: RetakePolicy = Field(default_factory=RetakePolicy)
+    continues: bool = True
+
+    @model_validator(mode="after")
+    def _ordered_levels(self) -> PlanUpdate:
+        seqs = [LEVELS.index(lv.level) for lv in self.levels]
+        if seqs != sorted(set(seqs)):
+            raise ValueError("levels must be distinct and in scale order (Pre A1 … C1-Bridge)")
+        return self
+
+
+class PlanOut(Output):
+    code: str
+    name: str
+    aliases: list[str]
+    audience: str
+    pt_assessment: str
+    levels: list[dict[str, object]]
+    retake_policy: dict[str, object]
+    continues: bool

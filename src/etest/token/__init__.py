@@ -1,0 +1,1 @@
+"""Test tokens: issue, list, revoke and admin reset."""

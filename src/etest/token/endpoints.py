@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, status
+from sqlalchemy import and_, or_
+
+from etest.deps import ActorDep, SessionDep, SettingsDep
+from etest.kit.levels import canonical_level
+from etest.kit.pagination import PaginationDep, paginate
+from etest.kit.schemas import Page
+from etest.models import Candidate, Organization, TestToken
+from etest.models.base import utcnow
+from etest.models.token import LIVE_STATUSES
+from etest.organization import repository as org_repository
+from etest.organization.schemas import Uic
+from etest.token import service
+from etest.token.schemas import (
+    TokenIssue,
+    TokenIssued,
+    TokenOut,
+    TokenReason,
+    TokenReset,
+    TokenStatus,
+    TokenType,
+)
+
+router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
+
+
+def _out(token: TestToken, uic: str) -> TokenOut:
+    fields = {c: getattr(token, c) for c in TokenOut.model_fields if c not in ("uic", "status")}
+    return TokenOut.model_validate({**fields, "uic": uic,
+                                    "status": service.effective_status(token)})
+
+
+def _issued(token: TestToken, uic: str, code: str, base_url: str) -> TokenIssued:
+    return TokenIssued.model_validate({**_out(token, uic).model_dump(), "code": code,
+                                       "take_url": f"{base_url}/take?token={quote(code)}"})
+
+
+@router.post("", response_model=TokenIssued, status_code=status.HTTP_201_CREATED)
+async def issue_token(actor: ActorDep, session: SessionDep, settings: SettingsDep,
+                      body: TokenIssue) -> TokenIssued:
+    """Issue a PT token, or a CT token for a level of the candidate's plan. The code is returned
+    once. A second live token of the same type (and level) is 409 ``token-exists``."""
+    token, uic, code = await service.issue(session, actor, settings, body)
+    return _issued(token, uic, code, settings.base_url)
+
+
+@router.get("", response_model=Page[TokenOut])
+async def list_tokens(
+    actor: ActorDep, session: SessionDep, pagination: PaginationDep,
+    candidate_id: uuid.UUID | None = None,
+    type: TokenType | None = None,  # noqa: A002 - the API's field name
+    level: Annotated[str | None, Query(max_length=32)] = None,
+    status_: Annotated[TokenStatus | None, Query(alias="status")] = None,
+    uic: Annotated[Uic | None, Query()] = None,
+    include_descendants: bool = True,
+) -> Page[TokenOut]:
+    stmt = service.visible(actor)
+    if candidate_id is not None:
+        stmt = stmt.where(TestToken.candidate_id == candidate_id)
+    if type is not None:
+        stmt = stmt.where(TestToken.type == type)
+    if level:
+        stmt = stmt.where(TestToken.level == (canonical_level(level) or level))
+    if status_ is not None:
+        now = utcnow()
+        live = and_(TestToken.status.in_(LIVE_STATUSES), TestToken.expires_at > now)
+        if status_ in LIVE_STATUSES:
+            stmt = stmt.where(TestToken.status == status_, TestToken.expires_at > now)
+        elif status_ == "expired":
+            stmt = stmt.where(or_(TestToken.status == "expired", and_(
+                TestToken.status.in_(LIVE_STATUSES), ~live)))
+        else:
+            stmt = stmt.where(TestToken.status == status_)
+    if uic is not None:
+        org = await org_repository.get_by_uic(session, actor, uic)
+        stmt = stmt.where(Organization.path.startswith(org.path, autoescape=True)
+                          if include_descendants else Candidate.organization_id == org.id)
+    total, rows = await paginate(session, stmt, pagination, TestToken.created_at.desc(),
+                                 TestToken.id)
+    return Page(items=[_out(t, u) for t, u in rows], total=total, page=pagination.page,
+                per_page=pagination.per_page)
+
+
+@router.get("/{token_id}", response_model=TokenOut)
+async def get_token(actor: ActorDep, session: SessionDep, token_id: uuid.UUID) -> TokenOut:
+    return _out(*await service.get(session, actor, token_id))
+
+
+@router.post("/{token_id}/revoke", response_model=TokenOut)
+async def revoke_token(actor: ActorDep, session: SessionDep, token_id: uuid.UUID,
+                       body: TokenReason | None = None) -> TokenOut:
+    token, uic = await service.get(session, actor, token_id)
+    await service.revoke(session, actor, token, body.reason if body else None)
+    return _out(token, uic)
+
+
+@router.post("/{token_id}/reset", response_model=TokenIssued,
+             status_code=status.HTTP_201_CREATED)
+async def reset_token(actor: ActorDep, session: SessionDep, settings: SettingsDep,
+                      token_id: uuid.UUID, body: TokenReset) -> TokenIssued:
+    """Admin reset: void the token and issue a new one (audited with who, when and why)."""
+    token, uic = await service.get(session, actor, token_id)
+    new, uic, code = await service.reset(session, actor, settings, token, uic, body.reason)
+    return _issued(new, uic, code, settings.base_url)
+
+

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import EmailStr, Field, field_validator, model_validator
+
+from etest.candidate.schemas import _level
+from etest.kit.schemas import Input, Output
+
+TokenType = Literal["PT", "CT"]
+TokenStatus = Literal["issued", "started", "completed", "expired", "revoked"]
+
+
+class TokenIssue(Input):
+    candidate_id: uuid.UUID | None = None
+    email: EmailStr | None = None
+    type: TokenType
+    level: str | None = Field(None, description="Required for CT, absent for PT")
+    expires_in_days: int | None = Field(None, ge=1, le=365)
+
+    _lvl = field_validator("level")(_level)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TokenIssue:
+        if (self.candidate_id is None) == (self.email is None):
+            raise ValueError("give exactly one of candidate_id and email")
+        if self.type == "CT" and self.level is None:
+            raise ValueError("a CT token needs a level")
+        if self.type == "PT" and self.level is not None:
+            raise ValueError("a PT token has no level")
+        return self
+
+
+class TokenReason(Input):
+    reason: str | None = Field(None, max_length=1000)
+
+
+class TokenReset(Input):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class TokenOut(Output):
+    id: uuid.UUID
+    candidate_id: uuid.UUID
+    uic: str
+    type: TokenType
+    level: str | None
+    plan_code: str
+    status: TokenStatus
+    expires_at: datetime
+    issued_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+    revoke_reason: str | None
+    replaced_by_id: uuid.UUID | None
+
+
+class TokenIssued(TokenOut):
+    code: str = Field(description="Shown once; only a digest is stored")
+    take_url: str

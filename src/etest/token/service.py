@@ -1,0 +1,156 @@
+"""Token rules: a live organization, a level of the candidate's plan, at most one live token per
+candidate and scope, codes shown once, resets audited."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from etest.audit.service import record
+from etest.auth.actor import Actor
+from etest.auth.scope import scoped
+from etest.candidate import repository as candidate_repository
+from etest.config import Settings
+from etest.errors import Conflict, NotFound, Unprocessable
+from etest.kit.secrets import digest, new_token_code
+from etest.models import Candidate, Organization, TestToken
+from etest.models.base import utcnow
+from etest.models.token import LIVE_STATUSES
+from etest.organization.service import require_live
+from etest.plan.service import get_plan, plan_levels
+from etest.token.schemas import TokenIssue
+
+
+def visible(actor: Actor) -> Select[Any]:
+    stmt = select(TestToken, Organization.uic).join(Candidate, Candidate.id == TestToken.candidate_id)
+    return scoped(stmt, actor, Candidate.organization_id)
+
+
+async def get(session: AsyncSession, actor: Actor, token_id: uuid.UUID) -> tuple[TestToken, str]:
+    row = (await session.execute(visible(actor).where(TestToken.id == token_id))).first()
+    if row is None:
+        raise NotFound("No such token.")
+    return row[0], row[1]
+
+
+def effective_status(token: TestToken) -> str:
+    """``expired`` for a live token past its expiry, whatever the stored status says."""
+    if token.status in LIVE_STATUSES and token.expires_at <= utcnow():
+        return "expired"
+    return token.status
+
+
+async def _expire_stale(session: AsyncSession, candidate_id: uuid.UUID, scope: str) -> None:
+    await session.execute(
+        update(TestToken)
+        .where(TestToken.candidate_id == candidate_id, TestToken.scope == scope,
+               TestToken.status.in_(LIVE_STATUSES), TestToken.expires_at <= utcnow())
+        .values(status="expired"))
+
+
+async def issue(session: AsyncSession, actor: Actor, settings: Settings,
+                body: TokenIssue) -> tuple[TestToken, str, str]:
+    """Issue a token; returns it, the candidate's UIC and the one-time code."""
+    actor.require("write")
+    if body.candidate_id is not None:
+        candidate, uic = await candidate_repository.get(session, actor, body.candidate_id)
+    else:
+        candidate, uic = await candidate_repository.get_by_email(session, actor, str(body.email))
+    org = await candidate_repository.get_org(session, candidate)
+    await require_live(session, org)
+    plan_code = candidate.plan_code or org.plan_code
+    if plan_code is None:
+        raise Unprocessable("Neither the candidate nor the organization has a plan.",
+                            code="no-plan")
+    plan = await get_plan(session, plan_code)
+    if body.type == "CT" and body.level not in plan_levels(plan):
+        raise Unprocessable(f"The level {body.level!r} is not part of the plan {plan.code!r}.",
+                            code="level-not-in-plan")
+    if body.type == "PT" and candidate.disabled:
+        raise Conflict("The candidate is disabled for further placement tests.",
+                       code="candidate-disabled")
+    return await _insert(session, actor, settings, candidate, uic, body.type, body.level,
+                         plan.code, body.expires_in_days)
+
+
+async def _insert(session: AsyncSession, actor: Actor, settings: Settings, candidate: Candidate,
+                  uic: str, type_: str, level: str | None, plan_code: str,
+                  expires_in_days: int | None) -> tuple[TestToken, str, str]:
+    scope = "PT" if type_ == "PT" else f"CT:{level}"
+    await _expire_stale(session, candidate.id, scope)
+    live = await session.scalar(select(TestToken.id).where(
+        TestToken.candidate_id == candidate.id, TestToken.scope == scope,
+        TestToken.status.in_(LIVE_STATUSES)))
+    if live is not None:
+        raise Conflict(f"A live {scope} token exists for this candidate.", code="token-exists",
+                       token_id=str(live))
+    code = new_token_code()
+    token = TestToken(candidate_id=candidate.id, type=type_, level=level, scope=scope,
+                      plan_code=plan_code, digest=digest(settings.pepper(), code),
+                      expires_at=utcnow() + timedelta(days=expires_in_days
+                                                      or settings.token_ttl_days),
+                      issued_by=actor.subject)
+    try:
+        async with session.begin_nested():
+            session.add(token)
+    except IntegrityError as exc:  # a concurrent issue won the race for the live slot
+        raise Conflict(f"A live {scope} token exists for this candidate.",
+                       code="token-exists") from exc
+    return token, uic, code
+
+
+def _void(token: TestToken, reason: str | None) -> None:
+    token.status = "revoked"
+    token.revoked_at = utcnow()
+    token.revoke_reason = reason
+
+
+async def _audit(session: AsyncSession, actor: Actor, action: str, token: TestToken,
+                 reason: str | None, **details: Any) -> None:
+    candidate = await session.get(Candidate, token.candidate_id)
+    assert candidate is not None
+    record(session, actor, action, target_type="token", target_id=token.id,
+           organization_id=candidate.organization_id, reason=reason,
+           details={"type": token.type, "level": token.level, **details})
+
+
+async def revoke(session: AsyncSession, actor: Actor, token: TestToken,
+                 reason: str | None) -> None:
+    actor.require("write")
+    if effective_status(token) not in LIVE_STATUSES:
+        raise Conflict(f"The token is {effective_status(token)}; only a live token can be "
+                       "revoked.", code="token-not-live")
+    _void(token, reason)
+    await session.flush()
+    await _audit(session, actor, "token.revoke", token, reason)
+
+
+async def reset(session: AsyncSession, actor: Actor, settings: Settings, token: TestToken,
+                uic: str, reason: str) -> tuple[TestToken, str, str]:
+    """Void the token (and, once attempts exist, its unfinished attempt) and issue a new one.
+
+    Works on a token in any state: a completed or expired token is kept as it is and replaced,
+    which is how an admin lets a candidate take the test again."""
+    actor.require("reset_token")
+    if token.status in LIVE_STATUSES:
+        if effective_status(token) == "expired":
+            token.status = "expired"
+        else:
+            _void(token, reason)
+        await session.flush()
+    candidate = await session.get(Candidate, token.candidate_id)
+    assert candidate is not None
+    await require_live(session, await candidate_repository.get_org(session, candidate))
+    if token.type == "PT":
+        candidate.disabled = False  # "disabled after PT" lasts until an admin resets
+    new, _, code = await _insert(session, actor, settings, candidate, uic, token.type,
+                                 token.level, token.plan_code, None)
+    await session.flush()
+    token.replaced_by_id = new.id
+    await _audit(session, actor, "token.reset", token, reason, new_token_id=str(new.id))
+    return new, uic, code
