@@ -1,7 +1,7 @@
 """foundation: organizations, plans, candidates, tokens, api keys, audit
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-26 15:37:05.044744
 """
 
@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 
 import etest.models.base
-
 
 revision: str = '0001'
 down_revision: str | None = None

@@ -88,6 +88,24 @@ def db_upgrade() -> None:
               f"{levels} levels and {plans} plans added")
 
 
+@app.command()
+def demo() -> None:
+    """Load the demo organization, candidate and admin API key, and say how to use them."""
+    from etest.demo import ensure_demo
+
+    data = run_in_transaction(lambda s, st: ensure_demo(s, st, cli_actor()))
+    base = get_settings().base_url
+    err.print(f"""
+[bold]eTest is ready[/bold] (demo organization {data.uic}, plan neo_plus)
+  API docs:        {base}/docs
+  Admin API key:   {data.api_key}   (also in var/demo_api_key)
+  Try:             curl -H "Authorization: Bearer {data.api_key}" {base}/api/v1/candidates
+  Issue a token:   curl -X POST -H "Authorization: Bearer {data.api_key}" \\
+                     -H 'content-type: application/json' \\
+                     -d '{{"email": "{data.candidate_email}", "type": "PT"}}' {base}/api/v1/tokens
+""", highlight=False, soft_wrap=True)
+
+
 @apikey_app.command("create")
 def apikey_create(
     role: Annotated[str, typer.Option(help=f"one of {', '.join(ROLES)}")],
@@ -125,8 +143,8 @@ def apikey_list() -> None:
 
     for key, uic in run_in_transaction(rows):
         state = "revoked" if key.revoked_at else "active"
-        out.print(f"{key.prefix}\t{key.role}\t{uic or '-'}\t{state}\t"
-                  f"last used {key.last_used_at or 'never'}\t{key.name}")
+        typer.echo(f"{key.prefix}\t{key.role}\t{uic or '-'}\t{state}\t"
+                   f"last used {key.last_used_at or 'never'}\t{key.name}")
 
 
 @org_app.command("create")

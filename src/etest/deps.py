@@ -73,7 +73,7 @@ async def _actor_from_jwt(session: AsyncSession, verifier: SsoVerifier, token: s
     )).first()
     if org is None:
         raise Unauthorized("The bearer token's organization is not known.")
-    return Actor(subject=f"sso:{claims.issuer}|{claims.subject}", role=claims.role,  # type: ignore[arg-type]
+    return Actor(subject=f"sso:{claims.issuer}|{claims.subject}", role=claims.role,
                  organization_id=org.id, org_path=org.path)
 
 

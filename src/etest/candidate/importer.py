@@ -71,7 +71,7 @@ def read_rows(filename: str, data: bytes) -> tuple[list[str], list[tuple[int, di
     if unknown or "email" not in header:
         raise BadRequest(f"Unknown columns {unknown}; 'email' is required; allowed: "
                          f"{', '.join(COLUMNS)}.", code="bad-upload")
-    out = []
+    out: list[tuple[int, dict[str, str]]] = []
     for number, raw in enumerate(rows, start=2):
         values = {h: v for h, v in zip(header, raw, strict=False) if h and v is not None}
         if not values:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,13 +13,14 @@ from etest.errors import NotFound
 from etest.models import Candidate, Organization
 
 
-def visible(actor: Actor) -> Select[tuple[Candidate, str]]:
-    stmt: Select[Any] = select(Candidate, Organization.uic)
-    result: Select[tuple[Candidate, str]] = scoped(stmt, actor, Candidate.organization_id)
+def visible(actor: Actor) -> Select[Candidate, str]:
+    result: Select[Candidate, str] = scoped(select(Candidate, Organization.uic), actor,
+                                            Candidate.organization_id)
     return result
 
 
-async def get(session: AsyncSession, actor: Actor, candidate_id: uuid.UUID) -> tuple[Candidate, str]:
+async def get(session: AsyncSession, actor: Actor,
+              candidate_id: uuid.UUID) -> tuple[Candidate, str]:
     row = (await session.execute(visible(actor).where(Candidate.id == candidate_id))).first()
     if row is None:
         raise NotFound("No such candidate.")

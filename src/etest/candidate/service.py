@@ -26,7 +26,8 @@ async def target_org(session: AsyncSession, actor: Actor, uic: str | None) -> Or
     return org
 
 
-async def create(session: AsyncSession, actor: Actor, body: CandidateCreate) -> tuple[Candidate, str]:
+async def create(session: AsyncSession, actor: Actor,
+                 body: CandidateCreate) -> tuple[Candidate, str]:
     actor.require("write")
     org = await target_org(session, actor, body.uic)
     email = str(body.email).lower()

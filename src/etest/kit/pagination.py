@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 MAX_PER_PAGE = 200
@@ -34,8 +34,8 @@ def _pagination(
 PaginationDep = Annotated[Pagination, Depends(_pagination)]
 
 
-async def paginate(session: AsyncSession, stmt: Select[Any], pagination: Pagination,
-                   *order_by: Any) -> tuple[int, list[Row[Any]]]:
+async def paginate(session: AsyncSession, stmt: Any, pagination: Pagination,
+                   *order_by: Any) -> tuple[int, list[Any]]:
     """The total of ``stmt`` and the rows of the requested page, in ``order_by`` order."""
     total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
     rows = (await session.execute(stmt.order_by(*order_by).offset(pagination.offset)

@@ -13,7 +13,7 @@ from etest.errors import NotFound
 from etest.models import Organization
 
 
-def visible(actor: Actor) -> Select[tuple[Organization]]:
+def visible(actor: Actor) -> Select[Organization]:
     return select(Organization).where(in_subtree(actor))
 
 

@@ -54,7 +54,7 @@ async def issue_token(actor: ActorDep, session: SessionDep, settings: SettingsDe
 async def list_tokens(
     actor: ActorDep, session: SessionDep, pagination: PaginationDep,
     candidate_id: uuid.UUID | None = None,
-    type: TokenType | None = None,  # noqa: A002 - the API's field name
+    type: TokenType | None = None,
     level: Annotated[str | None, Query(max_length=32)] = None,
     status_: Annotated[TokenStatus | None, Query(alias="status")] = None,
     uic: Annotated[Uic | None, Query()] = None,

@@ -26,9 +26,11 @@ from etest.plan.service import get_plan, plan_levels
 from etest.token.schemas import TokenIssue
 
 
-def visible(actor: Actor) -> Select[Any]:
-    stmt = select(TestToken, Organization.uic).join(Candidate, Candidate.id == TestToken.candidate_id)
-    return scoped(stmt, actor, Candidate.organization_id)
+def visible(actor: Actor) -> Select[TestToken, str]:
+    stmt = select(TestToken, Organization.uic).join(
+        Candidate, Candidate.id == TestToken.candidate_id)
+    result: Select[TestToken, str] = scoped(stmt, actor, Candidate.organization_id)
+    return result
 
 
 async def get(session: AsyncSession, actor: Actor, token_id: uuid.UUID) -> tuple[TestToken, str]:

@@ -1,0 +1,1 @@
+"""Test helpers: real databases, a real JWKS server on loopback, ``create_*`` helpers."""

@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select, update
+
+from etest.db import transaction
+from etest.models import TestToken
+from tests.conftest import Tree, create_candidate, create_org
+
+
+async def test_issue_pt_returns_code_once_and_stores_digest(
+        app: FastAPI, client: httpx.AsyncClient, tree: Tree) -> None:
+    cand = await create_candidate(client, tree.key["A"], uic=tree.uic["A1"])
+    resp = await client.post("/api/v1/tokens", headers=tree.key["A"],
+                             json={"email": cand["email"].upper(), "type": "PT"})
+    assert resp.status_code == 201, resp.text
+    issued = resp.json()
+    assert len(issued["code"]) == 22 and issued["take_url"].endswith(issued["code"])
+    assert issued["status"] == "issued" and issued["plan_code"] == "neo_plus"
+    got = (await client.get(f"/api/v1/tokens/{issued['id']}", headers=tree.key["A1"])).json()
+    assert "code" not in got and got["status"] == "issued"
+    async with transaction(app.state.sessionmaker) as session:
+        stored = await session.get(TestToken, uuid.UUID(issued["id"]))
+        assert stored is not None
+        expected = hmac.new(b"test-pepper-not-secret", issued["code"].encode(),
+                            hashlib.sha256).hexdigest()
+        assert stored.digest == expected and issued["code"] not in stored.digest
+
+
+async def test_one_live_token_per_type_and_level(client: httpx.AsyncClient, tree: Tree) -> None:
+    cand = await create_candidate(client, tree.key["A"], uic=tree.uic["A"])
+    first = (await client.post("/api/v1/tokens", headers=tree.key["A"],
+                               json={"candidate_id": cand["id"], "type": "CT", "level": "A1"})
+             ).json()
+    again = await client.post("/api/v1/tokens", headers=tree.key["A"],
+                              json={"candidate_id": cand["id"], "type": "CT", "level": "a1"})
+    assert again.status_code == 409
+    assert again.json()["type"] == "/errors/token-exists"
+    assert again.json()["token_id"] == first["id"]
+    other_level = await client.post("/api/v1/tokens", headers=tree.key["A"], json={
+        "candidate_id": cand["id"], "type": "CT", "level": "A1+"})
+    pt = await client.post("/api/v1/tokens", headers=tree.key["A"],
+                           json={"candidate_id": cand["id"], "type": "PT"})
+    assert (other_level.status_code, pt.status_code) == (201, 201)
+
+
+async def test_level_must_be_in_plan(client: httpx.AsyncClient, tree: Tree) -> None:
+    jr = await create_org(client, tree.key["A"], parent=tree.uic["A"], plan_code="neo_jr")
+    cand = await create_candidate(client, tree.key["A"], uic=jr["uic"])
+    resp = await client.post("/api/v1/tokens", headers=tree.key["A"],
+                             json={"candidate_id": cand["id"], "type": "CT", "level": "B1"})
+    assert resp.status_code == 422
+    assert resp.json()["type"] == "/errors/level-not-in-plan"
+    ok = await client.post("/api/v1/tokens", headers=tree.key["A"],
+                           json={"candidate_id": cand["id"], "type": "CT", "level": "A1+"})
+    assert ok.status_code == 201
+
+
+async def test_bad_token_requests(client: httpx.AsyncClient, tree: Tree) -> None:
+    cand = await create_candidate(client, tree.key["A"], uic=tree.uic["A"])
+    for body in ({"candidate_id": cand["id"], "type": "CT"},
+                 {"candidate_id": cand["id"], "type": "PT", "level": "A1"},
+                 {"candidate_id": cand["id"], "email": cand["email"], "type": "PT"},
+                 {"type": "PT"}, {"candidate_id": cand["id"], "type": "XT"},
+                 {"candidate_id": cand["id"], "type": "PT", "status": "completed"}):
+        resp = await client.post("/api/v1/tokens", headers=tree.key["A"], json=body)
+        assert resp.status_code == 422, body
+
+
+async def test_revoke_then_issue_again(client: httpx.AsyncClient, tree: Tree) -> None:
+    cand = await create_candidate(client, tree.key["A"], uic=tree.uic["A"])
+    tok = (await client.post("/api/v1/tokens", headers=tree.key["A"],
+                             json={"candidate_id": cand["id"], "type": "PT"})).json()
+    resp = await client.post(f"/api/v1/tokens/{tok['id']}/revoke", headers=tree.key["A"],
+                             json={"reason": "sent to wrong person"})
+    assert resp.status_code == 200 and resp.json()["status"] == "revoked"
+    again = await client.post(f"/api/v1/tokens/{tok['id']}/revoke", headers=tree.key["A"])
+    assert again.status_code == 409 and again.json()["type"] == "/errors/token-not-live"
+    new = await client.post("/api/v1/tokens", headers=tree.key["A"],
+                            json={"candidate_id": cand["id"], "type": "PT"})
+    assert new.status_code == 201
+
+
+async def test_reset_voids_and_reissues_with_audit(app: FastAPI, client: httpx.AsyncClient,
+                                                   tree: Tree) -> None:
+    from tests.conftest import create_key
+
+    support = await create_key(app, "support", tree.uic["A"])
+    cand = await create_candidate(client, tree.key["A"], uic=tree.uic["A1"])
+    tok = (await client.post("/api/v1/tokens", headers=tree.key["A"],
+                             json={"candidate_id": cand["id"], "type": "PT"})).json()
+    denied = await client.post(f"/api/v1/tokens/{tok['id']}/revoke", headers=support)
+    assert denied.status_code == 403
+    no_reason = await client.post(f"/api/v1/tokens/{tok['id']}/reset", headers=support, json={})
+    assert no_reason.status_code == 422
+    resp = await client.post(f"/api/v1/tokens/{tok['id']}/reset", headers=support,
+                             json={"reason": "browser crashed"})
+    assert resp.status_code == 201, resp.text
+    new = resp.json()
+    assert new["id"] != tok["id"] and new["code"] != tok["code"]
+    old = (await client.get(f"/api/v1/tokens/{tok['id']}", headers=tree.key["A"])).json()
+    assert old["status"] == "revoked" and old["replaced_by_id"] == new["id"]
+    audit = (await client.get("/api/v1/audit", headers=tree.key["A"],
+                              params={"action": "token.reset"})).json()["items"]
+    mine = [e for e in audit if e["target_id"] == tok["id"]]
+    assert len(mine) == 1
+    assert mine[0]["reason"] == "browser crashed" and mine[0]["actor_role"] == "support"
+    assert mine[0]["details"]["new_token_id"] == new["id"]
+
+
+async def test_expired_token_is_not_live(app: FastAPI, client: httpx.AsyncClient,
+                                         tree: Tree) -> None:
+    cand = await create_candidate(client, tree.key["A"], uic=tree.uic["A"])
+    tok = (await client.post("/api/v1/tokens", headers=tree.key["A"],
+                             json={"candidate_id": cand["id"], "type": "PT"})).json()
+    async with transaction(app.state.sessionmaker) as session:
+        await session.execute(update(TestToken).where(TestToken.id == uuid.UUID(tok["id"]))
+                              .values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))
+    got = (await client.get(f"/api/v1/tokens/{tok['id']}", headers=tree.key["A"])).json()
+    assert got["status"] == "expired"
+    listed = (await client.get("/api/v1/tokens", headers=tree.key["A"],
+                               params={"candidate_id": cand["id"], "status": "expired"})).json()
+    assert [t["id"] for t in listed["items"]] == [tok["id"]]
+    new = await client.post("/api/v1/tokens", headers=tree.key["A"],
+                            json={"candidate_id": cand["id"], "type": "PT"})
+    assert new.status_code == 201
+    async with transaction(app.state.sessionmaker) as session:
+        statuses = (await session.scalars(select(TestToken.status).where(
+            TestToken.candidate_id == uuid.UUID(cand["id"])))).all()
+    assert sorted(statuses) == ["expired", "issued"]
+
+
+async def test_disabled_candidate_gets_no_pt_until_reset(client: httpx.AsyncClient,
+                                                          tree: Tree) -> None:
+    cand = await create_candidate(client, tree.key["A"], uic=tree.uic["A"])
+    tok = (await client.post("/api/v1/tokens", headers=tree.key["A"],
+                             json={"candidate_id": cand["id"], "type": "PT"})).json()
+    await client.post(f"/api/v1/tokens/{tok['id']}/revoke", headers=tree.key["A"])
+    await client.patch(f"/api/v1/candidates/{cand['id']}", headers=tree.key["A"],
+                       json={"disabled": True})
+    resp = await client.post("/api/v1/tokens", headers=tree.key["A"],
+                             json={"candidate_id": cand["id"], "type": "PT"})
+    assert resp.status_code == 409 and resp.json()["type"] == "/errors/candidate-disabled"
+    reset = await client.post(f"/api/v1/tokens/{tok['id']}/reset", headers=tree.key["A"],
+                              json={"reason": "retest allowed"})
+    assert reset.status_code == 201
+    got = (await client.get(f"/api/v1/candidates/{cand['id']}", headers=tree.key["A"])).json()
+    assert got["disabled"] is False
+
+
+async def test_list_tokens_filters(client: httpx.AsyncClient, tree: Tree) -> None:
+    a1 = await create_candidate(client, tree.key["A"], uic=tree.uic["A1"])
+    b = await create_candidate(client, tree.key["B"], uic=tree.uic["B"])
+    for cand, key in ((a1, tree.key["A"]), (b, tree.key["B"])):
+        await client.post("/api/v1/tokens", headers=key,
+                          json={"candidate_id": cand["id"], "type": "CT", "level": "B2"})
+    mine = (await client.get("/api/v1/tokens", headers=tree.key["A"],
+                             params={"type": "CT", "level": "B2"})).json()
+    assert [t["candidate_id"] for t in mine["items"]] == [a1["id"]]
+    only_a = (await client.get("/api/v1/tokens", headers=tree.key["A"], params={
+        "uic": tree.uic["A"], "include_descendants": False})).json()
+    assert only_a["total"] == 0
