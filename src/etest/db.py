@@ -29,7 +29,8 @@ def sync_url(url: str) -> str:
     return url.replace("sqlite+aiosqlite", "sqlite", 1)
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+def ensure_sqlite_dir(url: str) -> None:
+    """Create the folder of a SQLite database file (a fresh checkout has no ./var yet)."""
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -60,7 +61,7 @@ def _begin_immediate(conn: Any) -> None:
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
     if settings.is_sqlite:
-        _ensure_sqlite_dir(url)
+        ensure_sqlite_dir(url)
         engine = create_async_engine(url, connect_args={"timeout": settings.sqlite_busy_timeout_ms
                                                         / 1000})
         event.listen(engine.sync_engine, "connect",

@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from etest.db import sync_url
+from etest.db import ensure_sqlite_dir, sync_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -23,6 +23,8 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
+    if database_url.startswith("sqlite"):
+        ensure_sqlite_dir(database_url)
     command.upgrade(alembic_config(database_url), revision)
 
 
