@@ -83,3 +83,13 @@ async def test_wrong_method_is_problem_json(client: httpx.AsyncClient, su: Heade
     resp = await client.delete("/api/v1/candidates", headers=su)
     assert resp.status_code == 405
     assert resp.json()["type"] == "/errors/method-not-allowed"
+
+
+async def test_nul_characters_refused_on_every_database(client: httpx.AsyncClient,
+                                                        su: Headers) -> None:
+    resp = await client.get("/api/v1/candidates", headers=su, params={"q": "a\x00b"})
+    assert resp.status_code == 422
+    resp = await client.post("/api/v1/organizations", headers=su,
+                             json={"uic": "NULTEST", "name": "bad\u0000name"})
+    assert resp.status_code == 422
+    assert "NUL" in resp.text

@@ -24,7 +24,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -55,6 +55,7 @@ CATALOG: dict[str, str] = {
     "bad-request": "The request cannot be processed as sent.",
     "unprocessable": "A rule of the domain refuses this request.",
     "not-ready": "The service is not ready: database unreachable or not migrated.",
+    "invalid-data": "A value was refused by the database (e.g. out of range).",
     "internal-error": "An unexpected error; it has been logged with the request id.",
 }
 
@@ -147,6 +148,13 @@ def install_handlers(app: FastAPI) -> None:
         log.info("integrity_conflict", error=str(exc.orig))
         return problem(409, "conflict", "Conflict",
                        "The request conflicts with a concurrent change; retry it.")
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the schemas let through (a safety net, not a path).
+        log.warning("data_error", error=str(exc.orig))
+        return problem(422, "invalid-data", "Invalid data",
+                       "A value cannot be stored by the database.")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -11,7 +11,7 @@ from etest.auth.scope import scoped
 from etest.deps import ActorDep, SessionDep
 from etest.errors import Forbidden
 from etest.kit.pagination import PaginationDep, paginate
-from etest.kit.schemas import Page
+from etest.kit.schemas import TEXT_QUERY, Page
 from etest.models import AuditEntry, Organization
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 @router.get("", response_model=Page[AuditEntryOut])
 async def list_audit_entries(
     actor: ActorDep, session: SessionDep, pagination: PaginationDep,
-    action: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=64)] = None,
     from_: Annotated[datetime | None, Query(alias="from")] = None,
     to: datetime | None = None,
 ) -> Page[AuditEntryOut]:

@@ -21,7 +21,7 @@ from etest.deps import ActorDep, SessionDep, SettingsDep
 from etest.errors import PayloadTooLarge
 from etest.kit.levels import canonical_level
 from etest.kit.pagination import PaginationDep, paginate
-from etest.kit.schemas import Page
+from etest.kit.schemas import TEXT_QUERY, Page
 from etest.models import Candidate, CandidateTransfer, Organization
 from etest.organization import repository as org_repository
 from etest.organization.schemas import Uic
@@ -49,11 +49,13 @@ async def create_candidate(actor: ActorDep, session: SessionDep,
 @router.get("", response_model=Page[CandidateOut])
 async def search_candidates(
     actor: ActorDep, session: SessionDep, pagination: PaginationDep,
-    q: Annotated[str | None, Query(max_length=200, description="names, username, email")] = None,
-    email: Annotated[str | None, Query(max_length=320)] = None,
-    username: Annotated[str | None, Query(max_length=150)] = None,
-    level: Annotated[str | None, Query(max_length=32, description="current level")] = None,
-    pt_level: Annotated[str | None, Query(max_length=32)] = None,
+    q: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=200,
+                                   description="names, username, email")] = None,
+    email: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=320)] = None,
+    username: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=150)] = None,
+    level: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=32,
+                                       description="current level")] = None,
+    pt_level: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=32)] = None,
     uic: Annotated[Uic | None, Query()] = None,
     include_descendants: bool = False,
     hidden: Annotated[bool, Query(description="true lists only hidden candidates")] = False,

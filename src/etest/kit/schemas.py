@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 T = TypeVar("T")
 
@@ -13,6 +13,16 @@ class Input(BaseModel):
     """A request body: an unknown field is an error, so scope can never arrive by a stray key."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL cannot store NUL in text and SQLite would store it silently: refuse it
+        # everywhere, so both databases behave alike.
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and "\x00" in v for v in items):
+            raise ValueError("text must not contain NUL characters")
+        return value
 
 
 class Output(BaseModel):
@@ -24,3 +34,7 @@ class Page(Output, Generic[T]):
     total: int
     page: int
     per_page: int
+
+
+#: The pattern of free-text query parameters: no control characters (NUL included).
+TEXT_QUERY = r"^[^\x00-\x1f]*$"

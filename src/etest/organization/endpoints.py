@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest.auth.actor import Actor
 from etest.deps import ActorDep, SessionDep
 from etest.kit.pagination import Pagination, PaginationDep, paginate
-from etest.kit.schemas import Page
+from etest.kit.schemas import TEXT_QUERY, Page
 from etest.models import Organization
 from etest.organization import repository, service
 from etest.organization.schemas import (
@@ -55,7 +55,7 @@ async def create_organization(actor: ActorDep, session: SessionDep,
 @router.get("", response_model=Page[OrganizationOut])
 async def list_organizations(
     actor: ActorDep, session: SessionDep, pagination: PaginationDep,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=200)] = None,
 ) -> Page[OrganizationOut]:
     """Every organization of the actor's subtree, in tree order; ``q`` matches UIC or name."""
     where = []

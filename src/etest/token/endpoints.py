@@ -10,7 +10,7 @@ from sqlalchemy import and_, or_
 from etest.deps import ActorDep, SessionDep, SettingsDep
 from etest.kit.levels import canonical_level
 from etest.kit.pagination import PaginationDep, paginate
-from etest.kit.schemas import Page
+from etest.kit.schemas import TEXT_QUERY, Page
 from etest.models import Candidate, Organization, TestToken
 from etest.models.base import utcnow
 from etest.models.token import LIVE_STATUSES
@@ -55,7 +55,7 @@ async def list_tokens(
     actor: ActorDep, session: SessionDep, pagination: PaginationDep,
     candidate_id: uuid.UUID | None = None,
     type: TokenType | None = None,
-    level: Annotated[str | None, Query(max_length=32)] = None,
+    level: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=32)] = None,
     status_: Annotated[TokenStatus | None, Query(alias="status")] = None,
     uic: Annotated[Uic | None, Query()] = None,
     include_descendants: bool = True,
