@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest.auth.actor import ROLES, Actor
 from etest.auth.sso import SsoVerifier
 from etest.config import Settings
+from etest.db import transaction
 from etest.errors import Unauthorized
 from etest.kit.secrets import digest
 from etest.models import ApiKey, Organization
@@ -23,13 +24,8 @@ from etest.models.base import utcnow
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     # Commit at the edge: after the route function returns and before the response is sent,
     # so a 2xx always means committed.
-    async with request.app.state.sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    async with transaction(request.app.state.sessionmaker) as session:
+        yield session
 
 
 def _settings(request: Request) -> Settings:
