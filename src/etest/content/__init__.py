@@ -1,0 +1,1 @@
+"""Content: items, can-do statements, review lessons, media, and assessments built from flows."""

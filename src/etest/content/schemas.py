@@ -1,0 +1,312 @@
+"""The flow format ``etest-flow/1``: the JSON files that carry items, can-do statements, review
+lessons and assessment definitions into eTest (documented in ``docs/flows.md``; the JSON Schema
+generated from these models is served at ``/schemas/flow.json``).
+
+A file is one of three kinds:
+
+* ``bank`` — items (with their can-do statements and review lessons) and nothing else;
+* ``PT`` — a placement assessment of a plan, run by the ``staged`` or the ``irt`` engine;
+* ``CT`` — a certification assessment of a plan and level, run by the ``fixed`` engine.
+
+PT and CT files may carry items of their own too. Engines name items by ``code``; a code resolves
+to an item of the same file, or else to the latest version of an item already imported.
+Media (images, audio) are referenced by a path relative to the file (or package root).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from etest.kit.levels import LEVELS, canonical_level
+from etest.kit.schemas import Input
+
+FORMAT = "etest-flow/1"
+
+ItemType = Literal["single_choice", "multiple_choice", "text_entry", "ordering", "matching"]
+Skill = Literal["listening", "reading", "grammar", "vocabulary"]
+SKILLS: tuple[Skill, ...] = ("listening", "reading", "grammar", "vocabulary")
+ItemStatus = Literal["draft", "pilot", "active", "retired"]
+Normalization = Literal["exact", "trim", "casefold", "casefold_punctuation"]
+
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,119}$")]
+OptionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
+Text = Annotated[str, StringConstraints(max_length=20_000)]
+
+
+def _level(value: str | None) -> str | None:
+    if value is None:
+        return None
+    name = canonical_level(value)
+    if name is None:
+        raise ValueError(f"unknown level {value!r}; levels are {', '.join(LEVELS)}")
+    return name
+
+
+class MediaRef(Input):
+    """A media file: ``src`` is a path relative to the flow file or package root (no ``..``,
+    no absolute path, no URL). After import it is stored by content hash."""
+
+    src: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    alt: str | None = Field(None, max_length=500, description="Required for images")
+
+    @field_validator("src")
+    @classmethod
+    def _relative(cls, value: str) -> str:
+        parts = value.replace("\\", "/").split("/")
+        if value.startswith(("/", "\\")) or ".." in parts or re.match(r"^[a-zA-Z]+:", value):
+            raise ValueError(f"media path {value!r} must be relative, without '..' or a scheme")
+        return value
+
+
+class Stimulus(Input):
+    """What the candidate reads, sees or hears before answering."""
+
+    text: Text | None = Field(None, description="HTML allowed; sanitised on import")
+    image: MediaRef | None = None
+    audio: MediaRef | None = None
+    transcript: Text | None = Field(None, description="Of the audio; shown to admins only")
+
+
+class Option(Input):
+    id: OptionId
+    text: Text | None = None
+    image: MediaRef | None = None
+    audio: MediaRef | None = None
+
+    @model_validator(mode="after")
+    def _has_content(self) -> Option:
+        if self.text is None and self.image is None and self.audio is None:
+            raise ValueError(f"option {self.id!r} has no text, image or audio")
+        return self
+
+
+class ChoiceKey(Input):
+    correct: list[OptionId] = Field(min_length=1)
+
+
+class TextEntryKey(Input):
+    accepted: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        min_length=1)
+    normalize: Normalization = "casefold_punctuation"
+
+
+class OrderKey(Input):
+    order: list[OptionId] = Field(min_length=2)
+
+
+class MatchKey(Input):
+    pairs: list[tuple[OptionId, OptionId]] = Field(min_length=1,
+                                                   description="(option id, target id)")
+
+
+class Irt(Input):
+    model: Literal["1PL", "2PL", "3PL"] = "2PL"
+    a: float = Field(1.0, gt=0, le=6, allow_inf_nan=False)
+    b: float = Field(ge=-8, le=8, allow_inf_nan=False)
+    c: float = Field(0.0, ge=0, lt=1, allow_inf_nan=False)
+
+
+class ItemIn(Input):
+    """One item. ``key`` must match ``type``; option ids must be unique and referenced ids exist."""
+
+    code: Code
+    type: ItemType
+    skill: Skill
+    level: str | None = Field(None, description="Required unless status is draft")
+    status: ItemStatus = "active"
+    prompt: Text = Field(min_length=1, description="The question; HTML allowed, sanitised")
+    stimulus: Stimulus | None = None
+    options: list[Option] = Field(default_factory=list, max_length=20,
+                                  description="Choices; the pieces to order; the left column")
+    targets: list[Option] = Field(default_factory=list, max_length=20,
+                                  description="Matching only: the right column")
+    key: ChoiceKey | TextEntryKey | OrderKey | MatchKey
+    can_do: Code | None = None
+    review_lessons: list[Code] = Field(default_factory=list, max_length=20)
+    irt: Irt | None = None
+    shuffle_options: bool = True
+    time_limit_seconds: int | None = Field(None, ge=5, le=3600)
+    source: str | None = Field(None, max_length=500, description="Where it came from (QTI id)")
+
+    _lvl = field_validator("level")(_level)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ItemIn:
+        if self.level is None and self.status != "draft":
+            raise ValueError("level is required unless status is draft")
+        ids = [o.id for o in self.options]
+        target_ids = [t.id for t in self.targets]
+        if len(set(ids)) != len(ids) or len(set(target_ids)) != len(target_ids):
+            raise ValueError("option ids must be unique")
+        key = self.key
+        if self.type in ("single_choice", "multiple_choice"):
+            if not isinstance(key, ChoiceKey):
+                raise ValueError(f"a {self.type} item needs a key {{'correct': [...]}}")
+            if len(ids) < 2:
+                raise ValueError("a choice item needs at least two options")
+            if self.type == "single_choice" and len(key.correct) != 1:
+                raise ValueError("a single_choice key has exactly one correct option")
+            _known(key.correct, ids, "correct")
+        elif self.type == "text_entry":
+            if not isinstance(key, TextEntryKey):
+                raise ValueError("a text_entry item needs a key {'accepted': [...]}")
+        elif self.type == "ordering":
+            if not isinstance(key, OrderKey):
+                raise ValueError("an ordering item needs a key {'order': [...]}")
+            if sorted(key.order) != sorted(ids):
+                raise ValueError("an ordering key lists every option exactly once")
+        elif self.type == "matching":
+            if not isinstance(key, MatchKey):
+                raise ValueError("a matching item needs a key {'pairs': [[option, target]]}")
+            if not self.targets:
+                raise ValueError("a matching item needs targets")
+            _known([p[0] for p in key.pairs], ids, "pairs")
+            _known([p[1] for p in key.pairs], target_ids, "pairs")
+        return self
+
+
+def _known(refs: list[str], ids: list[str], where: str) -> None:
+    missing = [r for r in refs if r not in ids]
+    if missing:
+        raise ValueError(f"{where} names unknown option ids {missing}")
+
+
+class CanDoIn(Input):
+    """A can-do statement of a level and skill, with its "cannot yet" (Can't-Do) wording."""
+
+    code: Code
+    level: str
+    skill: Skill
+    text: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    cannot_text: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+    _lvl = field_validator("level")(_level)
+
+
+class ReviewLessonIn(Input):
+    code: Code
+    title: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    url: Annotated[str, StringConstraints(pattern=r"^https?://", max_length=1000)] | None = None
+    level: str | None = None
+    skill: Skill | None = None
+
+    _lvl = field_validator("level")(_level)
+
+
+class StagedGroup(Input):
+    level: str
+    role: Literal["core", "refinement"] = "core"
+    items: list[Code] = Field(min_length=1)
+
+    _lvl = field_validator("level")(_level)
+
+
+class StagedEngine(Input):
+    """Imported-flow PT: core groups per level from ``start_level`` up; move up when a group's
+    accuracy reaches ``advance_threshold``; stop on ``max_consecutive_wrong`` wrong answers in a
+    row, on a group below ``stop_threshold``, or past the top level."""
+
+    type: Literal["staged"]
+    start_level: str | None = None
+    advance_threshold: float = Field(0.8, gt=0, le=1)
+    stop_threshold: float = Field(0.5, ge=0, lt=1)
+    max_consecutive_wrong: int = Field(3, ge=1, le=50)
+    groups: list[StagedGroup] = Field(min_length=1)
+
+    _lvl = field_validator("start_level")(_level)
+
+
+class IrtEngine(Input):
+    """Adaptive PT on calibrated items (``etest.irt``). ``cut_scores`` are the ability values
+    between consecutive levels of the plan (one fewer than its levels)."""
+
+    type: Literal["irt"]
+    pool: list[Code] | None = Field(None, description="Item codes; default: pool_levels")
+    pool_levels: list[str] | None = Field(None, description="All active items of these levels")
+    cut_scores: list[float] = Field(min_length=1)
+    min_items: int = Field(10, ge=1, le=200)
+    max_items: int = Field(40, ge=1, le=200)
+    se_target: float = Field(0.35, gt=0, le=2)
+    randomesque: int = Field(5, ge=1, le=50)
+    classification_ci: float = Field(0.95, gt=0.5, lt=1)
+    skill_targets: dict[Skill, float] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IrtEngine:
+        if self.cut_scores != sorted(self.cut_scores) or len(set(self.cut_scores)) != len(
+                self.cut_scores):
+            raise ValueError("cut_scores must be strictly increasing")
+        if self.min_items > self.max_items:
+            raise ValueError("min_items must not exceed max_items")
+        if self.pool is None and self.pool_levels is None:
+            raise ValueError("give pool (item codes) or pool_levels")
+        if self.pool_levels is not None:
+            self.pool_levels = [_level(lv) or lv for lv in self.pool_levels]
+        return self
+
+
+class Section(Input):
+    skill: Skill
+    count: int = Field(ge=1, le=200)
+    pool: list[Code] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _enough(self) -> Section:
+        if len(set(self.pool)) < self.count:
+            raise ValueError(f"section {self.skill}: pool has {len(set(self.pool))} items, "
+                             f"count is {self.count}")
+        return self
+
+
+class FixedEngine(Input):
+    """CT: sections drawn in order, ``count`` items from each pool; items and options shuffled."""
+
+    type: Literal["fixed"]
+    sections: list[Section] = Field(min_length=1)
+    time_limit_seconds: int | None = Field(None, ge=60, le=6 * 3600)
+    item_time_limits: dict[ItemType, int] | None = None
+    shuffle_items: bool = True
+    shuffle_options: bool = True
+
+
+class FlowFile(Input):
+    """One file of the flow format (see the module docstring)."""
+
+    format: Literal["etest-flow/1"]
+    kind: Literal["bank", "PT", "CT"]
+    code: Code
+    version: int = Field(ge=1, le=1_000_000)
+    title: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    plan: str | None = Field(None, max_length=64)
+    level: str | None = None
+    description: str | None = Field(None, max_length=5000)
+    can_do: list[CanDoIn] = Field(default_factory=list)
+    review_lessons: list[ReviewLessonIn] = Field(default_factory=list)
+    items: list[ItemIn] = Field(default_factory=list)
+    engine: Annotated[StagedEngine | IrtEngine | FixedEngine, Field(discriminator="type")] | None \
+        = None
+
+    _lvl = field_validator("level")(_level)
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> FlowFile:
+        for what, codes in (("item", [i.code for i in self.items]),
+                            ("can-do", [c.code for c in self.can_do]),
+                            ("review lesson", [r.code for r in self.review_lessons])):
+            dupes = sorted({c for c in codes if codes.count(c) > 1})
+            if dupes:
+                raise ValueError(f"duplicate {what} codes {dupes}")
+        if self.kind == "bank":
+            if self.engine is not None or self.plan is not None:
+                raise ValueError("a bank has no engine and no plan")
+            return self
+        if self.plan is None or self.engine is None:
+            raise ValueError(f"a {self.kind} flow needs a plan and an engine")
+        if self.kind == "PT" and self.engine.type == "fixed":
+            raise ValueError("a PT runs the staged or the irt engine")
+        if self.kind == "CT" and (self.engine.type != "fixed" or self.level is None):
+            raise ValueError("a CT runs the fixed engine and names its level")
+        return self
