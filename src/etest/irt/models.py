@@ -4,15 +4,15 @@ Everything is on the logistic metric (D = 1). The four-parameter logistic model 
 
     P(θ) = c + (d − c) · σ(a (θ − b)),     σ(z) = 1 / (1 + e^(−z))
 
-with slope ``a > 0``, difficulty ``b``, lower asymptote ``c`` in ``[0, 1)`` and upper asymptote ``d``
-in ``(c, 1]`` (``d`` is catsim's name; the reference notes call it ``u``). The 3PL is ``d = 1``, the
-2PL also ``c = 0``, the 1PL one common ``a``.
+with slope ``a > 0``, difficulty ``b``, lower asymptote ``c`` in ``[0, 1)`` and upper asymptote
+``d`` in ``(c, 1]`` (``d`` is catsim's name; the reference notes call it ``u``). The 3PL is
+``d = 1``, the 2PL also ``c = 0``, the 1PL one common ``a``.
 
 Shapes are "outer": ``theta`` of shape ``S`` and item parameters of shape ``J`` (broadcast against
 each other) give an array of shape ``S + J``; sums over items reduce the trailing ``J`` axes. Ratios
-such as ``Q/P`` are formed from ``σ(z)`` and ``σ(−z)``, never by subtracting from 1, so the functions
-stay finite for ``|z|`` up to about 700 (information is evaluated with ``z`` clipped to ±40, where it
-is below 1e-16).
+such as ``Q/P`` are formed from ``σ(z)`` and ``σ(−z)``, never by subtracting from 1, so the
+functions stay finite for ``|z|`` up to about 700 (information is evaluated with ``z`` clipped to
+±40, where it is below 1e-16).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ __all__ = [
     "log_probability",
     "max_information",
     "probability",
-    "test_information",
+    "total_information",
 ]
 
 _Z_CLIP = 40.0
@@ -71,7 +71,7 @@ def probability(
 ) -> FloatArray:
     """Probability of a correct response, shape ``theta.shape + a.shape``.
 
-    >>> float(probability(1.0, 1.5, 1.0, 0.2))
+    >>> round(float(probability(1.0, 1.5, 1.0, 0.2)), 12)
     0.6
     """
     a_, b_, c_, d_ = _params(a, b, c, d)
@@ -126,6 +126,17 @@ def log_likelihood(
     return np.asarray(terms.sum(axis=axes), dtype=np.float64)
 
 
+def _information_z(a: FloatArray, z: FloatArray, c: FloatArray, d: FloatArray) -> FloatArray:
+    """Information at logit ``z = a (θ − b)``, elementwise (all arguments broadcast)."""
+    z = np.clip(z, -_Z_CLIP, _Z_CLIP)
+    ps = expit(z)
+    qs = expit(-z)
+    span = d - c
+    p = c + span * ps
+    q = (1.0 - d) + span * qs
+    return np.asarray((a * span * ps * qs) ** 2 / (p * q), dtype=np.float64)
+
+
 def item_information(
     theta: npt.ArrayLike,
     a: npt.ArrayLike,
@@ -135,20 +146,14 @@ def item_information(
 ) -> FloatArray:
     """Fisher (expected) item information ``P′² / (P Q)``, shape ``theta.shape + a.shape``.
 
-    Evaluated as ``a² (d − c)² P*² Q*² / (P Q)`` with ``P* = σ(z)``, ``Q* = σ(−z)``; for the 3PL this
-    is Birnbaum's ``a² (1 − c) P*² Q* / (c + (1 − c) P*)``, for the 2PL ``a² P Q``.
+    Evaluated as ``a² (d − c)² P*² Q*² / (P Q)`` with ``P* = σ(z)``, ``Q* = σ(−z)``; for the 3PL
+    this is Birnbaum's ``a² (1 − c) P*² Q* / (c + (1 − c) P*)``, for the 2PL ``a² P Q``.
     """
     a_, b_, c_, d_ = _params(a, b, c, d)
-    z = np.clip(a_ * (_outer(theta, a_.ndim) - b_), -_Z_CLIP, _Z_CLIP)
-    ps = expit(z)
-    qs = expit(-z)
-    span = d_ - c_
-    p = c_ + span * ps
-    q = (1.0 - d_) + span * qs
-    return np.asarray((a_ * span * ps * qs) ** 2 / (p * q), dtype=np.float64)
+    return _information_z(a_, a_ * (_outer(theta, a_.ndim) - b_), c_, d_)
 
 
-def test_information(
+def total_information(
     theta: npt.ArrayLike,
     a: npt.ArrayLike,
     b: npt.ArrayLike,
@@ -177,28 +182,25 @@ def max_information(
     """
     a_, b_, c_, d_ = _params(a, b, c, d)
     root = np.sqrt(1.0 + 8.0 * c_)
-    theta_max = b_ + np.log((1.0 + root) / 2.0) / a_
-    info_max = a_**2 * (1.0 - 20.0 * c_ - 8.0 * c_**2 + root**3) / (8.0 * (1.0 - c_) ** 2)
+    theta_max = np.array(b_ + np.log((1.0 + root) / 2.0) / a_, dtype=np.float64)
+    info_max = np.array(
+        a_**2 * (1.0 - 20.0 * c_ - 8.0 * c_**2 + root**3) / (8.0 * (1.0 - c_) ** 2),
+        dtype=np.float64,
+    )
     four = d_ < 1.0
     if np.any(four):
-        z_lo = np.full(a_[four].shape, -10.0)
-        z_hi = np.full(a_[four].shape, 10.0)
+        # 4PL: maximise the information over z = a (θ − b); it depends on z, c and d only.
+        one = np.ones(int(four.sum()))
         cc, dd = c_[four], d_[four]
-
-        def info_z(z: FloatArray) -> FloatArray:
-            return item_information(0.0, 1.0, -z, cc, dd) if z.ndim == 0 else np.asarray(
-                [item_information(0.0, 1.0, -zi, ci, di) for zi, ci, di in zip(z, cc, dd, strict=True)],
-                dtype=np.float64,
-            )
-
+        lo, hi = -10.0 * one, 10.0 * one
         inv_phi = (np.sqrt(5.0) - 1.0) / 2.0
         for _ in range(80):
-            m1 = z_hi - inv_phi * (z_hi - z_lo)
-            m2 = z_lo + inv_phi * (z_hi - z_lo)
-            left = info_z(m1) >= info_z(m2)
-            z_hi = np.where(left, m2, z_hi)
-            z_lo = np.where(left, z_lo, m1)
-        z_star = (z_lo + z_hi) / 2.0
+            m1 = hi - inv_phi * (hi - lo)
+            m2 = lo + inv_phi * (hi - lo)
+            left = _information_z(one, m1, cc, dd) >= _information_z(one, m2, cc, dd)
+            hi = np.where(left, m2, hi)
+            lo = np.where(left, lo, m1)
+        z_star = (lo + hi) / 2.0
         theta_max[four] = b_[four] + z_star / a_[four]
-        info_max[four] = a_[four] ** 2 * info_z(z_star)
+        info_max[four] = a_[four] ** 2 * _information_z(one, z_star, cc, dd)
     return np.asarray(theta_max, dtype=np.float64), np.asarray(info_max, dtype=np.float64)
