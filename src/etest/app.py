@@ -19,6 +19,7 @@ from etest.audit.endpoints import router as audit_router
 from etest.auth.sso import SsoVerifier
 from etest.candidate.endpoints import router as candidate_router
 from etest.config import Settings, get_settings
+from etest.content.endpoints import router as content_router
 from etest.db import create_engine, create_sessionmaker
 from etest.errors import CATALOG, NotFound, install_handlers, problem
 from etest.kit.logging import configure_logging
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
 
     for router in (plan_router, organization_router, candidate_router, token_router,
-                   audit_router):
+                   audit_router, content_router):
         app.include_router(router)
     _operational_routes(app)
     return app

@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -25,10 +26,12 @@ db_app = typer.Typer(help="Database schema and reference data.", no_args_is_help
 apikey_app = typer.Typer(help="API keys for client platforms and scripts.", no_args_is_help=True)
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 token_app = typer.Typer(help="Test tokens.", no_args_is_help=True)
+content_app = typer.Typer(help="Item bank and test flows.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(org_app, name="org")
 app.add_typer(token_app, name="token")
+app.add_typer(content_app, name="content")
 
 out = Console()
 err = Console(stderr=True)
@@ -56,7 +59,10 @@ def run_in_transaction(fn: Callable[[AsyncSession, Settings], Awaitable[T]]) -> 
     try:
         return asyncio.run(main())
     except EtestError as exc:
-        err.print(f"[red]error[/red] ({exc.code}): {exc.detail}")
+        err.print(f"[red]error[/red] ({exc.code}): {exc.detail}", highlight=False)
+        for problem in exc.extra.get("errors", []):
+            err.print(f"  {problem['file']}: {problem['path']}: {problem['message']}",
+                      highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
 
 
@@ -182,6 +188,47 @@ def token_issue(
         return f"{settings.base_url}/take?token={code}"
 
     out.print(run_in_transaction(issue), soft_wrap=True, highlight=False)
+
+
+@content_app.command("import")
+def content_import(
+    path: Annotated[Path, typer.Argument(help="flow JSON, folder, zip, QTI package or item")],
+    skill: Annotated[str, typer.Option(help="skill of imported QTI items")] = "reading",
+    level: Annotated[str | None, typer.Option(help="level of imported QTI items")] = None,
+) -> None:
+    """Import content: everything is validated first, and nothing is written on any error."""
+    from rich.progress import Progress
+
+    from etest.content.media import MediaStore
+    from etest.content.service import import_content
+    from etest.content.sources import sources_from_path
+
+    if skill not in ("listening", "reading", "grammar", "vocabulary"):
+        err.print(f"[red]error[/red]: unknown skill {skill!r}")
+        raise typer.Exit(2)
+    with Progress(console=err, transient=True) as progress:
+        progress.add_task(f"reading {path}", total=None)
+        sources = sources_from_path(path, skill=skill, level=level)  # type: ignore[arg-type]
+
+    async def run(session: AsyncSession, settings: Settings) -> Any:
+        return await import_content(session, cli_actor(), MediaStore(settings.media_path),
+                                    sources)
+
+    print_import(run_in_transaction(run))
+
+
+def print_import(result: Any) -> None:
+    for f in result.files:
+        out.print(f"{f.status:<9} {f.kind:<4} {f.code} v{f.version}  items: {f.items_new} new, "
+                  f"{f.items_reused} unchanged; can-do {f.can_do}; lessons "
+                  f"{f.review_lessons}; media {f.media}   ({f.file})", highlight=False)
+    imported = [r for r in result.qti if r["status"] == "imported"]
+    skipped = [r for r in result.qti if r["status"] != "imported"]
+    if result.qti:
+        out.print(f"QTI: {len(imported)} items imported, {len(skipped)} skipped", highlight=False)
+        for r in skipped:
+            out.print(f"  skipped {r['file']} {r.get('identifier') or ''}: {r['reason']}",
+                      highlight=False)
 
 
 def _parse(model: Any, **values: Any) -> Any:

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     jwks_cache_seconds: float = 300.0
     token_ttl_days: int = 30
     max_upload_bytes: int = 5 * 1024 * 1024
+    max_content_bytes: int = 100 * 1024 * 1024
+    #: Where media files live (default ``<var_dir>/media``).
+    media_dir: Path | None = None
     sqlite_busy_timeout_ms: int = 15000
 
     @field_validator("database_url")
@@ -76,6 +79,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def media_path(self) -> Path:
+        return self.media_dir or self.var_dir / "media"
 
     def pepper(self) -> bytes:
         """The digest pepper: configured, or persisted once in ``var/secret_key``."""

@@ -23,7 +23,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from etest.kit.levels import LEVELS, canonical_level
 from etest.kit.schemas import Input
 
-FORMAT = "etest-flow/1"
+FORMAT: Literal["etest-flow/1"] = "etest-flow/1"
 
 ItemType = Literal["single_choice", "multiple_choice", "text_entry", "ordering", "matching"]
 Skill = Literal["listening", "reading", "grammar", "vocabulary"]

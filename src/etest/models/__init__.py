@@ -4,9 +4,19 @@ from etest.models.apikey import ApiKey
 from etest.models.audit import AuditEntry
 from etest.models.base import Base
 from etest.models.candidate import Candidate, CandidateTransfer
+from etest.models.content import (
+    Assessment,
+    AssessmentVersion,
+    CanDoStatement,
+    ContentImport,
+    Item,
+    MediaObject,
+    ReviewLesson,
+)
 from etest.models.organization import Organization
 from etest.models.reference import Level, Plan
 from etest.models.token import TestToken
 
-__all__ = ["ApiKey", "AuditEntry", "Base", "Candidate", "CandidateTransfer", "Level",
-           "Organization", "Plan", "TestToken"]
+__all__ = ["ApiKey", "Assessment", "AssessmentVersion", "AuditEntry", "Base", "CanDoStatement",
+           "Candidate", "CandidateTransfer", "ContentImport", "Item", "Level", "MediaObject",
+           "Organization", "Plan", "ReviewLesson", "TestToken"]

@@ -1,0 +1,181 @@
+"""Content API: import (superadmin), items and assessments (staff), the flow JSON Schema and
+media (public: candidates' pages load them)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
+from fastapi.responses import FileResponse
+from sqlalchemy import func, or_, select
+
+from etest.audit.service import record
+from etest.content.media import MediaStore
+from etest.content.schemas import FlowFile, ItemStatus, ItemType, Skill
+from etest.content.schemas_out import (
+    AssessmentOut,
+    AssessmentVersionOut,
+    ImportOut,
+    ItemDetail,
+    ItemStatusChange,
+    ItemSummary,
+)
+from etest.content.service import import_content
+from etest.content.sources import sources_from_bytes
+from etest.deps import ActorDep, SessionDep, SettingsDep
+from etest.errors import Forbidden, NotFound, PayloadTooLarge
+from etest.kit.levels import canonical_level
+from etest.kit.pagination import PaginationDep, paginate
+from etest.kit.schemas import TEXT_QUERY, Page
+from etest.models import Assessment, AssessmentVersion, Item, MediaObject
+
+router = APIRouter(tags=["content"])
+
+
+def media_store(request: Request) -> MediaStore:
+    return MediaStore(request.app.state.settings.media_path)
+
+
+@router.post("/api/v1/content/import", response_model=ImportOut)
+async def import_content_file(
+    request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="flow JSON, zip of flows with media, "
+                                     "QTI package zip or QTI item XML")],
+    skill: Annotated[Skill, Form(description="skill of imported QTI items")] = "reading",
+    level: Annotated[str | None, Form(description="level of imported QTI items")] = None,
+) -> dict[str, Any]:
+    """Validate everything, then import all of it or nothing (superadmin). Importing the same
+    file again changes nothing."""
+    actor.require("manage_plans")
+    data = await file.read(settings.max_content_bytes + 1)
+    if len(data) > settings.max_content_bytes:
+        raise PayloadTooLarge(f"The file is larger than {settings.max_content_bytes} bytes.")
+    sources = sources_from_bytes(file.filename or "upload", data, skill=skill,
+                                 level=canonical_level(level) if level else None)
+    result = await import_content(session, actor, media_store(request), sources)
+    record(session, actor, "content.import", target_type="content",
+           target_id=(file.filename or "upload")[:64], organization_id=None,
+           details={"files": [f.code for f in result.files]})
+    return result.as_dict()
+
+
+def _staff(actor: Any) -> None:
+    actor.require("read")
+
+
+@router.get("/api/v1/items", response_model=Page[ItemSummary])
+async def list_items(
+    actor: ActorDep, session: SessionDep, pagination: PaginationDep,
+    level: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=32)] = None,
+    skill: Skill | None = None,
+    status: ItemStatus | None = None,
+    type: ItemType | None = None,
+    q: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=200,
+                                   description="code or prompt text")] = None,
+    all_versions: bool = False,
+) -> Page[ItemSummary]:
+    """Search the item bank (latest version of each item unless ``all_versions``)."""
+    _staff(actor)
+    stmt = select(Item)
+    if not all_versions:
+        latest = select(Item.code, func.max(Item.version).label("v")).group_by(
+            Item.code).subquery()
+        stmt = stmt.join(latest, (Item.code == latest.c.code) & (Item.version == latest.c.v))
+    if level:
+        stmt = stmt.where(Item.level == (canonical_level(level) or level))
+    for column, value in ((Item.skill, skill), (Item.status, status), (Item.type, type)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if q:
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", q.lower()) + "%"
+        stmt = stmt.where(or_(Item.code.ilike(pattern, escape="\\"),
+                              Item.prompt.ilike(pattern, escape="\\")))
+    total, rows = await paginate(session, stmt, pagination, Item.code, Item.version)
+    return Page(items=[ItemSummary.model_validate(r[0]) for r in rows], total=total,
+                page=pagination.page, per_page=pagination.per_page)
+
+
+async def _item(session: Any, item_id: uuid.UUID) -> Item:
+    item = await session.get(Item, item_id)
+    if item is None:
+        raise NotFound("No such item.")
+    return item  # type: ignore[no-any-return]
+
+
+@router.get("/api/v1/items/{item_id}", response_model=ItemDetail)
+async def get_item(actor: ActorDep, session: SessionDep, item_id: uuid.UUID) -> Item:
+    """The whole item with its key and IRT parameters (admins and superadmins)."""
+    if actor.role not in ("admin", "superadmin"):
+        raise Forbidden("Only admins read item keys.")
+    return await _item(session, item_id)
+
+
+@router.patch("/api/v1/items/{item_id}", response_model=ItemDetail)
+async def change_item_status(actor: ActorDep, session: SessionDep, item_id: uuid.UUID,
+                             body: ItemStatusChange) -> Item:
+    """Move an item between draft, pilot, active and retired (superadmin, audited)."""
+    actor.require("manage_plans")
+    item = await _item(session, item_id)
+    before, item.status = item.status, body.status
+    record(session, actor, "item.status", target_type="item", target_id=item.id,
+           organization_id=None, details={"from": before, "to": body.status})
+    await session.flush()
+    return item
+
+
+@router.get("/api/v1/assessments", response_model=list[AssessmentOut])
+async def list_assessments(
+    actor: ActorDep, session: SessionDep,
+    kind: Annotated[str | None, Query(pattern=r"^(PT|CT)$")] = None,
+    plan: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{1,64}$")] = None,
+) -> list[AssessmentOut]:
+    """Every assessment with its versions (newest first); the newest serves new attempts."""
+    _staff(actor)
+    stmt = select(Assessment).order_by(Assessment.code)
+    if kind:
+        stmt = stmt.where(Assessment.kind == kind)
+    if plan:
+        stmt = stmt.where(Assessment.plan_code == plan)
+    assessments = (await session.scalars(stmt)).all()
+    versions = (await session.scalars(select(AssessmentVersion).order_by(
+        AssessmentVersion.version.desc()))).all()
+    by_assessment: dict[uuid.UUID, list[AssessmentVersion]] = {}
+    for v in versions:
+        by_assessment.setdefault(v.assessment_id, []).append(v)
+    out = []
+    for a in assessments:
+        vs = by_assessment.get(a.id, [])
+        out.append(AssessmentOut(
+            id=a.id, code=a.code, kind=a.kind, plan_code=a.plan_code, level=a.level,
+            title=a.title, current_version=vs[0].version if vs else None,
+            versions=[AssessmentVersionOut(
+                id=v.id, version=v.version, title=v.title, item_count=v.item_count,
+                engine_type=str(v.engine.get("type")), source_name=v.source_name,
+                imported_by=v.imported_by, imported_at=v.imported_at) for v in vs]))
+    return out
+
+
+@router.get("/schemas/flow.json", tags=["content"])
+async def flow_schema() -> dict[str, Any]:
+    """The JSON Schema of the flow format ``etest-flow/1`` (see docs/flows.md)."""
+    schema = FlowFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "/schemas/flow.json"
+    return schema
+
+
+@router.get("/media/{sha256}", tags=["content"], response_class=FileResponse)
+async def get_media(request: Request, session: SessionDep,
+                    sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]) -> FileResponse:
+    """An image or audio file by content hash: range requests, immutable caching."""
+    media = await session.get(MediaObject, sha256)
+    path = media_store(request).path(sha256)
+    if media is None or not path.is_file():
+        raise NotFound("No such media.")
+    return FileResponse(path, media_type=media.content_type, headers={
+        "Cache-Control": "public, max-age=31536000, immutable",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+    })

@@ -1,0 +1,94 @@
+"""Response models of the content API (input models live in :mod:`etest.content.schemas`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from etest.content.schemas import ItemStatus
+from etest.kit.schemas import Input, Output
+
+
+class ItemSummary(Output):
+    id: uuid.UUID
+    code: str
+    version: int
+    type: str
+    skill: str
+    level: str | None
+    status: str
+    can_do: str | None
+    irt_model: str | None
+    irt_a: float | None
+    irt_b: float | None
+    irt_c: float | None
+    source: str | None
+    created_at: datetime
+
+
+class ItemDetail(ItemSummary):
+    """The whole item, key included: for admins only."""
+
+    prompt: str
+    stimulus: dict[str, Any] | None
+    options: list[dict[str, Any]]
+    targets: list[dict[str, Any]]
+    key: dict[str, Any]
+    review_lessons: list[str]
+    shuffle_options: bool
+    time_limit_seconds: int | None
+    content_hash: str
+
+
+class ItemStatusChange(Input):
+    status: ItemStatus
+
+
+class AssessmentVersionOut(Output):
+    id: uuid.UUID
+    version: int
+    title: str
+    item_count: int
+    engine_type: str
+    source_name: str
+    imported_by: str
+    imported_at: datetime
+
+
+class AssessmentOut(Output):
+    id: uuid.UUID
+    code: str
+    kind: str
+    plan_code: str | None
+    level: str | None
+    title: str
+    current_version: int | None
+    versions: list[AssessmentVersionOut]
+
+
+class ImportFileOut(Output):
+    file: str
+    kind: str | None
+    code: str | None
+    version: int | None
+    status: str
+    reason: str | None
+    items_new: int
+    items_reused: int
+    can_do: int
+    review_lessons: int
+    media: int
+
+
+class QtiReportOut(Output):
+    file: str
+    identifier: str | None
+    status: str
+    reason: str | None
+    code: str | None
+
+
+class ImportOut(Output):
+    files: list[ImportFileOut]
+    qti: list[QtiReportOut]

@@ -1,0 +1,407 @@
+"""Content import: validate every source first, then write everything in the caller's
+transaction, or nothing.
+
+Idempotent by (code, version): a file imported again with the same bytes changes nothing; the
+same (code, version) with other content is refused (publish a new version instead). A new
+version of a flow serves new attempts; started attempts keep the version (and the item versions)
+they pinned. QTI content has no version: a changed package becomes the next version."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from etest.auth.actor import Actor
+from etest.content.media import MediaStore, content_type_of, media_problem
+from etest.content.sanitize import clean_html
+from etest.content.schemas import (
+    FixedEngine,
+    FlowFile,
+    IrtEngine,
+    ItemIn,
+    MediaRef,
+    Option,
+    StagedEngine,
+)
+from etest.content.sources import Problem, Source
+from etest.errors import Unprocessable
+from etest.models import (
+    Assessment,
+    AssessmentVersion,
+    CanDoStatement,
+    ContentImport,
+    Item,
+    MediaObject,
+    Plan,
+    ReviewLesson,
+)
+
+
+class ContentInvalid(Unprocessable):
+    """Nothing was imported: ``errors`` lists each problem with its file and JSON path."""
+
+    code = "invalid-content"
+    title = "Invalid content"
+
+
+@dataclass
+class FileReport:
+    file: str
+    kind: str | None
+    code: str | None
+    version: int | None
+    status: str  # imported | unchanged | skipped
+    reason: str | None = None
+    items_new: int = 0
+    items_reused: int = 0
+    can_do: int = 0
+    review_lessons: int = 0
+    media: int = 0
+
+
+@dataclass
+class ImportResult:
+    files: list[FileReport] = field(default_factory=list)
+    qti: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return {"files": [asdict(f) for f in self.files], "qti": self.qti}
+
+
+@dataclass
+class _Media:
+    digest: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class _Plan:
+    """What will be written for one source, decided during validation."""
+
+    source: Source
+    flow: FlowFile
+    version: int
+    media: dict[str, _Media] = field(default_factory=dict)
+
+
+class _Batch:
+    """Codes known to the batch: those in the database plus those of earlier files."""
+
+    def __init__(self) -> None:
+        self.can_do: set[str] = set()
+        self.lessons: set[str] = set()
+        self.items: dict[str, ItemIn | Item] = {}
+
+
+async def _known(session: AsyncSession, batch: _Batch) -> None:
+    batch.can_do |= set((await session.scalars(select(CanDoStatement.code))).all())
+    batch.lessons |= set((await session.scalars(select(ReviewLesson.code))).all())
+    latest = (select(Item.code, func.max(Item.version).label("v")).group_by(Item.code)
+              .subquery())
+    rows = await session.scalars(select(Item).join(
+        latest, (Item.code == latest.c.code) & (Item.version == latest.c.v)))
+    for item in rows:
+        batch.items[item.code] = item
+
+
+def _media_refs(item: ItemIn) -> list[tuple[str, MediaRef, str]]:
+    """Every media reference of an item with its JSON path and kind (image or audio)."""
+    refs: list[tuple[str, MediaRef, str]] = []
+    if item.stimulus is not None:
+        for kind in ("image", "audio"):
+            ref = getattr(item.stimulus, kind)
+            if ref is not None:
+                refs.append((f"stimulus.{kind}", ref, kind))
+    for group in ("options", "targets"):
+        options: list[Option] = getattr(item, group)
+        for n, opt in enumerate(options):
+            for kind in ("image", "audio"):
+                ref = getattr(opt, kind)
+                if ref is not None:
+                    refs.append((f"{group}[{n}].{kind}", ref, kind))
+    return refs
+
+
+async def _validate(session: AsyncSession, sources: list[Source], batch: _Batch,
+                    problems: list[Problem], result: ImportResult) -> list[_Plan]:
+    plans: list[_Plan] = []
+    plan_levels: dict[str, list[str]] = {
+        p.code: [str(lv["level"]) for lv in p.levels]
+        for p in (await session.scalars(select(Plan))).all()}
+    for source in sources:
+        if source.flow is None:
+            problems.extend(source.problems)
+            continue
+        flow, name = source.flow, source.name
+        before = len(problems)
+        previous = (await session.execute(
+            select(ContentImport).where(ContentImport.code == flow.code)
+            .order_by(ContentImport.version.desc()))).scalars().all()
+        same = next((p for p in previous if p.content_hash == source.content_hash), None)
+        if same is not None:
+            result.files.append(FileReport(name, flow.kind, flow.code, same.version,
+                                           "unchanged"))
+            for item in flow.items:
+                batch.items.setdefault(item.code, item)
+            continue
+        version = flow.version
+        if source.auto_version:
+            version = (previous[0].version + 1) if previous else 1
+        elif any(p.version == version for p in previous):
+            problems.append(Problem(name, "$.version", f"{flow.code} version {version} was "
+                                    "imported with other content; publish a new version"))
+        plan = _Plan(source, flow, version)
+        batch.can_do |= {cd.code for cd in flow.can_do}
+        batch.lessons |= {lesson.code for lesson in flow.review_lessons}
+        for n, item in enumerate(flow.items):
+            at = f"$.items[{n}]"
+            if item.can_do is not None and item.can_do not in batch.can_do:
+                problems.append(Problem(name, f"{at}.can_do",
+                                        f"unknown can-do statement {item.can_do!r}"))
+            for code in item.review_lessons:
+                if code not in batch.lessons:
+                    problems.append(Problem(name, f"{at}.review_lessons",
+                                            f"unknown review lesson {code!r}"))
+            for where, ref, kind in _media_refs(item):
+                if ref.src in plan.media:
+                    continue
+                data = source.read_media(ref.src)
+                if data is None:
+                    problems.append(Problem(name, f"{at}.{where}.src",
+                                            f"media file {ref.src!r} not found"))
+                    continue
+                why = media_problem(ref.src, data)
+                ctype = content_type_of(ref.src) or ""
+                if why is None and not ctype.startswith(kind):
+                    why = f"{ref.src!r} is not {kind}"
+                if why is None and kind == "image" and not ref.alt:
+                    why = "an image needs alt text"
+                if why is not None:
+                    problems.append(Problem(name, f"{at}.{where}", why))
+                    continue
+                plan.media[ref.src] = _Media(hashlib.sha256(data).hexdigest(), ctype, data)
+            batch.items[item.code] = item
+        if flow.kind != "bank":
+            _validate_engine(flow, name, batch, plan_levels, problems)
+        if len(problems) == before:
+            plans.append(plan)
+    return plans
+
+
+def _level_of(item: ItemIn | Item) -> str | None:
+    return item.level
+
+
+def _has_irt(item: ItemIn | Item) -> bool:
+    return item.irt is not None if isinstance(item, ItemIn) else item.irt_b is not None
+
+
+def _validate_engine(flow: FlowFile, name: str, batch: _Batch,
+                     plan_levels: dict[str, list[str]], problems: list[Problem]) -> None:
+    assert flow.plan is not None and flow.engine is not None
+    levels = plan_levels.get(flow.plan)
+    if levels is None:
+        problems.append(Problem(name, "$.plan", f"unknown plan {flow.plan!r}"))
+        return
+    engine = flow.engine
+
+    def resolve(codes: list[str], at: str) -> list[ItemIn | Item]:
+        found = []
+        for n, code in enumerate(codes):
+            item = batch.items.get(code)
+            if item is None:
+                problems.append(Problem(name, f"{at}[{n}]", f"unknown item {code!r}"))
+            else:
+                found.append(item)
+        return found
+
+    if flow.kind == "CT" and flow.level not in levels:
+        problems.append(Problem(name, "$.level", f"{flow.level!r} is not a level of {flow.plan}"))
+    if isinstance(engine, StagedEngine):
+        for g, group in enumerate(engine.groups):
+            if group.level not in levels:
+                problems.append(Problem(name, f"$.engine.groups[{g}].level",
+                                        f"{group.level!r} is not a level of {flow.plan}"))
+            resolve(group.items, f"$.engine.groups[{g}].items")
+    elif isinstance(engine, IrtEngine):
+        if len(engine.cut_scores) != len(levels) - 1:
+            problems.append(Problem(name, "$.engine.cut_scores",
+                                    f"{flow.plan} has {len(levels)} levels: give "
+                                    f"{len(levels) - 1} cut scores"))
+        pool = resolve(engine.pool, "$.engine.pool") if engine.pool is not None else [
+            i for i in batch.items.values()
+            if _level_of(i) in (engine.pool_levels or []) and i.status == "active"]
+        if not pool:
+            problems.append(Problem(name, "$.engine", "the item pool is empty"))
+        missing = [i.code for i in pool if not _has_irt(i)]
+        if missing:
+            problems.append(Problem(name, "$.engine.pool",
+                                    f"items without IRT parameters: {missing[:10]}"))
+    elif isinstance(engine, FixedEngine):
+        for s, section in enumerate(engine.sections):
+            at = f"$.engine.sections[{s}]"
+            for item in resolve(section.pool, f"{at}.pool"):
+                if item.skill != section.skill:
+                    problems.append(Problem(name, f"{at}.pool",
+                                            f"{item.code} is a {item.skill} item, the "
+                                            f"section is {section.skill}"))
+
+
+def _media_json(ref: MediaRef | None, media: dict[str, _Media]) -> dict[str, Any] | None:
+    if ref is None:
+        return None
+    m = media[ref.src]
+    return {"media": m.digest, "content_type": m.content_type, "alt": ref.alt}
+
+
+def _option_json(opt: Option, media: dict[str, _Media]) -> dict[str, Any]:
+    return {"id": opt.id, "text": clean_html(opt.text) if opt.text else None,
+            "image": _media_json(opt.image, media), "audio": _media_json(opt.audio, media)}
+
+
+def item_row_values(item: ItemIn, media: dict[str, _Media]) -> dict[str, Any]:
+    """The stored form of an item (sanitised HTML, media by hash), without code and version."""
+    stim = item.stimulus
+    stimulus = None if stim is None else {
+        "text": clean_html(stim.text) if stim.text else None,
+        "image": _media_json(stim.image, media), "audio": _media_json(stim.audio, media),
+        "transcript": stim.transcript}
+    irt = item.irt
+    return {
+        "type": item.type, "skill": item.skill, "level": item.level, "status": item.status,
+        "prompt": clean_html(item.prompt), "stimulus": stimulus,
+        "options": [_option_json(o, media) for o in item.options],
+        "targets": [_option_json(o, media) for o in item.targets],
+        "key": item.key.model_dump(mode="json"), "can_do": item.can_do,
+        "review_lessons": list(item.review_lessons),
+        "irt_model": irt.model if irt else None, "irt_a": irt.a if irt else None,
+        "irt_b": irt.b if irt else None, "irt_c": irt.c if irt else None,
+        "shuffle_options": item.shuffle_options, "time_limit_seconds": item.time_limit_seconds,
+        "source": item.source,
+    }
+
+
+def _hash(values: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def _write(session: AsyncSession, actor: Actor, store: MediaStore, plan: _Plan,
+                 items_by_code: dict[str, Item]) -> FileReport:
+    flow, source = plan.flow, plan.source
+    report = FileReport(source.name, flow.kind, flow.code, plan.version, "imported",
+                        media=len(plan.media))
+    for m in plan.media.values():
+        store.put(m.data)
+        if await session.get(MediaObject, m.digest) is None:
+            session.add(MediaObject(sha256=m.digest, content_type=m.content_type,
+                                    size=len(m.data)))
+    for cd in flow.can_do:
+        row = await session.scalar(select(CanDoStatement).where(CanDoStatement.code == cd.code))
+        values = cd.model_dump()
+        if row is None:
+            session.add(CanDoStatement(**values))
+        else:
+            for k, v in values.items():
+                setattr(row, k, v)
+        report.can_do += 1
+    for lesson in flow.review_lessons:
+        lrow = await session.scalar(select(ReviewLesson).where(ReviewLesson.code == lesson.code))
+        lvalues = lesson.model_dump()
+        if lrow is None:
+            session.add(ReviewLesson(**lvalues))
+        else:
+            for k, v in lvalues.items():
+                setattr(lrow, k, v)
+        report.review_lessons += 1
+    await session.flush()
+    for item in flow.items:
+        values = item_row_values(item, plan.media)
+        digest = _hash(values)
+        latest = items_by_code.get(item.code)
+        if latest is not None and latest.content_hash == digest:
+            report.items_reused += 1
+            continue
+        new_row = Item(code=item.code, version=(latest.version + 1) if latest else 1,
+                       content_hash=digest, **values)
+        session.add(new_row)
+        items_by_code[item.code] = new_row
+        report.items_new += 1
+    await session.flush()
+    if flow.kind != "bank":
+        await _write_assessment(session, actor, plan, items_by_code)
+    session.add(ContentImport(code=flow.code, version=plan.version, kind=flow.kind,
+                              content_hash=source.content_hash, source_name=source.name,
+                              imported_by=actor.subject,
+                              summary={"items_new": report.items_new,
+                                       "items_reused": report.items_reused}))
+    await session.flush()
+    return report
+
+
+async def _write_assessment(session: AsyncSession, actor: Actor, plan: _Plan,
+                            items: dict[str, Item]) -> None:
+    flow = plan.flow
+    assert flow.engine is not None
+
+    def ids(codes: list[str]) -> list[str]:
+        return [str(items[c].id) for c in codes]
+
+    engine: dict[str, Any] = flow.engine.model_dump(mode="json")
+    if isinstance(flow.engine, StagedEngine):
+        for group in engine["groups"]:
+            group["items"] = ids(group["items"])
+        count = sum(len(g["items"]) for g in engine["groups"])
+    elif isinstance(flow.engine, IrtEngine):
+        codes = flow.engine.pool if flow.engine.pool is not None else sorted(
+            c for c, i in items.items()
+            if i.level in (flow.engine.pool_levels or []) and i.status == "active"
+            and i.irt_b is not None)
+        engine["pool"] = ids(codes)
+        count = len(codes)
+    else:
+        for section in engine["sections"]:
+            section["pool"] = ids(section["pool"])
+        count = sum(s["count"] for s in engine["sections"])
+    assessment = await session.scalar(select(Assessment).where(Assessment.code == flow.code))
+    if assessment is None:
+        assessment = Assessment(code=flow.code, kind=flow.kind, plan_code=flow.plan,
+                                level=flow.level, title=flow.title)
+        session.add(assessment)
+        await session.flush()
+    else:
+        assessment.title = flow.title
+    session.add(AssessmentVersion(assessment_id=assessment.id, version=plan.version,
+                                  title=flow.title, engine=engine, item_count=count,
+                                  content_hash=plan.source.content_hash,
+                                  source_name=plan.source.name, imported_by=actor.subject))
+
+
+async def import_content(session: AsyncSession, actor: Actor, store: MediaStore,
+                         sources: list[Source]) -> ImportResult:
+    """Validate every source, then write them all; on any problem write nothing and raise
+    :class:`ContentInvalid` listing every problem (file, JSON path, message)."""
+    actor.require("manage_plans")
+    result = ImportResult()
+    for source in sources:
+        result.qti.extend({"file": source.name, **r.__dict__} for r in source.qti_reports)
+    problems: list[Problem] = []
+    batch = _Batch()
+    await _known(session, batch)
+    plans = await _validate(session, sources, batch, problems, result)
+    if problems:
+        raise ContentInvalid(f"{len(problems)} problem(s); nothing was imported.",
+                             errors=[p.__dict__ for p in problems])
+    items_by_code = {c: i for c, i in batch.items.items() if isinstance(i, Item)}
+    for plan in plans:
+        result.files.append(await _write(session, actor, store, plan, items_by_code))
+    return result
+
+

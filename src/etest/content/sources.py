@@ -1,0 +1,213 @@
+"""Where content comes from: a flow JSON file, a folder of them, a zip of them, or QTI (a content
+package zip or a single item XML). Each becomes a :class:`Source`: a parsed flow (or the problems
+that stopped it) and a way to read the media it names."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pydantic import ValidationError
+
+from etest.content.schemas import FORMAT, FlowFile, Skill
+
+MediaReader = Callable[[str], bytes | None]
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    path: str
+    message: str
+
+
+@dataclass
+class Source:
+    name: str
+    flow: FlowFile | None
+    read_media: MediaReader
+    problems: list[Problem] = field(default_factory=list)
+    #: QTI content has no version of its own: a changed package becomes the next version.
+    auto_version: bool = False
+    qti_reports: list[Any] = field(default_factory=list)
+    content_hash: str = ""
+
+
+def json_path(loc: tuple[int | str, ...]) -> str:
+    out = "$"
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def parse_flow(name: str, raw: bytes, read_media: MediaReader) -> Source:
+    import hashlib
+
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return Source(name, None, read_media, [Problem(name, "$", f"malformed JSON: {exc}")],
+                      content_hash=digest)
+    try:
+        flow = FlowFile.model_validate(data)
+    except ValidationError as exc:
+        problems = [Problem(name, json_path(tuple(e["loc"])), e["msg"]) for e in exc.errors()]
+        return Source(name, None, read_media, problems, content_hash=digest)
+    return Source(name, flow, read_media, content_hash=digest)
+
+
+def _folder_reader(root: Path) -> MediaReader:
+    resolved_root = root.resolve()
+
+    def read(src: str) -> bytes | None:
+        target = (resolved_root / src).resolve()
+        if not target.is_relative_to(resolved_root) or not target.is_file():
+            return None
+        return target.read_bytes()
+
+    return read
+
+
+def _zip_reader(zf: zipfile.ZipFile, base: str, limit: int) -> MediaReader:
+    names = {info.filename: info for info in zf.infolist()}
+
+    def read(src: str) -> bytes | None:
+        key = str(PurePosixPath(base) / src) if base else src
+        info = names.get(key)
+        if info is None or info.file_size > limit:
+            return None
+        return zf.read(info)
+
+    return read
+
+
+def _is_qti_xml(raw: bytes) -> bool:
+    head = raw[:4000].lower()
+    return b"assessmentitem" in head or b"qti-assessment-item" in head
+
+
+def _qti_source(name: str, data: bytes, skill: Skill, level: str | None) -> Source:
+    import hashlib
+
+    from etest.content.qti import QtiPackageError, read_qti
+    from etest.content.schemas import FlowFile
+
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        result = read_qti(data, name=name, skill=skill, level=level)
+    except QtiPackageError as exc:
+        return Source(name, None, lambda _: None, [Problem(name, "$", exc.detail)],
+                      content_hash=digest)
+    code = "qti-" + "".join(c if c.isalnum() else "-" for c in PurePosixPath(name).stem)[:100]
+    flow = FlowFile.model_construct(format=FORMAT, kind="bank", code=code, version=1,
+                                    title=f"QTI import {name}", plan=None, level=None,
+                                    description=None, can_do=[], review_lessons=[],
+                                    items=result.items, engine=None)
+    return Source(name, flow, result.media.get, auto_version=True,
+                  qti_reports=list(result.reports), content_hash=digest)
+
+
+def _order(paths: list[Path], root: Path) -> list[Path]:
+    index = root / "index.json"
+    if index.is_file():
+        listed = [root / p for p in json.loads(index.read_text())["files"]]
+        return listed + [p for p in paths if p not in listed and p != index]
+
+    def key(p: Path) -> tuple[int, str]:
+        try:
+            kind = json.loads(p.read_bytes()).get("kind") if p.suffix == ".json" else "qti"
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            kind = None
+        return (0 if kind == "bank" else 1, str(p))
+
+    return sorted(paths, key=key)
+
+
+def sources_from_path(path: Path, *, skill: Skill = "reading",
+                      level: str | None = None) -> list[Source]:
+    """A flow file, a QTI file, a zip, or a folder (walked recursively: a folder holding an
+    ``imsmanifest.xml`` is read as one unpacked QTI package)."""
+    if path.is_file():
+        return sources_from_bytes(path.name, path.read_bytes(), skill=skill, level=level,
+                                  folder=path.parent)
+    if not path.is_dir():
+        return [Source(str(path), None, lambda _: None,
+                       [Problem(str(path), "$", "no such file or folder")])]
+    sources: list[Source] = []
+    files: list[Path] = []
+    for sub in sorted(path.rglob("*")):
+        if any(parent in files for parent in sub.parents):
+            continue
+        is_package = sub.is_dir() and (sub / "imsmanifest.xml").is_file()
+        if is_package or (sub.is_file() and sub.suffix.lower() in (".json", ".zip", ".xml")):
+            files.append(sub)
+    for item in _order(files, path):
+        if item.is_dir():
+            sources.append(_qti_source(str(item.relative_to(path)), _zip_folder(item), skill,
+                                       level))
+        elif item.name != "index.json" and item.name != "imsmanifest.xml":
+            sources.extend(sources_from_bytes(str(item.relative_to(path)), item.read_bytes(),
+                                              skill=skill, level=level, folder=item.parent))
+    return sources
+
+
+def _zip_folder(folder: Path) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for f in sorted(folder.rglob("*")):
+            if f.is_file() and not f.is_symlink():
+                zf.write(f, str(f.relative_to(folder)))
+    return buf.getvalue()
+
+
+def sources_from_bytes(name: str, data: bytes, *, skill: Skill = "reading",
+                       level: str | None = None, folder: Path | None = None,
+                       media_limit: int = 20 * 1024 * 1024) -> list[Source]:
+    """One uploaded or named file: flow JSON, QTI XML, QTI package zip, or a zip of flows."""
+    lowered = name.lower()
+    if lowered.endswith(".json") or data.lstrip()[:1] == b"{":
+        reader = _folder_reader(folder) if folder is not None else (lambda _: None)
+        return [parse_flow(name, data, reader)]
+    if data[:2] == b"PK":
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(data))
+            names = zf.namelist()
+        except zipfile.BadZipFile:
+            return [Source(name, None, lambda _: None, [Problem(name, "$", "not a zip file")])]
+        if "imsmanifest.xml" in names or not any(n.endswith(".json") for n in names):
+            return [_qti_source(name, data, skill, level)]
+        return _flows_in_zip(name, zf, media_limit)
+    if lowered.endswith(".xml") or data.lstrip()[:1] == b"<":
+        if not _is_qti_xml(data):
+            return [Source(name, None, lambda _: None,
+                           [Problem(name, "$", "an XML file that is not a QTI item")])]
+        return [_qti_source(name, data, skill, level)]
+    return [Source(name, None, lambda _: None,
+                   [Problem(name, "$", "unknown content: expected flow JSON, QTI XML or a zip")])]
+
+
+def _flows_in_zip(name: str, zf: zipfile.ZipFile, media_limit: int) -> list[Source]:
+    out = []
+    for info in zf.infolist():
+        parts = PurePosixPath(info.filename).parts
+        if info.filename.startswith("/") or ".." in parts:
+            return [Source(name, None, lambda _: None,
+                           [Problem(name, info.filename, "unsafe path in zip")])]
+    jsons = [i for i in zf.infolist() if i.filename.endswith(".json")
+             and not i.filename.endswith("index.json")]
+    for info in jsons:
+        if info.file_size > media_limit:
+            out.append(Source(f"{name}/{info.filename}", None, lambda _: None,
+                              [Problem(f"{name}/{info.filename}", "$", "file too large")]))
+            continue
+        base = str(PurePosixPath(info.filename).parent)
+        out.append(parse_flow(f"{name}/{info.filename}", zf.read(info),
+                              _zip_reader(zf, "" if base == "." else base, media_limit)))
+    out.sort(key=lambda s: (0 if s.flow is not None and s.flow.kind == "bank" else 1, s.name))
+    return out
