@@ -14,8 +14,9 @@ import pytest
 from tests.conftest import Headers, Tree, create_candidate
 from tests.support.openapi import Operation, operations, sample
 
-#: Path parameters that name reference data shared by every organization (not tenant-owned).
-GLOBAL_PARAMS = {"code"}
+#: Path parameters that name data shared by every organization (reference data, the item
+#: bank and its media): not tenant-owned.
+GLOBAL_PARAMS = {"code", "item_id", "sha256"}
 
 
 async def _resources(client: httpx.AsyncClient, tree: Tree, org: str) -> dict[str, str]:

@@ -219,16 +219,19 @@ def content_import(
 
 def print_import(result: Any) -> None:
     for f in result.files:
-        out.print(f"{f.status:<9} {f.kind:<4} {f.code} v{f.version}  items: {f.items_new} new, "
-                  f"{f.items_reused} unchanged; can-do {f.can_do}; lessons "
-                  f"{f.review_lessons}; media {f.media}   ({f.file})", highlight=False)
+        line = f"{f.status:<9} {f.kind:<4} {f.code} v{f.version}"
+        if f.status == "imported":
+            line += (f"  items: {f.items_new} new, {f.items_reused} reused; can-do {f.can_do}; "
+                     f"lessons {f.review_lessons}; media {f.media}")
+        out.print(f"{line}   ({f.file})", highlight=False, soft_wrap=True)
     imported = [r for r in result.qti if r["status"] == "imported"]
     skipped = [r for r in result.qti if r["status"] != "imported"]
     if result.qti:
-        out.print(f"QTI: {len(imported)} items imported, {len(skipped)} skipped", highlight=False)
+        out.print(f"QTI: {len(imported)} items imported, {len(skipped)} skipped",
+                  highlight=False, soft_wrap=True)
         for r in skipped:
             out.print(f"  skipped {r['file']} {r.get('identifier') or ''}: {r['reason']}",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
 
 
 def _parse(model: Any, **values: Any) -> Any:

@@ -43,3 +43,29 @@ def test_cli_errors_are_clear(cli_env: CliRunner) -> None:
     assert bad.exit_code == 2 and "uic" in bad.output
     bad = cli_env.invoke(app, ["token", "issue", "--email", "ghost@example.org"])
     assert bad.exit_code == 1 and "No candidate" in bad.output
+
+
+def test_content_import_folder(cli_env: CliRunner, tmp_path: Path) -> None:
+    import json
+
+    from tests.content.test_import import OGG, SVG, make_bank, make_ct
+
+    folder = tmp_path / "flows"
+    (folder / "media").mkdir(parents=True)
+    (folder / "media" / "a.opus").write_bytes(OGG)
+    (folder / "media" / "p.svg").write_bytes(SVG)
+    (folder / "z-bank.json").write_text(json.dumps(make_bank("cli")))
+    (folder / "a-ct.json").write_text(json.dumps(make_ct("cli")))
+    assert cli_env.invoke(app, ["db", "upgrade"]).exit_code == 0
+    first = cli_env.invoke(app, ["content", "import", str(folder)])
+    assert first.exit_code == 0, first.output
+    assert "imported  bank bank-cli v1  items: 5 new" in first.output
+    assert "imported  CT   ct-cli v1" in first.output
+    again = cli_env.invoke(app, ["content", "import", str(folder)])
+    assert again.output.count("unchanged") == 2
+    bad = make_bank("cli", version=2)
+    bad["items"][0]["key"] = {"correct": ["Q"]}
+    (folder / "z-bank.json").write_text(json.dumps(bad))
+    failed = cli_env.invoke(app, ["content", "import", str(folder)])
+    assert failed.exit_code == 1
+    assert "z-bank.json: $.items[0]" in failed.output

@@ -98,7 +98,10 @@ class _Batch:
     def __init__(self) -> None:
         self.can_do: set[str] = set()
         self.lessons: set[str] = set()
+        #: What a code resolves to during validation: the batch's item, else the stored one.
         self.items: dict[str, ItemIn | Item] = {}
+        #: The latest stored version of each item code (writing starts from these).
+        self.stored: dict[str, Item] = {}
 
 
 async def _known(session: AsyncSession, batch: _Batch) -> None:
@@ -109,7 +112,7 @@ async def _known(session: AsyncSession, batch: _Batch) -> None:
     rows = await session.scalars(select(Item).join(
         latest, (Item.code == latest.c.code) & (Item.version == latest.c.v)))
     for item in rows:
-        batch.items[item.code] = item
+        batch.items[item.code] = batch.stored[item.code] = item
 
 
 def _media_refs(item: ItemIn) -> list[tuple[str, MediaRef, str]]:
@@ -399,7 +402,7 @@ async def import_content(session: AsyncSession, actor: Actor, store: MediaStore,
     if problems:
         raise ContentInvalid(f"{len(problems)} problem(s); nothing was imported.",
                              errors=[p.__dict__ for p in problems])
-    items_by_code = {c: i for c, i in batch.items.items() if isinstance(i, Item)}
+    items_by_code = dict(batch.stored)
     for plan in plans:
         result.files.append(await _write(session, actor, store, plan, items_by_code))
     return result
