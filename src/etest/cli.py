@@ -96,16 +96,28 @@ def db_upgrade() -> None:
 
 @app.command()
 def demo() -> None:
-    """Load the demo organization, candidate and admin API key, and say how to use them."""
-    from etest.demo import ensure_demo
+    """Load the demo bank and flows, a demo organization, candidate and admin API key."""
+    from etest.content.media import MediaStore
+    from etest.content.service import import_content
+    from etest.content.sources import sources_from_path
+    from etest.demo import DEMO_CONTENT, ensure_demo
 
-    data = run_in_transaction(lambda s, st: ensure_demo(s, st, cli_actor()))
+    sources = sources_from_path(DEMO_CONTENT) if DEMO_CONTENT.is_dir() else []
+
+    async def load(session: AsyncSession, settings: Settings) -> Any:
+        result = await import_content(session, cli_actor(), MediaStore(settings.media_path),
+                                      sources)
+        return result, await ensure_demo(session, settings, cli_actor())
+
+    result, data = run_in_transaction(load)
+    new = sum(f.items_new for f in result.files)
     base = get_settings().base_url
     err.print(f"""
-[bold]eTest is ready[/bold] (demo organization {data.uic}, plan neo_plus)
+[bold]eTest is ready[/bold] (demo organization {data.uic}, plan neo_plus; demo content: \
+{len(result.files)} files, {new} new items)
   API docs:        {base}/docs
   Admin API key:   {data.api_key}   (also in var/demo_api_key)
-  Try:             curl -H "Authorization: Bearer {data.api_key}" {base}/api/v1/candidates
+  Try:             curl -H "Authorization: Bearer {data.api_key}" {base}/api/v1/items
   Issue a token:   curl -X POST -H "Authorization: Bearer {data.api_key}" \\
                      -H 'content-type: application/json' \\
                      -d '{{"email": "{data.candidate_email}", "type": "PT"}}' {base}/api/v1/tokens

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +15,8 @@ from etest.config import Settings
 from etest.kit.secrets import digest
 from etest.models import ApiKey, Candidate, Organization
 
+#: The demo item bank and flows shipped with eTest (see docs/demo-bank.md).
+DEMO_CONTENT = Path(__file__).parent / "data" / "demo"
 DEMO_UIC = "DEMO"
 DEMO_EMAIL = "demo.candidate@example.org"
 
