@@ -1,0 +1,495 @@
+"""Read QTI 2.1 / 2.2 / 3.0 content (a content package or a single item XML) into eTest items.
+
+:func:`read_qti` is the entry point. It returns the items it could represent faithfully as
+:class:`~etest.content.schemas.ItemIn` (status ``draft``: imported content needs review and
+calibration), the media files those items use, and one :class:`QtiItemReport` per item file it
+met, imported or skipped with a reason. Only a broken or hostile *input* raises
+:class:`QtiPackageError`; a bad *item* is skipped and never fails the import.
+
+Layers: this module reads the zip (safely, within :class:`QtiLimits`) and the manifest, and owns
+codes and validation; :mod:`etest.content.qti_xml` parses XML without entities or DTDs and maps
+QTI 3 names onto QTI 2 names; :mod:`etest.content.qti_item` turns one item into ItemIn fields.
+The mapping is documented in ``docs/qti.md``.
+
+Errors::
+
+    BadRequest
+    ├── QtiPackageError (400, bad-qti-package)   the whole input is refused
+    └── (unknown-level)                          the ``level`` argument is not a level
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import re
+import stat
+import zipfile
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+from urllib.parse import unquote
+
+from pydantic import ValidationError
+
+from etest.content.qti_item import Files, Skip, convert_item, item_identifier, resolve_path
+from etest.content.qti_xml import (
+    Element,
+    XmlMalformed,
+    XmlRefused,
+    canonicalize,
+    is_element,
+    parse_xml,
+)
+from etest.content.schemas import ItemIn, Skill
+from etest.errors import BadRequest
+from etest.kit.levels import LEVELS, canonical_level
+
+__all__ = ["QtiImport", "QtiItemReport", "QtiLimits", "QtiPackageError", "read_qti"]
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_MANIFEST = "imsmanifest.xml"
+# Below this size a high compression ratio is ordinary (indented XML, blank images), not a bomb.
+_RATIO_MIN_BYTES = 64 * 1024
+_CODE_MAX = 120
+
+
+@dataclass(frozen=True)
+class QtiLimits:
+    """Bounds on what one import may read; every one is checked before the bytes are read."""
+
+    max_package_bytes: int = 100 * 1024**2
+    max_entry_bytes: int = 50 * 1024**2
+    max_total_uncompressed: int = 300 * 1024**2
+    max_entries: int = 5000
+    max_ratio: float = 200.0        # compression-ratio bomb guard
+    max_xml_bytes: int = 5 * 1024**2
+
+
+@dataclass(frozen=True)
+class QtiItemReport:
+    file: str            # path inside the package (or the file name)
+    identifier: str | None
+    status: Literal["imported", "skipped"]
+    reason: str | None   # why skipped, e.g. "unsupported interaction: hotspotInteraction"
+    code: str | None     # the ItemIn.code when imported
+
+
+@dataclass
+class QtiImport:
+    items: list[ItemIn]
+    media: dict[str, bytes]   # key == MediaRef.src used in the items
+    reports: list[QtiItemReport] = field(default_factory=list)
+
+
+class QtiPackageError(BadRequest):
+    """The input as a whole cannot be read as QTI (not a zip or XML, unsafe or oversized zip,
+    missing or invalid manifest). Items that merely cannot be imported are reported instead."""
+
+    code = "bad-qti-package"
+    title = "Bad QTI package"
+
+
+def read_qti(data: bytes, *, name: str, skill: Skill = "reading", level: str | None = None,
+             code_prefix: str | None = None, limits: QtiLimits = QtiLimits(),
+             files: Mapping[str, bytes] | None = None) -> QtiImport:
+    """Read a QTI content package (zip with ``imsmanifest.xml``) or a single item XML.
+
+    ``name`` is the uploaded file name: it labels codes (``<slug(name)>:<identifier>`` unless
+    ``code_prefix`` is given) and sources. For a single item XML only, ``files`` may carry the
+    files around it (its images and audio) keyed by path relative to the same root as ``name``
+    (``name="items/q1.xml"``, ``files={"img/a.png": ...}``); without it, an item that refers
+    to media is skipped as "missing media".
+    """
+    if level is not None and canonical_level(level) is None:
+        raise BadRequest(f"unknown level {level!r}; levels are {', '.join(LEVELS)}",
+                         code="unknown-level")
+    if not data:
+        raise QtiPackageError("the input is empty")
+    if len(data) > limits.max_package_bytes:
+        raise QtiPackageError(f"the input is larger than {limits.max_package_bytes} bytes")
+    reader = _Reader(name=name, skill=skill, level=level, limits=limits,
+                     prefix=_slug(code_prefix, keep_colon=True) if code_prefix else
+                     _slug(posixpath.splitext(posixpath.basename(_posix(name)))[0]))
+    if data.startswith(_ZIP_MAGIC):
+        reader.read_package(_ZipFiles(data, limits))
+    elif _looks_like_xml(data):
+        if files is None and len(data) > limits.max_xml_bytes:
+            raise QtiPackageError(f"the XML is larger than {limits.max_xml_bytes} bytes")
+        reader.read_single(data, files or {})
+    else:
+        raise QtiPackageError("the input is neither a zip content package nor an XML file")
+    return QtiImport(items=reader.items, media=reader.media, reports=reader.reports)
+
+
+# --- input files --------------------------------------------------------------------------------
+
+def _posix(path: str) -> str:
+    return path.replace("\\", "/")
+
+
+def _looks_like_xml(data: bytes) -> bool:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True  # UTF-16 with a byte-order mark
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"<")
+
+
+def _safe_entry_name(raw: str) -> str:
+    """A zip entry name → its normalised path, or QtiPackageError("unsafe path")."""
+    name = _posix(raw)
+    if "\x00" in name or name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        raise QtiPackageError(f"unsafe path in the zip: {raw[:200]!r} is absolute")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise QtiPackageError(f"unsafe path in the zip: {raw[:200]!r} leaves the package")
+    return "/".join(parts)
+
+
+class _Package(Files, Protocol):
+    def paths(self) -> list[str]:
+        """Every file path, sorted."""
+
+
+class _FileSet:
+    """Lookup shared by both inputs: exact path, then percent-decoded, then case-insensitive."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self._keys = set(keys)
+        folded: dict[str, list[str]] = {}
+        for key in keys:
+            folded.setdefault(key.casefold(), []).append(key)
+        self._folded = folded
+
+    def find(self, path: str) -> str | None:
+        for candidate in dict.fromkeys((path, unquote(path))):
+            if candidate in self._keys:
+                return candidate
+            same = self._folded.get(candidate.casefold(), [])
+            if len(same) == 1:
+                return same[0]
+        return None
+
+    def paths(self) -> list[str]:
+        return sorted(self._keys)
+
+
+class _ZipFiles(_FileSet):
+    """A zip checked entry by entry before anything is decompressed."""
+
+    def __init__(self, data: bytes, limits: QtiLimits) -> None:
+        self.limits = limits
+        try:
+            self.zip = zipfile.ZipFile(io.BytesIO(data))
+            infos = self.zip.infolist()
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+            raise QtiPackageError(f"not a readable zip file: {exc}") from exc
+        if len(infos) > limits.max_entries:
+            raise QtiPackageError(f"the zip has {len(infos)} entries; at most "
+                                  f"{limits.max_entries} are allowed")
+        self.infos: dict[str, zipfile.ZipInfo] = {}
+        total = 0
+        for info in infos:
+            path = _safe_entry_name(info.filename)
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise QtiPackageError(f"unsafe path in the zip: {info.filename[:200]!r} is a "
+                                      "symbolic link")
+            if info.is_dir() or not path:
+                continue
+            if info.flag_bits & 0x1:
+                raise QtiPackageError(f"the zip entry {path!r} is encrypted")
+            if info.file_size > limits.max_entry_bytes:
+                raise QtiPackageError(f"the zip entry {path!r} is larger than "
+                                      f"{limits.max_entry_bytes} bytes")
+            total += info.file_size
+            if total > limits.max_total_uncompressed:
+                raise QtiPackageError("the zip uncompresses to more than "
+                                      f"{limits.max_total_uncompressed} bytes")
+            if info.file_size > _RATIO_MIN_BYTES and (
+                    info.file_size / max(info.compress_size, 1) > limits.max_ratio):
+                raise QtiPackageError(f"the zip entry {path!r} has a compression ratio above "
+                                      f"{limits.max_ratio:g} (a zip bomb?)")
+            if path in self.infos:
+                raise QtiPackageError(f"the zip holds {path!r} twice")
+            self.infos[path] = info
+        super().__init__(list(self.infos))
+
+    def read(self, key: str) -> bytes:
+        info = self.infos[key]
+        try:
+            with self.zip.open(info) as stream:
+                # zipfile stops at the declared size; the cap makes that our rule, not theirs.
+                data = stream.read(info.file_size + 1)
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError,
+                ValueError, zlib.error) as exc:
+            raise QtiPackageError(f"the zip entry {key!r} cannot be read: {exc}") from exc
+        if len(data) != info.file_size:
+            raise QtiPackageError(f"the zip entry {key!r} is not the size its header declares")
+        return data
+
+
+class _LooseFiles(_FileSet):
+    """A single XML and the files the caller put beside it."""
+
+    def __init__(self, files: Mapping[str, bytes]) -> None:
+        self.files: dict[str, bytes] = {}
+        for raw, content in files.items():
+            try:
+                path = _safe_entry_name(raw)
+            except QtiPackageError:
+                continue  # a caller's stray path can never be reached from an item anyway
+            if path:
+                self.files[path] = content
+        super().__init__(list(self.files))
+
+    def read(self, key: str) -> bytes:
+        return self.files[key]
+
+
+class _Rooted:
+    """A view of a package whose manifest sits in a folder (a zipped folder): paths are
+    relative to that folder, never above it."""
+
+    def __init__(self, inner: _ZipFiles, root: str) -> None:
+        self.inner = inner
+        self.prefix = f"{root}/" if root else ""
+
+    def find(self, path: str) -> str | None:
+        key = self.inner.find(self.prefix + path)
+        return key[len(self.prefix):] if key is not None else None
+
+    def read(self, key: str) -> bytes:
+        return self.inner.read(self.prefix + key)
+
+    def paths(self) -> list[str]:
+        return [k[len(self.prefix):] for k in self.inner.paths() if k.startswith(self.prefix)]
+
+
+# --- the reader ---------------------------------------------------------------------------------
+
+def _slug(text: str, *, keep_colon: bool = False) -> str:
+    allowed = r"[^A-Za-z0-9_.:\-]+" if keep_colon else r"[^A-Za-z0-9_.\-]+"
+    slug = re.sub(allowed, "-", text).strip("-._:")
+    if not slug or not slug[0].isalnum():
+        slug = "qti" + (f"-{slug}" if slug else "")
+    return slug[:60]
+
+
+def _classify(resource_type: str) -> str | None:
+    kind = resource_type.strip().lower()
+    if "qti" not in kind:
+        return None
+    if re.search(r"v1p\d|xmlv1\b", kind) and "apip" not in kind:
+        return "qti1"
+    if "item" in kind:
+        return "item"
+    if "test" in kind or "section" in kind:
+        return "test"
+    return None
+
+
+class _Reader:
+    def __init__(self, *, name: str, skill: Skill, level: str | None, limits: QtiLimits,
+                 prefix: str) -> None:
+        self.name = name
+        self.skill = skill
+        self.level = level
+        self.limits = limits
+        self.prefix = prefix
+        self.items: list[ItemIn] = []
+        self.media: dict[str, bytes] = {}
+        self.reports: list[QtiItemReport] = []
+        self.codes: set[str] = set()
+        self.single = False
+
+    # -- inputs --
+
+    def read_single(self, data: bytes, files: Mapping[str, bytes]) -> None:
+        self.single = True
+        try:
+            path = _safe_entry_name(self.name) or "item.xml"
+        except QtiPackageError:
+            path = posixpath.basename(_posix(self.name)) or "item.xml"
+        loose = _LooseFiles({**files, path: data})
+        self._item_file(loose, path, data)
+
+    def read_package(self, zipped: _ZipFiles) -> None:
+        files, manifest_key = self._manifest_root(zipped)
+        manifest = self._manifest(files.read(manifest_key))
+        listed: list[tuple[str, str]] = []  # (kind, path)
+        for resource in [el for el in manifest.iter() if is_element(el)
+                         and el.tag == "resource"]:
+            kind = _classify(resource.get("type") or "")
+            if kind is None:
+                continue
+            href = self._resource_href(resource)
+            if href is None:
+                continue
+            if re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:", href) or href.startswith("//"):
+                self._skip(href, None, f"external file: {href[:200]}")
+                continue
+            path = resolve_path("", href)
+            if path is None or href.replace("\\", "/").startswith("/"):
+                raise QtiPackageError(f"unsafe path in imsmanifest.xml: {href[:200]!r}")
+            listed.append((kind, path))
+        seen: set[str] = set()
+        for kind, path in listed:
+            if path in seen:
+                continue
+            seen.add(path)
+            key = files.find(path)
+            if key is None:
+                self._skip(path, None, f"file not in package: {path}")
+            elif kind == "test":
+                self._skip(key, None, "not an item: test")
+            elif kind == "qti1":
+                self._skip(key, None, "QTI 1.x is not supported")
+            else:
+                self._item_file(files, key, None)
+        if not any(kind == "item" for kind, _ in listed):
+            self._scan(files, seen)
+
+    # -- manifest --
+
+    def _manifest_root(self, zipped: _ZipFiles) -> tuple[_Package, str]:
+        at_root = zipped.find(_MANIFEST)
+        if at_root is not None and "/" not in at_root:
+            return zipped, at_root
+        nested = [k for k in zipped.paths() if k.count("/") == 1
+                  and k.rsplit("/", 1)[1].lower() == _MANIFEST]
+        if len(nested) == 1:
+            # A package zipped with its folder ("pkg/imsmanifest.xml"): read it from there.
+            folder = nested[0].split("/", 1)[0]
+            return _Rooted(zipped, folder), nested[0].split("/", 1)[1]
+        raise QtiPackageError("the zip has no imsmanifest.xml at its root: not a QTI content "
+                              "package")
+
+    def _manifest(self, data: bytes) -> Element:
+        if len(data) > self.limits.max_xml_bytes:
+            raise QtiPackageError(f"imsmanifest.xml is larger than {self.limits.max_xml_bytes} "
+                                  "bytes")
+        try:
+            root = canonicalize(parse_xml(data))
+        except XmlRefused as exc:
+            raise QtiPackageError(f"unsafe XML in imsmanifest.xml: {exc}") from exc
+        except XmlMalformed as exc:
+            raise QtiPackageError(f"imsmanifest.xml is not well-formed XML: {exc}") from exc
+        if root.tag != "manifest":
+            raise QtiPackageError(f"imsmanifest.xml is not an IMS manifest (root <{root.tag}>)")
+        return root
+
+    @staticmethod
+    def _resource_href(resource: Element) -> str | None:
+        href = (resource.get("href") or "").strip()
+        if not href:
+            first = next((f for f in resource if is_element(f) and f.tag == "file"
+                          and (f.get("href") or "").strip()), None)
+            if first is None:
+                return None
+            href = (first.get("href") or "").strip()
+        bases = []
+        node = resource
+        while node is not None:
+            base = (node.get("base") or "").strip()
+            if base:
+                bases.append(base)
+            node = node.getparent()
+        for base in bases:  # innermost first
+            if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:", href):
+                href = posixpath.join(base, href)
+        return href
+
+    def _scan(self, files: _Package, seen: set[str]) -> None:
+        """No item listed in the manifest: find item files by their root element."""
+        for key in files.paths():
+            if key in seen or not key.lower().endswith(".xml") or key.lower() == _MANIFEST:
+                continue
+            data = files.read(key)
+            if len(data) > self.limits.max_xml_bytes:
+                self._skip(key, None, "XML too large")
+                continue
+            try:
+                root = canonicalize(parse_xml(data))
+            except XmlRefused as exc:
+                self._skip(key, None, f"unsafe XML: {exc}")
+                continue
+            except XmlMalformed:
+                continue  # not ours to judge: the manifest does not say it is QTI
+            if root.tag in ("assessmentItem", "assessmentTest", "assessmentSection",
+                            "questestinterop"):
+                self._item_root(files, key, root)
+
+    # -- items --
+
+    def _item_file(self, files: Files, key: str, data: bytes | None) -> None:
+        if data is None:
+            data = files.read(key)
+        if len(data) > self.limits.max_xml_bytes:
+            self._skip(key, None, "XML too large")
+            return
+        try:
+            root = canonicalize(parse_xml(data))
+        except XmlRefused as exc:
+            self._skip(key, None, f"unsafe XML: {exc}")
+            return
+        except XmlMalformed as exc:
+            self._skip(key, None, f"not well-formed XML: {exc}")
+            return
+        self._item_root(files, key, root)
+
+    def _item_root(self, files: Files, key: str, root: Element) -> None:
+        if root.tag in ("assessmentTest", "assessmentSection"):
+            self._skip(key, item_identifier(root, "") or None, f"not an item: {root.tag}")
+            return
+        if root.tag == "questestinterop":
+            self._skip(key, None, "QTI 1.x is not supported")
+            return
+        if root.tag != "assessmentItem":
+            self._skip(key, None, f"not a QTI item: root element <{root.tag}>")
+            return
+        identifier = item_identifier(root, posixpath.splitext(posixpath.basename(key))[0])
+        try:
+            converted = convert_item(root, path=key, files=files,
+                                     max_xml_bytes=self.limits.max_xml_bytes)
+        except Skip as exc:
+            self._skip(key, identifier, str(exc))
+            return
+        code = self._code(identifier)
+        source = (f"qti:{self.name}#{identifier}" if self.single
+                  else f"qti:{self.name}/{key}#{identifier}")
+        try:
+            item = ItemIn(code=code, skill=self.skill, level=self.level, status="draft",
+                          source=source[:500], **converted.fields)
+        except ValidationError as exc:
+            self._skip(key, identifier, "invalid item: " + _validation_message(exc))
+            return
+        self.codes.add(code)
+        self.items.append(item)
+        self.media.update(converted.media)
+        self.reports.append(QtiItemReport(file=key, identifier=identifier, status="imported",
+                                          reason=None, code=code))
+
+    def _code(self, identifier: str) -> str:
+        tail = re.sub(r"[^A-Za-z0-9_.:\-]+", "-", identifier).strip("-") or "item"
+        code = f"{self.prefix}:{tail}"[:_CODE_MAX]
+        unique, n = code, 2
+        while unique in self.codes:
+            suffix = f"-{n}"
+            unique = code[:_CODE_MAX - len(suffix)] + suffix
+            n += 1
+        return unique
+
+    def _skip(self, file: str, identifier: str | None, reason: str) -> None:
+        self.reports.append(QtiItemReport(file=file, identifier=identifier, status="skipped",
+                                          reason=reason, code=None))
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        msg = str(err.get("msg", "")).removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)[:500]

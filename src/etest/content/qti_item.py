@@ -1,0 +1,654 @@
+"""One QTI item (already parsed and canonicalised by :mod:`etest.content.qti_xml`) → the fields
+of an eTest :class:`~etest.content.schemas.ItemIn`.
+
+The reader (:mod:`etest.content.qti`) owns packages, codes and validation; this module only looks
+at one item: it finds its single interaction, reads the key from the response declaration,
+turns the rest of the item body into sanitised HTML and resolves the media the item uses.
+Anything it cannot represent faithfully raises :class:`Skip` with the reason a content editor
+will read.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import hashlib
+import html
+import posixpath
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import nh3
+
+from etest.content.qti_xml import (
+    Element,
+    XmlMalformed,
+    XmlRefused,
+    canonicalize,
+    child,
+    children,
+    descendants,
+    is_element,
+    new_element,
+    parse_xml,
+    text_of,
+    to_html,
+)
+
+SUPPORTED = ("choiceInteraction", "textEntryInteraction", "orderInteraction", "matchInteraction")
+# Interactions that carry no scored response of their own: a media player in front of the
+# question is the stimulus (listening items), an end-attempt button is chrome.
+_STIMULUS_INTERACTIONS = {"mediaInteraction"}
+_IGNORED_INTERACTIONS = {"endAttemptInteraction"}
+# Shown only after answering, to scorers, or computed by template processing: never stimulus.
+_NOT_CONTENT = {"feedbackBlock", "feedbackInline", "modalFeedback", "printedVariable",
+                "infoControl", "templateBlock", "templateInline", "endAttemptInteraction",
+                "companionMaterialsInfo", "catalogInfo", "stylesheet"}
+_INLINE_GAP = "_____"
+
+_MATHML = {"math", "semantics", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msup",
+           "msub", "msubsup", "mfrac", "msqrt", "mroot", "mfenced", "mover", "munder",
+           "munderover", "mtable", "mtr", "mtd", "mstyle", "mpadded", "mphantom", "menclose"}
+_HTML_TAGS = (set(nh3.ALLOWED_TAGS) | _MATHML) - {"area", "map"}
+_HTML_ATTRIBUTES: dict[str, set[str]] = {
+    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
+    "*": {"lang", "dir", "title"},
+    "img": {"src", "alt", "width", "height"},
+    "math": {"display"},
+    "mi": {"mathvariant"},
+    "mo": {"stretchy", "fence", "separator", "form"},
+    "mspace": {"width"},
+    "mfrac": {"linethickness"},
+    "mtd": {"rowspan", "columnspan", "columnalign"},
+}
+
+_IMAGE_EXT = {"png", "jpg", "jpeg", "gif", "webp", "svg", "bmp", "ico", "avif"}
+_AUDIO_EXT = {"mp3", "ogg", "oga", "opus", "wav", "m4a", "aac", "flac", "weba"}
+_VIDEO_EXT = {"mp4", "m4v", "webm", "ogv", "mov", "avi", "mpg", "mpeg", "flv", "swf"}
+_UNSAFE_SVG = re.compile(rb"<script|javascript:|<foreignObject|\son[a-z]+\s*=", re.IGNORECASE)
+
+
+class Skip(Exception):
+    """This item is left out of the import; ``str(exc)`` is the reason ("category: detail")."""
+
+
+class Files(Protocol):
+    """The files of the input, addressed by normalised paths relative to the package root."""
+
+    def find(self, path: str) -> str | None:
+        """The stored key for ``path`` (tolerating case and percent-encoding), or None."""
+
+    def read(self, key: str) -> bytes:
+        """The bytes of a key returned by :meth:`find` (size limits enforced by the reader)."""
+
+
+@dataclass
+class Converted:
+    identifier: str
+    fields: dict[str, Any]
+    media: dict[str, bytes] = field(default_factory=dict)
+
+
+def item_identifier(root: Element, fallback: str) -> str:
+    ident = (root.get("identifier") or "").strip()
+    return ident or fallback
+
+
+def convert_item(root: Element, *, path: str, files: Files, max_xml_bytes: int) -> Converted:
+    """Map a canonical ``assessmentItem`` tree read from ``path`` onto ItemIn fields (without
+    ``code``, ``skill``, ``level``, ``status`` and ``source``, which belong to the reader)."""
+    identifier = item_identifier(root, posixpath.splitext(posixpath.basename(path))[0])
+    if (root.get("adaptive") or "").strip().lower() == "true":
+        raise Skip("adaptive item: its response processing changes the item between attempts")
+    if child(root, "templateDeclaration") is not None or child(root,
+                                                               "templateProcessing") is not None:
+        raise Skip("template-driven item: templateProcessing decides its content and key")
+    body = child(root, "itemBody")
+    if body is None:
+        raise Skip("no item body")
+    interaction = _the_interaction(body)
+    kind = interaction.tag
+    declaration = _declaration(root, interaction)
+    media = _Media(files, posixpath.dirname(path))
+    rtl = _direction(interaction) == "rtl"
+
+    fields: dict[str, Any]
+    if kind == "choiceInteraction":
+        fields = _choice(interaction, declaration, media, rtl)
+    elif kind == "textEntryInteraction":
+        fields = _text_entry(declaration)
+    elif kind == "orderInteraction":
+        fields = _order(interaction, declaration, media, rtl)
+    else:
+        fields = _match(interaction, declaration, media, rtl)
+
+    bodies = [_body_without(body, interaction)]
+    bodies += _shared_stimuli(root, path, files, max_xml_bytes)
+    prompt_el = child(interaction, "prompt")
+    prompt_el = copy.deepcopy(prompt_el) if prompt_el is not None else None
+
+    stimulus: dict[str, Any] = {}
+    audio_refs: list[tuple[Element, _MediaBase]] = []
+    image_refs: list[tuple[Element, _MediaBase]] = []
+    for el, base in [*bodies, *([(prompt_el, media.base)] if prompt_el is not None else [])]:
+        _drop_not_content(el)
+        images, audios = _media_elements(el)
+        image_refs += [(img, base) for img in images]
+        audio_refs += [(aud, base) for aud in audios]
+    if audio_refs:
+        if len(audio_refs) > 1:
+            raise Skip(f"unsupported media: {len(audio_refs)} audio files in one item")
+        el, base = audio_refs[0]
+        stimulus["audio"] = media.ref(el, base, "audio")
+        _remove(el)
+    if image_refs:
+        el, base = image_refs[0]
+        stimulus["image"] = media.ref(el, base, "image")
+        _remove(el)
+        for el, base in image_refs[1:]:
+            media.inline(el, base)
+
+    texts = [_inner_html(el) for el, _ in bodies]
+    stimulus_html = "\n".join(t for t in texts if t)
+    if stimulus_html:
+        stimulus["text"] = stimulus_html
+    prompt = _inner_html(prompt_el) if prompt_el is not None else ""
+    if prompt and rtl:
+        prompt = f'<div dir="rtl">{prompt}</div>'
+    title = " ".join((root.get("title") or "").split())
+    fields["prompt"] = prompt or _clean(html.escape(title, quote=False)) or identifier
+    if stimulus:
+        fields["stimulus"] = stimulus
+    return Converted(identifier=identifier, fields=fields, media=media.used)
+
+
+# --- the interaction and its response -----------------------------------------------------------
+
+def _the_interaction(body: Element) -> Element:
+    found = [el for el in body.iter() if is_element(el) and el.tag.endswith("Interaction")
+             and el.tag not in _IGNORED_INTERACTIONS]
+    scored = [el for el in found if el.tag not in _STIMULUS_INTERACTIONS]
+    if not scored:
+        if found:
+            raise Skip(f"unsupported interaction: {found[0].tag}")
+        raise Skip("no interaction")
+    if len(scored) > 1:
+        counts = Counter(el.tag for el in scored)
+        names = ", ".join(f"{tag} ×{n}" if n > 1 else tag for tag, n in sorted(counts.items()))
+        raise Skip(f"several interactions: {names}")
+    interaction = scored[0]
+    if interaction.tag not in SUPPORTED:
+        raise Skip(f"unsupported interaction: {interaction.tag}")
+    return interaction
+
+
+def _declaration(root: Element, interaction: Element) -> Element:
+    rid = (interaction.get("responseIdentifier") or "").strip()
+    for decl in children(root, "responseDeclaration"):
+        if (decl.get("identifier") or "").strip() == rid:
+            return decl
+    raise Skip(f"no response declaration: {rid or '(interaction has no responseIdentifier)'}")
+
+
+def _correct_values(declaration: Element) -> list[str]:
+    correct = child(declaration, "correctResponse")
+    if correct is None:
+        return []
+    values = [" ".join(text_of(v).split()) for v in children(correct, "value")]
+    return [v for v in values if v]
+
+
+def _require_correct(declaration: Element) -> list[str]:
+    values = _correct_values(declaration)
+    if not values:
+        raise Skip("no correct response")
+    return values
+
+
+def _flag(el: Element, name: str) -> bool:
+    return (el.get(name) or "").strip().lower() in ("true", "1")
+
+
+def _direction(el: Element) -> str | None:
+    node = el
+    while node is not None:
+        value = (node.get("dir") or "").strip().lower()
+        if value in ("rtl", "ltr"):
+            return value
+        node = node.getparent()
+    return None
+
+
+class _Ids:
+    """QTI identifiers → eTest option ids (``^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$``), stable and
+    unique within one item."""
+
+    def __init__(self) -> None:
+        self._map: dict[str, str] = {}
+
+    def add(self, qti_id: str) -> str:
+        if qti_id in self._map:
+            raise Skip(f"duplicate choice identifier: {qti_id}")
+        oid = re.sub(r"[^A-Za-z0-9_.\-]", "-", qti_id)
+        if not oid or not oid[0].isalnum() or not oid.isascii():
+            oid = "c" + oid
+        oid = oid[:64]
+        taken = set(self._map.values())
+        n = 2
+        base = oid
+        while oid in taken:
+            suffix = f"-{n}"
+            oid = base[:64 - len(suffix)] + suffix
+            n += 1
+        self._map[qti_id] = oid
+        return oid
+
+    def get(self, qti_id: str, what: str) -> str:
+        if qti_id not in self._map:
+            raise Skip(f"correct response names an unknown {what}: {qti_id}")
+        return self._map[qti_id]
+
+
+def _options(choices: Iterable[Element], ids: _Ids, media: _Media,
+             rtl: bool) -> list[dict[str, Any]]:
+    options = []
+    for choice in choices:
+        qti_id = (choice.get("identifier") or "").strip()
+        if not qti_id:
+            raise Skip("a choice has no identifier")
+        content = copy.deepcopy(choice)
+        _drop_not_content(content)
+        option: dict[str, Any] = {"id": ids.add(qti_id)}
+        images, audios = _media_elements(content)
+        if audios:
+            if len(audios) > 1:
+                raise Skip(f"unsupported media: {len(audios)} audio files in one choice")
+            option["audio"] = media.ref(audios[0], media.base, "audio")
+            _remove(audios[0])
+        if images:
+            option["image"] = media.ref(images[0], media.base, "image")
+            _remove(images[0])
+            for img in images[1:]:
+                media.inline(img, media.base)
+        text = _inner_html(content)
+        if text:
+            option["text"] = f'<span dir="rtl">{text}</span>' if rtl else text
+        options.append(option)
+    return options
+
+
+def _shuffle(interaction: Element, choices: Iterable[Element]) -> bool:
+    # eTest shuffles all options or none: an author who pinned one ("None of the above") keeps
+    # the authored order rather than see the pinned option move.
+    return _flag(interaction, "shuffle") and not any(_flag(c, "fixed") for c in choices)
+
+
+def _choice(interaction: Element, declaration: Element, media: _Media,
+            rtl: bool) -> dict[str, Any]:
+    choices = descendants(interaction, "simpleChoice")
+    correct = _require_correct(declaration)
+    ids = _Ids()
+    options = _options(choices, ids, media, rtl)
+    key = list(dict.fromkeys(ids.get(v, "choice") for v in correct))
+    cardinality = (declaration.get("cardinality") or "").strip().lower()
+    max_choices = (interaction.get("maxChoices") or "").strip()
+    single = cardinality == "single" or (not cardinality and max_choices == "1") or (
+        max_choices == "1" and len(key) == 1)
+    return {"type": "single_choice" if single else "multiple_choice", "options": options,
+            "key": {"correct": key}, "shuffle_options": _shuffle(interaction, choices)}
+
+
+def _text_entry(declaration: Element) -> dict[str, Any]:
+    accepted = _correct_values(declaration)
+    exact = False
+    mapping = child(declaration, "mapping")
+    if mapping is not None:
+        for entry in children(mapping, "mapEntry"):
+            try:
+                value = float((entry.get("mappedValue") or "0").strip())
+            except ValueError:
+                continue
+            answer = " ".join((entry.get("mapKey") or "").split())
+            if value > 0 and answer:
+                accepted.append(answer)
+                exact = exact or _flag(entry, "caseSensitive")
+    accepted = list(dict.fromkeys(accepted))
+    if not accepted:
+        raise Skip("no correct response")
+    return {"type": "text_entry", "shuffle_options": False,
+            "key": {"accepted": accepted,
+                    "normalize": "exact" if exact else "casefold_punctuation"}}
+
+
+def _order(interaction: Element, declaration: Element, media: _Media,
+           rtl: bool) -> dict[str, Any]:
+    choices = descendants(interaction, "simpleChoice")
+    correct = _require_correct(declaration)
+    ids = _Ids()
+    options = _options(choices, ids, media, rtl)
+    return {"type": "ordering", "options": options,
+            "key": {"order": [ids.get(v, "choice") for v in correct]},
+            "shuffle_options": _shuffle(interaction, choices)}
+
+
+def _match(interaction: Element, declaration: Element, media: _Media,
+           rtl: bool) -> dict[str, Any]:
+    sets = descendants(interaction, "simpleMatchSet")
+    if len(sets) != 2:
+        raise Skip(f"unsupported response: a matchInteraction with {len(sets)} match sets")
+    correct = _require_correct(declaration)
+    left = children(sets[0], "simpleAssociableChoice")
+    right = children(sets[1], "simpleAssociableChoice")
+    left_ids, right_ids = _Ids(), _Ids()
+    options = _options(left, left_ids, media, rtl)
+    targets = _options(right, right_ids, media, rtl)
+    left_qti = {(c.get("identifier") or "").strip() for c in left}
+    pairs = []
+    for value in correct:
+        parts = value.split()
+        if len(parts) != 2:
+            raise Skip(f"malformed pair in correct response: {value!r}")
+        src, tgt = parts
+        if src not in left_qti and tgt in left_qti:
+            # A pair written target-first (baseType pair is unordered): orient it.
+            src, tgt = tgt, src
+        pairs.append((left_ids.get(src, "choice"), right_ids.get(tgt, "target")))
+    return {"type": "matching", "options": options, "targets": targets,
+            "key": {"pairs": list(dict.fromkeys(pairs))},
+            "shuffle_options": _shuffle(interaction, [*left, *right])}
+
+
+# --- body HTML ----------------------------------------------------------------------------------
+
+def _text_before(el: Element, text: str) -> None:
+    if not text:
+        return
+    prev = el.getprevious()
+    if prev is not None:
+        prev.tail = (prev.tail or "") + text
+    else:
+        parent = el.getparent()
+        parent.text = (parent.text or "") + text
+
+
+def _remove(el: Element, replacement: str = "") -> None:
+    """Remove ``el`` but keep the text that follows it (lxml keeps it in ``tail``)."""
+    if el.getparent() is None:
+        return
+    _text_before(el, replacement + (el.tail or ""))
+    el.getparent().remove(el)
+
+
+def _body_without(body: Element, interaction: Element) -> tuple[Element, _MediaBase]:
+    nodes = list(body.iter())
+    index = nodes.index(interaction)
+    clone = copy.deepcopy(body)
+    target = list(clone.iter())[index]
+    # An inline gap (text entry) stays visible as a blank; a block interaction leaves no trace.
+    _remove(target, _INLINE_GAP if interaction.tag == "textEntryInteraction" else "")
+    for media_interaction in [el for el in clone.iter() if is_element(el)
+                              and el.tag in _STIMULUS_INTERACTIONS]:
+        # The player's <object>/<audio> stays where it was; only the wrapper goes.
+        _unwrap(media_interaction)
+    return clone, _MediaBase(None)
+
+
+def _unwrap(el: Element) -> None:
+    """Replace ``el`` by its content."""
+    if el.getparent() is None:
+        return
+    _text_before(el, el.text or "")
+    el.text = None
+    for kid in list(el):
+        el.addprevious(kid)  # lxml moves the tail along with the element
+    _remove(el)
+
+
+def _drop_not_content(root: Element) -> None:
+    for el in [e for e in root.iter() if is_element(e) and e is not root]:
+        if el.tag in _NOT_CONTENT or (el.tag == "rubricBlock"
+                                      and "candidate" not in (el.get("view") or "").split()):
+            _remove(el)
+        elif el.tag in ("annotation", "annotation-xml"):
+            # MathML annotations (TeX sources) are alternatives to the rendering, not text.
+            _remove(el)
+
+
+_PRUNABLE = {"p", "div", "span", "section", "article", "header", "footer", "aside", "figure",
+             "figcaption", "blockquote", "center", "strong", "em", "b", "i", "u", "small",
+             "font", "label", "a"}
+
+
+def _tidy(root: Element) -> None:
+    """Drop containers left empty once interactions and promoted media are gone, and the
+    indentation inside MathML (insignificant there, noisy in stored HTML)."""
+    for el in reversed([e for e in root.iter() if is_element(e) and e is not root]):
+        if el.tag in _PRUNABLE and len(el) == 0 and not (el.text or "").strip():
+            _remove(el)
+    for math in list(root.iter("math")):
+        for el in math.iter():
+            if el.text is not None and not el.text.strip():
+                el.text = None
+            if el is not math and el.tail is not None and not el.tail.strip():
+                el.tail = None
+
+
+def _inner_html(el: Element) -> str:
+    _tidy(el)
+    raw = html.escape(el.text or "", quote=False) + "".join(to_html(kid) for kid in el)
+    cleaned = _clean(raw)
+    if "<img" not in cleaned and not "".join(_TAGS.sub("", cleaned).split()):
+        return ""
+    return cleaned
+
+
+_TAGS = re.compile(r"<[^>]*>")
+
+
+def _clean(raw: str) -> str:
+    cleaned = nh3.clean(raw, tags=_HTML_TAGS, attributes=_HTML_ATTRIBUTES,
+                        link_rel="noopener noreferrer")
+    if "<pre" not in cleaned:
+        cleaned = re.sub(r"[ \t\r\f\v]*\n\s*", "\n", cleaned)
+    return cleaned.strip()
+
+
+# --- media --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _MediaBase:
+    """Where relative references of one document resolve from (None: the item's folder)."""
+
+    folder: str | None
+
+
+def _media_type(el: Element) -> str | None:
+    """"image", "audio", "video" or None for an element that may reference media."""
+    if el.tag == "img":
+        return "image"
+    if el.tag in ("audio", "video"):
+        return str(el.tag)
+    if el.tag in ("object", "embed"):
+        mime = (el.get("type") or "").strip().lower()
+        for kind in ("image", "audio", "video"):
+            if mime.startswith(kind + "/"):
+                return kind
+        ext = _extension(el.get("data") or el.get("src") or "")
+        if ext in _IMAGE_EXT:
+            return "image"
+        if ext in _AUDIO_EXT:
+            return "audio"
+        if ext in _VIDEO_EXT or mime.startswith("application/x-shockwave"):
+            return "video"
+    return None
+
+
+def _extension(ref: str) -> str:
+    path = ref.split("?", 1)[0].split("#", 1)[0]
+    return posixpath.splitext(path)[1].lstrip(".").lower()
+
+
+def _media_elements(root: Element) -> tuple[list[Element], list[Element]]:
+    images: list[Element] = []
+    audios: list[Element] = []
+    for el in root.iter():
+        if not is_element(el) or any(el in found.iter() for found in (*images, *audios)):
+            continue
+        kind = _media_type(el)
+        if kind == "video":
+            raise Skip("unsupported media: video")
+        if kind == "image":
+            images.append(el)
+        elif kind == "audio":
+            audios.append(el)
+    return images, audios
+
+
+def _source_of(el: Element) -> str:
+    ref = el.get("src") or el.get("data") or ""
+    if not ref.strip() and el.tag in ("audio", "video"):
+        for source in descendants(el, "source"):
+            if (source.get("src") or "").strip():
+                ref = source.get("src") or ""
+                break
+    return ref.strip()
+
+
+class _Media:
+    """Resolves, checks and collects the media files one item uses."""
+
+    def __init__(self, files: Files, folder: str) -> None:
+        self.files = files
+        self.base = _MediaBase(None)
+        self.folder = folder
+        self.used: dict[str, bytes] = {}
+
+    def ref(self, el: Element, base: _MediaBase, kind: str) -> dict[str, Any]:
+        key = self._load(_source_of(el), base, kind)
+        alt = el.get("alt") if el.tag == "img" else text_of(el) if el.tag == "object" else None
+        alt = " ".join((alt or "").split())[:500] or None
+        return {"src": key, "alt": alt}
+
+    def inline(self, el: Element, base: _MediaBase) -> None:
+        """A further image stays in the HTML, pointing at the same normalised key."""
+        key = self._load(_source_of(el), base, "image")
+        if el.tag != "img":
+            img = new_element("img", src=key, alt=text_of(el))
+            img.tail = el.tail
+            parent = el.getparent()
+            if parent is not None:
+                parent.replace(el, img)
+        else:
+            el.set("src", key)
+
+    def _load(self, ref: str, base: _MediaBase, kind: str) -> str:
+        if not ref:
+            raise Skip(f"missing media: an {kind} element without a source")
+        if ref.lower().startswith("data:"):
+            return self._data_uri(ref, kind)
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:", ref) or ref.startswith("//"):
+            raise Skip(f"external media: {ref[:200]}")
+        path = resolve_path(base.folder if base.folder is not None else self.folder, ref)
+        if path is None:
+            raise Skip(f"unsafe media path: {ref[:200]}")
+        key = self.files.find(path)
+        if key is None:
+            raise Skip(f"missing media: {path}")
+        data = self.files.read(key)
+        _check_media(data, key, kind)
+        self.used[key] = data
+        return key
+
+    def _data_uri(self, ref: str, kind: str) -> str:
+        match = re.match(r"^data:([\w.+\-]+/[\w.+\-]+)?(;[^,]*)?,(.*)$", ref, re.DOTALL)
+        if match is None or "base64" not in (match.group(2) or ""):
+            raise Skip("unsupported media: a data: URI that is not base64")
+        try:
+            data = base64.b64decode(match.group(3), validate=False)
+        except (binascii.Error, ValueError) as exc:
+            raise Skip("unsupported media: a data: URI that does not decode") from exc
+        mime = (match.group(1) or "").lower()
+        ext = mime.split("/")[-1].replace("jpeg", "jpg").replace("svg+xml", "svg") or "bin"
+        key = f"_inline/{hashlib.sha256(data).hexdigest()[:24]}.{ext}"
+        _check_media(data, key, kind)
+        self.used[key] = data
+        return key
+
+
+def resolve_path(folder: str, ref: str) -> str | None:
+    """``ref`` as written in a document of ``folder`` → a normalised path relative to the
+    package root, or None when it leaves the package. ``/x`` is root-relative (never the file
+    system root)."""
+    ref = ref.replace("\\", "/").split("#", 1)[0].split("?", 1)[0].strip()
+    if not ref:
+        return None
+    joined = ref.lstrip("/") if ref.startswith("/") else posixpath.join(folder, ref)
+    norm = posixpath.normpath(joined)
+    if norm in (".", "") or norm == ".." or norm.startswith(("../", "/")):
+        return None
+    return norm
+
+
+def _sniff(data: bytes) -> str | None:
+    head = data[:64]
+    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"\x00\x00\x01\x00")) or (
+            head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        return "image"
+    if head[4:8] == b"ftyp":
+        return "image" if head[8:12] in (b"avif", b"avis") else "audio"
+    if head.startswith((b"ID3", b"OggS", b"fLaC", b"\x1a\x45\xdf\xa3")) or (
+            head[:4] == b"RIFF" and head[8:12] == b"WAVE") or (
+            len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "audio"
+    text = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<?xml", b"<svg", b"<!--")) and b"<svg" in text:
+        return "svg"
+    return None
+
+
+def _check_media(data: bytes, key: str, kind: str) -> None:
+    found = _sniff(data)
+    if found == "svg":
+        if kind != "image":
+            raise Skip(f"unsupported media: {key} is an image, used as {kind}")
+        if _UNSAFE_SVG.search(data):
+            raise Skip(f"unsafe media: {key} (SVG with script or event handlers)")
+        return
+    if found is None:
+        raise Skip(f"unsupported media: {key} is not a recognised {kind} file")
+    if found != kind:
+        raise Skip(f"unsupported media: {key} is {'an' if found == 'image' else 'a'} "
+                   f"{found} file, used as {kind}")
+
+
+# --- QTI 3 shared stimuli -----------------------------------------------------------------------
+
+def _shared_stimuli(root: Element, path: str, files: Files,
+                    max_xml_bytes: int) -> list[tuple[Element, _MediaBase]]:
+    out: list[tuple[Element, _MediaBase]] = []
+    for ref in children(root, "assessmentStimulusRef"):
+        href = (ref.get("href") or "").strip()
+        target = resolve_path(posixpath.dirname(path), href) if href else None
+        if target is None:
+            raise Skip(f"unsafe stimulus path: {href[:200] or '(none)'}")
+        key = files.find(target)
+        if key is None:
+            raise Skip(f"missing stimulus: {target}")
+        data = files.read(key)
+        if len(data) > max_xml_bytes:
+            raise Skip(f"XML too large: stimulus {key}")
+        try:
+            stim = canonicalize(parse_xml(data))
+        except XmlRefused as exc:
+            raise Skip(f"unsafe XML: stimulus {key}: {exc}") from exc
+        except XmlMalformed as exc:
+            raise Skip(f"not well-formed XML: stimulus {key}: {exc}") from exc
+        body = child(stim, "stimulusBody")
+        if body is None:
+            raise Skip(f"missing stimulus: {key} has no stimulus body")
+        out.append((body, _MediaBase(posixpath.dirname(key))))
+    return out
