@@ -239,6 +239,8 @@ class EngineState:
         self._left = int(self._available.sum())
         self._skill_counts = np.zeros(len(bank.skill_names), dtype=np.int64)
         self._log_post = engine.grid.log_prior.copy()
+        self._set_aside = np.zeros(len(bank), dtype=np.bool_)
+        self._last: Step | None = None
         self._sprt: FloatArray | None = (
             np.zeros(engine.cuts.size) if engine.config.classification == "sprt" else None
         )
@@ -264,6 +266,13 @@ class EngineState:
                 f"response {response!r} to item {bank.ids[item]!r} is not 0 or 1"
             )
         x = int(response)
+        if self.engine.exposure is not None:
+            # Items that lost the Sympson–Hetter lottery at this position stay set aside; a
+            # rebuilt attempt replays the step to learn them (its draws depend on seed and step).
+            selection = self.step().selection
+            if selection is not None:
+                self._set_aside[list(selection.exposure_rejections)] = True
+        self._last = None
         self._log_post += self.engine.likelihood_row(item)[x]
         if self._sprt is not None:
             self._sprt += self.engine.sprt_row(item)[x]
@@ -285,7 +294,15 @@ class EngineState:
         return est.theta, est.se
 
     def step(self) -> Step:
-        """Stop (with the reason and placement) or choose the next item."""
+        """Stop (with the reason and placement) or choose the next item.
+
+        The answer depends only on the responses so far: asking twice gives the same step.
+        """
+        if self._last is None:
+            self._last = self._step()
+        return self._last
+
+    def _step(self) -> Step:
         engine, cfg, bank = self.engine, self.engine.config, self.engine.bank
         n = len(self.administered)
         theta, se = self.estimate()
@@ -306,6 +323,7 @@ class EngineState:
                 cfg.randomesque_k,
                 rng,
                 engine.exposure,
+                self._set_aside,
             )
             # The last rule (min_information) needs the best eligible item only when the chosen
             # one, a lower bound for it, falls short.

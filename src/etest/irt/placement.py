@@ -47,12 +47,44 @@ def check_cut_scores(cut_scores: Sequence[float] | npt.ArrayLike) -> FloatArray:
     return cuts
 
 
+def _band(theta: float, cuts: FloatArray) -> int:
+    return int(np.searchsorted(cuts, theta, side="right"))
+
+
+def _position(theta: float, cuts: FloatArray, open_width: float) -> float:
+    level = _band(theta, cuts)
+    k = cuts.size
+    if k == 0:
+        return 50.0
+    if level == 0:
+        width = float(cuts[1] - cuts[0]) if k > 1 else open_width
+        lower = float(cuts[0]) - width
+    elif level == k:
+        width = float(cuts[-1] - cuts[-2]) if k > 1 else open_width
+        lower = float(cuts[-1])
+    else:
+        lower, width = float(cuts[level - 1]), float(cuts[level] - cuts[level - 1])
+    return float(min(100.0, max(0.0, 100.0 * (theta - lower) / width)))
+
+
+def _probabilities(theta: float, se: float, cuts: FloatArray) -> FloatArray:
+    if se == 0:
+        out = np.zeros(cuts.size + 1)
+        out[_band(theta, cuts)] = 1.0
+        return out
+    cdf = np.concatenate(([0.0], ndtr((cuts - theta) / se), [1.0]))
+    return np.asarray(np.diff(cdf), dtype=np.float64)
+
+
+def _check_estimate(theta: float, se: float = 0.0) -> None:
+    if not (math.isfinite(theta) and math.isfinite(se) and se >= 0):
+        raise InvalidConfiguration(f"need a finite theta and se >= 0, got {theta}, {se}")
+
+
 def level_of(theta: float, cut_scores: Sequence[float] | npt.ArrayLike) -> int:
     """Index of the band containing ``theta`` (0 … number of cuts); a cut goes to the upper band."""
-    cuts = check_cut_scores(cut_scores)
-    if not math.isfinite(theta):
-        raise InvalidConfiguration(f"theta must be finite, got {theta}")
-    return int(np.searchsorted(cuts, theta, side="right"))
+    _check_estimate(theta)
+    return _band(theta, check_cut_scores(cut_scores))
 
 
 def position_in_level(
@@ -63,36 +95,16 @@ def position_in_level(
     An open end band borrows its neighbour's width; with a single cut (no neighbour) it uses
     ``open_width``; with no cuts at all the position is 50.
     """
-    cuts = check_cut_scores(cut_scores)
-    level = level_of(theta, cuts)
-    k = cuts.size
-    if k == 0:
-        return 50.0
-    widths = np.diff(cuts)
-    if level == 0:
-        width = float(widths[0]) if k > 1 else open_width
-        lower = float(cuts[0]) - width
-    elif level == k:
-        width = float(widths[-1]) if k > 1 else open_width
-        lower = float(cuts[-1])
-    else:
-        lower, width = float(cuts[level - 1]), float(widths[level - 1])
-    return float(min(100.0, max(0.0, 100.0 * (theta - lower) / width)))
+    _check_estimate(theta)
+    return _position(theta, check_cut_scores(cut_scores), open_width)
 
 
 def level_probabilities(
     theta: float, se: float, cut_scores: Sequence[float] | npt.ArrayLike
 ) -> FloatArray:
     """Probability of each level under ``N(theta, se²)``; sums to 1 (``se = 0``: a point mass)."""
-    cuts = check_cut_scores(cut_scores)
-    if not (math.isfinite(theta) and math.isfinite(se) and se >= 0):
-        raise InvalidConfiguration(f"need a finite theta and se >= 0, got {theta}, {se}")
-    if se == 0:
-        out = np.zeros(cuts.size + 1)
-        out[level_of(theta, cuts)] = 1.0
-        return out
-    cdf = np.concatenate(([0.0], ndtr((cuts - theta) / se), [1.0]))
-    return np.asarray(np.diff(cdf), dtype=np.float64)
+    _check_estimate(theta, se)
+    return _probabilities(theta, se, check_cut_scores(cut_scores))
 
 
 def posterior_level_probabilities(
@@ -131,9 +143,10 @@ class Placement:
 
 def place(theta: float, se: float, cut_scores: Sequence[float] | npt.ArrayLike) -> Placement:
     """Level, within-level position and level probabilities for an estimate and its SE."""
+    _check_estimate(theta, se)
     cuts = check_cut_scores(cut_scores)
     return Placement(
-        level=level_of(theta, cuts),
-        position=position_in_level(theta, cuts),
-        probabilities=tuple(float(p) for p in level_probabilities(theta, se, cuts)),
+        level=_band(theta, cuts),
+        position=_position(theta, cuts, 1.0),
+        probabilities=tuple(_probabilities(theta, se, cuts).tolist()),
     )

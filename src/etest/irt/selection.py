@@ -14,10 +14,11 @@
    in information go to the lower bank position). The search is exact but does not evaluate every
    item of a large bank (:mod:`etest.irt.infoindex`).
 4. **Sympson–Hetter** (1985), when exposure parameters are given: the drawn item is administered
-   with probability ``K_j``; a rejected item is set aside for this selection and the draw repeats
-   among the rest. (Rejections are not remembered between steps, so the engine stays stateless;
-   derive ``K`` with :func:`etest.irt.simulation.sympson_hetter`, which runs this same rule.) If
-   every candidate is rejected the most informative one is served (``exposure_override=True``).
+   with probability ``K_j``; a rejected item is set aside for the rest of the attempt and the
+   draw repeats among the rest (``set_aside``; the engine rebuilds that set from the seed, so it
+   stays stateless). If every candidate of the group is set aside, the most informative item of
+   the group is served without a lottery (``exposure_override=True``). Derive ``K`` with
+   :func:`etest.irt.simulation.sympson_hetter`, which runs this same rule.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class Selection:
         relaxations: content targets that could not be met at this position.
         seen_fallback: the item was seen in an earlier attempt (no unseen item was eligible).
         exposure_rejections: items that lost the Sympson–Hetter lottery at this position.
-        exposure_override: every candidate lost the lottery; the most informative was served.
+        exposure_override: every candidate was set aside; the most informative was served.
     """
 
     item: int
@@ -174,33 +175,35 @@ def _draw(
     k: int,
     rng: RandomSource | None,
     exposure: FloatArray | None,
+    set_aside: BoolArray | None,
 ) -> tuple[int, float, tuple[int, ...], tuple[int, ...], bool]:
     """Randomesque draw among the top ``k`` of ``mask``, then the Sympson–Hetter lottery."""
     index = information_index(bank)
-    rejected: list[int] = []
-    first: tuple[int, float] | None = None
-    while True:
+    if exposure is None:
         top, values = index.top(theta, mask, k)
+        pick = (
+            0 if len(top) == 1 or rng is None else min(int(rng.random() * len(top)), len(top) - 1)
+        )
+        return top[pick], values[pick], tuple(top), (), False
+    lottery = mask if set_aside is None else mask & ~set_aside
+    rejected: list[int] = []
+    while True:
+        top, values = index.top(theta, lottery, k)
         if not top:
             break
-        if first is None:
-            first = (top[0], values[0])
         pick = (
             0 if len(top) == 1 or rng is None else min(int(rng.random() * len(top)), len(top) - 1)
         )
         item = top[pick]
-        if (
-            exposure is None
-            or exposure[item] >= 1.0
-            or (rng is not None and float(rng.random()) < exposure[item])
-        ):
+        if exposure[item] >= 1.0 or (rng is not None and float(rng.random()) < exposure[item]):
             return item, values[pick], tuple(top), tuple(rejected), False
         rejected.append(item)
         if len(rejected) == 1:
-            mask = mask.copy()
-        mask[item] = False
-    assert first is not None
-    return first[0], first[1], (first[0],), tuple(rejected), True
+            lottery = lottery.copy()
+        lottery[item] = False
+    # Every candidate is set aside or lost the lottery: serve the best of the group anyway.
+    top, values = index.top(theta, mask, 1)
+    return top[0], values[0], (top[0],), tuple(rejected), True
 
 
 def select_item(
@@ -213,6 +216,7 @@ def select_item(
     excluded: Sequence[int] | npt.ArrayLike = (),
     randomesque_k: int = 1,
     exposure: Mapping[str, float] | npt.ArrayLike | None = None,
+    set_aside: Sequence[int] | npt.ArrayLike = (),
     content_targets: Mapping[str, float] | None = None,
 ) -> Selection:
     """Choose the next item at ability ``theta`` (see the module docstring for the rules).
@@ -227,6 +231,7 @@ def select_item(
         excluded: positions that must not be served at all.
         randomesque_k: draw among the ``k`` most informative eligible items.
         exposure: Sympson–Hetter ``K_j`` by item id, or an array aligned with the bank.
+        set_aside: positions that lost the Sympson–Hetter lottery earlier in this attempt.
         content_targets: target share per skill, summing to 1.
 
     Raises:
@@ -247,7 +252,11 @@ def select_item(
     unseen[_positions(bank, "seen", seen)] = False
     plan = None if content_targets is None else ContentPlan.build(bank, content_targets)
     counts = np.bincount(bank.skill_codes[adm], minlength=len(bank.skill_names)).astype(np.int64)
-    return choose_item(bank, theta, available, unseen, counts, plan, randomesque_k, rng, k_array)
+    aside = np.zeros(len(bank), dtype=np.bool_)
+    aside[_positions(bank, "set_aside", set_aside)] = True
+    return choose_item(
+        bank, theta, available, unseen, counts, plan, randomesque_k, rng, k_array, aside
+    )
 
 
 def choose_item(
@@ -260,11 +269,13 @@ def choose_item(
     randomesque_k: int,
     rng: RandomSource | None,
     exposure: FloatArray | None,
+    set_aside: BoolArray | None = None,
 ) -> Selection:
     """The selection rules on prepared arrays (the engine's entry; see :func:`select_item`).
 
     ``available`` marks items neither administered nor excluded, ``unseen`` those also not seen
-    before, ``skill_counts`` the administered items per bank skill.
+    before, ``skill_counts`` the administered items per bank skill, ``set_aside`` the items that
+    lost the Sympson–Hetter lottery earlier in the attempt.
     """
     n = int(skill_counts.sum())
     if not available.any():
@@ -291,7 +302,7 @@ def choose_item(
                     ContentRelaxation(position=n, skill=bank.skill_names[code], reason=reason)
                 )
     item, info, candidates, rejections, override = _draw(
-        bank, theta, chosen_mask, randomesque_k, rng, exposure
+        bank, theta, chosen_mask, randomesque_k, rng, exposure, set_aside
     )
     return Selection(
         item=item,

@@ -46,7 +46,7 @@ class SimulationResult:
         true_level, placed_level: level of the true ability and of the estimate.
         exposure_counts: how many simulees were given each item.
         selection_counts: how many simulees drew each item for the Sympson–Hetter lottery
-            (given or rejected).
+            (given or set aside; at most once per simulee, since a rejected item is set aside).
         relaxations: content relaxations per simulee.
         skill_counts: items per skill per simulee (columns: ``bank.skill_names``).
     """

@@ -125,6 +125,8 @@ def simulate_command(
         if bank == "example" and not bank_path.exists():
             bank_path, example_config = example_paths()
             config = config if config is not None or cuts is not None else example_config
+        if not bank_path.is_file():
+            raise BankFileError(f"{bank_path}: no such file")
         if not (math.isfinite(ability_mean) and math.isfinite(ability_sd) and ability_sd > 0):
             raise BankFileError("--ability-sd must be > 0 and both ability options finite")
         setup = _setup(config, cuts)
@@ -164,10 +166,10 @@ def simulate_command(
         json_path.write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
         write_plot(result, png_path, setup.level_names)
     except (BankFileError, IRTError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     except OSError as exc:
-        err.print(f"[bold red]error:[/] cannot write output: {exc}", highlight=False)
+        typer.echo(f"error: cannot write output: {exc}", err=True)
         raise typer.Exit(1) from None
     Console().print(_report(summary, json_path, png_path))
 
