@@ -115,7 +115,7 @@ def read_qti(data: bytes, *, name: str, skill: Skill = "reading", level: str | N
     if data.startswith(_ZIP_MAGIC):
         reader.read_package(_ZipFiles(data, limits))
     elif _looks_like_xml(data):
-        if files is None and len(data) > limits.max_xml_bytes:
+        if len(data) > limits.max_xml_bytes:
             raise QtiPackageError(f"the XML is larger than {limits.max_xml_bytes} bytes")
         reader.read_single(data, files or {})
     else:
@@ -392,7 +392,7 @@ class _Reader:
         bases = []
         node = resource
         while node is not None:
-            base = (node.get("base") or "").strip()
+            base = (node.get("xmlBase") or "").strip()
             if base:
                 bases.append(base)
             node = node.getparent()

@@ -35,6 +35,8 @@ from etest.content.qti_xml import (
     is_element,
     new_element,
     parse_xml,
+    remove,
+    text_before,
     text_of,
     to_html,
 )
@@ -144,11 +146,11 @@ def convert_item(root: Element, *, path: str, files: Files, max_xml_bytes: int) 
             raise Skip(f"unsupported media: {len(audio_refs)} audio files in one item")
         el, base = audio_refs[0]
         stimulus["audio"] = media.ref(el, base, "audio")
-        _remove(el)
+        remove(el)
     if image_refs:
         el, base = image_refs[0]
         stimulus["image"] = media.ref(el, base, "image")
-        _remove(el)
+        remove(el)
         for el, base in image_refs[1:]:
             media.inline(el, base)
 
@@ -268,10 +270,10 @@ def _options(choices: Iterable[Element], ids: _Ids, media: _Media,
             if len(audios) > 1:
                 raise Skip(f"unsupported media: {len(audios)} audio files in one choice")
             option["audio"] = media.ref(audios[0], media.base, "audio")
-            _remove(audios[0])
+            remove(audios[0])
         if images:
             option["image"] = media.ref(images[0], media.base, "image")
-            _remove(images[0])
+            remove(images[0])
             for img in images[1:]:
                 media.inline(img, media.base)
         text = _inner_html(content)
@@ -364,32 +366,13 @@ def _match(interaction: Element, declaration: Element, media: _Media,
 
 # --- body HTML ----------------------------------------------------------------------------------
 
-def _text_before(el: Element, text: str) -> None:
-    if not text:
-        return
-    prev = el.getprevious()
-    if prev is not None:
-        prev.tail = (prev.tail or "") + text
-    else:
-        parent = el.getparent()
-        parent.text = (parent.text or "") + text
-
-
-def _remove(el: Element, replacement: str = "") -> None:
-    """Remove ``el`` but keep the text that follows it (lxml keeps it in ``tail``)."""
-    if el.getparent() is None:
-        return
-    _text_before(el, replacement + (el.tail or ""))
-    el.getparent().remove(el)
-
-
 def _body_without(body: Element, interaction: Element) -> tuple[Element, _MediaBase]:
     nodes = list(body.iter())
     index = nodes.index(interaction)
     clone = copy.deepcopy(body)
     target = list(clone.iter())[index]
     # An inline gap (text entry) stays visible as a blank; a block interaction leaves no trace.
-    _remove(target, _INLINE_GAP if interaction.tag == "textEntryInteraction" else "")
+    remove(target, _INLINE_GAP if interaction.tag == "textEntryInteraction" else "")
     for media_interaction in [el for el in clone.iter() if is_element(el)
                               and el.tag in _STIMULUS_INTERACTIONS]:
         # The player's <object>/<audio> stays where it was; only the wrapper goes.
@@ -401,21 +384,21 @@ def _unwrap(el: Element) -> None:
     """Replace ``el`` by its content."""
     if el.getparent() is None:
         return
-    _text_before(el, el.text or "")
+    text_before(el, el.text or "")
     el.text = None
     for kid in list(el):
         el.addprevious(kid)  # lxml moves the tail along with the element
-    _remove(el)
+    remove(el)
 
 
 def _drop_not_content(root: Element) -> None:
     for el in [e for e in root.iter() if is_element(e) and e is not root]:
         if el.tag in _NOT_CONTENT or (el.tag == "rubricBlock"
                                       and "candidate" not in (el.get("view") or "").split()):
-            _remove(el)
+            remove(el)
         elif el.tag in ("annotation", "annotation-xml"):
             # MathML annotations (TeX sources) are alternatives to the rendering, not text.
-            _remove(el)
+            remove(el)
 
 
 _PRUNABLE = {"p", "div", "span", "section", "article", "header", "footer", "aside", "figure",
@@ -428,7 +411,7 @@ def _tidy(root: Element) -> None:
     indentation inside MathML (insignificant there, noisy in stored HTML)."""
     for el in reversed([e for e in root.iter() if is_element(e) and e is not root]):
         if el.tag in _PRUNABLE and len(el) == 0 and not (el.text or "").strip():
-            _remove(el)
+            remove(el)
     for math in list(root.iter("math")):
         for el in math.iter():
             if el.text is not None and not el.text.strip():

@@ -9,7 +9,8 @@ instructions are dropped.
 vocabulary whatever the QTI version or namespace: namespaces are stripped (``xml:lang`` becomes
 ``lang``), and QTI 3 kebab-case names become their QTI 2.x camelCase equivalents
 (``qti-choice-interaction`` → ``choiceInteraction``, ``response-identifier`` →
-``responseIdentifier``). HTML and MathML elements keep their names.
+``responseIdentifier``; ``xml:base`` becomes ``xmlBase``). HTML and MathML elements keep their
+names.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def parse_xml(data: bytes) -> Element:
     Raises :class:`XmlRefused` for any entity declaration and :class:`XmlMalformed` when the
     bytes are not well-formed XML.
     """
-    if _ENTITY_DECL.search(data):
+    if _declares_entities(data):
         raise XmlRefused("the document declares entities")
     try:
         root = etree.fromstring(data, _parser())
@@ -64,6 +65,23 @@ def parse_xml(data: bytes) -> Element:
         # DTD with declarations keeps the rule simple.
         raise XmlRefused("the document carries a DTD with declarations")
     return root
+
+
+def _declares_entities(data: bytes) -> bool:
+    if _ENTITY_DECL.search(data):
+        return True
+    head = data[:4]
+    if b"\x00" not in head:
+        return False
+    # UTF-16/32 (with or without a byte-order mark): look at the text, not the bytes.
+    for encoding in ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if "<!entity" in text.lower():
+            return True
+    return False
 
 
 def _first_line(message: str) -> str:
@@ -102,8 +120,35 @@ def canonicalize(root: Element) -> Element:
             name = _attr_name(str(key), qti3)
             if name is not None:
                 el.set(name, value)
+    for ref in list(root.iter(etree.Entity)):
+        # A reference to an entity of an external DTD that was (rightly) never loaded: it has no
+        # content, so it leaves nothing but the text around it.
+        remove(ref)
     etree.cleanup_namespaces(root)
     return root
+
+
+def text_before(node: Element, text: str) -> None:
+    """Insert ``text`` into the document just before ``node``."""
+    if not text:
+        return
+    prev = node.getprevious()
+    if prev is not None:
+        prev.tail = (prev.tail or "") + text
+    else:
+        parent = node.getparent()
+        parent.text = (parent.text or "") + text
+
+
+def remove(node: Element, replacement: str = "") -> None:
+    """Remove ``node`` but keep the text that follows it (lxml keeps it in ``tail``), with
+    ``replacement`` where the node was."""
+    parent = node.getparent()
+    if parent is None:
+        return
+    text_before(node, replacement + (node.tail or ""))
+    node.tail = None
+    parent.remove(node)
 
 
 def _attr_name(key: str, qti3: bool) -> str | None:
@@ -112,7 +157,7 @@ def _attr_name(key: str, qti3: bool) -> str | None:
         if ns == _XSI_NS:
             return None
         if ns == _XML_NS:
-            return "lang" if name == "lang" else None
+            return {"lang": "lang", "base": "xmlBase"}.get(name)
         key = name
     if qti3 and "-" in key and not key.startswith(("data-", "aria-")):
         return _camel(key)
