@@ -17,6 +17,9 @@ from tests.support.openapi import Operation, operations, sample
 #: Path parameters that name data shared by every organization (reference data, the item
 #: bank and its media): not tenant-owned.
 GLOBAL_PARAMS = {"code", "item_id", "sha256"}
+#: Path parameters of candidate routes: only the attempt's own secret opens them (staff
+#: credentials never do; attempt-to-attempt isolation is tested in tests/attempt).
+CANDIDATE_PARAMS = {"attempt_id"}
 
 
 async def _resources(client: httpx.AsyncClient, tree: Tree, org: str) -> dict[str, str]:
@@ -60,6 +63,11 @@ async def test_foreign_ids_look_exactly_like_missing_ids(client: httpx.AsyncClie
     checked = 0
     for op in operations(doc):
         params = [p for p in op.path_params if p not in GLOBAL_PARAMS]
+        if any(p in CANDIDATE_PARAMS for p in params):
+            resp = await _call(client, doc, op, {p: str(uuid.uuid4()) for p in params},
+                               tree.key["A"], tree.uic["A1"])
+            assert resp.status_code in (404, 422), f"{op.method} {op.path}: {resp.text}"
+            continue
         if not params:
             continue
         unknown = [p for p in params if p not in foreign]

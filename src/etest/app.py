@@ -3,6 +3,7 @@ never at import time."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from etest import __version__
+from etest.attempt.endpoints import router as attempt_router
 from etest.audit.endpoints import router as audit_router
 from etest.auth.sso import SsoVerifier
 from etest.candidate.endpoints import router as candidate_router
@@ -44,9 +46,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                     refetch_interval=settings.jwks_refetch_interval,
                                     cache_seconds=settings.jwks_cache_seconds)
         log.info("startup", version=__version__, database=engine.dialect.name)
+        sweeper = (asyncio.create_task(_sweep_forever(app, settings.sweep_interval))
+                   if settings.sweep_interval > 0 else None)
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
             await engine.dispose()
 
     app = FastAPI(title="eTest", version=__version__, lifespan=lifespan,
@@ -57,10 +63,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
 
     for router in (plan_router, organization_router, candidate_router, token_router,
-                   audit_router, content_router):
+                   audit_router, content_router, attempt_router):
         app.include_router(router)
     _operational_routes(app)
     return app
+
+
+async def _sweep_forever(app: FastAPI, interval: float) -> None:
+    """Finish attempts past their deadline (finish time = deadline), every ``interval`` s."""
+    from etest.attempt.service import sweep
+    from etest.db import transaction
+
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            async with transaction(app.state.sessionmaker) as session:
+                count = await sweep(session)
+            if count:
+                log.info("swept", attempts=count)
+        except Exception as exc:  # the sweeper must outlive a failed pass
+            log.warning("sweep_failed", error=str(exc))
 
 
 def _access_log(app: FastAPI) -> None:

@@ -124,6 +124,15 @@ def demo() -> None:
 """, highlight=False, soft_wrap=True)
 
 
+@app.command()
+def sweep() -> None:
+    """Finish every attempt past its deadline, with finish time = deadline (one pass)."""
+    from etest.attempt.service import sweep as sweep_once
+
+    count = run_in_transaction(lambda s, _: sweep_once(s))
+    err.print(f"finished {count} attempt(s) past their deadline")
+
+
 @apikey_app.command("create")
 def apikey_create(
     role: Annotated[str, typer.Option(help=f"one of {', '.join(ROLES)}")],

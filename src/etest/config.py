@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     #: Where media files live (default ``<var_dir>/media``).
     media_dir: Path | None = None
     sqlite_busy_timeout_ms: int = 15000
+    #: Seconds between two sweeps of attempts past their deadline (0: no sweeper in this
+    #: process; ``etest sweep`` does one pass).
+    sweep_interval: float = 30.0
 
     @field_validator("database_url")
     @classmethod

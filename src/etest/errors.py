@@ -56,6 +56,17 @@ CATALOG: dict[str, str] = {
     "unprocessable": "A rule of the domain refuses this request.",
     "not-ready": "The service is not ready: database unreachable or not migrated.",
     "invalid-data": "A value was refused by the database (e.g. out of range).",
+    "token-not-found": "No test token with this code.",
+    "token-expired": "The test token has expired.",
+    "token-revoked": "The test token was revoked or replaced.",
+    "assessment-unavailable": "No content is loaded for this assessment yet.",
+    "needs-review": "Three certification attempts failed: an oral review is needed first.",
+    "answer-conflict": "A different answer was already accepted at this position.",
+    "attempt-finished": "The attempt is finished (or past its deadline).",
+    "wrong-position": "The answer is not for the item being served.",
+    "invalid-answer": "The answer does not fit the item (shape or option ids).",
+    "invalid-content": "The content import was refused; nothing was written.",
+    "bad-qti-package": "The QTI package cannot be read safely.",
     "internal-error": "An unexpected error; it has been logged with the request id.",
 }
 

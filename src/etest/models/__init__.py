@@ -1,6 +1,7 @@
 """Every ORM model, one module per aggregate. Importing this package registers them all."""
 
 from etest.models.apikey import ApiKey
+from etest.models.attempt import Attempt, AttemptItem, OutboxEvent, Response
 from etest.models.audit import AuditEntry
 from etest.models.base import Base
 from etest.models.candidate import Candidate, CandidateTransfer
@@ -17,6 +18,6 @@ from etest.models.organization import Organization
 from etest.models.reference import Level, Plan
 from etest.models.token import TestToken
 
-__all__ = ["ApiKey", "Assessment", "AssessmentVersion", "AuditEntry", "Base", "CanDoStatement",
+__all__ = ["ApiKey", "Assessment", "Attempt", "AttemptItem", "OutboxEvent", "Response", "AssessmentVersion", "AuditEntry", "Base", "CanDoStatement",
            "Candidate", "CandidateTransfer", "ContentImport", "Item", "Level", "MediaObject",
            "Organization", "Plan", "ReviewLesson", "TestToken"]

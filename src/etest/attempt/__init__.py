@@ -1,0 +1,1 @@
+"""Test delivery: attempts, engines behind one interface, answer scoring and outcomes."""

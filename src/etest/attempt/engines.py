@@ -1,0 +1,206 @@
+"""The three engines behind one interface. An engine is built from a pinned assessment version
+and its items (cached per process by version: both are immutable) and answers one question:
+given the seed, the items served so far with their correctness, and the items the candidate saw
+in earlier attempts — which item comes next, or why does the test stop? Nothing else is kept, so
+any process can serve any attempt.
+
+* ``fixed`` (CT): sections drawn from their pools, unseen items first, shuffled by the seed.
+* ``staged`` (PT): core groups level by level, refinement groups between plus-levels.
+* ``irt`` (PT): :mod:`etest.irt` — EAP, maximum information, classification stop.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from etest import irt
+from etest.kit.levels import LEVELS
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    id: uuid.UUID
+    skill: str
+    level: str | None
+    a: float | None
+    b: float | None
+    c: float | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The next item, or the stop with its reason and (PT) placement."""
+
+    item_id: uuid.UUID | None
+    stop_reason: str | None = None
+    level: str | None = None
+    position: float | None = None
+    theta: float | None = None
+    se: float | None = None
+    probabilities: dict[str, float] = field(default_factory=dict)
+    planned_total: int | None = None
+
+
+class Engine(Protocol):
+    def decide(self, seed: int, history: Sequence[tuple[uuid.UUID, bool]],
+               seen_before: set[uuid.UUID]) -> Decision: ...
+
+
+def _rng(seed: int, *stream: int) -> np.random.Generator:
+    return np.random.default_rng([seed, *stream])
+
+
+def _prefer_unseen(ids: list[uuid.UUID], seen: set[uuid.UUID],
+                   rng: np.random.Generator) -> list[uuid.UUID]:
+    """The ids in a seeded random order, items seen in earlier attempts last."""
+    ordered = [ids[i] for i in rng.permutation(len(ids))]
+    return [i for i in ordered if i not in seen] + [i for i in ordered if i in seen]
+
+
+class FixedEngine:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.sections = [(s["skill"], int(s["count"]), [uuid.UUID(i) for i in s["pool"]])
+                         for s in config["sections"]]
+        self.shuffle = bool(config.get("shuffle_items", True))
+        self.total = sum(count for _, count, _ in self.sections)
+
+    def sequence(self, seed: int, seen_before: set[uuid.UUID]) -> list[uuid.UUID]:
+        out: list[uuid.UUID] = []
+        for n, (_, count, pool) in enumerate(self.sections):
+            fresh = [i for i in pool if i not in out]
+            out.extend(_prefer_unseen(sorted(fresh), seen_before, _rng(seed, 1, n))[:count])
+        if self.shuffle:
+            out = [out[i] for i in _rng(seed, 2).permutation(len(out))]
+        return out
+
+    def decide(self, seed: int, history: Sequence[tuple[uuid.UUID, bool]],
+               seen_before: set[uuid.UUID]) -> Decision:
+        sequence = self.sequence(seed, seen_before)
+        if len(history) >= len(sequence):
+            return Decision(None, "complete", planned_total=len(sequence))
+        return Decision(sequence[len(history)], planned_total=len(sequence))
+
+
+class StagedEngine:
+    """DynEd-style staged placement (see ``docs/placement.md`` for how it is tuned)."""
+
+    def __init__(self, config: dict[str, Any], plan_levels: list[str]) -> None:
+        self.advance = float(config.get("advance_threshold", 0.8))
+        self.stop = float(config.get("stop_threshold", 0.5))
+        self.max_wrong = int(config.get("max_consecutive_wrong", 3))
+        core: dict[str, list[uuid.UUID]] = {}
+        refinement: dict[str, list[uuid.UUID]] = {}
+        for group in config["groups"]:
+            target = core if group.get("role", "core") == "core" else refinement
+            target.setdefault(group["level"], []).extend(uuid.UUID(i) for i in group["items"])
+        self.levels = [lv for lv in plan_levels if lv in core]
+        start = config.get("start_level") or (self.levels[0] if self.levels else None)
+        self.start = self.levels.index(start) if start in self.levels else 0
+        self.core, self.refinement, self.plan_levels = core, refinement, plan_levels
+
+    def _group(self, seed: int, kind: int, level: str, seen: set[uuid.UUID],
+               used: set[uuid.UUID]) -> list[uuid.UUID]:
+        pool = (self.core if kind == 0 else self.refinement).get(level, [])
+        index = LEVELS.index(level)
+        return [i for i in _prefer_unseen(sorted(pool), seen, _rng(seed, 3, kind, index))
+                if i not in used]
+
+    def _next_level(self, level: str) -> str:
+        i = self.plan_levels.index(level)
+        return self.plan_levels[min(i + 1, len(self.plan_levels) - 1)]
+
+    def decide(self, seed: int, history: Sequence[tuple[uuid.UUID, bool]],
+               seen_before: set[uuid.UUID]) -> Decision:
+        if not self.levels:
+            return Decision(None, "no_items")
+        h, wrong_run, used = 0, 0, set[uuid.UUID]()
+        placed = self.levels[self.start - 1] if self.start > 0 else self.levels[0]
+        i, kind = self.start, 0
+        while True:
+            level = self.levels[i]
+            group = self._group(seed, kind, level, seen_before, used)
+            correct = answered = 0
+            for item in group:
+                if h >= len(history):
+                    return Decision(item)
+                used.add(item)
+                ok = history[h][1]
+                h += 1
+                answered += 1
+                correct += ok
+                wrong_run = 0 if ok else wrong_run + 1
+                if wrong_run >= self.max_wrong:
+                    return self._stop("max_consecutive_wrong", placed, correct, answered)
+            accuracy = correct / answered if answered else 0.0
+            if kind == 1:
+                result = self._next_level(level) if accuracy >= self.advance else level
+                return self._stop("refined", result, correct, answered)
+            if accuracy >= self.advance:
+                placed = level
+                if i + 1 == len(self.levels):
+                    return self._stop("top_level", level, correct, answered)
+                i += 1
+            elif accuracy < self.stop:
+                return self._stop("below_stop_threshold", placed, correct, answered)
+            elif self.refinement.get(level):
+                placed, kind = level, 1
+            else:
+                return self._stop("placed", level, correct, answered)
+
+    def _stop(self, reason: str, level: str, correct: int, answered: int) -> Decision:
+        # Position inside the level: how far the last group went towards the advance mark.
+        share = correct / answered if answered else 0.0
+        return Decision(None, reason, level=level,
+                        position=round(min(100.0, 100.0 * share / self.advance), 1))
+
+
+class IrtEngine:
+    def __init__(self, config: dict[str, Any], items: dict[uuid.UUID, ItemInfo],
+                 plan_levels: list[str]) -> None:
+        pool = [items[uuid.UUID(i)] for i in config["pool"]]
+        self.ids = [p.id for p in pool]
+        self.position = {item_id: n for n, item_id in enumerate(self.ids)}
+        self.plan_levels = plan_levels
+        bank = irt.ItemBank.from_arrays(
+            ids=[str(p.id) for p in pool], a=[p.a or 1.0 for p in pool],
+            b=[p.b or 0.0 for p in pool], c=[p.c or 0.0 for p in pool],
+            skills=[p.skill for p in pool])
+        targets = config.get("skill_targets")
+        self.engine = irt.CatEngine(bank, irt.EngineConfig(
+            cut_scores=tuple(config["cut_scores"]), min_items=int(config["min_items"]),
+            max_items=int(config["max_items"]), se_target=float(config["se_target"]),
+            randomesque_k=int(config["randomesque"]),
+            ci_level=float(config.get("classification_ci", 0.95)),
+            content_targets=targets))
+
+    def decide(self, seed: int, history: Sequence[tuple[uuid.UUID, bool]],
+               seen_before: set[uuid.UUID]) -> Decision:
+        step = self.engine.next_step(
+            seed, [self.position[i] for i, _ in history], [int(ok) for _, ok in history],
+            seen=[self.position[i] for i in seen_before if i in self.position])
+        if not step.finished:
+            assert step.item is not None
+            return Decision(self.ids[step.item], theta=step.theta, se=step.se)
+        placement = step.placement or irt.place(step.theta, step.se,
+                                                self.engine.config.cut_scores)
+        assert step.stop_reason is not None
+        return Decision(None, step.stop_reason.value, level=self.plan_levels[placement.level],
+                        position=round(placement.position, 1), theta=step.theta, se=step.se,
+                        probabilities={lv: round(p, 4) for lv, p in
+                                       zip(self.plan_levels, placement.probabilities,
+                                           strict=True)})
+
+
+def build_engine(config: dict[str, Any], items: dict[uuid.UUID, ItemInfo],
+                 plan_levels: list[str]) -> Engine:
+    kind = config["type"]
+    if kind == "fixed":
+        return FixedEngine(config)
+    if kind == "staged":
+        return StagedEngine(config, plan_levels)
+    return IrtEngine(config, items, plan_levels)

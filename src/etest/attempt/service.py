@@ -1,0 +1,497 @@
+"""Attempt rules: start or resume with a token, serve the current item, accept answers
+idempotently per position, enforce server-side timers, finish (idempotently) with an outcome,
+and write the ``attempt.finished`` outbox event in the same transaction.
+
+Every function works from rows only (attempt, served items, responses) and the pinned assessment
+version, so any process can serve any attempt; an acknowledgement is sent only after commit."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from etest.attempt.engines import Decision, Engine, ItemInfo, build_engine
+from etest.attempt.errors import (
+    AnswerConflict,
+    AssessmentUnavailable,
+    AttemptFinished,
+    NeedsReview,
+    TokenExpired,
+    TokenNotFound,
+    TokenRevoked,
+    WrongPosition,
+)
+from etest.attempt.scoring import check
+from etest.config import Settings
+from etest.errors import Conflict, Forbidden, NotFound
+from etest.kit.secrets import digest
+from etest.models import (
+    Assessment,
+    AssessmentVersion,
+    Attempt,
+    AttemptItem,
+    Candidate,
+    CanDoStatement,
+    Item,
+    Organization,
+    OutboxEvent,
+    Plan,
+    Response,
+    ReviewLesson,
+    TestToken,
+)
+from etest.models.base import utcnow
+from etest.organization.service import require_live
+
+#: Answers arriving this long after a deadline still count (network latency), never more.
+GRACE = timedelta(seconds=2)
+SKILL_ORDER = ("listening", "reading", "grammar", "vocabulary")
+
+
+def attempt_secret(pepper: bytes, attempt_id: uuid.UUID) -> str:
+    """The candidate's credential for one attempt: derived, so the token holder can always get
+    it back (resume on another device) and nothing secret is stored."""
+    mac = hmac.new(pepper, f"attempt:{attempt_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:24]).decode()
+
+
+def check_secret(pepper: bytes, attempt_id: uuid.UUID, secret: str | None) -> bool:
+    return secret is not None and hmac.compare_digest(attempt_secret(pepper, attempt_id), secret)
+
+
+@dataclass
+class _Version:
+    version: AssessmentVersion
+    assessment: Assessment
+    engine: Engine
+    plan_levels: list[str]
+
+
+_ENGINES: dict[uuid.UUID, _Version] = {}
+
+
+async def load_version(session: AsyncSession, version_id: uuid.UUID) -> _Version:
+    """The engine of a pinned version, built once per process (versions never change)."""
+    cached = _ENGINES.get(version_id)
+    if cached is not None:
+        return cached
+    version = await session.get(AssessmentVersion, version_id)
+    assert version is not None
+    assessment = await session.get(Assessment, version.assessment_id)
+    assert assessment is not None and assessment.plan_code is not None
+    plan = await session.get(Plan, assessment.plan_code)
+    assert plan is not None
+    plan_levels = [str(lv["level"]) for lv in plan.levels]
+    ids = _engine_item_ids(version.engine)
+    rows = (await session.scalars(select(Item).where(Item.id.in_(ids)))).all()
+    infos = {r.id: ItemInfo(r.id, r.skill, r.level, r.irt_a, r.irt_b, r.irt_c) for r in rows}
+    built = _Version(version, assessment, build_engine(version.engine, infos, plan_levels),
+                     plan_levels)
+    if len(_ENGINES) > 256:
+        _ENGINES.clear()
+    _ENGINES[version_id] = built
+    return built
+
+
+def _engine_item_ids(engine: dict[str, Any]) -> list[uuid.UUID]:
+    if engine["type"] == "fixed":
+        return [uuid.UUID(i) for s in engine["sections"] for i in s["pool"]]
+    if engine["type"] == "staged":
+        return [uuid.UUID(i) for g in engine["groups"] for i in g["items"]]
+    return [uuid.UUID(i) for i in engine["pool"]]
+
+
+# ---------------------------------------------------------------------------- start / resume
+
+
+async def _latest_version(session: AsyncSession, code: str) -> AssessmentVersion:
+    version = await session.scalar(
+        select(AssessmentVersion).join(Assessment, Assessment.id == AssessmentVersion.assessment_id)
+        .where(Assessment.code == code).order_by(AssessmentVersion.version.desc()).limit(1))
+    if version is None:
+        raise AssessmentUnavailable(f"No content is loaded for the assessment {code!r}.")
+    return version
+
+
+async def start(session: AsyncSession, settings: Settings, code: str, *, user_agent: str | None,
+                ip: str | None) -> tuple[Attempt, bool]:
+    """Start an attempt with a token, or resume its open one; returns (attempt, resumed)."""
+    token = await session.scalar(select(TestToken).where(
+        TestToken.digest == digest(settings.pepper(), code.strip())))
+    if token is None:
+        raise TokenNotFound("No test token with this code.")
+    if token.status == "revoked":
+        raise TokenRevoked("This test token was revoked or replaced; ask for a new one.")
+    existing = await session.scalar(select(Attempt).where(Attempt.token_id == token.id)
+                                    .order_by(Attempt.started_at.desc()).limit(1))
+    if existing is not None and (existing.status == "completed"
+                                 or token.status == "completed"):
+        return existing, True
+    if token.expires_at <= utcnow() and (existing is None or existing.status != "in_progress"):
+        token.status = "expired"
+        raise TokenExpired("This test token has expired.")
+    candidate = await session.get(Candidate, token.candidate_id)
+    assert candidate is not None
+    org = await session.get(Organization, candidate.organization_id)
+    assert org is not None
+    await require_live(session, org)
+    if existing is not None and existing.status == "in_progress":
+        await expire_if_due(session, existing)
+        return existing, True
+    if token.type == "PT" and candidate.disabled:
+        raise Forbidden("This candidate may not take another placement test now.",
+                        code="candidate-disabled")
+    plan = await session.get(Plan, token.plan_code)
+    assert plan is not None
+    if token.type == "PT":
+        code_ = plan.pt_assessment
+        number = 1 + (await session.scalar(select(func.count()).select_from(Attempt).where(
+            Attempt.candidate_id == candidate.id, Attempt.kind == "PT",
+            Attempt.status == "completed")) or 0)
+    else:
+        code_ = next(str(lv["ct_assessment"]) for lv in plan.levels if lv["level"] == token.level)
+        previous = (await session.scalars(select(Attempt).where(
+            Attempt.candidate_id == candidate.id, Attempt.kind == "CT",
+            Attempt.level == token.level, Attempt.status == "completed")
+            .order_by(Attempt.started_at))).all()
+        max_attempts = int(plan.retake_policy.get("max_attempts", 3))
+        failures = [a for a in previous if a.passed is False]
+        if len(failures) >= max_attempts and not any(a.passed for a in previous):
+            raise NeedsReview(f"{len(failures)} attempts at {token.level} failed; an oral review "
+                              "by support is needed before another attempt.")
+        number = len(previous) + 1
+    version = await _latest_version(session, code_)
+    now = utcnow()
+    limit = version.engine.get("time_limit_seconds")
+    attempt = Attempt(token_id=token.id, candidate_id=candidate.id, organization_id=org.id,
+                      assessment_version_id=version.id, kind=token.type, level=token.level,
+                      plan_code=plan.code, seed=secrets.randbits(62), attempt_number=number,
+                      started_at=now, deadline=now + timedelta(seconds=limit) if limit else None,
+                      user_agent=(user_agent or "")[:500] or None, ip=ip)
+    try:
+        async with session.begin_nested():
+            session.add(attempt)
+    except IntegrityError as exc:  # another device started the same token at the same moment
+        raise Conflict("The test is being started on another device; try again.") from exc
+    token.status = "started"
+    return attempt, False
+
+
+# ---------------------------------------------------------------------------- serving
+
+
+async def _served(session: AsyncSession, attempt: Attempt) -> list[AttemptItem]:
+    return list((await session.scalars(select(AttemptItem).where(
+        AttemptItem.attempt_id == attempt.id).order_by(AttemptItem.position))).all())
+
+
+async def _responses(session: AsyncSession, attempt: Attempt) -> dict[int, Response]:
+    rows = (await session.scalars(select(Response).where(
+        Response.attempt_id == attempt.id))).all()
+    return {r.position: r for r in rows}
+
+
+async def _seen_before(session: AsyncSession, attempt: Attempt) -> set[uuid.UUID]:
+    """Items this candidate was served in earlier attempts of the same kind (and CT level)."""
+    stmt = (select(AttemptItem.item_id).join(Attempt, Attempt.id == AttemptItem.attempt_id)
+            .where(Attempt.candidate_id == attempt.candidate_id, Attempt.id != attempt.id,
+                   Attempt.kind == attempt.kind, Attempt.started_at < attempt.started_at))
+    if attempt.level is not None:
+        stmt = stmt.where(Attempt.level == attempt.level)
+    return set((await session.scalars(stmt)).all())
+
+
+async def _history(session: AsyncSession, attempt: Attempt) -> list[tuple[uuid.UUID, bool]]:
+    served = await _served(session, attempt)
+    responses = await _responses(session, attempt)
+    return [(s.item_id, responses[s.position].correct) for s in served
+            if s.position in responses]
+
+
+async def decide(session: AsyncSession, attempt: Attempt) -> tuple[_Version, Decision]:
+    version = await load_version(session, attempt.assessment_version_id)
+    decision = version.engine.decide(attempt.seed, await _history(session, attempt),
+                                     await _seen_before(session, attempt))
+    return version, decision
+
+
+def _order(ids: list[str], seed: int, position: int, stream: int, shuffle: bool) -> list[str]:
+    if not shuffle or len(ids) < 2:
+        return ids
+    perm = np.random.default_rng([seed, 10 + stream, position]).permutation(len(ids))
+    return [ids[i] for i in perm]
+
+
+@dataclass
+class Current:
+    """The item being served, or the outcome once the attempt is finished."""
+
+    served: AttemptItem | None
+    item: Item | None
+    attempt: Attempt
+
+
+async def current(session: AsyncSession, settings: Settings, attempt: Attempt) -> Current:
+    """The current item: the served one still unanswered (the same on every device), or a new
+    one chosen by the engine; when the engine stops, the attempt is finished here."""
+    if attempt.status != "in_progress":
+        return Current(None, None, attempt)
+    if await expire_if_due(session, attempt):
+        return Current(None, None, attempt)
+    served = await _served(session, attempt)
+    responses = await _responses(session, attempt)
+    now = utcnow()
+    if served and served[-1].position not in responses:
+        last = served[-1]
+        if last.deadline is None or now <= last.deadline + GRACE:
+            return Current(last, await session.get(Item, last.item_id), attempt)
+        session.add(Response(attempt_id=attempt.id, position=last.position,
+                             item_id=last.item_id, answer=None, correct=False, timed_out=True,
+                             time_spent_ms=_ms(last.deadline - last.served_at)))
+        await session.flush()
+    version, decision = await decide(session, attempt)
+    if decision.item_id is None:
+        await finish(session, attempt, reason=decision.stop_reason or "complete")
+        return Current(None, None, attempt)
+    item = await session.get(Item, decision.item_id)
+    assert item is not None
+    position = len(served) + 1
+    shuffle = bool(item.shuffle_options) and bool(version.version.engine.get("shuffle_options",
+                                                                              True))
+    deadline = _item_deadline(version.version.engine, item, now, attempt.deadline)
+    row = AttemptItem(attempt_id=attempt.id, position=position, item_id=item.id, served_at=now,
+                      deadline=deadline,
+                      option_order=_order([o["id"] for o in item.options], attempt.seed,
+                                          position, 0, shuffle),
+                      target_order=_order([t["id"] for t in item.targets], attempt.seed,
+                                          position, 1, shuffle))
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # a concurrent request served this position first: use its row
+        row = (await _served(session, attempt))[-1]
+        item = await session.get(Item, row.item_id)
+    return Current(row, item, attempt)
+
+
+def _item_deadline(engine: dict[str, Any], item: Item, now: datetime,
+                   attempt_deadline: datetime | None) -> datetime | None:
+    seconds = item.time_limit_seconds or (engine.get("item_time_limits") or {}).get(item.type)
+    deadline = now + timedelta(seconds=int(seconds)) if seconds else None
+    if attempt_deadline is not None and (deadline is None or deadline > attempt_deadline):
+        return attempt_deadline
+    return deadline
+
+
+def _ms(delta: timedelta) -> int:
+    return max(0, int(delta.total_seconds() * 1000))
+
+
+# ---------------------------------------------------------------------------- answering
+
+
+@dataclass
+class Ack:
+    position: int
+    timed_out: bool
+    answered_at: datetime
+    replay: bool
+
+
+async def answer(session: AsyncSession, settings: Settings, attempt: Attempt, position: int,
+                 given: Any) -> Ack:
+    """Accept the answer at ``position`` (idempotent: the same answer again returns the first
+    acknowledgement; a different one is 409). Late answers are stored as timed out (wrong)."""
+    existing = await session.get(Response, (attempt.id, position))
+    served = await session.get(AttemptItem, (attempt.id, position))
+    if served is None:
+        raise WrongPosition(f"No item was served at position {position}.")
+    item = await session.get(Item, served.item_id)
+    assert item is not None
+    canonical, correct = check(item.type, item.key, [o["id"] for o in item.options],
+                               [t["id"] for t in item.targets], given)
+    if existing is not None:
+        if existing.answer == canonical or existing.timed_out:
+            if existing.answer != canonical:
+                raise AnswerConflict("This position timed out before an answer arrived.")
+            return Ack(position, existing.timed_out, existing.answered_at, True)
+        raise AnswerConflict(f"Position {position} was already answered differently.")
+    if attempt.status != "in_progress" or await expire_if_due(session, attempt):
+        raise AttemptFinished("The attempt is finished; no more answers are accepted.")
+    now = utcnow()
+    late = served.deadline is not None and now > served.deadline + GRACE
+    response = Response(attempt_id=attempt.id, position=position, item_id=item.id,
+                        answer=canonical, correct=correct and not late, timed_out=late,
+                        time_spent_ms=_ms((served.deadline if late and served.deadline else now)
+                                          - served.served_at), answered_at=now)
+    try:
+        async with session.begin_nested():
+            session.add(response)
+    except IntegrityError as exc:  # the same position answered concurrently
+        raise AnswerConflict(f"Position {position} was answered concurrently.") from exc
+    return Ack(position, late, now, False)
+
+
+# ---------------------------------------------------------------------------- finishing
+
+
+async def expire_if_due(session: AsyncSession, attempt: Attempt) -> bool:
+    """Finish an attempt past its deadline, with finish time = deadline (the sweeper's rule)."""
+    if attempt.status == "in_progress" and attempt.deadline is not None and \
+            utcnow() > attempt.deadline + GRACE:
+        await finish(session, attempt, reason="deadline", at=attempt.deadline)
+        return True
+    return False
+
+
+async def finish(session: AsyncSession, attempt: Attempt, *, reason: str = "finished",
+                 at: datetime | None = None) -> Attempt:
+    """Finish the attempt (idempotent), compute its outcome and write ``attempt.finished``."""
+    if attempt.status != "in_progress":
+        return attempt
+    version, decision = await decide(session, attempt)
+    served = await _served(session, attempt)
+    responses = await _responses(session, attempt)
+    items = {i.id: i for i in (await session.scalars(select(Item).where(
+        Item.id.in_([s.item_id for s in served])))).all()}
+    finished_at = at or utcnow()
+    plan = await session.get(Plan, attempt.plan_code)
+    assert plan is not None
+    outcome = await _outcome(session, attempt, plan, version, decision, served, responses, items,
+                             finished_at, reason)
+    attempt.status = "completed"
+    attempt.finished_at = finished_at
+    attempt.finish_reason = reason
+    attempt.outcome = outcome
+    attempt.level_result = outcome.get("level") if attempt.kind == "PT" else outcome["status"]
+    attempt.passed = outcome.get("passed")
+    attempt.score = outcome.get("score")
+    token = await session.get(TestToken, attempt.token_id)
+    assert token is not None
+    if token.status in ("issued", "started"):
+        token.status = "completed"
+    candidate = await session.get(Candidate, attempt.candidate_id)
+    org = await session.get(Organization, attempt.organization_id)
+    assert candidate is not None and org is not None
+    if attempt.kind == "PT":
+        candidate.pt_level = outcome["level"]
+        if org.settings.get("disable_candidate_after_pt"):
+            candidate.disabled = True
+    event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"etest:attempt.finished:{attempt.id}")
+    session.add(OutboxEvent(id=event_id, topic="attempt.finished", payload={
+        "event_id": str(event_id), "attempt_id": str(attempt.id),
+        "candidate_id": str(candidate.id), "uic": org.uic, "kind": attempt.kind,
+        "level": attempt.level, "finished_at": finished_at.isoformat(), "outcome": outcome}))
+    await session.flush()
+    return attempt
+
+
+async def _outcome(session: AsyncSession, attempt: Attempt, plan: Plan, version: _Version,
+                   decision: Decision, served: list[AttemptItem], responses: dict[int, Response],
+                   items: dict[uuid.UUID, Item], finished_at: datetime,
+                   reason: str) -> dict[str, Any]:
+    answered = [r for r in responses.values() if not r.timed_out]
+    correct = sum(r.correct for r in responses.values())
+    per_skill: dict[str, dict[str, int]] = {}
+    missed: list[Item] = []
+    for s in served:
+        item = items[s.item_id]
+        r = responses.get(s.position)
+        stats = per_skill.setdefault(item.skill, {"served": 0, "correct": 0})
+        stats["served"] += 1
+        stats["correct"] += int(bool(r and r.correct))
+        if not (r and r.correct):
+            missed.append(item)
+    skills = {k: {**v, "accuracy": round(v["correct"] / v["served"], 3)}
+              for k, v in per_skill.items()}
+    areas = sorted(skills, key=lambda k: (skills[k]["accuracy"], SKILL_ORDER.index(k)
+                                          if k in SKILL_ORDER else 99))
+    base: dict[str, Any] = {
+        "kind": attempt.kind, "finish_reason": reason,
+        "started_at": attempt.started_at.isoformat(), "finished_at": finished_at.isoformat(),
+        "duration_seconds": round((finished_at - attempt.started_at).total_seconds(), 1),
+        "correct": correct, "answered": len(answered), "served": len(served),
+        "skills": skills, "areas_for_improvement": areas,
+        "assessment": version.assessment.code, "assessment_version": version.version.version,
+    }
+    if attempt.kind == "PT":
+        level = decision.level
+        if level is None:  # finished before the engine stopped: place on what was answered
+            level, position = _early_placement(version, decision)
+        else:
+            position = decision.position
+        return {**base, "incorrect": len(served) - correct, "level": level,
+                "position": position, "theta": decision.theta, "se": decision.se,
+                "level_probabilities": decision.probabilities,
+                "stop_reason": decision.stop_reason or reason}
+    total = decision.planned_total or len(served)
+    score = round(100.0 * correct / total, 1) if total else 0.0
+    pass_mark = next((int(lv["pass_mark"]) for lv in plan.levels
+                      if lv["level"] == attempt.level), 70)
+    passed = score >= pass_mark
+    max_attempts = int(plan.retake_policy.get("max_attempts", 3))
+    status = "pass" if passed else ("needs_review" if attempt.attempt_number >= max_attempts
+                                     else "fail")
+    levels = [str(lv["level"]) for lv in plan.levels]
+    nxt = levels.index(attempt.level) + 1 if attempt.level in levels else len(levels)
+    cant_do, review = await _cant_do_and_review(session, missed) if not passed else ([], [])
+    return {**base, "total": total, "incorrect": total - correct, "score": score,
+            "pass_mark": pass_mark, "passed": passed, "status": status,
+            "attempt_number": attempt.attempt_number,
+            "continue_package": passed and plan.continues and nxt < len(levels),
+            "next_level": levels[nxt] if passed and nxt < len(levels) else None,
+            "cant_do": cant_do, "review_list": review}
+
+
+def _early_placement(version: _Version, decision: Decision) -> tuple[str, float | None]:
+    from etest import irt
+
+    if decision.theta is not None and decision.se is not None and \
+            version.version.engine["type"] == "irt":
+        placement = irt.place(decision.theta, decision.se, version.version.engine["cut_scores"])
+        return version.plan_levels[placement.level], round(placement.position, 1)
+    return version.plan_levels[0], None
+
+
+async def _cant_do_and_review(session: AsyncSession, missed: list[Item]
+                              ) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+    codes = list(dict.fromkeys(i.can_do for i in missed if i.can_do))
+    statements = {c.code: c for c in (await session.scalars(select(CanDoStatement).where(
+        CanDoStatement.code.in_(codes)))).all()}
+    cant_do = [{"code": c, "skill": statements[c].skill, "level": statements[c].level,
+                "text": statements[c].cannot_text} for c in codes if c in statements]
+    lesson_codes = list(dict.fromkeys(code for i in missed for code in i.review_lessons))
+    lessons = {r.code: r for r in (await session.scalars(select(ReviewLesson).where(
+        ReviewLesson.code.in_(lesson_codes)))).all()}
+    review = [{"code": c, "title": lessons[c].title, "url": lessons[c].url}
+              for c in lesson_codes if c in lessons]
+    return cant_do, review
+
+
+async def sweep(session: AsyncSession) -> int:
+    """Finish every attempt past its deadline (finish time = deadline). Returns how many."""
+    due = (await session.scalars(select(Attempt).where(
+        Attempt.status == "in_progress", Attempt.deadline.is_not(None),
+        Attempt.deadline < utcnow() - GRACE).limit(500))).all()
+    for attempt in due:
+        await finish(session, attempt, reason="deadline", at=attempt.deadline)
+    return len(due)
+
+
+async def get_for_candidate(session: AsyncSession, settings: Settings, attempt_id: uuid.UUID,
+                            secret: str | None) -> Attempt:
+    attempt = await session.get(Attempt, attempt_id)
+    if attempt is None or not check_secret(settings.pepper(), attempt_id, secret):
+        raise NotFound("No such attempt.")
+    return attempt
