@@ -18,6 +18,7 @@ Two ways in:
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -132,8 +133,11 @@ class CatEngine:
             self.content_plan = ContentPlan.build(bank, config.content_targets)
             self.content_warnings = tuple(_quota_shortfalls(bank, config))
         self._random = config.randomesque_k > 1 or self.exposure is not None
-        self._ll_rows: dict[int, FloatArray] = {}
-        self._sprt_rows: dict[int, FloatArray] = {}
+        # Per-item rows are shared by every engine on this bank with the same grid (or the same
+        # SPRT points): a stateless next_step in a long-lived process computes each row once.
+        shared = _ROW_CACHE.setdefault(bank, {})
+        self._ll_rows = shared.setdefault(("grid", config.grid_points, config.grid_bound), {})
+        self._sprt_rows = shared.setdefault(("sprt", config.cut_scores, config.sprt_delta), {})
 
     def likelihood_row(self, item: int) -> FloatArray:
         """``[ln Q, ln P]`` of one item on the grid nodes, shape ``(2, nodes)`` (cached).
@@ -193,6 +197,11 @@ class CatEngine:
         for item, response in zip(idx.tolist(), x.astype(np.int64).tolist(), strict=True):
             state.record(item, response)
         return state.step()
+
+
+_ROW_CACHE: weakref.WeakKeyDictionary[ItemBank, dict[tuple[object, ...], dict[int, FloatArray]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _quota_shortfalls(bank: ItemBank, config: EngineConfig) -> list[str]:

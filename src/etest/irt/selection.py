@@ -116,13 +116,15 @@ def exposure_array(bank: ItemBank, exposure: Mapping[str, float] | npt.ArrayLike
     return out
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class ContentPlan:
-    """Content targets resolved against a bank: a share and a tie-break rank per bank skill."""
+    """Content targets resolved against a bank: a share and a tie-break rank per bank skill.
 
-    shares: FloatArray
-    rank: IntArray
-    targeted: BoolArray
+    Lists, not arrays: a bank has a handful of skills, and this runs on every step.
+    """
+
+    shares: tuple[float, ...]
+    rank: tuple[int, ...]
 
     @classmethod
     def build(cls, bank: ItemBank, targets: Mapping[str, float]) -> ContentPlan:
@@ -132,8 +134,8 @@ class ContentPlan:
             InvalidConfiguration: a skill with a positive target has no item in the bank.
         """
         lookup = {s: k for k, s in enumerate(bank.skill_names)}
-        shares = np.zeros(len(lookup))
-        rank = np.full(len(lookup), len(targets), dtype=np.int64)
+        shares = [0.0] * len(lookup)
+        rank = [len(targets)] * len(lookup)
         for r, (skill, share) in enumerate(targets.items()):
             if skill not in lookup:
                 if share > 0:
@@ -141,15 +143,16 @@ class ContentPlan:
                         f"content target for skill {skill!r}, which no item has"
                     )
                 continue
-            shares[lookup[skill]] = share
+            shares[lookup[skill]] = float(share)
             rank[lookup[skill]] = r
-        return cls(shares=shares, rank=rank, targeted=shares > 0)
+        return cls(shares=tuple(shares), rank=tuple(rank))
 
-    def order(self, counts: IntArray) -> tuple[FloatArray, IntArray]:
+    def order(self, counts: Sequence[int]) -> tuple[list[float], list[int]]:
         """Deficits ``π_s (n + 1) − n_s`` and skill codes by decreasing deficit (ties: targets)."""
-        deficits = self.shares * (int(counts.sum()) + 1) - counts
-        order = np.lexsort((np.arange(deficits.size), self.rank, -deficits))
-        return np.asarray(deficits, dtype=np.float64), order.astype(np.int64)
+        n1 = sum(counts) + 1
+        deficits = [share * n1 - count for share, count in zip(self.shares, counts, strict=True)]
+        order = sorted(range(len(deficits)), key=lambda k: (-deficits[k], self.rank[k], k))
+        return deficits, order
 
 
 def content_deficits(
@@ -164,8 +167,9 @@ def content_deficits(
         InvalidConfiguration: a skill with a positive target has no item in the bank.
     """
     idx = _positions(bank, "administered", administered)
-    counts = np.bincount(bank.skill_codes[idx], minlength=len(bank.skill_names)).astype(np.int64)
-    return ContentPlan.build(bank, targets).order(counts)
+    counts = np.bincount(bank.skill_codes[idx], minlength=len(bank.skill_names)).tolist()
+    deficits, order = ContentPlan.build(bank, targets).order(counts)
+    return np.asarray(deficits, dtype=np.float64), np.asarray(order, dtype=np.int64)
 
 
 def _draw(
@@ -288,13 +292,13 @@ def choose_item(
     skill: str | None = None
     relaxations: list[ContentRelaxation] = []
     if plan is not None:
-        _, order = plan.order(skill_counts)
-        for code in order.tolist():
+        _, order = plan.order(skill_counts.tolist())
+        for code in order:
             mask = pool & bank.skill_masks[code]
             if mask.any():
                 chosen_mask, skill = mask, bank.skill_names[code]
                 break
-            if plan.targeted[code]:
+            if plan.shares[code] > 0:
                 reason: Literal["exhausted", "only_seen_items"] = (
                     "only_seen_items" if (available & bank.skill_masks[code]).any() else "exhausted"
                 )

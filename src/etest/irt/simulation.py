@@ -245,8 +245,10 @@ def simulate(
             sel = step.selection
             assert sel is not None and step.item is not None
             j = step.item
-            selection[list(sel.exposure_rejections)] += 1
-            relax[p] += len(sel.relaxations)
+            if sel.exposure_rejections:
+                selection[list(sel.exposure_rejections)] += 1
+            if sel.relaxations:
+                relax[p] += len(sel.relaxations)
             prob = c[j] + (d[j] - c[j]) / (1.0 + math.exp(-a[j] * (th - b[j])))
             state.record(j, 1 if uniforms[j] < prob else 0)
             steps += 1
