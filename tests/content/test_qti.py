@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import stat
 import struct
 import sys
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from etest.content.qti import QtiImport, QtiLimits, QtiPackageError, read_qti
-from etest.content.schemas import ChoiceKey, MatchKey, OrderKey, TextEntryKey
+from etest.content.schemas import ChoiceKey, ItemIn, MatchKey, OrderKey, TextEntryKey
 from etest.errors import BadRequest
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "qti-samples"
@@ -500,6 +501,28 @@ def test_listening_item_media_interaction_and_audio_sources() -> None:
     assert result.media == {"talk.mp3": MP3}
 
 
+def test_further_images_stay_inline_and_two_audios_are_refused() -> None:
+    body = """<responseDeclaration identifier="R" cardinality="single" baseType="identifier">
+      <correctResponse><value>A</value></correctResponse></responseDeclaration>
+      <itemBody><p><img src="one.png" alt="first"/></p>
+      <p>and <object type="image/png" data="./two.png">second</object></p>
+      <audio><source src="a.ogg" type="audio/ogg"/><source src="a.mp3" type="audio/mpeg"/>
+      </audio><choiceInteraction responseIdentifier="R">
+      <simpleChoice identifier="A">a</simpleChoice><simpleChoice identifier="B">b</simpleChoice>
+      </choiceInteraction></itemBody>"""
+    media = {"one.png": PNG, "two.png": PNG, "a.mp3": MP3, "a.ogg": b"OggS" + bytes(40)}
+    result = read_qti(package({"i.xml": item22(body)}, media), name="p.zip")
+    item = only(result)
+    assert item.stimulus is not None and item.stimulus.image is not None
+    assert item.stimulus.image.src == "one.png"
+    assert item.stimulus.audio is not None and item.stimulus.audio.src == "a.mp3"
+    assert item.stimulus.text == '<p>and <img src="two.png" alt="second"></p>'
+    assert set(result.media) == {"one.png", "two.png", "a.mp3"}
+    two = body.replace("<choiceInteraction", '<audio src="a.ogg"/><choiceInteraction')
+    refused = read_qti(package({"i.xml": item22(two)}, media), name="p.zip")
+    assert skipped_reason(refused) == "unsupported media: 2 audio files in one item"
+
+
 def test_media_must_be_what_it_claims() -> None:
     body = """<responseDeclaration identifier="R" cardinality="single" baseType="identifier">
       <correctResponse><value>A</value></correctResponse></responseDeclaration>
@@ -828,10 +851,17 @@ def test_every_sample_reads_without_error(samples: Path) -> None:
             assert (report.status == "imported") == (report.code is not None), (path, report)
             assert (report.status == "skipped") == bool(report.reason), (path, report)
         refs = {ref.src for item in result.items for ref in _media_refs(item)}
+        refs |= {src for item in result.items for src in _inline_images(item)}
         assert refs == set(result.media), path  # every used file is there, nothing more
         assert all(result.media.values()), path
         assert len({i.code for i in result.items}) == len(result.items)
     assert seen == 34  # 28 single items and 6 packages
+
+
+def _inline_images(item: ItemIn) -> list[str]:
+    html = [item.prompt, item.stimulus.text if item.stimulus else None]
+    html += [o.text for o in [*item.options, *item.targets]]
+    return [m for text in html if text for m in re.findall(r'<img[^>]* src="([^"]+)"', text)]
 
 
 def _media_refs(item):  # type: ignore[no-untyped-def]

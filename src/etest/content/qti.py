@@ -24,6 +24,7 @@ import io
 import posixpath
 import re
 import stat
+import struct
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -53,6 +54,10 @@ _MANIFEST = "imsmanifest.xml"
 # Below this size a high compression ratio is ordinary (indented XML, blank images), not a bomb.
 _RATIO_MIN_BYTES = 64 * 1024
 _CODE_MAX = 120
+# What zipfile raises on damaged or exotic archives (unknown versions and compression methods,
+# truncated headers, bad CRCs): all of them mean "this package cannot be read".
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError,
+               ValueError, OSError, EOFError, struct.error, zlib.error, KeyError)
 
 
 @dataclass(frozen=True)
@@ -183,7 +188,7 @@ class _ZipFiles(_FileSet):
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
             infos = self.zip.infolist()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+        except _ZIP_ERRORS as exc:
             raise QtiPackageError(f"not a readable zip file: {exc}") from exc
         if len(infos) > limits.max_entries:
             raise QtiPackageError(f"the zip has {len(infos)} entries; at most "
@@ -222,8 +227,7 @@ class _ZipFiles(_FileSet):
             with self.zip.open(info) as stream:
                 # zipfile stops at the declared size; the cap makes that our rule, not theirs.
                 data = stream.read(info.file_size + 1)
-        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError,
-                ValueError, zlib.error) as exc:
+        except _ZIP_ERRORS as exc:
             raise QtiPackageError(f"the zip entry {key!r} cannot be read: {exc}") from exc
         if len(data) != info.file_size:
             raise QtiPackageError(f"the zip entry {key!r} is not the size its header declares")

@@ -478,27 +478,32 @@ def _extension(ref: str) -> str:
 def _media_elements(root: Element) -> tuple[list[Element], list[Element]]:
     images: list[Element] = []
     audios: list[Element] = []
+    found: set[Element] = set()
     for el in root.iter():
-        if not is_element(el) or any(el in found.iter() for found in (*images, *audios)):
+        # An <img> inside an <object> is the object's fallback, not a second picture.
+        if not is_element(el) or any(a in found for a in el.iterancestors()):
             continue
         kind = _media_type(el)
         if kind == "video":
             raise Skip("unsupported media: video")
         if kind == "image":
             images.append(el)
+            found.add(el)
         elif kind == "audio":
             audios.append(el)
+            found.add(el)
     return images, audios
 
 
 def _source_of(el: Element) -> str:
-    ref = el.get("src") or el.get("data") or ""
-    if not ref.strip() and el.tag in ("audio", "video"):
-        for source in descendants(el, "source"):
-            if (source.get("src") or "").strip():
-                ref = source.get("src") or ""
-                break
-    return ref.strip()
+    ref = (el.get("src") or el.get("data") or "").strip()
+    if not ref and el.tag in ("audio", "video"):
+        sources = [src for src in descendants(el, "source") if (src.get("src") or "").strip()]
+        # MP3 plays everywhere; Ogg does not play in Safari.
+        sources.sort(key=lambda src: 0 if "mpeg" in (src.get("type") or "").lower()
+                     or _extension(src.get("src") or "") == "mp3" else 1)
+        ref = (sources[0].get("src") or "").strip() if sources else ""
+    return ref
 
 
 class _Media:
