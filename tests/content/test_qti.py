@@ -391,7 +391,7 @@ def test_max_choices_one_with_multiple_cardinality_is_single() -> None:
         <itemBody><p><img src="../../../etc/passwd" alt="x"/></p>
         <choiceInteraction responseIdentifier="R">
         <simpleChoice identifier="A">a</simpleChoice><simpleChoice identifier="B">b</simpleChoice>
-        </choiceInteraction></itemBody>""", "unsafe media path: ../../../etc/passwd"),
+        </choiceInteraction></itemBody>""", "media outside the package: ../../../etc/passwd"),
     ("""<responseDeclaration identifier="R" cardinality="single" baseType="identifier">
         <correctResponse><value>A</value></correctResponse></responseDeclaration>
         <itemBody><video src="clip.mp4"/><choiceInteraction responseIdentifier="R">

@@ -335,7 +335,7 @@ class _Reader:
                 self._skip(href, None, f"external file: {href[:200]}")
                 continue
             path = resolve_path("", href)
-            if path is None or href.replace("\\", "/").startswith("/"):
+            if path is None:
                 raise QtiPackageError(f"unsafe path in imsmanifest.xml: {href[:200]!r}")
             listed.append((kind, path))
         seen: set[str] = set()

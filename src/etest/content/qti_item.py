@@ -108,7 +108,7 @@ def convert_item(root: Element, *, path: str, files: Files, max_xml_bytes: int) 
         raise Skip("adaptive item: its response processing changes the item between attempts")
     if child(root, "templateDeclaration") is not None or child(root,
                                                                "templateProcessing") is not None:
-        raise Skip("template-driven item: templateProcessing decides its content and key")
+        raise Skip("template-driven item: template variables decide its content or key")
     body = child(root, "itemBody")
     if body is None:
         raise Skip("no item body")
@@ -128,31 +128,32 @@ def convert_item(root: Element, *, path: str, files: Files, max_xml_bytes: int) 
     else:
         fields = _match(interaction, declaration, media, rtl)
 
-    bodies = [_body_without(body, interaction)]
+    bodies = [(_body_without(body, interaction), media.folder)]
     bodies += _shared_stimuli(root, path, files, max_xml_bytes)
     prompt_el = child(interaction, "prompt")
     prompt_el = copy.deepcopy(prompt_el) if prompt_el is not None else None
 
     stimulus: dict[str, Any] = {}
-    audio_refs: list[tuple[Element, _MediaBase]] = []
-    image_refs: list[tuple[Element, _MediaBase]] = []
-    for el, base in [*bodies, *([(prompt_el, media.base)] if prompt_el is not None else [])]:
+    # (element, folder its references resolve from): the body, shared stimuli, then the prompt
+    audio_refs: list[tuple[Element, str]] = []
+    image_refs: list[tuple[Element, str]] = []
+    for el, folder in [*bodies, *([(prompt_el, media.folder)] if prompt_el is not None else [])]:
         _drop_not_content(el)
         images, audios = _media_elements(el)
-        image_refs += [(img, base) for img in images]
-        audio_refs += [(aud, base) for aud in audios]
+        image_refs += [(img, folder) for img in images]
+        audio_refs += [(aud, folder) for aud in audios]
     if audio_refs:
         if len(audio_refs) > 1:
             raise Skip(f"unsupported media: {len(audio_refs)} audio files in one item")
-        el, base = audio_refs[0]
-        stimulus["audio"] = media.ref(el, base, "audio")
+        el, folder = audio_refs[0]
+        stimulus["audio"] = media.ref(el, folder, "audio")
         remove(el)
     if image_refs:
-        el, base = image_refs[0]
-        stimulus["image"] = media.ref(el, base, "image")
+        el, folder = image_refs[0]
+        stimulus["image"] = media.ref(el, folder, "image")
         remove(el)
-        for el, base in image_refs[1:]:
-            media.inline(el, base)
+        for el, folder in image_refs[1:]:
+            media.inline(el, folder)
 
     texts = [_inner_html(el) for el, _ in bodies]
     stimulus_html = "\n".join(t for t in texts if t)
@@ -269,13 +270,13 @@ def _options(choices: Iterable[Element], ids: _Ids, media: _Media,
         if audios:
             if len(audios) > 1:
                 raise Skip(f"unsupported media: {len(audios)} audio files in one choice")
-            option["audio"] = media.ref(audios[0], media.base, "audio")
+            option["audio"] = media.ref(audios[0], media.folder, "audio")
             remove(audios[0])
         if images:
-            option["image"] = media.ref(images[0], media.base, "image")
+            option["image"] = media.ref(images[0], media.folder, "image")
             remove(images[0])
             for img in images[1:]:
-                media.inline(img, media.base)
+                media.inline(img, media.folder)
         text = _inner_html(content)
         if text:
             option["text"] = f'<span dir="rtl">{text}</span>' if rtl else text
@@ -366,7 +367,7 @@ def _match(interaction: Element, declaration: Element, media: _Media,
 
 # --- body HTML ----------------------------------------------------------------------------------
 
-def _body_without(body: Element, interaction: Element) -> tuple[Element, _MediaBase]:
+def _body_without(body: Element, interaction: Element) -> Element:
     nodes = list(body.iter())
     index = nodes.index(interaction)
     clone = copy.deepcopy(body)
@@ -377,7 +378,7 @@ def _body_without(body: Element, interaction: Element) -> tuple[Element, _MediaB
                               and el.tag in _STIMULUS_INTERACTIONS]:
         # The player's <object>/<audio> stays where it was; only the wrapper goes.
         _unwrap(media_interaction)
-    return clone, _MediaBase(None)
+    return clone
 
 
 def _unwrap(el: Element) -> None:
@@ -442,13 +443,6 @@ def _clean(raw: str) -> str:
 
 # --- media --------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _MediaBase:
-    """Where relative references of one document resolve from (None: the item's folder)."""
-
-    folder: str | None
-
-
 def _media_type(el: Element) -> str | None:
     """"image", "audio", "video" or None for an element that may reference media."""
     if el.tag == "img":
@@ -511,19 +505,18 @@ class _Media:
 
     def __init__(self, files: Files, folder: str) -> None:
         self.files = files
-        self.base = _MediaBase(None)
-        self.folder = folder
+        self.folder = folder  # the item's folder
         self.used: dict[str, bytes] = {}
 
-    def ref(self, el: Element, base: _MediaBase, kind: str) -> dict[str, Any]:
-        key = self._load(_source_of(el), base, kind)
+    def ref(self, el: Element, folder: str, kind: str) -> dict[str, Any]:
+        key = self._load(_source_of(el), folder, kind)
         alt = el.get("alt") if el.tag == "img" else text_of(el) if el.tag == "object" else None
         alt = " ".join((alt or "").split())[:500] or None
         return {"src": key, "alt": alt}
 
-    def inline(self, el: Element, base: _MediaBase) -> None:
+    def inline(self, el: Element, folder: str) -> None:
         """A further image stays in the HTML, pointing at the same normalised key."""
-        key = self._load(_source_of(el), base, "image")
+        key = self._load(_source_of(el), folder, "image")
         if el.tag != "img":
             img = new_element("img", src=key, alt=text_of(el))
             img.tail = el.tail
@@ -533,16 +526,16 @@ class _Media:
         else:
             el.set("src", key)
 
-    def _load(self, ref: str, base: _MediaBase, kind: str) -> str:
+    def _load(self, ref: str, folder: str, kind: str) -> str:
         if not ref:
             raise Skip(f"missing media: an {kind} element without a source")
         if ref.lower().startswith("data:"):
             return self._data_uri(ref, kind)
         if re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:", ref) or ref.startswith("//"):
             raise Skip(f"external media: {ref[:200]}")
-        path = resolve_path(base.folder if base.folder is not None else self.folder, ref)
+        path = resolve_path(folder, ref)
         if path is None:
-            raise Skip(f"unsafe media path: {ref[:200]}")
+            raise Skip(f"media outside the package: {ref[:200]}")
         key = self.files.find(path)
         if key is None:
             raise Skip(f"missing media: {path}")
@@ -616,13 +609,13 @@ def _check_media(data: bytes, key: str, kind: str) -> None:
 # --- QTI 3 shared stimuli -----------------------------------------------------------------------
 
 def _shared_stimuli(root: Element, path: str, files: Files,
-                    max_xml_bytes: int) -> list[tuple[Element, _MediaBase]]:
-    out: list[tuple[Element, _MediaBase]] = []
+                    max_xml_bytes: int) -> list[tuple[Element, str]]:
+    out: list[tuple[Element, str]] = []
     for ref in children(root, "assessmentStimulusRef"):
         href = (ref.get("href") or "").strip()
         target = resolve_path(posixpath.dirname(path), href) if href else None
         if target is None:
-            raise Skip(f"unsafe stimulus path: {href[:200] or '(none)'}")
+            raise Skip(f"stimulus outside the package: {href[:200] or '(none)'}")
         key = files.find(target)
         if key is None:
             raise Skip(f"missing stimulus: {target}")
@@ -638,5 +631,5 @@ def _shared_stimuli(root: Element, path: str, files: Files,
         body = child(stim, "stimulusBody")
         if body is None:
             raise Skip(f"missing stimulus: {key} has no stimulus body")
-        out.append((body, _MediaBase(posixpath.dirname(key))))
+        out.append((body, posixpath.dirname(key)))
     return out
