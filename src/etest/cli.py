@@ -122,6 +122,9 @@ def demo() -> None:
                      -H 'content-type: application/json' \\
                      -d '{{"email": "{data.candidate_email}", "type": "PT"}}' {base}/api/v1/tokens
 """, highlight=False, soft_wrap=True)
+    if data.take_url:
+        err.print("[bold]Take the placement test as the demo candidate:[/bold]")
+        out.print(data.take_url, highlight=False, soft_wrap=True)
 
 
 @app.command()

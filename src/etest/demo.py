@@ -13,7 +13,16 @@ from etest.apikey import create_api_key
 from etest.auth.actor import Actor
 from etest.config import Settings
 from etest.kit.secrets import digest
-from etest.models import ApiKey, Candidate, Organization
+from etest.models import (
+    ApiKey,
+    Assessment,
+    AssessmentVersion,
+    Candidate,
+    Organization,
+    Plan,
+    TestToken,
+)
+from etest.models.token import LIVE_STATUSES
 
 #: The demo item bank and flows shipped with eTest (see docs/demo-bank.md).
 DEMO_CONTENT = Path(__file__).parent / "data" / "demo"
@@ -26,6 +35,7 @@ class Demo:
     uic: str
     api_key: str
     candidate_email: str
+    take_url: str | None
 
 
 async def ensure_demo(session: AsyncSession, settings: Settings, actor: Actor) -> Demo:
@@ -36,9 +46,11 @@ async def ensure_demo(session: AsyncSession, settings: Settings, actor: Actor) -
         session.add(org)
         await session.flush()
         org.path = f"/{org.id.hex}/"
-    if await session.scalar(select(Candidate.id).where(Candidate.email == DEMO_EMAIL)) is None:
-        session.add(Candidate(organization_id=org.id, email=DEMO_EMAIL, first_name="Demo",
-                              last_name="Candidate", registered_from="etest"))
+    candidate = await session.scalar(select(Candidate).where(Candidate.email == DEMO_EMAIL))
+    if candidate is None:
+        candidate = Candidate(organization_id=org.id, email=DEMO_EMAIL, first_name="Demo",
+                              last_name="Candidate", registered_from="etest")
+        session.add(candidate)
     key_file = settings.var_dir / "demo_api_key"
     key = key_file.read_text().strip() if key_file.exists() else ""
     valid = key and await session.scalar(select(ApiKey.id).where(
@@ -50,4 +62,40 @@ async def ensure_demo(session: AsyncSession, settings: Settings, actor: Actor) -
         key_file.write_text(key)
         key_file.chmod(0o600)
     await session.flush()
-    return Demo(uic=DEMO_UIC, api_key=key, candidate_email=DEMO_EMAIL)
+    code = await _demo_token(session, settings, actor, candidate)
+    return Demo(uic=DEMO_UIC, api_key=key, candidate_email=DEMO_EMAIL,
+                take_url=f"{settings.base_url}/take?token={code}" if code else None)
+
+
+async def _demo_token(session: AsyncSession, settings: Settings, actor: Actor,
+                      candidate: Candidate) -> str | None:
+    """A live placement-test token for the demo candidate, reused while it is unfinished (kept
+    in ``var/demo_pt_token``); a finished one is replaced, so each run offers a fresh test."""
+    from etest.token import service as tokens
+
+    has_pt = await session.scalar(
+        select(AssessmentVersion.id).join(Assessment, Assessment.id ==
+                                          AssessmentVersion.assessment_id)
+        .join(Plan, Plan.pt_assessment == Assessment.code).where(Plan.code == "neo_plus")
+        .limit(1))
+    if has_pt is None:
+        return None
+    token_file = settings.var_dir / "demo_pt_token"
+    code = token_file.read_text().strip() if token_file.exists() else ""
+    if code:
+        token = await session.scalar(select(TestToken).where(
+            TestToken.digest == digest(settings.pepper(), code)))
+        if token is not None and tokens.effective_status(token) in LIVE_STATUSES:
+            return code
+    for live in (await session.scalars(select(TestToken).where(
+            TestToken.candidate_id == candidate.id, TestToken.scope == "PT",
+            TestToken.status.in_(LIVE_STATUSES)))).all():
+        live.status = "revoked"
+        live.revoke_reason = "replaced by etest demo"
+    candidate.disabled = False
+    await session.flush()
+    _, _, code = await tokens.insert_token(session, actor, settings, candidate, DEMO_UIC, "PT",
+                                           None, "neo_plus", None)
+    token_file.write_text(code)
+    token_file.chmod(0o600)
+    return code

@@ -69,3 +69,17 @@ def test_content_import_folder(cli_env: CliRunner, tmp_path: Path) -> None:
     failed = cli_env.invoke(app, ["content", "import", str(folder)])
     assert failed.exit_code == 1
     assert "z-bank.json: $.items[0]" in failed.output
+
+
+def test_demo_loads_content_and_prints_a_take_url(cli_env: CliRunner) -> None:
+    from etest.demo import DEMO_CONTENT
+
+    assert DEMO_CONTENT.is_dir(), "the demo bank ships with eTest"
+    assert cli_env.invoke(app, ["db", "upgrade"]).exit_code == 0
+    first = cli_env.invoke(app, ["demo"])
+    assert first.exit_code == 0, first.output
+    urls = [line for line in first.output.splitlines() if "/take?token=" in line]
+    assert len(urls) == 1 and "new items" in first.output
+    again = cli_env.invoke(app, ["demo"])
+    assert [line for line in again.output.splitlines() if "/take?token=" in line] == urls
+    assert "0 new items" in again.output

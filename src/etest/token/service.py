@@ -76,13 +76,16 @@ async def issue(session: AsyncSession, actor: Actor, settings: Settings,
     if body.type == "PT" and candidate.disabled:
         raise Conflict("The candidate is disabled for further placement tests.",
                        code="candidate-disabled")
-    return await _insert(session, actor, settings, candidate, uic, body.type, body.level,
+    return await insert_token(session, actor, settings, candidate, uic, body.type, body.level,
                          plan.code, body.expires_in_days)
 
 
-async def _insert(session: AsyncSession, actor: Actor, settings: Settings, candidate: Candidate,
-                  uic: str, type_: str, level: str | None, plan_code: str,
-                  expires_in_days: int | None) -> tuple[TestToken, str, str]:
+async def insert_token(session: AsyncSession, actor: Actor, settings: Settings,
+                       candidate: Candidate, uic: str, type_: str, level: str | None,
+                       plan_code: str, expires_in_days: int | None
+                       ) -> tuple[TestToken, str, str]:
+    """Insert a token for a checked request (live organization, level in plan); the caller has
+    done those checks. Returns the token, the UIC and the one-time code."""
     scope = "PT" if type_ == "PT" else f"CT:{level}"
     await _expire_stale(session, candidate.id, scope)
     live = await session.scalar(select(TestToken.id).where(
@@ -150,7 +153,7 @@ async def reset(session: AsyncSession, actor: Actor, settings: Settings, token: 
     await require_live(session, await candidate_repository.get_org(session, candidate))
     if token.type == "PT":
         candidate.disabled = False  # "disabled after PT" lasts until an admin resets
-    new, _, code = await _insert(session, actor, settings, candidate, uic, token.type,
+    new, _, code = await insert_token(session, actor, settings, candidate, uic, token.type,
                                  token.level, token.plan_code, None)
     await session.flush()
     token.replaced_by_id = new.id
