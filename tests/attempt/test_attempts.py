@@ -263,3 +263,22 @@ async def test_irt_pt_places_with_uncertainty(app: FastAPI, client: httpx.AsyncC
     assert 4 <= outcome["answered"] <= 8
     assert abs(sum(outcome["level_probabilities"].values()) - 1) < 1e-3
     assert set(outcome["areas_for_improvement"]) <= {"reading", "grammar", "vocabulary"}
+
+
+async def test_reset_voids_the_unfinished_attempt(app: FastAPI, client: httpx.AsyncClient,
+                                                  course: Course) -> None:
+    taker = Taker(app, client, await course.token(client, "PT"))
+    await taker.start()
+    await taker.item()
+    token_id = (await client.get("/api/v1/tokens", headers=course.admin, params={
+        "candidate_id": course.candidate["id"], "type": "PT"})).json()["items"][0]["id"]
+    reset = await client.post(f"/api/v1/tokens/{token_id}/reset", headers=course.admin,
+                              json={"reason": "tablet broke"})
+    assert reset.status_code == 201
+    state = await client.get(f"/api/v1/attempts/{taker.attempt_id}", headers=taker.headers)
+    assert state.json()["status"] == "voided"
+    late = await taker.answer(1, "A")
+    assert late.status_code == 409 and late.json()["type"] == "/errors/attempt-finished"
+    fresh = Taker(app, client, reset.json()["code"])
+    started = await fresh.start()
+    assert started.status_code == 201 and fresh.attempt_id != taker.attempt_id

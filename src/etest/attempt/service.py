@@ -35,6 +35,7 @@ from etest.attempt.errors import (
 from etest.attempt.scoring import check
 from etest.config import Settings
 from etest.errors import Conflict, Forbidden, NotFound
+from etest.kit.levels import LEVELS
 from etest.kit.secrets import digest
 from etest.models import (
     Assessment,
@@ -415,8 +416,12 @@ async def _outcome(session: AsyncSession, attempt: Attempt, plan: Plan, version:
             missed.append(item)
     skills = {k: {**v, "accuracy": round(v["correct"] / v["served"], 3)}
               for k, v in per_skill.items()}
-    areas = sorted(skills, key=lambda k: (skills[k]["accuracy"], SKILL_ORDER.index(k)
-                                          if k in SKILL_ORDER else 99))
+    # weakest skill first; ties: the skill missed at the lowest level; then a fixed order
+    lowest_miss = {k: min((LEVELS.index(i.level) for i in missed
+                           if i.skill == k and i.level in LEVELS), default=len(LEVELS))
+                   for k in skills}
+    areas = sorted(skills, key=lambda k: (skills[k]["accuracy"], lowest_miss[k],
+                                          SKILL_ORDER.index(k) if k in SKILL_ORDER else 99))
     base: dict[str, Any] = {
         "kind": attempt.kind, "finish_reason": reason,
         "started_at": attempt.started_at.isoformat(), "finished_at": finished_at.isoformat(),

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import CursorResult, Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +18,7 @@ from etest.candidate import repository as candidate_repository
 from etest.config import Settings
 from etest.errors import Conflict, NotFound, Unprocessable
 from etest.kit.secrets import digest, new_token_code
-from etest.models import Candidate, Organization, TestToken
+from etest.models import Attempt, Candidate, Organization, TestToken
 from etest.models.base import utcnow
 from etest.models.token import LIVE_STATUSES
 from etest.organization.service import require_live
@@ -148,6 +148,10 @@ async def reset(session: AsyncSession, actor: Actor, settings: Settings, token: 
         else:
             _void(token, reason)
         await session.flush()
+    result = cast("CursorResult[Any]", await session.execute(
+        update(Attempt).where(Attempt.token_id == token.id, Attempt.status == "in_progress")
+        .values(status="voided", finish_reason="reset", finished_at=utcnow())))
+    voided = result.rowcount
     candidate = await session.get(Candidate, token.candidate_id)
     assert candidate is not None
     await require_live(session, await candidate_repository.get_org(session, candidate))
@@ -157,5 +161,6 @@ async def reset(session: AsyncSession, actor: Actor, settings: Settings, token: 
                                  token.level, token.plan_code, None)
     await session.flush()
     token.replaced_by_id = new.id
-    await _audit(session, actor, "token.reset", token, reason, new_token_id=str(new.id))
+    await _audit(session, actor, "token.reset", token, reason, new_token_id=str(new.id),
+                 voided_attempts=voided)
     return new, uic, code
