@@ -764,6 +764,8 @@ def test_ratio_bomb_and_size_limits() -> None:
     assert len(CHOICE_22) > 500
     result = read_qti(big_item, name="p.zip", limits=QtiLimits(max_xml_bytes=500))
     assert skipped_reason(result) == "XML too large"
+    with pytest.raises(QtiPackageError, match=r"imsmanifest\.xml is larger"):
+        read_qti(big_item, name="p.zip", limits=QtiLimits(max_xml_bytes=100))
 
 
 def test_a_zip_whose_header_lies_about_sizes_is_refused() -> None:

@@ -221,6 +221,9 @@ class _ZipFiles(_FileSet):
             self.infos[path] = info
         super().__init__(list(self.infos))
 
+    def size(self, key: str) -> int:
+        return self.infos[key].file_size
+
     def read(self, key: str) -> bytes:
         info = self.infos[key]
         try:
@@ -248,6 +251,9 @@ class _LooseFiles(_FileSet):
                 self.files[path] = content
         super().__init__(list(self.files))
 
+    def size(self, key: str) -> int:
+        return len(self.files[key])
+
     def read(self, key: str) -> bytes:
         return self.files[key]
 
@@ -263,6 +269,9 @@ class _Rooted:
     def find(self, path: str) -> str | None:
         key = self.inner.find(self.prefix + path)
         return key[len(self.prefix):] if key is not None else None
+
+    def size(self, key: str) -> int:
+        return self.inner.size(self.prefix + key)
 
     def read(self, key: str) -> bytes:
         return self.inner.read(self.prefix + key)
@@ -321,6 +330,9 @@ class _Reader:
 
     def read_package(self, zipped: _ZipFiles) -> None:
         files, manifest_key = self._manifest_root(zipped)
+        if files.size(manifest_key) > self.limits.max_xml_bytes:
+            raise QtiPackageError(f"imsmanifest.xml is larger than {self.limits.max_xml_bytes} "
+                                  "bytes")
         manifest = self._manifest(files.read(manifest_key))
         listed: list[tuple[str, str]] = []  # (kind, path)
         for resource in [el for el in manifest.iter() if is_element(el)
@@ -370,10 +382,8 @@ class _Reader:
         raise QtiPackageError("the zip has no imsmanifest.xml at its root: not a QTI content "
                               "package")
 
-    def _manifest(self, data: bytes) -> Element:
-        if len(data) > self.limits.max_xml_bytes:
-            raise QtiPackageError(f"imsmanifest.xml is larger than {self.limits.max_xml_bytes} "
-                                  "bytes")
+    @staticmethod
+    def _manifest(data: bytes) -> Element:
         try:
             root = canonicalize(parse_xml(data))
         except XmlRefused as exc:
@@ -410,12 +420,11 @@ class _Reader:
         for key in files.paths():
             if key in seen or not key.lower().endswith(".xml") or key.lower() == _MANIFEST:
                 continue
-            data = files.read(key)
-            if len(data) > self.limits.max_xml_bytes:
+            if files.size(key) > self.limits.max_xml_bytes:
                 self._skip(key, None, "XML too large")
                 continue
             try:
-                root = canonicalize(parse_xml(data))
+                root = canonicalize(parse_xml(files.read(key)))
             except XmlRefused as exc:
                 self._skip(key, None, f"unsafe XML: {exc}")
                 continue
@@ -428,11 +437,11 @@ class _Reader:
     # -- items --
 
     def _item_file(self, files: Files, key: str, data: bytes | None) -> None:
-        if data is None:
-            data = files.read(key)
-        if len(data) > self.limits.max_xml_bytes:
+        if files.size(key) > self.limits.max_xml_bytes:
             self._skip(key, None, "XML too large")
             return
+        if data is None:
+            data = files.read(key)
         try:
             root = canonicalize(parse_xml(data))
         except XmlRefused as exc:

@@ -84,6 +84,9 @@ class Files(Protocol):
     def find(self, path: str) -> str | None:
         """The stored key for ``path`` (tolerating case and percent-encoding), or None."""
 
+    def size(self, key: str) -> int:
+        """The size of a key's file, known before reading it (from the zip's directory)."""
+
     def read(self, key: str) -> bytes:
         """The bytes of a key returned by :meth:`find` (size limits enforced by the reader)."""
 
@@ -619,9 +622,9 @@ def _shared_stimuli(root: Element, path: str, files: Files,
         key = files.find(target)
         if key is None:
             raise Skip(f"missing stimulus: {target}")
-        data = files.read(key)
-        if len(data) > max_xml_bytes:
+        if files.size(key) > max_xml_bytes:
             raise Skip(f"XML too large: stimulus {key}")
+        data = files.read(key)
         try:
             stim = canonicalize(parse_xml(data))
         except XmlRefused as exc:
