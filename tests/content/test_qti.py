@@ -63,6 +63,17 @@ def manifest(resources: list[tuple[str, str, str]], *, ns: str = CP, base: str =
             f"<organizations/><resources{xml_base}>{rows}</resources></manifest>").encode()
 
 
+def ab(before: str = "", *, key: str = "A", declare: bool = True, head: str = "") -> str:
+    """The inside of a two-choice item (A, B; key ``key``, none when empty) with ``before`` in
+    the body ahead of the interaction and ``head`` after the response declaration."""
+    correct = f"<correctResponse><value>{key}</value></correctResponse>" if key else ""
+    declaration = (f'<responseDeclaration identifier="R" cardinality="single" '
+                   f'baseType="identifier">{correct}</responseDeclaration>') if declare else ""
+    return (f"{declaration}{head}<itemBody>{before}<choiceInteraction responseIdentifier=\"R\" "
+            'maxChoices="1"><simpleChoice identifier="A">a</simpleChoice>'
+            '<simpleChoice identifier="B">b</simpleChoice></choiceInteraction></itemBody>')
+
+
 def zipped(entries: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression) as zf:
@@ -352,51 +363,22 @@ def test_max_choices_one_with_multiple_cardinality_is_single() -> None:
         <itemBody><p><textEntryInteraction responseIdentifier="A"/> and
         <textEntryInteraction responseIdentifier="B"/></p></itemBody>""",
      "several interactions: textEntryInteraction ×2"),
-    ("""<responseDeclaration identifier="R" cardinality="single" baseType="identifier"/>
-        <itemBody><choiceInteraction responseIdentifier="R" maxChoices="1">
-        <simpleChoice identifier="A">a</simpleChoice><simpleChoice identifier="B">b</simpleChoice>
-        </choiceInteraction></itemBody>""", "no correct response"),
-    ("""<itemBody><choiceInteraction responseIdentifier="R" maxChoices="1">
-        <simpleChoice identifier="A">a</simpleChoice><simpleChoice identifier="B">b</simpleChoice>
-        </choiceInteraction></itemBody>""", "no response declaration: R"),
-    ("""<responseDeclaration identifier="R" cardinality="single" baseType="identifier">
-        <correctResponse><value>Z</value></correctResponse></responseDeclaration>
-        <itemBody><choiceInteraction responseIdentifier="R" maxChoices="1">
-        <simpleChoice identifier="A">a</simpleChoice><simpleChoice identifier="B">b</simpleChoice>
-        </choiceInteraction></itemBody>""", "correct response names an unknown choice: Z"),
-    ("""<responseDeclaration identifier="R" cardinality="single" baseType="identifier">
-        <correctResponse><value>A</value></correctResponse></responseDeclaration>
-        <templateDeclaration identifier="T" cardinality="single" baseType="integer"/>
-        <templateProcessing/><itemBody><choiceInteraction responseIdentifier="R">
-        <simpleChoice identifier="A">a</simpleChoice><simpleChoice identifier="B">b</simpleChoice>
-        </choiceInteraction></itemBody>""", "template-driven item"),
+    (ab(key=""), "no correct response"),
+    (ab(declare=False), "no response declaration: R"),
+    (ab(key="Z"), "correct response names an unknown choice: Z"),
+    (ab(head='<templateDeclaration identifier="T" cardinality="single" baseType="integer"/>'
+             "<templateProcessing/>"), "template-driven item"),
     ("""<responseDeclaration identifier="R" cardinality="single" baseType="identifier">
         <correctResponse><value>A</value></correctResponse></responseDeclaration>
         <itemBody><choiceInteraction responseIdentifier="R" maxChoices="1">
         <simpleChoice identifier="A">only one</simpleChoice></choiceInteraction></itemBody>""",
      "invalid item: a choice item needs at least two options"),
-    ("""<responseDeclaration identifier="R" cardinality="single" baseType="identifier">
-        <correctResponse><value>A</value></correctResponse></responseDeclaration>
-        <itemBody><p><img src="pic.png" alt="x"/></p><choiceInteraction responseIdentifier="R">
-        <simpleChoice identifier="A">a</simpleChoice><simpleChoice identifier="B">b</simpleChoice>
-        </choiceInteraction></itemBody>""", "missing media: pic.png"),
-    ("""<responseDeclaration identifier="R" cardinality="single" baseType="identifier">
-        <correctResponse><value>A</value></correctResponse></responseDeclaration>
-        <itemBody><p><img src="https://example.com/pic.png" alt="x"/></p>
-        <choiceInteraction responseIdentifier="R">
-        <simpleChoice identifier="A">a</simpleChoice><simpleChoice identifier="B">b</simpleChoice>
-        </choiceInteraction></itemBody>""", "external media: https://example.com/pic.png"),
-    ("""<responseDeclaration identifier="R" cardinality="single" baseType="identifier">
-        <correctResponse><value>A</value></correctResponse></responseDeclaration>
-        <itemBody><p><img src="../../../etc/passwd" alt="x"/></p>
-        <choiceInteraction responseIdentifier="R">
-        <simpleChoice identifier="A">a</simpleChoice><simpleChoice identifier="B">b</simpleChoice>
-        </choiceInteraction></itemBody>""", "media outside the package: ../../../etc/passwd"),
-    ("""<responseDeclaration identifier="R" cardinality="single" baseType="identifier">
-        <correctResponse><value>A</value></correctResponse></responseDeclaration>
-        <itemBody><video src="clip.mp4"/><choiceInteraction responseIdentifier="R">
-        <simpleChoice identifier="A">a</simpleChoice><simpleChoice identifier="B">b</simpleChoice>
-        </choiceInteraction></itemBody>""", "unsupported media: video"),
+    (ab('<p><img src="pic.png" alt="x"/></p>'), "missing media: pic.png"),
+    (ab('<p><img src="https://example.com/pic.png" alt="x"/></p>'),
+     "external media: https://example.com/pic.png"),
+    (ab('<p><img src="../../../etc/passwd" alt="x"/></p>'),
+     "media outside the package: ../../../etc/passwd"),
+    (ab('<video src="clip.mp4"/>'), "unsupported media: video"),
 ])
 def test_items_that_cannot_be_represented_are_skipped_with_a_reason(inner: str,
                                                                     reason: str) -> None:
@@ -502,14 +484,10 @@ def test_listening_item_media_interaction_and_audio_sources() -> None:
 
 
 def test_further_images_stay_inline_and_two_audios_are_refused() -> None:
-    body = """<responseDeclaration identifier="R" cardinality="single" baseType="identifier">
-      <correctResponse><value>A</value></correctResponse></responseDeclaration>
-      <itemBody><p><img src="one.png" alt="first"/></p>
+    body = ab("""<p><img src="one.png" alt="first"/></p>
       <p>and <object type="image/png" data="./two.png">second</object></p>
       <audio><source src="a.ogg" type="audio/ogg"/><source src="a.mp3" type="audio/mpeg"/>
-      </audio><choiceInteraction responseIdentifier="R">
-      <simpleChoice identifier="A">a</simpleChoice><simpleChoice identifier="B">b</simpleChoice>
-      </choiceInteraction></itemBody>"""
+      </audio>""")
     media = {"one.png": PNG, "two.png": PNG, "a.mp3": MP3, "a.ogg": b"OggS" + bytes(40)}
     result = read_qti(package({"i.xml": item22(body)}, media), name="p.zip")
     item = only(result)
@@ -524,11 +502,7 @@ def test_further_images_stay_inline_and_two_audios_are_refused() -> None:
 
 
 def test_media_must_be_what_it_claims() -> None:
-    body = """<responseDeclaration identifier="R" cardinality="single" baseType="identifier">
-      <correctResponse><value>A</value></correctResponse></responseDeclaration>
-      <itemBody><img src="x.png" alt="x"/><choiceInteraction responseIdentifier="R">
-      <simpleChoice identifier="A">a</simpleChoice><simpleChoice identifier="B">b</simpleChoice>
-      </choiceInteraction></itemBody>"""
+    body = ab('<img src="x.png" alt="x"/>')
     html_as_png = package({"i.xml": item22(body)}, {"x.png": b"<html><script>x</script></html>"})
     assert skipped_reason(read_qti(html_as_png, name="p.zip")).startswith(
         "unsupported media: x.png is not a recognised image")
@@ -543,11 +517,7 @@ def test_media_must_be_what_it_claims() -> None:
 def test_data_uri_images_become_media() -> None:
     import base64
     uri = "data:image/png;base64," + base64.b64encode(PNG).decode()
-    body = f"""<responseDeclaration identifier="R" cardinality="single" baseType="identifier">
-      <correctResponse><value>A</value></correctResponse></responseDeclaration>
-      <itemBody><img src="{uri}" alt="dot"/><choiceInteraction responseIdentifier="R">
-      <simpleChoice identifier="A">a</simpleChoice><simpleChoice identifier="B">b</simpleChoice>
-      </choiceInteraction></itemBody>"""
+    body = ab(f'<img src="{uri}" alt="dot"/>')
     result = read_qti(item22(body), name="d.xml")
     item = only(result)
     assert item.stimulus is not None and item.stimulus.image is not None
@@ -636,11 +606,7 @@ def test_manifest_tolerance() -> None:
 
 
 def test_single_item_with_its_files() -> None:
-    body = """<responseDeclaration identifier="R" cardinality="single" baseType="identifier">
-      <correctResponse><value>A</value></correctResponse></responseDeclaration>
-      <itemBody><img src="../img/dot.png" alt="dot"/><choiceInteraction responseIdentifier="R">
-      <simpleChoice identifier="A">a</simpleChoice><simpleChoice identifier="B">b</simpleChoice>
-      </choiceInteraction></itemBody>"""
+    body = ab('<img src="../img/dot.png" alt="dot"/>')
     result = read_qti(item22(body), name="items/q.xml", files={"img/dot.png": PNG})
     item = only(result)
     assert item.code == "q:q1"

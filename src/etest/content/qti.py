@@ -35,14 +35,7 @@ from urllib.parse import unquote
 from pydantic import ValidationError
 
 from etest.content.qti_item import Files, Skip, convert_item, item_identifier, resolve_path
-from etest.content.qti_xml import (
-    Element,
-    XmlMalformed,
-    XmlRefused,
-    canonicalize,
-    is_element,
-    parse_xml,
-)
+from etest.content.qti_xml import Element, XmlMalformed, XmlRejected, is_element, read_document
 from etest.content.schemas import ItemIn, Skill
 from etest.errors import BadRequest
 from etest.kit.levels import LEVELS, canonical_level
@@ -385,11 +378,9 @@ class _Reader:
     @staticmethod
     def _manifest(data: bytes) -> Element:
         try:
-            root = canonicalize(parse_xml(data))
-        except XmlRefused as exc:
-            raise QtiPackageError(f"unsafe XML in imsmanifest.xml: {exc}") from exc
-        except XmlMalformed as exc:
-            raise QtiPackageError(f"imsmanifest.xml is not well-formed XML: {exc}") from exc
+            root = read_document(data)
+        except XmlRejected as exc:
+            raise QtiPackageError(f"imsmanifest.xml: {exc}") from exc
         if root.tag != "manifest":
             raise QtiPackageError(f"imsmanifest.xml is not an IMS manifest (root <{root.tag}>)")
         return root
@@ -424,12 +415,12 @@ class _Reader:
                 self._skip(key, None, "XML too large")
                 continue
             try:
-                root = canonicalize(parse_xml(files.read(key)))
-            except XmlRefused as exc:
-                self._skip(key, None, f"unsafe XML: {exc}")
-                continue
+                root = read_document(files.read(key))
             except XmlMalformed:
                 continue  # not ours to judge: the manifest does not say it is QTI
+            except XmlRejected as exc:
+                self._skip(key, None, str(exc))
+                continue
             if root.tag in ("assessmentItem", "assessmentTest", "assessmentSection",
                             "questestinterop"):
                 self._item_root(files, key, root)
@@ -443,12 +434,9 @@ class _Reader:
         if data is None:
             data = files.read(key)
         try:
-            root = canonicalize(parse_xml(data))
-        except XmlRefused as exc:
-            self._skip(key, None, f"unsafe XML: {exc}")
-            return
-        except XmlMalformed as exc:
-            self._skip(key, None, f"not well-formed XML: {exc}")
+            root = read_document(data)
+        except XmlRejected as exc:
+            self._skip(key, None, str(exc))
             return
         self._item_root(files, key, root)
 

@@ -30,11 +30,15 @@ _XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 
 
-class XmlRefused(Exception):
+class XmlRejected(Exception):
+    """The document cannot be read; ``str(exc)`` is the reason ("category: detail")."""
+
+
+class XmlRefused(XmlRejected):
     """The document declares entities (billion laughs, external entities): never read it."""
 
 
-class XmlMalformed(Exception):
+class XmlMalformed(XmlRejected):
     """The document is not well-formed XML."""
 
 
@@ -49,22 +53,27 @@ def parse_xml(data: bytes) -> Element:
     """Parse ``data`` safely and return its root element.
 
     Raises :class:`XmlRefused` for any entity declaration and :class:`XmlMalformed` when the
-    bytes are not well-formed XML.
+    bytes are not well-formed XML (both :class:`XmlRejected`, whose message is the reason).
     """
     if _declares_entities(data):
-        raise XmlRefused("the document declares entities")
+        raise XmlRefused("unsafe XML: the document declares entities")
     try:
         root = etree.fromstring(data, _parser())
     except (etree.XMLSyntaxError, ValueError) as exc:
-        raise XmlMalformed(_first_line(str(exc)) or "empty document") from exc
+        raise XmlMalformed("not well-formed XML: " + (_first_line(str(exc)) or "empty")) from exc
     if root is None:
-        raise XmlMalformed("empty document")
+        raise XmlMalformed("not well-formed XML: empty document")
     dtd = root.getroottree().docinfo.internalDTD
     if dtd is not None and (list(dtd.iterentities()) or list(dtd.iterelements())):
         # Element declarations are harmless alone but have no place in QTI either; refusing any
         # DTD with declarations keeps the rule simple.
-        raise XmlRefused("the document carries a DTD with declarations")
+        raise XmlRefused("unsafe XML: the document carries a DTD with declarations")
     return root
+
+
+def read_document(data: bytes) -> Element:
+    """:func:`parse_xml` then :func:`canonicalize`: the one way the reader opens a document."""
+    return canonicalize(parse_xml(data))
 
 
 def _declares_entities(data: bytes) -> bool:
