@@ -379,6 +379,10 @@ def test_max_choices_one_with_multiple_cardinality_is_single() -> None:
     (ab('<p><img src="../../../etc/passwd" alt="x"/></p>'),
      "media outside the package: ../../../etc/passwd"),
     (ab('<video src="clip.mp4"/>'), "unsupported media: video"),
+    (ab('<object type="text/html" data="page.html">a page</object>'),
+     "unsupported media: <object> text/html"),
+    (ab('<include xmlns="http://www.w3.org/2001/XInclude" href="passage.xml"/>'),
+     "unsupported media: <include> xml"),
 ])
 def test_items_that_cannot_be_represented_are_skipped_with_a_reason(inner: str,
                                                                     reason: str) -> None:

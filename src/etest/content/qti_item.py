@@ -448,7 +448,7 @@ def _clean(raw: str) -> str:
 # --- media --------------------------------------------------------------------------------------
 
 def _media_type(el: Element) -> str | None:
-    """"image", "audio", "video" or None for an element that may reference media."""
+    """"image", "audio", "video", "other" (embedded content eTest cannot show) or None."""
     if el.tag == "img":
         return "image"
     if el.tag in ("audio", "video"):
@@ -465,6 +465,10 @@ def _media_type(el: Element) -> str | None:
             return "audio"
         if ext in _VIDEO_EXT or mime.startswith("application/x-shockwave"):
             return "video"
+        if (el.get("data") or el.get("src") or "").strip():
+            return "other"
+    if el.tag in ("iframe", "include"):  # include: XInclude of shared content
+        return "other"
     return None
 
 
@@ -484,6 +488,9 @@ def _media_elements(root: Element) -> tuple[list[Element], list[Element]]:
         kind = _media_type(el)
         if kind == "video":
             raise Skip("unsupported media: video")
+        if kind == "other":
+            what = el.get("type") or _extension(_source_of(el) or el.get("href") or "")
+            raise Skip(f"unsupported media: <{el.tag}> {what}".rstrip())
         if kind == "image":
             images.append(el)
             found.add(el)
