@@ -105,203 +105,163 @@ def response_matrix(responses: npt.ArrayLike) -> FloatArray:
     return x
 
 
-@dataclass
-class _Params:
-    alpha: FloatArray  # ln a
-    d: FloatArray
-    gamma: FloatArray | None  # logit c (3PL only)
+# Columns of the per-item parameter array η: ln a, intercept d, logit c (−∞ when c ≡ 0).
+_ALPHA, _D, _GAMMA = 0, 1, 2
 
-    def slopes(self) -> FloatArray:
-        return np.asarray(np.exp(self.alpha), dtype=np.float64)
 
-    def guessing(self) -> FloatArray:
-        if self.gamma is None:
-            return np.zeros_like(self.d)
-        return np.asarray(expit(self.gamma), dtype=np.float64)
+@dataclass(frozen=True)
+class _Model:
+    free: tuple[int, ...]  # η columns estimated item by item
+    common_slope: bool  # 1PL: one ln a shared by every item
+    guessing: bool  # 3PL: c is estimated
 
-    def abc(self) -> tuple[FloatArray, FloatArray, FloatArray]:
-        a = self.slopes()
-        return a, -self.d / a, self.guessing()
+
+_MODELS: dict[str, _Model] = {
+    "rasch": _Model(free=(_D,), common_slope=False, guessing=False),
+    "1pl": _Model(free=(_D,), common_slope=True, guessing=False),
+    "2pl": _Model(free=(_ALPHA, _D), common_slope=False, guessing=False),
+    "3pl": _Model(free=(_ALPHA, _D, _GAMMA), common_slope=False, guessing=True),
+}
+
+
+def _abc(eta: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    a = np.exp(eta[:, _ALPHA])
+    return a, -eta[:, _D] / a, np.asarray(expit(eta[:, _GAMMA]), dtype=np.float64)
 
 
 def _curves(
-    params: _Params, nodes: FloatArray
+    eta: FloatArray, nodes: FloatArray, guessing: bool
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """Per item and node: ``ln P, ln Q, P, P*, Q*`` and ``ratio = P*/P`` (items × nodes)."""
-    a = params.slopes()[:, None]
-    c = params.guessing()[:, None]
-    z = a * nodes[None, :] + params.d[:, None]
+    a, _, c = _abc(eta)
+    z = a[:, None] * nodes[None, :] + eta[:, _D, None]
     ps, qs = expit(z), expit(-z)
     ln_ps, ln_qs = -np.logaddexp(0.0, -z), -np.logaddexp(0.0, z)
-    if params.gamma is None:
+    if not guessing:
         return ln_ps, ln_qs, ps, ps, qs, np.ones_like(ps)
+    c = c[:, None]
     p = c + (1.0 - c) * ps
     ln_p = np.logaddexp(np.log(c), np.log1p(-c) + ln_ps)
     ln_q = np.log1p(-c) + ln_qs
     return ln_p, ln_q, p, ps, qs, ps / p
 
 
-def _log_prior(
-    params: _Params, log_a_prior: tuple[float, float] | None, c_prior: tuple[float, float]
-) -> FloatArray:
-    out = np.zeros_like(params.d)
-    if log_a_prior is not None:
-        mu, sd = log_a_prior
-        out = out - 0.5 * ((params.alpha - mu) / sd) ** 2
-    if params.gamma is not None:
-        c = params.guessing()
-        out = out + (c_prior[0] - 1.0) * np.log(c) + (c_prior[1] - 1.0) * np.log1p(-c)
-    return out
+@dataclass(frozen=True, eq=False)
+class _Expected:
+    """What an M-step maximises: expected correct (``r``) and expected responses (``n``) per item
+    and node from the E-step, plus the priors."""
+
+    nodes: FloatArray
+    r: FloatArray
+    n: FloatArray
+    guessing: bool
+    log_a_prior: tuple[float, float] | None
+    c_prior: tuple[float, float]
+
+    def log_prior(self, eta: FloatArray, slope_prior: bool = True) -> FloatArray:
+        out = np.zeros(eta.shape[0])
+        if slope_prior and self.log_a_prior is not None:
+            mu, sd = self.log_a_prior
+            out -= 0.5 * ((eta[:, _ALPHA] - mu) / sd) ** 2
+        if self.guessing:
+            c = expit(eta[:, _GAMMA])
+            out += (self.c_prior[0] - 1.0) * np.log(c) + (self.c_prior[1] - 1.0) * np.log1p(-c)
+        return out
+
+    def objective(self, eta: FloatArray, slope_prior: bool = True) -> FloatArray:
+        """Each item's expected complete-data log-likelihood plus its log priors."""
+        ln_p, ln_q = _curves(eta, self.nodes, self.guessing)[:2]
+        fit = (self.r * ln_p + (self.n - self.r) * ln_q).sum(axis=1)
+        return np.asarray(fit + self.log_prior(eta, slope_prior), dtype=np.float64)
+
+    def gradient_information(
+        self, eta: FloatArray, slope_prior: bool = True
+    ) -> tuple[FloatArray, FloatArray]:
+        """Per item: gradient (items × 3) and expected information (items × 3 × 3) in η."""
+        _, _, p, ps, qs, ratio = _curves(eta, self.nodes, self.guessing)
+        a, _, c_flat = _abc(eta)
+        c = c_flat[:, None]
+        ax = a[:, None] * self.nodes[None, :]
+        resid = self.r - self.n * p
+        # ∂P/∂α = w·aX, ∂P/∂d = w, ∂P/∂γ = c(1 − c)Q*, with w = (1 − c)P*Q*; divided by PQ.
+        w_zz = self.n * ratio * (1.0 - c) * ps * qs
+        w_zg = self.n * c * (1.0 - c) * qs * ratio
+        grad = np.stack(
+            [(resid * ratio * ax).sum(1), (resid * ratio).sum(1), (resid * c / p).sum(1)], axis=1
+        )
+        info = np.empty((eta.shape[0], 3, 3))
+        info[:, 0, 0] = (w_zz * ax * ax).sum(1)
+        info[:, 0, 1] = info[:, 1, 0] = (w_zz * ax).sum(1)
+        info[:, 1, 1] = w_zz.sum(1)
+        info[:, 0, 2] = info[:, 2, 0] = (w_zg * ax).sum(1)
+        info[:, 1, 2] = info[:, 2, 1] = w_zg.sum(1)
+        info[:, 2, 2] = (self.n * c * c * (1.0 - c) * qs / p).sum(1)
+        if slope_prior and self.log_a_prior is not None:
+            mu, sd = self.log_a_prior
+            grad[:, _ALPHA] -= (eta[:, _ALPHA] - mu) / sd**2
+            info[:, _ALPHA, _ALPHA] += 1.0 / sd**2
+        if self.guessing:
+            alpha_c, beta_c = self.c_prior
+            grad[:, _GAMMA] += (alpha_c - 1.0) * (1.0 - c_flat) - (beta_c - 1.0) * c_flat
+            info[:, _GAMMA, _GAMMA] += (alpha_c + beta_c - 2.0) * c_flat * (1.0 - c_flat)
+        return grad, info
 
 
-def _objective(
-    params: _Params,
-    nodes: FloatArray,
-    r: FloatArray,
-    n: FloatArray,
-    log_a_prior: tuple[float, float] | None,
-    c_prior: tuple[float, float],
-) -> FloatArray:
-    ln_p, ln_q = _curves(params, nodes)[:2]
-    return np.asarray(
-        (r * ln_p + (n - r) * ln_q).sum(axis=1) + _log_prior(params, log_a_prior, c_prior),
-        dtype=np.float64,
-    )
-
-
-def _gradient_information(
-    params: _Params,
-    nodes: FloatArray,
-    r: FloatArray,
-    n: FloatArray,
-    log_a_prior: tuple[float, float] | None,
-    c_prior: tuple[float, float],
-) -> tuple[FloatArray, FloatArray]:
-    """Per item: gradient (items × k) and expected information (items × k × k) in η."""
-    _, _, p, ps, qs, ratio = _curves(params, nodes)
-    a = params.slopes()[:, None]
-    c = params.guessing()[:, None]
-    ax = a * nodes[None, :]
-    resid = r - n * p
-    w_zz = n * ratio * (1.0 - c) * ps * qs
-    blocks_g = [(resid * ratio * ax).sum(1), (resid * ratio).sum(1)]
-    info = [[(w_zz * ax * ax).sum(1), (w_zz * ax).sum(1)], [None, w_zz.sum(1)]]
-    if params.gamma is not None:
-        blocks_g.append((resid * c / p).sum(1))
-        w_zg = n * c * (1.0 - c) * qs * ratio
-        info[0].append((w_zg * ax).sum(1))
-        info[1].append(w_zg.sum(1))
-        info.append([None, None, (n * c * c * (1.0 - c) * qs / p).sum(1)])
-    k = len(blocks_g)
-    grad = np.stack(blocks_g, axis=1)
-    hess = np.zeros((grad.shape[0], k, k))
-    for i in range(k):
-        for j in range(i, k):
-            value = info[i][j]
-            assert value is not None
-            hess[:, i, j] = hess[:, j, i] = value
-    if log_a_prior is not None:
-        mu, sd = log_a_prior
-        grad[:, 0] -= (params.alpha - mu) / sd**2
-        hess[:, 0, 0] += 1.0 / sd**2
-    if params.gamma is not None:
-        cc = params.guessing()
-        grad[:, 2] += (c_prior[0] - 1.0) * (1.0 - cc) - (c_prior[1] - 1.0) * cc
-        hess[:, 2, 2] += (c_prior[0] + c_prior[1] - 2.0) * cc * (1.0 - cc)
-    return grad, hess
-
-
-def _with(params: _Params, eta: FloatArray, rows: npt.NDArray[np.bool_] | None = None) -> _Params:
-    """Parameters with η replaced (for ``rows`` only, if given)."""
-    alpha, d = params.alpha.copy(), params.d.copy()
-    gamma = None if params.gamma is None else params.gamma.copy()
-    sel = slice(None) if rows is None else rows
-    alpha[sel] = eta[sel, 0] if eta.shape[1] > 1 else alpha[sel]
-    d[sel] = eta[sel, 1] if eta.shape[1] > 1 else eta[sel, 0]
-    if gamma is not None:
-        gamma[sel] = eta[sel, 2]
-    return _Params(alpha, d, gamma)
-
-
-def _m_step(
-    params: _Params,
-    model: CalibrationModel,
-    nodes: FloatArray,
-    r: FloatArray,
-    n: FloatArray,
-    log_a_prior: tuple[float, float] | None,
-    c_prior: tuple[float, float],
-    newton_steps: int = 3,
-) -> _Params:
-    """Fisher scoring with step halving; never lowers any item's penalised objective."""
-    for _ in range(newton_steps):
-        grad, hess = _gradient_information(params, nodes, r, n, log_a_prior, c_prior)
-        if model in ("rasch", "1pl"):
-            # Intercepts per item with the slope held; the 1PL slope is updated jointly below.
-            grad, hess = grad[:, 1:2], hess[:, 1:2, 1:2]
-            eta = params.d[:, None]
-        else:
-            eta = np.stack(
-                [params.alpha, params.d] + ([params.gamma] if params.gamma is not None else []),
-                axis=1,
-            )
-        step = np.linalg.solve(hess, grad[..., None])[..., 0]
-        step = np.clip(step, -2.0, 2.0)
-        before = _objective(params, nodes, r, n, log_a_prior, c_prior)
+def _m_step(eta: FloatArray, expected: _Expected, model: _Model, steps: int = 3) -> FloatArray:
+    """Fisher scoring on the free columns with step halving: no item's objective ever falls."""
+    free = list(model.free)
+    for _ in range(steps):
+        grad, info = expected.gradient_information(eta)
+        g = grad[:, free]
+        h = info[:, free][:, :, free]
+        step = np.clip(np.linalg.solve(h, g[..., None])[..., 0], -2.0, 2.0)
+        before = expected.objective(eta)
         scale = np.ones(eta.shape[0])
-        trial = params
         for _ in range(12):
-            new_eta = eta + scale[:, None] * step
-            trial = (
-                _Params(params.alpha, new_eta[:, 0], params.gamma)
-                if eta.shape[1] == 1
-                else _with(params, new_eta)
-            )
-            worse = _objective(trial, nodes, r, n, log_a_prior, c_prior) < before - 1e-12
+            trial = eta.copy()
+            trial[:, free] += scale[:, None] * step
+            worse = expected.objective(trial) < before - 1e-12
             if not worse.any():
                 break
             scale = np.where(worse, scale / 2.0, scale)
         else:
-            keep_old = _objective(trial, nodes, r, n, log_a_prior, c_prior) < before - 1e-12
-            trial = _with(
-                trial,
-                np.stack(
-                    [params.alpha, params.d] + ([params.gamma] if params.gamma is not None else []),
-                    axis=1,
-                ),
-                keep_old,
-            )
-        params = trial
-        if model == "1pl":
-            params = _common_slope_step(params, nodes, r, n, log_a_prior, c_prior)
+            trial[worse] = eta[worse]  # still no better after 12 halvings: keep those items
+        eta = trial
+        if model.common_slope:
+            eta = _common_slope_step(eta, expected)
         if np.max(np.abs(scale[:, None] * step)) < 1e-8:
             break
-    return params
+    return eta
 
 
-def _common_slope_step(
-    params: _Params,
-    nodes: FloatArray,
-    r: FloatArray,
-    n: FloatArray,
-    log_a_prior: tuple[float, float] | None,
-    c_prior: tuple[float, float],
-) -> _Params:
-    grad, hess = _gradient_information(params, nodes, r, n, None, c_prior)
-    g, h = float(grad[:, 0].sum()), float(hess[:, 0, 0].sum())
-    alpha0 = float(params.alpha[0])
-    if log_a_prior is not None:
-        mu, sd = log_a_prior
-        g -= (alpha0 - mu) / sd**2
+def _common_slope_step(eta: FloatArray, expected: _Expected) -> FloatArray:
+    """One step-halved scoring step on the 1PL's shared ``ln a`` (its prior counted once)."""
+    grad, info = expected.gradient_information(eta, slope_prior=False)
+    g, h = float(grad[:, _ALPHA].sum()), float(info[:, _ALPHA, _ALPHA].sum())
+    alpha = float(eta[0, _ALPHA])
+
+    def total(value: float) -> float:
+        trial = eta.copy()
+        trial[:, _ALPHA] = value
+        prior = 0.0
+        if expected.log_a_prior is not None:
+            mu, sd = expected.log_a_prior
+            prior = -0.5 * ((value - mu) / sd) ** 2
+        return float(expected.objective(trial, slope_prior=False).sum()) + prior
+
+    if expected.log_a_prior is not None:
+        mu, sd = expected.log_a_prior
+        g -= (alpha - mu) / sd**2
         h += 1.0 / sd**2
-    before = float(_objective(params, nodes, r, n, None, c_prior).sum())
+    before = total(alpha)
     step = max(-1.0, min(1.0, g / h))
     for _ in range(12):
-        trial = _Params(np.full_like(params.alpha, alpha0 + step), params.d, params.gamma)
-        if float(_objective(trial, nodes, r, n, None, c_prior).sum()) >= before - 1e-12:
-            return trial
+        if total(alpha + step) >= before - 1e-12:
+            out = eta.copy()
+            out[:, _ALPHA] = alpha + step
+            return out
         step /= 2.0
-    return params
+    return eta
 
 
 def calibrate(
@@ -366,13 +326,14 @@ def calibrate(
     persons = obs.sum(axis=1) > 0
     xf_p, obs_p, wrong_p = xf[persons], obs[persons], wrong[persons]
 
+    spec = _MODELS[model]
     nodes = np.linspace(-quadrature_bound, quadrature_bound, quadrature_points)
     log_w = -0.5 * nodes**2
     log_w -= np.logaddexp.reduce(log_w)
-    params = _start_values(xf_p, obs_p, model, c_prior)
+    eta = _start_values(xf_p, obs_p, spec, c_prior)
 
-    def e_step(p: _Params) -> tuple[FloatArray, float]:
-        ln_p, ln_q = _curves(p, nodes)[:2]
+    def e_step(eta: FloatArray) -> tuple[FloatArray, float]:
+        ln_p, ln_q = _curves(eta, nodes, spec.guessing)[:2]
         ll = xf_p @ ln_p + wrong_p @ ln_q + log_w
         top = ll.max(axis=1, keepdims=True)
         post = np.exp(ll - top)
@@ -386,29 +347,34 @@ def calibrate(
     max_change = math.inf
     cycles = 0
     for cycles in range(1, max_cycles + 1):  # noqa: B007 (cycles is reported)
-        post, loglik = e_step(params)
-        penalised = loglik + float(_log_prior(params, log_a_prior, c_prior).sum())
+        post, loglik = e_step(eta)
+        expected = _Expected(
+            nodes, xf_p.T @ post, obs_p.T @ post, spec.guessing, log_a_prior, c_prior
+        )
+        penalised = (
+            loglik
+            + float(expected.log_prior(eta, slope_prior=not spec.common_slope).sum())
+            + _shared_slope_prior(eta, spec, log_a_prior)
+        )
         change = penalised - previous
-        r = xf_p.T @ post
-        n = obs_p.T @ post
-        old = np.concatenate(params.abc())
-        params = _m_step(params, model, nodes, r, n, log_a_prior, c_prior)
-        max_change = float(np.max(np.abs(np.concatenate(params.abc()) - old)))
+        old = np.concatenate(_abc(eta))
+        eta = _m_step(eta, expected, spec)
+        max_change = float(np.max(np.abs(np.concatenate(_abc(eta)) - old)))
         if max_change < tol and abs(change) < ll_tol * abs(penalised):
             converged = True
             break
         previous = penalised
 
-    post, loglik = e_step(params)
+    post, loglik = e_step(eta)
     se_a, se_b, se_c = _standard_errors(
-        params, model, nodes, post, xf_p, wrong_p, log_a_prior, c_prior
+        eta, model, nodes, post, xf_p, wrong_p, log_a_prior, c_prior
     )
     theta = np.zeros(x.shape[0])
     theta_se = np.ones(x.shape[0])
     mean = post @ nodes
     theta[persons] = mean
     theta_se[persons] = np.sqrt(np.maximum(post @ nodes**2 - mean**2, 0.0))
-    a, b, c = params.abc()
+    a, b, c = _abc(eta)
     return Calibration(
         model=model,
         item_ids=tuple(i for i, k in zip(ids, keep, strict=True) if k),
@@ -430,21 +396,32 @@ def calibrate(
     )
 
 
+def _shared_slope_prior(
+    eta: FloatArray, spec: _Model, log_a_prior: tuple[float, float] | None
+) -> float:
+    """The 1PL's slope prior, counted once (per-item priors cover the other models)."""
+    if not spec.common_slope or log_a_prior is None:
+        return 0.0
+    mu, sd = log_a_prior
+    return -0.5 * ((float(eta[0, _ALPHA]) - mu) / sd) ** 2
+
+
 def _start_values(
-    xf: FloatArray, obs: FloatArray, model: CalibrationModel, c_prior: tuple[float, float]
-) -> _Params:
+    xf: FloatArray, obs: FloatArray, spec: _Model, c_prior: tuple[float, float]
+) -> FloatArray:
     p = np.clip(xf.sum(axis=0) / np.maximum(obs.sum(axis=0), 1.0), 0.02, 0.98)
-    items = p.size
-    if model == "3pl":
+    eta = np.zeros((p.size, 3))
+    eta[:, _GAMMA] = -np.inf
+    if spec.guessing:
         c0 = (c_prior[0] - 1.0) / (c_prior[0] + c_prior[1] - 2.0)
-        star = np.clip((p - c0) / (1.0 - c0), 0.05, 0.95)
-        d = np.log(star / (1.0 - star)) * 1.3
-        return _Params(np.zeros(items), d, np.full(items, math.log(c0 / (1.0 - c0))))
-    return _Params(np.zeros(items), np.log(p / (1.0 - p)) * 1.3, None)
+        p = np.clip((p - c0) / (1.0 - c0), 0.05, 0.95)
+        eta[:, _GAMMA] = math.log(c0 / (1.0 - c0))
+    eta[:, _D] = np.log(p / (1.0 - p)) * 1.3
+    return eta
 
 
 def _standard_errors(
-    params: _Params,
+    eta: FloatArray,
     model: CalibrationModel,
     nodes: FloatArray,
     post: FloatArray,
@@ -454,37 +431,35 @@ def _standard_errors(
     c_prior: tuple[float, float],
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Cross-product information of the person scores, inverted; delta method to a, b, c."""
-    _, _, p, ps, qs, ratio = _curves(params, nodes)
-    a = params.slopes()
-    c = params.guessing()
+    spec = _MODELS[model]
+    _, _, p, ps, qs, ratio = _curves(eta, nodes, spec.guessing)
+    a, b, c = _abc(eta)
     items = a.size
     ax = a[:, None] * nodes[None, :]
     g1_z = (1.0 - c[:, None]) * qs * ratio  # ∂ ln P / ∂z
     g0_z = -ps  # ∂ ln Q / ∂z
-    blocks = {
-        "alpha": xf * (post @ (g1_z * ax).T) + wrong * (post @ (g0_z * ax).T),
-        "d": xf * (post @ g1_z.T) + wrong * (post @ g0_z.T),
+    # Each person's score for each free parameter (Fisher's identity: posterior-weighted).
+    scores: dict[int, FloatArray] = {
+        _ALPHA: xf * (post @ (g1_z * ax).T) + wrong * (post @ (g0_z * ax).T),
+        _D: xf * (post @ g1_z.T) + wrong * (post @ g0_z.T),
     }
-    if params.gamma is not None:
+    if spec.guessing:
         g1_g = c[:, None] * (1.0 - c[:, None]) * qs / p
-        blocks["gamma"] = xf * (post @ g1_g.T) - wrong * c[None, :]
-    names = (
-        ["d"] if model == "rasch" else ["alpha", "d"] if model != "3pl" else ["alpha", "d", "gamma"]
-    )
-    columns = []
-    for name in names:
-        s = blocks[name]
-        columns.append(s.sum(axis=1, keepdims=True) if name == "alpha" and model == "1pl" else s)
-    scores = np.concatenate(columns, axis=1)
-    info = scores.T @ scores
-    # Prior curvature (the priors are part of the penalised likelihood being maximised).
+        scores[_GAMMA] = xf * (post @ g1_g.T) - wrong * c[None, :]
+    columns = list(spec.free)
+    if spec.common_slope:
+        columns = [_ALPHA, *columns]
+        scores[_ALPHA] = scores[_ALPHA].sum(axis=1, keepdims=True)
+    stacked = np.concatenate([scores[k] for k in columns], axis=1)
+    info = stacked.T @ stacked
+    # Prior curvature: the priors are part of the penalised likelihood that was maximised.
     offset = 0
-    for name in names:
-        width = 1 if name == "alpha" and model == "1pl" else items
+    for k in columns:
+        width = scores[k].shape[1]
         diag = np.arange(offset, offset + width)
-        if name == "alpha" and log_a_prior is not None:
+        if k == _ALPHA and log_a_prior is not None:
             info[diag, diag] += 1.0 / log_a_prior[1] ** 2
-        if name == "gamma":
+        if k == _GAMMA:
             info[diag, diag] += (c_prior[0] + c_prior[1] - 2.0) * c * (1.0 - c)
         offset += width
     try:
@@ -492,21 +467,20 @@ def _standard_errors(
     except np.linalg.LinAlgError:
         cov = np.linalg.pinv(info)
     var = np.maximum(np.diag(cov), 0.0)
+    start = {k: sum(scores[j].shape[1] for j in columns[: columns.index(k)]) for k in columns}
     zeros = np.zeros(items)
-    if model == "rasch":
-        var_d = var[:items]
-        return zeros, np.sqrt(var_d), zeros
-    if model == "1pl":
-        var_alpha = np.full(items, var[0])
-        var_d = var[1:]
-        cov_ad = cov[0, 1:]
+    d_at = start[_D] + np.arange(items)
+    var_d = var[d_at]
+    if _ALPHA in start:
+        alpha_at = start[_ALPHA] + (
+            np.zeros(items, dtype=np.int64) if spec.common_slope else np.arange(items)
+        )
+        var_alpha, cov_ad = var[alpha_at], cov[alpha_at, d_at]
     else:
-        var_alpha, var_d = var[:items], var[items : 2 * items]
-        cov_ad = cov[np.arange(items), np.arange(items, 2 * items)]
-    b = -params.d / a
-    se_a = a * np.sqrt(var_alpha)
+        var_alpha = cov_ad = zeros
     # b = −d e^{−α}: ∂b/∂α = −b, ∂b/∂d = −1/a.
     var_b = b**2 * var_alpha + var_d / a**2 + 2.0 * b / a * cov_ad
-    se_b = np.sqrt(np.maximum(var_b, 0.0))
-    se_c = zeros if params.gamma is None else c * (1.0 - c) * np.sqrt(var[2 * items : 3 * items])
-    return se_a, se_b, se_c
+    se_c = (
+        c * (1.0 - c) * np.sqrt(var[start[_GAMMA] + np.arange(items)]) if spec.guessing else zeros
+    )
+    return a * np.sqrt(var_alpha), np.sqrt(np.maximum(var_b, 0.0)), se_c
