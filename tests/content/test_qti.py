@@ -605,6 +605,9 @@ def test_manifest_tolerance() -> None:
     based = zipped({"imsmanifest.xml": manifest([("A", "imsqti_item_xmlv2p2", "One.xml")],
                                                 base="Items/"), **items})
     assert len(read_qti(based, name="p.zip").items) == 1
+    sibling = zipped({"pkg/imsmanifest.xml": manifest([("A", "imsqti_item_xmlv2p2", "x.xml")]),
+                      "PKG/x.xml": CHOICE_22})
+    assert skipped_reason(read_qti(sibling, name="p.zip")) == "file not in package: x.xml"
     missing = zipped({"imsmanifest.xml": manifest([("A", "imsqti_item_xmlv2p2", "gone.xml")])})
     assert skipped_reason(read_qti(missing, name="p.zip")) == "file not in package: gone.xml"
 

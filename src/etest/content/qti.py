@@ -261,7 +261,9 @@ class _Rooted:
 
     def find(self, path: str) -> str | None:
         key = self.inner.find(self.prefix + path)
-        return key[len(self.prefix):] if key is not None else None
+        if key is None or not key.startswith(self.prefix):
+            return None  # a case-insensitive match in a sibling folder is not inside the package
+        return key[len(self.prefix):]
 
     def size(self, key: str) -> int:
         return self.inner.size(self.prefix + key)
