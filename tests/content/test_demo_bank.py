@@ -320,7 +320,7 @@ def stale_audio(items: list[Item], root: Path) -> list[str]:
             continue
         path = root / stim["audio"]["src"]
         tags = BUILDER.opus_tags(path.read_bytes()) if path.is_file() else {}
-        digest = BUILDER.source_hash(item, BUILDER.voice_plan(item))
+        digest = BUILDER.source_hash(BUILDER.voice_plan(item))
         if tags.get("ETEST_SOURCE") != digest:
             stale.append(item["code"])
     return stale
