@@ -142,8 +142,8 @@ class CatEngine:
     def likelihood_row(self, item: int) -> FloatArray:
         """``[ln Q, ln P]`` of one item on the grid nodes, shape ``(2, nodes)`` (cached).
 
-        Computed per item, never in a batch, so every path that scores a response uses the same
-        floating-point values.
+        Computed per item, never in a batch, so an attempt updated answer by answer and the same
+        attempt rebuilt from its responses add exactly the same values.
         """
         row = self._ll_rows.get(item)
         if row is None:
