@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -63,6 +64,13 @@ def run_in_transaction(fn: Callable[[AsyncSession, Settings], Awaitable[T]]) -> 
         for problem in exc.extra.get("errors", []):
             err.print(f"  {problem['file']}: {problem['path']}: {problem['message']}",
                       highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
+    except Exception as exc:  # an unexpected failure: one line, not a traceback
+        if os.environ.get("ETEST_DEBUG"):
+            raise
+        err.print(f"[red]error[/red]: {type(exc).__name__}: {exc}".splitlines()[0][:500],
+                  highlight=False)
+        err.print("(set ETEST_DEBUG=1 for the traceback)")
         raise typer.Exit(1) from exc
 
 
@@ -243,6 +251,9 @@ def content_import(
 
 def print_import(result: Any) -> None:
     for f in result.files:
+        if f.status == "skipped":
+            out.print(f"skipped   {f.file}: {f.reason}", highlight=False, soft_wrap=True)
+            continue
         line = f"{f.status:<9} {f.kind:<4} {f.code} v{f.version}"
         if f.status == "imported":
             line += (f"  items: {f.items_new} new, {f.items_reused} reused; can-do {f.can_do}; "

@@ -83,3 +83,20 @@ def test_demo_loads_content_and_prints_a_take_url(cli_env: CliRunner) -> None:
     again = cli_env.invoke(app, ["demo"])
     assert [line for line in again.output.splitlines() if "/take?token=" in line] == urls
     assert "0 new items" in again.output
+
+
+def test_content_import_of_the_shared_qti_samples(cli_env: CliRunner) -> None:
+    samples = Path(__file__).resolve().parents[2].parent / "shared" / "qti-samples"
+    if not samples.is_dir():
+        pytest.fail(f"the shared QTI samples are missing at {samples}")
+    assert cli_env.invoke(app, ["db", "upgrade"]).exit_code == 0
+    first = cli_env.invoke(app, ["content", "import", str(samples)])
+    assert first.exit_code == 0, first.output
+    summary = next(line for line in first.output.splitlines() if line.startswith("QTI:"))
+    imported = int(summary.split()[1])
+    assert imported >= 35, summary
+    assert "skipped   davemckain-qtiworks/malformed/BadManifest.zip" in first.output
+    assert "unsupported interaction" in first.output or "Interaction" in first.output
+    again = cli_env.invoke(app, ["content", "import", str(samples)])
+    assert again.exit_code == 0
+    assert "imported " not in again.output.replace("items imported", "")

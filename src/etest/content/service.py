@@ -141,7 +141,12 @@ async def _validate(session: AsyncSession, sources: list[Source], batch: _Batch,
         for p in (await session.scalars(select(Plan))).all()}
     for source in sources:
         if source.flow is None:
-            problems.extend(source.problems)
+            if source.auto_version and len(sources) > 1:
+                # one unreadable QTI file among many: reported, not fatal to the others
+                result.files.append(FileReport(source.name, None, None, None, "skipped",
+                                               "; ".join(p.message for p in source.problems)))
+            else:
+                problems.extend(source.problems)
             continue
         flow, name = source.flow, source.name
         before = len(problems)
@@ -164,39 +169,54 @@ async def _validate(session: AsyncSession, sources: list[Source], batch: _Batch,
         plan = _Plan(source, flow, version)
         batch.can_do |= {cd.code for cd in flow.can_do}
         batch.lessons |= {lesson.code for lesson in flow.review_lessons}
+        kept: list[ItemIn] = []
         for n, item in enumerate(flow.items):
-            at = f"$.items[{n}]"
-            if item.can_do is not None and item.can_do not in batch.can_do:
-                problems.append(Problem(name, f"{at}.can_do",
-                                        f"unknown can-do statement {item.can_do!r}"))
-            for code in item.review_lessons:
-                if code not in batch.lessons:
-                    problems.append(Problem(name, f"{at}.review_lessons",
-                                            f"unknown review lesson {code!r}"))
-            for where, ref, kind in _media_refs(item):
-                if ref.src in plan.media:
-                    continue
-                data = source.read_media(ref.src)
-                if data is None:
-                    problems.append(Problem(name, f"{at}.{where}.src",
-                                            f"media file {ref.src!r} not found"))
-                    continue
-                why = media_problem(ref.src, data)
-                ctype = content_type_of(ref.src) or ""
-                if why is None and not ctype.startswith(kind):
-                    why = f"{ref.src!r} is not {kind}"
-                if why is None and kind == "image" and not ref.alt:
-                    why = "an image needs alt text"
-                if why is not None:
-                    problems.append(Problem(name, f"{at}.{where}", why))
-                    continue
-                plan.media[ref.src] = _Media(hashlib.sha256(data).hexdigest(), ctype, data)
+            found = _check_item(item, f"$.items[{n}]", name, source, batch, plan)
+            if found and source.auto_version:
+                # QTI is tolerant per item: a bad item is reported and left out
+                result.qti.append({"file": name, "identifier": item.source, "code": item.code,
+                                   "status": "skipped",
+                                   "reason": "; ".join(f"{p.path}: {p.message}" for p in found)})
+                continue
+            problems.extend(found)
+            kept.append(item)
             batch.items[item.code] = item
+        flow.items = kept
         if flow.kind != "bank":
             _validate_engine(flow, name, batch, plan_levels, problems)
         if len(problems) == before:
             plans.append(plan)
     return plans
+
+
+def _check_item(item: ItemIn, at: str, name: str, source: Source, batch: _Batch,
+                plan: _Plan) -> list[Problem]:
+    """The problems of one item's references (can-do, lessons, media); media it names are
+    added to the plan."""
+    found: list[Problem] = []
+    if item.can_do is not None and item.can_do not in batch.can_do:
+        found.append(Problem(name, f"{at}.can_do", f"unknown can-do statement {item.can_do!r}"))
+    for code in item.review_lessons:
+        if code not in batch.lessons:
+            found.append(Problem(name, f"{at}.review_lessons", f"unknown review lesson {code!r}"))
+    for where, ref, kind in _media_refs(item):
+        if ref.src in plan.media:
+            continue
+        data = source.read_media(ref.src)
+        if data is None:
+            found.append(Problem(name, f"{at}.{where}.src", f"media file {ref.src!r} not found"))
+            continue
+        why = media_problem(ref.src, data)
+        ctype = content_type_of(ref.src) or ""
+        if why is None and not ctype.startswith(kind):
+            why = f"{ref.src!r} is not {kind}"
+        if why is None and kind == "image" and not ref.alt and item.status != "draft":
+            why = "an image needs alt text (drafts may lack it until reviewed)"
+        if why is not None:
+            found.append(Problem(name, f"{at}.{where}", why))
+            continue
+        plan.media[ref.src] = _Media(hashlib.sha256(data).hexdigest(), ctype, data)
+    return found
 
 
 def _level_of(item: ItemIn | Item) -> str | None:
@@ -394,7 +414,10 @@ async def import_content(session: AsyncSession, actor: Actor, store: MediaStore,
     actor.require("manage_plans")
     result = ImportResult()
     for source in sources:
-        result.qti.extend({"file": source.name, **r.__dict__} for r in source.qti_reports)
+        for r in source.qti_reports:
+            inner = str(r.file)
+            where = source.name if source.name.endswith(inner) else f"{source.name}/{inner}"
+            result.qti.append({**r.__dict__, "file": where})
     problems: list[Problem] = []
     batch = _Batch()
     await _known(session, batch)

@@ -92,7 +92,25 @@ def _is_qti_xml(raw: bytes) -> bool:
     return b"assessmentitem" in head or b"qti-assessment-item" in head
 
 
-def _qti_source(name: str, data: bytes, skill: Skill, level: str | None) -> Source:
+_MEDIA_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".mp3", ".ogg", ".oga",
+                   ".opus", ".wav", ".m4a", ".webm", ".css"}
+
+
+def _media_around(folder: Path, limit: int = 50 * 1024 * 1024) -> dict[str, bytes]:
+    """The media files below the folder of a single QTI item, keyed relative to it."""
+    files: dict[str, bytes] = {}
+    total = 0
+    for f in sorted(folder.rglob("*")):
+        if f.is_file() and not f.is_symlink() and f.suffix.lower() in _MEDIA_SUFFIXES:
+            total += f.stat().st_size
+            if total > limit:
+                break
+            files[f.relative_to(folder).as_posix()] = f.read_bytes()
+    return files
+
+
+def _qti_source(name: str, data: bytes, skill: Skill, level: str | None,
+                files: dict[str, bytes] | None = None) -> Source:
     import hashlib
 
     from etest.content.qti import QtiPackageError, read_qti
@@ -100,17 +118,26 @@ def _qti_source(name: str, data: bytes, skill: Skill, level: str | None) -> Sour
 
     digest = hashlib.sha256(data).hexdigest()
     try:
-        result = read_qti(data, name=name, skill=skill, level=level)
+        result = read_qti(data, name=PurePosixPath(name).name if files is not None else name,
+                          skill=skill, level=level, files=files,
+                          code_prefix=_code_prefix(name))
     except QtiPackageError as exc:
         return Source(name, None, lambda _: None, [Problem(name, "$", exc.detail)],
-                      content_hash=digest)
-    code = "qti-" + "".join(c if c.isalnum() else "-" for c in PurePosixPath(name).stem)[:100]
+                      auto_version=True, content_hash=digest)
+    code = f"qti-{_code_prefix(name)}"
     flow = FlowFile.model_construct(format=FORMAT, kind="bank", code=code, version=1,
                                     title=f"QTI import {name}", plan=None, level=None,
                                     description=None, can_do=[], review_lessons=[],
                                     items=result.items, engine=None)
     return Source(name, flow, result.media.get, auto_version=True,
                   qti_reports=list(result.reports), content_hash=digest)
+
+
+def _code_prefix(name: str) -> str:
+    """Item codes of QTI content start with the file's path (so two folders' ``q1.xml`` differ)."""
+    stem = str(PurePosixPath(name).with_suffix(""))
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in stem).strip("-.")[-100:] \
+        or "qti"
 
 
 def _order(paths: list[Path], root: Path) -> list[Path]:
@@ -186,8 +213,10 @@ def sources_from_bytes(name: str, data: bytes, *, skill: Skill = "reading",
     if lowered.endswith(".xml") or data.lstrip()[:1] == b"<":
         if not _is_qti_xml(data):
             return [Source(name, None, lambda _: None,
-                           [Problem(name, "$", "an XML file that is not a QTI item")])]
-        return [_qti_source(name, data, skill, level)]
+                           [Problem(name, "$", "an XML file that is not a QTI item")],
+                           auto_version=True)]
+        return [_qti_source(name, data, skill, level,
+                            _media_around(folder) if folder is not None else None)]
     return [Source(name, None, lambda _: None,
                    [Problem(name, "$", "unknown content: expected flow JSON, QTI XML or a zip")])]
 
