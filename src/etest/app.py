@@ -29,6 +29,8 @@ from etest.migrate import current_revision, head_revision
 from etest.organization.endpoints import router as organization_router
 from etest.plan.endpoints import router as plan_router
 from etest.token.endpoints import router as token_router
+from etest.web import mount_static
+from etest.web import router as web_router
 
 log = structlog.get_logger(__name__)
 
@@ -63,8 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
 
     for router in (plan_router, organization_router, candidate_router, token_router,
-                   audit_router, content_router, attempt_router):
+                   audit_router, content_router, attempt_router, web_router):
         app.include_router(router)
+    mount_static(app)
     _operational_routes(app)
     return app
 

@@ -1,0 +1,92 @@
+/* Progressive enhancement for /take: everything works without this file.
+   - focus: the error summary when there is one, else the question heading;
+   - a countdown from the server-rendered remaining time (the server enforces deadlines anyway),
+     with spoken notices at 5 minutes, 1 minute and 10 seconds, and at 0: send the answer if one
+     is given, otherwise reload to move on;
+   - ordering: choosing a part already placed elsewhere swaps the two. */
+(function () {
+  "use strict";
+
+  var live = document.getElementById("live");
+  function say(text) { if (live) { live.textContent = text; } }
+
+  var summary = document.getElementById("error-summary");
+  var heading = document.querySelector("[data-focus-on-load]");
+  if (summary) { summary.focus(); } else if (heading) { heading.focus(); }
+
+  function words(seconds) {
+    var total = Math.max(0, Math.ceil(seconds));
+    var h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    if (h) { return h + " h " + two(m) + " min"; }
+    if (m) { return m + " min " + two(s) + " s"; }
+    return s + " s";
+  }
+
+  function answerGiven(form) {
+    if (form.querySelector("input[type=radio]:checked, input[type=checkbox]:checked")) { return true; }
+    var text = form.querySelector("input[type=text]");
+    if (text) { return text.value.trim() !== ""; }
+    var selects = form.querySelectorAll("select"), filled = 0, i;
+    for (i = 0; i < selects.length; i++) { if (selects[i].value) { filled++; } }
+    if (form.querySelector("[data-order]")) { return selects.length > 0 && filled === selects.length; }
+    return filled > 0;
+  }
+
+  var finished = false;
+  function timeUp(which) {
+    if (finished) { return; }
+    finished = true;
+    say(which === "question" ? "Time is up for this question." : "Time is up for the test.");
+    var form = document.querySelector("form.answer-form");
+    if (form && answerGiven(form)) { form.submit(); return; }
+    // past the server's grace period, the page shows the next question or the result
+    window.setTimeout(function () { window.location.assign(window.location.pathname); }, 2500);
+  }
+
+  var loaded = window.performance && performance.now ? performance.now() : Date.now();
+  function elapsed() {
+    var now = window.performance && performance.now ? performance.now() : Date.now();
+    return (now - loaded) / 1000;
+  }
+
+  var timers = document.querySelectorAll("[data-remaining]");
+  Array.prototype.forEach.call(timers, function (el) {
+    var start = parseFloat(el.getAttribute("data-remaining"));
+    var out = el.querySelector(".timer-value");
+    var which = el.getAttribute("data-timer");
+    var marks = [300, 60, 10].filter(function (m) { return start > m; });
+    if (isNaN(start) || !out) { return; }
+    function tick() {
+      var left = start - elapsed();
+      out.textContent = words(left);
+      while (marks.length && left <= marks[0]) {
+        say(words(marks.shift()) + " left" + (which === "question" ? " for this question." : " for the test."));
+      }
+      if (left < 60) { el.classList.add("timer-low"); }
+      if (left <= 0) { timeUp(which); return; }
+      window.setTimeout(tick, 1000 - ((left * 1000) % 1000 || 0) + 20);
+    }
+    tick();
+  });
+
+  var order = document.querySelector("[data-order]");
+  if (order) {
+    var selects = order.querySelectorAll("select");
+    Array.prototype.forEach.call(selects, function (select) {
+      select.setAttribute("data-previous", select.value);
+      select.addEventListener("change", function () {
+        var previous = select.getAttribute("data-previous");
+        Array.prototype.forEach.call(selects, function (other) {
+          if (other !== select && select.value && other.value === select.value) {
+            other.value = previous;
+            other.setAttribute("data-previous", previous);
+            var label = order.querySelector("label[for='" + other.id + "']");
+            say("Swapped with " + (label ? label.textContent : "another position") + ".");
+          }
+        });
+        select.setAttribute("data-previous", select.value);
+      });
+    });
+  }
+}());
