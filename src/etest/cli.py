@@ -280,6 +280,15 @@ def _parse(model: Any, **values: Any) -> Any:
         raise typer.Exit(2) from exc
 
 
+def _register_simulate() -> None:
+    from etest.simulation.cli import simulate_command
+
+    app.command("simulate")(simulate_command)
+
+
+_register_simulate()
+
+
 def main() -> None:  # pragma: no cover - console entry point
     try:
         app()

@@ -100,3 +100,18 @@ def test_content_import_of_the_shared_qti_samples(cli_env: CliRunner) -> None:
     again = cli_env.invoke(app, ["content", "import", str(samples)])
     assert again.exit_code == 0
     assert "imported " not in again.output.replace("items imported", "")
+
+
+def test_simulate_a_demo_flow(cli_env: CliRunner, tmp_path: Path) -> None:
+    import json
+
+    from etest.demo import DEMO_CONTENT
+
+    result = cli_env.invoke(app, ["simulate", str(DEMO_CONTENT / "pt_neo_jr.json"),
+                                  "--per-level", "10", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "| Pre A1 |" in result.output and "| all |" in result.output
+    report = json.loads((tmp_path / "placement.json").read_text())
+    assert [r["level"] for r in report["levels"]] == ["Pre A1", "A1", "A1+"]
+    assert report["overall"]["n"] == 30 and 0 <= report["overall"]["within_one"] <= 1
+    assert report["overall"]["max_length"] <= 19

@@ -87,6 +87,30 @@ def _report(summary: dict[str, Any], json_path: Path, png_path: Path) -> Table:
     return table
 
 
+def _is_flow(path: Path) -> bool:
+    try:
+        return bool(json.loads(path.read_text()).get("format") == "etest-flow/1")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return False
+
+
+def _simulate_flow(path: Path, per_level: int, seed: int, output: Path, err: Console) -> None:
+    from etest.attempt.quality import flow_study, markdown
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err) as progress:
+        task = progress.add_task(f"simulating {path.name}", total=None)
+        try:
+            result = flow_study(path, per_level=per_level, seed=seed,
+                                progress=lambda k: progress.advance(task, k))
+        except ValueError as exc:
+            raise BankFileError(str(exc)) from exc
+    Console().print(markdown(result), highlight=False, soft_wrap=True)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "placement.json").write_text(json.dumps(result, indent=1))
+    err.print(f"wrote {output / 'placement.json'}")
+
+
 def simulate_command(
     bank: Annotated[
         str,
@@ -117,8 +141,16 @@ def simulate_command(
         Path,
         typer.Option("--output", "-o", help="Directory for simulation.json and simulation.png."),
     ] = Path("."),
+    per_level: Annotated[
+        int, typer.Option(min=1, help="For a PT flow file: simulated candidates per level.")
+    ] = 200,
 ) -> None:
-    """Simulate candidates taking the placement test on BANK; write JSON and PNG reports."""
+    """Simulate candidates taking the placement test on BANK; write JSON and PNG reports.
+
+    BANK may also be a placement-test flow file (``etest-flow/1``, e.g.
+    ``src/etest/data/demo/pt_neo_plus.json``): candidates at every level then take that flow
+    through the delivery engines (staged or irt), and the placement-quality table is printed
+    and written to ``placement.json`` (see docs/placement.md)."""
     err = Console(stderr=True)
     try:
         bank_path = Path(bank)
@@ -127,6 +159,9 @@ def simulate_command(
             config = config if config is not None or cuts is not None else example_config
         if not bank_path.is_file():
             raise BankFileError(f"{bank_path}: no such file")
+        if _is_flow(bank_path):
+            _simulate_flow(bank_path, per_level, seed, output, err)
+            return
         if not (math.isfinite(ability_mean) and math.isfinite(ability_sd) and ability_sd > 0):
             raise BankFileError("--ability-sd must be > 0 and both ability options finite")
         setup = _setup(config, cuts)
