@@ -18,6 +18,25 @@ from etest.models.organization import Organization
 from etest.models.reference import Level, Plan
 from etest.models.token import TestToken
 
-__all__ = ["ApiKey", "Assessment", "Attempt", "AttemptItem", "OutboxEvent", "Response", "AssessmentVersion", "AuditEntry", "Base", "CanDoStatement",
-           "Candidate", "CandidateTransfer", "ContentImport", "Item", "Level", "MediaObject",
-           "Organization", "Plan", "ReviewLesson", "TestToken"]
+__all__ = [
+    "ApiKey",
+    "Assessment",
+    "AssessmentVersion",
+    "Attempt",
+    "AttemptItem",
+    "AuditEntry",
+    "Base",
+    "CanDoStatement",
+    "Candidate",
+    "CandidateTransfer",
+    "ContentImport",
+    "Item",
+    "Level",
+    "MediaObject",
+    "Organization",
+    "OutboxEvent",
+    "Plan",
+    "Response",
+    "ReviewLesson",
+    "TestToken",
+]
