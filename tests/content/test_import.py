@@ -8,6 +8,7 @@ import io
 import json
 import uuid
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -264,3 +265,36 @@ async def test_item_status_change_is_audited(client: httpx.AsyncClient, su: Head
     assert [i["id"] for i in retired["items"]] == [item_id]
     audit = (await client.get("/api/v1/audit", headers=su, params={"action": "item.status"}))
     assert any(e["target_id"] == item_id for e in audit.json()["items"])
+
+
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "qti-samples"
+
+
+async def test_qti_package_over_the_api(client: httpx.AsyncClient, su: Headers) -> None:
+    samples = SAMPLES
+    if not samples.is_dir():
+        pytest.fail(f"the shared QTI samples are missing at {samples}")
+    data = (samples / "davemckain-qtiworks" / "packages" /
+            "WebDeveloperTest1.zip").read_bytes()
+    name = f"{unique('pkg')}.zip"
+    resp = await client.post("/api/v1/content/import", headers=su,
+                             files={"file": (name, data, "application/zip")},
+                             data={"skill": "reading", "level": "B1"})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    imported = [r for r in body["qti"] if r["status"] == "imported"]
+    assert imported and all(r["reason"] is None for r in imported)
+    assert all(r["reason"] for r in body["qti"] if r["status"] == "skipped")
+    item = (await client.get("/api/v1/items", headers=su,
+                             params={"q": imported[0]["code"]})).json()["items"][0]
+    assert (item["status"], item["level"], item["skill"]) == ("draft", "B1", "reading")
+    again = await client.post("/api/v1/content/import", headers=su,
+                              files={"file": (name, data, "application/zip")},
+                              data={"skill": "reading", "level": "B1"})
+    assert [f["status"] for f in again.json()["files"]] == ["unchanged"]
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+            b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><assessmentItem>&lol2;</assessmentItem>')
+    refused = await client.post("/api/v1/content/import", headers=su,
+                                files={"file": ("bomb.xml", bomb, "application/xml")})
+    assert refused.status_code == 422
+    assert "lollol" not in refused.text

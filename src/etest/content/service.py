@@ -422,6 +422,11 @@ async def import_content(session: AsyncSession, actor: Actor, store: MediaStore,
     batch = _Batch()
     await _known(session, batch)
     plans = await _validate(session, sources, batch, problems, result)
+    if len(sources) == 1 and sources[0].auto_version and sources[0].flow is not None and \
+            not sources[0].flow.items and not result.files:
+        # one QTI file and not one usable item in it: say why, as an error
+        problems.extend(Problem(r["file"], str(r.get("identifier") or "$"), str(r["reason"]))
+                        for r in result.qti)
     if problems:
         raise ContentInvalid(f"{len(problems)} problem(s); nothing was imported.",
                              errors=[p.__dict__ for p in problems])
