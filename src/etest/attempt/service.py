@@ -323,11 +323,7 @@ async def answer(session: AsyncSession, settings: Settings, attempt: Attempt, po
     canonical, correct = check(item.type, item.key, [o["id"] for o in item.options],
                                [t["id"] for t in item.targets], given)
     if existing is not None:
-        if existing.answer == canonical or existing.timed_out:
-            if existing.answer != canonical:
-                raise AnswerConflict("This position timed out before an answer arrived.")
-            return Ack(position, existing.timed_out, existing.answered_at, True)
-        raise AnswerConflict(f"Position {position} was already answered differently.")
+        return _replay(existing, canonical, position)
     if attempt.status != "in_progress" or await expire_if_due(session, attempt):
         raise AttemptFinished("The attempt is finished; no more answers are accepted.")
     now = utcnow()
@@ -339,9 +335,24 @@ async def answer(session: AsyncSession, settings: Settings, attempt: Attempt, po
     try:
         async with session.begin_nested():
             session.add(response)
-    except IntegrityError as exc:  # the same position answered concurrently
-        raise AnswerConflict(f"Position {position} was answered concurrently.") from exc
+    except IntegrityError as exc:  # another device answered this position concurrently
+        # (PostgreSQL: the insert waited for its commit, so that row is visible now): the same
+        # answer is a replay like any other, a different one a conflict
+        existing = await session.get(Response, (attempt.id, position))
+        if existing is None:
+            raise AnswerConflict(f"Position {position} was answered concurrently.") from exc
+        return _replay(existing, canonical, position)
     return Ack(position, late, now, False)
+
+
+def _replay(existing: Response, canonical: Any, position: int) -> Ack:
+    """An answer at a position already answered: the first acknowledgement again when it is
+    the same answer, else 409."""
+    if existing.answer == canonical or existing.timed_out:
+        if existing.answer != canonical:
+            raise AnswerConflict("This position timed out before an answer arrived.")
+        return Ack(position, existing.timed_out, existing.answered_at, True)
+    raise AnswerConflict(f"Position {position} was already answered differently.")
 
 
 # ---------------------------------------------------------------------------- finishing
