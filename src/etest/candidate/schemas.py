@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import EmailStr, Field, StringConstraints, field_validator
 
-from etest.kit.levels import LEVELS, canonical_level
+from etest.kit.levels import validate_level
 from etest.kit.schemas import Input, Output
 from etest.organization.schemas import Uic
 
@@ -15,14 +15,6 @@ DialCode = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{0,9}$")]
 Phone = Annotated[str, StringConstraints(pattern=r"^[0-9+][0-9 ()\-]{0,39}$")]
 RegisteredFrom = Literal["etest", "dashboard", "bulk", "api"]
 
-
-def _level(value: str | None) -> str | None:
-    if value is None:
-        return None
-    name = canonical_level(value)
-    if name is None:
-        raise ValueError(f"unknown level {value!r}; levels are {', '.join(LEVELS)}")
-    return name
 
 
 class _CandidateFields(Input):
@@ -34,7 +26,7 @@ class _CandidateFields(Input):
     plan_code: str | None = Field(None, max_length=64)
     current_level: str | None = None
 
-    _lvl = field_validator("current_level")(_level)
+    _lvl = field_validator("current_level")(validate_level)
 
 
 class CandidateCreate(_CandidateFields):

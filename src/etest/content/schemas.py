@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from etest.kit.levels import LEVELS, canonical_level
+from etest.kit.levels import validate_level
 from etest.kit.schemas import Input
 
 FORMAT: Literal["etest-flow/1"] = "etest-flow/1"
@@ -35,14 +35,6 @@ Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0
 OptionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 Text = Annotated[str, StringConstraints(max_length=20_000)]
 
-
-def _level(value: str | None) -> str | None:
-    if value is None:
-        return None
-    name = canonical_level(value)
-    if name is None:
-        raise ValueError(f"unknown level {value!r}; levels are {', '.join(LEVELS)}")
-    return name
 
 
 class MediaRef(Input):
@@ -131,7 +123,7 @@ class ItemIn(Input):
     time_limit_seconds: int | None = Field(None, ge=5, le=3600)
     source: str | None = Field(None, max_length=500, description="Where it came from (QTI id)")
 
-    _lvl = field_validator("level")(_level)
+    _lvl = field_validator("level")(validate_level)
 
     @model_validator(mode="after")
     def _consistent(self) -> ItemIn:
@@ -183,7 +175,7 @@ class CanDoIn(Input):
     text: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
     cannot_text: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 
-    _lvl = field_validator("level")(_level)
+    _lvl = field_validator("level")(validate_level)
 
 
 class ReviewLessonIn(Input):
@@ -193,7 +185,7 @@ class ReviewLessonIn(Input):
     level: str | None = None
     skill: Skill | None = None
 
-    _lvl = field_validator("level")(_level)
+    _lvl = field_validator("level")(validate_level)
 
 
 class StagedGroup(Input):
@@ -201,7 +193,7 @@ class StagedGroup(Input):
     role: Literal["core", "refinement"] = "core"
     items: list[Code] = Field(min_length=1)
 
-    _lvl = field_validator("level")(_level)
+    _lvl = field_validator("level")(validate_level)
 
 
 class StagedEngine(Input):
@@ -216,7 +208,7 @@ class StagedEngine(Input):
     max_consecutive_wrong: int = Field(3, ge=1, le=50)
     groups: list[StagedGroup] = Field(min_length=1)
 
-    _lvl = field_validator("start_level")(_level)
+    _lvl = field_validator("start_level")(validate_level)
 
 
 class IrtEngine(Input):
@@ -244,7 +236,7 @@ class IrtEngine(Input):
         if self.pool is None and self.pool_levels is None:
             raise ValueError("give pool (item codes) or pool_levels")
         if self.pool_levels is not None:
-            self.pool_levels = [_level(lv) or lv for lv in self.pool_levels]
+            self.pool_levels = [validate_level(lv) or lv for lv in self.pool_levels]
         return self
 
 
@@ -289,7 +281,7 @@ class FlowFile(Input):
     engine: Annotated[StagedEngine | IrtEngine | FixedEngine, Field(discriminator="type")] | None \
         = None
 
-    _lvl = field_validator("level")(_level)
+    _lvl = field_validator("level")(validate_level)
 
     @model_validator(mode="after")
     def _kind_rules(self) -> FlowFile:

@@ -316,6 +316,17 @@ def _hash(values: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
 
 
+async def _upsert_by_code(session: AsyncSession, model: type[CanDoStatement] | type[ReviewLesson],
+                          values: dict[str, Any]) -> None:
+    """Insert a can-do statement or review lesson, or update the one with the same code."""
+    row = await session.scalar(select(model).where(model.code == values["code"]))
+    if row is None:
+        session.add(model(**values))
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+
+
 async def _write(session: AsyncSession, actor: Actor, store: MediaStore, plan: _Plan,
                  items_by_code: dict[str, Item]) -> FileReport:
     flow, source = plan.flow, plan.source
@@ -326,24 +337,10 @@ async def _write(session: AsyncSession, actor: Actor, store: MediaStore, plan: _
         if await session.get(MediaObject, m.digest) is None:
             session.add(MediaObject(sha256=m.digest, content_type=m.content_type,
                                     size=len(m.data)))
-    for cd in flow.can_do:
-        row = await session.scalar(select(CanDoStatement).where(CanDoStatement.code == cd.code))
-        values = cd.model_dump()
-        if row is None:
-            session.add(CanDoStatement(**values))
-        else:
-            for k, v in values.items():
-                setattr(row, k, v)
-        report.can_do += 1
-    for lesson in flow.review_lessons:
-        lrow = await session.scalar(select(ReviewLesson).where(ReviewLesson.code == lesson.code))
-        lvalues = lesson.model_dump()
-        if lrow is None:
-            session.add(ReviewLesson(**lvalues))
-        else:
-            for k, v in lvalues.items():
-                setattr(lrow, k, v)
-        report.review_lessons += 1
+    for model, entries in ((CanDoStatement, flow.can_do), (ReviewLesson, flow.review_lessons)):
+        for entry in entries:
+            await _upsert_by_code(session, model, entry.model_dump())
+    report.can_do, report.review_lessons = len(flow.can_do), len(flow.review_lessons)
     await session.flush()
     for item in flow.items:
         values = item_row_values(item, plan.media)

@@ -16,3 +16,13 @@ _BY_KEY = {_key(name): name for name in LEVELS}
 def canonical_level(name: str) -> str | None:
     """The canonical display name of a level, or None when the name is not a level."""
     return _BY_KEY.get(_key(name))
+
+
+def validate_level(value: str | None) -> str | None:
+    """A Pydantic field validator: the canonical level name, or a message listing the levels."""
+    if value is None:
+        return None
+    name = canonical_level(value)
+    if name is None:
+        raise ValueError(f"unknown level {value!r}; levels are {', '.join(LEVELS)}")
+    return name

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import EmailStr, Field, field_validator, model_validator
 
-from etest.candidate.schemas import _level
+from etest.kit.levels import validate_level
 from etest.kit.schemas import Input, Output
 
 TokenType = Literal["PT", "CT"]
@@ -20,7 +20,7 @@ class TokenIssue(Input):
     level: str | None = Field(None, description="Required for CT, absent for PT")
     expires_in_days: int | None = Field(None, ge=1, le=365)
 
-    _lvl = field_validator("level")(_level)
+    _lvl = field_validator("level")(validate_level)
 
     @model_validator(mode="after")
     def _consistent(self) -> TokenIssue:
