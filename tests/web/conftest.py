@@ -113,7 +113,7 @@ def web_content(tag: str) -> bytes:
     timed = {"format": "etest-flow/1", "kind": "CT", "code": f"ct-{tag}-a1p", "version": 1,
              "title": "Certification A1+", "plan": f"p_{tag}", "level": "A1+",
              "engine": {"type": "fixed", "time_limit_seconds": 600,
-                        "item_time_limits": {"text_entry": 4}, "sections": [
+                        "item_time_limits": {"text_entry": 3}, "sections": [
                             {"skill": "grammar", "count": 2,
                              "pool": [f"{code['a1p']}-g0", f"{code['a1p']}-g1"]}]}}
     buf = io.BytesIO()

@@ -3,7 +3,7 @@
    - a countdown from the server-rendered remaining time (the server enforces deadlines anyway),
      with spoken notices at 5 minutes, 1 minute and 10 seconds, and at 0: send the answer if one
      is given, otherwise reload to move on;
-   - ordering: choosing a part already placed elsewhere swaps the two. */
+   - ordering: choosing a part already placed elsewhere swaps the two (when leaving the list). */
 (function () {
   "use strict";
 
@@ -70,22 +70,26 @@
     tick();
   });
 
+  // On leaving a select (not on each change: arrow keys on a closed select fire a change per
+  // step), the part it took from another position moves there in exchange.
   var order = document.querySelector("[data-order]");
   if (order) {
     var selects = order.querySelectorAll("select");
     Array.prototype.forEach.call(selects, function (select) {
-      select.setAttribute("data-previous", select.value);
-      select.addEventListener("change", function () {
-        var previous = select.getAttribute("data-previous");
+      select.addEventListener("focus", function () {
+        select.setAttribute("data-previous", select.value);
+      });
+      select.addEventListener("blur", function () {
+        var previous = select.getAttribute("data-previous") || "";
+        if (!select.value || select.value === previous) { return; }
         Array.prototype.forEach.call(selects, function (other) {
-          if (other !== select && select.value && other.value === select.value) {
+          if (other !== select && other.value === select.value) {
             other.value = previous;
-            other.setAttribute("data-previous", previous);
             var label = order.querySelector("label[for='" + other.id + "']");
-            say("Swapped with " + (label ? label.textContent : "another position") + ".");
+            say((label ? label.textContent : "The other position") + " now has " +
+                (previous ? other.options[other.selectedIndex].text : "no part") + ".");
           }
         });
-        select.setAttribute("data-previous", select.value);
       });
     });
   }
