@@ -158,6 +158,10 @@ async def test_csrf_is_required_on_every_post(app: FastAPI, web_course: WebCours
     bad = await page_client.post(f"{path}/answer", data={"position": str(position),
                                                           "answer": answer, "csrf": "nope"})
     assert_html_page(bad, 403)
+    for odd in ("²", "-1", "99999999", "", "1e3"):  # a position that is not served
+        resp = await page_client.post(f"{path}/answer", data={
+            "position": odd, "answer": answer, "csrf": csrf_of(item)})
+        assert resp.status_code == 303 and resp.headers["location"] == f"{path}?n=moved"
     finish = await page_client.post(f"{path}/finish", data={"csrf": "nope"})
     assert_html_page(finish, 403)
     assert await served_count(app, path) == (1, 0)

@@ -231,7 +231,8 @@ async def answer(request: Request, session: SessionDep, settings: SettingsDep,
         return _stale_form(attempt)
     page = f"/take/{attempt.id}"
     raw = form.get("position")
-    position = int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 6 else 0
+    position = int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() \
+        and len(raw) < 6 else 0
     served = await session.get(AttemptItem, (attempt.id, position))
     if served is None:
         return _see_other(f"{page}?n=moved")
