@@ -282,3 +282,16 @@ async def test_reset_voids_the_unfinished_attempt(app: FastAPI, client: httpx.As
     fresh = Taker(app, client, reset.json()["code"])
     started = await fresh.start()
     assert started.status_code == 201 and fresh.attempt_id != taker.attempt_id
+
+
+async def test_the_clock_starts_with_the_first_item(app: FastAPI, client: httpx.AsyncClient,
+                                                    course: Course) -> None:
+    taker = Taker(app, client, await course.token(client, "CT", "A1"))
+    started = await taker.start()
+    assert started.json()["state"]["deadline"] is None  # start page, sound check: no clock yet
+    item = (await taker.item())["item"]
+    state = (await client.get(f"/api/v1/attempts/{taker.attempt_id}",
+                              headers=taker.headers)).json()
+    deadline = datetime.fromisoformat(state["deadline"])
+    served = datetime.fromisoformat(item["served_at"])
+    assert deadline - served == timedelta(seconds=1800)

@@ -94,7 +94,7 @@ async def load_version(session: AsyncSession, version_id: uuid.UUID) -> _Version
     plan = await session.get(Plan, assessment.plan_code)
     assert plan is not None
     plan_levels = [str(lv["level"]) for lv in plan.levels]
-    ids = _engine_item_ids(version.engine)
+    ids = engine_item_ids(version.engine)
     rows = (await session.scalars(select(Item).where(Item.id.in_(ids)))).all()
     infos = {r.id: ItemInfo(r.id, r.skill, r.level, r.irt_a, r.irt_b, r.irt_c) for r in rows}
     built = _Version(version, assessment, build_engine(version.engine, infos, plan_levels),
@@ -105,7 +105,8 @@ async def load_version(session: AsyncSession, version_id: uuid.UUID) -> _Version
     return built
 
 
-def _engine_item_ids(engine: dict[str, Any]) -> list[uuid.UUID]:
+def engine_item_ids(engine: dict[str, Any]) -> list[uuid.UUID]:
+    """Every item id an assessment version's engine can serve."""
     if engine["type"] == "fixed":
         return [uuid.UUID(i) for s in engine["sections"] for i in s["pool"]]
     if engine["type"] == "staged":
@@ -173,13 +174,12 @@ async def start(session: AsyncSession, settings: Settings, code: str, *, user_ag
                               "by support is needed before another attempt.")
         number = len(previous) + 1
     version = await _latest_version(session, code_)
-    now = utcnow()
-    limit = version.engine.get("time_limit_seconds")
+    # The deadline is set when the first item is served (see current()): time spent on the
+    # start page and the sound check does not count against the candidate.
     attempt = Attempt(token_id=token.id, candidate_id=candidate.id, organization_id=org.id,
                       assessment_version_id=version.id, kind=token.type, level=token.level,
                       plan_code=plan.code, seed=secrets.randbits(62), attempt_number=number,
-                      started_at=now, deadline=now + timedelta(seconds=limit) if limit else None,
-                      user_agent=(user_agent or "")[:500] or None, ip=ip)
+                      started_at=utcnow(), user_agent=(user_agent or "")[:500] or None, ip=ip)
     try:
         async with session.begin_nested():
             session.add(attempt)
@@ -268,6 +268,9 @@ async def current(session: AsyncSession, settings: Settings, attempt: Attempt) -
     item = await session.get(Item, decision.item_id)
     assert item is not None
     position = len(served) + 1
+    limit = version.version.engine.get("time_limit_seconds")
+    if position == 1 and attempt.deadline is None and limit:
+        attempt.deadline = now + timedelta(seconds=int(limit))
     shuffle = bool(item.shuffle_options) and bool(version.version.engine.get("shuffle_options",
                                                                               True))
     deadline = _item_deadline(version.version.engine, item, now, attempt.deadline)

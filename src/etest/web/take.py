@@ -22,7 +22,7 @@ from etest.attempt import service
 from etest.attempt.endpoints import client_ip, item_view, state_of
 from etest.attempt.errors import AnswerConflict, AttemptFinished, WrongPosition
 from etest.attempt.schemas import AttemptState
-from etest.attempt.service import _engine_item_ids
+from etest.attempt.service import engine_item_ids
 from etest.config import Settings
 from etest.deps import SessionDep, SettingsDep
 from etest.errors import EtestError, Forbidden, NotFound
@@ -181,7 +181,7 @@ async def _start_page(session: AsyncSession, attempt: Attempt,
                       credential: cookie.Credential) -> Response:
     version = await service.load_version(session, attempt.assessment_version_id)
     engine = version.version.engine
-    ids = _engine_item_ids(engine)
+    ids = engine_item_ids(engine)
     listening = bool(await session.scalar(select(exists().where(
         Item.id.in_(ids), Item.skill == "listening"))))
     item_limits = bool(engine.get("item_time_limits")) or bool(await session.scalar(
