@@ -34,5 +34,5 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
-    for noisy in ("uvicorn.access",):
+    for noisy in ("uvicorn.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
