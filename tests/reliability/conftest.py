@@ -7,6 +7,7 @@ Every server started here is killed in a ``finally`` (no orphans), every wait is
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import signal
 import socket
@@ -43,6 +44,16 @@ def device(server: Server, timeout: float = 30) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=server.base, timeout=timeout, verify=_TLS)
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the thread that started it dies (pytest killed
+    hard), so that no server outlives the test run. Linux only; elsewhere a no-op."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -72,8 +83,8 @@ class Server:
     def log_path(self) -> Path:
         return self.log_dir / f"server-{self.port}-{self.starts}.log"
 
-    def start(self) -> float:
-        """Start the process and wait until ``/ready`` answers 200; returns the seconds taken."""
+    def spawn(self) -> float:
+        """Start the process (on the calling thread: see _die_with_parent); returns when."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
         self.starts += 1
         started = time.monotonic()
@@ -82,7 +93,13 @@ class Server:
                 [sys.executable, "-m", "uvicorn", "etest.app:create_app", "--factory",
                  "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
                  "--timeout-graceful-shutdown", "2"],
-                env=self._env(), stdout=log, stderr=subprocess.STDOUT)
+                env=self._env(), stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent)
+        return started
+
+    def wait_ready(self, started: float) -> float:
+        """Wait until ``/ready`` answers 200; returns the seconds since ``started``."""
+        assert self.proc is not None
         deadline = started + READY_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -96,8 +113,11 @@ class Server:
         self.stop()
         pytest.fail(f"the server did not become ready in {READY_TIMEOUT:.0f} s:\n{self.log_tail()}")
 
+    def start(self) -> float:
+        return self.wait_ready(self.spawn())
+
     async def astart(self) -> float:
-        return await asyncio.to_thread(self.start)
+        return await asyncio.to_thread(self.wait_ready, self.spawn())
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hook, no flush, open transactions die with the process."""

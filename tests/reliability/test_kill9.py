@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from tests.attempt.conftest import Course
 from tests.reliability.conftest import Server, device, fingerprint, right_answer, tokens_for
@@ -243,6 +244,9 @@ async def test_sigkill_during_50_candidates_loses_no_acknowledged_answer(
             assert done.status_code == 200 and done.json()["status"] == "completed"
             assert done.json()["outcome"]["level"] == "A2", done.json()["outcome"]
     assert not chaos.errors, "\n".join(chaos.errors[:20])
+    if app.state.settings.is_sqlite:  # the file survived two kills mid-write
+        async with app.state.engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA integrity_check"))).scalar() == "ok"
     acked = sum(len(c.acked) for c in candidates)
     resume = [round(ready - killed, 2) for killed, ready in chaos.windows]
     print(f"\nkill -9: {CANDIDATES} candidates, {acked} answers acknowledged, 0 lost; "

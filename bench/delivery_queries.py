@@ -1,0 +1,169 @@
+"""Where a candidate step's time goes: SQL statements and wall time per request of the candidate
+API, in process (no HTTP, no concurrency), on a throwaway PostgreSQL database (or SQLite).
+
+Runs ``--tests`` placement tests of the demo bank's ``pt_neo_plus`` (simulated candidates as in
+bench/delivery_load.py) through the ASGI app and counts, per route: requests, statements per
+request (SELECT / INSERT / UPDATE / other), mean wall and CPU ms per request; and the CPU ms
+per call of the attempt service's functions (sequential requests, so a function's CPU is the
+process's CPU between its start and its return). ``--cprofile`` adds cProfile's view.
+
+Run:  .venv/bin/python bench/delivery_queries.py [--sqlite] [--tests 20] [--cprofile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import cProfile
+import io
+import pstats
+import random
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from delivery_load import PEPPER, answer_for, prepare, throwaway_database
+
+ROUTE = re.compile(r"/api/v1/attempts(/[^/]+)?(/item|/responses|/finish)?$")
+
+
+SERVICE = ("get_for_candidate", "current", "decide", "_history", "_served", "_responses",
+           "_seen_before", "answer", "expire_if_due", "finish", "start")
+
+
+def _time_service() -> dict[str, list[float]]:
+    """Wrap the attempt service's functions to add up their CPU time per call."""
+    import functools
+
+    from etest.attempt import service
+
+    spent: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0])
+
+    def wrap(name: str) -> None:
+        fn = getattr(service, name)
+
+        @functools.wraps(fn)
+        async def timed(*a: Any, **kw: Any) -> Any:
+            started = time.process_time()
+            try:
+                return await fn(*a, **kw)
+            finally:
+                spent[name][0] += 1
+                spent[name][1] += time.process_time() - started
+
+        setattr(service, name, timed)
+
+    for name in SERVICE:
+        wrap(name)
+    return spent
+
+
+async def main(args: argparse.Namespace) -> None:
+    from etest.app import create_app
+    from etest.config import Settings
+
+    spent = _time_service()
+
+    with tempfile.TemporaryDirectory() as tmp, \
+            (_sqlite(Path(tmp)) if args.sqlite else throwaway_database()) as url:
+        codes, keys = await prepare(url, Path(tmp) / "var", args.tests)
+        settings = Settings(database_url=url, var_dir=Path(tmp) / "var", secret_key=PEPPER,
+                            log_level="WARNING", sweep_interval=0)
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            statements: list[str] = []
+
+            def count(conn: Any, cursor: Any, sql: str, *_: Any) -> None:
+                statements.append(sql.lstrip().split(None, 1)[0].upper())
+
+            event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
+            per_route: dict[str, dict[str, Any]] = collections.defaultdict(
+                lambda: {"requests": 0, "seconds": 0.0, "cpu": 0.0,
+                         "kinds": collections.Counter()})
+            transport = httpx.ASGITransport(app=app)
+            profiler = cProfile.Profile(time.process_time) if args.cprofile else None
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+
+                async def call(method: str, path: str, **kw: Any) -> httpx.Response:
+                    statements.clear()
+                    started, cpu = time.perf_counter(), time.process_time()
+                    resp = await client.request(method, path, **kw)
+                    took = time.perf_counter() - started
+                    m = ROUTE.search(path)
+                    name = f"{method} /attempts{'/{id}' if m and m.group(1) else ''}" \
+                           f"{m.group(2) or '' if m else ''}"
+                    row = per_route[name]
+                    row["requests"] += 1
+                    row["seconds"] += took
+                    row["cpu"] += time.process_time() - cpu
+                    row["kinds"].update(statements)
+                    assert resp.status_code < 300, resp.text
+                    return resp
+
+                rng = random.Random(1)
+                if profiler:
+                    profiler.enable()
+                for code in codes:
+                    body = (await call("POST", "/api/v1/attempts", json={"token": code})).json()
+                    headers = {"Authorization": f"Bearer {body['secret']}"}
+                    attempt, theta = body["attempt_id"], rng.gauss(0, 1)
+                    for _ in range(100):
+                        current = (await call("GET", f"/api/v1/attempts/{attempt}/item",
+                                              headers=headers)).json()
+                        if current["finished"]:
+                            break
+                        item = current["item"]
+                        answer, _ = answer_for(item, keys, theta, rng)
+                        await call("POST", f"/api/v1/attempts/{attempt}/responses",
+                                   headers=headers,
+                                   json={"position": item["position"], "answer": answer})
+                if profiler:
+                    profiler.disable()
+        print(f"{'route':<36} {'requests':>8} {'ms/req':>7} {'cpu ms':>7} {'stmts/req':>9}"
+              "  kinds per request")
+        for name, row in per_route.items():
+            n = row["requests"]
+            kinds = ", ".join(f"{k} {v / n:.1f}" for k, v in row["kinds"].most_common())
+            print(f"{name:<36} {n:>8} {1000 * row['seconds'] / n:>7.2f} "
+                  f"{1000 * row['cpu'] / n:>7.2f} "
+                  f"{sum(row['kinds'].values()) / n:>9.1f}  {kinds}")
+        print(f"\n{'attempt service function':<24} {'calls':>6} {'cpu ms/call':>11}")
+        for name, (calls, cpu) in sorted(spent.items(), key=lambda kv: -kv[1][1]):
+            print(f"{name:<24} {int(calls):>6} {1000 * cpu / calls:>11.2f}")
+        if profiler:
+            out = io.StringIO()
+            stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+            stats.print_stats(r"etest/", 40)
+            stats.sort_stats("tottime").print_stats(25)
+            stats.sort_stats("cumulative").print_stats(
+                r"(_match|serialize_response|solve_dependencies|access_log|CorrelationId|"
+                r"Session.execute|Session.get|Session.scalars?|commit|fetchall|loads|"
+                r"_run_endpoint|greenlet_spawn|item_view|state_of|dispatch|call_next|"
+                r"execute|jsonable|render|dump_json|_session|transaction|check_secret)", 50)
+            print(out.getvalue())
+
+
+def _sqlite(tmp: Path) -> Any:
+    import contextlib
+
+    @contextlib.contextmanager
+    def url() -> Any:
+        yield f"sqlite+aiosqlite:///{tmp / 'q.db'}"
+
+    return url()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tests", type=int, default=20)
+    parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--cprofile", action="store_true")
+    asyncio.run(main(parser.parse_args()))
