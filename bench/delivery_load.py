@@ -34,11 +34,13 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import ctypes
 import json
 import math
 import os
 import platform
 import random
+import signal
 import socket
 import ssl
 import subprocess
@@ -152,13 +154,20 @@ class CpuMeter:
         return sum(v - self.start[1].get(k, 0.0) for k, v in self.end[1].items())
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it if this benchmark dies first (Linux only)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 @contextlib.contextmanager
 def serve(name: str, argv: list[str], env: dict[str, str], port: int, ready_path: str,
           tmp: Path) -> Iterator[Proc]:
     log = tmp / f"{name}.log"
     with log.open("wb") as out:
         popen = subprocess.Popen(argv, env={**os.environ, **env}, stdout=out,
-                                 stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+                                 stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
+                                 preexec_fn=_die_with_parent)
     proc = Proc(name, popen, f"http://127.0.0.1:{port}", log)
     try:
         deadline = time.monotonic() + 30

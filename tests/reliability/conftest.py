@@ -31,7 +31,7 @@ from etest.models import Candidate, Organization
 from tests.attempt.conftest import Course, make_course
 from tests.conftest import Headers
 
-READY_TIMEOUT = 20.0
+READY_TIMEOUT = 30.0
 PEPPER = "test-pepper-not-secret"
 #: One TLS context for every device client (plain HTTP here, but httpx builds a context per
 #: client otherwise, ~50 ms each).
