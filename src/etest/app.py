@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
 from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from etest import __version__
 from etest.attempt.endpoints import router as attempt_router
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Adaptive placement and certification tests for language learning.")
     app.state.settings = settings
     install_handlers(app)
-    _access_log(app)
+    app.add_middleware(AccessLog)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
 
     for router in (plan_router, organization_router, candidate_router, token_router,
@@ -88,17 +89,33 @@ async def _sweep_forever(app: FastAPI, interval: float) -> None:
             log.warning("sweep_failed", error=str(exc))
 
 
-def _access_log(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def access_log(request: Request,
-                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+class AccessLog:
+    """One structured log line per request (pure ASGI: no per-request task or body copy, which
+    ``BaseHTTPMiddleware`` costs on the delivery hot path)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        log.info("request", method=request.method, path=request.url.path,
-                 status=response.status_code,
-                 ms=round((time.perf_counter() - started) * 1000, 1),
-                 actor=getattr(request.state, "actor", None))
-        return response
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            state = scope.get("state") or {}
+            log.info("request", method=scope["method"], path=scope["path"], status=status,
+                     ms=round((time.perf_counter() - started) * 1000, 1),
+                     actor=state.get("actor"))
 
 
 def _operational_routes(app: FastAPI) -> None:

@@ -203,27 +203,38 @@ async def _responses(session: AsyncSession, attempt: Attempt) -> dict[int, Respo
     return {r.position: r for r in rows}
 
 
-async def _seen_before(session: AsyncSession, attempt: Attempt) -> set[uuid.UUID]:
-    """Items this candidate was served in earlier attempts of the same kind (and CT level)."""
+_SEEN: dict[uuid.UUID, frozenset[uuid.UUID]] = {}
+
+
+async def _seen_before(session: AsyncSession, attempt: Attempt) -> frozenset[uuid.UUID]:
+    """Items this candidate was served in earlier attempts of the same kind (and CT level).
+    Fixed for the life of the attempt, so each process computes it once per attempt."""
+    cached = _SEEN.get(attempt.id)
+    if cached is not None:
+        return cached
     stmt = (select(AttemptItem.item_id).join(Attempt, Attempt.id == AttemptItem.attempt_id)
             .where(Attempt.candidate_id == attempt.candidate_id, Attempt.id != attempt.id,
                    Attempt.kind == attempt.kind, Attempt.started_at < attempt.started_at))
     if attempt.level is not None:
         stmt = stmt.where(Attempt.level == attempt.level)
-    return set((await session.scalars(stmt)).all())
+    seen = frozenset((await session.scalars(stmt)).all())
+    if len(_SEEN) > 10_000:
+        _SEEN.clear()
+    _SEEN[attempt.id] = seen
+    return seen
 
 
-async def _history(session: AsyncSession, attempt: Attempt) -> list[tuple[uuid.UUID, bool]]:
-    served = await _served(session, attempt)
-    responses = await _responses(session, attempt)
-    return [(s.item_id, responses[s.position].correct) for s in served
-            if s.position in responses]
-
-
-async def decide(session: AsyncSession, attempt: Attempt) -> tuple[_Version, Decision]:
+async def decide(session: AsyncSession, attempt: Attempt,
+                 rows: tuple[list[AttemptItem], dict[int, Response]] | None = None
+                 ) -> tuple[_Version, Decision]:
+    """The engine's decision from the stored rows (read here unless the caller has them)."""
+    served, responses = rows or (await _served(session, attempt),
+                                 await _responses(session, attempt))
+    history = [(s.item_id, responses[s.position].correct) for s in served
+               if s.position in responses]
     version = await load_version(session, attempt.assessment_version_id)
-    decision = version.engine.decide(attempt.seed, await _history(session, attempt),
-                                     await _seen_before(session, attempt))
+    decision = version.engine.decide(attempt.seed, history,
+                                     set(await _seen_before(session, attempt)))
     return version, decision
 
 
@@ -257,11 +268,13 @@ async def current(session: AsyncSession, settings: Settings, attempt: Attempt) -
         last = served[-1]
         if last.deadline is None or now <= last.deadline + GRACE:
             return Current(last, await session.get(Item, last.item_id), attempt)
-        session.add(Response(attempt_id=attempt.id, position=last.position,
+        timed_out = Response(attempt_id=attempt.id, position=last.position,
                              item_id=last.item_id, answer=None, correct=False, timed_out=True,
-                             time_spent_ms=_ms(last.deadline - last.served_at)))
+                             time_spent_ms=_ms(last.deadline - last.served_at))
+        session.add(timed_out)
         await session.flush()
-    version, decision = await decide(session, attempt)
+        responses[last.position] = timed_out
+    version, decision = await decide(session, attempt, (served, responses))
     if decision.item_id is None:
         await finish(session, attempt, reason=decision.stop_reason or "complete")
         return Current(None, None, attempt)
@@ -375,9 +388,9 @@ async def finish(session: AsyncSession, attempt: Attempt, *, reason: str = "fini
     """Finish the attempt (idempotent), compute its outcome and write ``attempt.finished``."""
     if attempt.status != "in_progress":
         return attempt
-    version, decision = await decide(session, attempt)
     served = await _served(session, attempt)
     responses = await _responses(session, attempt)
+    version, decision = await decide(session, attempt, (served, responses))
     items = {i.id: i for i in (await session.scalars(select(Item).where(
         Item.id.in_([s.item_id for s in served])))).all()}
     finished_at = at or utcnow()
