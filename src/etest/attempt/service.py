@@ -282,11 +282,12 @@ async def current(session: AsyncSession, settings: Settings, attempt: Attempt) -
     assert item is not None
     position = len(served) + 1
     limit = version.version.engine.get("time_limit_seconds")
-    if position == 1 and attempt.deadline is None and limit:
-        attempt.deadline = now + timedelta(seconds=int(limit))
+    attempt_deadline = attempt.deadline
+    if position == 1 and attempt_deadline is None and limit:
+        attempt_deadline = now + timedelta(seconds=int(limit))
     shuffle = bool(item.shuffle_options) and bool(version.version.engine.get("shuffle_options",
                                                                               True))
-    deadline = _item_deadline(version.version.engine, item, now, attempt.deadline)
+    deadline = _item_deadline(version.version.engine, item, now, attempt_deadline)
     row = AttemptItem(attempt_id=attempt.id, position=position, item_id=item.id, served_at=now,
                       deadline=deadline,
                       option_order=_order([o["id"] for o in item.options], attempt.seed,
@@ -295,8 +296,12 @@ async def current(session: AsyncSession, settings: Settings, attempt: Attempt) -
                                           position, 1, shuffle))
     try:
         async with session.begin_nested():
+            # the clock starts with the first item: set in the same savepoint as the serving,
+            # so a request that loses the race for position 1 keeps the winner's deadline
+            attempt.deadline = attempt_deadline
             session.add(row)
     except IntegrityError:  # a concurrent request served this position first: use its row
+        await session.refresh(attempt)
         row = (await _served(session, attempt))[-1]
         item = await session.get(Item, row.item_id)
     return Current(row, item, attempt)
