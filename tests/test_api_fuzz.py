@@ -3,15 +3,9 @@ no operation answers 5xx, and every 4xx is problem+json. Bounded: a dozen cases 
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from fastapi import FastAPI
@@ -19,39 +13,18 @@ from hypothesis import HealthCheck, given, settings
 
 from etest.config import Settings
 from tests.conftest import Headers
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.support.server import Server
 
 
 @pytest.fixture(scope="session")
-def live_server(settings: Settings, app: FastAPI) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "ETEST_DATABASE_URL": settings.database_url,
-           "ETEST_SECRET_KEY": "test-pepper-not-secret", "ETEST_LOG_LEVEL": "ERROR",
-           "ETEST_VAR_DIR": str(settings.var_dir)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "etest.app:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--log-level", "warning"], env=env)
-    base = f"http://127.0.0.1:{port}"
+def live_server(settings: Settings, app: FastAPI,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = Server(settings, tmp_path_factory.mktemp("fuzz-server"))
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            pytest.fail("the server did not become ready")
-        yield base
+        server.start()
+        yield server.base
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
 
 
 def test_no_server_errors(app: FastAPI, live_server: str, su: Headers) -> None:

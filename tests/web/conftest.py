@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import zipfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -28,6 +23,7 @@ from fastapi import FastAPI
 from etest.config import Settings
 from tests.attempt.conftest import Course, make_course
 from tests.conftest import Headers, create_candidate, create_key, create_org
+from tests.support.server import Server
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE_JS = Path(__file__).parent / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
@@ -181,40 +177,16 @@ async def page_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 # ---------------------------------------------------------------------------- a real server
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
-def web_server(settings: Settings, app: FastAPI) -> Iterator[str]:
+def web_server(settings: Settings, app: FastAPI,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``uvicorn`` on 127.0.0.1 (random port) on the session's test database and media."""
-    port = _free_port()
-    env = {**os.environ, "ETEST_DATABASE_URL": settings.database_url,
-           "ETEST_SECRET_KEY": "test-pepper-not-secret", "ETEST_LOG_LEVEL": "ERROR",
-           "ETEST_VAR_DIR": str(settings.var_dir), "ETEST_SWEEP_INTERVAL": "0"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "etest.app:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--log-level", "warning"], env=env)
-    base = f"http://127.0.0.1:{port}"
+    server = Server(settings, tmp_path_factory.mktemp("web-server"))
     try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                pytest.fail("the server exited during start-up")
-            time.sleep(0.1)
-        else:
-            pytest.fail("the server did not become ready")
-        yield base
+        server.start()
+        yield server.base
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
 
 
 # ---------------------------------------------------------------------------- the browser
