@@ -105,6 +105,23 @@ async def load_version(session: AsyncSession, version_id: uuid.UUID) -> _Version
     return built
 
 
+_ITEMS: dict[uuid.UUID, Item] = {}
+
+
+async def _item(session: AsyncSession, item_id: uuid.UUID) -> Item:
+    """An item row, cached per process: item versions are immutable (a change is a new row),
+    so the hot path reads each one from the database once. Only its loaded columns are used."""
+    item = _ITEMS.get(item_id)
+    if item is None:
+        loaded = await session.get(Item, item_id)
+        assert loaded is not None  # served items reference existing rows
+        session.expunge(loaded)
+        if len(_ITEMS) > 20_000:
+            _ITEMS.clear()
+        item = _ITEMS[item_id] = loaded
+    return item
+
+
 def engine_item_ids(engine: dict[str, Any]) -> list[uuid.UUID]:
     """Every item id an assessment version's engine can serve."""
     if engine["type"] == "fixed":
@@ -267,7 +284,7 @@ async def current(session: AsyncSession, settings: Settings, attempt: Attempt) -
     if served and served[-1].position not in responses:
         last = served[-1]
         if last.deadline is None or now <= last.deadline + GRACE:
-            return Current(last, await session.get(Item, last.item_id), attempt)
+            return Current(last, await _item(session, last.item_id), attempt)
         timed_out = Response(attempt_id=attempt.id, position=last.position,
                              item_id=last.item_id, answer=None, correct=False, timed_out=True,
                              time_spent_ms=_ms(last.deadline - last.served_at))
@@ -278,7 +295,7 @@ async def current(session: AsyncSession, settings: Settings, attempt: Attempt) -
     if decision.item_id is None:
         await finish(session, attempt, reason=decision.stop_reason or "complete")
         return Current(None, None, attempt)
-    item = await session.get(Item, decision.item_id)
+    item = await _item(session, decision.item_id)
     assert item is not None
     position = len(served) + 1
     limit = version.version.engine.get("time_limit_seconds")
@@ -303,7 +320,7 @@ async def current(session: AsyncSession, settings: Settings, attempt: Attempt) -
     except IntegrityError:  # a concurrent request served this position first: use its row
         await session.refresh(attempt)
         row = (await _served(session, attempt))[-1]
-        item = await session.get(Item, row.item_id)
+        item = await _item(session, row.item_id)
     return Current(row, item, attempt)
 
 
@@ -339,7 +356,7 @@ async def answer(session: AsyncSession, settings: Settings, attempt: Attempt, po
     served = await session.get(AttemptItem, (attempt.id, position))
     if served is None:
         raise WrongPosition(f"No item was served at position {position}.")
-    item = await session.get(Item, served.item_id)
+    item = await _item(session, served.item_id)
     assert item is not None
     canonical, correct = check(item.type, item.key, [o["id"] for o in item.options],
                                [t["id"] for t in item.targets], given)
