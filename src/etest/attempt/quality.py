@@ -17,6 +17,7 @@ import numpy as np
 
 from etest.attempt.engines import Engine, ItemInfo, build_engine
 from etest.content.schemas import FlowFile
+from etest.content.service import engine_with_ids
 
 
 @dataclass(frozen=True)
@@ -48,17 +49,10 @@ def load_bank(folder: Path) -> Bank:
 
 
 def engine_config(flow: FlowFile, bank: Bank) -> dict[str, Any]:
-    """The stored form of a flow's engine (item codes replaced by ids), as the import makes it."""
+    """The stored form of a flow's engine, made by the import's own function."""
     assert flow.engine is not None
-    config: dict[str, Any] = flow.engine.model_dump(mode="json")
-    ids = bank.by_code
-    if config["type"] == "staged":
-        for group in config["groups"]:
-            group["items"] = [str(ids[c]) for c in group["items"]]
-    elif config["type"] == "irt":
-        pool: list[str] = config.get("pool") or [
-            c for c, i in ids.items() if bank.items[i].level in (config["pool_levels"] or [])]
-        config["pool"] = [str(ids[c]) for c in sorted(pool)]
+    config, _ = engine_with_ids(flow.engine, bank.by_code, lambda levels: [
+        c for c, i in bank.by_code.items() if bank.items[i].level in levels])
     return config
 
 

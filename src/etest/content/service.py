@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -366,30 +367,39 @@ async def _write(session: AsyncSession, actor: Actor, store: MediaStore, plan: _
     return report
 
 
+def engine_with_ids(engine: StagedEngine | IrtEngine | FixedEngine, id_of: Mapping[str, Any],
+                    level_pool: Callable[[list[str]], list[str]]) -> tuple[dict[str, Any], int]:
+    """The stored form of an engine: item codes replaced by item ids, an irt ``pool_levels``
+    resolved (by ``level_pool``, sorted) and pinned; with the number of items it serves.
+    The import and the placement simulation both use it, so they store the same engine."""
+
+    def ids(codes: list[str]) -> list[str]:
+        return [str(id_of[c]) for c in codes]
+
+    config: dict[str, Any] = engine.model_dump(mode="json")
+    if isinstance(engine, StagedEngine):
+        for group in config["groups"]:
+            group["items"] = ids(group["items"])
+        return config, sum(len(g["items"]) for g in config["groups"])
+    if isinstance(engine, IrtEngine):
+        codes = engine.pool if engine.pool is not None else sorted(
+            level_pool(engine.pool_levels or []))
+        config["pool"] = ids(codes)
+        return config, len(codes)
+    for section in config["sections"]:
+        section["pool"] = ids(section["pool"])
+    return config, sum(s["count"] for s in config["sections"])
+
+
 async def _write_assessment(session: AsyncSession, actor: Actor, plan: _Plan,
                             items: dict[str, Item]) -> None:
     flow = plan.flow
     assert flow.engine is not None
 
-    def ids(codes: list[str]) -> list[str]:
-        return [str(items[c].id) for c in codes]
-
-    engine: dict[str, Any] = flow.engine.model_dump(mode="json")
-    if isinstance(flow.engine, StagedEngine):
-        for group in engine["groups"]:
-            group["items"] = ids(group["items"])
-        count = sum(len(g["items"]) for g in engine["groups"])
-    elif isinstance(flow.engine, IrtEngine):
-        codes = flow.engine.pool if flow.engine.pool is not None else sorted(
-            c for c, i in items.items()
-            if i.level in (flow.engine.pool_levels or []) and i.status == "active"
-            and i.irt_b is not None)
-        engine["pool"] = ids(codes)
-        count = len(codes)
-    else:
-        for section in engine["sections"]:
-            section["pool"] = ids(section["pool"])
-        count = sum(s["count"] for s in engine["sections"])
+    engine, count = engine_with_ids(flow.engine, {c: i.id for c, i in items.items()},
+                                    lambda levels: [c for c, i in items.items()
+                                                    if i.level in levels and i.status == "active"
+                                                    and i.irt_b is not None])
     assessment = await session.scalar(select(Assessment).where(Assessment.code == flow.code))
     if assessment is None:
         assessment = Assessment(code=flow.code, kind=flow.kind, plan_code=flow.plan,
