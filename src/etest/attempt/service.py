@@ -158,7 +158,6 @@ async def start(session: AsyncSession, settings: Settings, code: str, *, user_ag
                                  or token.status == "completed"):
         return existing, True
     if token.expires_at <= utcnow() and (existing is None or existing.status != "in_progress"):
-        token.status = "expired"
         raise TokenExpired("This test token has expired.")
     candidate = await session.get(Candidate, token.candidate_id)
     assert candidate is not None
