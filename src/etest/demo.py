@@ -23,6 +23,8 @@ from etest.models import (
     TestToken,
 )
 from etest.models.token import LIVE_STATUSES
+from etest.organization import service as organizations
+from etest.organization.schemas import OrganizationCreate
 
 #: The demo item bank and flows shipped with eTest (see docs/demo-bank.md).
 DEMO_CONTENT = Path(__file__).parent / "data" / "demo"
@@ -41,11 +43,8 @@ class Demo:
 async def ensure_demo(session: AsyncSession, settings: Settings, actor: Actor) -> Demo:
     org = await session.scalar(select(Organization).where(Organization.uic == DEMO_UIC))
     if org is None:
-        org = Organization(uic=DEMO_UIC, name="eTest Demo School", plan_code="neo_plus",
-                           path="", settings={})
-        session.add(org)
-        await session.flush()
-        org.path = f"/{org.id.hex}/"
+        org = await organizations.create(session, actor, OrganizationCreate(
+            uic=DEMO_UIC, name="eTest Demo School", plan_code="neo_plus"))
     candidate = await session.scalar(select(Candidate).where(Candidate.email == DEMO_EMAIL))
     if candidate is None:
         candidate = Candidate(organization_id=org.id, email=DEMO_EMAIL, first_name="Demo",
