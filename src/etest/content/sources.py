@@ -4,6 +4,7 @@ that stopped it) and a way to read the media it names."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -46,8 +47,6 @@ def json_path(loc: tuple[int | str, ...]) -> str:
 
 
 def parse_flow(name: str, raw: bytes, read_media: MediaReader) -> Source:
-    import hashlib
-
     digest = hashlib.sha256(raw).hexdigest()
     try:
         data = json.loads(raw)
@@ -111,10 +110,7 @@ def _media_around(folder: Path, limit: int = 50 * 1024 * 1024) -> dict[str, byte
 
 def _qti_source(name: str, data: bytes, skill: Skill, level: str | None,
                 files: dict[str, bytes] | None = None) -> Source:
-    import hashlib
-
     from etest.content.qti import QtiPackageError, read_qti
-    from etest.content.schemas import FlowFile
 
     digest = hashlib.sha256(data).hexdigest()
     try:
