@@ -48,6 +48,7 @@ def settings(database_url: str, issuers: list[Issuer], tmp_path_factory: pytest.
         env="test", database_url=database_url, var_dir=tmp_path_factory.mktemp("var"),
         secret_key="test-pepper-not-secret", base_url="http://testserver", log_json=True,
         log_level="WARNING", jwks_refetch_interval=0.0, sweep_interval=0,
+        worker_mode="external",
         sso_issuers=[TrustedIssuer(issuer=i.issuer, jwks_url=i.jwks_url, audience=i.audience,
                                    region=region)
                      for i, region in zip(issuers, ("ROW", "CN"), strict=True)],

@@ -70,6 +70,41 @@ class Settings(BaseSettings):
     #: process; ``etest sweep`` does one pass).
     sweep_interval: float = 30.0
 
+    # -- outbox delivery (docs/outbox.md)
+    #: ``embedded``: ``etest serve`` also runs a dispatcher (the SQLite default); ``external``:
+    #: only ``etest worker`` processes deliver (PostgreSQL deployments); ``auto``: embedded on
+    #: SQLite, external on PostgreSQL.
+    worker_mode: Literal["auto", "embedded", "external"] = "auto"
+    #: Seconds an idle worker waits before it looks for due rows again.
+    worker_poll_interval: float = 1.0
+    #: A claimed job not finished within this many seconds is due again (its worker died).
+    worker_lease_seconds: float = 120.0
+    #: Tries before a job is marked dead; back-off between tries: base * 2**(try-1), capped,
+    #: with full jitter.
+    outbox_max_tries: int = 10
+    outbox_backoff_base: float = 5.0
+    outbox_backoff_max: float = 3600.0
+
+    # -- email
+    #: ``smtp://[user:password@]host[:port]`` (STARTTLS when offered), ``smtps://`` for
+    #: implicit TLS; unset: emails wait in the outbox until it is set.
+    smtp_url: str | None = None
+    smtp_timeout: float = 30.0
+    email_from: str = "eTest <no-reply@etest.invalid>"
+    #: A PNG or JPEG used where an organization has no logo (default: the bundled eTest logo).
+    default_logo_path: Path | None = None
+
+    # -- certificates
+    #: Where the Ed25519 credential signing key lives (default ``<var_dir>/keys``); generated
+    #: on first use, published at ``/.well-known/jwks.json``.
+    signing_keys_dir: Path | None = None
+
+    # -- callbacks
+    callback_timeout: float = 15.0
+    #: Addresses or networks (CIDR) a callback URL may resolve to although they are loopback,
+    #: private, link-local ... (the SSRF guard refuses those otherwise).
+    callback_allow_networks: list[str] = Field(default_factory=list)
+
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str) -> str:
@@ -86,6 +121,14 @@ class Settings(BaseSettings):
     @property
     def media_path(self) -> Path:
         return self.media_dir or self.var_dir / "media"
+
+    @property
+    def keys_path(self) -> Path:
+        return self.signing_keys_dir or self.var_dir / "keys"
+
+    @property
+    def embedded_worker(self) -> bool:
+        return self.worker_mode == "embedded" or (self.worker_mode == "auto" and self.is_sqlite)
 
     def pepper(self) -> bytes:
         """The digest pepper: configured, or persisted once in ``var/secret_key``."""

@@ -438,7 +438,8 @@ async def finish(session: AsyncSession, attempt: Attempt, *, reason: str = "fini
         if org.settings.get("disable_candidate_after_pt"):
             candidate.disabled = True
     event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"etest:attempt.finished:{attempt.id}")
-    session.add(OutboxEvent(id=event_id, topic="attempt.finished", payload={
+    session.add(OutboxEvent(id=event_id, topic="attempt.finished", organization_id=org.id,
+                            payload={
         "event_id": str(event_id), "attempt_id": str(attempt.id),
         "candidate_id": str(candidate.id), "uic": org.uic, "kind": attempt.kind,
         "level": attempt.level, "finished_at": finished_at.isoformat(), "outcome": outcome}))

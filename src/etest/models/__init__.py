@@ -1,10 +1,11 @@
 """Every ORM model, one module per aggregate. Importing this package registers them all."""
 
 from etest.models.apikey import ApiKey
-from etest.models.attempt import Attempt, AttemptItem, OutboxEvent, Response
+from etest.models.attempt import Attempt, AttemptItem, Response
 from etest.models.audit import AuditEntry
 from etest.models.base import Base
 from etest.models.candidate import Candidate, CandidateTransfer
+from etest.models.certificate import Certificate
 from etest.models.content import (
     Assessment,
     AssessmentVersion,
@@ -15,6 +16,7 @@ from etest.models.content import (
     ReviewLesson,
 )
 from etest.models.organization import Organization
+from etest.models.outbox import OutboxEvent, OutboxTry
 from etest.models.reference import Level, Plan
 from etest.models.token import TestToken
 
@@ -29,12 +31,14 @@ __all__ = [
     "CanDoStatement",
     "Candidate",
     "CandidateTransfer",
+    "Certificate",
     "ContentImport",
     "Item",
     "Level",
     "MediaObject",
     "Organization",
     "OutboxEvent",
+    "OutboxTry",
     "Plan",
     "Response",
     "ReviewLesson",

@@ -37,7 +37,7 @@ class Attempt(UUIDPk, Timestamped, Base):
     attempt_number: Mapped[int] = mapped_column(default=1)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     deadline: Mapped[datetime | None] = mapped_column(index=True)
-    finished_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None] = mapped_column(index=True)
     finish_reason: Mapped[str | None] = mapped_column(String(32))
     user_agent: Mapped[str | None] = mapped_column(String(500))
     ip: Mapped[str | None] = mapped_column(String(64))
@@ -77,17 +77,3 @@ class Response(Base):
     timed_out: Mapped[bool] = mapped_column(default=False)
     time_spent_ms: Mapped[int]
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class OutboxEvent(UUIDPk, Base):
-    """A side effect written in the transaction that causes it; a worker delivers it."""
-
-    __tablename__ = "outbox"
-
-    topic: Mapped[str] = mapped_column(String(64), index=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
-    tries: Mapped[int] = mapped_column(default=0)
-    available_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    last_error: Mapped[str | None] = mapped_column(String(2000))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -28,6 +28,8 @@ class Candidate(UUIDPk, Timestamped, Base):
     disabled: Mapped[bool] = mapped_column(default=False)
     pt_level: Mapped[str | None] = mapped_column(ForeignKey("levels.name"))
     current_level: Mapped[str | None] = mapped_column(ForeignKey("levels.name"))
+    #: Optional photo for the certificate: a media object (``media.sha256``).
+    photo_sha256: Mapped[str | None] = mapped_column(ForeignKey("media.sha256"))
 
 
 class CandidateTransfer(UUIDPk, Base):

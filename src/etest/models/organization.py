@@ -30,5 +30,10 @@ class Organization(UUIDPk, Timestamped, Base):
     logo_url: Mapped[str | None] = mapped_column(String(2000))
     callback_url: Mapped[str | None] = mapped_column(String(2000))
     callback_secret: Mapped[str | None] = mapped_column(String(200))
+    #: The secret before the last rotation: callbacks are signed with both until it expires.
+    callback_secret_previous: Mapped[str | None] = mapped_column(String(200))
+    callback_secret_previous_expires_at: Mapped[datetime | None]
+    #: Set when the endpoint answered 410 Gone: no more callbacks until the URL is changed.
+    callback_disabled_at: Mapped[datetime | None]
     #: Typed by :class:`etest.organization.schemas.OrganizationSettings`.
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,1 @@
+"""Certificates (issue 6)."""

@@ -1,0 +1,1 @@
+"""Outbox subscribers and job handlers (being written; see etest.outbox.jobs)."""

@@ -1,0 +1,1 @@
+"""Notifications (issue 6)."""

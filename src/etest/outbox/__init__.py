@@ -1,0 +1,1 @@
+"""The outbox: side effects delivered after the transaction that causes them."""
