@@ -1,0 +1,128 @@
+"""Outcome shapes for staff: a summary per finished attempt (lists) and the full result (one
+attempt). Item keys and the candidate's answers never appear: an answer that was right would
+give the key away."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from etest.kit.schemas import Output
+
+Kind = Literal["PT", "CT"]
+
+
+def _utc(value: datetime) -> datetime:
+    # A bound without a zone is read as UTC (every time of the API is UTC).
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC time
+        raise ValueError("the time lies outside the representable range") from None
+
+
+#: An ISO 8601 time in a query; naive means UTC, ``2026-01-31`` means its midnight UTC.
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
+
+class CandidateRef(Output):
+    id: uuid.UUID
+    email: str
+    first_name: str
+    last_name: str
+
+
+class Totals(Output):
+    """Counts over the served items: ``correct + incorrect == served``. ``incorrect`` counts
+    wrong, timed-out and unanswered served items; ``answered`` excludes timed-out ones. For a CT,
+    ``planned`` is the fixed length the score is computed on (items never served score zero)."""
+
+    correct: int
+    incorrect: int
+    answered: int
+    served: int
+    planned: int | None = None
+
+
+class ResultSummary(Output):
+    """One finished attempt. PT fields are null on a CT and CT fields null on a PT."""
+
+    attempt_id: uuid.UUID
+    kind: Kind
+    candidate: CandidateRef
+    uic: str = Field(description="The organization the attempt was taken in")
+    plan: str
+    assessment: str | None
+    assessment_version: int | None
+    started_at: datetime
+    finished_at: datetime
+    duration_seconds: float | None
+    finish_reason: str | None
+    attempt_number: int
+    level: str | None = Field(description="PT: the placed level; CT: the level tested")
+    # PT
+    position: float | None = Field(None, description="PT: position within the level, 0–100")
+    theta: float | None = Field(None, description="PT (irt engine): ability estimate")
+    se: float | None = Field(None, description="PT (irt engine): standard error of theta")
+    # CT
+    score: float | None = None
+    pass_mark: int | None = None
+    passed: bool | None = None
+    status: Literal["pass", "fail", "needs_review"] | None = None
+    needs_review: bool | None = None
+    totals: Totals
+
+
+class SkillResult(Output):
+    skill: str
+    served: int
+    correct: int
+    accuracy: float
+
+
+class CantDo(Output):
+    code: str
+    skill: str
+    level: str
+    text: str
+
+
+class ReviewLesson(Output):
+    code: str
+    title: str
+    url: str | None
+
+
+class ResponseOut(Output):
+    """One served position. ``answered`` is false for an item served but never answered."""
+
+    position: int
+    item_id: uuid.UUID
+    item_code: str
+    skill: str
+    level: str | None
+    answered: bool
+    correct: bool
+    timed_out: bool
+    time_spent_ms: int | None
+    served_at: datetime
+    answered_at: datetime | None
+
+
+class ResultDetail(ResultSummary):
+    """The full outcome of one attempt, for staff."""
+
+    skills: list[SkillResult]
+    areas_for_improvement: list[str]
+    level_probabilities: dict[str, float] | None = Field(
+        None, description="PT: probability of the placed level and of its neighbours")
+    stop_reason: str | None = None
+    cant_do: list[CantDo] | None = None
+    review_list: list[ReviewLesson] | None = None
+    continue_package: bool | None = None
+    next_level: str | None = None
+    responses: list[ResponseOut]

@@ -1,0 +1,147 @@
+"""Results rules: which attempts have a result, how filters are checked, and how the outcome
+stored at finish becomes the staff view. Read-only: nothing here writes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from etest.attempt.service import SKILL_ORDER
+from etest.auth.actor import Actor
+from etest.candidate import repository as candidate_repository
+from etest.errors import NotFound, Unprocessable
+from etest.kit.levels import LEVELS, canonical_level
+from etest.kit.pagination import Pagination
+from etest.kit.schemas import Page
+from etest.organization import repository as org_repository
+from etest.result import repository
+from etest.result.errors import AttemptInProgress, ResultNotFound, ReversedDateRange
+from etest.result.repository import ResultFilter, ResultRow
+from etest.result.schemas import (
+    CandidateRef,
+    ResponseOut,
+    ResultDetail,
+    ResultSummary,
+    SkillResult,
+    Totals,
+)
+
+
+async def list_results(session: AsyncSession, actor: Actor, pagination: Pagination, *,
+                       kind: str | None = None, uic: str | None = None,
+                       include_descendants: bool = True, finished_from: datetime | None = None,
+                       finished_to: datetime | None = None, level: str | None = None,
+                       passed: bool | None = None, candidate_id: uuid.UUID | None = None,
+                       email: str | None = None) -> Page[ResultSummary]:
+    """Finished attempts of the actor's subtree, newest first. A foreign ``uic`` is a 404 like
+    a missing one; a range whose ``to`` is not after ``from`` is refused (422)."""
+    actor.require("read")
+    if finished_from is not None and finished_to is not None and finished_to <= finished_from:
+        raise ReversedDateRange(
+            "'to' must be after 'from' (the range is half-open: from ≤ finished_at < to).")
+    canonical = None
+    if level is not None:
+        canonical = canonical_level(level)
+        if canonical is None:
+            raise Unprocessable(f"Unknown level {level!r}; levels are {', '.join(LEVELS)}.",
+                                code="unknown-level")
+    organization = None if uic is None else await org_repository.get_by_uic(session, actor, uic)
+    filters = ResultFilter(kind=kind, organization=organization,
+                           include_descendants=include_descendants,
+                           finished_from=finished_from, finished_to=finished_to, level=canonical,
+                           passed=passed, candidate_id=candidate_id, email=email)
+    total, rows = await repository.page(session, actor, filters, pagination)
+    return Page(items=[summary(row) for row in rows], total=total, page=pagination.page,
+                per_page=pagination.per_page)
+
+
+async def get_result(session: AsyncSession, actor: Actor, attempt_id: uuid.UUID) -> ResultDetail:
+    """The full result of one attempt of the actor's subtree. An attempt still running is a
+    409 ``attempt-in-progress`` (it will have a result); a voided one has none (404)."""
+    actor.require("read")
+    row = await repository.get(session, actor, attempt_id)
+    if row is None:
+        raise NotFound("No such result.")
+    attempt = row.attempt
+    if attempt.status == "in_progress":
+        raise AttemptInProgress("The attempt has not finished yet; its result is not ready.")
+    if attempt.status != "completed" or attempt.outcome is None:
+        raise NotFound("This attempt was voided (its token was reset); it has no result.")
+    return await detail(session, row)
+
+
+async def latest_pt_result(session: AsyncSession, actor: Actor,
+                           candidate_id: uuid.UUID) -> ResultDetail:
+    """The candidate's latest finished placement test. A missing or foreign candidate is the
+    usual ``not-found``; a visible candidate without a PT result is ``no-result``."""
+    actor.require("read")
+    await candidate_repository.get(session, actor, candidate_id)
+    row = await repository.latest_pt(session, actor, candidate_id)
+    if row is None:
+        raise ResultNotFound("This candidate has no finished placement test.")
+    return await detail(session, row)
+
+
+def summary(row: ResultRow) -> ResultSummary:
+    """The list view of a result."""
+    return ResultSummary.model_validate(_summary_fields(row))
+
+
+def _summary_fields(row: ResultRow) -> dict[str, Any]:
+    attempt = row.attempt
+    o: dict[str, Any] = attempt.outcome or {}
+    assert attempt.finished_at is not None  # only finished attempts get here
+    correct = int(o.get("correct", 0))
+    served = int(o.get("served", 0))
+    pt = attempt.kind == "PT"
+    status = None if pt else o.get("status")
+    return {
+        "attempt_id": attempt.id, "kind": attempt.kind,
+        "candidate": CandidateRef(id=attempt.candidate_id, email=row.email,
+                                  first_name=row.first_name, last_name=row.last_name),
+        "uic": row.uic, "plan": attempt.plan_code, "assessment": o.get("assessment"),
+        "assessment_version": o.get("assessment_version"), "started_at": attempt.started_at,
+        "finished_at": attempt.finished_at, "duration_seconds": o.get("duration_seconds"),
+        "finish_reason": attempt.finish_reason, "attempt_number": attempt.attempt_number,
+        "level": o.get("level") if pt else attempt.level,
+        "position": o.get("position") if pt else None,
+        "theta": o.get("theta") if pt else None, "se": o.get("se") if pt else None,
+        "score": None if pt else attempt.score,
+        "pass_mark": None if pt else o.get("pass_mark"),
+        "passed": None if pt else attempt.passed, "status": status,
+        "needs_review": None if pt else status == "needs_review",
+        "totals": Totals(correct=correct, incorrect=served - correct,
+                         answered=int(o.get("answered", 0)), served=served,
+                         planned=None if pt else o.get("total")),
+    }
+
+
+async def detail(session: AsyncSession, row: ResultRow) -> ResultDetail:
+    """The full view: the summary, per-skill results, the CT lists and every served position."""
+    attempt = row.attempt
+    o: dict[str, Any] = attempt.outcome or {}
+    pt = attempt.kind == "PT"
+    skills = o.get("skills") or {}
+    order = {s: n for n, s in enumerate(SKILL_ORDER)}
+    steps = await repository.steps(session, attempt.id)
+    return ResultDetail.model_validate({
+        **_summary_fields(row),
+        "skills": [SkillResult(skill=k, **skills[k])
+                   for k in sorted(skills, key=lambda k: (order.get(k, len(order)), k))],
+        "areas_for_improvement": o.get("areas_for_improvement") or [],
+        "level_probabilities": o.get("level_probabilities") if pt else None,
+        "stop_reason": o.get("stop_reason") if pt else None,
+        "cant_do": None if pt else o.get("cant_do") or [],
+        "review_list": None if pt else o.get("review_list") or [],
+        "continue_package": None if pt else bool(o.get("continue_package")),
+        "next_level": None if pt else o.get("next_level"),
+        "responses": [ResponseOut(
+            position=s.position, item_id=s.item_id, item_code=s.code, skill=s.skill,
+            level=s.level, answered=s.correct is not None and not s.timed_out,
+            correct=bool(s.correct), timed_out=bool(s.timed_out),
+            time_spent_ms=s.time_spent_ms, served_at=s.served_at, answered_at=s.answered_at)
+            for s in steps],
+    })
