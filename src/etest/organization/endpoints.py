@@ -7,7 +7,7 @@ from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
-from etest.deps import ActorDep, SessionDep
+from etest.deps import ActorDep, SessionDep, SettingsDep
 from etest.kit.pagination import Pagination, PaginationDep, paginate
 from etest.kit.schemas import TEXT_QUERY, Page
 from etest.models import Organization
@@ -45,10 +45,12 @@ async def _page(session: AsyncSession, actor: Actor, pagination: Pagination,
 
 
 @router.post("", response_model=OrganizationOut, status_code=status.HTTP_201_CREATED)
-async def create_organization(actor: ActorDep, session: SessionDep,
+async def create_organization(actor: ActorDep, session: SessionDep, settings: SettingsDep,
                               body: OrganizationCreate) -> OrganizationOut:
-    """Create an organization below one of the actor's own (a root: global superadmin only)."""
-    org = await service.create(session, actor, body)
+    """Create an organization below one of the actor's own (a root: global superadmin only).
+    A callback URL the SSRF guard refuses is 422 ``callback-url-refused``."""
+    org = await service.create(session, actor, body,
+                               callback_allow_networks=settings.callback_allow_networks)
     return (await _out(session, [org]))[0]
 
 
@@ -72,9 +74,12 @@ async def get_organization(actor: ActorDep, session: SessionDep, uic: UicPath) -
 
 
 @router.patch("/{uic}", response_model=OrganizationOut)
-async def update_organization(actor: ActorDep, session: SessionDep, uic: UicPath,
-                              body: OrganizationUpdate) -> OrganizationOut:
-    org = await service.update(session, actor, uic, body)
+async def update_organization(actor: ActorDep, session: SessionDep, settings: SettingsDep,
+                              uic: UicPath, body: OrganizationUpdate) -> OrganizationOut:
+    """Change an organization. A new ``callback_secret`` rotates (the previous one keeps
+    signing for 24 hours); saving ``callback_url`` re-enables an endpoint disabled by a 410."""
+    org = await service.update(session, actor, uic, body,
+                               callback_allow_networks=settings.callback_allow_networks)
     return (await _out(session, [org]))[0]
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, AwareDatetime, Field, StringConstraints, field_validator
 
 from etest.kit.schemas import Input, Output
+from etest.webhook.signing import check_secret
 
 Uic = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 Region = Literal["ROW", "CN"]
@@ -55,10 +56,18 @@ class _OrganizationFields(Input):
     timezone: str | None = Field(None, max_length=64)
     logo_url: AnyHttpUrl | None = None
     callback_url: AnyHttpUrl | None = None
-    callback_secret: str | None = Field(None, min_length=16, max_length=200,
-                                        description="Write-only; never returned")
+    callback_secret: str | None = Field(
+        None, min_length=16, max_length=200,
+        description="Write-only; never returned. Any string of 16 or more characters (the HMAC "
+                    "key is its UTF-8 bytes) or a Standard Webhooks 'whsec_<base64>' secret. "
+                    "Saving a new one keeps the previous one signing for 24 hours.")
 
     _tz = field_validator("timezone")(_check_timezone)
+
+    @field_validator("callback_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        return check_secret(value) if value is not None else None
 
 
 class OrganizationCreate(_OrganizationFields):
@@ -88,6 +97,8 @@ class OrganizationOut(Output):
     logo_url: str | None
     callback_url: str | None
     has_callback_secret: bool
+    callback_disabled_at: datetime | None = Field(
+        description="Set when the endpoint answered 410 Gone; saving callback_url re-enables")
     settings: OrganizationSettings
     created_at: datetime
     updated_at: datetime

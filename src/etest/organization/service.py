@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,13 +17,47 @@ from etest.models.base import utcnow
 from etest.organization import repository
 from etest.organization.schemas import OrganizationCreate, OrganizationSettings, OrganizationUpdate
 from etest.plan.service import require_plan_code
+from etest.webhook.errors import CallbackUrlRefused
+from etest.webhook.signing import SECRET_OVERLAP
+from etest.webhook.ssrf import UrlRefused, UrlUnresolved, vet_url
+
+log = structlog.get_logger(__name__)
 
 #: Fields that only an ancestor (or a global superadmin) may change: an organization's own admin
 #: must not be able to extend its own contract.
 _CONTRACT_FIELDS = ("expires_at", "is_active", "plan_code", "region")
+#: Seconds a save waits for DNS before it accepts an unresolved callback host.
+_RESOLVE_TIMEOUT = 5.0
 
 
-async def create(session: AsyncSession, actor: Actor, body: OrganizationCreate) -> Organization:
+async def check_callback_url(url: str, allow_networks: Sequence[str]) -> None:
+    """Refuse (422 ``callback-url-refused``) a callback URL that is malformed or names an
+    address the SSRF guard refuses. A host that does not resolve *now* is accepted with a
+    warning in the log: DNS may be set up after the URL, and every delivery checks again."""
+    try:
+        async with asyncio.timeout(_RESOLVE_TIMEOUT):
+            await vet_url(url, allow_networks)
+    except (UrlUnresolved, TimeoutError) as exc:
+        log.warning("callback_url_unresolved", url=url, error=str(exc) or "DNS timeout")
+    except UrlRefused as exc:
+        raise CallbackUrlRefused(str(exc)) from exc
+
+
+def _set_secret(org: Organization, secret: str | None) -> None:
+    """Rotate: the old secret keeps signing for ``SECRET_OVERLAP``; clearing clears both."""
+    if secret == org.callback_secret:
+        return
+    if secret is not None and org.callback_secret:
+        org.callback_secret_previous = org.callback_secret
+        org.callback_secret_previous_expires_at = utcnow() + SECRET_OVERLAP
+    else:
+        org.callback_secret_previous = None
+        org.callback_secret_previous_expires_at = None
+    org.callback_secret = secret
+
+
+async def create(session: AsyncSession, actor: Actor, body: OrganizationCreate, *,
+                 callback_allow_networks: Sequence[str] = ()) -> Organization:
     actor.require("write")
     parent = None
     if body.parent_uic is not None:
@@ -30,6 +68,8 @@ async def create(session: AsyncSession, actor: Actor, body: OrganizationCreate) 
     if await session.scalar(select(Organization.id).where(Organization.uic == body.uic)):
         raise Conflict(f"The UIC {body.uic!r} is taken.", code="uic-taken")
     await require_plan_code(session, body.plan_code)
+    if body.callback_url is not None:
+        await check_callback_url(str(body.callback_url), callback_allow_networks)
     values = body.model_dump(exclude={"parent_uic", "settings", "logo_url", "callback_url"})
     org = Organization(**values, parent_id=parent.id if parent else None, path="",
                        logo_url=str(body.logo_url) if body.logo_url else None,
@@ -46,8 +86,10 @@ async def create(session: AsyncSession, actor: Actor, body: OrganizationCreate) 
     return org
 
 
-async def update(session: AsyncSession, actor: Actor, uic: str,
-                 body: OrganizationUpdate) -> Organization:
+async def update(session: AsyncSession, actor: Actor, uic: str, body: OrganizationUpdate, *,
+                 callback_allow_networks: Sequence[str] = ()) -> Organization:
+    """Change fields. A new ``callback_secret`` rotates (the old one signs for 24 h more);
+    saving ``callback_url`` (even unchanged) re-enables an endpoint disabled by a 410."""
     actor.require("write")
     org = await repository.get_by_uic(session, actor, uic)
     changes = body.model_dump(exclude_unset=True, exclude={"settings"})
@@ -58,7 +100,15 @@ async def update(session: AsyncSession, actor: Actor, uic: str,
                         "region.")
     if "plan_code" in changes:
         await require_plan_code(session, changes["plan_code"])
+    if changes.get("callback_url") is not None:
+        await check_callback_url(str(changes["callback_url"]), callback_allow_networks)
+    if "callback_url" in changes:
+        org.callback_disabled_at = None
+    if "callback_secret" in changes:
+        _set_secret(org, changes["callback_secret"])
     for key, value in changes.items():
+        if key == "callback_secret":
+            continue
         if key in ("name", "region", "timezone", "is_active") and value is None:
             raise Unprocessable(f"{key} cannot be null.", code="validation-error")
         setattr(org, key, str(value) if key in ("logo_url", "callback_url") and value else value)

@@ -1,0 +1,24 @@
+"""Errors of callbacks and their delivery log (each a stable problem type)."""
+
+from __future__ import annotations
+
+from etest.errors import Conflict, Unprocessable
+
+
+class CallbackUrlRefused(Unprocessable):
+    """A malformed callback URL, or one the SSRF guard refuses (see :mod:`etest.webhook.ssrf`)."""
+
+    code = "callback-url-refused"
+    title = "Callback URL refused"
+
+
+class DeliveryRunning(Conflict):
+    code = "delivery-running"
+    title = "Delivery running"
+
+
+class CallbackDisabled(Conflict):
+    """The endpoint answered 410 Gone; saving the callback URL again re-enables it."""
+
+    code = "callback-disabled"
+    title = "Callback endpoint disabled"
