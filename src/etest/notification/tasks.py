@@ -1,1 +1,124 @@
-"""Outbox subscribers and job handlers (being written; see etest.outbox.jobs)."""
+"""Result emails through the outbox.
+
+Events → jobs (database only, in the event's transaction):
+
+* ``attempt.finished`` of a PT → ``email.send`` kind ``pt_result`` when the organization has
+  ``notify_after_pt``;
+* ``attempt.finished`` of a failed CT → ``ct_fail`` when it has ``notify_after_ct``;
+* ``certificate.issued`` → ``ct_pass`` when it has ``notify_after_ct`` and
+  ``send_certificate_email`` (a pass is mailed once its certificate exists, so the PDF can go
+  with it).
+
+Each job's key is ``f"{kind}:{attempt_id}"``: a re-run subscriber finds the row it wrote, so one
+finished attempt gives exactly one email job. The organization is the attempt's (where the test
+was taken), even if the candidate has moved since. Hidden and disabled candidates are mailed like
+any other: ``disable_candidate_after_pt`` disables a candidate at the very moment its PT result
+is due, and ``hidden`` only keeps a candidate out of admin lists.
+
+The ``email.send`` handler reads what it needs in one short transaction, renders outside it and
+sends through ``ctx.mailer``. The switches are read again at send time: an organization that
+turns emails off stops the ones still waiting (the job is cancelled, not retried).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from etest.certificate.service import certificate_pdf, verify_url
+from etest.config import Settings
+from etest.models import Attempt, Candidate, Certificate, Organization
+from etest.notification.render import EmailContent, load_logo, message_id, render
+from etest.notification.texts import language_of
+from etest.organization.schemas import OrganizationSettings
+from etest.outbox.jobs import Event, Job, JobCancelled, JobContext, enqueue, job, subscriber
+
+TOPIC = "email.send"
+
+
+def _switches(org: Organization) -> OrganizationSettings:
+    known = {k: v for k, v in (org.settings or {}).items()
+             if k in OrganizationSettings.model_fields}
+    return OrganizationSettings.model_validate(known)
+
+
+def wanted(org: Organization, kind: str) -> bool:
+    """Whether ``org``'s settings ask for emails of ``kind``."""
+    switches = _switches(org)
+    if kind == "pt_result":
+        return switches.notify_after_pt
+    if kind == "ct_pass":
+        return switches.notify_after_ct and switches.send_certificate_email
+    return switches.notify_after_ct
+
+
+async def _enqueue_email(session: AsyncSession, kind: str, attempt_id: str,
+                         certificate_id: str | None = None) -> None:
+    attempt = await session.get(Attempt, uuid.UUID(attempt_id))
+    if attempt is None:
+        return
+    org = await session.get(Organization, attempt.organization_id)
+    candidate = await session.get(Candidate, attempt.candidate_id)
+    if org is None or candidate is None or not candidate.email or not wanted(org, kind):
+        return
+    payload: dict[str, Any] = {"kind": kind, "attempt_id": attempt_id, "to": candidate.email}
+    if certificate_id is not None:
+        payload["certificate_id"] = certificate_id
+    await enqueue(session, TOPIC, payload, key=f"{kind}:{attempt_id}", organization_id=org.id)
+
+
+@subscriber("attempt.finished")
+async def email_after_attempt(session: AsyncSession, event: Event) -> None:
+    """PT result, or CT fail; a CT pass waits for its certificate."""
+    if event.payload["kind"] == "PT":
+        await _enqueue_email(session, "pt_result", event.payload["attempt_id"])
+    elif not event.payload["outcome"].get("passed"):
+        await _enqueue_email(session, "ct_fail", event.payload["attempt_id"])
+
+
+@subscriber("certificate.issued")
+async def email_certificate(session: AsyncSession, event: Event) -> None:
+    await _enqueue_email(session, "ct_pass", event.payload["attempt_id"],
+                         certificate_id=event.payload["certificate_id"])
+
+
+async def _content(session: AsyncSession, settings: Settings,
+                   payload: dict[str, Any]) -> EmailContent:
+    kind = payload["kind"]
+    attempt = await session.get(Attempt, uuid.UUID(payload["attempt_id"]))
+    if attempt is None or attempt.outcome is None or attempt.finished_at is None:
+        raise JobCancelled("the attempt is gone or unfinished")
+    org = await session.get(Organization, attempt.organization_id)
+    candidate = await session.get(Candidate, attempt.candidate_id)
+    assert org is not None and candidate is not None
+    if not wanted(org, kind):
+        raise JobCancelled(f"{kind} emails are switched off for organization {org.uic}")
+    extra: dict[str, Any] = {}
+    if kind == "ct_pass":
+        certificate = await session.get(Certificate, uuid.UUID(payload["certificate_id"]))
+        if certificate is None or certificate.revoked_at is not None:
+            raise JobCancelled("the certificate is gone or revoked")
+        extra = {"certificate_code": certificate.code,
+                 "verify_url": verify_url(settings, certificate.code),
+                 "certificate_pdf": await certificate_pdf(session, settings, certificate.id)}
+    level = attempt.outcome.get("level") if attempt.kind == "PT" else attempt.level
+    return EmailContent(
+        kind=kind, to=payload["to"], first_name=candidate.first_name,
+        last_name=candidate.last_name, organization=org.name,
+        language=language_of(_switches(org).language), timezone=org.timezone,
+        finished_at=attempt.finished_at, level=str(level or ""), outcome=attempt.outcome,
+        **extra)
+
+
+@job(TOPIC)
+async def send_email(ctx: JobContext, job: Job) -> dict[str, Any]:
+    """Render and send one result email; the Message-ID is the job's, so a repeated delivery
+    is recognisably the same message."""
+    async with ctx.transaction() as session:
+        content = await _content(session, ctx.settings, job.payload)
+    message = render(content, sender=ctx.settings.email_from,
+                     msg_id=message_id(job.id, ctx.settings.email_from),
+                     logo=load_logo(ctx.settings.default_logo_path), now=ctx.clock())
+    return await ctx.mailer.send(message)

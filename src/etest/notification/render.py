@@ -1,0 +1,173 @@
+"""Emails as MIME messages: a plain-text and an HTML part (``multipart/alternative``), the logo
+inline in the HTML (``multipart/related``, ``cid:``), and for a CT pass the certificate PDF as an
+attachment (the whole then ``multipart/mixed``).
+
+Rendering is pure: :class:`EmailContent` holds plain values loaded beforehand, so no database
+session is open while templates run, and tests can render without a database.
+
+The logo is never fetched from the organization's ``logo_url`` at send time: the worker would
+then request any URL an admin typed (SSRF from inside the network), and a slow host would stall
+delivery. Every email carries ``settings.default_logo_path`` when it is set and readable, else
+the bundled eTest logo. An organization logo *upload* (stored as media) is future work.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import structlog
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from etest.notification.texts import CATALOG, level_meaning, skill_name
+
+log = structlog.get_logger(__name__)
+
+KINDS = ("pt_result", "ct_pass", "ct_fail")
+_LOGO_CID = "logo@etest.invalid"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+@dataclass(frozen=True)
+class Logo:
+    data: bytes
+    subtype: str  # "png" or "jpeg"
+
+
+@dataclass(frozen=True)
+class EmailContent:
+    """Everything one email says, as plain values."""
+
+    kind: str
+    to: str
+    first_name: str
+    last_name: str
+    organization: str
+    language: str
+    #: The organization's time zone: the test date is the date where the candidate sat it.
+    timezone: str
+    finished_at: datetime
+    #: PT: the placed level; CT: the level of the test.
+    level: str
+    outcome: dict[str, Any]
+    certificate_code: str | None = None
+    verify_url: str | None = None
+    certificate_pdf: bytes | None = field(default=None, repr=False)
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(loader=PackageLoader("etest.notification", "templates"),
+                       autoescape=select_autoescape(enabled_extensions=("html",),
+                                                    default_for_string=False),
+                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                       keep_trailing_newline=True)
+
+
+@cache
+def bundled_logo() -> Logo:
+    return Logo((files("etest.notification") / "logo.png").read_bytes(), "png")
+
+
+def load_logo(path: Path | None) -> Logo:
+    """The configured default logo, or the bundled one when none is set or it cannot be used
+    (a broken logo must not hold back a result email: the problem is logged instead)."""
+    if path is None:
+        return bundled_logo()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        log.warning("email.logo_unreadable", path=str(path), error=str(exc))
+        return bundled_logo()
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return Logo(data, "png")
+    if data.startswith(b"\xff\xd8\xff"):
+        return Logo(data, "jpeg")
+    log.warning("email.logo_not_png_or_jpeg", path=str(path))
+    return bundled_logo()
+
+
+def message_id(job_id: object, sender: str) -> str:
+    """A Message-ID fixed by the outbox job, so a repeated delivery carries the same id and
+    the receiving side can drop the duplicate."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "etest.invalid"
+    return f"<{job_id}@{domain}>"
+
+
+def _clean(text: str) -> str:
+    # a CR/LF in a name would otherwise end the header (or make the policy refuse it)
+    return _CONTROL.sub(" ", text).strip()
+
+
+def _context(content: EmailContent) -> dict[str, Any]:
+    words = CATALOG[content.language]
+
+    def say(key: str, **values: Any) -> str:
+        return words[key].format(**values)
+
+    outcome = content.outcome
+    name = _clean(content.first_name) or _clean(f"{content.first_name} {content.last_name}")
+    finished = content.finished_at.astimezone(zoneinfo.ZoneInfo(content.timezone))
+    score = outcome.get("score")
+    return {
+        "say": say, "lang": content.language, "kind": content.kind,
+        "greeting": say("greeting", name=name) if name else say("greeting_anonymous"),
+        "organization": content.organization, "level": content.level,
+        "date": finished.date().isoformat(), "outcome": outcome,
+        "meaning": level_meaning(content.level, content.language),
+        "areas": [skill_name(s, content.language)
+                  for s in outcome.get("areas_for_improvement", [])],
+        "score": f"{score:g}" if isinstance(score, int | float) else None,
+        "cant_do": [c["text"] for c in outcome.get("cant_do", []) if c.get("text")],
+        "review": [{"title": r.get("title") or r.get("code", ""), "url": r.get("url")}
+                   for r in outcome.get("review_list", [])],
+        "certificate_code": content.certificate_code, "verify_url": content.verify_url,
+        "logo_cid": _LOGO_CID,
+    }
+
+
+def subject(content: EmailContent) -> str:
+    return CATALOG[content.language][f"{content.kind}.subject"].format(level=content.level)
+
+
+def render(content: EmailContent, *, sender: str, msg_id: str, logo: Logo,
+           now: datetime) -> EmailMessage:
+    """The complete message for ``content``."""
+    if content.kind not in KINDS:
+        raise ValueError(f"unknown email kind {content.kind!r}")
+    env = _environment()
+    ctx = _context(content)
+    message = EmailMessage()
+    message["Subject"] = subject(content)
+    message["From"] = sender
+    # by parts: the parser of ``addr_spec`` refuses a non-ASCII local part, which SMTPUTF8
+    # servers accept (the mailer asks for SMTPUTF8 when an address needs it)
+    local, _, domain = content.to.rpartition("@")
+    message["To"] = Address(display_name=_clean(f"{content.first_name} {content.last_name}"),
+                            username=local, domain=domain)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = msg_id
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
+    message.set_content(env.get_template(f"{content.kind}.txt").render(ctx))
+    message.add_alternative(env.get_template(f"{content.kind}.html").render(ctx),
+                            subtype="html")
+    html = message.get_body(("html",))
+    assert html is not None
+    html.add_related(logo.data, maintype="image", subtype=logo.subtype,
+                     cid=f"<{_LOGO_CID}>", filename=f"logo.{logo.subtype}")
+    if content.certificate_pdf is not None:
+        message.add_attachment(content.certificate_pdf, maintype="application",
+                               subtype="pdf",
+                               filename=f"certificate-{content.certificate_code}.pdf")
+    # last: set_content and add_alternative move Content-* headers into the parts
+    message["Content-Language"] = content.language
+    return message
