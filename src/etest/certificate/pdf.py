@@ -1,0 +1,173 @@
+"""The certificate as a one-page A4 landscape PDF (ReportLab), rendered on demand from the
+certificate row: nothing is stored, so a revoked certificate prints as revoked.
+
+Pure: bytes in (logo, photo), bytes out; no database and no network. The organization's
+``logo_url`` is never fetched (it could point anywhere: SSRF); the logo is the configured
+``default_logo_path`` or the bundled eTest logo. ``invariant`` output: the same certificate
+gives the same bytes, which keeps tests and caches honest.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import segno
+import structlog
+from reportlab.lib.colors import Color, HexColor
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfgen.canvas import Canvas
+
+from etest.certificate.fonts import Run, bold_font, runs, width
+
+log = structlog.get_logger(__name__)
+
+PAGE_W, PAGE_H = landscape(A4)
+INK = HexColor("#1f2a44")
+ACCENT = HexColor("#2b6cb0")
+MUTED = HexColor("#5a6478")
+
+
+@dataclass(frozen=True)
+class CertificateView:
+    holder_name: str
+    level: str
+    plan_name: str
+    organization_name: str
+    #: The issue date as printed (``2026-11-26``).
+    date: str
+    code: str
+    verify_url: str
+    logo: bytes
+    photo: bytes | None = None
+    revoked: bool = False
+
+
+def _draw_runs(canvas: Canvas, parts: list[Run], size: float, x: float, y: float, *,
+               align: str = "center") -> None:
+    total = width(parts, size)
+    if align == "center":
+        x -= total / 2
+    elif align == "right":
+        x -= total
+    for run in parts:
+        canvas.setFont(run.font, size)
+        canvas.drawString(x, y, run.text)
+        x += width([run], size)
+
+
+def _text(canvas: Canvas, text: str, size: float, x: float, y: float, *,
+          align: str = "center", max_width: float | None = None) -> None:
+    """Any-script text, shrunk to ``max_width`` when it is too long."""
+    parts = runs(text)
+    if max_width is not None:
+        while size > 8 and width(parts, size) > max_width:
+            size -= 1
+    _draw_runs(canvas, parts, size, x, y, align=align)
+
+
+def _image(canvas: Canvas, data: bytes, x: float, y: float, w: float, h: float) -> bool:
+    """Draw an image fitted into the box; False when it cannot be read."""
+    try:
+        reader = ImageReader(io.BytesIO(data))
+        iw, ih = reader.getSize()
+    except Exception as exc:  # any decoder error: fall back, never fail the certificate
+        log.warning("certificate.image_unreadable", error=type(exc).__name__)
+        return False
+    scale = min(w / iw, h / ih)
+    dw, dh = iw * scale, ih * scale
+    canvas.drawImage(reader, x + (w - dw) / 2, y + (h - dh) / 2, dw, dh, mask="auto")
+    return True
+
+
+def _silhouette(canvas: Canvas, x: float, y: float, w: float, h: float) -> None:
+    """The default picture: a neutral head-and-shoulders outline."""
+    canvas.setFillColor(HexColor("#e6e9f0"))
+    canvas.rect(x, y, w, h, stroke=0, fill=1)
+    canvas.setFillColor(HexColor("#a8b0c2"))
+    canvas.circle(x + w / 2, y + h * 0.62, w * 0.2, stroke=0, fill=1)
+    canvas.ellipse(x + w * 0.15, y - h * 0.05, x + w * 0.85, y + h * 0.45, stroke=0, fill=1)
+    canvas.setFillColor(HexColor("#e6e9f0"))
+    canvas.rect(x, y - h * 0.06, w, h * 0.06, stroke=0, fill=1)
+
+
+def _qr(canvas: Canvas, url: str, x: float, y: float, size: float) -> None:
+    """The QR code as vector squares (sharp at any zoom, no image decoder needed)."""
+    qr = segno.make(url, error="m", micro=False)
+    matrix = [list(row) for row in qr.matrix]
+    border = 2
+    modules = len(matrix) + 2 * border
+    cell = size / modules
+    canvas.setFillColor(HexColor("#ffffff"))
+    canvas.rect(x, y, size, size, stroke=0, fill=1)
+    canvas.setFillColor(HexColor("#000000"))
+    for r, row in enumerate(matrix):
+        for c, dark in enumerate(row):
+            if dark:
+                canvas.rect(x + (c + border) * cell, y + size - (r + border + 1) * cell,
+                            cell, cell, stroke=0, fill=1)
+
+
+def render(view: CertificateView) -> bytes:
+    buf = io.BytesIO()
+    canvas = Canvas(buf, pagesize=(PAGE_W, PAGE_H), invariant=True)
+    canvas.setTitle(f"eTest certificate {view.code}")
+    canvas.setAuthor("eTest")
+    canvas.setSubject(f"English {view.level}")
+    mid = PAGE_W / 2
+
+    canvas.setStrokeColor(ACCENT)
+    canvas.setLineWidth(3)
+    canvas.rect(24, 24, PAGE_W - 48, PAGE_H - 48)
+    canvas.setLineWidth(0.8)
+    canvas.rect(32, 32, PAGE_W - 64, PAGE_H - 64)
+
+    if not _image(canvas, view.logo, 56, PAGE_H - 110, 180, 52):
+        _text(canvas, "eTest", 24, 56, PAGE_H - 90, align="left")
+    canvas.setFillColor(MUTED)
+    _text(canvas, view.organization_name, 12, PAGE_W - 56, PAGE_H - 80, align="right",
+          max_width=320)
+
+    canvas.setFillColor(INK)
+    canvas.setFont(bold_font(), 34)
+    canvas.drawCentredString(mid, PAGE_H - 170, "Certificate of English")
+    canvas.setFillColor(MUTED)
+    _text(canvas, "This certifies that", 14, mid, PAGE_H - 212)
+    canvas.setFillColor(INK)
+    _text(canvas, view.holder_name, 30, mid, PAGE_H - 258, max_width=520)
+    canvas.setStrokeColor(ACCENT)
+    canvas.line(mid - 240, PAGE_H - 270, mid + 240, PAGE_H - 270)
+    canvas.setFillColor(MUTED)
+    _text(canvas, "has passed the eTest certification test for", 14, mid, PAGE_H - 300)
+    canvas.setFillColor(ACCENT)
+    canvas.setFont(bold_font(), 26)
+    canvas.drawCentredString(mid, PAGE_H - 340, f"English level {view.level}")
+    canvas.setFillColor(INK)
+    _text(canvas, view.plan_name, 14, mid, PAGE_H - 368, max_width=480)
+    _text(canvas, f"Date: {view.date}", 12, mid, PAGE_H - 396)
+
+    photo_box = (64, 64, 92, 112)
+    if view.photo is None or not _image(canvas, view.photo, *photo_box):
+        _silhouette(canvas, *photo_box)
+
+    qr_size = 112
+    qr_x, qr_y = PAGE_W - 64 - qr_size, 64
+    _qr(canvas, view.verify_url, qr_x, qr_y, qr_size)
+    canvas.setFillColor(MUTED)
+    _text(canvas, f"Verification code: {view.code}", 9, qr_x + qr_size, qr_y - 14,
+          align="right")
+    _text(canvas, view.verify_url, 8, mid, 48, max_width=PAGE_W - 360)
+
+    if view.revoked:
+        canvas.saveState()
+        canvas.setFillColor(Color(0.8, 0.1, 0.1, alpha=0.35))
+        canvas.translate(mid, PAGE_H / 2)
+        canvas.rotate(20)
+        canvas.setFont(bold_font(), 96)
+        canvas.drawCentredString(0, 0, "REVOKED")
+        canvas.restoreState()
+
+    canvas.showPage()
+    canvas.save()
+    return buf.getvalue()
