@@ -10,6 +10,7 @@ import secrets
 import socket
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -30,7 +31,7 @@ from tests.webhook.conftest import (
     finish_ct,
     finished_event_id,
 )
-from tests.webhook.receiver import Receiver, Reply
+from tests.webhook.receiver import Receiver, Reply, self_signed_tls
 
 
 def verify(secret: str | bytes, received: object) -> dict[str, object]:
@@ -246,8 +247,11 @@ async def test_refused_again_at_delivery_time(
     assert all(not t["ok"] and "loopback" in t["error"] for t in item["history"])
 
 
-@pytest.mark.skipif(socket.getaddrinfo("localhost", 80, type=socket.SOCK_STREAM)[0][4][0]
-                    != "127.0.0.1", reason="localhost does not resolve to 127.0.0.1 first")
+LOCALHOST_FIRST = socket.getaddrinfo("localhost", 80, type=socket.SOCK_STREAM)[0][4][0]
+
+
+@pytest.mark.skipif(LOCALHOST_FIRST != "127.0.0.1",
+                    reason="localhost does not resolve to 127.0.0.1 first")
 async def test_host_name_is_resolved_pinned_and_sent_as_host(
         hook_app: FastAPI, hook_client: httpx.AsyncClient, ctx: JobContext,
         receiver: Receiver, course: Course) -> None:
@@ -257,6 +261,33 @@ async def test_host_name_is_resolved_pinned_and_sent_as_host(
     await drain(ctx)
     [got] = receiver.requests
     assert got.headers["host"] == f"localhost:{receiver.port}"
+
+
+@pytest.mark.skipif(LOCALHOST_FIRST != "127.0.0.1",
+                    reason="localhost does not resolve to 127.0.0.1 first")
+async def test_https_sends_the_host_name_as_sni_and_checks_the_certificate(
+        hook_app: FastAPI, hook_client: httpx.AsyncClient, ctx: JobContext,
+        course: Course, tmp_path: Path) -> None:
+    """Connected to the vetted IP, the TLS handshake still names the host (SNI), and the
+    certificate is verified against it: a self-signed one is refused, the delivery retried."""
+    receiver = Receiver(self_signed_tls(tmp_path, "localhost")).start()
+    try:
+        await configure(hook_client, course, f"https://localhost:{receiver.port}/hook",
+                        "tls-secret-" + "t" * 8)
+        attempt_id = await finish_ct(hook_app, hook_client, course)
+        did = delivery_id("attempt.finished", finished_event_id(attempt_id))
+        await drain(ctx, limit=2)  # the event, then one try of the delivery
+    finally:
+        receiver.stop()
+    assert receiver.sni and set(receiver.sni) == {"localhost"}
+    assert receiver.requests == []
+    item = (await hook_client.get(f"/api/v1/webhook-deliveries/{did}",
+                                  headers=course.admin)).json()
+    assert item["tries"] >= 1 and not item["history"][0]["ok"]
+    assert "certificate" in item["history"][0]["error"].lower()
+    async with transaction(hook_app.state.sessionmaker) as session:  # leave nothing due
+        await session.execute(update(OutboxEvent).where(OutboxEvent.id == did)
+                              .values(status="cancelled"))
 
 
 async def test_no_callback_without_url_or_secret(
