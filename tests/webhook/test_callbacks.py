@@ -5,7 +5,6 @@ library. The operator allow-lists 127.0.0.1 explicitly (``hook_settings``)."""
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 import socket
 import uuid
@@ -299,16 +298,26 @@ async def test_no_callback_without_url_or_secret(
     assert receiver.requests == [] and await deliveries_of(hook_app, org["id"]) == []
 
 
-async def test_body_is_stable_json(hook_app: FastAPI, hook_client: httpx.AsyncClient,
-                                   ctx: JobContext, receiver: Receiver, course: Course) -> None:
-    await configure(hook_client, course, receiver.url, "json-secret-" + "u" * 8)
-    await finish_ct(hook_app, hook_client, course, passed=True)
+async def test_ct_pass_sends_outcome_and_certificate(
+        hook_app: FastAPI, hook_client: httpx.AsyncClient, ctx: JobContext,
+        receiver: Receiver, course: Course) -> None:
+    """The whole chain: a passed CT → attempt.finished → the certificate package issues the
+    certificate → certificate.issued → two signed callbacks, each with its own webhook-id."""
+    secret = "pass-secret-" + secrets.token_hex(8)
+    await configure(hook_client, course, receiver.url, secret)
+    attempt_id = await finish_ct(hook_app, hook_client, course, passed=True)
     await drain(ctx)
-    finished = [r for r in receiver.requests
-                if json.loads(r.body)["type"] == "attempt.finished"]
-    assert len(finished) == 1
-    outcome = json.loads(finished[0].body)["data"]["outcome"]
-    assert outcome["passed"] is True and outcome["score"] == 100.0
-    async with transaction(hook_app.state.sessionmaker) as session:
-        assert await session.get(OutboxEvent, delivery_id(
-            "attempt.finished", uuid.UUID(finished[0].headers["webhook-id"]))) is not None
+    bodies = {verify(secret.encode(), r)["type"]: (r, verify(secret.encode(), r))  # type: ignore[index]
+              for r in receiver.requests}
+    assert sorted(bodies) == ["attempt.finished", "certificate.issued"]
+    assert len(receiver.requests) == 2
+    finished, cert = bodies["attempt.finished"][1], bodies["certificate.issued"][1]
+    assert finished["data"]["outcome"]["passed"] is True  # type: ignore[index]
+    assert finished["data"]["outcome"]["score"] == 100.0  # type: ignore[index]
+    data = cert["data"]
+    assert isinstance(data, dict)
+    assert data["attempt_id"] == attempt_id and data["level"] == "A1"
+    assert data["verify_url"].endswith(f"/verify/{data['code']}")
+    assert cert["timestamp"] == data["issued_at"]
+    ids = {r.headers["webhook-id"] for r in receiver.requests}
+    assert str(finished_event_id(attempt_id)) in ids and len(ids) == 2
