@@ -11,11 +11,12 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from etest.certificate import service
 from etest.db import transaction
 from etest.models import Certificate
 from etest.outbox.worker import drain, job_context
 from tests.attempt.conftest import Course, Taker, make_course, right, wrong
-from tests.conftest import Headers, create_candidate
+from tests.conftest import Headers, create_candidate, create_key, create_org
 
 
 @dataclass
@@ -55,3 +56,18 @@ async def certificates_of(app: FastAPI, attempt_id: uuid.UUID) -> list[Certifica
     async with transaction(app.state.sessionmaker) as session:
         return list((await session.scalars(
             select(Certificate).where(Certificate.attempt_id == attempt_id))).all())
+
+
+async def certificate_under(app: FastAPI, client: httpx.AsyncClient, su: Headers,
+                            parent_uic: str) -> str:
+    """The id of a real certificate in a new organization below ``parent_uic`` (for the
+    tenancy tests, which need one tenant-owned row of every kind)."""
+    base = await make_course(app, client, su)
+    org = await create_org(client, su, parent=parent_uic, plan_code=base.plan)
+    course = Course(base.tag, base.plan, org["uic"], await create_key(app, "admin", org["uic"]),
+                    base.candidate)
+    sitting = await sit_ct(app, client, su, course=course)
+    async with transaction(app.state.sessionmaker) as session:
+        certificate = await service.issue(session, app.state.settings, sitting.attempt_id)
+        assert certificate is not None
+        return str(certificate.id)
