@@ -35,7 +35,7 @@ from delivery_load import PEPPER, answer_for, prepare, throwaway_database
 ROUTE = re.compile(r"/api/v1/attempts(/[^/]+)?(/item|/responses|/finish)?$")
 
 
-SERVICE = ("get_for_candidate", "current", "decide", "_history", "_served", "_responses",
+SERVICE = ("get_for_candidate", "current", "decide", "_served", "_responses",
            "_seen_before", "answer", "expire_if_due", "finish", "start")
 
 

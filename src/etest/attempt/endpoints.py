@@ -54,7 +54,7 @@ def _options(options: list[dict[str, Any]], order: list[str]) -> list[OptionView
                        audio=_media(by_id[i].get("audio"))) for i in order if i in by_id]
 
 
-async def _total(session: AsyncSession, attempt: Attempt) -> int | None:
+async def _total(session: AsyncSession, attempt: service.Facts) -> int | None:
     if attempt.kind != "CT":
         return None
     version = await service.load_version(session, attempt.assessment_version_id)
@@ -137,13 +137,14 @@ async def get_current_item(session: SessionDep, settings: SettingsDep, attempt_i
                            credentials: SecretDep) -> CurrentItem:
     """The current item (without its key), the same on every device until it is answered; or
     ``finished`` with the attempt's state."""
-    attempt = await _attempt(session, settings, attempt_id, credentials)
-    current = await service.current(session, settings, attempt)
+    current = await service.current_by_id(session, settings, attempt_id,
+                                          credentials.credentials if credentials else None)
     if current.served is None or current.item is None:
-        return CurrentItem(finished=True, state=await state_of(session, attempt))
+        assert isinstance(current.attempt, Attempt)  # a finished attempt is read whole
+        return CurrentItem(finished=True, state=await state_of(session, current.attempt))
     answered = current.served.position - 1
     return CurrentItem(finished=False, item=item_view(current.served, current.item, answered,
-                                                      await _total(session, attempt)))
+                                                      await _total(session, current.attempt)))
 
 
 @router.post("/{attempt_id}/responses", response_model=AnswerAck)
@@ -152,8 +153,9 @@ async def answer_item(session: SessionDep, settings: SettingsDep, attempt_id: uu
     """Answer the item at ``position``. Idempotent: the same answer again returns the first
     acknowledgement; a different answer is 409 ``answer-conflict``. The acknowledgement is sent
     after the answer is committed."""
-    attempt = await _attempt(session, settings, attempt_id, credentials)
-    ack = await service.answer(session, settings, attempt, body.position, body.answer)
+    ack = await service.answer_by_id(session, settings, attempt_id,
+                                     credentials.credentials if credentials else None,
+                                     body.position, body.answer)
     return AnswerAck(position=ack.position, timed_out=ack.timed_out,
                      answered_at=ack.answered_at, replay=ack.replay)
 

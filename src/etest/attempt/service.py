@@ -12,12 +12,14 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -222,7 +224,7 @@ async def _responses(session: AsyncSession, attempt: Attempt) -> dict[int, Respo
 _SEEN: dict[uuid.UUID, frozenset[uuid.UUID]] = {}
 
 
-async def _seen_before(session: AsyncSession, attempt: Attempt) -> frozenset[uuid.UUID]:
+async def _seen_before(session: AsyncSession, attempt: Facts) -> frozenset[uuid.UUID]:
     """Items this candidate was served in earlier attempts of the same kind (and CT level).
     Fixed for the life of the attempt, so each process computes it once per attempt."""
     cached = _SEEN.get(attempt.id)
@@ -240,18 +242,90 @@ async def _seen_before(session: AsyncSession, attempt: Attempt) -> frozenset[uui
     return seen
 
 
-async def decide(session: AsyncSession, attempt: Attempt,
-                 rows: tuple[list[AttemptItem], dict[int, Response]] | None = None
+async def decide(session: AsyncSession, attempt: Facts,
+                 history: list[tuple[uuid.UUID, bool]] | None = None
                  ) -> tuple[_Version, Decision]:
-    """The engine's decision from the stored rows (read here unless the caller has them)."""
-    served, responses = rows or (await _served(session, attempt),
-                                 await _responses(session, attempt))
-    history = [(s.item_id, responses[s.position].correct) for s in served
-               if s.position in responses]
+    """The engine's decision from the stored rows: ``history`` is (item, correct) per answered
+    position in order (read here unless the caller has it)."""
+    if history is None:
+        history = [(s.item_id, s.correct) for s in await _steps(session, attempt)
+                   if s.correct is not None]
     version = await load_version(session, attempt.assessment_version_id)
     decision = version.engine.decide(attempt.seed, history,
                                      set(await _seen_before(session, attempt)))
     return version, decision
+
+
+# The hot path's statements, built once: Core statements on the tables (not ORM entities) with
+# bound parameters skip the ORM's per-call statement construction and compilation context, which
+# cost more CPU than the round trips themselves (bench/delivery_queries.py).
+_ITEMS_T = AttemptItem.metadata.tables[AttemptItem.__tablename__]
+_RESPONSES_T = Response.metadata.tables[Response.__tablename__]
+_SERVED_JOIN = _ITEMS_T.outerjoin(_RESPONSES_T, (_RESPONSES_T.c.attempt_id == _ITEMS_T.c.attempt_id)
+                                  & (_RESPONSES_T.c.position == _ITEMS_T.c.position))
+_STEPS = (select(_ITEMS_T.c.position, _ITEMS_T.c.item_id, _ITEMS_T.c.served_at,
+                 _ITEMS_T.c.deadline, _RESPONSES_T.c.correct)
+          .select_from(_SERVED_JOIN).where(_ITEMS_T.c.attempt_id == bindparam("attempt_id"))
+          .order_by(_ITEMS_T.c.position))
+_AT_POSITION = (select(_ITEMS_T.c.item_id, _ITEMS_T.c.served_at, _ITEMS_T.c.deadline,
+                       _RESPONSES_T.c.answer, _RESPONSES_T.c.timed_out,
+                       _RESPONSES_T.c.answered_at)
+                .select_from(_SERVED_JOIN)
+                .where(_ITEMS_T.c.attempt_id == bindparam("attempt_id"),
+                       _ITEMS_T.c.position == bindparam("position")))
+_ATTEMPTS_T = Attempt.metadata.tables[Attempt.__tablename__]
+
+
+class _LiveFacts(NamedTuple):
+    """What the hot path reads of an attempt (the rest of the row is needed only to finish
+    it); see :class:`Facts`."""
+
+    id: uuid.UUID
+    status: str
+    deadline: datetime | None
+    seed: int
+    kind: str
+    level: str | None
+    candidate_id: uuid.UUID
+    started_at: datetime
+    assessment_version_id: uuid.UUID
+
+
+# labelled: the served item's columns (``deadline``) keep their own names in the same row
+_FACTS = tuple(_ATTEMPTS_T.c[name].label(f"attempt_{name}") for name in _LiveFacts._fields)
+_LIVE_STEPS = (select(*_FACTS, *_STEPS.selected_columns)
+               .select_from(_ATTEMPTS_T.outerjoin(_SERVED_JOIN,
+                                                  _ITEMS_T.c.attempt_id == _ATTEMPTS_T.c.id))
+               .where(_ATTEMPTS_T.c.id == bindparam("attempt_id"))
+               .order_by(_ITEMS_T.c.position))
+_LIVE_AT_POSITION = (
+    select(*_FACTS, *_AT_POSITION.selected_columns)
+    .select_from(_ATTEMPTS_T.outerjoin(
+        _SERVED_JOIN, (_ITEMS_T.c.attempt_id == _ATTEMPTS_T.c.id)
+        & (_ITEMS_T.c.position == bindparam("position"))))
+    .where(_ATTEMPTS_T.c.id == bindparam("attempt_id")))
+_INSERTS = {
+    (name, table.name): dialect.insert(table).on_conflict_do_nothing()
+    .returning(table.c.position)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    for table in (_ITEMS_T, _RESPONSES_T)}
+
+
+async def _steps(session: AsyncSession, attempt: Facts) -> Sequence[Any]:
+    """Every served position with its answer's correctness (``None``: not answered yet), in
+    order: one query, plain rows (the hot path needs no ORM objects for the history)."""
+    return (await session.execute(_STEPS, {"attempt_id": attempt.id})).all()
+
+
+async def _insert_new(session: AsyncSession, model: type[AttemptItem] | type[Response],
+                      values: dict[str, Any]) -> bool:
+    """``INSERT … ON CONFLICT DO NOTHING``: True when this request wrote the row, False when a
+    concurrent request (another device) had written it first. One statement instead of a
+    savepoint, an insert and a release; on PostgreSQL the insert waits for the other
+    transaction, so the winner's row is visible to the next statement."""
+    assert session.bind is not None
+    stmt = _INSERTS[(session.bind.dialect.name, model.__tablename__)]
+    return (await session.execute(stmt, values)).first() is not None
 
 
 def _order(ids: list[str], seed: int, position: int, stream: int, shuffle: bool) -> list[str]:
@@ -261,66 +335,126 @@ def _order(ids: list[str], seed: int, position: int, stream: int, shuffle: bool)
     return [ids[i] for i in perm]
 
 
+class Facts(Protocol):
+    """What serving and answering read of an attempt: an :class:`Attempt` row, or the plain
+    row the hot path reads together with the served items (no ORM object per request)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def deadline(self) -> datetime | None: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def level(self) -> str | None: ...
+    @property
+    def candidate_id(self) -> uuid.UUID: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def assessment_version_id(self) -> uuid.UUID: ...
+
+
+def _due(attempt: Facts) -> bool:
+    return attempt.deadline is not None and utcnow() > attempt.deadline + GRACE
+
+
+async def _row_of(session: AsyncSession, attempt: Facts) -> Attempt:
+    """The ORM row of an attempt (to finish it or to change it): from the identity map when
+    the caller had it already."""
+    if isinstance(attempt, Attempt):
+        return attempt
+    row = await session.get(Attempt, attempt.id)
+    assert row is not None
+    return row
+
+
 @dataclass
 class Current:
     """The item being served, or the outcome once the attempt is finished."""
 
     served: AttemptItem | None
     item: Item | None
-    attempt: Attempt
+    attempt: Facts
 
 
 async def current(session: AsyncSession, settings: Settings, attempt: Attempt) -> Current:
     """The current item: the served one still unanswered (the same on every device), or a new
     one chosen by the engine; when the engine stops, the attempt is finished here."""
-    if attempt.status != "in_progress":
-        return Current(None, None, attempt)
-    if await expire_if_due(session, attempt):
-        return Current(None, None, attempt)
-    served = await _served(session, attempt)
-    responses = await _responses(session, attempt)
+    return await _current(session, attempt, await _steps(session, attempt))
+
+
+async def current_by_id(session: AsyncSession, settings: Settings, attempt_id: uuid.UUID,
+                        secret: str | None) -> Current:
+    """:func:`current` for the candidate API: the attempt and its served items in one query."""
+    if not check_secret(settings.pepper(), attempt_id, secret):
+        raise NotFound("No such attempt.")
+    rows = (await session.execute(_LIVE_STEPS, {"attempt_id": attempt_id})).all()
+    if not rows:
+        raise NotFound("No such attempt.")
+    facts = _LiveFacts(*rows[0][:len(_FACTS)])
+    return await _current(session, facts, [r for r in rows if r.position is not None])
+
+
+async def _current(session: AsyncSession, attempt: Facts, steps: Sequence[Any]) -> Current:
+    if attempt.status != "in_progress" or _due(attempt):
+        row = await _row_of(session, attempt)
+        await expire_if_due(session, row)
+        return Current(None, None, row)
     now = utcnow()
-    if served and served[-1].position not in responses:
-        last = served[-1]
+    history = [(s.item_id, s.correct) for s in steps if s.correct is not None]
+    if steps and steps[-1].correct is None:
+        last = steps[-1]
         if last.deadline is None or now <= last.deadline + GRACE:
-            return Current(last, await _item(session, last.item_id), attempt)
-        timed_out = Response(attempt_id=attempt.id, position=last.position,
-                             item_id=last.item_id, answer=None, correct=False, timed_out=True,
-                             time_spent_ms=_ms(last.deadline - last.served_at))
-        session.add(timed_out)
-        await session.flush()
-        responses[last.position] = timed_out
-    version, decision = await decide(session, attempt, (served, responses))
+            served = await session.get(AttemptItem, (attempt.id, last.position))
+            assert served is not None
+            return Current(served, await _item(session, last.item_id), attempt)
+        if not await _insert_new(session, Response, {
+                "attempt_id": attempt.id, "position": last.position, "item_id": last.item_id,
+                "answer": None, "correct": False, "timed_out": True, "answered_at": now,
+                "time_spent_ms": _ms(last.deadline - last.served_at)}):
+            # an answer arrived just now: start over from the rows
+            return await _current(session, attempt, await _steps(session, attempt))
+        history.append((last.item_id, False))
+    version, decision = await decide(session, attempt, history)
     if decision.item_id is None:
-        await finish(session, attempt, reason=decision.stop_reason or "complete")
-        return Current(None, None, attempt)
+        row = await _row_of(session, attempt)
+        await finish(session, row, reason=decision.stop_reason or "complete")
+        return Current(None, None, row)
     item = await _item(session, decision.item_id)
-    assert item is not None
-    position = len(served) + 1
+    position = len(steps) + 1
     limit = version.version.engine.get("time_limit_seconds")
     attempt_deadline = attempt.deadline
     if position == 1 and attempt_deadline is None and limit:
         attempt_deadline = now + timedelta(seconds=int(limit))
     shuffle = bool(item.shuffle_options) and bool(version.version.engine.get("shuffle_options",
                                                                               True))
-    deadline = _item_deadline(version.version.engine, item, now, attempt_deadline)
-    row = AttemptItem(attempt_id=attempt.id, position=position, item_id=item.id, served_at=now,
-                      deadline=deadline,
-                      option_order=_order([o["id"] for o in item.options], attempt.seed,
-                                          position, 0, shuffle),
-                      target_order=_order([t["id"] for t in item.targets], attempt.seed,
-                                          position, 1, shuffle))
-    try:
-        async with session.begin_nested():
-            # the clock starts with the first item: set in the same savepoint as the serving,
-            # so a request that loses the race for position 1 keeps the winner's deadline
-            attempt.deadline = attempt_deadline
-            session.add(row)
-    except IntegrityError:  # a concurrent request served this position first: use its row
-        await session.refresh(attempt)
-        row = (await _served(session, attempt))[-1]
-        item = await _item(session, row.item_id)
-    return Current(row, item, attempt)
+    values = {"attempt_id": attempt.id, "position": position, "item_id": item.id,
+              "served_at": now,
+              "deadline": _item_deadline(version.version.engine, item, now, attempt_deadline),
+              "option_order": _order([o["id"] for o in item.options], attempt.seed, position, 0,
+                                     shuffle),
+              "target_order": _order([t["id"] for t in item.targets], attempt.seed, position, 1,
+                                     shuffle)}
+    if await _insert_new(session, AttemptItem, values):
+        if attempt_deadline != attempt.deadline:
+            # the clock starts with the first item, in the transaction that serves it: a
+            # request that loses the race for position 1 keeps the winner's deadline
+            row = await _row_of(session, attempt)
+            row.deadline = attempt_deadline
+            attempt = row
+        return Current(AttemptItem(**values), item, attempt)
+    # a concurrent request served this position first: use its row
+    row = await _row_of(session, attempt)
+    await session.refresh(row)
+    served = await session.scalar(select(AttemptItem).where(AttemptItem.attempt_id == row.id)
+                                  .order_by(AttemptItem.position.desc()).limit(1))
+    assert served is not None
+    return Current(served, await _item(session, served.item_id), row)
 
 
 def _item_deadline(engine: dict[str, Any], item: Item, now: datetime,
@@ -351,44 +485,63 @@ async def answer(session: AsyncSession, settings: Settings, attempt: Attempt, po
                  given: Any) -> Ack:
     """Accept the answer at ``position`` (idempotent: the same answer again returns the first
     acknowledgement; a different one is 409). Late answers are stored as timed out (wrong)."""
-    existing = await session.get(Response, (attempt.id, position))
-    served = await session.get(AttemptItem, (attempt.id, position))
+    served = (await session.execute(
+        _AT_POSITION, {"attempt_id": attempt.id, "position": position})).first()
+    return await _answer(session, attempt, served, position, given)
+
+
+async def answer_by_id(session: AsyncSession, settings: Settings, attempt_id: uuid.UUID,
+                       secret: str | None, position: int, given: Any) -> Ack:
+    """:func:`answer` for the candidate API: the attempt and the served item in one query."""
+    if not check_secret(settings.pepper(), attempt_id, secret):
+        raise NotFound("No such attempt.")
+    row = (await session.execute(_LIVE_AT_POSITION,
+                                 {"attempt_id": attempt_id, "position": position})).first()
+    if row is None:
+        raise NotFound("No such attempt.")
+    return await _answer(session, _LiveFacts(*row[:len(_FACTS)]),
+                         row if row.item_id is not None else None, position, given)
+
+
+async def _answer(session: AsyncSession, attempt: Facts, served: Any, position: int,
+                  given: Any) -> Ack:
     if served is None:
         raise WrongPosition(f"No item was served at position {position}.")
     item = await _item(session, served.item_id)
-    assert item is not None
     canonical, correct = check(item.type, item.key, [o["id"] for o in item.options],
                                [t["id"] for t in item.targets], given)
-    if existing is not None:
-        return _replay(existing, canonical, position)
-    if attempt.status != "in_progress" or await expire_if_due(session, attempt):
+    if served.answered_at is not None:
+        return _replay(served.answer, served.timed_out, served.answered_at, canonical, position)
+    if attempt.status != "in_progress" or (
+            _due(attempt) and await expire_if_due(session, await _row_of(session, attempt))):
         raise AttemptFinished("The attempt is finished; no more answers are accepted.")
     now = utcnow()
     late = served.deadline is not None and now > served.deadline + GRACE
-    response = Response(attempt_id=attempt.id, position=position, item_id=item.id,
-                        answer=canonical, correct=correct and not late, timed_out=late,
-                        time_spent_ms=_ms((served.deadline if late and served.deadline else now)
-                                          - served.served_at), answered_at=now)
-    try:
-        async with session.begin_nested():
-            session.add(response)
-    except IntegrityError as exc:  # another device answered this position concurrently
-        # (PostgreSQL: the insert waited for its commit, so that row is visible now): the same
-        # answer is a replay like any other, a different one a conflict
-        existing = await session.get(Response, (attempt.id, position))
-        if existing is None:
-            raise AnswerConflict(f"Position {position} was answered concurrently.") from exc
-        return _replay(existing, canonical, position)
-    return Ack(position, late, now, False)
+    if await _insert_new(session, Response, {
+            "attempt_id": attempt.id, "position": position, "item_id": item.id,
+            "answer": canonical, "correct": correct and not late, "timed_out": late,
+            "time_spent_ms": _ms((served.deadline if late and served.deadline else now)
+                                 - served.served_at),
+            "answered_at": now}):
+        return Ack(position, late, now, False)
+    # another device answered this position concurrently (PostgreSQL: the insert waited for
+    # its commit, so that row is visible now): the same answer is a replay like any other, a
+    # different one a conflict
+    existing = await session.get(Response, (attempt.id, position))
+    if existing is None:
+        raise AnswerConflict(f"Position {position} was answered concurrently.")
+    return _replay(existing.answer, existing.timed_out, existing.answered_at, canonical,
+                   position)
 
 
-def _replay(existing: Response, canonical: Any, position: int) -> Ack:
+def _replay(answer: Any, timed_out: bool, answered_at: datetime, canonical: Any,
+            position: int) -> Ack:
     """An answer at a position already answered: the first acknowledgement again when it is
     the same answer, else 409."""
-    if existing.answer == canonical or existing.timed_out:
-        if existing.answer != canonical:
+    if answer == canonical or timed_out:
+        if answer != canonical:
             raise AnswerConflict("This position timed out before an answer arrived.")
-        return Ack(position, existing.timed_out, existing.answered_at, True)
+        return Ack(position, timed_out, answered_at, True)
     raise AnswerConflict(f"Position {position} was already answered differently.")
 
 
@@ -397,8 +550,7 @@ def _replay(existing: Response, canonical: Any, position: int) -> Ack:
 
 async def expire_if_due(session: AsyncSession, attempt: Attempt) -> bool:
     """Finish an attempt past its deadline, with finish time = deadline (the sweeper's rule)."""
-    if attempt.status == "in_progress" and attempt.deadline is not None and \
-            utcnow() > attempt.deadline + GRACE:
+    if attempt.status == "in_progress" and _due(attempt):
         await finish(session, attempt, reason="deadline", at=attempt.deadline)
         return True
     return False
@@ -411,7 +563,8 @@ async def finish(session: AsyncSession, attempt: Attempt, *, reason: str = "fini
         return attempt
     served = await _served(session, attempt)
     responses = await _responses(session, attempt)
-    version, decision = await decide(session, attempt, (served, responses))
+    version, decision = await decide(session, attempt, [
+        (s.item_id, responses[s.position].correct) for s in served if s.position in responses])
     items = {i.id: i for i in (await session.scalars(select(Item).where(
         Item.id.in_([s.item_id for s in served])))).all()}
     finished_at = at or utcnow()
