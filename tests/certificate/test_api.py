@@ -3,11 +3,13 @@ download by organization setting, subtree scoping, list filters."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
+from pypdf import PdfReader
 
 from etest.web import cookie
 from tests.certificate.conftest import certificates_of, drain_outbox, sit_ct
@@ -25,7 +27,8 @@ async def test_verification_says_valid_then_revoked_and_unknown_for_a_wrong_code
     assert resp.json() == {
         "status": "valid", "code": certificate.code, "holder_name": "Ann Lee", "level": "A1",
         "plan": "Test plan", "issued_at": certificate.issued_at.isoformat().replace(
-            "+00:00", "Z"), "revoked_at": None}
+            "+00:00", "Z"), "issued_on": certificate.issued_at.date().isoformat(),
+        "revoked_at": None}
     page = await client.get(f"/verify/{certificate.code}")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "Valid certificate" in page.text and "Ann Lee" in page.text
@@ -50,7 +53,8 @@ async def test_verification_says_valid_then_revoked_and_unknown_for_a_wrong_code
     resp = await client.get(f"/api/v1/verify/{unknown}")
     assert resp.status_code == 200
     assert resp.json() == {"status": "unknown", "code": unknown, "holder_name": None,
-                           "level": None, "plan": None, "issued_at": None, "revoked_at": None}
+                           "level": None, "plan": None, "issued_at": None, "issued_on": None,
+                           "revoked_at": None}
     page = await client.get(f"/verify/{unknown}")
     assert page.status_code == 404 and "Unknown code" in page.text
     assert (await client.get("/api/v1/verify/not-a-code!")).status_code == 422
@@ -169,3 +173,19 @@ async def test_the_list_filters_by_uic_level_and_issue_date(
     dated = (await client.get("/api/v1/certificates", headers=admin,
                               params={"to": after_one})).json()
     assert [c["id"] for c in dated["items"]] == [str(one.id)]
+
+
+async def test_the_date_is_the_organization_s_local_date(
+        app: FastAPI, client: httpx.AsyncClient, su: Headers) -> None:
+    sitting = await sit_ct(app, client, su)
+    resp = await client.patch(f"/api/v1/organizations/{sitting.course.uic}", headers=su,
+                              json={"timezone": "Pacific/Kiritimati"})  # UTC+14
+    assert resp.status_code == 200, resp.text
+    await drain_outbox(app)
+    [certificate] = await certificates_of(app, sitting.attempt_id)
+    local = (certificate.issued_at + timedelta(hours=14)).date().isoformat()
+    verified = (await client.get(f"/api/v1/verify/{certificate.code}")).json()
+    assert verified["issued_on"] == local
+    pdf = await client.get(f"/api/v1/certificates/{certificate.id}.pdf",
+                           headers=sitting.course.admin)
+    assert f"Date: {local}" in PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()

@@ -3,6 +3,7 @@ the outbox runs; a failed CT gets none."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -87,3 +88,21 @@ async def test_the_holder_name_falls_back_to_the_email_local_part(
     await drain_outbox(app)
     [certificate] = await certificates_of(app, sitting.attempt_id)
     assert certificate.holder_name == email.partition("@")[0]
+
+
+async def test_two_issuers_at_once_make_one_certificate(
+        app: FastAPI, client: httpx.AsyncClient, su: Headers) -> None:
+    """The worker and a candidate's download racing: one row, both see it."""
+    sitting = await sit_ct(app, client, su)
+
+    async def issue_once() -> uuid.UUID:
+        async with transaction(app.state.sessionmaker) as session:
+            certificate = await service.issue(session, app.state.settings, sitting.attempt_id)
+            assert certificate is not None
+            return certificate.id
+
+    first, second = await asyncio.gather(issue_once(), issue_once())
+    assert first == second
+    [certificate] = await certificates_of(app, sitting.attempt_id)
+    assert certificate.id == first
+    assert len(await _rows(app, "certificate.issued", str(first))) == 1

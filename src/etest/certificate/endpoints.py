@@ -187,7 +187,7 @@ async def verify_page(session: SessionDep, code: str) -> HTMLResponse:
     result = (await service.verify(session, code) if len(code) <= 40
               else Verification(status="unknown", code=code[:40]))
     html = _env.get_template("verify.html").render(
-        result=result, issued_on=_date(result.issued_at), revoked_on=_date(result.revoked_at))
+        result=result, revoked_on=_date(result.revoked_at))
     return HTMLResponse(html, status_code=404 if result.status == "unknown" else 200,
                         headers=HEADERS)
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field
@@ -51,4 +51,6 @@ class Verification(Output):
     level: str | None = None
     plan: str | None = None
     issued_at: datetime | None = None
+    #: The issue date as the certificate prints it (in the organization's time zone).
+    issued_on: date | None = None
     revoked_at: datetime | None = None

@@ -11,7 +11,7 @@ import base64
 import secrets
 import uuid
 import zoneinfo
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import structlog
@@ -122,12 +122,13 @@ async def _create(session: AsyncSession, settings: Settings, attempt: Attempt) -
     return certificate
 
 
-def _local_date(moment: datetime, timezone: str) -> str:
+def _local_date(moment: datetime, timezone: str) -> date:
+    """The date the organization's people would write for ``moment``."""
     try:
         zone = zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         zone = zoneinfo.ZoneInfo("UTC")
-    return moment.astimezone(zone).date().isoformat()
+    return moment.astimezone(zone).date()
 
 
 def _photo(settings: Settings, sha256: str | None) -> bytes | None:
@@ -153,7 +154,8 @@ async def certificate_pdf(session: AsyncSession, settings: Settings,
     assert org is not None and plan is not None and candidate is not None
     return pdf.render(pdf.CertificateView(
         holder_name=certificate.holder_name, level=certificate.level, plan_name=plan.name,
-        organization_name=org.name, date=_local_date(certificate.issued_at, org.timezone),
+        organization_name=org.name,
+        date=_local_date(certificate.issued_at, org.timezone).isoformat(),
         code=certificate.code, verify_url=verify_url(settings, certificate.code),
         logo=load_logo(settings.default_logo_path).data,
         photo=_photo(settings, candidate.photo_sha256),
@@ -187,10 +189,12 @@ async def verify(session: AsyncSession, code: str) -> Verification:
     if certificate is None:
         return Verification(status="unknown", code=code)
     plan = await session.get(Plan, certificate.plan_code)
+    org = await session.get(Organization, certificate.organization_id)
     return Verification(
         status="revoked" if certificate.revoked_at is not None else "valid",
         code=certificate.code, holder_name=certificate.holder_name, level=certificate.level,
         plan=plan.name if plan else certificate.plan_code, issued_at=certificate.issued_at,
+        issued_on=_local_date(certificate.issued_at, org.timezone if org else "UTC"),
         revoked_at=certificate.revoked_at)
 
 
