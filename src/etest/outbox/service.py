@@ -1,0 +1,46 @@
+"""Operator actions on outbox rows (``etest outbox ...``). Flushes, never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from etest.config import Settings
+from etest.models import OutboxEvent
+from etest.models.base import utcnow
+from etest.outbox.errors import OutboxRowNotFound, OutboxRowNotRetryable
+
+STATUSES = ("pending", "running", "done", "dead", "cancelled")
+#: Rows an operator may send round again: the worker gave up on them, nobody else will.
+RETRYABLE = ("dead", "cancelled")
+
+
+async def list_rows(session: AsyncSession, *, status: str | None = None,
+                    topic: str | None = None, limit: int = 50) -> Sequence[OutboxEvent]:
+    """The newest rows first, optionally of one status and topic."""
+    query = select(OutboxEvent).order_by(OutboxEvent.created_at.desc()).limit(limit)
+    if status is not None:
+        query = query.where(OutboxEvent.status == status)
+    if topic is not None:
+        query = query.where(OutboxEvent.topic == topic)
+    return (await session.scalars(query)).all()
+
+
+async def retry(session: AsyncSession, settings: Settings, row_id: uuid.UUID) -> OutboxEvent:
+    """Make a dead or cancelled row due now, with a fresh budget of ``outbox_max_tries`` tries
+    (its earlier tries stay recorded, and its id is unchanged: receivers de-duplicate on it)."""
+    row = await session.get(OutboxEvent, row_id, with_for_update=True)
+    if row is None:
+        raise OutboxRowNotFound(f"No outbox row {row_id}.")
+    if row.status not in RETRYABLE:
+        raise OutboxRowNotRetryable(
+            f"The row is {row.status}; only {' or '.join(RETRYABLE)} rows can be retried.")
+    row.status = "pending"
+    row.available_at = utcnow()
+    row.max_tries = row.tries + settings.outbox_max_tries
+    row.finished_at = None
+    await session.flush()
+    return row
