@@ -5,6 +5,7 @@ Validated at start-up: a wrong value stops the process with a message that names
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -84,6 +85,9 @@ class Settings(BaseSettings):
     outbox_max_tries: int = 10
     outbox_backoff_base: float = 5.0
     outbox_backoff_max: float = 3600.0
+    #: Further modules a worker imports to register subscribers and job handlers (besides the
+    #: built-in ones), e.g. ``["myplugin.tasks"]``; as an environment variable, a JSON list.
+    worker_extra_tasks: list[str] = Field(default_factory=list)
 
     # -- email
     #: ``smtp://[user:password@]host[:port]`` (STARTTLS when offered), ``smtps://`` for
@@ -112,6 +116,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 "ETEST_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+psycopg://"
             )
+        return value
+
+    @field_validator("callback_allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"ETEST_CALLBACK_ALLOW_NETWORKS: {entry!r} is not an address "
+                                 "or a network in CIDR notation") from exc
         return value
 
     @property

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,7 +10,7 @@ from etest.auth.scope import scoped
 from etest.deps import ActorDep, SessionDep
 from etest.errors import Forbidden
 from etest.kit.pagination import PaginationDep, paginate
-from etest.kit.schemas import TEXT_QUERY, Page
+from etest.kit.schemas import TEXT_QUERY, Page, UtcDatetime
 from etest.models import AuditEntry, Organization
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -21,8 +20,8 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 async def list_audit_entries(
     actor: ActorDep, session: SessionDep, pagination: PaginationDep,
     action: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=64)] = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    from_: Annotated[UtcDatetime | None, Query(alias="from")] = None,
+    to: UtcDatetime | None = None,
 ) -> Page[AuditEntryOut]:
     """Audit entries of the actor's subtree, newest first (admins and superadmins only)."""
     if actor.role not in ("admin", "superadmin"):

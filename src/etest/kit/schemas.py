@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 
 T = TypeVar("T")
+
+
+def _utc(value: datetime) -> datetime:
+    # A bound without a zone is read as UTC (every time of the API is UTC).
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC time
+        raise ValueError("the time lies outside the representable range") from None
+
+
+#: An ISO 8601 time in a query; naive means UTC, ``2026-01-31`` means its midnight UTC.
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class Input(BaseModel):

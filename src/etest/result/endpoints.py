@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query
 
 from etest.deps import ActorDep, SessionDep
 from etest.kit.pagination import PaginationDep
-from etest.kit.schemas import TEXT_QUERY, Page
+from etest.kit.schemas import TEXT_QUERY, Page, UtcDatetime
 from etest.organization.schemas import Uic
 from etest.result import service
-from etest.result.schemas import Kind, ResultDetail, ResultSummary, UtcDatetime
+from etest.result.schemas import Kind, ResultDetail, ResultSummary
 
 router = APIRouter(tags=["results"])
 
