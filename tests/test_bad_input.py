@@ -79,6 +79,27 @@ async def test_garbage_path_and_query_values(client: httpx.AsyncClient, su: Head
                     _check_problem(resp, f"GET {op.path}?{param['name']}")
 
 
+async def test_time_bounds_in_any_spelling_never_fail_the_server(client: httpx.AsyncClient,
+                                                                 su: Headers) -> None:
+    """A time without a zone is UTC, a bare date its midnight; a time with no UTC equivalent is
+    a 422. None of them reaches the database as a naive datetime (that was a 500)."""
+    doc = (await client.get("/openapi.json")).json()
+    checked = 0
+    for op in operations(doc):
+        if op.method != "GET" or op.path_params:
+            continue
+        for param in op.query_params():
+            if '"date-time"' not in json.dumps(param.get("schema", {})):
+                continue
+            for value in ("2026-01-01T00:00:00", "2026-01-01", "0001-01-01T00:00:00+01:00"):
+                resp = await client.get(op.path, headers=su, params={param["name"]: value})
+                assert resp.status_code < 500, f"GET {op.path}?{param['name']}={value}"
+                if resp.status_code >= 400:
+                    _check_problem(resp, f"GET {op.path}?{param['name']}={value}")
+                checked += 1
+    assert checked >= 6  # audit, results and certificates at least
+
+
 async def test_wrong_method_is_problem_json(client: httpx.AsyncClient, su: Headers) -> None:
     resp = await client.delete("/api/v1/candidates", headers=su)
     assert resp.status_code == 405

@@ -67,6 +67,23 @@ CATALOG: dict[str, str] = {
     "invalid-answer": "The answer does not fit the item (shape or option ids).",
     "invalid-content": "The content import was refused; nothing was written.",
     "bad-qti-package": "The QTI package cannot be read safely.",
+    "attempt-in-progress": "The attempt has not finished yet, so it has no result.",
+    "no-result": "The candidate has no finished test of this kind yet.",
+    "reversed-date-range": "The date range ends before (or where) it starts.",
+    "outbox-row-not-found": "No outbox row with this id.",
+    "outbox-row-not-retryable": "Only a dead or cancelled outbox row can be retried.",
+    "callback-url-refused": "The callback URL is malformed or resolves to an address the SSRF "
+                            "guard refuses (loopback, private, link-local, metadata ...).",
+    "delivery-running": "A worker is delivering this callback right now.",
+    "callback-disabled": "The callback endpoint answered 410 Gone; save callback_url to "
+                         "re-enable it.",
+    "certificate-download-disabled": "The organization does not let candidates download "
+                                     "their certificates.",
+    "certificate-revoked": "The certificate was revoked.",
+    "font-missing": "No installed font can print some characters of the certificate.",
+    "unknown-report": "No report with this name (see GET /api/v1/reports/{name}.xlsx).",
+    "date-range-too-long": "The date range covers more days than a report allows.",
+    "report-emails": "The responses report needs candidate emails (at least one, at most 200).",
     "internal-error": "An unexpected error; it has been logged with the request id.",
 }
 

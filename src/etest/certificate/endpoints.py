@@ -4,7 +4,7 @@ API, page and signing keys, and the candidate's own download (attempt secret).""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,7 +28,7 @@ from etest.deps import ActorDep, SessionDep, SettingsDep
 from etest.errors import NotFound
 from etest.kit.levels import canonical_level
 from etest.kit.pagination import PaginationDep, paginate
-from etest.kit.schemas import TEXT_QUERY, Page
+from etest.kit.schemas import TEXT_QUERY, Page, UtcDatetime
 from etest.models import Certificate
 from etest.organization import repository as org_repository
 from etest.organization.schemas import Uic
@@ -63,12 +63,6 @@ def _pdf(data: bytes, code: str) -> Response:
         "Cache-Control": "no-store"})
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
 # ---------------------------------------------------------------------------- admin API
 
 
@@ -77,15 +71,15 @@ async def list_certificates(
     actor: ActorDep, session: SessionDep, settings: SettingsDep, pagination: PaginationDep,
     uic: Annotated[Uic | None, Query(description="This organization and those below it")] = None,
     level: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=32)] = None,
-    from_: Annotated[datetime | None, Query(alias="from", description="Issued at or after")
+    from_: Annotated[UtcDatetime | None, Query(alias="from", description="Issued at or after")
                      ] = None,
-    to: Annotated[datetime | None, Query(description="Issued before")] = None,
+    to: Annotated[UtcDatetime | None, Query(description="Issued before")] = None,
 ) -> Page[CertificateOut]:
     """Certificates issued in the actor's subtree, newest first."""
     org_path = (await org_repository.get_by_uic(session, actor, uic)).path if uic else None
     stmt = repository.filtered(actor, org_path=org_path,
                                level=(canonical_level(level) or level) if level else None,
-                               issued_from=_utc(from_), issued_to=_utc(to))
+                               issued_from=from_, issued_to=to)
     total, rows = await paginate(session, stmt, pagination, Certificate.issued_at.desc(),
                                  Certificate.id)
     return Page(items=[_out(c, u, settings) for c, u in rows], total=total,

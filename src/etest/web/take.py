@@ -23,6 +23,7 @@ from etest.attempt.endpoints import client_ip, item_view, state_of
 from etest.attempt.errors import AnswerConflict, AttemptFinished, WrongPosition
 from etest.attempt.schemas import AttemptState
 from etest.attempt.service import engine_item_ids
+from etest.certificate import service as certificate_service
 from etest.config import Settings
 from etest.deps import SessionDep, SettingsDep
 from etest.errors import EtestError, Forbidden, NotFound
@@ -303,7 +304,9 @@ async def _finished_page(session: AsyncSession, attempt: Attempt) -> Response:
                       meaning=level_meaning(level), areas=areas,
                       answered=outcome.get("answered"), ended_by_time=ended_by_time)
     return render("result_ct.html", attempt=attempt, outcome=outcome,
-                  ended_by_time=ended_by_time)
+                  ended_by_time=ended_by_time,
+                  certificate_download=await certificate_service.candidate_download_allowed(
+                      session, attempt))
 
 
 # ---------------------------------------------------------------------------- the rest

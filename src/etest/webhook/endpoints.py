@@ -6,13 +6,12 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.deps import ActorDep, SessionDep, SettingsDep
 from etest.errors import Unprocessable
 from etest.kit.pagination import PaginationDep, paginate
-from etest.kit.schemas import Page
+from etest.kit.schemas import Page, UtcDatetime
 from etest.models import Organization, OutboxEvent, OutboxTry
 from etest.organization import repository as org_repository
 from etest.organization.schemas import Uic
@@ -60,8 +59,8 @@ async def list_webhook_deliveries(
     uic: Annotated[Uic | None, Query()] = None,
     include_descendants: bool = True,
     event_type: EventType | None = None,
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: AwareDatetime | None = None,
+    from_: Annotated[UtcDatetime | None, Query(alias="from")] = None,
+    to: UtcDatetime | None = None,
 ) -> Page[WebhookDelivery]:
     """Callback deliveries of the actor's subtree, newest first, each with its tries.
     ``from``/``to`` bound the time the delivery was queued (half-open)."""
