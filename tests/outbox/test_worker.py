@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 
 from etest.models.base import utcnow
-from etest.outbox.jobs import JobContext, outbox_id
-from etest.outbox.worker import claim, drain, process, retry_delay, run_forever
+from etest.outbox.jobs import JobContext, JobFailed, outbox_id
+from etest.outbox.worker import claim, describe, drain, process, retry_delay, run_forever
 from tests.outbox import tasks
 from tests.outbox.conftest import put, row, tries, tuned, wait_status
 
@@ -220,3 +220,11 @@ async def test_run_forever_survives_failures_and_finishes_jobs_in_hand(ctx: JobC
         await asyncio.wait_for(worker, 10)
     assert (await row(quick, slow)).status == "done"
     assert all(tasks.CALLS[i] == 1 for i in [*counted, slow])
+
+
+def test_errors_are_described_without_foreign_messages() -> None:
+    assert describe(ConnectionRefusedError(111, "Connection refused")) == (
+        "ConnectionRefusedError: Connection refused")
+    assert describe(ValueError("postgresql://u:secret@db/x")) == "ValueError"
+    assert describe(JobFailed("SMTP 421\n  try later")) == "SMTP 421 try later"
+    assert len(describe(JobFailed("x" * 5000))) == 500

@@ -29,6 +29,7 @@ import json
 import os
 import random
 import secrets
+import signal
 import socket
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +42,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from etest.config import Settings
+from etest.db import create_engine, create_sessionmaker
 from etest.models import OutboxEvent, OutboxTry
 from etest.outbox import jobs
 from etest.outbox.jobs import Event, Job, JobCancelled, JobContext, JobFailed, Subscriber
@@ -368,10 +370,6 @@ async def work(settings: Settings, *, once: bool = False,
                concurrency: int = DEFAULT_CONCURRENCY) -> int:
     """``etest worker``: drain once, or run until SIGTERM/SIGINT (then finish the jobs in hand).
     Returns how many rows a ``once`` run processed (0 otherwise)."""
-    import signal
-
-    from etest.db import create_engine, create_sessionmaker
-
     engine = create_engine(settings)
     try:
         ctx = job_context(settings, create_sessionmaker(engine))
