@@ -224,8 +224,9 @@ async def _run_event(ctx: JobContext, job: Job, worker_id: str,
                      subscribers: Sequence[Subscriber]) -> Status | None:
     event = Event(id=job.id, topic=job.topic, payload=job.payload,
                   organization_id=job.organization_id)
+    budget = ctx.settings.worker_lease_seconds * HANDLER_SHARE_OF_LEASE
     try:
-        async with ctx.transaction() as session:
+        async with asyncio.timeout(budget), ctx.transaction() as session:
             # Locking the row first: a worker that claims it after our lease expired waits for
             # (PostgreSQL: skips) this transaction, so subscribers never run twice at once.
             if await _own_row(session, job, worker_id) is None:
