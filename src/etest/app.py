@@ -21,17 +21,24 @@ from etest.attempt.endpoints import router as attempt_router
 from etest.audit.endpoints import router as audit_router
 from etest.auth.sso import SsoVerifier
 from etest.candidate.endpoints import router as candidate_router
+from etest.certificate.endpoints import page_router as certificate_page_router
+from etest.certificate.endpoints import public_router as certificate_public_router
+from etest.certificate.endpoints import router as certificate_router
 from etest.config import Settings, get_settings
 from etest.content.endpoints import router as content_router
-from etest.db import create_engine, create_sessionmaker
+from etest.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from etest.errors import CATALOG, NotFound, install_handlers, problem
 from etest.kit.logging import configure_logging
 from etest.migrate import current_revision, head_revision
 from etest.organization.endpoints import router as organization_router
+from etest.outbox.worker import Dispatcher, job_context
 from etest.plan.endpoints import router as plan_router
+from etest.report.endpoints import router as report_router
+from etest.result.endpoints import router as result_router
 from etest.token.endpoints import router as token_router
 from etest.web import mount_static
 from etest.web import router as web_router
+from etest.webhook.endpoints import router as webhook_router
 
 log = structlog.get_logger(__name__)
 
@@ -45,17 +52,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.read_sessionmaker = create_read_sessionmaker(engine)
         app.state.sso = SsoVerifier(settings.sso_issuers,
                                     refetch_interval=settings.jwks_refetch_interval,
                                     cache_seconds=settings.jwks_cache_seconds)
         log.info("startup", version=__version__, database=engine.dialect.name)
         sweeper = (asyncio.create_task(_sweep_forever(app, settings.sweep_interval))
                    if settings.sweep_interval > 0 else None)
+        dispatcher = _embedded_dispatcher(app, settings) if settings.embedded_worker else None
         try:
             yield
         finally:
             if sweeper is not None:
                 sweeper.cancel()
+            if dispatcher is not None:
+                await dispatcher.stop()
             await engine.dispose()
 
     app = FastAPI(title="eTest", version=__version__, lifespan=lifespan,
@@ -65,12 +76,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AccessLog)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
 
-    for router in (plan_router, organization_router, candidate_router, token_router,
-                   audit_router, content_router, attempt_router, web_router):
+    # certificate pages before web_router: /take/{id}/certificate.pdf beats its catch-all
+    # the candidate API first: routers are matched in order, and its two routes carry most of
+    # the traffic (bench/delivery_queries.py)
+    for router in (attempt_router, plan_router, organization_router, candidate_router,
+                   token_router, audit_router, content_router, certificate_router,
+                   certificate_public_router, certificate_page_router, web_router):
         app.include_router(router)
+    app.include_router(result_router)
+    app.include_router(report_router)
+    app.include_router(webhook_router)
     mount_static(app)
     _operational_routes(app)
     return app
+
+
+def _embedded_dispatcher(app: FastAPI, settings: Settings) -> Dispatcher:
+    """The outbox dispatcher inside this process (``worker_mode`` embedded, or auto on SQLite):
+    one machine needs no separate ``etest worker``. Started here, stopped at shutdown."""
+    dispatcher = Dispatcher(job_context(settings, app.state.sessionmaker))
+    dispatcher.start()
+    return dispatcher
 
 
 async def _sweep_forever(app: FastAPI, interval: float) -> None:

@@ -8,6 +8,7 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import ROLES, Actor
 from etest.config import Settings, get_settings
-from etest.db import create_engine, create_sessionmaker, transaction
+from etest.db import create_engine, create_read_sessionmaker, create_sessionmaker, transaction
 from etest.errors import EtestError
 
 app = typer.Typer(help="eTest: adaptive placement and certification tests.",
@@ -45,14 +46,17 @@ def cli_actor() -> Actor:
                  org_path=None)
 
 
-def run_in_transaction(fn: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
-    """Run ``fn`` in one committed transaction; a domain error becomes a message and exit 1."""
+def run_in_transaction(fn: Callable[[AsyncSession, Settings], Awaitable[T]], *,
+                       read_only: bool = False) -> T:
+    """Run ``fn`` in one committed transaction (``read_only``: a snapshot that takes no write
+    lock, for long reads such as reports); a domain error becomes a message and exit 1."""
     settings = get_settings()
 
     async def main() -> T:
         engine = create_engine(settings)
+        maker = create_read_sessionmaker(engine) if read_only else create_sessionmaker(engine)
         try:
-            async with transaction(create_sessionmaker(engine)) as session:
+            async with transaction(maker) as session:
                 return await fn(session, settings)
         finally:
             await engine.dispose()
@@ -60,7 +64,8 @@ def run_in_transaction(fn: Callable[[AsyncSession, Settings], Awaitable[T]]) -> 
     try:
         return asyncio.run(main())
     except EtestError as exc:
-        err.print(f"[red]error[/red] ({exc.code}): {exc.detail}", highlight=False)
+        err.print(f"[red]error[/red] ({exc.code}): {exc.detail}", highlight=False,
+                  soft_wrap=True)
         for problem in exc.extra.get("errors", []):
             err.print(f"  {problem['file']}: {problem['path']}: {problem['message']}",
                       highlight=False, soft_wrap=True)
@@ -69,7 +74,7 @@ def run_in_transaction(fn: Callable[[AsyncSession, Settings], Awaitable[T]]) -> 
         if os.environ.get("ETEST_DEBUG"):
             raise
         err.print(f"[red]error[/red]: {type(exc).__name__}: {exc}".splitlines()[0][:500],
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
         err.print("(set ETEST_DEBUG=1 for the traceback)")
         raise typer.Exit(1) from exc
 
@@ -267,6 +272,108 @@ def print_import(result: Any) -> None:
         for r in skipped:
             out.print(f"  skipped {r['file']} {r.get('identifier') or ''}: {r['reason']}",
                       highlight=False, soft_wrap=True)
+
+
+outbox_app = typer.Typer(help="Outbox rows: emails, callbacks and events to deliver.",
+                         no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="process what is due now, then exit")
+                    ] = False,
+    concurrency: Annotated[int, typer.Option(min=1, help="jobs run at once")] = 4,
+) -> None:
+    """Deliver outbox rows (emails, callbacks, certificates) until SIGTERM or Ctrl-C, which let
+    the jobs in hand finish. Run several on PostgreSQL; see docs/outbox.md."""
+    from etest.kit.logging import configure_logging
+    from etest.outbox.worker import work
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    count = asyncio.run(work(settings, once=once, concurrency=concurrency))
+    if once:
+        err.print(f"processed {count} outbox row(s)")
+
+
+@outbox_app.command("list")
+def outbox_list(
+    status: Annotated[str | None, typer.Option(help="pending, running, done, dead, cancelled")
+                      ] = None,
+    topic: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+) -> None:
+    """List outbox rows, newest first: status, tries, when due, last error."""
+    from rich.table import Table
+
+    from etest.outbox.service import STATUSES, list_rows
+
+    if status is not None and status not in STATUSES:
+        err.print(f"[red]error[/red]: --status must be one of {', '.join(STATUSES)}")
+        raise typer.Exit(2)
+    rows = run_in_transaction(lambda s, _: list_rows(s, status=status, topic=topic, limit=limit))
+    if not rows:
+        err.print("no outbox rows match")
+        return
+    table = Table("id", "topic", "status", "tries", "due", "last error")
+    for row in rows:
+        table.add_row(str(row.id), row.topic, row.status, f"{row.tries}/{row.max_tries}",
+                      f"{row.available_at:%Y-%m-%d %H:%M:%S}", row.last_error or "")
+    out.print(table)
+
+
+@outbox_app.command("retry")
+def outbox_retry(row_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Send a dead or cancelled row round again now, with the same id and a fresh budget."""
+    import uuid
+
+    from etest.outbox.service import retry
+
+    try:
+        parsed = uuid.UUID(row_id)
+    except ValueError:
+        err.print(f"[red]error[/red]: {row_id!r} is not an outbox row id")
+        raise typer.Exit(2) from None
+    row = run_in_transaction(lambda s, settings: retry(s, settings, parsed))
+    err.print(f"{row.id} ({row.topic}) is pending again, up to {row.max_tries} tries in all")
+
+
+@app.command()
+def report(
+    name: Annotated[str, typer.Argument(help="placement, responses, ct-review, ct-log, "
+                                             "cant-do or item-stats")],
+    date_from: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"],
+                                                help="first UTC day, included")],
+    date_to: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"],
+                                              help="last UTC day, included")],
+    out_file: Annotated[Path, typer.Option("--out", dir_okay=False, help="the .xlsx to write")],
+    uic: Annotated[str | None, typer.Option(help="an organization and those below it "
+                                                 "(default: all)")] = None,
+    emails: Annotated[list[str] | None, typer.Option(
+        "--emails", help="responses: candidate emails, comma-separated or repeated")] = None,
+    level: Annotated[str | None, typer.Option(help="only this level")] = None,
+) -> None:
+    """Write an Excel report, the same workbook as GET /api/v1/reports/NAME.xlsx (as the
+    superadmin operator). The file appears only when it is complete."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+
+    from etest.report import ReportParams, write_report
+
+    params = ReportParams(date_from.date(), date_to.date(), uic, tuple(emails or ()), level)
+    partial = out_file.with_name(f".{out_file.name}.partial")
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed:,.0f} rows"), console=err,
+                  transient=True) as progress:
+        task = progress.add_task(f"report {name}", total=None)
+        try:
+            rows = run_in_transaction(lambda s, _: write_report(
+                s, cli_actor(), name, params, partial,
+                lambda n: progress.update(task, completed=n)), read_only=True)
+            partial.replace(out_file)
+        finally:
+            partial.unlink(missing_ok=True)
+    err.print(f"wrote {rows} rows to {out_file}", highlight=False, soft_wrap=True)
 
 
 def _parse(model: Any, **values: Any) -> Any:

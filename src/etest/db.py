@@ -51,11 +51,18 @@ def sqlite_pragmas(busy_timeout_ms: int) -> Any:
     return _on_connect
 
 
+#: Execution option of read-only sessions (:func:`create_read_sessionmaker`).
+READ_ONLY = "etest_read_only"
+
+
 def _begin_immediate(conn: Any) -> None:
     # Take SQLite's write lock at BEGIN: two deferred transactions that both read and then write
     # fail with SQLITE_BUSY at once (the busy timeout cannot help a lock upgrade); IMMEDIATE ones
     # queue behind the busy timeout instead. Readers in WAL mode are not blocked by it.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only session begins deferred: it reads a snapshot and never takes the write lock,
+    # so a long report does not hold up candidates' answers.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY)
+                         else "BEGIN IMMEDIATE")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -73,6 +80,16 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for long reads (reports): a snapshot that takes no write lock on SQLite and is
+    a ``READ ONLY`` transaction on PostgreSQL (where a replica could serve it later)."""
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True
+    return async_sessionmaker(engine.execution_options(**options), expire_on_commit=False,
+                              autoflush=False)
 
 
 @asynccontextmanager

@@ -28,12 +28,19 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    # A snapshot for long reads; it writes nothing, so it is rolled back, never committed.
+    async with request.app.state.read_sessionmaker() as session:
+        yield session
+
+
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
+ReadSessionDep = Annotated[AsyncSession, Depends(_read_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key (etk_…) or an SSO JWT")

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from etest.deps import ActorDep, SessionDep
+from etest.deps import ActorDep, ReadSessionDep, SessionDep
 from etest.kit.schemas import TEXT_QUERY
 from etest.organization.schemas import Uic
 from etest.report.service import MAX_EMAILS, REPORTS, XLSX, ReportParams, filename, write_report
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
             description=f"Reports: {', '.join(REPORTS)} (see docs/reports.md).",
             responses={200: {"content": {XLSX: {}}, "description": "The workbook"}})
 async def download_report(
-    name: str, actor: ActorDep, session: SessionDep,
+    name: str, actor: ActorDep, session: SessionDep, reader: ReadSessionDep,
     date_from: Annotated[date, Query(alias="from", description="first UTC day, included")],
     date_to: Annotated[date, Query(alias="to", description="last UTC day, included")],
     uic: Annotated[Uic | None, Query(description="an organization you cover (with the "
@@ -41,8 +41,11 @@ async def download_report(
     fd, tmp = tempfile.mkstemp(prefix="etest-report-", suffix=".xlsx")
     os.close(fd)
     path = Path(tmp)
+    # End the request's transaction (the actor's API key bookkeeping) before the long read:
+    # on SQLite it holds the write lock, and candidates' answers must not wait for a report.
+    await session.commit()
     try:
-        await write_report(session, actor, name, params, path)
+        await write_report(reader, actor, name, params, path)
     except BaseException:
         _remove(path)
         raise
