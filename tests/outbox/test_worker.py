@@ -13,7 +13,15 @@ import pytest
 
 from etest.models.base import utcnow
 from etest.outbox.jobs import JobContext, JobFailed, outbox_id
-from etest.outbox.worker import claim, describe, drain, process, retry_delay, run_forever
+from etest.outbox.worker import (
+    Dispatcher,
+    claim,
+    describe,
+    drain,
+    process,
+    retry_delay,
+    run_forever,
+)
 from tests.outbox import tasks
 from tests.outbox.conftest import put, row, tries, tuned, wait_status
 
@@ -228,3 +236,20 @@ def test_errors_are_described_without_foreign_messages() -> None:
     assert describe(ValueError("postgresql://u:secret@db/x")) == "ValueError"
     assert describe(JobFailed("SMTP 421\n  try later")) == "SMTP 421 try later"
     assert len(describe(JobFailed("x" * 5000))) == 500
+
+
+async def test_a_dispatcher_stopped_past_its_grace_loses_nothing(ctx: JobContext) -> None:
+    quick = tuned(ctx, worker_poll_interval=0.02)
+    dispatcher = Dispatcher(quick)
+    dispatcher.start()
+    [slow] = await put(quick, "test.count", {"sleep": 1.0})
+    await wait_status(quick, [slow], "running")
+    await dispatcher.stop(grace=0.1)  # the job in hand is cancelled, its lease stays
+    held = await row(quick, slow)
+    assert (held.status, held.tries) == ("running", 1)
+    after_lease = dataclasses.replace(
+        quick, clock=lambda: utcnow() + timedelta(seconds=quick.settings.worker_lease_seconds))
+    await drain(after_lease)
+    done = await row(quick, slow)
+    assert (done.status, done.tries) == ("done", 2)
+    assert tasks.TRIES_SEEN[slow] == [1, 2]
