@@ -74,8 +74,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('callback_disabled_at', etest.models.base.UTCDateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('max_tries', sa.Integer(), nullable=False,
-                                      server_default='10'))
+        batch_op.add_column(sa.Column('max_tries', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('locked_until', etest.models.base.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('locked_by', sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column('organization_id', sa.Uuid(), nullable=True))

@@ -318,7 +318,7 @@ def outbox_list(
         return
     table = Table("id", "topic", "status", "tries", "due", "last error")
     for row in rows:
-        table.add_row(str(row.id), row.topic, row.status, f"{row.tries}/{row.max_tries}",
+        table.add_row(str(row.id), row.topic, row.status, f"{row.tries}/{row.max_tries or '-'}",
                       f"{row.available_at:%Y-%m-%d %H:%M:%S}", row.last_error or "")
     out.print(table)
 

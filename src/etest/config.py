@@ -82,7 +82,9 @@ class Settings(BaseSettings):
     worker_lease_seconds: float = 120.0
     #: Tries before a job is marked dead; back-off between tries: base * 2**(try-1), capped,
     #: with full jitter.
-    outbox_max_tries: int = 10
+    #: With the back-off below, 16 tries span about 3 hours on average (at most 6.5): an SMTP
+    #: server or a callback endpoint may be down that long without losing a message.
+    outbox_max_tries: int = 16
     outbox_backoff_base: float = 5.0
     outbox_backoff_max: float = 3600.0
     #: Further modules a worker imports to register subscribers and job handlers (besides the

@@ -79,6 +79,16 @@ async def test_a_crash_is_retried_then_dead_and_its_message_never_stored(
     assert all("hunter2" not in repr((t.error, t.detail)) for t in recorded)
 
 
+async def test_a_row_without_its_own_budget_gets_the_setting_at_its_first_claim(
+        ctx: JobContext) -> None:
+    fast = tuned(ctx, outbox_backoff_base=0.0, outbox_max_tries=4)
+    [job_id] = await put(fast, "test.crash")
+    assert (await row(fast, job_id)).max_tries is None
+    await drain(fast)
+    dead = await row(fast, job_id)
+    assert (dead.status, dead.tries, dead.max_tries) == ("dead", 4, 4)
+
+
 async def test_job_cancelled_is_not_retried(ctx: JobContext) -> None:
     [job_id] = await put(ctx, "test.cancelled")
     await drain(ctx)

@@ -67,7 +67,9 @@ class Server:
         return {**os.environ, "ETEST_DATABASE_URL": self.settings.database_url,
                 "ETEST_SECRET_KEY": PEPPER, "ETEST_SWEEP_INTERVAL": "0",
                 "ETEST_LOG_LEVEL": "WARNING", "ETEST_VAR_DIR": str(self.settings.var_dir),
-                "ETEST_ENV": "test"}
+                "ETEST_ENV": "test",
+                # delivery is driven by the tests that check it, not by every server they start
+                "ETEST_WORKER_MODE": "external"}
 
     @property
     def log_path(self) -> Path:

@@ -26,7 +26,9 @@ class OutboxEvent(UUIDPk, Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     tries: Mapped[int] = mapped_column(default=0)
-    max_tries: Mapped[int] = mapped_column(default=10, server_default="10")
+    #: Tries before the row goes dead; NULL: ``ETEST_OUTBOX_MAX_TRIES``, filled in at the first
+    #: claim (a job may set its own with ``enqueue(..., max_tries=)``).
+    max_tries: Mapped[int | None]
     available_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     locked_until: Mapped[datetime | None]
     locked_by: Mapped[str | None] = mapped_column(String(200))

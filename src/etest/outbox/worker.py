@@ -146,6 +146,8 @@ async def claim(ctx: JobContext, worker_id: str, limit: int) -> list[Job]:
             row.status, row.locked_by = "running", worker_id
             row.locked_until = now + lease
             row.tries += 1
+            if row.max_tries is None:
+                row.max_tries = ctx.settings.outbox_max_tries
             session.add(OutboxTry(event_id=row.id, number=row.tries, worker=worker_id,
                                   started_at=now, detail={}))
             claimed.append(Job(id=row.id, topic=row.topic, payload=dict(row.payload),
@@ -181,7 +183,7 @@ async def _settle(session: AsyncSession, ctx: JobContext, job: Job, worker_id: s
     if row is None:
         return None
     status = outcome.status
-    if status == "retry" and row.tries >= row.max_tries:
+    if status == "retry" and row.tries >= (row.max_tries or ctx.settings.outbox_max_tries):
         status = "dead"
     row.locked_by = row.locked_until = None
     row.last_error = outcome.error

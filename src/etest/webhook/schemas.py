@@ -28,7 +28,8 @@ class WebhookDelivery(Output):
     uic: str
     status: DeliveryStatus
     tries: int
-    max_tries: int
+    #: Null until the first try (then ``ETEST_OUTBOX_MAX_TRIES`` unless the row set its own).
+    max_tries: int | None
     last_error: str | None
     next_try_at: datetime | None
     created_at: datetime
