@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -73,11 +74,14 @@ def item_view(served: AttemptItem, item: Item, answered: int, total: int | None)
         deadline=served.deadline, progress=Progress(answered=answered, total=total))
 
 
-async def state_of(session: AsyncSession, attempt: Attempt) -> AttemptState:
-    responses = (await session.scalars(select(ResponseRow).where(
-        ResponseRow.attempt_id == attempt.id).order_by(ResponseRow.position))).all()
-    served = (await session.scalars(select(AttemptItem.position).where(
-        AttemptItem.attempt_id == attempt.id))).all()
+async def state_of(session: AsyncSession, attempt: Attempt, *,
+                   fresh: bool = False) -> AttemptState:
+    """The attempt's state for the candidate (``fresh``: just started, nothing served yet)."""
+    responses: Sequence[ResponseRow] = [] if fresh else (await session.scalars(
+        select(ResponseRow).where(ResponseRow.attempt_id == attempt.id)
+        .order_by(ResponseRow.position))).all()
+    served: Sequence[int] = [] if fresh else (await session.scalars(
+        select(AttemptItem.position).where(AttemptItem.attempt_id == attempt.id))).all()
     org = await session.get(Organization, attempt.organization_id)
     show = bool(org is None or org.settings.get("show_result_to_candidate", True))
     outcome = None
@@ -114,7 +118,7 @@ async def start_attempt(request: Request, response: Response, session: SessionDe
     response.status_code = 200 if resumed else 201
     return AttemptStarted(attempt_id=attempt.id, resumed=resumed,
                           secret=service.attempt_secret(settings.pepper(), attempt.id),
-                          state=await state_of(session, attempt))
+                          state=await state_of(session, attempt, fresh=not resumed))
 
 
 async def _attempt(session: AsyncSession, settings: Any, attempt_id: uuid.UUID,

@@ -148,10 +148,14 @@ async def _latest_version(session: AsyncSession, code: str) -> AssessmentVersion
 async def start(session: AsyncSession, settings: Settings, code: str, *, user_agent: str | None,
                 ip: str | None) -> tuple[Attempt, bool]:
     """Start an attempt with a token, or resume its open one; returns (attempt, resumed)."""
-    token = await session.scalar(select(TestToken).where(
-        TestToken.digest == digest(settings.pepper(), code.strip())))
-    if token is None:
+    found = (await session.execute(
+        select(TestToken, Candidate, Organization)
+        .join(Candidate, Candidate.id == TestToken.candidate_id)
+        .join(Organization, Organization.id == Candidate.organization_id)
+        .where(TestToken.digest == digest(settings.pepper(), code.strip())))).first()
+    if found is None:
         raise TokenNotFound("No test token with this code.")
+    token, candidate, org = found
     if token.status == "revoked":
         raise TokenRevoked("This test token was revoked or replaced; ask for a new one.")
     existing = await session.scalar(select(Attempt).where(Attempt.token_id == token.id)
@@ -161,10 +165,6 @@ async def start(session: AsyncSession, settings: Settings, code: str, *, user_ag
         return existing, True
     if token.expires_at <= utcnow() and (existing is None or existing.status != "in_progress"):
         raise TokenExpired("This test token has expired.")
-    candidate = await session.get(Candidate, token.candidate_id)
-    assert candidate is not None
-    org = await session.get(Organization, candidate.organization_id)
-    assert org is not None
     await require_live(session, org)
     if existing is not None and existing.status == "in_progress":
         await expire_if_due(session, existing)
