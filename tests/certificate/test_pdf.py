@@ -10,7 +10,6 @@ import io
 import shutil
 import subprocess
 import unicodedata
-import uuid
 from pathlib import Path
 
 import httpx
@@ -23,8 +22,6 @@ from pypdf import PdfReader
 from etest.certificate.fonts import FontMissing, shape
 from etest.certificate.pdf import CertificateView, render
 from etest.content.media import MediaStore
-from etest.db import transaction
-from etest.models import Candidate, MediaObject
 from etest.notification.render import bundled_logo
 from tests.certificate.conftest import certificates_of, drain_outbox, sit_ct
 from tests.conftest import Headers
@@ -167,20 +164,24 @@ def test_the_photo_or_else_the_default_picture() -> None:
                                   ).pages[0].extract_text()
 
 
-async def test_the_candidate_photo_comes_from_the_media_store(
+async def test_the_candidate_photo_set_through_the_api_is_printed(
         app: FastAPI, client: httpx.AsyncClient, su: Headers) -> None:
     photo = a_photo()
-    digest = MediaStore(app.state.settings.media_path).put(photo)
     sitting = await sit_ct(app, client, su, first_name="Ann", last_name="Photo")
-    async with transaction(app.state.sessionmaker) as session:
-        if await session.get(MediaObject, digest) is None:
-            session.add(MediaObject(sha256=digest, content_type="image/jpeg", size=len(photo)))
-            await session.flush()
-        candidate = await session.get(Candidate, uuid.UUID(sitting.candidate["id"]))
-        assert candidate is not None
-        candidate.photo_sha256 = digest
+    url = f"/api/v1/candidates/{sitting.candidate['id']}/photo"
+    admin = sitting.course.admin
+    for name, data in (("me.png", b"plain text, not a picture"),
+                       ("me.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>")):
+        refused = await client.put(url, headers=admin, files={"file": (name, data)})
+        assert refused.status_code == 400 and refused.json()["type"] == "/errors/bad-upload"
+    stored = await client.put(url, headers=admin, files={"file": ("me.jpg", photo, "image/jpeg")})
+    assert stored.status_code == 200, stored.text
+    digest = stored.json()["photo_sha256"]
+    assert MediaStore(app.state.settings.media_path).path(digest).read_bytes() == photo
     await drain_outbox(app)
     [certificate] = await certificates_of(app, sitting.attempt_id)
-    resp = await client.get(f"/api/v1/certificates/{certificate.id}.pdf",
-                            headers=sitting.course.admin)
-    assert _images(resp.content) == 2
+    pdf = f"/api/v1/certificates/{certificate.id}.pdf"
+    assert _images((await client.get(pdf, headers=admin)).content) == 2
+    removed = await client.delete(url, headers=admin)
+    assert removed.status_code == 200 and removed.json()["photo_sha256"] is None
+    assert _images((await client.get(pdf, headers=admin)).content) == 1  # the default picture

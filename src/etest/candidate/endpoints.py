@@ -124,6 +124,28 @@ async def update_candidate(actor: ActorDep, session: SessionDep, candidate_id: u
     return _out(await service.update(session, actor, candidate, body), uic)
 
 
+@router.put("/{candidate_id}/photo", response_model=CandidateOut)
+async def set_candidate_photo(
+    actor: ActorDep, session: SessionDep, settings: SettingsDep, candidate_id: uuid.UUID,
+    file: Annotated[UploadFile, File(description="PNG or JPEG, printed on certificates")],
+) -> CandidateOut:
+    """Set the photo printed on the candidate's certificates (else a default picture)."""
+    candidate, uic = await repository.get(session, actor, candidate_id)
+    data = await file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise PayloadTooLarge(f"The file is larger than {settings.max_upload_bytes} bytes.")
+    return _out(await service.set_photo(session, actor, settings, candidate,
+                                        file.filename or "", data), uic)
+
+
+@router.delete("/{candidate_id}/photo", response_model=CandidateOut)
+async def remove_candidate_photo(actor: ActorDep, session: SessionDep,
+                                 candidate_id: uuid.UUID) -> CandidateOut:
+    """Certificates show the default picture again."""
+    candidate, uic = await repository.get(session, actor, candidate_id)
+    return _out(await service.remove_photo(session, actor, candidate), uic)
+
+
 @router.post("/{candidate_id}/hide", response_model=CandidateOut)
 async def hide_candidate(actor: ActorDep, session: SessionDep,
                          candidate_id: uuid.UUID) -> CandidateOut:

@@ -58,6 +58,8 @@ class CandidateOut(Output):
     disabled: bool
     pt_level: str | None
     current_level: str | None
+    #: The certificate photo (``/media/{photo_sha256}``), set with ``PUT …/photo``.
+    photo_sha256: str | None
     created_at: datetime
     updated_at: datetime
 

@@ -8,8 +8,10 @@ from etest.audit.service import record
 from etest.auth.actor import Actor
 from etest.candidate import repository
 from etest.candidate.schemas import CandidateCreate, CandidateTransferIn, CandidateUpdate
-from etest.errors import Conflict, Unprocessable
-from etest.models import Candidate, CandidateTransfer, Organization
+from etest.config import Settings
+from etest.content.media import MediaStore, content_type_of, media_problem
+from etest.errors import BadRequest, Conflict, Unprocessable
+from etest.models import Candidate, CandidateTransfer, MediaObject, Organization
 from etest.organization import repository as org_repository
 from etest.plan.service import require_plan_code
 
@@ -81,3 +83,35 @@ async def transfer(session: AsyncSession, actor: Actor, candidate: Candidate,
         candidate.organization_id = target.id
         await session.flush()
     return target
+
+
+#: What a certificate can print (ReportLab draws PNG and JPEG).
+PHOTO_TYPES = ("image/png", "image/jpeg")
+
+
+async def set_photo(session: AsyncSession, actor: Actor, settings: Settings,
+                    candidate: Candidate, filename: str, data: bytes) -> Candidate:
+    """Store the candidate's photo (printed on certificates) in the media store by hash."""
+    actor.require("write")
+    content_type = content_type_of(filename)
+    problem = media_problem(filename, data)
+    if content_type not in PHOTO_TYPES or problem is not None:
+        raise BadRequest(problem or f"A photo must be a PNG or JPEG file, not {content_type}.",
+                         code="bad-upload")
+    digest = MediaStore(settings.media_path).put(data)
+    if await session.get(MediaObject, digest) is None:
+        session.add(MediaObject(sha256=digest, content_type=content_type, size=len(data)))
+        await session.flush()
+    candidate.photo_sha256 = digest
+    record(session, actor, "candidate.photo", target_type="candidate",
+           target_id=str(candidate.id), organization_id=candidate.organization_id)
+    return candidate
+
+
+async def remove_photo(session: AsyncSession, actor: Actor, candidate: Candidate) -> Candidate:
+    """Certificates show the default picture again (the file stays: media are shared)."""
+    actor.require("write")
+    candidate.photo_sha256 = None
+    record(session, actor, "candidate.photo_removed", target_type="candidate",
+           target_id=str(candidate.id), organization_id=candidate.organization_id)
+    return candidate
