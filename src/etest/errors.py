@@ -10,6 +10,7 @@ Hierarchy::
     ├── Conflict (409)              email-registered, token-exists, ...
     ├── PayloadTooLarge (413)
     └── Unprocessable (422)         a rule of the domain refuses a well-formed request
+        └── ReversedDateRange       reversed-date-range (results, reports, deliveries)
 
 A problem's ``type`` is ``/errors/<code>``: a URI reference relative to the service, the same on
 every deployment, and ``GET /errors/<code>`` describes it. Lower-layer errors (IntegrityError,
@@ -130,6 +131,13 @@ class PayloadTooLarge(EtestError):
 
 class Unprocessable(EtestError):
     status, code, title = 422, "unprocessable", "Unprocessable request"
+
+
+class ReversedDateRange(Unprocessable):
+    """A ``from``/``to`` filter whose end lies before its start (each caller says whether its
+    range is half-open or whole days, and so whether an equal pair is refused)."""
+
+    code, title = "reversed-date-range", "Reversed date range"
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:

@@ -38,9 +38,16 @@ async def retry(session: AsyncSession, settings: Settings, row_id: uuid.UUID) ->
     if row.status not in RETRYABLE:
         raise OutboxRowNotRetryable(
             f"The row is {row.status}; only {' or '.join(RETRYABLE)} rows can be retried.")
-    row.status = "pending"
-    row.available_at = utcnow()
-    row.max_tries = row.tries + settings.outbox_max_tries
-    row.finished_at = None
+    requeue(row, settings)
     await session.flush()
     return row
+
+
+def requeue(row: OutboxEvent, settings: Settings) -> None:
+    """Make ``row`` due now with a fresh budget of ``outbox_max_tries`` tries (the operator's
+    retry and the callback redelivery)."""
+    row.status = "pending"
+    row.available_at = utcnow()
+    row.locked_until = row.locked_by = None
+    row.finished_at = None
+    row.max_tries = row.tries + settings.outbox_max_tries

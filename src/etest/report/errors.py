@@ -5,7 +5,7 @@ Hierarchy::
     NotFound (404)
     └── UnknownReport               unknown-report: no report by that name
     Unprocessable (422)
-    ├── ReversedDateRange           reversed-date-range: ``to`` is before ``from``
+    ├── (etest.errors.ReversedDateRange: ``to`` before ``from``; an equal pair is one day)
     ├── DateRangeTooLong            date-range-too-long: more days than a report covers
     └── ReportEmails                report-emails: the responses report needs 1..N emails
 """
@@ -20,14 +20,6 @@ class UnknownReport(NotFound):
 
     code = "unknown-report"
     title = "Unknown report"
-
-
-class ReversedDateRange(Unprocessable):
-    """``to`` is before ``from``. Report ranges are whole days, both ends included, so an
-    equal pair is one day and only a reversed pair is refused."""
-
-    code = "reversed-date-range"
-    title = "Reversed date range"
 
 
 class DateRangeTooLong(Unprocessable):

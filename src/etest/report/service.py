@@ -25,13 +25,13 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
-from etest.errors import Unprocessable
+from etest.errors import ReversedDateRange, Unprocessable
 from etest.kit.levels import LEVELS, canonical_level
 from etest.models import Attempt, AttemptItem, Candidate, Item, Organization, Response
 from etest.models.base import utcnow
 from etest.organization import repository as org_repository
 from etest.report import repository
-from etest.report.errors import DateRangeTooLong, ReportEmails, ReversedDateRange, UnknownReport
+from etest.report.errors import DateRangeTooLong, ReportEmails, UnknownReport
 from etest.report.repository import AnySelect, Window
 from etest.report.workbook import Book, Column, Kind, Sheet
 

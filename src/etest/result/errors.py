@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from etest.errors import Conflict, NotFound, Unprocessable
+from etest.errors import Conflict, NotFound
 
 
 class AttemptInProgress(Conflict):
@@ -19,10 +19,3 @@ class ResultNotFound(NotFound):
 
     code = "no-result"
     title = "No result"
-
-
-class ReversedDateRange(Unprocessable):
-    """``to`` is not after ``from`` (the range is half-open, so an equal pair is empty)."""
-
-    code = "reversed-date-range"
-    title = "Reversed date range"

@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest.attempt.service import SKILL_ORDER
 from etest.auth.actor import Actor
 from etest.candidate import repository as candidate_repository
-from etest.errors import NotFound, Unprocessable
+from etest.errors import NotFound, ReversedDateRange, Unprocessable
 from etest.kit.levels import LEVELS, canonical_level
 from etest.kit.pagination import Pagination
 from etest.kit.schemas import Page
 from etest.organization import repository as org_repository
 from etest.result import repository
-from etest.result.errors import AttemptInProgress, ResultNotFound, ReversedDateRange
+from etest.result.errors import AttemptInProgress, ResultNotFound
 from etest.result.repository import ResultFilter, ResultRow
 from etest.result.schemas import (
     CandidateRef,

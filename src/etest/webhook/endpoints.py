@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.deps import ActorDep, SessionDep, SettingsDep
-from etest.errors import Unprocessable
+from etest.errors import ReversedDateRange
 from etest.kit.pagination import PaginationDep, paginate
 from etest.kit.schemas import Page, UtcDatetime
 from etest.models import Organization, OutboxEvent, OutboxTry
@@ -65,8 +65,8 @@ async def list_webhook_deliveries(
     """Callback deliveries of the actor's subtree, newest first, each with its tries.
     ``from``/``to`` bound the time the delivery was queued (half-open)."""
     if from_ is not None and to is not None and to <= from_:
-        raise Unprocessable("'to' must be after 'from' (the range is half-open: "
-                            "from ≤ created_at < to).", code="reversed-date-range")
+        raise ReversedDateRange("'to' must be after 'from' (the range is half-open: "
+                                "from ≤ created_at < to).")
     stmt = repository.visible(actor)
     if status is not None:
         stmt = stmt.where(OutboxEvent.status == status)

@@ -12,6 +12,7 @@ from etest.config import Settings
 from etest.errors import Forbidden
 from etest.models import Organization, OutboxEvent
 from etest.models.base import utcnow
+from etest.outbox.service import requeue
 from etest.webhook import repository
 from etest.webhook.errors import CallbackDisabled, DeliveryRunning
 
@@ -35,12 +36,7 @@ async def redeliver(session: AsyncSession, actor: Actor, settings: Settings,
     if org is not None and org.callback_disabled_at is not None:
         raise CallbackDisabled("The endpoint answered 410 Gone and was disabled; save the "
                                "organization's callback_url again to re-enable it.")
-    row.status = "pending"
-    row.available_at = now
-    row.locked_until = None
-    row.locked_by = None
-    row.finished_at = None
-    row.max_tries = row.tries + settings.outbox_max_tries
+    requeue(row, settings)
     await session.flush()
     record(session, actor, "webhook.redeliver", target_type="webhook_delivery",
            target_id=row.id, organization_id=row.organization_id)
