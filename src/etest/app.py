@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from etest import __version__
 from etest.attempt.endpoints import router as attempt_router
+from etest.attempt.live import LiveSource
 from etest.audit.endpoints import router as audit_router
 from etest.auth.sso import SsoVerifier
 from etest.candidate.endpoints import router as candidate_router
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.read_sessionmaker = create_read_sessionmaker(engine)
+        app.state.live = LiveSource(engine)
+        await app.state.live.open()
         app.state.sso = SsoVerifier(settings.sso_issuers,
                                     refetch_interval=settings.jwks_refetch_interval,
                                     cache_seconds=settings.jwks_cache_seconds)
@@ -76,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 sweeper.cancel()
             if dispatcher is not None:
                 await dispatcher.stop()
+            await app.state.live.close()
             await engine.dispose()
 
     app = FastAPI(title="eTest", version=__version__, lifespan=lifespan,

@@ -34,7 +34,8 @@ async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
+    # async: FastAPI runs a plain ``def`` dependency in a worker thread, on every request
     settings: Settings = request.app.state.settings
     return settings
 

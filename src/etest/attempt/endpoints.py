@@ -26,6 +26,8 @@ from etest.attempt.schemas import (
     Progress,
     StimulusView,
 )
+from etest.config import Settings
+from etest.db import transaction
 from etest.deps import SessionDep, SettingsDep
 from etest.models import Attempt, AttemptItem, Item, Organization
 from etest.models import Response as ResponseRow
@@ -58,11 +60,13 @@ def _options(options: list[dict[str, Any]], order: list[str]) -> list[OptionView
 async def _total(session: AsyncSession, attempt: service.Facts) -> int | None:
     if attempt.kind != "CT":
         return None
-    version = await service.load_version(session, attempt.assessment_version_id)
-    return int(getattr(version.engine, "total", 0)) or None
+    return service.planned_total(await service.load_version(session,
+                                                            attempt.assessment_version_id),
+                                 attempt)
 
 
-def item_view(served: AttemptItem, item: Item, answered: int, total: int | None) -> ItemView:
+def item_view(served: AttemptItem | service.Served, item: Item, answered: int,
+              total: int | None) -> ItemView:
     stim = item.stimulus
     return ItemView(
         position=served.position, type=item.type, skill=item.skill, prompt=item.prompt,
@@ -136,32 +140,60 @@ async def get_attempt(session: SessionDep, settings: SettingsDep, attempt_id: uu
     return await state_of(session, attempt)
 
 
+# The two routes below carry nearly all of the traffic (a candidate's every item): they take
+# no session dependency. The common case runs on the hot path's own connection
+# (etest.attempt.live, no ORM session and no transaction of its own on PostgreSQL); anything
+# else (the end of the test, timers, replays, resumes, races) on an ORM session in a transaction
+# committed before the response, with the full rules of etest.attempt.service.
+
+
 @router.get("/{attempt_id}/item", response_model=CurrentItem)
-async def get_current_item(session: SessionDep, settings: SettingsDep, attempt_id: uuid.UUID,
-                           credentials: SecretDep) -> CurrentItem:
+async def get_current_item(request: Request, attempt_id: uuid.UUID,
+                           credentials: SecretDep) -> Any:
     """The current item (without its key), the same on every device until it is answered; or
     ``finished`` with the attempt's state."""
-    current = await service.current_by_id(session, settings, attempt_id,
-                                          credentials.credentials if credentials else None)
-    if current.served is None or current.item is None:
-        assert isinstance(current.attempt, Attempt)  # a finished attempt is read whole
-        return CurrentItem(finished=True, state=await state_of(session, current.attempt))
-    answered = current.served.position - 1
-    return CurrentItem(finished=False, item=item_view(current.served, current.item, answered,
-                                                      await _total(session, current.attempt)))
+    settings: Settings = request.app.state.settings
+    secret = credentials.credentials if credentials else None
+    async with request.app.state.live.unit() as live:
+        fast = await service.next_item(live, settings, attempt_id, secret)
+    if fast is not None:
+        return _json(CurrentItem(finished=False, item=item_view(
+            fast.served, fast.item, fast.served.position - 1, fast.total)))
+    async with transaction(request.app.state.sessionmaker) as session:
+        current = await service.current_by_id(session, settings, attempt_id, secret)
+        if current.served is None or current.item is None:
+            assert isinstance(current.attempt, Attempt)  # a finished attempt is read whole
+            body = CurrentItem(finished=True, state=await state_of(session, current.attempt))
+        else:
+            body = CurrentItem(finished=False, item=item_view(
+                current.served, current.item, current.served.position - 1,
+                await _total(session, current.attempt)))
+    return _json(body)
 
 
 @router.post("/{attempt_id}/responses", response_model=AnswerAck)
-async def answer_item(session: SessionDep, settings: SettingsDep, attempt_id: uuid.UUID,
-                      credentials: SecretDep, body: AnswerIn) -> AnswerAck:
+async def answer_item(request: Request, attempt_id: uuid.UUID, credentials: SecretDep,
+                      body: AnswerIn) -> Any:
     """Answer the item at ``position``. Idempotent: the same answer again returns the first
     acknowledgement; a different answer is 409 ``answer-conflict``. The acknowledgement is sent
     after the answer is committed."""
-    ack = await service.answer_by_id(session, settings, attempt_id,
-                                     credentials.credentials if credentials else None,
-                                     body.position, body.answer)
-    return AnswerAck(position=ack.position, timed_out=ack.timed_out,
-                     answered_at=ack.answered_at, replay=ack.replay)
+    settings: Settings = request.app.state.settings
+    secret = credentials.credentials if credentials else None
+    async with request.app.state.live.unit() as live:
+        ack = await service.first_answer(live, settings, attempt_id, secret, body.position,
+                                         body.answer)
+    if ack is None:
+        async with transaction(request.app.state.sessionmaker) as session:
+            ack = await service.answer_by_id(session, settings, attempt_id, secret,
+                                             body.position, body.answer)
+    return _json(AnswerAck(position=ack.position, timed_out=ack.timed_out,
+                           answered_at=ack.answered_at, replay=ack.replay))
+
+
+def _json(model: CurrentItem | AnswerAck) -> Response:
+    # the route's response_model documents it; returning the rendered JSON skips FastAPI's
+    # second validation of a model built here
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 @router.post("/{attempt_id}/finish", response_model=AttemptState)

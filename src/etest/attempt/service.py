@@ -19,7 +19,6 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +33,7 @@ from etest.attempt.errors import (
     TokenRevoked,
     WrongPosition,
 )
+from etest.attempt.live import Live, session_live
 from etest.attempt.scoring import check
 from etest.config import Settings
 from etest.errors import Conflict, Forbidden, NotFound
@@ -224,18 +224,19 @@ async def _responses(session: AsyncSession, attempt: Attempt) -> dict[int, Respo
 _SEEN: dict[uuid.UUID, frozenset[uuid.UUID]] = {}
 
 
-async def _seen_before(session: AsyncSession, attempt: Facts) -> frozenset[uuid.UUID]:
+async def _seen_before(live: Live, attempt: Facts) -> frozenset[uuid.UUID]:
     """Items this candidate was served in earlier attempts of the same kind (and CT level).
     Fixed for the life of the attempt, so each process computes it once per attempt."""
     cached = _SEEN.get(attempt.id)
     if cached is not None:
         return cached
-    stmt = (select(AttemptItem.item_id).join(Attempt, Attempt.id == AttemptItem.attempt_id)
-            .where(Attempt.candidate_id == attempt.candidate_id, Attempt.id != attempt.id,
-                   Attempt.kind == attempt.kind, Attempt.started_at < attempt.started_at))
-    if attempt.level is not None:
-        stmt = stmt.where(Attempt.level == attempt.level)
-    seen = frozenset((await session.scalars(stmt)).all())
+    params = {"candidate_id": attempt.candidate_id, "attempt_id": attempt.id,
+              "kind": attempt.kind, "started_at": attempt.started_at}
+    if attempt.level is None:
+        rows = await live.rows(_SEEN_ANY_LEVEL, params)
+    else:
+        rows = await live.rows(_SEEN_AT_LEVEL, {**params, "level": attempt.level})
+    seen = frozenset(r.item_id for r in rows)
     if len(_SEEN) > 10_000:
         _SEEN.clear()
     _SEEN[attempt.id] = seen
@@ -252,7 +253,7 @@ async def decide(session: AsyncSession, attempt: Facts,
                    if s.correct is not None]
     version = await load_version(session, attempt.assessment_version_id)
     decision = version.engine.decide(attempt.seed, history,
-                                     set(await _seen_before(session, attempt)))
+                                     set(await _seen_before(session_live(session), attempt)))
     return version, decision
 
 
@@ -304,28 +305,21 @@ _LIVE_AT_POSITION = (
         _SERVED_JOIN, (_ITEMS_T.c.attempt_id == _ATTEMPTS_T.c.id)
         & (_ITEMS_T.c.position == bindparam("position"))))
     .where(_ATTEMPTS_T.c.id == bindparam("attempt_id")))
-_INSERTS = {
-    (name, table.name): dialect.insert(table).on_conflict_do_nothing()
-    .returning(table.c.position)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-    for table in (_ITEMS_T, _RESPONSES_T)}
+_ATTEMPTS_SEEN = Attempt.metadata.tables[Attempt.__tablename__].alias("seen")
+_SEEN_ANY_LEVEL = (
+    select(_ITEMS_T.c.item_id)
+    .join(_ATTEMPTS_SEEN, _ATTEMPTS_SEEN.c.id == _ITEMS_T.c.attempt_id)
+    .where(_ATTEMPTS_SEEN.c.candidate_id == bindparam("candidate_id"),
+           _ATTEMPTS_SEEN.c.id != bindparam("attempt_id"),
+           _ATTEMPTS_SEEN.c.kind == bindparam("kind"),
+           _ATTEMPTS_SEEN.c.started_at < bindparam("started_at")))
+_SEEN_AT_LEVEL = _SEEN_ANY_LEVEL.where(_ATTEMPTS_SEEN.c.level == bindparam("level"))
 
 
 async def _steps(session: AsyncSession, attempt: Facts) -> Sequence[Any]:
     """Every served position with its answer's correctness (``None``: not answered yet), in
     order: one query, plain rows (the hot path needs no ORM objects for the history)."""
-    return (await session.execute(_STEPS, {"attempt_id": attempt.id})).all()
-
-
-async def _insert_new(session: AsyncSession, model: type[AttemptItem] | type[Response],
-                      values: dict[str, Any]) -> bool:
-    """``INSERT … ON CONFLICT DO NOTHING``: True when this request wrote the row, False when a
-    concurrent request (another device) had written it first. One statement instead of a
-    savepoint, an insert and a release; on PostgreSQL the insert waits for the other
-    transaction, so the winner's row is visible to the next statement."""
-    assert session.bind is not None
-    stmt = _INSERTS[(session.bind.dialect.name, model.__tablename__)]
-    return (await session.execute(stmt, values)).first() is not None
+    return await session_live(session).rows(_STEPS, {"attempt_id": attempt.id})
 
 
 def _order(ids: list[str], seed: int, position: int, stream: int, shuffle: bool) -> list[str]:
@@ -413,7 +407,7 @@ async def _current(session: AsyncSession, attempt: Facts, steps: Sequence[Any]) 
             served = await session.get(AttemptItem, (attempt.id, last.position))
             assert served is not None
             return Current(served, await _item(session, last.item_id), attempt)
-        if not await _insert_new(session, Response, {
+        if not await session_live(session).insert_new(_RESPONSES_T, {
                 "attempt_id": attempt.id, "position": last.position, "item_id": last.item_id,
                 "answer": None, "correct": False, "timed_out": True, "answered_at": now,
                 "time_spent_ms": _ms(last.deadline - last.served_at)}):
@@ -427,20 +421,9 @@ async def _current(session: AsyncSession, attempt: Facts, steps: Sequence[Any]) 
         return Current(None, None, row)
     item = await _item(session, decision.item_id)
     position = len(steps) + 1
-    limit = version.version.engine.get("time_limit_seconds")
-    attempt_deadline = attempt.deadline
-    if position == 1 and attempt_deadline is None and limit:
-        attempt_deadline = now + timedelta(seconds=int(limit))
-    shuffle = bool(item.shuffle_options) and bool(version.version.engine.get("shuffle_options",
-                                                                              True))
-    values = {"attempt_id": attempt.id, "position": position, "item_id": item.id,
-              "served_at": now,
-              "deadline": _item_deadline(version.version.engine, item, now, attempt_deadline),
-              "option_order": _order([o["id"] for o in item.options], attempt.seed, position, 0,
-                                     shuffle),
-              "target_order": _order([t["id"] for t in item.targets], attempt.seed, position, 1,
-                                     shuffle)}
-    if await _insert_new(session, AttemptItem, values):
+    attempt_deadline = _attempt_deadline(version, attempt, position, now)
+    values = _served_values(version, attempt, item, position, now, attempt_deadline)
+    if await session_live(session).insert_new(_ITEMS_T, values):
         if attempt_deadline != attempt.deadline:
             # the clock starts with the first item, in the transaction that serves it: a
             # request that loses the race for position 1 keeps the winner's deadline
@@ -455,6 +438,87 @@ async def _current(session: AsyncSession, attempt: Facts, steps: Sequence[Any]) 
                                   .order_by(AttemptItem.position.desc()).limit(1))
     assert served is not None
     return Current(served, await _item(session, served.item_id), row)
+
+
+def _attempt_deadline(version: _Version, attempt: Facts, position: int,
+                      now: datetime) -> datetime | None:
+    """The attempt's deadline once ``position`` is served: its clock starts with the first."""
+    limit = version.version.engine.get("time_limit_seconds")
+    if position == 1 and attempt.deadline is None and limit:
+        return now + timedelta(seconds=int(limit))
+    return attempt.deadline
+
+
+def _served_values(version: _Version, attempt: Facts, item: Item, position: int, now: datetime,
+                   attempt_deadline: datetime | None) -> dict[str, Any]:
+    """The ``attempt_items`` row that serves ``item`` at ``position``."""
+    engine = version.version.engine
+    shuffle = bool(item.shuffle_options) and bool(engine.get("shuffle_options", True))
+    return {"attempt_id": attempt.id, "position": position, "item_id": item.id,
+            "served_at": now, "deadline": _item_deadline(engine, item, now, attempt_deadline),
+            "option_order": _order([o["id"] for o in item.options], attempt.seed, position, 0,
+                                   shuffle),
+            "target_order": _order([t["id"] for t in item.targets], attempt.seed, position, 1,
+                                   shuffle)}
+
+
+class Served(NamedTuple):
+    """An item just served by the hot path (what :func:`item_view` shows of it)."""
+
+    position: int
+    served_at: datetime
+    deadline: datetime | None
+    option_order: list[str]
+    target_order: list[str]
+
+
+@dataclass
+class NextItem:
+    """:func:`next_item`'s result: the served row, its item and the test's planned length."""
+
+    served: Served
+    item: Item
+    total: int | None
+
+
+async def next_item(live: Live, settings: Settings, attempt_id: uuid.UUID,
+                    secret: str | None) -> NextItem | None:
+    """The hot path of :func:`current_by_id`: serve the next item of a live attempt whose
+    served items are all answered. ``None`` when anything else applies (an open item to resume
+    or time out, the end of the test, the attempt clock to start, an engine or item not yet
+    cached in this process, a concurrent request): the caller then runs the full rules."""
+    if not check_secret(settings.pepper(), attempt_id, secret):
+        raise NotFound("No such attempt.")
+    rows = await live.rows(_LIVE_STEPS, {"attempt_id": attempt_id})
+    if not rows:
+        raise NotFound("No such attempt.")
+    attempt = _LiveFacts(*rows[0][:len(_FACTS)])
+    version = _ENGINES.get(attempt.assessment_version_id)
+    if attempt.status != "in_progress" or _due(attempt) or version is None:
+        return None
+    steps = [r for r in rows if r.position is not None]
+    if steps and steps[-1].correct is None:
+        return None
+    decision = version.engine.decide(attempt.seed, [(s.item_id, s.correct) for s in steps],
+                                     set(await _seen_before(live, attempt)))
+    item = _ITEMS.get(decision.item_id) if decision.item_id is not None else None
+    position = len(steps) + 1
+    now = utcnow()
+    deadline = _attempt_deadline(version, attempt, position, now)
+    if item is None or deadline != attempt.deadline:
+        return None
+    values = _served_values(version, attempt, item, position, now, deadline)
+    if not await live.insert_new(_ITEMS_T, values):
+        return None
+    return NextItem(Served(position, now, values["deadline"], values["option_order"],
+                           values["target_order"]), item, planned_total(version, attempt))
+
+
+def planned_total(version: _Version, attempt: Facts) -> int | None:
+    """The number of items of a fixed-length test (CT); ``None`` for a variable-length PT."""
+    if attempt.kind != "CT":
+        return None
+    return int(getattr(version.engine, "total", 0)) or None
 
 
 def _item_deadline(engine: dict[str, Any], item: Item, now: datetime,
@@ -503,6 +567,45 @@ async def answer_by_id(session: AsyncSession, settings: Settings, attempt_id: uu
                          row if row.item_id is not None else None, position, given)
 
 
+async def first_answer(live: Live, settings: Settings, attempt_id: uuid.UUID, secret: str | None,
+                       position: int, given: Any) -> Ack | None:
+    """The hot path of :func:`answer_by_id`: the first answer at a served position of a live
+    attempt, stored by one ``INSERT`` (durable when this returns). ``None`` when anything else
+    applies (a replay or conflict, a finished or expired attempt, an item not yet cached in this
+    process, a concurrent answer): the caller then runs the full rules."""
+    if not check_secret(settings.pepper(), attempt_id, secret):
+        raise NotFound("No such attempt.")
+    found = await live.rows(_LIVE_AT_POSITION, {"attempt_id": attempt_id, "position": position})
+    if not found:
+        raise NotFound("No such attempt.")
+    served = found[0]
+    if served.item_id is None:
+        raise WrongPosition(f"No item was served at position {position}.")
+    item = _ITEMS.get(served.item_id)
+    attempt = _LiveFacts(*served[:len(_FACTS)])
+    if item is None or served.answered_at is not None or attempt.status != "in_progress" \
+            or _due(attempt):
+        return None
+    canonical, correct = check(item.type, item.key, [o["id"] for o in item.options],
+                               [t["id"] for t in item.targets], given)
+    now = utcnow()
+    late = served.deadline is not None and now > served.deadline + GRACE
+    if not await live.insert_new(_RESPONSES_T, _response_values(
+            attempt, served, item, position, canonical, correct, late, now)):
+        return None
+    return Ack(position, late, now, False)
+
+
+def _response_values(attempt: Facts, served: Any, item: Item, position: int, canonical: Any,
+                     correct: bool, late: bool, now: datetime) -> dict[str, Any]:
+    """The ``responses`` row of an answer (a late one is stored as timed out, and wrong)."""
+    return {"attempt_id": attempt.id, "position": position, "item_id": item.id,
+            "answer": canonical, "correct": correct and not late, "timed_out": late,
+            "time_spent_ms": _ms((served.deadline if late and served.deadline else now)
+                                 - served.served_at),
+            "answered_at": now}
+
+
 async def _answer(session: AsyncSession, attempt: Facts, served: Any, position: int,
                   given: Any) -> Ack:
     if served is None:
@@ -517,12 +620,8 @@ async def _answer(session: AsyncSession, attempt: Facts, served: Any, position: 
         raise AttemptFinished("The attempt is finished; no more answers are accepted.")
     now = utcnow()
     late = served.deadline is not None and now > served.deadline + GRACE
-    if await _insert_new(session, Response, {
-            "attempt_id": attempt.id, "position": position, "item_id": item.id,
-            "answer": canonical, "correct": correct and not late, "timed_out": late,
-            "time_spent_ms": _ms((served.deadline if late and served.deadline else now)
-                                 - served.served_at),
-            "answered_at": now}):
+    if await session_live(session).insert_new(_RESPONSES_T, _response_values(
+            attempt, served, item, position, canonical, correct, late, now)):
         return Ack(position, late, now, False)
     # another device answered this position concurrently (PostgreSQL: the insert waited for
     # its commit, so that row is visible now): the same answer is a replay like any other, a
