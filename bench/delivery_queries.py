@@ -35,8 +35,8 @@ from delivery_load import PEPPER, answer_for, prepare, throwaway_database
 ROUTE = re.compile(r"/api/v1/attempts(/[^/]+)?(/item|/responses|/finish)?$")
 
 
-SERVICE = ("get_for_candidate", "current", "decide", "_served", "_responses",
-           "_seen_before", "answer", "expire_if_due", "finish", "start")
+SERVICE = ("next_item", "first_answer", "current_by_id", "answer_by_id", "decide", "_served",
+           "_responses", "_seen_before", "expire_if_due", "finish", "start")
 
 
 def _time_service() -> dict[str, list[float]]:
@@ -85,6 +85,7 @@ async def main(args: argparse.Namespace) -> None:
                 statements.append(sql.lstrip().split(None, 1)[0].upper())
 
             event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
+            _count_live(statements)
             per_route: dict[str, dict[str, Any]] = collections.defaultdict(
                 lambda: {"requests": 0, "seconds": 0.0, "cpu": 0.0,
                          "kinds": collections.Counter()})
@@ -149,6 +150,25 @@ async def main(args: argparse.Namespace) -> None:
                 r"_run_endpoint|greenlet_spawn|item_view|state_of|dispatch|call_next|"
                 r"execute|jsonable|render|dump_json|_session|transaction|check_secret)", 50)
             print(out.getvalue())
+
+
+def _count_live(statements: list[str]) -> None:
+    """Count the hot path's statements on PostgreSQL too: they run on psycopg directly, not
+    through the engine's events."""
+    from etest.attempt.live import _PsycopgLive
+
+    rows, insert_new = _PsycopgLive.rows, _PsycopgLive.insert_new
+
+    async def counted_rows(self: Any, *a: Any) -> Any:
+        statements.append("SELECT")
+        return await rows(self, *a)
+
+    async def counted_insert(self: Any, *a: Any) -> Any:
+        statements.append("INSERT")
+        return await insert_new(self, *a)
+
+    _PsycopgLive.rows = counted_rows  # type: ignore[method-assign]
+    _PsycopgLive.insert_new = counted_insert  # type: ignore[method-assign]
 
 
 def _sqlite(tmp: Path) -> Any:

@@ -154,8 +154,8 @@ async def get_current_item(request: Request, attempt_id: uuid.UUID,
     ``finished`` with the attempt's state."""
     settings: Settings = request.app.state.settings
     secret = credentials.credentials if credentials else None
-    async with request.app.state.live.unit() as live:
-        fast = await service.next_item(live, settings, attempt_id, secret)
+    fast = await request.app.state.live.run(
+        lambda live: service.next_item(live, settings, attempt_id, secret))
     if fast is not None:
         return _json(CurrentItem(finished=False, item=item_view(
             fast.served, fast.item, fast.served.position - 1, fast.total)))
@@ -179,9 +179,8 @@ async def answer_item(request: Request, attempt_id: uuid.UUID, credentials: Secr
     after the answer is committed."""
     settings: Settings = request.app.state.settings
     secret = credentials.credentials if credentials else None
-    async with request.app.state.live.unit() as live:
-        ack = await service.first_answer(live, settings, attempt_id, secret, body.position,
-                                         body.answer)
+    ack = await request.app.state.live.run(lambda live: service.first_answer(
+        live, settings, attempt_id, secret, body.position, body.answer))
     if ack is None:
         async with transaction(request.app.state.sessionmaker) as session:
             ack = await service.answer_by_id(session, settings, attempt_id, secret,

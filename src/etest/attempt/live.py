@@ -21,10 +21,10 @@ full rules in :mod:`etest.attempt.service` on an ORM session.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
+import structlog
 from sqlalchemy import JSON, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
@@ -32,6 +32,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql import ClauseElement, Executable
+
+log = structlog.get_logger(__name__)
+#: What the hot path's connections are called in ``pg_stat_activity``.
+APPLICATION_NAME = "etest-live"
+T = TypeVar("T")
 
 # The pool size of the hot path's own psycopg pool (per process). Each request holds a
 # connection for a few milliseconds, so a few connections serve hundreds of candidates.
@@ -145,9 +150,9 @@ class LiveSource:
             conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
             self._pool = AsyncConnectionPool(
                 conninfo, min_size=POOL_MIN, max_size=POOL_MAX, open=False,
-                kwargs={"autocommit": True, "row_factory": namedtuple_row},
-                configure=_utc, check=AsyncConnectionPool.check_connection,
-                name="etest-live")
+                kwargs={"autocommit": True, "row_factory": namedtuple_row,
+                        "application_name": APPLICATION_NAME},
+                configure=_utc, name="etest-live")
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -157,15 +162,26 @@ class LiveSource:
         if self._pool is not None:
             await self._pool.close()
 
-    @asynccontextmanager
-    async def unit(self) -> AsyncIterator[Live]:
-        """One request's :class:`Live` (SQLite: a transaction, committed on a clean exit)."""
-        if self._pool is not None:
+    async def run(self, fn: Callable[[Live], Awaitable[T]]) -> T | None:
+        """``fn`` on one request's :class:`Live` (SQLite: in a transaction committed on a clean
+        return). ``None`` when PostgreSQL's connection fails (a pooled connection left stale by
+        a database restart, a deadlock, the pool exhausted): the caller then runs the full rules
+        on SQLAlchemy's pre-pinged pool, which find whatever this request committed (an answer
+        stored just before the connection broke is acknowledged as a replay). So the hot pool
+        spends no round trip on a liveness check per request; the pool drops a broken
+        connection when it comes back."""
+        if self._pool is None:
+            async with self._engine.begin() as conn:
+                return await fn(_SqlaLive(conn, self._engine.dialect.name))
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        try:
             async with self._pool.connection() as conn:
-                yield _PsycopgLive(conn)
-            return
-        async with self._engine.begin() as conn:
-            yield _SqlaLive(conn, self._engine.dialect.name)
+                return await fn(_PsycopgLive(conn))
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            log.warning("live_connection_failed", error=str(exc))
+            return None
 
 
 async def _utc(conn: Any) -> None:

@@ -82,6 +82,7 @@ class _Version:
 
 
 _ENGINES: dict[uuid.UUID, _Version] = {}
+_ITEMS: dict[uuid.UUID, Item] = {}
 
 
 async def load_version(session: AsyncSession, version_id: uuid.UUID) -> _Version:
@@ -99,6 +100,9 @@ async def load_version(session: AsyncSession, version_id: uuid.UUID) -> _Version
     ids = engine_item_ids(version.engine)
     rows = (await session.scalars(select(Item).where(Item.id.in_(ids)))).all()
     infos = {r.id: ItemInfo(r.id, r.skill, r.level, r.irt_a, r.irt_b, r.irt_c) for r in rows}
+    for row in rows:  # every item the engine can serve, cached for the hot path (see _item)
+        session.expunge(row)
+        _ITEMS[row.id] = row
     built = _Version(version, assessment, build_engine(version.engine, infos, plan_levels),
                      plan_levels)
     if len(_ENGINES) > 256:
@@ -107,7 +111,6 @@ async def load_version(session: AsyncSession, version_id: uuid.UUID) -> _Version
     return built
 
 
-_ITEMS: dict[uuid.UUID, Item] = {}
 
 
 async def _item(session: AsyncSession, item_id: uuid.UUID) -> Item:
