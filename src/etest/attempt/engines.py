@@ -177,12 +177,17 @@ class IrtEngine:
             randomesque_k=int(config["randomesque"]),
             ci_level=float(config.get("classification_ci", 0.95)),
             content_targets=targets))
+        self._states: dict[tuple[int, tuple[int, ...]], irt.EngineState] = {}
+
+    #: Attempt states kept per process (a few kB each), least recently used dropped first.
+    STATES = 4096
 
     def decide(self, seed: int, history: Sequence[tuple[uuid.UUID, bool]],
                seen_before: set[uuid.UUID]) -> Decision:
-        step = self.engine.next_step(
-            seed, [self.position[i] for i, _ in history], [int(ok) for _, ok in history],
-            seen=[self.position[i] for i in seen_before if i in self.position])
+        step = self._state(seed, [self.position[i] for i, _ in history],
+                           [int(ok) for _, ok in history],
+                           sorted(self.position[i] for i in seen_before if i in self.position)
+                           ).step()
         if not step.finished:
             assert step.item is not None
             return Decision(self.ids[step.item], theta=step.theta, se=step.se)
@@ -194,6 +199,28 @@ class IrtEngine:
                         probabilities={lv: round(p, 4) for lv, p in
                                        zip(self.plan_levels, placement.probabilities,
                                            strict=True)})
+
+
+    def _state(self, seed: int, administered: list[int], responses: list[int],
+               seen: list[int]) -> irt.EngineState:
+        """The attempt's engine state after these responses. Rebuilding it replays every
+        response (O(n) per item, O(n²) per test), so the state of the last step is kept per
+        process and only the new responses are replayed onto it: memoization, not state. It is
+        used only when the stored history extends the one it was built from (same seed, same
+        items seen before, same responses in the same order); anything else rebuilds from the
+        rows, so any process still serves any attempt and the result is the same either way."""
+        key = (seed, tuple(seen))
+        state = self._states.pop(key, None)
+        done = len(state.administered) if state is not None else 0
+        if state is None or state.administered != administered[:done] \
+                or state.responses != responses[:done]:
+            state, done = self.engine.start(seed, seen=seen), 0
+        for item, response in zip(administered[done:], responses[done:], strict=True):
+            state.record(item, response)
+        self._states[key] = state
+        if len(self._states) > self.STATES:
+            del self._states[next(iter(self._states))]  # the least recently used
+        return state
 
 
 def build_engine(config: dict[str, Any], items: dict[uuid.UUID, ItemInfo],
