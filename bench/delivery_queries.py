@@ -35,8 +35,8 @@ from delivery_load import PEPPER, answer_for, prepare, throwaway_database
 ROUTE = re.compile(r"/api/v1/attempts(/[^/]+)?(/item|/responses|/finish)?$")
 
 
-SERVICE = ("next_item", "first_answer", "current_by_id", "answer_by_id", "decide", "_served",
-           "_responses", "_seen_before", "expire_if_due", "finish", "start")
+SERVICE = ("next_item", "first_answer", "current_by_id", "answer_by_id", "decide", "positions",
+           "_seen_before", "expire_if_due", "finish", "start")
 
 
 def _time_service() -> dict[str, list[float]]:

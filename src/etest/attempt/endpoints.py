@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.attempt import service
@@ -30,7 +28,6 @@ from etest.config import Settings
 from etest.db import transaction
 from etest.deps import SessionDep, SettingsDep
 from etest.models import Attempt, AttemptItem, Item, Organization
-from etest.models import Response as ResponseRow
 
 router = APIRouter(prefix="/api/v1/attempts", tags=["attempts"])
 _secret = HTTPBearer(auto_error=False, description="The attempt secret from POST /attempts")
@@ -81,11 +78,9 @@ def item_view(served: AttemptItem | service.Served, item: Item, answered: int,
 async def state_of(session: AsyncSession, attempt: Attempt, *,
                    fresh: bool = False) -> AttemptState:
     """The attempt's state for the candidate (``fresh``: just started, nothing served yet)."""
-    responses: Sequence[ResponseRow] = [] if fresh else (await session.scalars(
-        select(ResponseRow).where(ResponseRow.attempt_id == attempt.id)
-        .order_by(ResponseRow.position))).all()
-    served: Sequence[int] = [] if fresh else (await session.scalars(
-        select(AttemptItem.position).where(AttemptItem.attempt_id == attempt.id))).all()
+    rows = [] if fresh else await service.positions(session, attempt.id)
+    responses = [r for r in rows if r.answered_at is not None]
+    served = [r.position for r in rows]
     org = await session.get(Organization, attempt.organization_id)
     show = bool(org is None or org.settings.get("show_result_to_candidate", True))
     outcome = None

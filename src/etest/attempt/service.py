@@ -213,15 +213,11 @@ async def start(session: AsyncSession, settings: Settings, code: str, *, user_ag
 # ---------------------------------------------------------------------------- serving
 
 
-async def _served(session: AsyncSession, attempt: Attempt) -> list[AttemptItem]:
-    return list((await session.scalars(select(AttemptItem).where(
-        AttemptItem.attempt_id == attempt.id).order_by(AttemptItem.position))).all())
-
-
-async def _responses(session: AsyncSession, attempt: Attempt) -> dict[int, Response]:
-    rows = (await session.scalars(select(Response).where(
-        Response.attempt_id == attempt.id))).all()
-    return {r.position: r for r in rows}
+async def positions(session: AsyncSession, attempt_id: uuid.UUID) -> Sequence[Any]:
+    """Every served position in order with its item and answer (``answered_at`` None: not
+    answered): ``position``, ``item_id``, ``answer``, ``correct``, ``timed_out``,
+    ``answered_at``. One Core query, plain rows: what finishing and the state read."""
+    return await session_live(session).rows(_POSITIONS, {"attempt_id": attempt_id})
 
 
 _SEEN: dict[uuid.UUID, frozenset[uuid.UUID]] = {}
@@ -277,6 +273,11 @@ _AT_POSITION = (select(_ITEMS_T.c.item_id, _ITEMS_T.c.served_at, _ITEMS_T.c.dead
                 .select_from(_SERVED_JOIN)
                 .where(_ITEMS_T.c.attempt_id == bindparam("attempt_id"),
                        _ITEMS_T.c.position == bindparam("position")))
+_POSITIONS = (select(_ITEMS_T.c.position, _ITEMS_T.c.item_id, _RESPONSES_T.c.answer,
+                     _RESPONSES_T.c.correct, _RESPONSES_T.c.timed_out,
+                     _RESPONSES_T.c.answered_at)
+              .select_from(_SERVED_JOIN).where(_ITEMS_T.c.attempt_id == bindparam("attempt_id"))
+              .order_by(_ITEMS_T.c.position))
 _ATTEMPTS_T = Attempt.metadata.tables[Attempt.__tablename__]
 
 
@@ -663,12 +664,11 @@ async def finish(session: AsyncSession, attempt: Attempt, *, reason: str = "fini
     """Finish the attempt (idempotent), compute its outcome and write ``attempt.finished``."""
     if attempt.status != "in_progress":
         return attempt
-    served = await _served(session, attempt)
-    responses = await _responses(session, attempt)
+    served = await positions(session, attempt.id)
+    responses = {s.position: s for s in served if s.answered_at is not None}
     version, decision = await decide(session, attempt, [
-        (s.item_id, responses[s.position].correct) for s in served if s.position in responses])
-    items = {i.id: i for i in (await session.scalars(select(Item).where(
-        Item.id.in_([s.item_id for s in served])))).all()}
+        (s.item_id, s.correct) for s in served if s.answered_at is not None])
+    items = {s.item_id: await _item(session, s.item_id) for s in served}
     finished_at = at or utcnow()
     plan = await session.get(Plan, attempt.plan_code)
     assert plan is not None
@@ -703,7 +703,7 @@ async def finish(session: AsyncSession, attempt: Attempt, *, reason: str = "fini
 
 
 async def _outcome(session: AsyncSession, attempt: Attempt, plan: Plan, version: _Version,
-                   decision: Decision, served: list[AttemptItem], responses: dict[int, Response],
+                   decision: Decision, served: Sequence[Any], responses: dict[int, Any],
                    items: dict[uuid.UUID, Item], finished_at: datetime,
                    reason: str) -> dict[str, Any]:
     answered = [r for r in responses.values() if not r.timed_out]
