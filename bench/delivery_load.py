@@ -9,8 +9,8 @@
    SQLAlchemy stack, the GET reads one row, the POST inserts one row); eTest's steps/s as a
    fraction of the ceiling's is the figure to watch (target >= 0.5).
 3. Capacity: candidates who think before each answer (exponential, mean 5 s) are added level by
-   level (default 25, 50, 100, 200, 400, 800, 1200, each held 20 s; newcomers arrive spread
-   over the first 5 s) until the step p99 over the level's last 15 s passes 100 ms or any
+   level (default 200 more at a time, from 200 to 1,600, each level held 20 s; newcomers arrive
+   spread over the first 5 s) until the step p99 over the level's last 15 s passes 100 ms or any
    request fails; reported: the largest level held (target >= 1,000 on a 2-core machine).
 
 Simulated candidates have an ability theta ~ N(0, 1) and answer right with the 3PL probability
@@ -820,7 +820,7 @@ def main() -> None:
     parser.add_argument("--saturation", type=lambda s: [int(x) for x in s.split(",")],
                         default=[50, 200])
     parser.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[25, 50, 100, 200, 400, 800, 1200])
+                        default=[200, 400, 600, 800, 1000, 1200, 1400, 1600])
     parser.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")],
                         default=[1])
     parser.add_argument("--seconds", type=float, default=30.0, help="saturation window")
@@ -830,7 +830,7 @@ def main() -> None:
                         help="newcomers of a level arrive over this many seconds")
     parser.add_argument("--think", type=float, default=5.0, help="mean think time (s)")
     parser.add_argument("--check-seconds", type=float, default=4.0)
-    parser.add_argument("--tokens", type=int, default=6000)
+    parser.add_argument("--tokens", type=int, default=12000)
     parser.add_argument("--no-capacity", action="store_true")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--profile-raw", type=Path, default=Path(tempfile.gettempdir())
