@@ -20,7 +20,7 @@ item's text; the API never shows them). Finished candidates start again with a n
 It makes its own throwaway database on 127.0.0.1:5432 (user postgres, trust auth), migrates it
 like ``etest db upgrade``, loads the demo bank like ``etest demo``, creates candidates and
 tokens in one transaction, and drops the database at the end. Loopback only; every phase is
-bounded in time; the whole run takes about 5 minutes (about 8 with ``--workers 1,2``).
+bounded in time; the whole run takes about 5 minutes (about 10 with ``--workers 1,2``).
 
 Run:  .venv/bin/python bench/delivery_load.py                (writes bench/results/…json)
       .venv/bin/python bench/delivery_load.py --workers 1,2  (also etest serve --workers 2)
