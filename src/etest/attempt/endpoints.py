@@ -55,11 +55,8 @@ def _options(options: list[dict[str, Any]], order: list[str]) -> list[OptionView
 
 
 async def _total(session: AsyncSession, attempt: service.Facts) -> int | None:
-    if attempt.kind != "CT":
-        return None
-    return service.planned_total(await service.load_version(session,
-                                                            attempt.assessment_version_id),
-                                 attempt)
+    version = await service.load_version(session, attempt.assessment_version_id)
+    return service.planned_total(version, attempt)
 
 
 def item_view(served: AttemptItem | service.Served, item: Item, answered: int,

@@ -200,7 +200,6 @@ class IrtEngine:
                                        zip(self.plan_levels, placement.probabilities,
                                            strict=True)})
 
-
     def _state(self, seed: int, administered: list[int], responses: list[int],
                seen: list[int]) -> irt.EngineState:
         """The attempt's engine state after these responses. Rebuilding it replays every

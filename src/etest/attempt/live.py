@@ -24,7 +24,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+import psycopg
 import structlog
+from psycopg.rows import namedtuple_row
+from psycopg.types.json import Json
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import JSON, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
@@ -124,8 +128,6 @@ class _PsycopgLive:
         return await cur.fetchall()  # type: ignore[no-any-return]
 
     async def insert_new(self, table: Table, values: dict[str, Any]) -> bool:
-        from psycopg.types.json import Json
-
         sql, json = self._compiled(table, tuple(values))
         params = {k: Json(v) if k in json else v for k, v in values.items()}
         cur = await self._conn.execute(sql, params)
@@ -141,11 +143,8 @@ class LiveSource:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._pool: Any = None
+        self._pool: AsyncConnectionPool[Any] | None = None
         if engine.dialect.name == "postgresql":
-            from psycopg.rows import namedtuple_row
-            from psycopg_pool import AsyncConnectionPool
-
             url = make_url(engine.url.render_as_string(hide_password=False))
             conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
             self._pool = AsyncConnectionPool(
@@ -173,9 +172,6 @@ class LiveSource:
         if self._pool is None:
             async with self._engine.begin() as conn:
                 return await fn(_SqlaLive(conn, self._engine.dialect.name))
-        import psycopg
-        from psycopg_pool import PoolTimeout
-
         try:
             async with self._pool.connection() as conn:
                 return await fn(_PsycopgLive(conn))

@@ -111,8 +111,6 @@ async def load_version(session: AsyncSession, version_id: uuid.UUID) -> _Version
     return built
 
 
-
-
 async def _item(session: AsyncSession, item_id: uuid.UUID) -> Item:
     """An item row, cached per process: item versions are immutable (a change is a new row),
     so the hot path reads each one from the database once. Only its loaded columns are used."""
@@ -590,14 +588,19 @@ async def first_answer(live: Live, settings: Settings, attempt_id: uuid.UUID, se
     if item is None or served.answered_at is not None or attempt.status != "in_progress" \
             or _due(attempt):
         return None
-    canonical, correct = check(item.type, item.key, [o["id"] for o in item.options],
-                               [t["id"] for t in item.targets], given)
+    canonical, correct = _check(item, given)
     now = utcnow()
     late = served.deadline is not None and now > served.deadline + GRACE
     if not await live.insert_new(_RESPONSES_T, _response_values(
             attempt, served, item, position, canonical, correct, late, now)):
         return None
     return Ack(position, late, now, False)
+
+
+def _check(item: Item, given: Any) -> tuple[Any, bool]:
+    """The answer in canonical form and whether it is right (422 when its shape is wrong)."""
+    return check(item.type, item.key, [o["id"] for o in item.options],
+                 [t["id"] for t in item.targets], given)
 
 
 def _response_values(attempt: Facts, served: Any, item: Item, position: int, canonical: Any,
@@ -615,8 +618,7 @@ async def _answer(session: AsyncSession, attempt: Facts, served: Any, position: 
     if served is None:
         raise WrongPosition(f"No item was served at position {position}.")
     item = await _item(session, served.item_id)
-    canonical, correct = check(item.type, item.key, [o["id"] for o in item.options],
-                               [t["id"] for t in item.targets], given)
+    canonical, correct = _check(item, given)
     if served.answered_at is not None:
         return _replay(served.answer, served.timed_out, served.answered_at, canonical, position)
     if attempt.status != "in_progress" or (
@@ -667,7 +669,7 @@ async def finish(session: AsyncSession, attempt: Attempt, *, reason: str = "fini
     served = await positions(session, attempt.id)
     responses = {s.position: s for s in served if s.answered_at is not None}
     version, decision = await decide(session, attempt, [
-        (s.item_id, s.correct) for s in served if s.answered_at is not None])
+        (r.item_id, r.correct) for r in responses.values()])
     items = {s.item_id: await _item(session, s.item_id) for s in served}
     finished_at = at or utcnow()
     plan = await session.get(Plan, attempt.plan_code)
