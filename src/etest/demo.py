@@ -47,7 +47,8 @@ async def ensure_demo(session: AsyncSession, settings: Settings, actor: Actor) -
             uic=DEMO_UIC, name="eTest Demo School", plan_code="neo_plus"))
     candidate = await session.scalar(select(Candidate).where(Candidate.email == DEMO_EMAIL))
     if candidate is None:
-        candidate = Candidate(organization_id=org.id, email=DEMO_EMAIL, first_name="Demo",
+        candidate = Candidate(organization_id=org.id, root_organization_id=org.root_id,
+                              email=DEMO_EMAIL, first_name="Demo",
                               last_name="Candidate", registered_from="etest")
         session.add(candidate)
     key_file = settings.var_dir / "demo_api_key"

@@ -69,7 +69,8 @@ async def tokens_for(app: FastAPI, course: Course, n: int, type_: str = "PT",
     async with transaction(app.state.sessionmaker) as session:
         org = await session.scalar(select(Organization).where(Organization.uic == course.uic))
         assert org is not None
-        candidates = [Candidate(organization_id=org.id, email=f"{uuid.uuid4().hex}@example.org")
+        candidates = [Candidate(organization_id=org.id, root_organization_id=org.root_id,
+                                email=f"{uuid.uuid4().hex}@example.org")
                       for _ in range(n)]
         session.add_all(candidates)
         await session.flush()

@@ -37,7 +37,7 @@ async def create(session: AsyncSession, actor: Actor,
         raise Conflict("A candidate with this email is already registered.",
                        code="email-registered")
     await require_plan_code(session, body.plan_code)
-    candidate = Candidate(organization_id=org.id, email=email,
+    candidate = Candidate(organization_id=org.id, root_organization_id=org.root_id, email=email,
                           **body.model_dump(exclude={"email", "uic"}))
     session.add(candidate)
     await session.flush()
@@ -81,6 +81,7 @@ async def transfer(session: AsyncSession, actor: Actor, candidate: Candidate,
                details={"from_organization_id": str(candidate.organization_id),
                         "to_uic": target.uic})
         candidate.organization_id = target.id
+        candidate.root_organization_id = target.root_id
         await session.flush()
     return target
 

@@ -18,6 +18,7 @@ from etest.models.content import (
 from etest.models.organization import Organization
 from etest.models.outbox import OutboxEvent, OutboxTry
 from etest.models.reference import Level, Plan
+from etest.models.review import ReviewDecision
 from etest.models.token import TestToken
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "OutboxEvent",
     "OutboxTry",
     "Plan",
+    "ReviewDecision",
     "Response",
     "ReviewLesson",
     "TestToken",

@@ -77,3 +77,6 @@ class Response(Base):
     timed_out: Mapped[bool] = mapped_column(default=False)
     time_spent_ms: Mapped[int]
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The device the answer came from (the attempt keeps the one it started on).
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(500))

@@ -24,6 +24,9 @@ class Organization(UUIDPk, Timestamped, Base):
     path: Mapped[str] = mapped_column(String(4000), index=True)
     region: Mapped[str] = mapped_column(String(8), default="ROW")
     plan_code: Mapped[str | None] = mapped_column(ForeignKey("plans.code"))
+    #: Plans this organization's contract allows besides ``plan_code`` (set by the parent's
+    #: admin or the operator); its candidates and children may only be given these plans.
+    allowed_plans: Mapped[list[str] | None] = mapped_column(JSON)
     expires_at: Mapped[datetime | None]
     is_active: Mapped[bool] = mapped_column(default=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
@@ -37,3 +40,8 @@ class Organization(UUIDPk, Timestamped, Base):
     callback_disabled_at: Mapped[datetime | None]
     #: Typed by :class:`etest.organization.schemas.OrganizationSettings`.
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    @property
+    def root_id(self) -> uuid.UUID:
+        """The top-level organization of this one's tree (the first segment of ``path``)."""
+        return uuid.UUID(self.path.split("/")[1]) if self.path.count("/") > 1 else self.id
