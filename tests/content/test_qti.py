@@ -24,68 +24,21 @@ import pytest
 from etest.content.qti import QtiImport, QtiLimits, QtiPackageError, read_qti
 from etest.content.schemas import ChoiceKey, ItemIn, MatchKey, OrderKey, TextEntryKey
 from etest.errors import BadRequest
-
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "qti-samples"
-
-NS21 = "http://www.imsglobal.org/xsd/imsqti_v2p1"
-NS22 = "http://www.imsglobal.org/xsd/imsqti_v2p2"
-NS3 = "http://www.imsglobal.org/xsd/imsqtiasi_v3p0"
-CP = "http://www.imsglobal.org/xsd/imscp_v1p1"
-
-# Tiny real media: a 1×1 PNG and an MP3 that starts with an ID3 tag.
-PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
-       b"\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N"
-       b"\x00\x00\x00\x00IEND\xaeB`\x82")
-MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 16
-
-
-# --- builders -----------------------------------------------------------------------------------
-
-def item22(inner: str, *, ident: str = "q1", title: str = "Item", ns: str = NS22,
-           extra: str = "") -> bytes:
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<assessmentItem xmlns="{ns}" '
-            f'identifier="{ident}" title="{title}" adaptive="false" timeDependent="false"{extra}>'
-            f"{inner}</assessmentItem>").encode()
-
-
-def item3(inner: str, *, ident: str = "q1", title: str = "Item") -> bytes:
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<qti-assessment-item xmlns="{NS3}" '
-            f'identifier="{ident}" title="{title}" adaptive="false" time-dependent="false">'
-            f"{inner}</qti-assessment-item>").encode()
-
-
-def manifest(resources: list[tuple[str, str, str]], *, ns: str = CP, base: str = "") -> bytes:
-    """``resources``: (identifier, type, href)."""
-    rows = "".join(f'<resource identifier="{i}" type="{t}" href="{h}"><file href="{h}"/>'
-                   f"</resource>" for i, t, h in resources)
-    xml_base = f' xml:base="{base}"' if base else ""
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<manifest xmlns="{ns}" identifier="m">'
-            f"<organizations/><resources{xml_base}>{rows}</resources></manifest>").encode()
-
-
-def ab(before: str = "", *, key: str = "A", declare: bool = True, head: str = "") -> str:
-    """The inside of a two-choice item (A, B; key ``key``, none when empty) with ``before`` in
-    the body ahead of the interaction and ``head`` after the response declaration."""
-    correct = f"<correctResponse><value>{key}</value></correctResponse>" if key else ""
-    declaration = (f'<responseDeclaration identifier="R" cardinality="single" '
-                   f'baseType="identifier">{correct}</responseDeclaration>') if declare else ""
-    return (f"{declaration}{head}<itemBody>{before}<choiceInteraction responseIdentifier=\"R\" "
-            'maxChoices="1"><simpleChoice identifier="A">a</simpleChoice>'
-            '<simpleChoice identifier="B">b</simpleChoice></choiceInteraction></itemBody>')
-
-
-def zipped(entries: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression) as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-    return out.getvalue()
-
-
-def package(items: dict[str, bytes], media: dict[str, bytes] | None = None,
-            *, item_type: str = "imsqti_item_xmlv2p2") -> bytes:
-    resources = [(f"R{n}", item_type, path) for n, path in enumerate(items)]
-    return zipped({"imsmanifest.xml": manifest(resources), **items, **(media or {})})
+from tests.support.qti import (
+    MP3,
+    NS3,
+    NS21,
+    NS22,
+    PNG,
+    SAMPLES,
+    ab,
+    item3,
+    item22,
+    manifest,
+    package,
+    require_samples,
+    zipped,
+)
 
 
 def only(result: QtiImport):  # type: ignore[no-untyped-def]
@@ -771,9 +724,7 @@ def test_malformed_single_xml_is_a_skipped_item() -> None:
 
 @pytest.fixture(scope="module")
 def samples() -> Path:
-    if not SAMPLES.is_dir():
-        pytest.skip(f"the QTI sample corpus is not at {SAMPLES} (shared/ beside the clone)")
-    return SAMPLES
+    return require_samples()
 
 
 @dataclass
