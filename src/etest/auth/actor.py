@@ -11,13 +11,15 @@ from etest.errors import Forbidden
 Role = Literal["superadmin", "admin", "support", "viewer"]
 ROLES: tuple[Role, ...] = ("superadmin", "admin", "support", "viewer")
 
-Action = Literal["read", "write", "reset_token", "manage_plans"]
+Action = Literal["read", "write", "reset_token", "manage_plans", "record_review"]
 
 _ALLOWED: dict[Action, frozenset[str]] = {
     "read": frozenset(ROLES),
     "write": frozenset({"superadmin", "admin"}),
     "reset_token": frozenset({"superadmin", "admin", "support"}),
     "manage_plans": frozenset({"superadmin"}),
+    # the outcome of the oral review after the last failed CT at a level (review/service.py)
+    "record_review": frozenset({"superadmin", "admin", "support"}),
 }
 
 
