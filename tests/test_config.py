@@ -30,3 +30,21 @@ def test_worker_mode_decides_the_embedded_dispatcher(mode: str, url: str,
                                                      embedded: bool) -> None:
     settings = Settings(worker_mode=mode, database_url=url)  # type: ignore[arg-type]
     assert settings.embedded_worker is embedded
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({}, "http://127.0.0.1:8000"),
+    ({"port": 9123}, "http://127.0.0.1:9123"),
+    ({"host": "0.0.0.0", "port": 8080}, "http://127.0.0.1:8080"),
+    ({"host": "exam.local", "port": 81}, "http://exam.local:81"),
+    ({"host": "::1", "port": 8001}, "http://[::1]:8001"),
+    ({"port": 9123, "base_url": "https://etest.example.org/"}, "https://etest.example.org"),
+])
+def test_links_follow_host_and_port_unless_a_base_url_is_set(env: dict[str, object],
+                                                            expected: str) -> None:
+    assert Settings(**env).base_url == expected  # type: ignore[arg-type]
+
+
+def test_a_port_out_of_range_is_refused() -> None:
+    with pytest.raises(ValidationError, match="port"):
+        Settings(port=70000)

@@ -88,7 +88,15 @@ def serve(
     """Run the HTTP service (uvicorn)."""
     import uvicorn
 
+    # The app factory reads its settings from the environment (in every worker process): flags
+    # become ETEST_HOST/ETEST_PORT there, so links derived from them follow (Settings.base_url).
+    if host is not None:
+        os.environ["ETEST_HOST"] = host
+    if port is not None:
+        os.environ["ETEST_PORT"] = str(port)
+    get_settings.cache_clear()
     settings = get_settings()
+    err.print(f"Serving on {settings.base_url} (Ctrl-C stops)")
     uvicorn.run("etest.app:create_app", factory=True, host=host or settings.host,
                 port=port or settings.port, workers=workers, log_level="warning",
                 proxy_headers=False)

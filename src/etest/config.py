@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, field_validator
+from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = Literal["superadmin", "admin", "support", "viewer"]
@@ -50,9 +50,11 @@ class Settings(BaseSettings):
     env: Literal["dev", "test", "prod"] = "dev"
     database_url: str = "sqlite+aiosqlite:///./var/etest.db"
     var_dir: Path = Path("./var")
-    base_url: str = "http://127.0.0.1:8000"
+    #: The public URL printed in links; when unset, ``http://<host>:<port>`` (a wildcard host
+    #: such as ``0.0.0.0`` reads as ``127.0.0.1``), so setting only ``ETEST_PORT`` moves links too.
+    base_url: str = ""
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65535)
     #: Pepper for API-key and token digests; generated into ``var/secret_key`` when absent.
     secret_key: SecretStr | None = None
     log_level: str = "INFO"
@@ -110,6 +112,16 @@ class Settings(BaseSettings):
     #: Addresses or networks (CIDR) a callback URL may resolve to although they are loopback,
     #: private, link-local ... (the SSRF guard refuses those otherwise).
     callback_allow_networks: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _derive_base_url(self) -> Settings:
+        if self.base_url:
+            self.base_url = self.base_url.rstrip("/")
+        else:
+            host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host  # noqa: S104
+            self.base_url = f"http://[{host}]:{self.port}" if ":" in host else \
+                f"http://{host}:{self.port}"
+        return self
 
     @field_validator("database_url")
     @classmethod

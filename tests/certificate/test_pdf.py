@@ -9,6 +9,7 @@ import functools
 import io
 import shutil
 import subprocess
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -185,3 +186,35 @@ async def test_the_candidate_photo_set_through_the_api_is_printed(
     removed = await client.delete(url, headers=admin)
     assert removed.status_code == 200 and removed.json()["photo_sha256"] is None
     assert _images((await client.get(pdf, headers=admin)).content) == 1  # the default picture
+
+
+_NO_FONTS = """
+import sys
+from pathlib import Path
+import etest.app  # the app's import order (certificate <-> notification import each other)
+import etest.certificate.fonts as fonts
+none = Path(sys.argv[1])
+fonts.NOTO = none
+fonts.PREFERRED = tuple((none / p.name, pkg) for p, pkg in fonts.PREFERRED)
+fonts.BOLD = (none / fonts.BOLD[0].name, fonts.BOLD[1])
+from tests.certificate.test_pdf import view
+from etest.certificate.pdf import render
+sys.stdout.buffer.write(render(view(sys.argv[2])))
+"""
+
+
+def test_without_installed_fonts_latin_names_print_in_the_builtin_font(tmp_path: Path) -> None:
+    """A machine where the README's first command could not install fonts (no root) still
+    issues certificates for Latin names; other scripts say which packages to install."""
+    def render_without_fonts(name: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([sys.executable, "-c", _NO_FONTS, str(tmp_path), name],
+                              capture_output=True, check=False,
+                              cwd=Path(__file__).resolve().parents[2])
+
+    latin = render_without_fonts("José Núñez")
+    assert latin.returncode == 0, latin.stderr.decode()[-2000:]
+    runs = dict(text_runs(latin.stdout))
+    assert runs["José Núñez"].lstrip("/") == "Helvetica"
+    cyrillic = render_without_fonts("Анна")
+    assert cyrillic.returncode != 0 and b"font-missing" not in cyrillic.stdout
+    assert b"fonts-noto-core" in cyrillic.stderr

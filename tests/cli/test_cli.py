@@ -124,3 +124,15 @@ def test_simulate_a_demo_flow(cli_env: CliRunner, tmp_path: Path) -> None:
     assert [r["level"] for r in report["levels"]] == ["Pre A1", "A1", "A1+"]
     assert report["overall"]["n"] == 30 and 0 <= report["overall"]["within_one"] <= 1
     assert report["overall"]["max_length"] <= 19
+
+
+def test_setting_only_the_port_moves_the_printed_take_link(
+        cli_env: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ETEST_PORT", "8765")
+    monkeypatch.delenv("ETEST_BASE_URL", raising=False)
+    get_settings.cache_clear()
+    assert cli_env.invoke(app, ["db", "upgrade"]).exit_code == 0
+    demo = cli_env.invoke(app, ["demo"])
+    assert demo.exit_code == 0, demo.output
+    links = [line for line in demo.output.splitlines() if "/take?token=" in line]
+    assert links and all("http://127.0.0.1:8765/take?token=" in line for line in links)

@@ -38,6 +38,10 @@ PACKAGES = "fonts-noto-core fonts-droid-fallback fonts-dejavu-core"
 
 _RTL = {"R", "AL"}
 
+#: ReportLab's built-in fonts (no file needed); WinAnsi covers printable ASCII and Latin-1.
+BUILTIN, BUILTIN_BOLD = "Helvetica", "Helvetica-Bold"
+_LATIN1 = frozenset(range(0x20, 0x7F)) | frozenset(range(0xA0, 0x100))
+
 
 class FontMissing(EtestError):
     """No installed font has glyphs for some characters of a text on the certificate."""
@@ -84,19 +88,19 @@ def _others() -> tuple[Path, ...]:
 
 
 def _fonts() -> list[_Font]:
-    return [f for f in (_load(p) for p, _ in PREFERRED) if f is not None]
+    installed = [f for f in (_load(p) for p, _ in PREFERRED) if f is not None]
+    builtin = _BY_NAME.setdefault(BUILTIN, _Font(BUILTIN, _LATIN1))
+    return [*installed, builtin]
 
 
 def bold_font() -> str:
-    """The heading font (Latin), or the first available regular font."""
+    """The heading font (Latin): Noto Sans Bold, the first installed regular font, or the
+    built-in Helvetica Bold."""
     bold = _load(BOLD[0])
     if bold is not None:
         return bold.name
-    fonts = _fonts()
-    if not fonts:
-        raise FontMissing(f"No certificate font is installed; install the Debian packages "
-                          f"{PACKAGES} (scripts/install_system_packages fonts).")
-    return fonts[0].name
+    installed = [f for f in (_load(p) for p, _ in PREFERRED) if f is not None]
+    return installed[0].name if installed else BUILTIN_BOLD
 
 
 def shape(text: str) -> str:
