@@ -27,7 +27,6 @@ from etest.attempt.errors import (
     AnswerConflict,
     AssessmentUnavailable,
     AttemptFinished,
-    NeedsReview,
     TokenExpired,
     TokenNotFound,
     TokenRevoked,
@@ -56,6 +55,7 @@ from etest.models import (
 )
 from etest.models.base import utcnow
 from etest.organization.service import require_live
+from etest.review.service import ensure_may_start_ct
 
 #: Answers arriving this long after a deadline still count (network latency), never more.
 GRACE = timedelta(seconds=2)
@@ -148,12 +148,17 @@ async def _latest_version(session: AsyncSession, code: str) -> AssessmentVersion
 
 async def start(session: AsyncSession, settings: Settings, code: str, *, user_agent: str | None,
                 ip: str | None) -> tuple[Attempt, bool]:
-    """Start an attempt with a token, or resume its open one; returns (attempt, resumed)."""
+    """Start an attempt with a token, or resume its open one; returns (attempt, resumed).
+
+    Idempotent under races: the token's row is locked (``FOR NO KEY UPDATE`` on PostgreSQL;
+    SQLite's ``BEGIN IMMEDIATE`` serialises the whole transaction), so devices starting one
+    token at once queue here and every one after the first resumes the attempt it created."""
     found = (await session.execute(
         select(TestToken, Candidate, Organization)
         .join(Candidate, Candidate.id == TestToken.candidate_id)
         .join(Organization, Organization.id == Candidate.organization_id)
-        .where(TestToken.digest == digest(settings.pepper(), code.strip())))).first()
+        .where(TestToken.digest == digest(settings.pepper(), code.strip()))
+        .with_for_update(of=TestToken, key_share=True))).first()
     if found is None:
         raise TokenNotFound("No test token with this code.")
     token, candidate, org = found
@@ -186,11 +191,8 @@ async def start(session: AsyncSession, settings: Settings, code: str, *, user_ag
             Attempt.candidate_id == candidate.id, Attempt.kind == "CT",
             Attempt.level == token.level, Attempt.status == "completed")
             .order_by(Attempt.started_at))).all()
-        max_attempts = int(plan.retake_policy.get("max_attempts", 3))
-        failures = [a for a in previous if a.passed is False]
-        if len(failures) >= max_attempts and not any(a.passed for a in previous):
-            raise NeedsReview(f"{len(failures)} attempts at {token.level} failed; an oral review "
-                              "by support is needed before another attempt.")
+        # the retake policy and the review decisions (403 needs-review): docs/review.md
+        await ensure_may_start_ct(session, candidate.id, token.level, plan, previous)
         number = len(previous) + 1
     version = await _latest_version(session, code_)
     # The deadline is set when the first item is served (see current()): time spent on the
@@ -202,8 +204,14 @@ async def start(session: AsyncSession, settings: Settings, code: str, *, user_ag
     try:
         async with session.begin_nested():
             session.add(attempt)
-    except IntegrityError as exc:  # another device started the same token at the same moment
-        raise Conflict("The test is being started on another device; try again.") from exc
+    except IntegrityError as exc:
+        # not expected behind the token's lock; should a writer that skipped the lock have
+        # created the open attempt meanwhile, its attempt is the one to resume
+        winner = await session.scalar(select(Attempt).where(
+            Attempt.token_id == token.id, Attempt.status == "in_progress"))
+        if winner is None:
+            raise Conflict("The test is being started on another device; try again.") from exc
+        return winner, True
     token.status = "started"
     return attempt, False
 
@@ -663,8 +671,10 @@ async def expire_if_due(session: AsyncSession, attempt: Attempt) -> bool:
 
 async def finish(session: AsyncSession, attempt: Attempt, *, reason: str = "finished",
                  at: datetime | None = None) -> Attempt:
-    """Finish the attempt (idempotent), compute its outcome and write ``attempt.finished``."""
-    if attempt.status != "in_progress":
+    """Finish the attempt (idempotent), compute its outcome and write ``attempt.finished``.
+
+    Idempotent under races too: see :func:`_still_open`."""
+    if attempt.status != "in_progress" or not await _still_open(session, attempt):
         return attempt
     served = await positions(session, attempt.id)
     responses = {s.position: s for s in served if s.answered_at is not None}
@@ -702,6 +712,26 @@ async def finish(session: AsyncSession, attempt: Attempt, *, reason: str = "fini
         "level": attempt.level, "finished_at": finished_at.isoformat(), "outcome": outcome}))
     await session.flush()
     return attempt
+
+
+async def _still_open(session: AsyncSession, attempt: Attempt) -> bool:
+    """Whether ``attempt`` is still open once this transaction holds the right to finish it.
+
+    PostgreSQL: the token's row is locked (``FOR NO KEY UPDATE``, the lock :func:`start` takes,
+    so both take the token before the attempt and cannot deadlock) and the attempt's status is
+    read again by a new statement, which sees what a concurrent finisher committed while this
+    one waited; then ``attempt`` is refreshed to that finished state. SQLite: ``BEGIN
+    IMMEDIATE`` already serialises the whole transaction that read ``attempt``."""
+    assert session.bind is not None
+    if session.bind.dialect.name != "postgresql":
+        return True
+    await session.execute(select(TestToken.id).where(TestToken.id == attempt.token_id)
+                          .with_for_update(key_share=True))
+    status = await session.scalar(select(Attempt.status).where(Attempt.id == attempt.id))
+    if status == "in_progress":
+        return True
+    await session.refresh(attempt)
+    return False
 
 
 async def _outcome(session: AsyncSession, attempt: Attempt, plan: Plan, version: _Version,
