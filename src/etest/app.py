@@ -37,6 +37,7 @@ from etest.outbox.worker import Dispatcher, job_context
 from etest.plan.endpoints import router as plan_router
 from etest.report.endpoints import router as report_router
 from etest.result.endpoints import router as result_router
+from etest.review.endpoints import router as review_router
 from etest.token.endpoints import router as token_router
 from etest.web import mount_static
 from etest.web import router as web_router
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    certificate_public_router, certificate_page_router, web_router):
         app.include_router(router)
     app.include_router(result_router)
+    app.include_router(review_router)
     app.include_router(report_router)
     app.include_router(webhook_router)
     mount_static(app)

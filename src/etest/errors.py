@@ -61,7 +61,9 @@ CATALOG: dict[str, str] = {
     "token-expired": "The test token has expired.",
     "token-revoked": "The test token was revoked or replaced.",
     "assessment-unavailable": "No content is loaded for this assessment yet.",
-    "needs-review": "Three certification attempts failed: an oral review is needed first.",
+    "needs-review": "The certification attempts the retake policy allows at this level failed: "
+                    "an oral review must grant another attempt first (docs/review.md).",
+    "no-review-pending": "The candidate is not waiting for a review decision at this level.",
     "answer-conflict": "A different answer was already accepted at this position.",
     "attempt-finished": "The attempt is finished (or past its deadline).",
     "wrong-position": "The answer is not for the item being served.",

@@ -27,7 +27,6 @@ from etest.attempt.errors import (
     AnswerConflict,
     AssessmentUnavailable,
     AttemptFinished,
-    NeedsReview,
     TokenExpired,
     TokenNotFound,
     TokenRevoked,
@@ -56,6 +55,7 @@ from etest.models import (
 )
 from etest.models.base import utcnow
 from etest.organization.service import require_live
+from etest.review.service import ensure_may_start_ct
 
 #: Answers arriving this long after a deadline still count (network latency), never more.
 GRACE = timedelta(seconds=2)
@@ -191,11 +191,8 @@ async def start(session: AsyncSession, settings: Settings, code: str, *, user_ag
             Attempt.candidate_id == candidate.id, Attempt.kind == "CT",
             Attempt.level == token.level, Attempt.status == "completed")
             .order_by(Attempt.started_at))).all()
-        max_attempts = int(plan.retake_policy.get("max_attempts", 3))
-        failures = [a for a in previous if a.passed is False]
-        if len(failures) >= max_attempts and not any(a.passed for a in previous):
-            raise NeedsReview(f"{len(failures)} attempts at {token.level} failed; an oral review "
-                              "by support is needed before another attempt.")
+        # the retake policy and the review decisions (403 needs-review): docs/review.md
+        await ensure_may_start_ct(session, candidate.id, token.level, plan, previous)
         number = len(previous) + 1
     version = await _latest_version(session, code_)
     # The deadline is set when the first item is served (see current()): time spent on the

@@ -12,7 +12,7 @@ from etest.kit.pagination import PaginationDep
 from etest.kit.schemas import TEXT_QUERY, Page, UtcDatetime
 from etest.organization.schemas import Uic
 from etest.result import service
-from etest.result.schemas import Kind, ResultDetail, ResultSummary
+from etest.result.schemas import Kind, ResultDetail, ResultSummary, ReviewFilter, Status
 
 router = APIRouter(tags=["results"])
 
@@ -37,12 +37,15 @@ async def list_results(
     passed: Annotated[bool | None, Query(description="CT only")] = None,
     candidate_id: uuid.UUID | None = None,
     email: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=320)] = None,
+    status: Annotated[Status | None, Query(description="CT only")] = None,
+    review: Annotated[ReviewFilter | None, Query(
+        description="CT needs_review: pending (no decision yet) or decided")] = None,
 ) -> Page[ResultSummary]:
     """Finished attempts of the caller's subtree as outcome summaries, newest first."""
     return await service.list_results(
         session, actor, pagination, kind=kind, uic=uic, include_descendants=include_descendants,
         finished_from=finished_from, finished_to=finished_to, level=level, passed=passed,
-        candidate_id=candidate_id, email=email)
+        candidate_id=candidate_id, email=email, status=status, review=review)
 
 
 @router.get("/api/v1/results/{attempt_id}", response_model=ResultDetail,

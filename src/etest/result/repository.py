@@ -17,6 +17,7 @@ from etest.auth.actor import Actor
 from etest.auth.scope import scoped
 from etest.kit.pagination import Pagination, paginate
 from etest.models import Attempt, AttemptItem, Candidate, Item, Organization, Response
+from etest.review.repository import pending_review, review_decided
 
 #: Columns of the candidate shown with every result (not the whole row: no phone, no flags).
 _CANDIDATE = (Candidate.email, Candidate.first_name, Candidate.last_name)
@@ -35,6 +36,8 @@ class ResultFilter:
     passed: bool | None = None
     candidate_id: uuid.UUID | None = None
     email: str | None = None
+    status: str | None = None
+    review: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,10 @@ def _filtered(actor: Actor, f: ResultFilter) -> Select[Any]:
         stmt = stmt.where(Attempt.candidate_id == f.candidate_id)
     if f.email is not None:
         stmt = stmt.where(Candidate.email == f.email.lower())
+    if f.status is not None:  # a CT's status is stored in level_result
+        stmt = stmt.where(Attempt.kind == "CT", Attempt.level_result == f.status)
+    if f.review is not None:
+        stmt = stmt.where(pending_review() if f.review == "pending" else review_decided())
     return stmt
 
 

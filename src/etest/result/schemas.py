@@ -11,8 +11,11 @@ from typing import Literal
 from pydantic import Field
 
 from etest.kit.schemas import Output
+from etest.review.schemas import ResultReview
 
 Kind = Literal["PT", "CT"]
+Status = Literal["pass", "fail", "needs_review"]
+ReviewFilter = Literal["pending", "decided"]
 
 
 
@@ -113,4 +116,7 @@ class ResultDetail(ResultSummary):
     review_list: list[ReviewLesson] | None = None
     continue_package: bool | None = None
     next_level: str | None = None
+    review: ResultReview | None = Field(
+        None, description="CT needs_review: the review decision that followed it, or pending "
+                          "(docs/review.md)")
     responses: list[ResponseOut]

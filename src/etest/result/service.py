@@ -28,6 +28,7 @@ from etest.result.schemas import (
     SkillResult,
     Totals,
 )
+from etest.review.service import result_review
 
 
 async def list_results(session: AsyncSession, actor: Actor, pagination: Pagination, *,
@@ -35,7 +36,8 @@ async def list_results(session: AsyncSession, actor: Actor, pagination: Paginati
                        include_descendants: bool = True, finished_from: datetime | None = None,
                        finished_to: datetime | None = None, level: str | None = None,
                        passed: bool | None = None, candidate_id: uuid.UUID | None = None,
-                       email: str | None = None) -> Page[ResultSummary]:
+                       email: str | None = None, status: str | None = None,
+                       review: str | None = None) -> Page[ResultSummary]:
     """Finished attempts of the actor's subtree, newest first. A foreign ``uic`` is a 404 like
     a missing one; a range whose ``to`` is not after ``from`` is refused (422)."""
     actor.require("read")
@@ -52,7 +54,8 @@ async def list_results(session: AsyncSession, actor: Actor, pagination: Paginati
     filters = ResultFilter(kind=kind, organization=organization,
                            include_descendants=include_descendants,
                            finished_from=finished_from, finished_to=finished_to, level=canonical,
-                           passed=passed, candidate_id=candidate_id, email=email)
+                           passed=passed, candidate_id=candidate_id, email=email,
+                           status=status, review=review)
     total, rows = await repository.page(session, actor, filters, pagination)
     return Page(items=[summary(row) for row in rows], total=total, page=pagination.page,
                 per_page=pagination.per_page)
@@ -70,7 +73,9 @@ async def get_result(session: AsyncSession, actor: Actor, attempt_id: uuid.UUID)
         raise AttemptInProgress("The attempt has not finished yet; its result is not ready.")
     if attempt.status != "completed" or attempt.outcome is None:
         raise NotFound("This attempt was voided (its token was reset); it has no result.")
-    return await detail(session, row)
+    result = await detail(session, row)
+    result.review = await result_review(session, actor, attempt)
+    return result
 
 
 async def latest_pt_result(session: AsyncSession, actor: Actor,
