@@ -10,6 +10,7 @@ from etest.auth.actor import ROLES, Actor
 from etest.config import Settings
 from etest.errors import NotFound, Unprocessable
 from etest.kit.secrets import digest, new_api_key
+from etest.kit.text import check_name
 from etest.models import ApiKey, Organization
 from etest.models.base import utcnow
 
@@ -28,6 +29,10 @@ async def create_api_key(session: AsyncSession, settings: Settings, actor: Actor
     elif role != "superadmin":
         raise Unprocessable("Only a superadmin key may have no organization (--uic).",
                             code="validation-error")
+    try:
+        name = check_name(name)  # printed by `etest apikey list` and in the audit log
+    except ValueError as exc:
+        raise Unprocessable(f"API key name: {exc}.", code="validation-error") from None
     key, prefix = new_api_key()
     api_key = ApiKey(organization_id=org_id, role=role, name=name, prefix=prefix,
                      digest=digest(settings.pepper(), key), created_by=actor.subject)

@@ -18,6 +18,7 @@ import structlog
 
 from etest.config import TrustedIssuer
 from etest.errors import Unauthorized
+from etest.kit.text import refused_character
 
 log = structlog.get_logger(__name__)
 _FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c")
@@ -104,4 +105,6 @@ class SsoVerifier:
         uic = claims.get(cfg.uic_claim)
         if not isinstance(role, str) or (uic is not None and not isinstance(uic, str)):
             raise Unauthorized("The bearer token lacks the role or organization claim.")
+        if refused_character(str(claims["sub"])) is not None:  # it names the actor in audits
+            raise Unauthorized("The bearer token's subject holds control or invisible characters.")
         return SsoClaims(issuer=cfg.issuer, subject=str(claims["sub"]), role=role, uic=uic)

@@ -42,7 +42,29 @@ def _rows_csv(data: bytes) -> Iterator[list[str | None]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BadRequest("The CSV file is not UTF-8.", code="bad-upload") from exc
-    for row in csv.reader(io.StringIO(text)):
+    if "\r" in text and "\n" not in text:
+        text = text.replace("\r", "\n")  # every line ends in a bare CR: an old Mac "CSV"
+    reader = csv.reader(io.StringIO(text))
+    while True:
+        line = reader.line_num + 1  # where the record starts (a quoted field may span lines)
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            # A bare CR inside an unquoted field leaves no way to tell where the row ends, and a
+            # field over csv's limit is almost always an unclosed quote that swallowed the rest
+            # of the file: either way the file, not a row, is broken.
+            if "new-line character" in str(exc):
+                raise BadRequest(f"The CSV file cannot be read at line {line}: a line break (CR) "
+                                 "inside an unquoted field; quote the field or save the file "
+                                 "with CRLF or LF line endings.", code="bad-upload") from None
+            if "field limit" in str(exc):
+                raise BadRequest(f"The CSV file cannot be read from line {line}: a field is longer "
+                                 f"than {csv.field_size_limit()} characters (an unclosed "
+                                 "quote?).", code="bad-upload") from None
+            raise BadRequest(f"The CSV file cannot be read at line {line}: {exc}.",
+                             code="bad-upload") from None
         yield [_cell(v) for v in row]
 
 

@@ -8,6 +8,7 @@ from pydantic import EmailStr, Field, StringConstraints, field_validator
 
 from etest.kit.levels import validate_level
 from etest.kit.schemas import Input, Output
+from etest.kit.text import NameText
 from etest.organization.schemas import Uic
 
 # Dial codes and phones are strings: "+", leading zeros and spaces must survive a round trip.
@@ -18,9 +19,9 @@ RegisteredFrom = Literal["etest", "dashboard", "bulk", "api"]
 
 
 class _CandidateFields(Input):
-    username: str | None = Field(None, min_length=1, max_length=150)
-    first_name: str | None = Field(None, max_length=150)
-    last_name: str | None = Field(None, max_length=150)
+    username: NameText | None = Field(None, min_length=1, max_length=150)
+    first_name: NameText | None = Field(None, max_length=150)
+    last_name: NameText | None = Field(None, max_length=150)
     dial_code: DialCode | None = None
     phone: Phone | None = None
     plan_code: str | None = Field(None, max_length=64)
@@ -31,8 +32,8 @@ class _CandidateFields(Input):
 
 class CandidateCreate(_CandidateFields):
     email: EmailStr
-    first_name: str = Field("", max_length=150)
-    last_name: str = Field("", max_length=150)
+    first_name: NameText = Field("", max_length=150)
+    last_name: NameText = Field("", max_length=150)
     uic: Uic | None = Field(None, description="Defaults to the caller's organization")
     registered_from: RegisteredFrom = "api"
 

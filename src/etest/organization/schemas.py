@@ -6,8 +6,10 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, AwareDatetime, Field, StringConstraints, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from etest.kit.schemas import Input, Output
+from etest.kit.text import NameText
 from etest.webhook.signing import check_secret
 
 Uic = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
@@ -28,14 +30,25 @@ class OrganizationSettings(Input):
 
 
 class OrganizationSettingsPatch(Input):
-    notify_after_pt: bool | None = None
-    notify_after_ct: bool | None = None
-    send_certificate_email: bool | None = None
-    show_result_to_candidate: bool | None = None
-    disable_candidate_after_pt: bool | None = None
-    ct_unlock_mode: Literal["auto", "teacher"] | None = None
-    allow_candidate_certificate_download: bool | None = None
-    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] | None = None
+    """The switches to change; an omitted one keeps its value. ``null`` is no value of a switch
+    (it was a 500 when merged into the stored settings), so it is refused as a 422."""
+
+    notify_after_pt: bool | SkipJsonSchema[None] = None
+    notify_after_ct: bool | SkipJsonSchema[None] = None
+    send_certificate_email: bool | SkipJsonSchema[None] = None
+    show_result_to_candidate: bool | SkipJsonSchema[None] = None
+    disable_candidate_after_pt: bool | SkipJsonSchema[None] = None
+    ct_unlock_mode: Literal["auto", "teacher"] | SkipJsonSchema[None] = None
+    allow_candidate_certificate_download: bool | SkipJsonSchema[None] = None
+    language: Annotated[str, StringConstraints(
+        pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] | SkipJsonSchema[None] = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("null is not a setting; omit the field to keep its value")
+        return value
 
 
 def _check_timezone(value: str | None) -> str | None:
@@ -48,7 +61,7 @@ def _check_timezone(value: str | None) -> str | None:
 
 
 class _OrganizationFields(Input):
-    name: str | None = Field(None, min_length=1, max_length=300)
+    name: NameText | None = Field(None, min_length=1, max_length=300)
     region: Region | None = None
     plan_code: str | None = Field(None, max_length=64)
     expires_at: AwareDatetime | None = None
@@ -72,7 +85,7 @@ class _OrganizationFields(Input):
 
 class OrganizationCreate(_OrganizationFields):
     uic: Uic
-    name: str = Field(min_length=1, max_length=300)
+    name: NameText = Field(min_length=1, max_length=300)
     parent_uic: Uic | None = Field(None, description="Required unless a global superadmin calls")
     region: Region = "ROW"
     is_active: bool = True

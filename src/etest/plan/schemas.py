@@ -6,6 +6,7 @@ from pydantic import Field, field_validator, model_validator
 
 from etest.kit.levels import LEVELS, canonical_level
 from etest.kit.schemas import Input, Output
+from etest.kit.text import NameText
 
 
 class LevelOut(Output):
@@ -34,7 +35,7 @@ class RetakePolicy(Input):
 
 
 class PlanUpdate(Input):
-    name: str = Field(min_length=1, max_length=200)
+    name: NameText = Field(min_length=1, max_length=200)  # printed on certificates
     aliases: list[str] = Field(default_factory=list, max_length=20)
     audience: str = Field("", max_length=200)
     pt_assessment: str = Field(min_length=1, max_length=100)
