@@ -254,3 +254,24 @@ async def test_results_filter_by_status(app: FastAPI, client: httpx.AsyncClient,
     assert {r["attempt_id"] for r in failed.json()["items"]} == set(attempts[:2])
     bad = await client.get("/api/v1/results", headers=course.admin, params={"review": "maybe"})
     assert bad.status_code == 422
+
+
+async def test_a_later_decision_replaces_a_confirm(app: FastAPI, client: httpx.AsyncClient,
+                                                   su: Headers) -> None:
+    course = await make_course(app, client, su)
+    url = _reviews_url(course.candidate)
+    attempts = await _fail_three(app, client, course)
+    confirmed = await client.post(url, headers=course.admin, json={
+        "level": "A1", "decision": "confirm", "reason": "not yet"})
+    assert confirmed.status_code == 201, confirmed.text
+    code = (await _issue(client, course))["code"]
+    refused = await _start(client, code)
+    assert refused.status_code == 403 and refused.json()["review"]["decision"] == "confirm"
+    # a second oral review a month later: the latest decision on the same failure rules
+    granted = await client.post(url, headers=course.admin, json={
+        "level": "A1", "decision": "grant", "reason": "second review: ready now"})
+    assert granted.status_code == 201, granted.text
+    assert granted.json()["attempt_id"] == attempts[2]
+    detail = (await client.get(f"/api/v1/results/{attempts[2]}", headers=course.admin)).json()
+    assert detail["review"]["decision"]["id"] == granted.json()["id"]
+    assert (await _start(client, code)).status_code == 201

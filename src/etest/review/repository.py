@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 from etest.auth.actor import Actor
 from etest.auth.scope import scoped
 from etest.kit.pagination import Pagination, paginate
-from etest.models import Attempt, Candidate, Organization, ReviewDecision
+from etest.models import Attempt, Organization, ReviewDecision
 
 
 def visible(actor: Actor) -> Select[Any]:
@@ -35,13 +35,6 @@ async def page(session: AsyncSession, actor: Actor, candidate_id: uuid.UUID,
     total, rows = await paginate(session, stmt, pagination, ReviewDecision.created_at.desc(),
                                  ReviewDecision.id)
     return total, [(row[0], row[1]) for row in rows]
-
-
-async def lock_candidate(session: AsyncSession, candidate_id: uuid.UUID) -> None:
-    """Serialize decisions about one candidate: a second request waits for the first to commit
-    and then sees its decision (PostgreSQL row lock; SQLite transactions are serial anyway)."""
-    await session.execute(select(Candidate.id).where(Candidate.id == candidate_id)
-                          .with_for_update())
 
 
 async def completed_ct(session: AsyncSession, candidate_id: uuid.UUID,

@@ -138,7 +138,6 @@ async def record_decision(session: AsyncSession, actor: Actor, candidate_id: uui
     yet): the latest rules."""
     actor.require("record_review")
     candidate, uic = await candidate_repository.get(session, actor, candidate_id)
-    await repository.lock_candidate(session, candidate.id)
     completed = await repository.completed_ct(session, candidate.id, body.level)
     plan = await _plan(session, candidate, completed)
     state = None if plan is None else level_state(body.level, plan, completed)
