@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from tests.attempt.conftest import Course, Taker, make_course, right, wrong
 from tests.conftest import Headers, create_candidate, create_key, create_org
+from tests.result.conftest import queries
 
 
 def all_right(_: int, t: str, k: dict[str, Any]) -> Any:
@@ -254,6 +255,29 @@ async def test_results_filter_by_status(app: FastAPI, client: httpx.AsyncClient,
     assert {r["attempt_id"] for r in failed.json()["items"]} == set(attempts[:2])
     bad = await client.get("/api/v1/results", headers=course.admin, params={"review": "maybe"})
     assert bad.status_code == 422
+    with queries(app) as seen:
+        pending = await client.get("/api/v1/results", headers=course.admin,
+                                   params={**params, "review": "pending"})
+    assert [r["attempt_id"] for r in pending.json()["items"]] == [attempts[2]]
+    assert len(seen) == 2  # the filter is correlated subqueries: one count, one page
+    with queries(app) as seen:
+        detail = await client.get(f"/api/v1/results/{attempts[2]}", headers=course.admin)
+    assert detail.json()["review"] == {"pending": True, "decision": None}
+    assert len(seen) == 4  # + the decision that followed it (none), whether it is pending
+
+
+async def test_starting_a_ct_reads_reviews_only_in_review(
+        app: FastAPI, client: httpx.AsyncClient, su: Headers) -> None:
+    course = await make_course(app, client, su)
+    with queries(app) as fresh:
+        assert (await _start(client, (await _issue(client, course))["code"])).status_code == 201
+    assert not [q for q in fresh if "review_decisions" in q]
+    other = await create_candidate(client, course.admin, uic=course.uic)
+    await _fail_three(app, client, course, other)
+    with queries(app) as locked:
+        refused = await _start(client, (await _issue(client, course, other))["code"])
+    assert refused.status_code == 403
+    assert len([q for q in locked if "review_decisions" in q]) == 1
 
 
 async def test_a_later_decision_replaces_a_confirm(app: FastAPI, client: httpx.AsyncClient,
