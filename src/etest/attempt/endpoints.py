@@ -34,10 +34,11 @@ _secret = HTTPBearer(auto_error=False, description="The attempt secret from POST
 SecretDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_secret)]
 
 #: What a candidate may see of an outcome (the rest is for admins and reports).
-_PT_FIELDS = ("kind", "level", "position", "level_probabilities", "correct", "answered",
-              "served", "skills", "areas_for_improvement", "duration_seconds", "finish_reason")
+_PT_FIELDS = ("kind", "status", "level", "position", "level_probabilities", "correct",
+              "answered", "served", "min_answers", "skills", "areas_for_improvement",
+              "duration_seconds", "finish_reason")
 _CT_FIELDS = ("kind", "score", "pass_mark", "passed", "status", "total", "correct", "incorrect",
-              "answered", "cant_do", "review_list", "continue_package", "next_level",
+              "answered", "served", "cant_do", "review_list", "continue_package", "next_level",
               "attempt_number", "duration_seconds", "finish_reason", "skills")
 
 
@@ -84,6 +85,12 @@ async def state_of(session: AsyncSession, attempt: Attempt, *,
     if attempt.outcome is not None and show:
         fields = _PT_FIELDS if attempt.kind == "PT" else _CT_FIELDS
         outcome = {k: attempt.outcome.get(k) for k in fields}
+        # outcomes stored before placements had a status (all placed) or before a CT's
+        # incorrect counted served items only: read them as the results API does
+        if attempt.kind == "PT" and outcome["status"] is None:
+            outcome["status"] = "placed"
+        elif attempt.kind == "CT" and outcome["served"] is not None:
+            outcome["incorrect"] = outcome["served"] - (outcome["correct"] or 0)
     open_positions = sorted(set(served) - {r.position for r in responses})
     return AttemptState(
         id=attempt.id, kind=attempt.kind, level=attempt.level, status=attempt.status,
@@ -100,6 +107,11 @@ async def state_of(session: AsyncSession, attempt: Attempt, *,
 def client_ip(request: Request) -> str | None:
     # The socket peer: X-Forwarded-For is not trusted (no proxy is configured by default).
     return request.client.host if request.client else None
+
+
+def device(request: Request) -> service.Device:
+    """The device a request came from, as the start records it (IP as :func:`client_ip`)."""
+    return service.Device(client_ip(request), request.headers.get("user-agent"))
 
 
 @router.post("", response_model=AttemptStarted, responses={201: {"model": AttemptStarted}})
@@ -171,12 +183,13 @@ async def answer_item(request: Request, attempt_id: uuid.UUID, credentials: Secr
     after the answer is committed."""
     settings: Settings = request.app.state.settings
     secret = credentials.credentials if credentials else None
+    sender = device(request)
     ack = await request.app.state.live.run(lambda live: service.first_answer(
-        live, settings, attempt_id, secret, body.position, body.answer))
+        live, settings, attempt_id, secret, body.position, body.answer, sender))
     if ack is None:
         async with transaction(request.app.state.sessionmaker) as session:
             ack = await service.answer_by_id(session, settings, attempt_id, secret,
-                                             body.position, body.answer)
+                                             body.position, body.answer, sender)
     return _json(AnswerAck(position=ack.position, timed_out=ack.timed_out,
                            answered_at=ack.answered_at, replay=ack.replay))
 

@@ -47,6 +47,9 @@ class Decision:
 
 
 class Engine(Protocol):
+    #: The fewest answers a placement needs (PT): fewer, and the attempt ends unplaced.
+    min_answers: int
+
     def decide(self, seed: int, history: Sequence[tuple[uuid.UUID, bool]],
                seen_before: set[uuid.UUID]) -> Decision: ...
 
@@ -68,6 +71,8 @@ class FixedEngine:
                          for s in config["sections"]]
         self.shuffle = bool(config.get("shuffle_items", True))
         self.total = sum(count for _, count, _ in self.sections)
+        # a CT is scored on its planned length: missing answers score zero, no minimum
+        self.min_answers = 0
 
     def sequence(self, seed: int, seen_before: set[uuid.UUID]) -> list[uuid.UUID]:
         out: list[uuid.UUID] = []
@@ -102,6 +107,11 @@ class StagedEngine:
         start = config.get("start_level") or (self.levels[0] if self.levels else None)
         self.start = self.levels.index(start) if start in self.levels else 0
         self.core, self.refinement, self.plan_levels = core, refinement, plan_levels
+        # default: the shortest test this engine stops on by itself (max_consecutive_wrong
+        # wrong in a row, or the whole first group when it is shorter), so a test the engine
+        # ended is never unplaced for want of answers unless some of them timed out
+        first = len(set(core[self.levels[self.start]])) if self.levels else 1
+        self.min_answers = int(config.get("min_answers") or min(self.max_wrong, first))
 
     def _group(self, seed: int, kind: int, level: str, seen: set[uuid.UUID],
                used: set[uuid.UUID]) -> list[uuid.UUID]:
@@ -178,6 +188,7 @@ class IrtEngine:
             ci_level=float(config.get("classification_ci", 0.95)),
             content_targets=targets))
         self._states: dict[tuple[int, tuple[int, ...]], irt.EngineState] = {}
+        self.min_answers = int(config.get("min_answers") or config["min_items"])
 
     #: Attempt states kept per process (a few kB each), least recently used dropped first.
     STATES = 4096

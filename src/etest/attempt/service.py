@@ -555,17 +555,36 @@ class Ack:
     replay: bool
 
 
+class Device(NamedTuple):
+    """Where a candidate's request came from, stored with each answer (the attempt keeps the
+    device it was started on): the client IP as the start takes it, and the user agent."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+    def columns(self) -> dict[str, str | None]:
+        """The ``responses`` columns, cut to their sizes."""
+        return {"ip": (self.ip or "")[:64] or None,
+                "user_agent": (self.user_agent or "")[:500] or None}
+
+
+#: An answer without a request behind it (a timed-out item is stored by the server).
+NO_DEVICE = Device()
+
+
 async def answer(session: AsyncSession, settings: Settings, attempt: Attempt, position: int,
-                 given: Any) -> Ack:
+                 given: Any, device: Device = NO_DEVICE) -> Ack:
     """Accept the answer at ``position`` (idempotent: the same answer again returns the first
-    acknowledgement; a different one is 409). Late answers are stored as timed out (wrong)."""
+    acknowledgement; a different one is 409). Late answers are stored as timed out (wrong).
+    ``device`` is stored with the answer."""
     served = (await session.execute(
         _AT_POSITION, {"attempt_id": attempt.id, "position": position})).first()
-    return await _answer(session, attempt, served, position, given)
+    return await _answer(session, attempt, served, position, given, device)
 
 
 async def answer_by_id(session: AsyncSession, settings: Settings, attempt_id: uuid.UUID,
-                       secret: str | None, position: int, given: Any) -> Ack:
+                       secret: str | None, position: int, given: Any,
+                       device: Device = NO_DEVICE) -> Ack:
     """:func:`answer` for the candidate API: the attempt and the served item in one query."""
     if not check_secret(settings.pepper(), attempt_id, secret):
         raise NotFound("No such attempt.")
@@ -574,11 +593,11 @@ async def answer_by_id(session: AsyncSession, settings: Settings, attempt_id: uu
     if row is None:
         raise NotFound("No such attempt.")
     return await _answer(session, _LiveFacts(*row[:len(_FACTS)]),
-                         row if row.item_id is not None else None, position, given)
+                         row if row.item_id is not None else None, position, given, device)
 
 
 async def first_answer(live: Live, settings: Settings, attempt_id: uuid.UUID, secret: str | None,
-                       position: int, given: Any) -> Ack | None:
+                       position: int, given: Any, device: Device = NO_DEVICE) -> Ack | None:
     """The hot path of :func:`answer_by_id`: the first answer at a served position of a live
     attempt, stored by one ``INSERT`` (durable when this returns). ``None`` when anything else
     applies (a replay or conflict, a finished or expired attempt, an item not yet cached in this
@@ -600,7 +619,7 @@ async def first_answer(live: Live, settings: Settings, attempt_id: uuid.UUID, se
     now = utcnow()
     late = served.deadline is not None and now > served.deadline + GRACE
     if not await live.insert_new(_RESPONSES_T, _response_values(
-            attempt, served, item, position, canonical, correct, late, now)):
+            attempt, served, item, position, canonical, correct, late, now, device)):
         return None
     return Ack(position, late, now, False)
 
@@ -612,17 +631,19 @@ def _check(item: Item, given: Any) -> tuple[Any, bool]:
 
 
 def _response_values(attempt: Facts, served: Any, item: Item, position: int, canonical: Any,
-                     correct: bool, late: bool, now: datetime) -> dict[str, Any]:
-    """The ``responses`` row of an answer (a late one is stored as timed out, and wrong)."""
+                     correct: bool, late: bool, now: datetime,
+                     device: Device) -> dict[str, Any]:
+    """The ``responses`` row of an answer (a late one is stored as timed out, and wrong), with
+    the device it came from: still one ``INSERT``."""
     return {"attempt_id": attempt.id, "position": position, "item_id": item.id,
             "answer": canonical, "correct": correct and not late, "timed_out": late,
             "time_spent_ms": _ms((served.deadline if late and served.deadline else now)
                                  - served.served_at),
-            "answered_at": now}
+            "answered_at": now, **device.columns()}
 
 
 async def _answer(session: AsyncSession, attempt: Facts, served: Any, position: int,
-                  given: Any) -> Ack:
+                  given: Any, device: Device) -> Ack:
     if served is None:
         raise WrongPosition(f"No item was served at position {position}.")
     item = await _item(session, served.item_id)
@@ -635,7 +656,7 @@ async def _answer(session: AsyncSession, attempt: Facts, served: Any, position: 
     now = utcnow()
     late = served.deadline is not None and now > served.deadline + GRACE
     if await session_live(session).insert_new(_RESPONSES_T, _response_values(
-            attempt, served, item, position, canonical, correct, late, now)):
+            attempt, served, item, position, canonical, correct, late, now, device)):
         return Ack(position, late, now, False)
     # another device answered this position concurrently (PostgreSQL: the insert waited for
     # its commit, so that row is visible now): the same answer is a replay like any other, a
@@ -700,7 +721,8 @@ async def finish(session: AsyncSession, attempt: Attempt, *, reason: str = "fini
     candidate = await session.get(Candidate, attempt.candidate_id)
     org = await session.get(Organization, attempt.organization_id)
     assert candidate is not None and org is not None
-    if attempt.kind == "PT":
+    if attempt.kind == "PT" and outcome["level"] is not None:
+        # an unplaced PT leaves the candidate as they were: no level, and free to retake
         candidate.pt_level = outcome["level"]
         if org.settings.get("disable_candidate_after_pt"):
             candidate.disabled = True
@@ -767,15 +789,22 @@ async def _outcome(session: AsyncSession, attempt: Attempt, plan: Plan, version:
         "assessment": version.assessment.code, "assessment_version": version.version.version,
     }
     if attempt.kind == "PT":
+        needed = version.engine.min_answers
+        pt = {**base, "incorrect": len(served) - correct, "min_answers": needed,
+              "stop_reason": decision.stop_reason or reason}
+        if len(answered) < needed:
+            # too little evidence for a level (docs/placement.md, "Unplaced"): no level, no
+            # estimate, pt_level unchanged; emails, callbacks and results say so
+            return {**pt, "status": "unplaced", "level": None, "position": None,
+                    "theta": None, "se": None, "level_probabilities": {}}
         level = decision.level
         if level is None:  # finished before the engine stopped: place on what was answered
             level, position = _early_placement(version, decision)
         else:
             position = decision.position
-        return {**base, "incorrect": len(served) - correct, "level": level,
-                "position": position, "theta": decision.theta, "se": decision.se,
-                "level_probabilities": decision.probabilities,
-                "stop_reason": decision.stop_reason or reason}
+        return {**pt, "status": "placed", "level": level, "position": position,
+                "theta": decision.theta, "se": decision.se,
+                "level_probabilities": decision.probabilities}
     total = decision.planned_total or len(served)
     score = round(100.0 * correct / total, 1) if total else 0.0
     pass_mark = next((int(lv["pass_mark"]) for lv in plan.levels
@@ -787,7 +816,9 @@ async def _outcome(session: AsyncSession, attempt: Attempt, plan: Plan, version:
     levels = [str(lv["level"]) for lv in plan.levels]
     nxt = levels.index(attempt.level) + 1 if attempt.level in levels else len(levels)
     cant_do, review = await _cant_do_and_review(session, missed) if not passed else ([], [])
-    return {**base, "total": total, "incorrect": total - correct, "score": score,
+    # incorrect: served and not right, as in the results API (items never served score zero
+    # through ``total`` without being counted as answered wrongly)
+    return {**base, "total": total, "incorrect": len(served) - correct, "score": score,
             "pass_mark": pass_mark, "passed": passed, "status": status,
             "attempt_number": attempt.attempt_number,
             "continue_package": passed and plan.continues and nxt < len(levels),

@@ -188,6 +188,11 @@ class ReviewLessonIn(Input):
     _lvl = field_validator("level")(validate_level)
 
 
+#: What a PT engine's ``min_answers`` means (docs/placement.md, "Unplaced").
+_MIN_ANSWERS = ("The fewest answers (timed-out items do not count) a placement needs: a PT "
+                "finished with fewer ends unplaced, without a level. Default: {default}")
+
+
 class StagedGroup(Input):
     level: str
     role: Literal["core", "refinement"] = "core"
@@ -207,6 +212,9 @@ class StagedEngine(Input):
     stop_threshold: float = Field(0.5, ge=0, lt=1)
     max_consecutive_wrong: int = Field(3, ge=1, le=50)
     groups: list[StagedGroup] = Field(min_length=1)
+    min_answers: int | None = Field(None, ge=1, le=200, description=_MIN_ANSWERS.format(
+        default="the shortest test the engine can stop on by itself: max_consecutive_wrong, "
+                "or the core items of the start level when there are fewer"))
 
     _lvl = field_validator("start_level")(validate_level)
 
@@ -225,6 +233,8 @@ class IrtEngine(Input):
     randomesque: int = Field(5, ge=1, le=50)
     classification_ci: float = Field(0.95, gt=0.5, lt=1)
     skill_targets: dict[Skill, float] | None = None
+    min_answers: int | None = Field(None, ge=1, le=200,
+                                    description=_MIN_ANSWERS.format(default="min_items"))
 
     @model_validator(mode="after")
     def _ordered(self) -> IrtEngine:
@@ -233,6 +243,9 @@ class IrtEngine(Input):
             raise ValueError("cut_scores must be strictly increasing")
         if self.min_items > self.max_items:
             raise ValueError("min_items must not exceed max_items")
+        if self.min_answers is not None and self.min_answers > self.max_items:
+            raise ValueError("min_answers must not exceed max_items (no attempt could be "
+                             "placed)")
         if self.pool is None and self.pool_levels is None:
             raise ValueError("give pool (item codes) or pool_levels")
         if self.pool_levels is not None:

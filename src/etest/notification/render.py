@@ -108,6 +108,14 @@ def _clean(text: str) -> str:
     return _CONTROL.sub(" ", text).strip()
 
 
+def template(content: EmailContent) -> str:
+    """The template (and subject) of ``content``: a PT result without a level (too few answers,
+    ``unplaced``) has its own words; its job is still the attempt's one ``pt_result``."""
+    if content.kind == "pt_result" and content.outcome.get("status") == "unplaced":
+        return "pt_unplaced"
+    return content.kind
+
+
 def _context(content: EmailContent) -> dict[str, Any]:
     words = CATALOG[content.language]
 
@@ -136,7 +144,8 @@ def _context(content: EmailContent) -> dict[str, Any]:
 
 
 def subject(content: EmailContent) -> str:
-    return CATALOG[content.language][f"{content.kind}.subject"].format(level=content.level)
+    return CATALOG[content.language][f"{template(content)}.subject"].format(
+        level=content.level)
 
 
 def render(content: EmailContent, *, sender: str, msg_id: str, logo: Logo,
@@ -157,9 +166,9 @@ def render(content: EmailContent, *, sender: str, msg_id: str, logo: Logo,
     message["Date"] = format_datetime(now)
     message["Message-ID"] = msg_id
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
-    message.set_content(env.get_template(f"{content.kind}.txt").render(ctx))
-    message.add_alternative(env.get_template(f"{content.kind}.html").render(ctx),
-                            subtype="html")
+    name = template(content)
+    message.set_content(env.get_template(f"{name}.txt").render(ctx))
+    message.add_alternative(env.get_template(f"{name}.html").render(ctx), subtype="html")
     html = message.get_body(("html",))
     assert html is not None
     html.add_related(logo.data, maintype="image", subtype=logo.subtype,

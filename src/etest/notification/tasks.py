@@ -3,7 +3,8 @@
 Events → jobs (database only, in the event's transaction):
 
 * ``attempt.finished`` of a PT → ``email.send`` kind ``pt_result`` when the organization has
-  ``notify_after_pt``;
+  ``notify_after_pt`` (a PT without a level, ``unplaced``, too: rendered with the
+  ``pt_unplaced`` words, it tells the candidate why and to ask for a new token);
 * ``attempt.finished`` of a failed CT → ``ct_fail`` when it has ``notify_after_ct``;
 * ``certificate.issued`` → ``ct_pass`` when it has ``notify_after_ct`` and
   ``send_certificate_email`` (a pass is mailed once its certificate exists, so the PDF can go

@@ -26,6 +26,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "pt_result.start_here": "This is the level where English challenges you without being "
                                 "too hard: your lessons can start here.",
         "pt_result.areas_label": "Areas for improvement",
+        # PT without a level (too few answers)
+        "pt_unplaced.subject": "Your Assessment Test: no level yet",
+        "pt_unplaced.intro": "You finished the Assessment Test on {date}.",
+        "pt_unplaced.not_placed": "We could not place you at a level: you answered {answered} "
+                                  "questions, and at least {needed} answers are needed to tell "
+                                  "your level.",
+        "pt_unplaced.retake": "Ask your school or company for a new test token to take the "
+                              "test again.",
         # CT pass
         "ct_pass.subject": "Congratulations! You passed the {level} Certification Test",
         "ct_pass.intro": "You passed the {level} Certification Test on {date}.",
@@ -59,6 +67,13 @@ CATALOG: dict[str, dict[str, str]] = {
         "pt_result.start_here": "Es el nivel en el que el inglés te supone un reto sin ser "
                                 "demasiado difícil: tus clases pueden empezar aquí.",
         "pt_result.areas_label": "Aspectos que mejorar",
+        "pt_unplaced.subject": "Tu prueba de nivel: todavía no tienes nivel",
+        "pt_unplaced.intro": "Terminaste la prueba de nivel el {date}.",
+        "pt_unplaced.not_placed": "No pudimos asignarte un nivel: respondiste {answered} "
+                                  "preguntas y se necesitan al menos {needed} respuestas para "
+                                  "saber tu nivel.",
+        "pt_unplaced.retake": "Pide a tu escuela o empresa un nuevo código para volver a hacer "
+                              "la prueba.",
         "ct_pass.subject": "¡Enhorabuena! Aprobaste la prueba de certificación de nivel {level}",
         "ct_pass.intro": "Aprobaste la prueba de certificación de nivel {level} el {date}.",
         "ct_pass.attached": "Tu certificado va adjunto a este correo como archivo PDF.",
@@ -91,6 +106,13 @@ CATALOG: dict[str, dict[str, str]] = {
         "pt_result.start_here": "Đây là trình độ mà tiếng Anh thử thách bạn nhưng không quá "
                                 "khó: bạn có thể bắt đầu học từ đây.",
         "pt_result.areas_label": "Những điểm cần cải thiện",
+        "pt_unplaced.subject": "Bài kiểm tra xếp trình độ của bạn: chưa xếp được trình độ",
+        "pt_unplaced.intro": "Bạn đã kết thúc bài kiểm tra xếp trình độ vào ngày {date}.",
+        "pt_unplaced.not_placed": "Chúng tôi chưa thể xếp trình độ cho bạn: bạn đã trả lời "
+                                  "{answered} câu hỏi, trong khi cần ít nhất {needed} câu trả "
+                                  "lời để xác định trình độ.",
+        "pt_unplaced.retake": "Hãy xin trường hoặc công ty của bạn một mã dự thi mới để làm lại "
+                              "bài kiểm tra.",
         "ct_pass.subject": "Chúc mừng! Bạn đã đạt bài thi chứng chỉ trình độ {level}",
         "ct_pass.intro": "Bạn đã đạt bài thi chứng chỉ trình độ {level} vào ngày {date}.",
         "ct_pass.attached": "Chứng chỉ của bạn được đính kèm trong thư này dưới dạng tệp PDF.",

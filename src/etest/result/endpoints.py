@@ -37,7 +37,8 @@ async def list_results(
     passed: Annotated[bool | None, Query(description="CT only")] = None,
     candidate_id: uuid.UUID | None = None,
     email: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=320)] = None,
-    status: Annotated[Status | None, Query(description="CT only")] = None,
+    status: Annotated[Status | None, Query(
+        description="CT: pass, fail, needs_review; PT: placed, unplaced")] = None,
     review: Annotated[ReviewFilter | None, Query(
         description="CT needs_review: pending (no decision yet) or decided")] = None,
 ) -> Page[ResultSummary]:

@@ -82,7 +82,10 @@ def _filtered(actor: Actor, f: ResultFilter) -> Select[Any]:
         stmt = stmt.where(Attempt.candidate_id == f.candidate_id)
     if f.email is not None:
         stmt = stmt.where(Candidate.email == f.email.lower())
-    if f.status is not None:  # a CT's status is stored in level_result
+    if f.status in ("placed", "unplaced"):  # a PT's level_result is its level, or null
+        placed = Attempt.level_result.is_not(None)
+        stmt = stmt.where(Attempt.kind == "PT", placed if f.status == "placed" else ~placed)
+    elif f.status is not None:  # a CT's status is stored in level_result
         stmt = stmt.where(Attempt.kind == "CT", Attempt.level_result == f.status)
     if f.review is not None:
         stmt = stmt.where(pending_review() if f.review == "pending" else review_decided())
@@ -114,12 +117,12 @@ async def latest_pt(session: AsyncSession, actor: Actor,
 
 
 async def steps(session: AsyncSession, attempt_id: uuid.UUID) -> Sequence[Any]:
-    """Every served position with its item's code, skill and level and its response (if any),
-    in order: one query, and no item key or answer is read."""
+    """Every served position with its item's code, skill and level and its response (if any)
+    with the device it came from, in order: one query, and no item key or answer is read."""
     return (await session.execute(
         select(AttemptItem.position, AttemptItem.item_id, AttemptItem.served_at,
                Item.code, Item.skill, Item.level, Response.correct, Response.timed_out,
-               Response.time_spent_ms, Response.answered_at)
+               Response.time_spent_ms, Response.answered_at, Response.ip, Response.user_agent)
         .join(Item, Item.id == AttemptItem.item_id)
         .outerjoin(Response, and_(Response.attempt_id == AttemptItem.attempt_id,
                                   Response.position == AttemptItem.position))

@@ -14,7 +14,9 @@ from etest.kit.schemas import Output
 from etest.review.schemas import ResultReview
 
 Kind = Literal["PT", "CT"]
-Status = Literal["pass", "fail", "needs_review"]
+#: A CT's ``pass``/``fail``/``needs_review``; a PT's ``placed``/``unplaced`` (too few answers
+#: for a level: docs/placement.md).
+Status = Literal["pass", "fail", "needs_review", "placed", "unplaced"]
 ReviewFilter = Literal["pending", "decided"]
 
 
@@ -59,11 +61,14 @@ class ResultSummary(Output):
     position: float | None = Field(None, description="PT: position within the level, 0–100")
     theta: float | None = Field(None, description="PT (irt engine): ability estimate")
     se: float | None = Field(None, description="PT (irt engine): standard error of theta")
+    min_answers: int | None = Field(None, description="PT: the answers a placement needs; "
+                                    "fewer, and it is unplaced")
     # CT
     score: float | None = None
     pass_mark: int | None = None
     passed: bool | None = None
-    status: Literal["pass", "fail", "needs_review"] | None = None
+    status: Status | None = Field(None, description="CT: pass, fail or needs_review; PT: "
+                                  "placed, or unplaced (too few answers: level is null)")
     needs_review: bool | None = None
     totals: Totals
 
@@ -104,6 +109,22 @@ class ResponseOut(Output):
     answered_at: datetime | None
 
 
+class Device(Output):
+    """Where a request came from. ``network`` is the IPv4 /24 or IPv6 /64 around ``ip``."""
+
+    ip: str | None
+    network: str | None
+    user_agent: str | None
+
+
+class DeviceSeen(Device):
+    """A device (user agent and IP) that sent answers, and when."""
+
+    answers: int
+    first_answered_at: datetime
+    last_answered_at: datetime
+
+
 class ResultDetail(ResultSummary):
     """The full outcome of one attempt, for staff."""
 
@@ -119,4 +140,10 @@ class ResultDetail(ResultSummary):
     review: ResultReview | None = Field(
         None, description="CT needs_review: the review decision that followed it, or pending "
                           "(docs/review.md)")
+    start_device: Device = Field(description="The device the attempt was started on")
+    devices: list[DeviceSeen] = Field(
+        description="Each user agent and IP that sent answers, first seen first")
+    multiple_devices: bool = Field(
+        description="More than one user agent, or more than one network, among the start and "
+                    "the answers: a fact for a reviewer, not a verdict (docs/results.md)")
     responses: list[ResponseOut]

@@ -3,7 +3,9 @@ stored at finish becomes the staff view. Read-only: nothing here writes."""
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +24,8 @@ from etest.result.errors import AttemptInProgress, ResultNotFound
 from etest.result.repository import ResultFilter, ResultRow
 from etest.result.schemas import (
     CandidateRef,
+    Device,
+    DeviceSeen,
     ResponseOut,
     ResultDetail,
     ResultSummary,
@@ -102,7 +106,8 @@ def _summary_fields(row: ResultRow) -> dict[str, Any]:
     correct = int(o.get("correct", 0))
     served = int(o.get("served", 0))
     pt = attempt.kind == "PT"
-    status = None if pt else o.get("status")
+    # a PT stored before placements had a status was placed (it always had a level)
+    status = (o.get("status") or "placed") if pt else o.get("status")
     return {
         "attempt_id": attempt.id, "kind": attempt.kind,
         "candidate": CandidateRef(id=attempt.candidate_id, email=row.email,
@@ -114,6 +119,7 @@ def _summary_fields(row: ResultRow) -> dict[str, Any]:
         "level": o.get("level") if pt else attempt.level,
         "position": o.get("position") if pt else None,
         "theta": o.get("theta") if pt else None, "se": o.get("se") if pt else None,
+        "min_answers": o.get("min_answers") if pt else None,
         "score": None if pt else attempt.score,
         "pass_mark": None if pt else o.get("pass_mark"),
         "passed": None if pt else attempt.passed, "status": status,
@@ -143,6 +149,7 @@ async def detail(session: AsyncSession, row: ResultRow) -> ResultDetail:
         "review_list": None if pt else o.get("review_list") or [],
         "continue_package": None if pt else bool(o.get("continue_package")),
         "next_level": None if pt else o.get("next_level"),
+        **_devices(attempt.ip, attempt.user_agent, steps),
         "responses": [ResponseOut(
             position=s.position, item_id=s.item_id, item_code=s.code, skill=s.skill,
             level=s.level, answered=s.correct is not None and not s.timed_out,
@@ -150,3 +157,45 @@ async def detail(session: AsyncSession, row: ResultRow) -> ResultDetail:
             time_spent_ms=s.time_spent_ms, served_at=s.served_at, answered_at=s.answered_at)
             for s in steps],
     })
+
+
+def network(ip: str | None) -> str | None:
+    """The network an address belongs to for :func:`_devices`: its IPv4 /24 or IPv6 /64 (an
+    IPv4-mapped IPv6 address counts as IPv4); a value that is not an address stands for
+    itself."""
+    if not ip:
+        return None
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    prefix = 24 if address.version == 4 else 64
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def _devices(ip: str | None, user_agent: str | None, steps: Sequence[Any]) -> dict[str, Any]:
+    """The start device, each (user agent, IP) that answered, and whether more than one user
+    agent or network took part: the start counts, since someone else's device starting the
+    test is as much a fact for a reviewer as one answering it. Unknown values (answers stored
+    before devices were, timed-out items) are left out."""
+    seen: dict[tuple[str | None, str | None], DeviceSeen] = {}
+    for s in steps:
+        if s.answered_at is None or (s.ip is None and s.user_agent is None):
+            continue
+        known = seen.get((s.user_agent, s.ip))
+        if known is None:
+            seen[(s.user_agent, s.ip)] = DeviceSeen(
+                ip=s.ip, network=network(s.ip), user_agent=s.user_agent, answers=1,
+                first_answered_at=s.answered_at, last_answered_at=s.answered_at)
+        else:
+            known.answers += 1
+            known.first_answered_at = min(known.first_answered_at, s.answered_at)
+            known.last_answered_at = max(known.last_answered_at, s.answered_at)
+    start = Device(ip=ip, network=network(ip), user_agent=user_agent)
+    devices = sorted(seen.values(), key=lambda d: d.first_answered_at)
+    agents = {d.user_agent for d in (start, *devices) if d.user_agent}
+    networks = {d.network for d in (start, *devices) if d.network}
+    return {"start_device": start, "devices": devices,
+            "multiple_devices": len(agents) > 1 or len(networks) > 1}

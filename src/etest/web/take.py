@@ -19,7 +19,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.attempt import service
-from etest.attempt.endpoints import client_ip, item_view, state_of
+from etest.attempt.endpoints import client_ip, device, item_view, state_of
 from etest.attempt.errors import AnswerConflict, AttemptFinished, WrongPosition
 from etest.attempt.schemas import AttemptState
 from etest.attempt.service import engine_item_ids
@@ -242,7 +242,8 @@ async def answer(request: Request, session: SessionDep, settings: SettingsDep,
     parsed = parse_answer(item.type, form, served.option_order, served.target_order)
     if parsed.error is None:
         try:
-            ack = await service.answer(session, settings, attempt, position, parsed.answer)
+            ack = await service.answer(session, settings, attempt, position, parsed.answer,
+                                       device(request))
         except (AnswerConflict, WrongPosition):
             await session.rollback()
             return _see_other(f"{page}?n=answered")
@@ -302,7 +303,9 @@ async def _finished_page(session: AsyncSession, attempt: Attempt) -> Response:
         level = str(outcome.get("level") or "")
         return render("result_pt.html", attempt=attempt, level=level,
                       meaning=level_meaning(level), areas=areas,
-                      answered=outcome.get("answered"), ended_by_time=ended_by_time)
+                      answered=outcome.get("answered"), ended_by_time=ended_by_time,
+                      unplaced=outcome.get("status") == "unplaced",
+                      needed=outcome.get("min_answers"))
     return render("result_ct.html", attempt=attempt, outcome=outcome,
                   ended_by_time=ended_by_time,
                   certificate_download=await certificate_service.candidate_download_allowed(
