@@ -49,9 +49,12 @@ def settings(database_url: str, issuers: list[Issuer], tmp_path_factory: pytest.
         secret_key="test-pepper-not-secret", base_url="http://testserver", log_json=True,
         log_level="WARNING", jwks_refetch_interval=0.0, sweep_interval=0,
         worker_mode="external",
+        # the ROW issuer may mint the global roles (no organization); the CN issuer may not
         sso_issuers=[TrustedIssuer(issuer=i.issuer, jwks_url=i.jwks_url, audience=i.audience,
-                                   region=region)
-                     for i, region in zip(issuers, ("ROW", "CN"), strict=True)],
+                                   region=region, global_roles=global_roles)
+                     for i, region, global_roles in zip(
+                         issuers, ("ROW", "CN"), (["superadmin", "content_manager"], []),
+                         strict=True)],
     )
 
 

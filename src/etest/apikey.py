@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.audit.service import record
-from etest.auth.actor import ROLES, Actor
+from etest.auth.actor import GLOBAL_ROLES, ROLES, Actor
 from etest.config import Settings
 from etest.errors import NotFound, Unprocessable
 from etest.kit.secrets import digest, new_api_key
@@ -17,17 +17,22 @@ from etest.models.base import utcnow
 
 async def create_api_key(session: AsyncSession, settings: Settings, actor: Actor, *, role: str,
                          uic: str | None, name: str = "") -> str:
-    """Create a key for ``role`` in organization ``uic``; returns the plaintext key."""
+    """Create a key for ``role`` in organization ``uic``; returns the plaintext key. A
+    ``content_manager`` key belongs to no organization; a ``superadmin`` key may or may not."""
     if role not in ROLES:
         raise Unprocessable(f"Unknown role {role!r}; roles are {', '.join(ROLES)}.",
                             code="validation-error")
     org_id = None
     if uic is not None:
+        if role == "content_manager":
+            raise Unprocessable("A content_manager key belongs to no organization: omit --uic.",
+                                code="validation-error")
         org_id = await session.scalar(select(Organization.id).where(Organization.uic == uic))
         if org_id is None:
             raise NotFound(f"No organization {uic!r}.")
-    elif role != "superadmin":
-        raise Unprocessable("Only a superadmin key may have no organization (--uic).",
+    elif role not in GLOBAL_ROLES:
+        raise Unprocessable(f"A {role} key needs an organization (--uic); only "
+                            f"{' and '.join(GLOBAL_ROLES)} keys have none.",
                             code="validation-error")
     try:
         name = check_name(name)  # printed by `etest apikey list` and in the audit log

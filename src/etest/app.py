@@ -60,7 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.live.open()
         app.state.sso = SsoVerifier(settings.sso_issuers,
                                     refetch_interval=settings.jwks_refetch_interval,
-                                    cache_seconds=settings.jwks_cache_seconds)
+                                    cache_seconds=settings.jwks_cache_seconds,
+                                    max_lifetime=settings.sso_max_token_lifetime)
         log.info("startup", version=__version__, database=engine.dialect.name)
         # Everything alive now (modules, routes, metadata) lives as long as the process: keep
         # it out of the collector's full passes, which otherwise scan it all every few hundred

@@ -160,7 +160,8 @@ def sweep() -> None:
 @apikey_app.command("create")
 def apikey_create(
     role: Annotated[str, typer.Option(help=f"one of {', '.join(ROLES)}")],
-    uic: Annotated[str | None, typer.Option(help="organization; omit only for superadmin")] = None,
+    uic: Annotated[str | None, typer.Option(
+        help="organization; none for content_manager, optional for superadmin")] = None,
     name: Annotated[str, typer.Option(help="what the key is for")] = "",
 ) -> None:
     """Create an API key. The key is printed once; only its digest is stored."""

@@ -14,7 +14,9 @@ from typing import Literal
 from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-Role = Literal["superadmin", "admin", "support", "viewer"]
+Role = Literal["superadmin", "admin", "support", "viewer", "content_manager"]
+#: Roles that belong to no organization: a superadmin without a UIC, and content managers.
+GlobalRole = Literal["superadmin", "content_manager"]
 
 
 class TrustedIssuer(BaseModel):
@@ -26,7 +28,12 @@ class TrustedIssuer(BaseModel):
     algorithms: list[str] = Field(default_factory=lambda: ["RS256"])
     role_claim: str = "etest_role"
     uic_claim: str = "etest_uic"
+    #: The issuer's tokens may name only organizations of this region (and whose ancestors are
+    #: of this region too).
     region: Literal["ROW", "CN"] = "ROW"
+    #: Global roles (no organization) this issuer may grant; by default none, so an issuer can
+    #: only ever reach organizations of its own region.
+    global_roles: list[GlobalRole] = Field(default_factory=list)
 
     @field_validator("algorithms")
     @classmethod
@@ -63,6 +70,9 @@ class Settings(BaseSettings):
     #: Minimum seconds between two JWKS refetches of one issuer on an unknown ``kid``.
     jwks_refetch_interval: float = 30.0
     jwks_cache_seconds: float = 300.0
+    #: Seconds: SSO tokens that live longer (``exp - iat``, or ``exp - now`` without ``iat``)
+    #: are refused, so a leaked token is not good for days.
+    sso_max_token_lifetime: float = 12 * 3600.0
     token_ttl_days: int = 30
     max_upload_bytes: int = 5 * 1024 * 1024
     max_content_bytes: int = 100 * 1024 * 1024
@@ -130,6 +140,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "ETEST_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+psycopg://"
             )
+        return value
+
+    @field_validator("sso_max_token_lifetime")
+    @classmethod
+    def _positive_lifetime(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError("ETEST_SSO_MAX_TOKEN_LIFETIME must be a positive number of seconds")
         return value
 
     @field_validator("callback_allow_networks")

@@ -10,8 +10,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from etest.auth.actor import ROLES, Actor
+from etest.auth.actor import GLOBAL_ROLES, ROLES, Actor
 from etest.auth.sso import SsoVerifier
 from etest.config import Settings
 from etest.db import transaction
@@ -64,21 +65,32 @@ async def _actor_from_api_key(session: AsyncSession, settings: Settings, key: st
 
 
 async def _actor_from_jwt(session: AsyncSession, verifier: SsoVerifier, token: str) -> Actor:
+    """An issuer keeps to its powers: global roles only when its configuration grants them,
+    organizations only of its region (the organization and every ancestor)."""
     claims = await verifier.verify(token)
-    if claims.role not in ROLES:
+    role = next((r for r in ROLES if r == claims.role), None)
+    if role is None:
         raise Unauthorized("The bearer token's role is not an eTest role.")
-    if claims.uic is None:
-        if claims.role != "superadmin":
-            raise Unauthorized("The bearer token names no organization.")
-        return Actor(subject=f"sso:{claims.issuer}|{claims.subject}", role="superadmin",
-                     organization_id=None, org_path=None)
+    subject = f"sso:{claims.issuer}|{claims.subject}"
+    if claims.uic is None or role == "content_manager":
+        if role not in GLOBAL_ROLES or claims.uic is not None:
+            raise Unauthorized(f"The role {role!r} needs an organization." if claims.uic is None
+                               else f"The role {role!r} belongs to no organization.")
+        if role not in claims.global_roles:
+            raise Unauthorized(f"The bearer token's issuer may not grant the role {role!r}.")
+        return Actor(subject=subject, role=role, organization_id=None, org_path=None)
+    # An ancestor's path is a prefix of the organization's; one of another region refuses it.
+    ancestor = aliased(Organization)
+    other_region = select(ancestor.id).where(Organization.path.startswith(ancestor.path),
+                                             ancestor.region != claims.region)
     org = (await session.execute(
-        select(Organization.id, Organization.path).where(Organization.uic == claims.uic)
+        select(Organization.id, Organization.path).where(
+            Organization.uic == claims.uic, Organization.region == claims.region,
+            ~other_region.exists())
     )).first()
-    if org is None:
+    if org is None:  # one answer for unknown and out of region: no oracle for UICs
         raise Unauthorized("The bearer token's organization is not known.")
-    return Actor(subject=f"sso:{claims.issuer}|{claims.subject}", role=claims.role,
-                 organization_id=org.id, org_path=org.path)
+    return Actor(subject=subject, role=role, organization_id=org.id, org_path=org.path)
 
 
 async def _actor(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 
 import httpx
 import jwt
@@ -12,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI
 
-from tests.conftest import Tree
+from tests.conftest import Headers, Tree, create_org
 from tests.support.jwks import Issuer, SigningKey
 
 
@@ -30,14 +31,121 @@ async def _status(client: httpx.AsyncClient, token: str, path: str = "/api/v1/or
 
 
 async def test_both_issuers_accepted_and_scoped(client: httpx.AsyncClient, tree: Tree,
-                                                issuers: list[Issuer]) -> None:
+                                                su: Headers, issuers: list[Issuer]) -> None:
     row, cn = issuers
-    for issuer in (row, cn):
-        token = issuer.sign(_claims(tree))
+    cn_tree = await _cn_tree(client, su)
+    for issuer, uics in ((row, tree.uic), (cn, cn_tree)):
+        token = issuer.sign({"etest_role": "admin", "etest_uic": uics["A"]})
         resp = await client.get("/api/v1/organizations",
                                 headers={"Authorization": f"Bearer {token}"})
         assert resp.status_code == 200
-        assert {o["uic"] for o in resp.json()["items"]} == {tree.uic["A"], tree.uic["A1"]}
+        assert {o["uic"] for o in resp.json()["items"]} == {uics["A"], uics["A1"]}
+
+
+async def _cn_tree(client: httpx.AsyncClient, su: Headers) -> dict[str, str]:
+    """A CN tree ROOT > A > A1, and a CN organization MIXED below a ROW root."""
+    root = await create_org(client, su, region="CN", name="CN root")
+    a = await create_org(client, su, parent=root["uic"], region="CN", name="CN A")
+    a1 = await create_org(client, su, parent=a["uic"], region="CN", name="CN A1")
+    row_root = await create_org(client, su, name="ROW root")
+    mixed = await create_org(client, su, parent=row_root["uic"], region="CN", name="CN below ROW")
+    return {"ROOT": root["uic"], "A": a["uic"], "A1": a1["uic"], "ROW_ROOT": row_root["uic"],
+            "MIXED": mixed["uic"]}
+
+
+def _problem(resp: httpx.Response) -> tuple[int, str, str]:
+    body = resp.json()
+    return resp.status_code, body["type"], body["detail"]
+
+
+async def test_issuer_keeps_to_its_region(client: httpx.AsyncClient, tree: Tree, su: Headers,
+                                          issuers: list[Issuer]) -> None:
+    """A CN token naming a ROW organization, or a CN organization below a ROW one, is refused
+    exactly like a token naming an organization that does not exist (no oracle)."""
+    row, cn = issuers
+    cn_tree = await _cn_tree(client, su)
+
+    async def call(issuer: Issuer, uic: str) -> httpx.Response:
+        token = issuer.sign({"etest_role": "admin", "etest_uic": uic})
+        return await client.get("/api/v1/organizations",
+                                headers={"Authorization": f"Bearer {token}"})
+
+    unknown = _problem(await call(cn, f"NO{uuid.uuid4().hex[:10].upper()}"))
+    assert unknown[0] == 401
+    for issuer, uic in ((cn, tree.uic["ROOT"]), (cn, tree.uic["A1"]), (cn, cn_tree["MIXED"]),
+                        (cn, cn_tree["ROW_ROOT"]), (row, cn_tree["A"]), (row, cn_tree["MIXED"])):
+        assert _problem(await call(issuer, uic)) == unknown, (issuer.issuer, uic)
+    assert (await call(cn, cn_tree["A1"])).status_code == 200
+    assert (await call(row, tree.uic["A1"])).status_code == 200
+
+
+async def test_global_roles_only_from_issuers_allowed_to_mint_them(
+        client: httpx.AsyncClient, tree: Tree, issuers: list[Issuer]) -> None:
+    row, cn = issuers  # ROW may mint superadmin and content_manager (tests/conftest.py)
+    for role in ("superadmin", "content_manager"):
+        assert await _status(client, cn.sign({"etest_role": role})) == 401, role
+        assert await _status(client, row.sign({"etest_role": role})) == 200, role
+    # content_manager is global: naming an organization is refused, whoever the issuer
+    assert await _status(client, row.sign({"etest_role": "content_manager",
+                                            "etest_uic": tree.uic["A"]})) == 401
+    # a superadmin scoped to a subtree is not a global role
+    assert await _status(client, cn.sign({"etest_role": "superadmin",
+                                          "etest_uic": tree.uic["A"]})) == 401  # region
+    assert await _status(client, row.sign({"etest_role": "superadmin",
+                                           "etest_uic": tree.uic["A"]})) == 200
+
+
+async def test_long_lived_tokens_refused(client: httpx.AsyncClient, tree: Tree,
+                                         issuers: list[Issuer]) -> None:
+    row = issuers[0]
+    now = int(time.time())
+    hour = 3600
+    cases = [
+        ({"iat": now, "exp": now + 13 * hour}, 401),
+        ({"iat": now - 11 * hour, "exp": now + 2 * hour}, 401),  # 13 h, mostly spent
+        ({"iat": now - 11 * hour, "exp": now + hour}, 200),  # exactly 12 h
+        ({"iat": None, "exp": now + 13 * hour}, 401),  # no iat: exp - now
+        ({"iat": None, "exp": now + 11 * hour}, 200),
+        ({"iat": str(now), "exp": str(now + 13 * hour)}, 401),  # numbers as strings: no 500
+    ]
+    for times, status in cases:
+        claims = {**_claims(tree), **times}
+        token = row.sign({k: v for k, v in claims.items() if v is not None})
+        if times["iat"] is None:
+            token = _without_iat(row, {**_claims(tree), "exp": times["exp"]})
+        assert await _status(client, token) == status, times
+    token = row.sign({**_claims(tree), "iat": now, "exp": now + 13 * hour})
+    resp = await client.get("/api/v1/organizations", headers={"Authorization": f"Bearer {token}"})
+    assert "lifetime" in resp.json()["detail"]
+
+
+def _without_iat(issuer: Issuer, claims: dict[str, object]) -> str:
+    body = {"iss": issuer.issuer, "aud": issuer.audience, "sub": "user-1", **claims}
+    return jwt.encode(body, issuer.keys[0].private, algorithm="RS256",
+                      headers={"kid": issuer.keys[0].kid})
+
+
+def test_max_token_lifetime_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from etest.config import Settings
+
+    assert Settings().sso_max_token_lifetime == 12 * 3600
+    monkeypatch.setenv("ETEST_SSO_MAX_TOKEN_LIFETIME", "3600")
+    assert Settings().sso_max_token_lifetime == 3600
+    monkeypatch.setenv("ETEST_SSO_MAX_TOKEN_LIFETIME", "0")
+    with pytest.raises(ValueError, match="SSO_MAX_TOKEN_LIFETIME"):
+        Settings()
+
+
+async def test_token_without_kid_says_so(client: httpx.AsyncClient, tree: Tree,
+                                         issuers: list[Issuer]) -> None:
+    row = issuers[0]
+    now = int(time.time())
+    body = {"iss": row.issuer, "aud": row.audience, "sub": "user-1", "iat": now,
+            "exp": now + 300, **_claims(tree)}
+    token = jwt.encode(body, row.keys[0].private, algorithm="RS256")
+    resp = await client.get("/api/v1/organizations", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 401
+    assert resp.json()["detail"] == "The bearer token has no key id (kid)."
 
 
 async def test_token_of_one_issuer_signed_with_other_key_refused(
@@ -131,11 +239,11 @@ async def test_refetch_is_rate_limited(app: FastAPI, client: httpx.AsyncClient, 
 
 async def test_superadmin_jwt_without_uic(client: httpx.AsyncClient, tree: Tree,
                                           issuers: list[Issuer]) -> None:
-    token = issuers[1].sign({"etest_role": "superadmin"})
+    token = issuers[0].sign({"etest_role": "superadmin"})
     resp = await client.get(f"/api/v1/organizations/{tree.uic['B']}",
                             headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 200
-    token = issuers[1].sign({"etest_role": "admin"})
+    token = issuers[0].sign({"etest_role": "admin"})
     assert await _status(client, token) == 401
 
 

@@ -1,4 +1,5 @@
-"""``etest report`` writes the same workbook as the API, as the superadmin operator."""
+"""``etest report`` writes the same workbook as the API, as the superadmin operator (compared
+with the API as a superadmin: answers and IRT parameters are hidden from other roles)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 
 from etest.cli import app as cli
 from etest.config import Settings, get_settings
+from tests.conftest import Headers
 from tests.report.conftest import Seed, download
 
 
@@ -47,7 +49,7 @@ def cells(book: Workbook) -> dict[str, list[tuple[Any, ...]]]:
 
 @pytest.mark.parametrize(("name", "extra"), [("placement", ()), ("ct-log", ("--level", "A1")),
                                              ("responses", ("--emails", "EMAILS"))])
-async def test_cli_writes_the_same_workbook(client: httpx.AsyncClient, seed: Seed,
+async def test_cli_writes_the_same_workbook(client: httpx.AsyncClient, seed: Seed, su: Headers,
                                             runner: CliRunner, tmp_path: Path, name: str,
                                             extra: tuple[str, ...]) -> None:
     emails = ",".join(c["email"] for c in seed.candidates.values())
@@ -61,7 +63,7 @@ async def test_cli_writes_the_same_workbook(client: httpx.AsyncClient, seed: See
     params: dict[str, Any] = {"uic": seed.uic["R"], **seed.range}
     if extra:
         params[extra[0].lstrip("-")] = emails if extra[1] == "EMAILS" else extra[1]
-    resp = await download(client, seed.key["R"], name, **params)
+    resp = await download(client, su, name, **params)
     assert resp.status_code == 200
     api = openpyxl.load_workbook(io.BytesIO(resp.content))
     written = openpyxl.load_workbook(out)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from etest.db import transaction
 from etest.models import AttemptItem, Item, Response
+from tests.conftest import Headers
 from tests.report.conftest import (
     HOSTILE_FIRST,
     Seed,
@@ -30,7 +31,7 @@ SERVED_HEADERS = ["First name", "Last name", "Email", "UIC", "Organization", "At
                   "CT level", "Attempt number", "Started (UTC)", "Status", "Result", "Position",
                   "Item code", "Item version", "Item id", "Skill", "Item level", "Item type",
                   "Served (UTC)", "Answer", "Correct", "Timed out", "Time spent (s)",
-                  "Answered (UTC)"]
+                  "Answered (UTC)", "IP", "User agent"]
 
 
 async def test_placement(client: httpx.AsyncClient, seed: Seed) -> None:
@@ -103,11 +104,14 @@ async def test_scoping(client: httpx.AsyncClient, seed: Seed) -> None:
     assert len(viewed) == 3
 
 
-async def test_responses(app: FastAPI, client: httpx.AsyncClient, seed: Seed) -> None:
+async def test_responses(app: FastAPI, client: httpx.AsyncClient, seed: Seed,
+                         su: Headers) -> None:
     hostile, bulk = seed.candidates["hostile"]["email"], seed.candidates["bulk"]["email"]
     other = f"{uuid.uuid4().hex}@nowhere.example"  # unknown emails simply match nothing
+    # a superadmin: answers to live items are the keys, hidden from the organization's staff
+    # (tests/content/test_keys.py)
     for emails in ([f"{hostile.upper()}, {bulk}", other], [hostile, bulk, other]):
-        book = await workbook(client, seed.key["R"], "responses", uic=seed.uic["R"],
+        book = await workbook(client, su, "responses", uic=seed.uic["R"],
                               emails=emails, **seed.range)
         assert book.sheetnames == ["Responses", "About"]
         headers, rows = table(book, "Responses")
@@ -209,8 +213,10 @@ async def test_cant_do(app: FastAPI, client: httpx.AsyncClient, seed: Seed) -> N
     assert about(book)["Finished placement tests"] == 3
 
 
-async def test_item_stats(app: FastAPI, client: httpx.AsyncClient, seed: Seed) -> None:
-    book = await workbook(client, seed.key["R"], "item-stats", uic=seed.uic["R"], **seed.range)
+async def test_item_stats(app: FastAPI, client: httpx.AsyncClient, seed: Seed,
+                          su: Headers) -> None:
+    # a superadmin: the IRT columns are for key readers (tests/content/test_keys.py)
+    book = await workbook(client, su, "item-stats", uic=seed.uic["R"], **seed.range)
     headers, rows = table(book, "Item statistics")
     assert headers == ["Item code", "Version", "Item id", "Type", "Skill", "Level", "Can-Do",
                        "Exposures", "Answered", "Correct", "p-value", "Point-biserial",

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, true
+from sqlalchemy import ColumnElement, false, true
 
 from etest.auth.actor import Actor
 from etest.models import Organization
 
 
 def in_subtree(actor: Actor) -> ColumnElement[bool]:
-    """A filter on :class:`Organization` rows: the actor's organization and those below it."""
-    if actor.org_path is None:
+    """A filter on :class:`Organization` rows: the actor's organization and those below it;
+    every organization for a global superadmin, none for a content manager."""
+    if actor.is_global:
         return true()
+    if not actor.sees_tenants or actor.org_path is None:  # a content manager
+        return false()
     return Organization.path.startswith(actor.org_path, autoescape=True)
 
 

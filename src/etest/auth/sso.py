@@ -3,6 +3,8 @@
 The unverified ``iss`` only picks the issuer's configuration; the signature is then checked with
 that issuer's JWKS and its pinned algorithms (never the token's own choice, never ``none`` or
 HMAC). An unknown ``kid`` triggers one refetch, at most once per ``jwks_refetch_interval``.
+A token that lives longer than ``max_lifetime`` is refused, however valid its signature. What
+the claims may reach (the issuer's region, its global roles) is checked in :mod:`etest.deps`.
 """
 
 from __future__ import annotations
@@ -38,16 +40,20 @@ class SsoClaims:
     subject: str
     role: str
     uic: str | None
+    #: The issuer's region and the global roles it may grant (from its configuration).
+    region: str
+    global_roles: frozenset[str]
 
 
 class SsoVerifier:
     """Verifies bearer JWTs against the configured issuers' key sets (cached per issuer)."""
 
     def __init__(self, issuers: list[TrustedIssuer], *, refetch_interval: float,
-                 cache_seconds: float) -> None:
+                 cache_seconds: float, max_lifetime: float = 12 * 3600.0) -> None:
         self._sets = {i.issuer: _KeySet(i) for i in issuers}
         self._refetch_interval = refetch_interval
         self._cache_seconds = cache_seconds
+        self._max_lifetime = max_lifetime
         self.fetch_count = 0
 
     async def _fetch(self, ks: _KeySet) -> None:
@@ -88,9 +94,11 @@ class SsoVerifier:
             raise Unauthorized("The bearer token is malformed.") from exc
         if any(h in header for h in _FORBIDDEN_HEADERS):
             raise Unauthorized("The bearer token carries key-location headers.")
-        ks = self._sets.get(str(unverified.get("iss", "")))
         kid = header.get("kid")
-        if ks is None or not isinstance(kid, str):
+        if not isinstance(kid, str):
+            raise Unauthorized("The bearer token has no key id (kid).")
+        ks = self._sets.get(str(unverified.get("iss", "")))
+        if ks is None:
             raise Unauthorized("The bearer token's issuer is not trusted.")
         key = await self._key(ks, kid)
         cfg = ks.issuer
@@ -101,10 +109,17 @@ class SsoVerifier:
             )
         except jwt.PyJWTError as exc:
             raise Unauthorized("The bearer token is invalid.") from exc
+        # PyJWT has checked that int() reads exp (and iat, when present): "123" passes too
+        issued = int(claims["iat"]) if "iat" in claims else time.time()
+        lifetime = int(claims["exp"]) - issued
+        if lifetime > self._max_lifetime:
+            raise Unauthorized(f"The bearer token's lifetime exceeds "
+                               f"{self._max_lifetime / 3600:g} hours.")
         role = claims.get(cfg.role_claim)
         uic = claims.get(cfg.uic_claim)
         if not isinstance(role, str) or (uic is not None and not isinstance(uic, str)):
             raise Unauthorized("The bearer token lacks the role or organization claim.")
         if refused_character(str(claims["sub"])) is not None:  # it names the actor in audits
             raise Unauthorized("The bearer token's subject holds control or invisible characters.")
-        return SsoClaims(issuer=cfg.issuer, subject=str(claims["sub"]), role=role, uic=uic)
+        return SsoClaims(issuer=cfg.issuer, subject=str(claims["sub"]), role=role, uic=uic,
+                         region=cfg.region, global_roles=frozenset(cfg.global_roles))

@@ -1,20 +1,23 @@
-"""Content API: import (superadmin), items and assessments (staff), the flow JSON Schema and
-media (public: candidates' pages load them)."""
+"""Content API: import and item status (content managers and superadmins), items and
+assessments (staff of every role; keys, IRT parameters and transcripts for content managers and
+superadmins only), the flow JSON Schema and media (public: candidates' pages load them)."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from sqlalchemy import func, or_, select
 
 from etest.audit.service import record
+from etest.auth.actor import Actor
 from etest.content.media import MediaStore
 from etest.content.schemas import FlowFile, ItemStatus, ItemType, Skill
 from etest.content.schemas_out import (
+    SECRET_FIELDS,
     AssessmentOut,
     AssessmentVersionOut,
     ImportOut,
@@ -25,7 +28,7 @@ from etest.content.schemas_out import (
 from etest.content.service import import_content
 from etest.content.sources import sources_from_bytes
 from etest.deps import ActorDep, SessionDep, SettingsDep
-from etest.errors import Forbidden, NotFound, PayloadTooLarge
+from etest.errors import NotFound, PayloadTooLarge
 from etest.kit.levels import canonical_level
 from etest.kit.pagination import PaginationDep, paginate
 from etest.kit.schemas import TEXT_QUERY, Page
@@ -46,9 +49,10 @@ async def import_content_file(
     skill: Annotated[Skill, Form(description="skill of imported QTI items")] = "reading",
     level: Annotated[str | None, Form(description="level of imported QTI items")] = None,
 ) -> dict[str, Any]:
-    """Validate everything, then import all of it or nothing (superadmin). Importing the same
-    file again changes nothing."""
-    actor.require("manage_plans")
+    """Validate everything, then import all of it or nothing (content managers and
+    superadmins: whoever writes an item writes its key). Importing the same file again changes
+    nothing."""
+    actor.require("manage_content")
     data = await file.read(settings.max_content_bytes + 1)
     if len(data) > settings.max_content_bytes:
         raise PayloadTooLarge(f"The file is larger than {settings.max_content_bytes} bytes.")
@@ -65,7 +69,23 @@ def _staff(actor: Any) -> None:
     actor.require("read")
 
 
-@router.get("/api/v1/items", response_model=Page[ItemSummary])
+ItemOut = TypeVar("ItemOut", ItemSummary, ItemDetail)
+
+
+def _view(model: type[ItemOut], item: Item, actor: Actor) -> ItemOut:
+    """``item`` as ``actor`` may see it: without key, IRT parameters and transcript unless it
+    reads keys (those fields are left unset, and the routes drop unset fields)."""
+    if actor.reads_keys:
+        return model.model_validate(item)
+    values = {name: getattr(item, name) for name in model.model_fields
+              if name not in SECRET_FIELDS}
+    if values.get("stimulus"):
+        values["stimulus"] = {k: v for k, v in values["stimulus"].items() if k != "transcript"}
+    return model.model_validate(values)
+
+
+@router.get("/api/v1/items", response_model=Page[ItemSummary],
+            response_model_exclude_unset=True)
 async def list_items(
     actor: ActorDep, session: SessionDep, pagination: PaginationDep,
     level: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=32)] = None,
@@ -93,7 +113,7 @@ async def list_items(
         stmt = stmt.where(or_(Item.code.ilike(pattern, escape="\\"),
                               Item.prompt.ilike(pattern, escape="\\")))
     total, rows = await paginate(session, stmt, pagination, Item.code, Item.version)
-    return Page(items=[ItemSummary.model_validate(r[0]) for r in rows], total=total,
+    return Page(items=[_view(ItemSummary, r[0], actor) for r in rows], total=total,
                 page=pagination.page, per_page=pagination.per_page)
 
 
@@ -104,19 +124,21 @@ async def _item(session: Any, item_id: uuid.UUID) -> Item:
     return item  # type: ignore[no-any-return]
 
 
-@router.get("/api/v1/items/{item_id}", response_model=ItemDetail)
-async def get_item(actor: ActorDep, session: SessionDep, item_id: uuid.UUID) -> Item:
-    """The whole item with its key and IRT parameters (admins and superadmins)."""
-    if actor.role not in ("admin", "superadmin"):
-        raise Forbidden("Only admins read item keys.")
-    return await _item(session, item_id)
+@router.get("/api/v1/items/{item_id}", response_model=ItemDetail,
+            response_model_exclude_unset=True)
+async def get_item(actor: ActorDep, session: SessionDep, item_id: uuid.UUID) -> ItemDetail:
+    """The whole item; its key, IRT parameters and transcript for content managers and
+    superadmins only (a school that could read keys could forge certificates)."""
+    _staff(actor)
+    return _view(ItemDetail, await _item(session, item_id), actor)
 
 
 @router.patch("/api/v1/items/{item_id}", response_model=ItemDetail)
 async def change_item_status(actor: ActorDep, session: SessionDep, item_id: uuid.UUID,
                              body: ItemStatusChange) -> Item:
-    """Move an item between draft, pilot, active and retired (superadmin, audited)."""
-    actor.require("manage_plans")
+    """Move an item between draft, pilot, active and retired (content managers and
+    superadmins, audited)."""
+    actor.require("manage_content")
     item = await _item(session, item_id)
     before, item.status = item.status, body.status
     record(session, actor, "item.status", target_type="item", target_id=item.id,

@@ -6,8 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from pydantic import Field
+
 from etest.content.schemas import ItemStatus
 from etest.kit.schemas import Input, Output
+
+_KEY_READERS = "Content managers and superadmins only (absent for other roles)"
+
+#: What only content managers and superadmins see of an item: left unset for other roles, and
+#: the routes drop unset fields (``response_model_exclude_unset``), so the fields are absent.
+SECRET_FIELDS = frozenset({"key", "irt_model", "irt_a", "irt_b", "irt_c"})
 
 
 class ItemSummary(Output):
@@ -19,22 +27,23 @@ class ItemSummary(Output):
     level: str | None
     status: str
     can_do: str | None
-    irt_model: str | None
-    irt_a: float | None
-    irt_b: float | None
-    irt_c: float | None
+    irt_model: str | None = Field(None, description=_KEY_READERS)
+    irt_a: float | None = Field(None, description=_KEY_READERS)
+    irt_b: float | None = Field(None, description=_KEY_READERS)
+    irt_c: float | None = Field(None, description=_KEY_READERS)
     source: str | None
     created_at: datetime
 
 
 class ItemDetail(ItemSummary):
-    """The whole item, key included: for admins only."""
+    """The whole item as staff see it; its key, IRT parameters and the audio's transcript
+    (``stimulus.transcript``) only for content managers and superadmins."""
 
     prompt: str
     stimulus: dict[str, Any] | None
     options: list[dict[str, Any]]
     targets: list[dict[str, Any]]
-    key: dict[str, Any]
+    key: dict[str, Any] | None = Field(None, description=_KEY_READERS)
     review_lessons: list[str]
     shuffle_options: bool
     time_limit_seconds: int | None

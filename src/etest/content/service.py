@@ -418,7 +418,7 @@ async def import_content(session: AsyncSession, actor: Actor, store: MediaStore,
                          sources: list[Source]) -> ImportResult:
     """Validate every source, then write them all; on any problem write nothing and raise
     :class:`ContentInvalid` listing every problem (file, JSON path, message)."""
-    actor.require("manage_plans")
+    actor.require("manage_content")
     result = ImportResult()
     for source in sources:
         for r in source.qti_reports:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, distinct, func, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, distinct, false, func, select, true
 
 from etest.models import (
     Attempt,
@@ -31,14 +31,18 @@ AnySelect = Select[*tuple[Any, ...]]
 @dataclass(frozen=True)
 class Window:
     """What a report reads: attempts taken in organizations whose path starts with ``path``
-    (None: every organization) at a time in ``[start, end)``, at ``level`` when given."""
+    (None: every organization; ``nowhere``: none, for a content manager) at a time in
+    ``[start, end)``, at ``level`` when given."""
 
     path: str | None
     start: datetime
     end: datetime
     level: str | None = None
+    nowhere: bool = False
 
     def subtree(self) -> ColumnElement[bool]:
+        if self.nowhere:
+            return false()
         if self.path is None:
             return true()
         return Organization.path.startswith(self.path, autoescape=True)

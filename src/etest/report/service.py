@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from sqlalchemy import case, null
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
@@ -73,6 +74,9 @@ class _Run:
     window: Window
     params: ReportParams
     about: list[tuple[str, Any]] = field(default_factory=list)
+    #: The actor may see keys (content managers, superadmins): the answers to live items and
+    #: IRT parameters. Others get the answer column empty for items that can still be served.
+    reads_keys: bool = False
 
     async def stream(self, sheet: Sheet, stmt: AnySelect,
                      convert: Callable[[Any], Sequence[Any]] = tuple) -> None:
@@ -89,7 +93,9 @@ class _Run:
                     build: Callable[[Sequence[Any]], AnySelect],
                     convert: Callable[[Any], Sequence[Any]] = tuple) -> Sheet:
         sheet = self.book.sheet(name, [f.column for f in fields])
-        await self.stream(sheet, build([f.expr for f in fields]), convert)
+        exprs = [_ANSWER_UNLESS_LIVE if f is _ANSWER and not self.reads_keys else f.expr
+                 for f in fields]
+        await self.stream(sheet, build(exprs), convert)
         return sheet
 
 
@@ -99,6 +105,9 @@ class Report:
     description: str
     write: Callable[[_Run], Awaitable[None]]
     needs_emails: bool = False
+    #: Aggregates over items, no row of a tenant: a content manager reads it over every
+    #: organization (every other report is empty for it).
+    across_tenants: bool = False
 
 
 # -- columns shared by several reports ---------------------------------------------------------
@@ -119,6 +128,10 @@ _ATTEMPT = [_col("Attempt", Attempt.id, width=36),
             _col("Started (UTC)", Attempt.started_at, "datetime", 19),
             _col("Status", Attempt.status, width=11),
             _col("Result", Attempt.level_result, width=12)]
+#: A right answer is the item's key: the answer to an item that can still be served (pilot,
+#: active) is shown to content managers and superadmins only; correctness to every role.
+_ANSWER = _col("Answer", Response.answer, "json", 20)
+_ANSWER_UNLESS_LIVE = case((Item.status.in_(("pilot", "active")), null()), else_=Response.answer)
 _SERVED = [_col("Position", AttemptItem.position, "int", 9),
            _col("Item code", Item.code, width=24),
            _col("Item version", Item.version, "int", 8),
@@ -127,11 +140,14 @@ _SERVED = [_col("Position", AttemptItem.position, "int", 9),
            _col("Item level", Item.level, width=9),
            _col("Item type", Item.type, width=15),
            _col("Served (UTC)", AttemptItem.served_at, "datetime", 19),
-           _col("Answer", Response.answer, "json", 20),
+           _ANSWER,
            _col("Correct", Response.correct, "bool", 8),
            _col("Timed out", Response.timed_out, "bool", 9),
            _col("Time spent (s)", Response.time_spent_ms / 1000.0, "float", 12),
-           _col("Answered (UTC)", Response.answered_at, "datetime", 19)]
+           _col("Answered (UTC)", Response.answered_at, "datetime", 19),
+           # the device the answer came from (empty for a timed-out or unanswered item)
+           _col("IP", Response.ip, width=16),
+           _col("User agent", Response.user_agent, width=40)]
 _SERVED_ROWS = [*_CANDIDATE, *_ORGANIZATION, *_ATTEMPT, *_SERVED]
 
 
@@ -155,6 +171,8 @@ _PLACEMENT = [*_CANDIDATE, *_ORGANIZATION,
               _col("Finish reason", Attempt.finish_reason, width=12),
               _col("Attempt", Attempt.id, width=36)]
 _LEVEL_AT = next(n for n, f in enumerate(_PLACEMENT) if f.column.header == "Level")
+#: The Level of a PT finished with too few answers for a level (docs/placement.md).
+UNPLACED = "Unplaced"
 
 
 async def _placement(run: _Run) -> None:
@@ -164,8 +182,10 @@ async def _placement(run: _Run) -> None:
     levels: Counter[str] = Counter()
 
     def count(row: Any) -> Sequence[Any]:
-        levels[row[_LEVEL_AT]] += 1
-        return tuple(row)
+        values = list(row)
+        values[_LEVEL_AT] = values[_LEVEL_AT] or UNPLACED  # no level_result: unplaced
+        levels[values[_LEVEL_AT]] += 1
+        return values
 
     await run.table("Placements", _PLACEMENT,
                     partial(repository.finished_attempts, run.window, "PT"), count)
@@ -179,7 +199,8 @@ def _level_summary(book: Book, sheet: Sheet, levels: Counter[str]) -> None:
     known = [lv for lv in LEVELS if levels[lv]]
     shown = list(LEVELS[LEVELS.index(known[0]):LEVELS.index(known[-1]) + 1]) if known \
         else list(LEVELS)
-    shown += sorted(lv for lv in levels if lv not in LEVELS)  # a level name we do not know
+    # then Unplaced, and any level name we do not know
+    shown += sorted((lv for lv in levels if lv not in LEVELS), key=lambda lv: lv != UNPLACED)
     total = sum(levels.values())
     sheet.extend((lv, levels[lv], levels[lv] / total if total else 0.0) for lv in shown)
     ws = sheet.worksheet
@@ -201,6 +222,13 @@ async def _responses(run: _Run) -> None:
     await run.table("Responses", _SERVED_ROWS,
                     partial(repository.served_items, run.window, emails=run.params.emails))
     run.about.append(("Emails", ", ".join(run.params.emails)))
+    _about_answers(run)
+
+
+def _about_answers(run: _Run) -> None:
+    if not run.reads_keys:
+        run.about.append(("Answers", "empty for items still in use (a right answer is the "
+                                     "key); Correct is shown for every item"))
 
 
 def _lines(entries: Any, fmt: Callable[[dict[str, Any]], str]) -> str | None:
@@ -247,6 +275,7 @@ async def _ct_log(run: _Run) -> None:
         await run.table(f"CT log {level}", _SERVED_ROWS,
                         partial(repository.served_items, run.window, ct_level=level))
     run.about.append(("Levels", ", ".join(levels) or "none"))
+    _about_answers(run)
 
 
 _CANT_DO = [Column("Statement", width=24), Column("Level", width=9), Column("Skill", width=11),
@@ -304,9 +333,21 @@ def _item_row(row: Any) -> Sequence[Any]:
             row.irt_model, row.irt_a, row.irt_b, row.irt_c)
 
 
+#: IRT parameters are for content managers and superadmins: others get no such columns.
+_IRT_HEADERS = frozenset({"IRT model", "a", "b", "c"})
+
+
 async def _item_stats(run: _Run) -> None:
-    sheet = run.book.sheet("Item statistics", _ITEM_STATS)
-    await run.stream(sheet, repository.item_stats(run.window), _item_row)
+    keep = [n for n, c in enumerate(_ITEM_STATS) if run.reads_keys or c.header not in _IRT_HEADERS]
+    sheet = run.book.sheet("Item statistics", [_ITEM_STATS[n] for n in keep])
+
+    def row(values: Any) -> Sequence[Any]:
+        full = _item_row(values)
+        return [full[n] for n in keep]
+
+    await run.stream(sheet, repository.item_stats(run.window), row)
+    if not run.reads_keys:
+        run.about.append(("IRT parameters", "shown to content managers and superadmins only"))
 
 
 REPORTS: dict[str, Report] = {r.name: r for r in (
@@ -319,7 +360,7 @@ REPORTS: dict[str, Report] = {r.name: r for r in (
     Report("ct-log", "One row per served CT item, one sheet per level", _ct_log),
     Report("cant-do", "Can-Do statements most often missed on placement tests", _cant_do),
     Report("item-stats", "Per item: exposures, p-value, point-biserial, IRT parameters",
-           _item_stats),
+           _item_stats, across_tenants=True),
 )}
 
 
@@ -362,11 +403,12 @@ async def _window(session: AsyncSession, actor: Actor, report: Report,
     path = actor.org_path
     if params.uic is not None:
         path = (await org_repository.get_by_uic(session, actor, params.uic)).path
+    nowhere = not actor.sees_tenants and not report.across_tenants
     start = datetime.combine(params.date_from, time(), UTC)
     end = (datetime.combine(params.date_to, time(), UTC) + timedelta(days=1)
            if params.date_to < date.max else datetime.max.replace(tzinfo=UTC))
     checked = ReportParams(params.date_from, params.date_to, params.uic, tuple(emails), level)
-    return Window(path, start, end, level), checked
+    return Window(path, start, end, level, nowhere=nowhere), checked
 
 
 def filename(name: str, params: ReportParams) -> str:
@@ -382,7 +424,7 @@ async def write_report(session: AsyncSession, actor: Actor, name: str, params: R
     window, params = await _window(session, actor, report, params)
     started = clock.perf_counter()
     book = Book(path, progress)
-    run = _Run(session, book, window, params)
+    run = _Run(session, book, window, params, reads_keys=actor.reads_keys)
     try:
         await report.write(run)
     finally:
