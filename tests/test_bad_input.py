@@ -175,7 +175,8 @@ async def test_spoofing_characters_refused_in_organization_names(client: httpx.A
                                   headers=tree.key["A"], json={"name": name})
         _refused_name(resp, "name")
     resp = await client.post("/api/v1/organizations", headers=tree.key["A"], json={
-        "uic": unique(), "name": "مدرسة النور", "parent_uic": tree.uic["A"]})
+        "uic": f"{tree.uic['ROOT']}-{unique()}", "name": "مدرسة النور",
+        "parent_uic": tree.uic["A"]})
     assert resp.status_code == 201 and resp.json()["name"] == "مدرسة النور"
 
 

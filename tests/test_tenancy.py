@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from etest.db import transaction
 from etest.outbox.jobs import enqueue
 from tests.certificate.conftest import certificate_under
-from tests.conftest import Headers, Tree, create_candidate
+from tests.conftest import Headers, Tree, create_candidate, create_key, create_org, unique
 from tests.support.openapi import Operation, operations, sample
 
 #: Path parameters that name data shared by every organization (reference data, the item
@@ -61,7 +61,7 @@ async def _call(client: httpx.AsyncClient, doc: dict[str, Any], op: Operation,
     body = None
     schema = op.json_body_schema(doc)
     if schema is not None:
-        body = sample(doc, schema, {"uic": target_uic, "reason": "tenancy check"})
+        body = sample(doc, schema, {"uic": target_uic, "reason": "tenancy check", "level": "A1"})
     if op.is_multipart:
         return await client.request(op.method, path, headers=headers,
                                     files={"file": ("x.csv", b"email\n", "text/csv")})
@@ -178,3 +178,146 @@ async def test_body_references_to_foreign_rows_are_404(client: httpx.AsyncClient
                                     data={"uic": tree.uic["B"]},
                                     files={"file": ("x.csv", b"email\nz@example.org\n")})
     assert import_resp.status_code == 404
+
+
+# ------------------------------------------------- no oracle across customers' trees
+# docs/tenancy.md: an email is unique inside one top-level organization's tree; a UIC created
+# by a non-global caller lives in its root's namespace ("<ROOT UIC>-...").
+
+
+async def _other_tree(app: FastAPI, client: httpx.AsyncClient, su: Headers) -> tuple[str, Headers]:
+    """A second customer: a top-level organization of its own and its admin's key."""
+    root = await create_org(client, su, uic=unique("OTHER"), name="Other customer")
+    return root["uic"], await create_key(app, "admin", root["uic"])
+
+
+async def test_same_email_in_two_trees_is_two_candidates(
+        app: FastAPI, client: httpx.AsyncClient, tree: Tree, su: Headers) -> None:
+    other_uic, other = await _other_tree(app, client, su)
+    email = f"shared.{uuid.uuid4().hex[:8]}@example.org"
+    theirs = await create_candidate(client, other, uic=other_uic, email=email)
+    # tree A's admin cannot tell that the email is registered at another customer
+    mine = await client.post("/api/v1/candidates", headers=tree.key["A"],
+                             json={"email": email.upper(), "uic": tree.uic["A1"]})
+    assert mine.status_code == 201, mine.text
+    assert mine.json()["id"] != theirs["id"]
+    for key, cand in ((other, theirs), (tree.key["A"], mine.json())):
+        got = await client.get(f"/api/v1/candidates/{cand['id']}", headers=key)
+        assert got.status_code == 200 and got.json()["email"] == email
+    # inside one customer's tree an email is one person, even across siblings
+    again = await client.post("/api/v1/candidates", headers=tree.key["B"],
+                              json={"email": email, "uic": tree.uic["B"]})
+    assert again.status_code == 409
+    assert again.json()["type"] == "/errors/email-registered"
+    # a PATCH to an email of another tree succeeds; to one of the same tree it does not
+    free = await create_candidate(client, tree.key["B"], uic=tree.uic["B"])
+    taken_elsewhere = await create_candidate(client, other, uic=other_uic)
+    moved = await client.patch(f"/api/v1/candidates/{free['id']}", headers=tree.key["B"],
+                               json={"email": taken_elsewhere["email"]})
+    assert moved.status_code == 200, moved.text
+    clash = await client.patch(f"/api/v1/candidates/{free['id']}", headers=tree.key["B"],
+                               json={"email": email})
+    assert clash.status_code == 409 and clash.json()["type"] == "/errors/email-registered"
+
+
+async def test_lookups_by_email_stay_in_the_callers_tree(
+        app: FastAPI, client: httpx.AsyncClient, tree: Tree, su: Headers) -> None:
+    other_uic, other = await _other_tree(app, client, su)
+    email = f"twice.{uuid.uuid4().hex[:8]}@example.org"
+    mine = await create_candidate(client, tree.key["A"], uic=tree.uic["A"], email=email)
+    theirs = await create_candidate(client, other, uic=other_uic, email=email)
+    found = await client.post("/api/v1/candidates/lookup", headers=tree.key["ROOT"],
+                              json={"emails": [email]})
+    assert [c["id"] for c in found.json()] == [mine["id"]]
+    searched = await client.get("/api/v1/candidates", headers=tree.key["ROOT"],
+                                params={"email": email})
+    assert [c["id"] for c in searched.json()["items"]] == [mine["id"]]
+    issued = await client.post("/api/v1/tokens", headers=tree.key["A"],
+                               json={"email": email, "type": "PT"})
+    assert issued.status_code == 201 and issued.json()["candidate_id"] == mine["id"]
+    # the operator sees both people: it must say which one it means, not get either
+    ambiguous = await client.post("/api/v1/tokens", headers=su,
+                                  json={"email": email, "type": "PT"})
+    assert ambiguous.status_code == 409, ambiguous.text
+    assert ambiguous.json()["type"] == "/errors/email-ambiguous"
+    named = await client.post("/api/v1/tokens", headers=su,
+                              json={"email": email, "type": "PT", "uic": other_uic})
+    assert named.status_code == 201 and named.json()["candidate_id"] == theirs["id"]
+    both = await client.post("/api/v1/candidates/lookup", headers=su, json={"emails": [email]})
+    assert {c["id"] for c in both.json()} == {mine["id"], theirs["id"]}
+
+
+async def test_transfer_across_trees_checks_the_target_tree(
+        app: FastAPI, client: httpx.AsyncClient, tree: Tree, su: Headers) -> None:
+    other_uic, other = await _other_tree(app, client, su)
+    email = f"mover.{uuid.uuid4().hex[:8]}@example.org"
+    await create_candidate(client, tree.key["B"], uic=tree.uic["B"], email=email)
+    twin = await create_candidate(client, other, uic=other_uic, email=email)
+    clash = await client.post(f"/api/v1/candidates/{twin['id']}/transfer", headers=su,
+                              json={"uic": tree.uic["A1"]})
+    assert clash.status_code == 409 and clash.json()["type"] == "/errors/email-registered"
+    single = await create_candidate(client, other, uic=other_uic)
+    moved = await client.post(f"/api/v1/candidates/{single['id']}/transfer", headers=su,
+                              json={"uic": tree.uic["A1"]})
+    assert moved.status_code == 200 and moved.json()["uic"] == tree.uic["A1"]
+    # it now belongs to the tree: the tree's admin sees it, the old customer does not, and
+    # the tree's own uniqueness holds for it
+    assert (await client.get(f"/api/v1/candidates/{single['id']}",
+                             headers=tree.key["A"])).status_code == 200
+    assert (await client.get(f"/api/v1/candidates/{single['id']}",
+                             headers=other)).status_code == 404
+    dup = await client.post("/api/v1/candidates", headers=tree.key["B"],
+                            json={"email": single["email"], "uic": tree.uic["B"]})
+    assert dup.status_code == 409
+
+
+def _probe_view(resp: httpx.Response, uic: str) -> tuple[int, str]:
+    return resp.status_code, resp.text.replace(uic, "<uic>")
+
+
+async def test_uic_of_another_tree_reads_like_a_free_code(
+        app: FastAPI, client: httpx.AsyncClient, tree: Tree, su: Headers) -> None:
+    other_uic, other = await _other_tree(app, client, su)
+    kid = await client.post("/api/v1/organizations", headers=other, json={
+        "uic": f"{other_uic}-KID", "name": "Their school", "parent_uic": other_uic})
+    assert kid.status_code == 201, kid.text
+    key, parent = tree.key["A"], tree.uic["A"]
+
+    async def create(uic: str) -> httpx.Response:
+        return await client.post("/api/v1/organizations", headers=key,
+                                 json={"uic": uic, "name": "x", "parent_uic": parent})
+
+    free = unique("FREE")
+    reference = _probe_view(await create(free), free)
+    assert reference[0] == 422 and "uic-outside-namespace" in reference[1]
+    for taken in (other_uic, f"{other_uic}-KID", f"{other_uic}-FREE"):
+        assert _probe_view(await create(taken), taken) == reference, taken
+    # inside its own tree's namespace a collision is the tree's own business: 409
+    own = f"{tree.uic['ROOT']}-{uuid.uuid4().hex[:6].upper()}"
+    assert (await create(own)).status_code == 201
+    sibling = await client.post("/api/v1/organizations", headers=tree.key["B"], json={
+        "uic": own, "name": "x", "parent_uic": tree.uic["B"]})
+    assert sibling.status_code == 409 and sibling.json()["type"] == "/errors/uic-taken"
+
+
+async def test_operator_keeps_namespaces_apart(app: FastAPI, client: httpx.AsyncClient,
+                                               tree: Tree, su: Headers) -> None:
+    root = tree.uic["ROOT"]
+
+    async def create(uic: str, parent: str | None = None) -> httpx.Response:
+        return await client.post("/api/v1/organizations", headers=su,
+                                 json={"uic": uic, "name": "x", "parent_uic": parent})
+
+    inside = await create(f"{root}-NEWROOT")  # a top-level code inside ROOT's namespace
+    assert inside.status_code == 422 and inside.json()["type"] == "/errors/uic-outside-namespace"
+    other_uic, _ = await _other_tree(app, client, su)
+    # a child of another tree cannot take a code of ROOT's namespace either
+    assert (await create(f"{root}-STRAY", other_uic)).status_code == 422
+    # a new top-level code whose namespace would cover an existing organization's code
+    prefix = unique("PFX")
+    assert (await create(f"{prefix}-EU")).status_code == 201
+    covering = await create(prefix)
+    assert covering.status_code == 422
+    assert covering.json()["type"] == "/errors/uic-outside-namespace"
+    # the operator may still name children freely inside their own tree
+    assert (await create(unique("ANY"), root)).status_code == 201

@@ -45,7 +45,9 @@ async def ensure_demo(session: AsyncSession, settings: Settings, actor: Actor) -
     if org is None:
         org = await organizations.create(session, actor, OrganizationCreate(
             uic=DEMO_UIC, name="eTest Demo School", plan_code="neo_plus"))
-    candidate = await session.scalar(select(Candidate).where(Candidate.email == DEMO_EMAIL))
+    # emails are unique per organization tree: another customer may have this address too
+    candidate = await session.scalar(select(Candidate).where(
+        Candidate.root_organization_id == org.root_id, Candidate.email == DEMO_EMAIL))
     if candidate is None:
         candidate = Candidate(organization_id=org.id, root_organization_id=org.root_id,
                               email=DEMO_EMAIL, first_name="Demo",

@@ -42,13 +42,23 @@ CATALOG: dict[str, str] = {
     "organization-expired": "The organization is expired or inactive.",
     "not-found": "No such resource (or it lies outside the caller's organizations).",
     "method-not-allowed": "The HTTP method is not allowed on this path.",
-    "email-registered": "A candidate with this email already exists.",
-    "uic-taken": "An organization with this UIC already exists.",
+    "email-registered": "A candidate with this email already exists in this customer's tree "
+                        "(the top-level organization and everything below it).",
+    "uic-taken": "An organization with this UIC already exists (in the caller's own tree).",
+    "uic-outside-namespace": "The UIC lies outside the namespace the caller may create in: "
+                             "below a top-level organization R, codes start with 'R-' "
+                             "(docs/tenancy.md).",
     "token-exists": "A live token of this type already exists for the candidate.",
     "token-not-live": "The token is no longer live (completed, expired or revoked).",
     "level-not-in-plan": "The level is not part of the candidate's plan.",
+    "plan-not-allowed": "The plan is not (or no longer) part of the organization's contract, "
+                        "or of the caller's own organization's contract.",
+    "plan-in-use": "The contract cannot drop a plan an organization below it still has.",
+    "plan-alias-taken": "The plan code or alias already names another plan.",
+    "email-ambiguous": "The email names candidates in several organizations' trees: give "
+                       "candidate_id, or a uic to look in.",
     "unknown-level": "The level name is not one of the eleven levels.",
-    "unknown-plan": "No plan with this code.",
+    "unknown-plan": "No plan with this code or old name.",
     "invalid-parent": "The organization cannot be placed under this parent.",
     "conflict": "The request conflicts with the current state of the resource.",
     "no-plan": "Neither the candidate nor its organization has a plan.",
@@ -60,7 +70,8 @@ CATALOG: dict[str, str] = {
     "token-not-found": "No test token with this code.",
     "token-expired": "The test token has expired.",
     "token-revoked": "The test token was revoked or replaced.",
-    "assessment-unavailable": "No content is loaded for this assessment yet.",
+    "assessment-unavailable": "No content is loaded for this assessment yet (a token is "
+                              "refused with 422; an attempt whose content vanished, 409).",
     "needs-review": "The certification attempts the retake policy allows at this level failed: "
                     "an oral review must grant another attempt first (docs/review.md).",
     "no-review-pending": "The candidate is not waiting for a review decision at this level.",

@@ -4,9 +4,10 @@ import io
 import uuid
 
 import httpx
+from fastapi import FastAPI
 from openpyxl import Workbook
 
-from tests.conftest import Tree, create_candidate
+from tests.conftest import Headers, Tree, create_candidate, create_key, create_org
 
 
 async def test_create_and_round_trip_phone(client: httpx.AsyncClient, tree: Tree) -> None:
@@ -53,8 +54,9 @@ async def test_search_filters_and_pagination(client: httpx.AsyncClient, tree: Tr
     assert (await search(q=f"kim{tag}"))["total"] == 5  # B's candidate stays invisible
     assert (await search(q=f"KIM{tag}", level="b1"))["total"] == 2
     assert (await search(username=f"u{tag}3"))["total"] == 1
-    assert (await search(q=tag, uic=tree.uic["A"]))["total"] == 3
-    assert (await search(q=tag, uic=tree.uic["A"], include_descendants=True))["total"] == 5
+    # a uic searches that organization's subtree by default, as tokens and results do
+    assert (await search(q=tag, uic=tree.uic["A"]))["total"] == 5
+    assert (await search(q=tag, uic=tree.uic["A"], include_descendants=False))["total"] == 3
     page = await search(q=tag, per_page=2, page=2)
     assert page["per_page"] == 2 and len(page["items"]) == 2  # type: ignore[arg-type]
     capped = await search(q=tag, per_page=5000)
@@ -172,3 +174,60 @@ async def test_bulk_import_bad_files(client: httpx.AsyncClient, tree: Tree) -> N
         assert resp.json()["type"] == "/errors/bad-upload"
     resp = await client.post("/api/v1/candidates/import", headers=tree.key["A"])
     assert resp.status_code == 422
+
+
+async def test_candidate_plan_stays_within_the_contract(app: FastAPI, client: httpx.AsyncClient,
+                                                       su: Headers) -> None:
+    jr = await create_org(client, su, plan_code="neo_jr")
+    admin = await create_key(app, "admin", jr["uic"])
+
+    async def create(plan: str, headers: Headers = admin) -> httpx.Response:
+        return await client.post("/api/v1/candidates", headers=headers, json={
+            "email": f"{uuid.uuid4().hex[:10]}@example.org", "uic": jr["uic"],
+            "plan_code": plan})
+
+    refused = await create("neo_plus")
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["type"] == "/errors/plan-not-allowed"
+    ok = await create("neo_jr")
+    assert ok.status_code == 201
+    patched = await client.patch(f"/api/v1/candidates/{ok.json()['id']}", headers=admin,
+                                 json={"plan_code": "neo_plus"})
+    assert patched.status_code == 422 and patched.json()["type"] == "/errors/plan-not-allowed"
+    imported = await client.post("/api/v1/candidates/import", headers=admin, files={"file": (
+        "p.csv", f"email,plan_code\n{uuid.uuid4().hex[:8]}@example.org,neo_plus\n".encode(),
+        "text/csv")})
+    assert imported.json()["failed"] == 1
+    assert "neo_plus" in imported.json()["rows"][0]["error"]
+    # the operator may give any plan
+    assert (await create("neo_plus", su)).status_code == 201
+
+
+async def test_candidate_plan_within_the_callers_own_contract(
+        app: FastAPI, client: httpx.AsyncClient, su: Headers) -> None:
+    jr = await create_org(client, su, plan_code="neo_jr")
+    # the operator gives a school below the neo_jr customer neo_plus ...
+    school = await create_org(client, su, parent=jr["uic"], plan_code="neo_plus")
+    admin = await create_key(app, "admin", jr["uic"])
+    # ... which the customer's own admin still cannot hand out: it is not in its contract
+    resp = await client.post("/api/v1/candidates", headers=admin, json={
+        "email": f"{uuid.uuid4().hex[:10]}@example.org", "uic": school["uic"],
+        "plan_code": "neo_plus"})
+    assert resp.status_code == 422 and resp.json()["type"] == "/errors/plan-not-allowed"
+
+
+async def test_old_plan_names_resolve(app: FastAPI, client: httpx.AsyncClient,
+                                      su: Headers) -> None:
+    org = await create_org(client, su, plan_code="Professional",
+                           allowed_plans=["neo+", "neoJr+"])
+    assert org["plan_code"] == "neo_pro"
+    assert org["allowed_plans"] == ["neo_plus", "neo_jr"]
+    admin = await create_key(app, "admin", org["uic"])
+    cand = await create_candidate(client, admin, uic=org["uic"], plan_code="professional")
+    assert cand["plan_code"] == "neo_pro"
+    patched = await client.patch(f"/api/v1/candidates/{cand['id']}", headers=admin,
+                                 json={"plan_code": "neoPrep+"})
+    assert patched.status_code == 422  # a real plan, but not in this contract
+    patched = await client.patch(f"/api/v1/candidates/{cand['id']}", headers=admin,
+                                 json={"plan_code": "neo JR"})
+    assert patched.status_code == 200 and patched.json()["plan_code"] == "neo_jr"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -23,7 +24,8 @@ async def test_tree_children_and_subtree(client: httpx.AsyncClient, tree: Tree) 
 
 
 async def test_admin_creates_below_own_only(client: httpx.AsyncClient, tree: Tree) -> None:
-    child = await create_org(client, tree.key["A"], parent=tree.uic["A1"])
+    child = await create_org(client, tree.key["A"], parent=tree.uic["A1"],
+                             uic=f"{tree.uic['ROOT']}-{uuid.uuid4().hex[:8]}")
     assert child["plan_code"] == "neo_plus"  # inherited from the parent
     resp = await client.post("/api/v1/organizations", headers=tree.key["A"],
                              json={"uic": unique(), "name": "x", "parent_uic": tree.uic["B"]})
@@ -33,7 +35,7 @@ async def test_admin_creates_below_own_only(client: httpx.AsyncClient, tree: Tre
     assert resp.status_code == 422
     assert resp.json()["type"] == "/errors/invalid-parent"
     dup = await client.post("/api/v1/organizations", headers=tree.key["A"],
-                            json={"uic": tree.uic["B"], "name": "x", "parent_uic": tree.uic["A"]})
+                            json={"uic": child["uic"], "name": "x", "parent_uic": tree.uic["A"]})
     assert dup.status_code == 409
     assert dup.json()["type"] == "/errors/uic-taken"
 
@@ -120,3 +122,40 @@ async def test_unknown_plan_and_fields(client: httpx.AsyncClient, su: Headers) -
     resp = await client.post("/api/v1/organizations", headers=su,
                              json={"uic": "bad uic!", "name": "x"})
     assert resp.status_code == 422
+
+
+async def test_plans_are_a_contract_set_from_above(client: httpx.AsyncClient, tree: Tree,
+                                                   su: Headers) -> None:
+    root, a = tree.uic["ROOT"], tree.uic["A"]
+
+    async def child(headers: Headers, parent: str, **fields: object) -> httpx.Response:
+        return await client.post("/api/v1/organizations", headers=headers, json={
+            "uic": f"{root}-{uuid.uuid4().hex[:8]}", "name": "x", "parent_uic": parent,
+            **fields})
+
+    async def patch(headers: Headers, uic: str, body: dict[str, object]) -> httpx.Response:
+        return await client.patch(f"/api/v1/organizations/{uic}", headers=headers, json=body)
+
+    # ROOT's contract is neo_plus: its admin cannot give a child anything else
+    for fields in ({"plan_code": "neo_pro"}, {"allowed_plans": ["neo_jr"]}):
+        resp = await child(tree.key["ROOT"], root, **fields)
+        assert resp.status_code == 422, fields
+        assert resp.json()["type"] == "/errors/plan-not-allowed"
+    # nor widen a child's contract beyond its own, and no admin widens its own
+    assert (await patch(tree.key["ROOT"], a, {"allowed_plans": ["neo_pro"]})).status_code == 422
+    own = await patch(tree.key["A"], a, {"allowed_plans": []})
+    assert own.status_code == 403
+    own = await patch(tree.key["ROOT"], root, {"allowed_plans": ["neo_pro"]})
+    assert own.status_code == 403
+    # the operator widens ROOT; ROOT's admin hands part of it on; A's admin uses it
+    widened = await patch(su, root, {"allowed_plans": ["professional", "neo_jr"]})
+    assert widened.status_code == 200 and widened.json()["allowed_plans"] == ["neo_pro", "neo_jr"]
+    given = await patch(tree.key["ROOT"], a, {"allowed_plans": ["neo_jr"]})
+    assert given.status_code == 200, given.text
+    school = await child(tree.key["A"], a, plan_code="neo_jr")
+    assert school.status_code == 201 and school.json()["plan_code"] == "neo_jr"
+    assert (await child(tree.key["A"], a, plan_code="neo_pro")).status_code == 422
+    # a contract in use below cannot be narrowed from under it
+    narrowed = await patch(tree.key["ROOT"], a, {"allowed_plans": []})
+    assert narrowed.status_code == 409 and narrowed.json()["type"] == "/errors/plan-in-use"
+    assert (await patch(tree.key["ROOT"], a, {"allowed_plans": ["neo_jr"]})).status_code == 200

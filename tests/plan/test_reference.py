@@ -73,3 +73,35 @@ async def test_put_plan_rejects_bad_levels(client: httpx.AsyncClient, su: Header
         **base, "levels": [{"level": "A1", "ct_assessment": "c"}], "owner": "me"})
     assert resp.status_code == 422
     assert (await client.get("/api/v1/plans/bad_plan")).status_code == 404
+
+
+async def test_old_plan_names_answer_with_the_canonical_code(client: httpx.AsyncClient,
+                                                             su: Headers) -> None:
+    for name in ("professional", "Professional", "neo Pro", "Professional Plan"):
+        resp = await client.get(f"/api/v1/plans/{name}")
+        assert resp.status_code == 200, name
+        assert resp.json()["code"] == "neo_pro", name
+    for name, code in (("neo+", "neo_plus"), ("neoPrep+", "neo_prep_plus"),
+                       ("neoJR", "neo_jr"), ("neoJr+", "neo_jr"),
+                       ("neo Academic", "neo_academic")):
+        assert (await client.get(f"/api/v1/plans/{name}")).json()["code"] == code, name
+    assert (await client.get("/api/v1/plans/gold")).status_code == 404
+    # a PUT through an old name edits the plan it names, not a new plan of that name
+    plan = (await client.get("/api/v1/plans/neo_pro")).json()
+    body = {k: plan[k] for k in ("name", "aliases", "audience", "pt_assessment", "levels",
+                                  "retake_policy", "continues")}
+    put = await client.put("/api/v1/plans/professional", json=body, headers=su)
+    assert put.status_code == 200 and put.json()["code"] == "neo_pro"
+    codes = [p["code"] for p in (await client.get("/api/v1/plans")).json()]
+    assert "professional" not in codes
+
+
+async def test_plan_aliases_name_one_plan(client: httpx.AsyncClient, su: Headers) -> None:
+    code = unique("alias_").lower()
+    body = {"name": "Trial", "pt_assessment": "pt_trial", "aliases": ["neo+"],
+            "levels": [{"level": "A1", "ct_assessment": "ct_t_a1"}]}
+    taken = await client.put(f"/api/v1/plans/{code}", json=body, headers=su)
+    assert taken.status_code == 409 and taken.json()["type"] == "/errors/plan-alias-taken"
+    body["aliases"] = [f"{code} old"]
+    assert (await client.put(f"/api/v1/plans/{code}", json=body, headers=su)).status_code == 200
+    assert (await client.get(f"/api/v1/plans/{code} OLD")).json()["code"] == code

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from etest.db import transaction
 from etest.models import TestToken
-from tests.conftest import Tree, create_candidate, create_org
+from tests.conftest import Headers, Tree, create_candidate, create_key, create_org, unique
 
 
 async def test_issue_pt_returns_code_once_and_stores_digest(
@@ -50,8 +50,16 @@ async def test_one_live_token_per_type_and_level(client: httpx.AsyncClient, tree
     assert (other_level.status_code, pt.status_code) == (201, 201)
 
 
-async def test_level_must_be_in_plan(client: httpx.AsyncClient, tree: Tree) -> None:
-    jr = await create_org(client, tree.key["A"], parent=tree.uic["A"], plan_code="neo_jr")
+async def test_level_must_be_in_plan(client: httpx.AsyncClient, tree: Tree,
+                                     su: Headers) -> None:
+    # the operator lets A's contract include neo_jr; A's admin gives it to a new school
+    assert (await client.patch(f"/api/v1/organizations/{tree.uic['ROOT']}", headers=su,
+                               json={"allowed_plans": ["neo_jr"]})).status_code == 200
+    assert (await client.patch(f"/api/v1/organizations/{tree.uic['A']}",
+                               headers=tree.key["ROOT"], json={"allowed_plans": ["neo_jr"]})
+            ).status_code == 200
+    jr = await create_org(client, tree.key["A"], parent=tree.uic["A"], plan_code="neo_jr",
+                          uic=f"{tree.uic['ROOT']}-{uuid.uuid4().hex[:8].upper()}")
     cand = await create_candidate(client, tree.key["A"], uic=jr["uic"])
     resp = await client.post("/api/v1/tokens", headers=tree.key["A"],
                              json={"candidate_id": cand["id"], "type": "CT", "level": "B1"})
@@ -166,3 +174,71 @@ async def test_list_tokens_filters(client: httpx.AsyncClient, tree: Tree) -> Non
     only_a = (await client.get("/api/v1/tokens", headers=tree.key["A"], params={
         "uic": tree.uic["A"], "include_descendants": False})).json()
     assert only_a["total"] == 0
+
+
+async def test_token_needs_a_plan_of_the_contract(app: FastAPI, client: httpx.AsyncClient,
+                                                  su: Headers, plan_content: None) -> None:
+    jr = await create_org(client, su, plan_code="neo_jr")
+    admin = await create_key(app, "admin", jr["uic"])
+    # the operator gave this candidate neo_plus, which the school's contract does not hold
+    cand = await create_candidate(client, su, uic=jr["uic"], plan_code="neo_plus")
+    for body in ({"type": "CT", "level": "B2"}, {"type": "PT"}):
+        resp = await client.post("/api/v1/tokens", headers=admin,
+                                 json={"candidate_id": cand["id"], **body})
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["type"] == "/errors/plan-not-allowed"
+    # a level outside the (allowed) plan is refused as before
+    own = await create_candidate(client, admin, uic=jr["uic"])
+    resp = await client.post("/api/v1/tokens", headers=admin,
+                             json={"candidate_id": own["id"], "type": "CT", "level": "B2"})
+    assert resp.status_code == 422 and resp.json()["type"] == "/errors/level-not-in-plan"
+
+
+async def test_token_refused_when_the_plan_is_no_longer_allowed(
+        app: FastAPI, client: httpx.AsyncClient, su: Headers, plan_content: None) -> None:
+    org = await create_org(client, su, allowed_plans=["neo_pro"])
+    admin = await create_key(app, "admin", org["uic"])
+    cand = await create_candidate(client, admin, uic=org["uic"], plan_code="neo_pro")
+    first = await client.post("/api/v1/tokens", headers=admin,
+                              json={"candidate_id": cand["id"], "type": "CT", "level": "C1"})
+    assert first.status_code == 201, first.text
+    assert first.json()["plan_code"] == "neo_pro"
+    assert (await client.patch(f"/api/v1/organizations/{org['uic']}", headers=su,
+                               json={"allowed_plans": []})).status_code == 200
+    resp = await client.post("/api/v1/tokens", headers=admin,
+                             json={"candidate_id": cand["id"], "type": "PT"})
+    assert resp.status_code == 422 and resp.json()["type"] == "/errors/plan-not-allowed"
+    reset = await client.post(f"/api/v1/tokens/{first.json()['id']}/reset", headers=admin,
+                              json={"reason": "retry"})
+    assert reset.status_code == 422 and reset.json()["type"] == "/errors/plan-not-allowed"
+
+
+async def test_token_refused_for_a_test_without_content(
+        app: FastAPI, client: httpx.AsyncClient, su: Headers) -> None:
+    code = unique("empty_").lower()
+    plan = await client.put(f"/api/v1/plans/{code}", headers=su, json={
+        "name": "No content yet", "pt_assessment": f"pt-{code}",
+        "levels": [{"level": "A1", "ct_assessment": f"ct-{code}-a1"}]})
+    assert plan.status_code == 200, plan.text
+    org = await create_org(client, su, plan_code=code)
+    admin = await create_key(app, "admin", org["uic"])
+    cand = await create_candidate(client, admin, uic=org["uic"])
+    for body in ({"type": "PT"}, {"type": "CT", "level": "A1"}):
+        resp = await client.post("/api/v1/tokens", headers=admin,
+                                 json={"candidate_id": cand["id"], **body})
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["type"] == "/errors/assessment-unavailable"
+    listed = await client.get("/api/v1/tokens", headers=admin,
+                              params={"candidate_id": cand["id"]})
+    assert listed.json()["total"] == 0
+
+
+async def test_token_list_filters_by_plan_alias(client: httpx.AsyncClient, tree: Tree) -> None:
+    cand = await create_candidate(client, tree.key["A"], uic=tree.uic["A"])
+    tok = await client.post("/api/v1/tokens", headers=tree.key["A"],
+                            json={"candidate_id": cand["id"], "type": "PT"})
+    assert tok.status_code == 201
+    for name, total in (("neo+", 1), ("neo_plus", 1), ("professional", 0)):
+        listed = await client.get("/api/v1/tokens", headers=tree.key["A"], params={
+            "candidate_id": cand["id"], "plan_code": name})
+        assert listed.status_code == 200 and listed.json()["total"] == total, name

@@ -120,7 +120,7 @@ async def test_callback_url_checked_when_saved(client: httpx.AsyncClient, tree: 
         assert resp.status_code == 422, (url, resp.text)
         assert resp.json()["type"] == "/errors/callback-url-refused", url
     created = await client.post("/api/v1/organizations", headers=tree.key["A"], json={
-        "uic": f"X{uuid.uuid4().hex[:8]}", "name": "x", "parent_uic": uic,
+        "uic": f"{tree.uic['ROOT']}-X{uuid.uuid4().hex[:8]}", "name": "x", "parent_uic": uic,
         "callback_url": "http://192.168.0.1/hook"})
     assert created.status_code == 422
     assert created.json()["type"] == "/errors/callback-url-refused"

@@ -42,7 +42,10 @@ def _like(text: str) -> str:
 @router.post("", response_model=CandidateOut, status_code=status.HTTP_201_CREATED)
 async def create_candidate(actor: ActorDep, session: SessionDep,
                            body: CandidateCreate) -> CandidateOut:
-    """Register a candidate; the email is unique across the service (409 ``email-registered``)."""
+    """Register a candidate. An email is unique inside one customer's organization tree
+    (409 ``email-registered``); another tree's candidates are not looked at
+    (docs/tenancy.md). ``plan_code`` (a code or an old name) must be in the contract of the
+    organization and of the caller's own (422 ``plan-not-allowed``)."""
     return _out(*await service.create(session, actor, body))
 
 
@@ -57,12 +60,15 @@ async def search_candidates(
                                        description="current level")] = None,
     pt_level: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=32)] = None,
     uic: Annotated[Uic | None, Query()] = None,
-    include_descendants: bool = False,
+    include_descendants: Annotated[bool, Query(
+        description="with uic: that organization's subtree (default), or false for it alone"
+    )] = True,
     hidden: Annotated[bool, Query(description="true lists only hidden candidates")] = False,
     registered_from: RegisteredFrom | None = None,
 ) -> Page[CandidateOut]:
     """Search the actor's subtree. Without ``uic`` every organization of the subtree is searched;
-    with it, that organization only, or its subtree with ``include_descendants``."""
+    with it, that organization's subtree, or that organization alone with
+    ``include_descendants=false`` (the same default as tokens and results)."""
     stmt = repository.visible(actor).where(Candidate.hidden.is_(hidden))
     if uic is not None:
         org = await org_repository.get_by_uic(session, actor, uic)
@@ -89,7 +95,9 @@ async def search_candidates(
 @router.post("/lookup", response_model=list[CandidateOut])
 async def lookup_candidates(actor: ActorDep, session: SessionDep,
                             body: CandidateLookup) -> list[CandidateOut]:
-    """The candidates of the actor's subtree among these emails (others are simply absent)."""
+    """The candidates of the actor's subtree among these emails (others are simply absent: a
+    candidate of another customer's tree is never reported). A global caller may get several
+    candidates for one email, one per tree, each with its ``uic``."""
     emails = {str(e).lower() for e in body.emails}
     rows = await session.execute(repository.visible(actor).where(Candidate.email.in_(emails))
                                  .order_by(Candidate.email))

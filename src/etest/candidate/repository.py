@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
 from etest.auth.scope import scoped
+from etest.candidate.errors import EmailAmbiguous
 from etest.errors import NotFound
 from etest.models import Candidate, Organization
 
@@ -27,18 +28,28 @@ async def get(session: AsyncSession, actor: Actor,
     return row[0], row[1]
 
 
-async def get_by_email(session: AsyncSession, actor: Actor,
-                       email: str) -> tuple[Candidate, str]:
-    row = (await session.execute(visible(actor).where(Candidate.email == email.lower()))).first()
-    if row is None:
+async def get_by_email(session: AsyncSession, actor: Actor, email: str,
+                       within: Organization | None = None) -> tuple[Candidate, str]:
+    """The one candidate of the actor's subtree (or of ``within``'s) with this email. Inside one
+    tree an email is one candidate; a global caller whose email matches candidates of several
+    trees gets 409 ``email-ambiguous`` instead of one of them."""
+    stmt = visible(actor).where(Candidate.email == email.lower())
+    if within is not None:
+        stmt = stmt.where(Organization.path.startswith(within.path, autoescape=True))
+    rows = (await session.execute(stmt.order_by(Candidate.id).limit(2))).all()
+    if not rows:
         raise NotFound("No candidate with this email.")
-    return row[0], row[1]
+    if len(rows) > 1:
+        raise EmailAmbiguous("This email names candidates of several organizations' trees: "
+                             "give candidate_id, or a uic to look in.")
+    return rows[0][0], rows[0][1]
 
 
-async def email_taken(session: AsyncSession, email: str) -> bool:
-    """Across every organization: the email is unique in the whole service."""
-    return await session.scalar(select(Candidate.id).where(Candidate.email == email.lower())) \
-        is not None
+async def email_taken(session: AsyncSession, email: str, root_id: uuid.UUID) -> bool:
+    """Inside one top-level organization's tree: an email is unique per tree, not across the
+    service (docs/tenancy.md)."""
+    return await session.scalar(select(Candidate.id).where(
+        Candidate.root_organization_id == root_id, Candidate.email == email.lower())) is not None
 
 
 async def get_org(session: AsyncSession, candidate: Candidate) -> Organization:

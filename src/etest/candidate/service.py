@@ -1,4 +1,5 @@
-"""Candidate rules: unique emails, scope of the target organization, transfers with history."""
+"""Candidate rules: emails unique per customer's tree, plans within the contract, scope of the
+target organization, transfers with history (docs/tenancy.md)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from etest.content.media import MediaStore, content_type_of, media_problem
 from etest.errors import BadRequest, Conflict, Unprocessable
 from etest.models import Candidate, CandidateTransfer, MediaObject, Organization
 from etest.organization import repository as org_repository
+from etest.organization.service import check_plans
 from etest.plan.service import require_plan_code
+
+
+def _email_registered() -> Conflict:
+    # Only ever about the caller's own customer's tree: another tree's emails are not looked at.
+    return Conflict("A candidate with this email is already registered in this organization "
+                    "tree.", code="email-registered")
 
 
 async def target_org(session: AsyncSession, actor: Actor, uic: str | None) -> Organization:
@@ -33,12 +41,13 @@ async def create(session: AsyncSession, actor: Actor,
     actor.require("write")
     org = await target_org(session, actor, body.uic)
     email = str(body.email).lower()
-    if await repository.email_taken(session, email):
-        raise Conflict("A candidate with this email is already registered.",
-                       code="email-registered")
-    await require_plan_code(session, body.plan_code)
+    if await repository.email_taken(session, email, org.root_id):
+        raise _email_registered()
+    plan_code = await require_plan_code(session, body.plan_code)
+    await check_plans(session, actor, org, [plan_code])
     candidate = Candidate(organization_id=org.id, root_organization_id=org.root_id, email=email,
-                          **body.model_dump(exclude={"email", "uic"}))
+                          plan_code=plan_code,
+                          **body.model_dump(exclude={"email", "uic", "plan_code"}))
     session.add(candidate)
     await session.flush()
     return candidate, org.uic
@@ -53,14 +62,16 @@ async def update(session: AsyncSession, actor: Actor, candidate: Candidate,
             raise Unprocessable("email cannot be null.", code="validation-error")
         changes["email"] = str(changes["email"]).lower()
         if changes["email"] != candidate.email and await repository.email_taken(
-                session, changes["email"]):
-            raise Conflict("A candidate with this email is already registered.",
-                           code="email-registered")
+                session, changes["email"], candidate.root_organization_id):
+            raise _email_registered()
     for flag in ("hidden", "disabled"):
         if flag in changes and changes[flag] is None:
             raise Unprocessable(f"{flag} cannot be null.", code="validation-error")
     if "plan_code" in changes:
-        await require_plan_code(session, changes["plan_code"])
+        changes["plan_code"] = await require_plan_code(session, changes["plan_code"])
+        if changes["plan_code"] != candidate.plan_code:
+            await check_plans(session, actor, await repository.get_org(session, candidate),
+                              [changes["plan_code"]])
     for key, value in changes.items():
         setattr(candidate, key, value)
     await session.flush()
@@ -72,6 +83,10 @@ async def transfer(session: AsyncSession, actor: Actor, candidate: Candidate,
     """Move a candidate to another organization of the actor's subtree; history is kept."""
     actor.require("write")
     target = await org_repository.get_by_uic(session, actor, body.uic)
+    # only the operator reaches another tree; the email must be free in that tree
+    if target.root_id != candidate.root_organization_id and await repository.email_taken(
+            session, candidate.email, target.root_id):
+        raise _email_registered()
     if target.id != candidate.organization_id:
         session.add(CandidateTransfer(candidate_id=candidate.id,
                                       from_organization_id=candidate.organization_id,

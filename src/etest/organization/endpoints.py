@@ -28,8 +28,9 @@ async def _out(session: AsyncSession, orgs: list[Organization]) -> list[Organiza
     return [
         OrganizationOut.model_validate({
             **{c: getattr(o, c) for c in OrganizationOut.model_fields
-               if c not in ("parent_uic", "has_callback_secret")},
+               if c not in ("parent_uic", "has_callback_secret", "allowed_plans")},
             "parent_uic": parents.get(o.parent_id) if o.parent_id else None,
+            "allowed_plans": o.allowed_plans or [],
             "has_callback_secret": bool(o.callback_secret),
         })
         for o in orgs

@@ -64,6 +64,10 @@ class _OrganizationFields(Input):
     name: NameText | None = Field(None, min_length=1, max_length=300)
     region: Region | None = None
     plan_code: str | None = Field(None, max_length=64)
+    allowed_plans: list[Annotated[str, StringConstraints(max_length=64)]] | None = Field(
+        None, max_length=20,
+        description="Plans the contract allows besides plan_code (codes or old names); set by "
+                    "an ancestor's admin or the operator, within the parent's own contract")
     expires_at: AwareDatetime | None = None
     is_active: bool | None = None
     timezone: str | None = Field(None, max_length=64)
@@ -104,6 +108,9 @@ class OrganizationOut(Output):
     parent_uic: str | None
     region: str
     plan_code: str | None
+    allowed_plans: list[str] = Field(
+        description="The contract: candidates and child organizations may be given plan_code "
+                    "and these plans")
     expires_at: datetime | None
     is_active: bool
     timezone: str

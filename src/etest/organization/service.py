@@ -1,9 +1,10 @@
-"""Organization rules: the tree, who may change expiry, and whether an organization is live."""
+"""Organization rules: the tree and its UIC namespaces, the plan contract, who may change
+expiry and plans, and whether an organization is live (docs/tenancy.md)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import structlog
 from sqlalchemy import select
@@ -15,8 +16,10 @@ from etest.errors import Conflict, Forbidden, Unprocessable
 from etest.models import Organization
 from etest.models.base import utcnow
 from etest.organization import repository
+from etest.organization.errors import UicOutsideNamespace
 from etest.organization.schemas import OrganizationCreate, OrganizationSettings, OrganizationUpdate
-from etest.plan.service import require_plan_code
+from etest.plan.errors import PlanInUse, PlanNotAllowed
+from etest.plan.service import require_plan_code, require_plan_codes
 from etest.webhook.errors import CallbackUrlRefused
 from etest.webhook.signing import SECRET_OVERLAP
 from etest.webhook.ssrf import UrlRefused, UrlUnresolved, vet_url
@@ -25,7 +28,7 @@ log = structlog.get_logger(__name__)
 
 #: Fields that only an ancestor (or a global superadmin) may change: an organization's own admin
 #: must not be able to extend its own contract.
-_CONTRACT_FIELDS = ("expires_at", "is_active", "plan_code", "region")
+_CONTRACT_FIELDS = ("expires_at", "is_active", "plan_code", "allowed_plans", "region")
 #: Seconds a save waits for DNS before it accepts an unresolved callback host.
 _RESOLVE_TIMEOUT = 5.0
 
@@ -56,6 +59,112 @@ def _set_secret(org: Organization, secret: str | None) -> None:
     org.callback_secret = secret
 
 
+# ------------------------------------------------------------------------- the plan contract
+
+
+def own_plans(plan_code: str | None, allowed: Sequence[str] | None) -> list[str]:
+    """An organization's own contract: its plan and its allowed plans."""
+    return list(dict.fromkeys([*([plan_code] if plan_code else []), *(allowed or [])]))
+
+
+async def _inherited_plans(session: AsyncSession, org: Organization) -> frozenset[str]:
+    """The contract of the nearest ancestor that has one (empty when none has)."""
+    ids = repository.ancestor_ids(org)[:-1]
+    rows = (await session.execute(
+        select(Organization.path, Organization.plan_code, Organization.allowed_plans)
+        .where(Organization.id.in_(ids)))).all() if ids else []
+    for row in sorted(rows, key=lambda r: len(r.path), reverse=True):
+        own = own_plans(row.plan_code, row.allowed_plans)
+        if own:
+            return frozenset(own)
+    return frozenset()
+
+
+async def allowed_plans(session: AsyncSession, org: Organization) -> frozenset[str]:
+    """The plans an organization's contract allows: its ``plan_code`` and ``allowed_plans``;
+    an organization with neither (a grouping office) is bound by its nearest ancestor's."""
+    own = own_plans(org.plan_code, org.allowed_plans)
+    return frozenset(own) if own else await _inherited_plans(session, org)
+
+
+async def check_plans(session: AsyncSession, actor: Actor, org: Organization,
+                      plans: Collection[str | None]) -> None:
+    """Refuse (422 ``plan-not-allowed``) plans outside the contract of ``org`` or of the
+    caller's own organization: an admin hands on only what its own contract holds. The
+    operator (a global superadmin) may give any plan."""
+    wanted = [p for p in plans if p]
+    if actor.is_global or not wanted:
+        return
+    orgs = [org]
+    if actor.organization_id is not None and actor.organization_id != org.id:
+        own = await session.get(Organization, actor.organization_id)
+        assert own is not None  # an actor's organization exists
+        orgs.append(own)
+    for each in orgs:
+        outside = [p for p in wanted if p not in await allowed_plans(session, each)]
+        if outside:
+            raise PlanNotAllowed(f"The plan {', '.join(outside)} is not part of the contract of "
+                                 f"{each.uic!r}; an ancestor's admin or the operator sets it.")
+
+
+async def _check_narrowing(session: AsyncSession, org: Organization, old: list[str],
+                           new: list[str]) -> None:
+    """Refuse (409 ``plan-in-use``) to drop a plan an organization below still has."""
+    inherited = await _inherited_plans(session, org) if not (old and new) else frozenset()
+    dropped = set(old or inherited) - set(new or inherited)
+    if not dropped:
+        return
+    rows = await session.execute(
+        select(Organization.uic, Organization.plan_code, Organization.allowed_plans)
+        .where(Organization.path.startswith(org.path, autoescape=True),
+               Organization.id != org.id).order_by(Organization.path))
+    users = [row.uic for row in rows
+             if dropped & set(own_plans(row.plan_code, row.allowed_plans))]
+    if users:
+        raise PlanInUse(f"{', '.join(sorted(dropped))} is still the plan of "
+                        f"{', '.join(users[:10])} below {org.uic!r}: change those first.")
+
+
+# --------------------------------------------------------------------------- UIC namespaces
+
+
+async def _check_uic(session: AsyncSession, actor: Actor, uic: str,
+                     parent: Organization | None) -> None:
+    """A non-global caller creates UICs in its top-level organization's namespace
+    (``<root UIC>-…``), so it can never meet a code of another customer; the operator may
+    name anything that does not fall into another top-level organization's namespace. Only a
+    code inside the caller's own namespace can then be taken (409 ``uic-taken``)."""
+    if not actor.is_global:
+        assert parent is not None  # a non-global caller always names a parent
+        root = await session.get(Organization, parent.root_id)
+        assert root is not None
+        if not uic.startswith(f"{root.uic}-"):
+            raise UicOutsideNamespace(
+                f"An organization created below {root.uic!r} takes a UIC that starts with "
+                f"'{root.uic}-' (the namespace of your top-level organization).")
+    else:
+        prefixes = [uic[:n] for n, ch in enumerate(uic) if ch == "-" and n > 0]
+        stmt = select(Organization.uic).where(Organization.parent_id.is_(None),
+                                              Organization.uic.in_(prefixes))
+        if parent is not None:
+            stmt = stmt.where(Organization.id != parent.root_id)
+        owner = await session.scalar(stmt.limit(1)) if prefixes else None
+        if owner is not None:
+            raise UicOutsideNamespace(f"{uic!r} lies in the namespace of the top-level "
+                                      f"organization {owner!r} ('{owner}-…').")
+        if parent is None:
+            covered = await session.scalar(select(Organization.uic).where(
+                Organization.uic.startswith(f"{uic}-", autoescape=True)).limit(1))
+            if covered is not None:
+                raise UicOutsideNamespace(f"A top-level organization {uic!r} would take the "
+                                          f"existing {covered!r} into its namespace.")
+    if await session.scalar(select(Organization.id).where(Organization.uic == uic)):
+        raise Conflict(f"The UIC {uic!r} is taken.", code="uic-taken")
+
+
+# ------------------------------------------------------------------------------ create/update
+
+
 async def create(session: AsyncSession, actor: Actor, body: OrganizationCreate, *,
                  callback_allow_networks: Sequence[str] = ()) -> Organization:
     actor.require("write")
@@ -65,18 +174,22 @@ async def create(session: AsyncSession, actor: Actor, body: OrganizationCreate, 
     elif not actor.is_global:
         raise Unprocessable("parent_uic is required: an organization is created below your own.",
                             code="invalid-parent")
-    if await session.scalar(select(Organization.id).where(Organization.uic == body.uic)):
-        raise Conflict(f"The UIC {body.uic!r} is taken.", code="uic-taken")
-    await require_plan_code(session, body.plan_code)
+    await _check_uic(session, actor, body.uic, parent)
+    plan_code = await require_plan_code(session, body.plan_code)
+    if plan_code is None and parent is not None:
+        plan_code = parent.plan_code
+    allowed = await require_plan_codes(session, body.allowed_plans or [])
+    if parent is not None:
+        await check_plans(session, actor, parent, own_plans(plan_code, allowed))
     if body.callback_url is not None:
         await check_callback_url(str(body.callback_url), callback_allow_networks)
-    values = body.model_dump(exclude={"parent_uic", "settings", "logo_url", "callback_url"})
+    values = body.model_dump(exclude={"parent_uic", "settings", "logo_url", "callback_url",
+                                      "plan_code", "allowed_plans"})
     org = Organization(**values, parent_id=parent.id if parent else None, path="",
+                       plan_code=plan_code, allowed_plans=allowed or None,
                        logo_url=str(body.logo_url) if body.logo_url else None,
                        callback_url=str(body.callback_url) if body.callback_url else None,
                        settings=body.settings.model_dump())
-    if org.plan_code is None and parent is not None:
-        org.plan_code = parent.plan_code
     session.add(org)
     await session.flush()
     org.path = f"{parent.path if parent else '/'}{org.id.hex}/"
@@ -96,10 +209,22 @@ async def update(session: AsyncSession, actor: Actor, uic: str, body: Organizati
     if any(f in changes for f in _CONTRACT_FIELDS) and not (
         actor.is_global or (actor.organization_id != org.id and actor.covers(org.path))
     ):
-        raise Forbidden("Only an ancestor organization may change expiry, activity, plan or "
+        raise Forbidden("Only an ancestor organization may change expiry, activity, plans or "
                         "region.")
     if "plan_code" in changes:
-        await require_plan_code(session, changes["plan_code"])
+        changes["plan_code"] = await require_plan_code(session, changes["plan_code"])
+    if "allowed_plans" in changes:
+        changes["allowed_plans"] = await require_plan_codes(
+            session, changes["allowed_plans"] or []) or None
+    if "plan_code" in changes or "allowed_plans" in changes:
+        old = own_plans(org.plan_code, org.allowed_plans)
+        new = own_plans(changes.get("plan_code", org.plan_code),
+                        changes.get("allowed_plans", org.allowed_plans))
+        if org.parent_id is not None:
+            parent = await session.get(Organization, org.parent_id)
+            assert parent is not None
+            await check_plans(session, actor, parent, [p for p in new if p not in old])
+        await _check_narrowing(session, org, old, new)
     if changes.get("callback_url") is not None:
         await check_callback_url(str(changes["callback_url"]), callback_allow_networks)
     if "callback_url" in changes:

@@ -16,6 +16,7 @@ from etest.models.base import utcnow
 from etest.models.token import LIVE_STATUSES
 from etest.organization import repository as org_repository
 from etest.organization.schemas import Uic
+from etest.plan.service import find_plan
 from etest.token import service
 from etest.token.schemas import (
     TokenIssue,
@@ -45,7 +46,12 @@ def _issued(token: TestToken, uic: str, code: str, base_url: str) -> TokenIssued
 async def issue_token(actor: ActorDep, session: SessionDep, settings: SettingsDep,
                       body: TokenIssue) -> TokenIssued:
     """Issue a PT token, or a CT token for a level of the candidate's plan. The code is returned
-    once. A second live token of the same type (and level) is 409 ``token-exists``."""
+    once. A second live token of the same type (and level) is 409 ``token-exists``. Refused
+    with 422 when the plan is not (or no longer) in the organization's contract
+    (``plan-not-allowed``), the level is not in the plan (``level-not-in-plan``) or the test
+    has no content loaded (``assessment-unavailable``). By ``email``, the candidate is looked
+    up in the caller's subtree (or ``uic``'s); an email of several trees is 409
+    ``email-ambiguous``."""
     token, uic, code = await service.issue(session, actor, settings, body)
     return _issued(token, uic, code, settings.base_url)
 
@@ -58,9 +64,17 @@ async def list_tokens(
     level: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=32)] = None,
     status_: Annotated[TokenStatus | None, Query(alias="status")] = None,
     uic: Annotated[Uic | None, Query()] = None,
-    include_descendants: bool = True,
+    include_descendants: Annotated[bool, Query(
+        description="with uic: that organization's subtree (default), or false for it alone"
+    )] = True,
+    plan_code: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=64,
+                                           description="a plan code or an old plan name")
+                         ] = None,
 ) -> Page[TokenOut]:
     stmt = service.visible(actor)
+    if plan_code:
+        plan = await find_plan(session, plan_code)
+        stmt = stmt.where(TestToken.plan_code == (plan.code if plan else plan_code))
     if candidate_id is not None:
         stmt = stmt.where(TestToken.candidate_id == candidate_id)
     if type is not None:

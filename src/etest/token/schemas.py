@@ -8,6 +8,7 @@ from pydantic import EmailStr, Field, field_validator, model_validator
 
 from etest.kit.levels import validate_level
 from etest.kit.schemas import Input, Output
+from etest.organization.schemas import Uic
 
 TokenType = Literal["PT", "CT"]
 TokenStatus = Literal["issued", "started", "completed", "expired", "revoked"]
@@ -16,6 +17,9 @@ TokenStatus = Literal["issued", "started", "completed", "expired", "revoked"]
 class TokenIssue(Input):
     candidate_id: uuid.UUID | None = None
     email: EmailStr | None = None
+    uic: Uic | None = Field(None, description="With email: look in this organization's subtree "
+                                              "(needed when the email names candidates of "
+                                              "several trees: 409 email-ambiguous)")
     type: TokenType
     level: str | None = Field(None, description="Required for CT, absent for PT")
     expires_in_days: int | None = Field(None, ge=1, le=365)
@@ -26,6 +30,8 @@ class TokenIssue(Input):
     def _consistent(self) -> TokenIssue:
         if (self.candidate_id is None) == (self.email is None):
             raise ValueError("give exactly one of candidate_id and email")
+        if self.uic is not None and self.email is None:
+            raise ValueError("uic narrows an email lookup; give it with email")
         if self.type == "CT" and self.level is None:
             raise ValueError("a CT token needs a level")
         if self.type == "PT" and self.level is not None:

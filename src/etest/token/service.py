@@ -1,5 +1,6 @@
-"""Token rules: a live organization, a level of the candidate's plan, at most one live token per
-candidate and scope, codes shown once, resets audited."""
+"""Token rules: a live organization, a plan of its contract, a level of the candidate's plan, a
+test with content, at most one live token per candidate and scope, codes shown once, resets
+audited."""
 
 from __future__ import annotations
 
@@ -18,11 +19,22 @@ from etest.candidate import repository as candidate_repository
 from etest.config import Settings
 from etest.errors import Conflict, NotFound, Unprocessable
 from etest.kit.secrets import digest, new_token_code
-from etest.models import Attempt, Candidate, Organization, TestToken
+from etest.models import (
+    Assessment,
+    AssessmentVersion,
+    Attempt,
+    Candidate,
+    Organization,
+    Plan,
+    TestToken,
+)
 from etest.models.base import utcnow
 from etest.models.token import LIVE_STATUSES
-from etest.organization.service import require_live
-from etest.plan.service import get_plan, plan_levels
+from etest.organization import repository as org_repository
+from etest.organization.service import allowed_plans, require_live
+from etest.plan.errors import PlanNotAllowed
+from etest.plan.service import get_plan
+from etest.token.errors import AssessmentMissing
 from etest.token.schemas import TokenIssue
 
 
@@ -62,7 +74,10 @@ async def issue(session: AsyncSession, actor: Actor, settings: Settings,
     if body.candidate_id is not None:
         candidate, uic = await candidate_repository.get(session, actor, body.candidate_id)
     else:
-        candidate, uic = await candidate_repository.get_by_email(session, actor, str(body.email))
+        within = None if body.uic is None else await org_repository.get_by_uic(
+            session, actor, body.uic)
+        candidate, uic = await candidate_repository.get_by_email(session, actor, str(body.email),
+                                                                 within)
     org = await candidate_repository.get_org(session, candidate)
     await require_live(session, org)
     plan_code = candidate.plan_code or org.plan_code
@@ -70,14 +85,39 @@ async def issue(session: AsyncSession, actor: Actor, settings: Settings,
         raise Unprocessable("Neither the candidate nor the organization has a plan.",
                             code="no-plan")
     plan = await get_plan(session, plan_code)
-    if body.type == "CT" and body.level not in plan_levels(plan):
-        raise Unprocessable(f"The level {body.level!r} is not part of the plan {plan.code!r}.",
-                            code="level-not-in-plan")
+    await check_issuable(session, org, plan, body.type, body.level)
     if body.type == "PT" and candidate.disabled:
         raise Conflict("The candidate is disabled for further placement tests.",
                        code="candidate-disabled")
     return await insert_token(session, actor, settings, candidate, uic, body.type, body.level,
                          plan.code, body.expires_in_days)
+
+
+async def check_issuable(session: AsyncSession, org: Organization, plan: Plan, type_: str,
+                         level: str | None) -> None:
+    """The plan is in the organization's contract (422 ``plan-not-allowed``: a plan the
+    organization no longer has), the level is in the plan (422 ``level-not-in-plan``) and the
+    test has content (422 ``assessment-unavailable``): a token that cannot be used is not
+    issued."""
+    if plan.code not in await allowed_plans(session, org):
+        raise PlanNotAllowed(f"The plan {plan.code!r} is not (or no longer) part of the contract "
+                             f"of {org.uic!r}.")
+    if type_ == "PT":
+        assessment = plan.pt_assessment
+    else:
+        found = [str(lv["ct_assessment"]) for lv in plan.levels if lv["level"] == level]
+        if not found:
+            raise Unprocessable(f"The level {level!r} is not part of the plan {plan.code!r}.",
+                                code="level-not-in-plan")
+        assessment = found[0]
+    has_content = await session.scalar(
+        select(AssessmentVersion.id).join(Assessment, Assessment.id ==
+                                          AssessmentVersion.assessment_id)
+        .where(Assessment.code == assessment).limit(1))
+    if has_content is None:
+        raise AssessmentMissing(f"No content is loaded for the {type_}"
+                                f"{f' {level}' if level else ''} test of the plan {plan.code!r} "
+                                f"(assessment {assessment!r}).")
 
 
 async def insert_token(session: AsyncSession, actor: Actor, settings: Settings,
@@ -142,6 +182,12 @@ async def reset(session: AsyncSession, actor: Actor, settings: Settings, token: 
     Works on a token in any state: a completed or expired token is kept as it is and replaced,
     which is how an admin lets a candidate take the test again."""
     actor.require("reset_token")
+    candidate = await session.get(Candidate, token.candidate_id)
+    assert candidate is not None
+    org = await candidate_repository.get_org(session, candidate)
+    await require_live(session, org)
+    await check_issuable(session, org, await get_plan(session, token.plan_code), token.type,
+                         token.level)
     if token.status in LIVE_STATUSES:
         if effective_status(token) == "expired":
             token.status = "expired"
@@ -152,9 +198,6 @@ async def reset(session: AsyncSession, actor: Actor, settings: Settings, token: 
         update(Attempt).where(Attempt.token_id == token.id, Attempt.status == "in_progress")
         .values(status="voided", finish_reason="reset", finished_at=utcnow())))
     voided = result.rowcount
-    candidate = await session.get(Candidate, token.candidate_id)
-    assert candidate is not None
-    await require_live(session, await candidate_repository.get_org(session, candidate))
     if token.type == "PT":
         candidate.disabled = False  # "disabled after PT" lasts until an admin resets
     new, _, code = await insert_token(session, actor, settings, candidate, uic, token.type,

@@ -1,0 +1,15 @@
+"""Errors of the organization tree (each a stable problem type)."""
+
+from __future__ import annotations
+
+from etest.errors import Unprocessable
+
+
+class UicOutsideNamespace(Unprocessable):
+    """A UIC outside the namespace its creator may use: below a top-level organization ``R`` a
+    non-global caller creates ``R-…`` codes only, and no code of the operator's may fall into
+    another top-level organization's namespace (docs/tenancy.md). The answer never says
+    whether the code exists, so it tells nothing about another customer's tree."""
+
+    code = "uic-outside-namespace"
+    title = "UIC outside the namespace"
