@@ -200,7 +200,7 @@ def _level_summary(book: Book, sheet: Sheet, levels: Counter[str]) -> None:
     shown = list(LEVELS[LEVELS.index(known[0]):LEVELS.index(known[-1]) + 1]) if known \
         else list(LEVELS)
     # then Unplaced, and any level name we do not know
-    shown += sorted((lv for lv in levels if lv not in LEVELS), key=lambda lv: lv != UNPLACED)
+    shown += sorted((lv for lv in levels if lv not in LEVELS), key=lambda lv: (lv != UNPLACED, lv))
     total = sum(levels.values())
     sheet.extend((lv, levels[lv], levels[lv] / total if total else 0.0) for lv in shown)
     ws = sheet.worksheet
