@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from etest.auth.actor import GLOBAL_ROLES, ROLES, Actor
 from etest.auth.sso import SsoVerifier
@@ -79,18 +79,23 @@ async def _actor_from_jwt(session: AsyncSession, verifier: SsoVerifier, token: s
         if role not in claims.global_roles:
             raise Unauthorized(f"The bearer token's issuer may not grant the role {role!r}.")
         return Actor(subject=subject, role=role, organization_id=None, org_path=None)
-    # An ancestor's path is a prefix of the organization's; one of another region refuses it.
-    ancestor = aliased(Organization)
-    other_region = select(ancestor.id).where(Organization.path.startswith(ancestor.path),
-                                             ancestor.region != claims.region)
     org = (await session.execute(
-        select(Organization.id, Organization.path).where(
-            Organization.uic == claims.uic, Organization.region == claims.region,
-            ~other_region.exists())
-    )).first()
-    if org is None:  # one answer for unknown and out of region: no oracle for UICs
+        select(Organization.id, Organization.path, Organization.region)
+        .where(Organization.uic == claims.uic))).first()
+    if org is None or not await _of_region(session, org.path, org.region, claims.region):
+        # one answer for unknown and out of region: no oracle for UICs
         raise Unauthorized("The bearer token's organization is not known.")
     return Actor(subject=subject, role=role, organization_id=org.id, org_path=org.path)
+
+
+async def _of_region(session: AsyncSession, path: str, region: str, wanted: str) -> bool:
+    """The organization (``path``, ``region``) and every ancestor are of region ``wanted``."""
+    if region != wanted:
+        return False
+    # the ancestors' ids are the other segments of the path: looked up by primary key
+    ancestors = [uuid.UUID(part) for part in path.strip("/").split("/")[:-1]]
+    return not ancestors or not await session.scalar(
+        select(func.count()).where(Organization.id.in_(ancestors), Organization.region != wanted))
 
 
 async def _actor(
