@@ -24,7 +24,8 @@ def _slug(level: str) -> str:
 
 
 def _item(level: str) -> dict[str, Any]:
-    return {"code": f"plan-fixture-{_slug(level)}", "type": "single_choice",
+    # pilot, not active: a flow that pools "every active item of a level" never takes these
+    return {"code": f"plan-fixture-{_slug(level)}", "type": "single_choice", "status": "pilot",
             "skill": "reading", "level": level, "prompt": f"Reading at {level}",
             "options": [{"id": "A", "text": "yes"}, {"id": "B", "text": "no"}],
             "key": {"correct": ["A"]}}
