@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
@@ -43,6 +44,27 @@ async def get_by_email(session: AsyncSession, actor: Actor, email: str,
         raise EmailAmbiguous("This email names candidates of several organizations' trees: "
                              "give candidate_id, or a uic to look in.")
     return rows[0][0], rows[0][1]
+
+
+async def require_one_tree(session: AsyncSession, actor: Actor, emails: Collection[str],
+                           within: Organization | None = None) -> None:
+    """For a caller that sees several customers (a global superadmin): refuse (409
+    ``email-ambiguous``) emails that name candidates of more than one tree, so a filter or a
+    report by email never mixes two people; ``within`` (a ``uic``) narrows the look. Any other
+    caller sees one tree, where an email is one candidate: nothing to check."""
+    if not actor.is_global or not emails:
+        return
+    stmt = (select(Candidate.email).join(Organization, Organization.id ==
+                                         Candidate.organization_id)
+            .where(Candidate.email.in_({e.lower() for e in emails}))
+            .group_by(Candidate.email)
+            .having(func.count(distinct(Candidate.root_organization_id)) > 1).limit(5))
+    if within is not None:
+        stmt = stmt.where(Organization.path.startswith(within.path, autoescape=True))
+    shared = (await session.scalars(stmt)).all()
+    if shared:
+        raise EmailAmbiguous(f"{', '.join(shared)} names candidates of several organizations' "
+                             "trees: give candidate_id, or a uic to look in.")
 
 
 async def email_taken(session: AsyncSession, email: str, root_id: uuid.UUID) -> bool:
