@@ -222,12 +222,15 @@ def token_issue(
     email: Annotated[str, typer.Option(help="the candidate's email")],
     type_: Annotated[str, typer.Option("--type", help="PT or CT")] = "PT",
     level: Annotated[str | None, typer.Option(help="CT level")] = None,
+    uic: Annotated[str | None, typer.Option(
+        help="the candidate's organization (or an ancestor): needed when the email is "
+             "registered in several customer trees")] = None,
 ) -> None:
     """Issue a test token and print the link where the candidate takes the test."""
     from etest.token import service
     from etest.token.schemas import TokenIssue
 
-    body = _parse(TokenIssue, email=email, type=type_, level=level)
+    body = _parse(TokenIssue, email=email, type=type_, level=level, uic=uic)
 
     async def issue(session: AsyncSession, settings: Settings) -> str:
         _, _, code = await service.issue(session, cli_actor(), settings, body)

@@ -136,3 +136,27 @@ def test_setting_only_the_port_moves_the_printed_take_link(
     assert demo.exit_code == 0, demo.output
     links = [line for line in demo.output.splitlines() if "/take?token=" in line]
     assert links and all("http://127.0.0.1:8765/take?token=" in line for line in links)
+
+
+def test_token_issue_names_the_tree_when_an_email_is_in_two(cli_env: CliRunner) -> None:
+    from etest.candidate import service as candidates
+    from etest.candidate.schemas import CandidateCreate
+    from etest.cli import cli_actor, run_in_transaction
+
+    assert cli_env.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert cli_env.invoke(app, ["demo"]).exit_code == 0
+    assert cli_env.invoke(app, ["org", "create", "OTHERCO", "--name", "Other",
+                                "--plan", "neo_plus"]).exit_code == 0
+
+    async def register(session, _settings):  # type: ignore[no-untyped-def]
+        for uic in ("DEMO", "OTHERCO"):
+            await candidates.create(session, cli_actor(), CandidateCreate(
+                email="twin@example.org", uic=uic))
+
+    run_in_transaction(register)
+    ambiguous = cli_env.invoke(app, ["token", "issue", "--email", "twin@example.org"])
+    assert ambiguous.exit_code == 1 and "email-ambiguous" in ambiguous.output
+    issued = cli_env.invoke(app, ["token", "issue", "--email", "twin@example.org",
+                                  "--uic", "OTHERCO"])
+    assert issued.exit_code == 0, issued.output
+    assert "/take?token=" in issued.output
