@@ -19,8 +19,17 @@ from sqlalchemy import select, update
 from etest.attempt.service import attempt_secret, sweep
 from etest.db import transaction
 from etest.models import Attempt, AttemptItem, Item, OutboxEvent
+from etest.outbox.jobs import JobContext
+from etest.outbox.worker import drain
 from tests.attempt.conftest import Course, Taker, key_of, make_course, right, wrong
 from tests.conftest import Headers, create_candidate
+from tests.webhook import conftest as webhook
+from tests.webhook.conftest import QUIET, configure
+from tests.webhook.receiver import Receiver
+
+# the callback test's fixtures: an app that may call loopback, a worker context, a receiver
+ctx, hook_app, hook_client, hook_settings, receiver = (
+    webhook.ctx, webhook.hook_app, webhook.hook_client, webhook.hook_settings, webhook.receiver)
 
 
 def all_right(_: int, t: str, k: dict[str, Any]) -> Any:
@@ -286,3 +295,21 @@ async def test_the_take_page_says_no_level_honestly(app: FastAPI, client: httpx.
     assert "Not placed" in html and "at least 4 answers are needed" in html
     assert "You answered 0 questions" in html and "new test token" in html
     assert "your lessons can start here" not in html and "None" not in html
+
+
+async def test_the_callback_says_unplaced(hook_app: FastAPI, hook_client: httpx.AsyncClient,
+                                          ctx: JobContext, receiver: Receiver,
+                                          su: Headers) -> None:
+    course = await make_course(hook_app, hook_client, su, "irt", settings=QUIET)
+    await configure(hook_client, course, receiver.url, "secret-" + uuid.uuid4().hex)
+    taker = Taker(hook_app, hook_client, await course.token(hook_client, "PT"))
+    await taker.start()
+    await _answer(hook_app, taker, 2)
+    await _finish(hook_client, taker)
+    await drain(ctx)
+    [got] = [r for r in receiver.requests
+             if json.loads(r.body)["data"]["attempt_id"] == taker.attempt_id]
+    data = json.loads(got.body)["data"]
+    assert (data["kind"], data["level"]) == ("PT", None)
+    _unplaced(data["outcome"], 2, 4)
+    assert (data["outcome"]["theta"], data["outcome"]["se"]) == (None, None)
