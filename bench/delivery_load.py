@@ -272,6 +272,7 @@ async def prepare(url: str, var_dir: Path, n_tokens: int) -> tuple[list[str], di
             expires = utcnow() + timedelta(days=1)
             for n in range(n_tokens):
                 candidate = Candidate(id=uuid.uuid4(), organization_id=org.id,
+                                      root_organization_id=org.root_id,
                                       email=f"bench-{n}-{uuid.uuid4().hex[:8]}@example.org",
                                       first_name="Bench", last_name=str(n))
                 session.add(candidate)
