@@ -254,6 +254,11 @@ async def test_null_settings_flag_is_422(client: httpx.AsyncClient, tree: Tree) 
         body = _check_problem(resp, flag)
         assert resp.status_code == 422 and body["type"] == "/errors/validation-error", body
         assert any(e["loc"][-2:] == ["settings", flag] for e in body["errors"]), body
+    for field in ("name", "region", "timezone", "is_active"):  # null is no value of these either
+        resp = await client.patch(path, headers=tree.key["A"], json={field: None})
+        body = _check_problem(resp, field)
+        assert resp.status_code == 422 and body["type"] == "/errors/validation-error", body
+        assert any(e["loc"][-1] == field for e in body["errors"]), body
     resp = await client.patch(path, headers=tree.key["A"],
                               json={"settings": {"notify_after_pt": False}})
     assert resp.status_code == 200 and resp.json()["settings"]["notify_after_pt"] is False

@@ -32,6 +32,7 @@ from etest.db import create_engine, create_read_sessionmaker, create_sessionmake
 from etest.errors import CATALOG, NotFound, install_handlers, problem
 from etest.kit.logging import configure_logging
 from etest.migrate import current_revision, head_revision
+from etest.openapi import install_links
 from etest.organization.endpoints import router as organization_router
 from etest.outbox.worker import Dispatcher, job_context
 from etest.plan.endpoints import router as plan_router
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhook_router)
     mount_static(app)
     _operational_routes(app)
+    install_links(app)
     return app
 
 

@@ -3,10 +3,9 @@ from __future__ import annotations
 import uuid
 import zoneinfo
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, AwareDatetime, Field, StringConstraints, field_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from etest.kit.schemas import Input, Output
 from etest.kit.text import NameText
@@ -29,26 +28,28 @@ class OrganizationSettings(Input):
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] = "en"
 
 
+def _drop_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def omittable(**constraints: Any) -> Any:
+    """A PATCH field that may be omitted (it keeps its value) but not null: its type is not
+    nullable, so null is a 422 naming the field (a null switch was a 500 when merged into the
+    stored settings). The schema shows no default: there is none to show."""
+    return Field(None, json_schema_extra=_drop_default, **constraints)
+
+
 class OrganizationSettingsPatch(Input):
-    """The switches to change; an omitted one keeps its value. ``null`` is no value of a switch
-    (it was a 500 when merged into the stored settings), so it is refused as a 422."""
+    """The switches to change; an omitted one keeps its value, null is refused (422)."""
 
-    notify_after_pt: bool | SkipJsonSchema[None] = None
-    notify_after_ct: bool | SkipJsonSchema[None] = None
-    send_certificate_email: bool | SkipJsonSchema[None] = None
-    show_result_to_candidate: bool | SkipJsonSchema[None] = None
-    disable_candidate_after_pt: bool | SkipJsonSchema[None] = None
-    ct_unlock_mode: Literal["auto", "teacher"] | SkipJsonSchema[None] = None
-    allow_candidate_certificate_download: bool | SkipJsonSchema[None] = None
-    language: Annotated[str, StringConstraints(
-        pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] | SkipJsonSchema[None] = None
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _not_null(cls, value: object) -> object:
-        if value is None:
-            raise ValueError("null is not a setting; omit the field to keep its value")
-        return value
+    notify_after_pt: bool = omittable()
+    notify_after_ct: bool = omittable()
+    send_certificate_email: bool = omittable()
+    show_result_to_candidate: bool = omittable()
+    disable_candidate_after_pt: bool = omittable()
+    ct_unlock_mode: Literal["auto", "teacher"] = omittable()
+    allow_candidate_certificate_download: bool = omittable()
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] = omittable()
 
 
 def _check_timezone(value: str | None) -> str | None:
@@ -61,16 +62,17 @@ def _check_timezone(value: str | None) -> str | None:
 
 
 class _OrganizationFields(Input):
-    name: NameText | None = Field(None, min_length=1, max_length=300)
-    region: Region | None = None
-    plan_code: str | None = Field(None, max_length=64)
+    name: NameText = omittable(min_length=1, max_length=300)
+    region: Region = omittable()
+    plan_code: str | None = Field(None, max_length=64, examples=["neo_plus"])
     allowed_plans: list[Annotated[str, StringConstraints(max_length=64)]] | None = Field(
         None, max_length=20,
         description="Plans the contract allows besides plan_code (codes or old names); set by "
                     "an ancestor's admin or the operator, within the parent's own contract")
     expires_at: AwareDatetime | None = None
-    is_active: bool | None = None
-    timezone: str | None = Field(None, max_length=64)
+    is_active: bool = omittable()
+    timezone: str = omittable(max_length=64, examples=["Asia/Ho_Chi_Minh"],
+                              description="An IANA time zone")
     logo_url: AnyHttpUrl | None = None
     callback_url: AnyHttpUrl | None = None
     callback_secret: str | None = Field(
@@ -93,7 +95,8 @@ class OrganizationCreate(_OrganizationFields):
     parent_uic: Uic | None = Field(None, description="Required unless a global superadmin calls")
     region: Region = "ROW"
     is_active: bool = True
-    timezone: str = "UTC"
+    timezone: str = Field("UTC", max_length=64, examples=["Asia/Ho_Chi_Minh"],
+                          description="An IANA time zone")
     settings: OrganizationSettings = Field(default_factory=OrganizationSettings)
 
 
