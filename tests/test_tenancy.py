@@ -247,6 +247,25 @@ async def test_lookups_by_email_stay_in_the_callers_tree(
     assert {c["id"] for c in both.json()} == {mine["id"], theirs["id"]}
 
 
+async def test_results_and_reports_by_email_never_mix_two_trees(
+        app: FastAPI, client: httpx.AsyncClient, tree: Tree, su: Headers) -> None:
+    other_uic, other = await _other_tree(app, client, su)
+    email = f"twin.{uuid.uuid4().hex[:8]}@example.org"
+    await create_candidate(client, tree.key["A"], uic=tree.uic["A"], email=email)
+    await create_candidate(client, other, uic=other_uic, email=email)
+    period = {"from": "2026-01-01", "to": "2026-01-31"}
+    for path, params in [("/api/v1/results", {"email": email}),
+                         ("/api/v1/reports/responses.xlsx", {**period, "emails": email})]:
+        mixed = await client.get(path, headers=su, params=params)
+        assert mixed.status_code == 409, (path, mixed.text)
+        assert mixed.json()["type"] == "/errors/email-ambiguous"
+        named = await client.get(path, headers=su, params={**params, "uic": other_uic})
+        assert named.status_code == 200, (path, named.text)
+        # a tree's own admin sees one person, with nothing to disambiguate
+        own = await client.get(path, headers=tree.key["ROOT"], params=params)
+        assert own.status_code == 200, (path, own.text)
+
+
 async def test_transfer_across_trees_checks_the_target_tree(
         app: FastAPI, client: httpx.AsyncClient, tree: Tree, su: Headers) -> None:
     other_uic, other = await _other_tree(app, client, su)

@@ -26,6 +26,7 @@ from sqlalchemy import case, null
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
+from etest.candidate import repository as candidate_repository
 from etest.errors import ReversedDateRange, Unprocessable
 from etest.kit.levels import LEVELS, canonical_level
 from etest.models import Attempt, AttemptItem, Candidate, Item, Organization, Response
@@ -401,8 +402,12 @@ async def _window(session: AsyncSession, actor: Actor, report: Report,
         raise ReportEmails(f"The {report.name} report needs 1 to {MAX_EMAILS} candidate "
                            f"emails (got {len(emails)}).")
     path = actor.org_path
+    organization = None
     if params.uic is not None:
-        path = (await org_repository.get_by_uic(session, actor, params.uic)).path
+        organization = await org_repository.get_by_uic(session, actor, params.uic)
+        path = organization.path
+    # a global caller may see one email in several customers' trees: never mix two people
+    await candidate_repository.require_one_tree(session, actor, emails, organization)
     nowhere = not actor.sees_tenants and not report.across_tenants
     start = datetime.combine(params.date_from, time(), UTC)
     end = (datetime.combine(params.date_to, time(), UTC) + timedelta(days=1)

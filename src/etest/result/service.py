@@ -55,6 +55,8 @@ async def list_results(session: AsyncSession, actor: Actor, pagination: Paginati
             raise Unprocessable(f"Unknown level {level!r}; levels are {', '.join(LEVELS)}.",
                                 code="unknown-level")
     organization = None if uic is None else await org_repository.get_by_uic(session, actor, uic)
+    if email is not None:  # a global caller may see one email in several customers' trees
+        await candidate_repository.require_one_tree(session, actor, [email], organization)
     filters = ResultFilter(kind=kind, organization=organization,
                            include_descendants=include_descendants,
                            finished_from=finished_from, finished_to=finished_to, level=canonical,
