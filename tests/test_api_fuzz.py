@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 import zoneinfo
 from collections import Counter
@@ -47,12 +48,14 @@ from etest.openapi import LINKS
 from tests.conftest import Headers, Tree, create_candidate
 from tests.support.server import Server
 
+#: ``ETEST_FUZZ_SCALE=10`` runs ten times longer (examples, scenarios and caps), to hunt.
+SCALE = float(os.environ.get("ETEST_FUZZ_SCALE", "1"))
 #: Examples per operation and role, then the scenarios and steps of the stateful run.
-EXAMPLES = 10
-SCENARIOS, STEPS = 150, 15
-#: Wall-clock caps (seconds) of the three runs: an operation gets an equal share of its run's
-#: cap, and always at least one request, so every operation is exercised on a slow machine too.
-PER_OPERATION_CAP, COVERAGE_CAP, STATEFUL_CAP = 35.0, 55.0, 40.0
+EXAMPLES = round(10 * SCALE)
+SCENARIOS, STEPS = round(150 * SCALE), 15
+#: Wall-clock caps (seconds) of the runs: an operation gets an equal share of its run's cap,
+#: and always at least one request, so every operation is exercised on a slow machine too.
+PER_OPERATION_CAP, COVERAGE_CAP, STATEFUL_CAP = 35.0 * SCALE, 55.0 * SCALE, 40.0 * SCALE
 
 
 @dataclass

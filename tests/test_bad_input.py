@@ -264,6 +264,20 @@ async def test_null_settings_flag_is_422(client: httpx.AsyncClient, tree: Tree) 
     assert resp.status_code == 200 and resp.json()["settings"]["notify_after_pt"] is False
 
 
+async def test_null_candidate_name_is_422(client: httpx.AsyncClient, tree: Tree) -> None:
+    """A null first or last name was stored as NULL into a NOT NULL column: a 409 "retry it"."""
+    candidate = await create_candidate(client, tree.key["A"], uic=tree.uic["A"], first_name="Ann")
+    for field in ("first_name", "last_name"):
+        resp = await client.patch(f"/api/v1/candidates/{candidate['id']}",
+                                  headers=tree.key["A"], json={field: None})
+        body = _check_problem(resp, field)
+        assert resp.status_code == 422 and body["type"] == "/errors/validation-error", body
+        assert any(e["loc"][-1] == field for e in body["errors"]), body
+    resp = await client.patch(f"/api/v1/candidates/{candidate['id']}", headers=tree.key["A"],
+                              json={"username": None, "last_name": ""})  # these may be cleared
+    assert resp.status_code == 200 and resp.json()["first_name"] == "Ann", resp.text
+
+
 async def _upload(client: httpx.AsyncClient, tree: Tree, data: bytes) -> httpx.Response:
     return await client.post("/api/v1/candidates/import", headers=tree.key["A"],
                              data={"uic": tree.uic["A"]},

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import EmailStr, Field, StringConstraints, field_validator
 
 from etest.kit.levels import validate_level
-from etest.kit.schemas import Input, Output
+from etest.kit.schemas import Input, Output, omittable
 from etest.kit.text import NameText
 from etest.organization.schemas import Uic
 
@@ -39,6 +39,8 @@ class CandidateCreate(_CandidateFields):
 
 
 class CandidateUpdate(_CandidateFields):
+    first_name: NameText = omittable(max_length=150)  # "" clears it; null is no name
+    last_name: NameText = omittable(max_length=150)
     email: EmailStr | None = None
     hidden: bool | None = None
     disabled: bool | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 T = TypeVar("T")
 
@@ -38,6 +38,17 @@ class Input(BaseModel):
         if any(isinstance(v, str) and "\x00" in v for v in items):
             raise ValueError("text must not contain NUL characters")
         return value
+
+
+def _drop_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def omittable(**constraints: Any) -> Any:
+    """A PATCH field that may be omitted (it keeps its value) but not null, typed as its
+    non-nullable type (``name: str = omittable(max_length=300)``): ``null`` is then a 422 naming
+    the field instead of reaching a NOT NULL column or a merge. The schema shows no default."""
+    return Field(None, json_schema_extra=_drop_default, **constraints)
 
 
 class Output(BaseModel):

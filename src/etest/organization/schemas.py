@@ -3,11 +3,11 @@ from __future__ import annotations
 import uuid
 import zoneinfo
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, AwareDatetime, Field, StringConstraints, field_validator
 
-from etest.kit.schemas import Input, Output
+from etest.kit.schemas import Input, Output, omittable
 from etest.kit.text import NameText
 from etest.webhook.signing import check_secret
 
@@ -28,19 +28,9 @@ class OrganizationSettings(Input):
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] = "en"
 
 
-def _drop_default(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)
-
-
-def omittable(**constraints: Any) -> Any:
-    """A PATCH field that may be omitted (it keeps its value) but not null: its type is not
-    nullable, so null is a 422 naming the field (a null switch was a 500 when merged into the
-    stored settings). The schema shows no default: there is none to show."""
-    return Field(None, json_schema_extra=_drop_default, **constraints)
-
-
 class OrganizationSettingsPatch(Input):
-    """The switches to change; an omitted one keeps its value, null is refused (422)."""
+    """The switches to change; an omitted one keeps its value, null is refused (422: it was a
+    500 when merged into the stored settings)."""
 
     notify_after_pt: bool = omittable()
     notify_after_ct: bool = omittable()
