@@ -24,8 +24,8 @@ class _CandidateFields(Input):
     last_name: NameText | None = Field(None, max_length=150)
     dial_code: DialCode | None = None
     phone: Phone | None = None
-    plan_code: str | None = Field(None, max_length=64)
-    current_level: str | None = None
+    plan_code: str | None = Field(None, max_length=64, examples=["neo_plus"])
+    current_level: str | None = Field(None, examples=["B1"])
 
     _lvl = field_validator("current_level")(validate_level)
 
