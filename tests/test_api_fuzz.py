@@ -46,6 +46,7 @@ from etest.kit.levels import canonical_level
 from etest.kit.text import refused_character
 from etest.openapi import LINKS
 from tests.conftest import Headers, Tree, create_candidate
+from tests.support.plan_content import import_plan_content
 from tests.support.server import Server
 
 #: ``ETEST_FUZZ_SCALE=10`` runs ten times longer (examples, scenarios and caps), to hunt.
@@ -142,7 +143,13 @@ class Real:
 
 
 @pytest.fixture
-async def real(client: httpx.AsyncClient, tree: Tree) -> Real:
+async def content(client: httpx.AsyncClient, su: Headers) -> None:
+    """Content for the tree's plans (idempotent): tokens are refused for a test without it."""
+    await import_plan_content(client, su)
+
+
+@pytest.fixture
+async def real(client: httpx.AsyncClient, tree: Tree, content: None) -> Real:
     admin = tree.key["A"]
     candidate = await create_candidate(client, admin, uic=tree.uic["A1"], first_name="Real")
     path = {"uic": tree.uic["A1"], "candidate_id": candidate["id"]}
@@ -356,7 +363,7 @@ class _OutOfTime(Exception):
     """The stateful run's wall-clock cap is reached: no further step is sent."""
 
 
-def test_stateful_links(app: FastAPI, live_server: str, tree: Tree,
+def test_stateful_links(app: FastAPI, live_server: str, tree: Tree, content: None,
                         report: dict[str, Any]) -> None:
     """Scenarios along the served links (``etest.openapi``), as the admin of a child
     organization, steered by :class:`Steering`.
