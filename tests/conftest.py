@@ -120,8 +120,17 @@ class Tree:
         self.key = keys
 
 
+@pytest.fixture(scope="session")
+async def plan_content(client: httpx.AsyncClient, su: Headers) -> None:
+    """Content for neo_plus, neo_jr and neo_pro: a token needs content to be issued."""
+    from tests.support.plan_content import import_plan_content
+
+    await import_plan_content(client, su)
+
+
 @pytest.fixture
-async def tree(app: FastAPI, client: httpx.AsyncClient, su: Headers) -> Tree:
+async def tree(app: FastAPI, client: httpx.AsyncClient, su: Headers,
+               plan_content: None) -> Tree:
     root = await create_org(client, su, uic=unique("ROOT"), name="Root")
     a = await create_org(client, su, parent=root["uic"], name="A")
     b = await create_org(client, su, parent=root["uic"], name="B")

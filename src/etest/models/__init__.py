@@ -41,8 +41,8 @@ __all__ = [
     "OutboxEvent",
     "OutboxTry",
     "Plan",
-    "ReviewDecision",
     "Response",
+    "ReviewDecision",
     "ReviewLesson",
     "TestToken",
 ]
