@@ -10,7 +10,8 @@ Hierarchy::
     ├── Conflict (409)              email-registered, token-exists, ...
     ├── PayloadTooLarge (413)
     └── Unprocessable (422)         a rule of the domain refuses a well-formed request
-        └── ReversedDateRange       reversed-date-range (results, reports, deliveries)
+        ├── ReversedDateRange       reversed-date-range (results, reports, deliveries)
+        └── UnknownLevel            unknown-level (a level filter or field)
 
 A problem's ``type`` is ``/errors/<code>``: a URI reference relative to the service, the same on
 every deployment, and ``GET /errors/<code>`` describes it. Lower-layer errors (IntegrityError,
@@ -151,6 +152,12 @@ class ReversedDateRange(Unprocessable):
     range is half-open or whole days, and so whether an equal pair is refused)."""
 
     code, title = "reversed-date-range", "Reversed date range"
+
+
+class UnknownLevel(Unprocessable):
+    """A level name (filter or body) that is not one of the eleven levels."""
+
+    code, title = "unknown-level", "Unknown level"
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from etest.errors import UnknownLevel
+
 LEVELS: tuple[str, ...] = ("Pre A1", "A1", "A1+", "A2", "A2+", "B1", "B1+", "B2", "B2+", "C1",
                            "C1-Bridge")
 
@@ -25,4 +27,15 @@ def validate_level(value: str | None) -> str | None:
     name = canonical_level(value)
     if name is None:
         raise ValueError(f"unknown level {value!r}; levels are {', '.join(LEVELS)}")
+    return name
+
+
+def require_level(value: str | None) -> str | None:
+    """The canonical level name of a filter or field (None stays None); 422 ``unknown-level``
+    naming the levels otherwise."""
+    if value is None:
+        return None
+    name = canonical_level(value)
+    if name is None:
+        raise UnknownLevel(f"Unknown level {value!r}; levels are {', '.join(LEVELS)}.")
     return name

@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
 from etest.candidate import repository as candidate_repository
-from etest.errors import ReversedDateRange, Unprocessable
-from etest.kit.levels import LEVELS, canonical_level
+from etest.errors import ReversedDateRange
+from etest.kit.levels import LEVELS, require_level
 from etest.models import Attempt, AttemptItem, Candidate, Item, Organization, Response
 from etest.models.base import utcnow
 from etest.organization import repository as org_repository
@@ -391,12 +391,7 @@ async def _window(session: AsyncSession, actor: Actor, report: Report,
                                 f"({params.date_from}).")
     if (params.date_to - params.date_from).days >= MAX_DAYS:
         raise DateRangeTooLong(f"A report covers at most {MAX_DAYS} days.")
-    level = None
-    if params.level is not None:
-        level = canonical_level(params.level)
-        if level is None:
-            raise Unprocessable(f"Unknown level {params.level!r}; levels are "
-                                f"{', '.join(LEVELS)}.", code="unknown-level")
+    level = require_level(params.level)
     emails = normalize_emails(params.emails)
     if report.needs_emails and not 1 <= len(emails) <= MAX_EMAILS:
         raise ReportEmails(f"The {report.name} report needs 1 to {MAX_EMAILS} candidate "

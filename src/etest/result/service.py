@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest.attempt.service import SKILL_ORDER
 from etest.auth.actor import Actor
 from etest.candidate import repository as candidate_repository
-from etest.errors import NotFound, ReversedDateRange, Unprocessable
-from etest.kit.levels import LEVELS, canonical_level
+from etest.errors import NotFound, ReversedDateRange
+from etest.kit.levels import require_level
 from etest.kit.pagination import Pagination
 from etest.kit.schemas import Page
 from etest.organization import repository as org_repository
@@ -48,12 +48,7 @@ async def list_results(session: AsyncSession, actor: Actor, pagination: Paginati
     if finished_from is not None and finished_to is not None and finished_to <= finished_from:
         raise ReversedDateRange(
             "'to' must be after 'from' (the range is half-open: from ≤ finished_at < to).")
-    canonical = None
-    if level is not None:
-        canonical = canonical_level(level)
-        if canonical is None:
-            raise Unprocessable(f"Unknown level {level!r}; levels are {', '.join(LEVELS)}.",
-                                code="unknown-level")
+    canonical = require_level(level)
     organization = None if uic is None else await org_repository.get_by_uic(session, actor, uic)
     if email is not None:  # a global caller may see one email in several customers' trees
         await candidate_repository.require_one_tree(session, actor, [email], organization)

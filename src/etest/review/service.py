@@ -21,8 +21,7 @@ from etest.attempt.errors import NeedsReview
 from etest.audit.service import record
 from etest.auth.actor import Actor
 from etest.candidate import repository as candidate_repository
-from etest.errors import Unprocessable
-from etest.kit.levels import LEVELS, canonical_level
+from etest.kit.levels import LEVELS, require_level
 from etest.kit.pagination import Pagination
 from etest.models import Attempt, Candidate, Plan, ReviewDecision
 from etest.review import repository
@@ -188,12 +187,7 @@ async def list_reviews(session: AsyncSession, actor: Actor, candidate_id: uuid.U
     """A visible candidate's decisions (of the actor's subtree), newest first, and its
     pending reviews."""
     actor.require("read")
-    canonical = None
-    if level is not None:
-        canonical = canonical_level(level)
-        if canonical is None:
-            raise Unprocessable(f"Unknown level {level!r}; levels are {', '.join(LEVELS)}.",
-                                code="unknown-level")
+    canonical = require_level(level)
     candidate, _ = await candidate_repository.get(session, actor, candidate_id)
     total, rows = await repository.page(session, actor, candidate.id, canonical, pagination)
     pending = await pending_reviews(session, candidate)
