@@ -1,7 +1,9 @@
 """Errors raised by :mod:`etest.irt`.
 
-Every error is a :class:`ValueError`, so a caller that only wants "bad input" can catch that; the
-delivery layer maps :class:`IRTError` to its own error base in one place. Hierarchy::
+Every error is a :class:`ValueError`, so a caller that only wants "bad input" can catch that.
+Nothing maps :class:`IRTError` to a problem type: ``etest simulate`` reports it as bad input, and
+in the service one that escapes is an unexpected error (500 ``internal-error``, logged).
+Hierarchy::
 
     ValueError
     └── IRTError                      anything wrong with what was passed to etest.irt

@@ -1,5 +1,6 @@
 """Declarative base: constraint naming convention (SQLite batch migrations need it), aware UTC
-datetimes, UUID primary keys, and relationships that raise instead of lazy-loading."""
+datetimes and UUID primary keys. The models declare no ``relationship()``: a row's neighbours are
+read by an explicit query or ``session.get``, so nothing can lazy-load behind an ``await``."""
 
 from __future__ import annotations
 
