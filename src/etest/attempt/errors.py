@@ -23,11 +23,6 @@ class AssessmentUnavailable(Conflict):
     title = "Assessment unavailable"
 
 
-class NeedsReview(Forbidden):
-    code = "needs-review"
-    title = "Needs review"
-
-
 class AnswerConflict(Conflict):
     code = "answer-conflict"
     title = "Position already answered"

@@ -1,9 +1,9 @@
-"""Errors of review decisions (each a stable problem type). A refused start is the delivery
-error :class:`etest.attempt.errors.NeedsReview` (403 ``needs-review``)."""
+"""Errors of review decisions (each a stable problem type), including the refused start of a
+CT that the review rule decides (:class:`NeedsReview`, raised through ``attempt.service.start``)."""
 
 from __future__ import annotations
 
-from etest.errors import Conflict
+from etest.errors import Conflict, Forbidden
 
 
 class NoReviewPending(Conflict):
@@ -13,3 +13,11 @@ class NoReviewPending(Conflict):
 
     code = "no-review-pending"
     title = "No review pending"
+
+
+class NeedsReview(Forbidden):
+    """The CT attempts the retake policy allows at this level failed: an oral review must grant
+    another attempt first (403)."""
+
+    code = "needs-review"
+    title = "Needs review"

@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from etest.attempt.errors import NeedsReview
 from etest.audit.service import record
 from etest.auth.actor import Actor
 from etest.candidate import repository as candidate_repository
@@ -25,7 +24,7 @@ from etest.kit.levels import LEVELS, require_level
 from etest.kit.pagination import Pagination
 from etest.models import Attempt, Candidate, Plan, ReviewDecision
 from etest.review import repository
-from etest.review.errors import NoReviewPending
+from etest.review.errors import NeedsReview, NoReviewPending
 from etest.review.schemas import (
     PendingReview,
     ResultReview,
