@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 
-from etest.webhook.ssrf import UrlRefused, VettedUrl, vet_url
+from etest.kit.ssrf import UrlRefused, VettedUrl, vet_url
 from etest.webhook.tasks import pinned_request
 
 REFUSED = [

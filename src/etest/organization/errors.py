@@ -13,3 +13,10 @@ class UicOutsideNamespace(Unprocessable):
 
     code = "uic-outside-namespace"
     title = "UIC outside the namespace"
+
+
+class CallbackUrlRefused(Unprocessable):
+    """A malformed callback URL, or one the SSRF guard refuses (see :mod:`etest.kit.ssrf`)."""
+
+    code = "callback-url-refused"
+    title = "Callback URL refused"

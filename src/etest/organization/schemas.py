@@ -9,7 +9,7 @@ from pydantic import AnyHttpUrl, AwareDatetime, Field, StringConstraints, field_
 
 from etest.kit.schemas import Input, Output, omittable
 from etest.kit.text import NameText
-from etest.webhook.signing import check_secret
+from etest.kit.webhook_signing import check_secret
 
 Uic = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 Region = Literal["ROW", "CN"]

@@ -13,16 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest.audit.service import record
 from etest.auth.actor import Actor
 from etest.errors import Conflict, Forbidden, Unprocessable
+from etest.kit.ssrf import UrlRefused, UrlUnresolved, vet_url
+from etest.kit.webhook_signing import SECRET_OVERLAP
 from etest.models import Organization
 from etest.models.base import utcnow
 from etest.organization import repository
-from etest.organization.errors import UicOutsideNamespace
+from etest.organization.errors import CallbackUrlRefused, UicOutsideNamespace
 from etest.organization.schemas import OrganizationCreate, OrganizationSettings, OrganizationUpdate
 from etest.plan.errors import PlanInUse, PlanNotAllowed
 from etest.plan.service import require_plan_code, require_plan_codes
-from etest.webhook.errors import CallbackUrlRefused
-from etest.webhook.signing import SECRET_OVERLAP
-from etest.webhook.ssrf import UrlRefused, UrlUnresolved, vet_url
 
 log = structlog.get_logger(__name__)
 

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from etest.errors import Conflict, Unprocessable
-
-
-class CallbackUrlRefused(Unprocessable):
-    """A malformed callback URL, or one the SSRF guard refuses (see :mod:`etest.webhook.ssrf`)."""
-
-    code = "callback-url-refused"
-    title = "Callback URL refused"
+from etest.errors import Conflict
 
 
 class DeliveryRunning(Conflict):

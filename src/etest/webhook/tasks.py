@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +22,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest import __version__
+from etest.kit.ssrf import UrlRefused, VettedUrl, vet_url
+from etest.kit.webhook_signing import signature
 from etest.models import Organization
 from etest.models.base import utcnow
 from etest.outbox.jobs import (
@@ -33,8 +36,6 @@ from etest.outbox.jobs import (
     job,
     subscriber,
 )
-from etest.webhook.signing import active_secrets, signature
-from etest.webhook.ssrf import UrlRefused, VettedUrl, vet_url
 
 TOPIC = "webhook.deliver"
 EVENT_TOPICS = ("attempt.finished", "certificate.issued")
@@ -43,6 +44,15 @@ USER_AGENT = f"eTest-Webhooks/{__version__}"
 EXCERPT_CHARS = 500
 
 log = structlog.get_logger(__name__)
+
+
+def active_secrets(org: Organization, now: datetime) -> list[str]:
+    """The secrets that sign now: the current one, and the previous one during its overlap."""
+    out = [org.callback_secret] if org.callback_secret else []
+    expires = org.callback_secret_previous_expires_at
+    if org.callback_secret_previous and expires is not None and expires > now:
+        out.append(org.callback_secret_previous)
+    return out
 
 
 def wants_callbacks(org: Organization | None) -> bool:

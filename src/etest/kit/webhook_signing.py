@@ -1,4 +1,5 @@
-"""Standard Webhooks signatures with the organization's secrets.
+"""Standard Webhooks signatures with an organization's callback secrets (domain-free: the
+secrets come in as strings; ``webhook.tasks.active_secrets`` picks an organization's).
 
 An organization's ``callback_secret`` is either a Standard Webhooks secret (``whsec_`` followed by
 base64: the key is the decoded bytes, as every Standard Webhooks library reads it) or any other
@@ -18,8 +19,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from standardwebhooks import Webhook
-
-from etest.models import Organization
 
 #: How long the previous secret keeps signing after a new one is saved.
 SECRET_OVERLAP = timedelta(hours=24)
@@ -45,15 +44,6 @@ def check_secret(secret: str) -> str:
     if len(key) < MIN_KEY_BYTES:
         raise ValueError(f"the secret's key must have at least {MIN_KEY_BYTES} bytes")
     return secret
-
-
-def active_secrets(org: Organization, now: datetime) -> list[str]:
-    """The secrets that sign now: the current one, and the previous one during its overlap."""
-    out = [org.callback_secret] if org.callback_secret else []
-    expires = org.callback_secret_previous_expires_at
-    if org.callback_secret_previous and expires is not None and expires > now:
-        out.append(org.callback_secret_previous)
-    return out
 
 
 def signature(secrets: Sequence[str], msg_id: str, timestamp: datetime, body: str) -> str:
