@@ -23,7 +23,7 @@ from pypdf import PdfReader
 from etest.certificate.fonts import FontMissing, shape
 from etest.certificate.pdf import CertificateView, render
 from etest.content.media import MediaStore
-from etest.notification.render import bundled_logo
+from etest.kit.logo import bundled_logo
 from tests.certificate.conftest import certificates_of, drain_outbox, sit_ct
 from tests.conftest import Headers
 

@@ -15,13 +15,13 @@ from sqlalchemy import func, select, update
 
 from etest.config import Settings
 from etest.db import transaction
+from etest.kit.levels import level_meaning
+from etest.kit.logo import bundled_logo
 from etest.models import Candidate, Certificate, OutboxEvent
 from etest.models.base import utcnow
-from etest.notification.render import bundled_logo
 from etest.notification.tasks import send_email
 from etest.outbox.jobs import Job
 from etest.outbox.worker import drain
-from etest.web.texts import level_meaning
 from tests.attempt.conftest import Course, Taker, make_course, right, wrong
 from tests.conftest import Headers, create_candidate, create_org
 from tests.notification.conftest import SmtpServer, context, email_job_id, email_row

@@ -27,9 +27,9 @@ from etest.certificate.schemas import Verification
 from etest.config import Settings
 from etest.content.media import MediaStore
 from etest.errors import NotFound
+from etest.kit.logo import load_logo
 from etest.models import Attempt, Candidate, Certificate, Organization, Plan
 from etest.models.base import utcnow
-from etest.notification.render import load_logo
 from etest.outbox.jobs import enqueue, outbox_id
 
 log = structlog.get_logger(__name__)

@@ -8,7 +8,8 @@ session is open while templates run, and tests can render without a database.
 The logo is never fetched from the organization's ``logo_url`` at send time: the worker would
 then request any URL an admin typed (SSRF from inside the network), and a slow host would stall
 delivery. Every email carries ``settings.default_logo_path`` when it is set and readable, else
-the bundled eTest logo. An organization logo *upload* (stored as media) is future work.
+the bundled eTest logo (:mod:`etest.kit.logo`). An organization logo *upload* (stored as media)
+is future work.
 """
 
 from __future__ import annotations
@@ -21,26 +22,16 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from functools import cache
-from importlib.resources import files
-from pathlib import Path
 from typing import Any
 
-import structlog
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from etest.kit.logo import Logo
 from etest.notification.texts import CATALOG, level_meaning, skill_name
-
-log = structlog.get_logger(__name__)
 
 KINDS = ("pt_result", "ct_pass", "ct_fail")
 _LOGO_CID = "logo@etest.invalid"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-
-
-@dataclass(frozen=True)
-class Logo:
-    data: bytes
-    subtype: str  # "png" or "jpeg"
 
 
 @dataclass(frozen=True)
@@ -71,29 +62,6 @@ def _environment() -> Environment:
                                                     default_for_string=False),
                        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                        keep_trailing_newline=True)
-
-
-@cache
-def bundled_logo() -> Logo:
-    return Logo((files("etest.notification") / "logo.png").read_bytes(), "png")
-
-
-def load_logo(path: Path | None) -> Logo:
-    """The configured default logo, or the bundled one when none is set or it cannot be used
-    (a broken logo must not hold back a result email: the problem is logged instead)."""
-    if path is None:
-        return bundled_logo()
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        log.warning("email.logo_unreadable", path=str(path), error=str(exc))
-        return bundled_logo()
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return Logo(data, "png")
-    if data.startswith(b"\xff\xd8\xff"):
-        return Logo(data, "jpeg")
-    log.warning("email.logo_not_png_or_jpeg", path=str(path))
-    return bundled_logo()
 
 
 def message_id(job_id: object, sender: str) -> str:

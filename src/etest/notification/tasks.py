@@ -30,8 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.certificate.service import certificate_pdf, verify_url
 from etest.config import Settings
+from etest.kit.logo import load_logo
 from etest.models import Attempt, Candidate, Certificate, Organization
-from etest.notification.render import EmailContent, load_logo, message_id, render
+from etest.notification.render import EmailContent, message_id, render
 from etest.notification.texts import language_of
 from etest.organization.schemas import OrganizationSettings
 from etest.outbox.jobs import Event, Job, JobCancelled, JobContext, enqueue, job, subscriber

@@ -7,7 +7,7 @@ formatted sentence as a whole, so no sentence carries markup.
 
 from __future__ import annotations
 
-from etest.web.texts import level_meaning as _english_level_meaning
+from etest.kit.levels import level_meaning as _english_level_meaning
 
 CATALOG: dict[str, dict[str, str]] = {
     "en": {
@@ -132,7 +132,7 @@ CATALOG: dict[str, dict[str, str]] = {
 }
 
 #: What a placement level means, for languages other than English (English: the words the
-#: candidate already saw on the result page, :func:`etest.web.texts.level_meaning`).
+#: candidate already saw on the result page, :func:`etest.kit.levels.level_meaning`).
 _BANDS: dict[str, dict[str, str]] = {
     "es": {
         "Pre A1": "Conoces algunas palabras y frases muy comunes, como saludos y números.",

@@ -27,13 +27,14 @@ from etest.certificate import service as certificate_service
 from etest.config import Settings
 from etest.deps import SessionDep, SettingsDep
 from etest.errors import EtestError, Forbidden, NotFound
+from etest.kit.levels import level_meaning
 from etest.models import Attempt, AttemptItem, Item
 from etest.models import Response as ResponseRow
 from etest.models.base import utcnow
 from etest.web import cookie
 from etest.web.forms import Given, parse_answer
 from etest.web.pages import PageRoute, error_page, render
-from etest.web.texts import kind_name, level_meaning, skill_name
+from etest.web.texts import kind_name, skill_name
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
