@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest.audit.service import record
 from etest.auth.actor import GLOBAL_ROLES, ROLES, Actor
 from etest.config import Settings
-from etest.errors import NotFound, Unprocessable
+from etest.errors import InvalidValue, NotFound
 from etest.kit.secrets import digest, new_api_key
 from etest.kit.text import check_name
 from etest.models import ApiKey, Organization
@@ -20,24 +20,21 @@ async def create_api_key(session: AsyncSession, settings: Settings, actor: Actor
     """Create a key for ``role`` in organization ``uic``; returns the plaintext key. A
     ``content_manager`` key belongs to no organization; a ``superadmin`` key may or may not."""
     if role not in ROLES:
-        raise Unprocessable(f"Unknown role {role!r}; roles are {', '.join(ROLES)}.",
-                            code="validation-error")
+        raise InvalidValue(f"Unknown role {role!r}; roles are {', '.join(ROLES)}.")
     org_id = None
     if uic is not None:
         if role == "content_manager":
-            raise Unprocessable("A content_manager key belongs to no organization: omit --uic.",
-                                code="validation-error")
+            raise InvalidValue("A content_manager key belongs to no organization: omit --uic.")
         org_id = await session.scalar(select(Organization.id).where(Organization.uic == uic))
         if org_id is None:
             raise NotFound(f"No organization {uic!r}.")
     elif role not in GLOBAL_ROLES:
-        raise Unprocessable(f"A {role} key needs an organization (--uic); only "
-                            f"{' and '.join(GLOBAL_ROLES)} keys have none.",
-                            code="validation-error")
+        raise InvalidValue(f"A {role} key needs an organization (--uic); only "
+                           f"{' and '.join(GLOBAL_ROLES)} keys have none.")
     try:
         name = check_name(name)  # printed by `etest apikey list` and in the audit log
     except ValueError as exc:
-        raise Unprocessable(f"API key name: {exc}.", code="validation-error") from None
+        raise InvalidValue(f"API key name: {exc}.") from None
     key, prefix = new_api_key()
     api_key = ApiKey(organization_id=org_id, role=role, name=name, prefix=prefix,
                      digest=digest(settings.pepper(), key), created_by=actor.subject)

@@ -10,8 +10,13 @@ Hierarchy::
     ├── Conflict (409)              email-registered, token-exists, ...
     ├── PayloadTooLarge (413)
     └── Unprocessable (422)         a rule of the domain refuses a well-formed request
+        ├── InvalidValue            validation-error (a value the schema lets through)
         ├── ReversedDateRange       reversed-date-range (results, reports, deliveries)
         └── UnknownLevel            unknown-level (a level filter or field)
+
+One way to raise: every error is a named class with its ``status`` and ``code`` (a package's own
+in its ``errors.py``, shared ones here), never a base with a code passed in
+(``tests/test_architecture_errors.py`` holds it).
 
 A problem's ``type`` is ``/errors/<code>``: a URI reference relative to the service, the same on
 every deployment, and ``GET /errors/<code>`` describes it. Lower-layer errors (IntegrityError,
@@ -104,18 +109,16 @@ CATALOG: dict[str, str] = {
 
 
 class EtestError(Exception):
-    """Base of every error a client may see. Subclasses fix ``status`` and a default ``code``."""
+    """Base of every error a client may see. Subclasses fix ``status`` and ``code``; ``extra``
+    becomes members of the problem (e.g. ``token_id``)."""
 
     status: int = 500
     code: str = "internal-error"
     title: str = "Internal error"
 
-    def __init__(self, detail: str | None = None, *, code: str | None = None,
-                 **extra: Any) -> None:
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
-        if code is not None:
-            self.code = code
         self.extra = extra
 
 
@@ -145,6 +148,13 @@ class PayloadTooLarge(EtestError):
 
 class Unprocessable(EtestError):
     status, code, title = 422, "unprocessable", "Unprocessable request"
+
+
+class InvalidValue(Unprocessable):
+    """A value the schema lets through but a rule refuses (``null`` for a field that has no
+    null, a role that is not one): the same code as a schema's own refusal, without ``errors``."""
+
+    code = "validation-error"
 
 
 class ReversedDateRange(Unprocessable):

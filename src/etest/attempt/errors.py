@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from etest.errors import Conflict, Forbidden, NotFound
+from etest.errors import Conflict, Forbidden, NotFound, Unprocessable
 
 
 class TokenNotFound(NotFound):
@@ -36,3 +36,18 @@ class AttemptFinished(Conflict):
 class WrongPosition(Conflict):
     code = "wrong-position"
     title = "Not the current position"
+
+
+class CandidateDisabledAtStart(Forbidden):
+    """A disabled candidate opens a placement token issued before it was disabled (403; issuing
+    one now is the 409 :class:`etest.token.errors.CandidateDisabled`)."""
+
+    code = "candidate-disabled"
+
+
+class InvalidAnswer(Unprocessable):
+    """An answer of the wrong shape, or naming an option the item does not have: refused rather
+    than scored as wrong."""
+
+    code = "invalid-answer"
+    title = "Invalid answer"

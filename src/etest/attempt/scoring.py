@@ -7,12 +7,7 @@ import string
 import unicodedata
 from typing import Any
 
-from etest.errors import Unprocessable
-
-
-class InvalidAnswer(Unprocessable):
-    code = "invalid-answer"
-    title = "Invalid answer"
+from etest.attempt.errors import InvalidAnswer
 
 
 def _ids(answer: Any, allowed: set[str], what: str) -> list[str]:

@@ -27,6 +27,7 @@ from etest.attempt.errors import (
     AnswerConflict,
     AssessmentUnavailable,
     AttemptFinished,
+    CandidateDisabledAtStart,
     TokenExpired,
     TokenNotFound,
     TokenRevoked,
@@ -35,7 +36,7 @@ from etest.attempt.errors import (
 from etest.attempt.live import Live, session_live
 from etest.attempt.scoring import check
 from etest.config import Settings
-from etest.errors import Conflict, Forbidden, NotFound
+from etest.errors import Conflict, NotFound
 from etest.kit.levels import LEVELS
 from etest.kit.secrets import digest
 from etest.models import (
@@ -176,8 +177,8 @@ async def start(session: AsyncSession, settings: Settings, code: str, *, user_ag
         await expire_if_due(session, existing)
         return existing, True
     if token.type == "PT" and candidate.disabled:
-        raise Forbidden("This candidate may not take another placement test now.",
-                        code="candidate-disabled")
+        raise CandidateDisabledAtStart("This candidate may not take another placement test "
+                                       "now.")
     plan = await session.get(Plan, token.plan_code)
     assert plan is not None
     if token.type == "PT":

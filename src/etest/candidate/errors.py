@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from etest.errors import Conflict
+from etest.errors import BadRequest, Conflict
 
 
 class EmailAmbiguous(Conflict):
@@ -11,3 +11,15 @@ class EmailAmbiguous(Conflict):
 
     code = "email-ambiguous"
     title = "Email names several candidates"
+
+
+class EmailRegistered(Conflict):
+    """The email is taken in this customer's tree (only that tree is looked at)."""
+
+    code = "email-registered"
+
+
+class BadUpload(BadRequest):
+    """An uploaded file (candidate import, photo) that cannot be read as what it should be."""
+
+    code = "bad-upload"

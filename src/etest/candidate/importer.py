@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
 from etest.candidate import service
+from etest.candidate.errors import BadUpload
 from etest.candidate.schemas import CandidateCreate, ImportReport, ImportRow
-from etest.errors import BadRequest, EtestError
+from etest.errors import EtestError
 
 COLUMNS = ("email", "username", "first_name", "last_name", "dial_code", "phone", "uic",
            "plan_code", "current_level")
@@ -41,7 +42,7 @@ def _rows_csv(data: bytes) -> Iterator[list[str | None]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise BadRequest("The CSV file is not UTF-8.", code="bad-upload") from exc
+        raise BadUpload("The CSV file is not UTF-8.") from exc
     if "\r" in text and "\n" not in text:
         text = text.replace("\r", "\n")  # every line ends in a bare CR: an old Mac "CSV"
     reader = csv.reader(io.StringIO(text))
@@ -56,15 +57,14 @@ def _rows_csv(data: bytes) -> Iterator[list[str | None]]:
             # field over csv's limit is almost always an unclosed quote that swallowed the rest
             # of the file: either way the file, not a row, is broken.
             if "new-line character" in str(exc):
-                raise BadRequest(f"The CSV file cannot be read at line {line}: a line break (CR) "
-                                 "inside an unquoted field; quote the field or save the file "
-                                 "with CRLF or LF line endings.", code="bad-upload") from None
+                raise BadUpload(f"The CSV file cannot be read at line {line}: a line break (CR) "
+                                "inside an unquoted field; quote the field or save the file "
+                                "with CRLF or LF line endings.") from None
             if "field limit" in str(exc):
-                raise BadRequest(f"The CSV file cannot be read from line {line}: a field is longer "
-                                 f"than {csv.field_size_limit()} characters (an unclosed "
-                                 "quote?).", code="bad-upload") from None
-            raise BadRequest(f"The CSV file cannot be read at line {line}: {exc}.",
-                             code="bad-upload") from None
+                raise BadUpload(f"The CSV file cannot be read from line {line}: a field is longer "
+                                f"than {csv.field_size_limit()} characters (an unclosed "
+                                "quote?).") from None
+            raise BadUpload(f"The CSV file cannot be read at line {line}: {exc}.") from None
         yield [_cell(v) for v in row]
 
 
@@ -72,7 +72,7 @@ def _rows_xlsx(data: bytes) -> Iterator[list[str | None]]:
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many unrelated types for a bad file
-        raise BadRequest("The file is not a readable XLSX workbook.", code="bad-upload") from exc
+        raise BadUpload("The file is not a readable XLSX workbook.") from exc
     try:
         sheet = wb.worksheets[0]
         for row in sheet.iter_rows(values_only=True):
@@ -87,19 +87,19 @@ def read_rows(filename: str, data: bytes) -> tuple[list[str], list[tuple[int, di
     rows = _rows_xlsx(data) if is_xlsx else _rows_csv(data)
     header_row = next(rows, None)
     if not header_row:
-        raise BadRequest("The file is empty: a header row is required.", code="bad-upload")
+        raise BadUpload("The file is empty: a header row is required.")
     header = [(h or "").strip().lower() for h in header_row]
     unknown = [h for h in header if h and h not in COLUMNS]
     if unknown or "email" not in header:
-        raise BadRequest(f"Unknown columns {unknown}; 'email' is required; allowed: "
-                         f"{', '.join(COLUMNS)}.", code="bad-upload")
+        raise BadUpload(f"Unknown columns {unknown}; 'email' is required; allowed: "
+                        f"{', '.join(COLUMNS)}.")
     out: list[tuple[int, dict[str, str]]] = []
     for number, raw in enumerate(rows, start=2):
         values = {h: v for h, v in zip(header, raw, strict=False) if h and v is not None}
         if not values:
             continue
         if len(out) >= MAX_ROWS:
-            raise BadRequest(f"More than {MAX_ROWS} rows; split the file.", code="bad-upload")
+            raise BadUpload(f"More than {MAX_ROWS} rows; split the file.")
         out.append((number, values))
     return header, out
 

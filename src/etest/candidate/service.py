@@ -8,20 +8,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest.audit.service import record
 from etest.auth.actor import Actor
 from etest.candidate import repository
+from etest.candidate.errors import BadUpload, EmailRegistered
 from etest.candidate.schemas import CandidateCreate, CandidateTransferIn, CandidateUpdate
 from etest.config import Settings
 from etest.content.media import MediaStore, content_type_of, media_problem
-from etest.errors import BadRequest, Conflict, Unprocessable
+from etest.errors import InvalidValue
 from etest.models import Candidate, CandidateTransfer, MediaObject, Organization
 from etest.organization import repository as org_repository
 from etest.organization.service import check_plans
 from etest.plan.service import require_plan_code
 
 
-def _email_registered() -> Conflict:
+def _email_registered() -> EmailRegistered:
     # Only ever about the caller's own customer's tree: another tree's emails are not looked at.
-    return Conflict("A candidate with this email is already registered in this organization "
-                    "tree.", code="email-registered")
+    return EmailRegistered("A candidate with this email is already registered in this "
+                           "organization tree.")
 
 
 async def target_org(session: AsyncSession, actor: Actor, uic: str | None) -> Organization:
@@ -29,8 +30,7 @@ async def target_org(session: AsyncSession, actor: Actor, uic: str | None) -> Or
     if uic is not None:
         return await org_repository.get_by_uic(session, actor, uic)
     if actor.organization_id is None:
-        raise Unprocessable("uic is required for a caller without an organization.",
-                            code="validation-error")
+        raise InvalidValue("uic is required for a caller without an organization.")
     org = await session.get(Organization, actor.organization_id)
     assert org is not None
     return org
@@ -59,14 +59,14 @@ async def update(session: AsyncSession, actor: Actor, candidate: Candidate,
     changes = body.model_dump(exclude_unset=True)
     if "email" in changes:
         if changes["email"] is None:
-            raise Unprocessable("email cannot be null.", code="validation-error")
+            raise InvalidValue("email cannot be null.")
         changes["email"] = str(changes["email"]).lower()
         if changes["email"] != candidate.email and await repository.email_taken(
                 session, changes["email"], candidate.root_organization_id):
             raise _email_registered()
     for flag in ("hidden", "disabled"):
         if flag in changes and changes[flag] is None:
-            raise Unprocessable(f"{flag} cannot be null.", code="validation-error")
+            raise InvalidValue(f"{flag} cannot be null.")
     if "plan_code" in changes:
         changes["plan_code"] = await require_plan_code(session, changes["plan_code"])
         if changes["plan_code"] != candidate.plan_code:
@@ -112,8 +112,7 @@ async def set_photo(session: AsyncSession, actor: Actor, settings: Settings,
     content_type = content_type_of(filename)
     problem = media_problem(filename, data)
     if content_type not in PHOTO_TYPES or problem is not None:
-        raise BadRequest(problem or f"A photo must be a PNG or JPEG file, not {content_type}.",
-                         code="bad-upload")
+        raise BadUpload(problem or f"A photo must be a PNG or JPEG file, not {content_type}.")
     digest = MediaStore(settings.media_path).put(data)
     if await session.get(MediaObject, digest) is None:
         session.add(MediaObject(sha256=digest, content_type=content_type, size=len(data)))

@@ -1,9 +1,8 @@
-"""Errors of certificates (each a stable problem type). A missing font is
-:class:`etest.certificate.fonts.FontMissing` (503 ``font-missing``)."""
+"""Errors of certificates (each a stable problem type)."""
 
 from __future__ import annotations
 
-from etest.errors import Forbidden
+from etest.errors import EtestError, Forbidden
 
 
 class CertificateDownloadDisabled(Forbidden):
@@ -17,3 +16,9 @@ class CertificateRevoked(Forbidden):
     """The certificate was revoked: the candidate can no longer download it."""
 
     status, code, title = 410, "certificate-revoked", "Certificate revoked"
+
+
+class FontMissing(EtestError):
+    """No installed font has glyphs for some characters of a text on the certificate."""
+
+    status, code, title = 503, "font-missing", "Font missing"

@@ -22,7 +22,7 @@ from bidi.algorithm import get_display
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
-from etest.errors import EtestError
+from etest.certificate.errors import FontMissing
 
 NOTO = Path("/usr/share/fonts/truetype/noto")
 
@@ -41,12 +41,6 @@ _RTL = {"R", "AL"}
 #: ReportLab's built-in fonts (no file needed); WinAnsi covers printable ASCII and Latin-1.
 BUILTIN, BUILTIN_BOLD = "Helvetica", "Helvetica-Bold"
 _LATIN1 = frozenset(range(0x20, 0x7F)) | frozenset(range(0xA0, 0x100))
-
-
-class FontMissing(EtestError):
-    """No installed font has glyphs for some characters of a text on the certificate."""
-
-    status, code, title = 503, "font-missing", "Font missing"
 
 
 @dataclass(frozen=True)

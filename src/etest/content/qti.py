@@ -13,9 +13,9 @@ The mapping is documented in ``docs/qti.md``.
 
 Errors::
 
-    BadRequest
+    BadRequest (both in etest.content.errors)
     ├── QtiPackageError (400, bad-qti-package)   the whole input is refused
-    └── (unknown-level)                          the ``level`` argument is not a level
+    └── QtiUnknownLevel (400, unknown-level)     the ``level`` argument is not a level
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from urllib.parse import unquote
 
 from pydantic import ValidationError
 
+from etest.content.errors import QtiPackageError, QtiUnknownLevel
 from etest.content.qti_item import Files, Skip, convert_item, item_identifier, resolve_path
 from etest.content.qti_xml import Element, XmlMalformed, XmlRejected, is_element, read_document
 from etest.content.schemas import ItemIn, Skill
-from etest.errors import BadRequest
 from etest.kit.levels import LEVELS, canonical_level
 
 __all__ = ["QtiImport", "QtiItemReport", "QtiLimits", "QtiPackageError", "read_qti"]
@@ -81,14 +81,6 @@ class QtiImport:
     reports: list[QtiItemReport] = field(default_factory=list)
 
 
-class QtiPackageError(BadRequest):
-    """The input as a whole cannot be read as QTI (not a zip or XML, unsafe or oversized zip,
-    missing or invalid manifest). Items that merely cannot be imported are reported instead."""
-
-    code = "bad-qti-package"
-    title = "Bad QTI package"
-
-
 def read_qti(data: bytes, *, name: str, skill: Skill = "reading", level: str | None = None,
              code_prefix: str | None = None, limits: QtiLimits = QtiLimits(),
              files: Mapping[str, bytes] | None = None) -> QtiImport:
@@ -101,8 +93,7 @@ def read_qti(data: bytes, *, name: str, skill: Skill = "reading", level: str | N
     to media is skipped as "missing media".
     """
     if level is not None and canonical_level(level) is None:
-        raise BadRequest(f"unknown level {level!r}; levels are {', '.join(LEVELS)}",
-                         code="unknown-level")
+        raise QtiUnknownLevel(f"unknown level {level!r}; levels are {', '.join(LEVELS)}")
     if not data:
         raise QtiPackageError("the input is empty")
     if len(data) > limits.max_package_bytes:

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
+from etest.content.errors import ContentInvalid
 from etest.content.media import MediaStore, content_type_of, media_problem
 from etest.content.sanitize import clean_html
 from etest.content.schemas import (
@@ -30,7 +31,6 @@ from etest.content.schemas import (
     StagedEngine,
 )
 from etest.content.sources import Problem, Source
-from etest.errors import Unprocessable
 from etest.models import (
     Assessment,
     AssessmentVersion,
@@ -41,13 +41,6 @@ from etest.models import (
     Plan,
     ReviewLesson,
 )
-
-
-class ContentInvalid(Unprocessable):
-    """Nothing was imported: ``errors`` lists each problem with its file and JSON path."""
-
-    code = "invalid-content"
-    title = "Invalid content"
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from etest.errors import Unprocessable
+from etest.errors import Conflict, Forbidden, Unprocessable
 
 
 class UicOutsideNamespace(Unprocessable):
@@ -13,6 +13,24 @@ class UicOutsideNamespace(Unprocessable):
 
     code = "uic-outside-namespace"
     title = "UIC outside the namespace"
+
+
+class UicTaken(Conflict):
+    """Another organization has this UIC."""
+
+    code = "uic-taken"
+
+
+class InvalidParent(Unprocessable):
+    """The organization cannot be placed there (a non-global caller must name a parent)."""
+
+    code = "invalid-parent"
+
+
+class OrganizationExpired(Forbidden):
+    """The organization, or one of its ancestors, is expired or inactive."""
+
+    code = "organization-expired"
 
 
 class CallbackUrlRefused(Unprocessable):

@@ -12,13 +12,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.audit.service import record
 from etest.auth.actor import Actor
-from etest.errors import Conflict, Forbidden, Unprocessable
+from etest.errors import Forbidden, InvalidValue
 from etest.kit.ssrf import UrlRefused, UrlUnresolved, vet_url
 from etest.kit.webhook_signing import SECRET_OVERLAP
 from etest.models import Organization
 from etest.models.base import utcnow
 from etest.organization import repository
-from etest.organization.errors import CallbackUrlRefused, UicOutsideNamespace
+from etest.organization.errors import (
+    CallbackUrlRefused,
+    InvalidParent,
+    OrganizationExpired,
+    UicOutsideNamespace,
+    UicTaken,
+)
 from etest.organization.schemas import OrganizationCreate, OrganizationSettings, OrganizationUpdate
 from etest.plan.errors import PlanInUse, PlanNotAllowed
 from etest.plan.service import require_plan_code, require_plan_codes
@@ -158,7 +164,7 @@ async def _check_uic(session: AsyncSession, actor: Actor, uic: str,
                 raise UicOutsideNamespace(f"A top-level organization {uic!r} would take the "
                                           f"existing {covered!r} into its namespace.")
     if await session.scalar(select(Organization.id).where(Organization.uic == uic)):
-        raise Conflict(f"The UIC {uic!r} is taken.", code="uic-taken")
+        raise UicTaken(f"The UIC {uic!r} is taken.")
 
 
 # ------------------------------------------------------------------------------ create/update
@@ -171,8 +177,8 @@ async def create(session: AsyncSession, actor: Actor, body: OrganizationCreate, 
     if body.parent_uic is not None:
         parent = await repository.get_by_uic(session, actor, body.parent_uic)
     elif not actor.is_global:
-        raise Unprocessable("parent_uic is required: an organization is created below your own.",
-                            code="invalid-parent")
+        raise InvalidParent("parent_uic is required: an organization is created below your "
+                            "own.")
     await _check_uic(session, actor, body.uic, parent)
     plan_code = await require_plan_code(session, body.plan_code)
     if plan_code is None and parent is not None:
@@ -234,7 +240,7 @@ async def update(session: AsyncSession, actor: Actor, uic: str, body: Organizati
         if key == "callback_secret":
             continue
         if key in ("name", "region", "timezone", "is_active") and value is None:
-            raise Unprocessable(f"{key} cannot be null.", code="validation-error")
+            raise InvalidValue(f"{key} cannot be null.")
         setattr(org, key, str(value) if key in ("logo_url", "callback_url") and value else value)
     if body.settings is not None:
         merged = {**org.settings, **body.settings.model_dump(exclude_unset=True)}
@@ -256,5 +262,4 @@ async def is_live(session: AsyncSession, org: Organization) -> bool:
 
 async def require_live(session: AsyncSession, org: Organization) -> None:
     if not await is_live(session, org):
-        raise Forbidden(f"The organization {org.uic!r} is expired or inactive.",
-                        code="organization-expired")
+        raise OrganizationExpired(f"The organization {org.uic!r} is expired or inactive.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from etest.errors import Conflict, Unprocessable
+from etest.errors import Conflict, NotFound, Unprocessable
 
 
 class PlanNotAllowed(Unprocessable):
@@ -25,3 +25,15 @@ class PlanAliasTaken(Conflict):
 
     code = "plan-alias-taken"
     title = "Plan name taken"
+
+
+class PlanNotFound(NotFound):
+    """A path names no plan (by code or alias)."""
+
+    code = "unknown-plan"
+
+
+class UnknownPlan(Unprocessable):
+    """A body names no plan (by code or alias)."""
+
+    code = "unknown-plan"

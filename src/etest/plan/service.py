@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from etest.errors import NotFound, Unprocessable
+from etest.errors import InvalidValue
 from etest.models import Level, Plan
-from etest.plan.errors import PlanAliasTaken
+from etest.plan.errors import PlanAliasTaken, PlanNotFound, UnknownPlan
 from etest.plan.schemas import PlanUpdate
 
 #: What a new plan's code looks like (old names are accepted as aliases, not as codes).
@@ -90,7 +90,7 @@ async def get_plan(session: AsyncSession, code: str) -> Plan:
     """The plan named by a code or alias (404 ``unknown-plan`` otherwise)."""
     plan = await find_plan(session, code)
     if plan is None:
-        raise NotFound(f"No plan {code!r}.", code="unknown-plan")
+        raise PlanNotFound(f"No plan {code!r}.")
     return plan
 
 
@@ -100,7 +100,7 @@ async def require_plan_code(session: AsyncSession, code: str | None) -> str | No
         return None
     plan = await find_plan(session, code)
     if plan is None:
-        raise Unprocessable(f"No plan {code!r}.", code="unknown-plan")
+        raise UnknownPlan(f"No plan {code!r}.")
     return plan.code
 
 
@@ -123,8 +123,8 @@ async def put_plan(session: AsyncSession, code: str, body: PlanUpdate) -> Plan:
     No two plans may answer to one name (409 ``plan-alias-taken``)."""
     plan = await find_plan(session, code)
     if plan is None and not PLAN_CODE.match(code):
-        raise Unprocessable(f"{code!r} names no plan, and a new plan's code is lower-case "
-                            "letters, digits and '_'.", code="validation-error")
+        raise InvalidValue(f"{code!r} names no plan, and a new plan's code is lower-case "
+                           "letters, digits and '_'.")
     canonical = plan.code if plan is not None else code
     names = {plan_key(canonical): canonical, **{plan_key(a): a for a in body.aliases}}
     others = (await session.scalars(select(Plan).where(Plan.code != canonical))).all()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from etest.errors import Unprocessable
+from etest.errors import Conflict, Unprocessable
 
 
 class AssessmentMissing(Unprocessable):
@@ -12,3 +12,33 @@ class AssessmentMissing(Unprocessable):
 
     code = "assessment-unavailable"
     title = "Assessment unavailable"
+
+
+class NoPlan(Unprocessable):
+    """Neither the candidate nor its organization names a plan, so no test can be chosen."""
+
+    code = "no-plan"
+
+
+class LevelNotInPlan(Unprocessable):
+    """A CT token for a level the plan does not test."""
+
+    code = "level-not-in-plan"
+
+
+class CandidateDisabled(Conflict):
+    """A placement token for a candidate disabled for further placement tests."""
+
+    code = "candidate-disabled"
+
+
+class TokenExists(Conflict):
+    """A live token of this scope exists (the problem carries its ``token_id`` when known)."""
+
+    code = "token-exists"
+
+
+class TokenNotLive(Conflict):
+    """Only a live token can be revoked."""
+
+    code = "token-not-live"

@@ -17,7 +17,7 @@ from etest.auth.actor import Actor
 from etest.auth.scope import scoped
 from etest.candidate import repository as candidate_repository
 from etest.config import Settings
-from etest.errors import Conflict, NotFound, Unprocessable
+from etest.errors import NotFound
 from etest.kit.secrets import digest, new_token_code
 from etest.models import (
     Assessment,
@@ -34,7 +34,14 @@ from etest.organization import repository as org_repository
 from etest.organization.service import allowed_plans, require_live
 from etest.plan.errors import PlanNotAllowed
 from etest.plan.service import get_plan
-from etest.token.errors import AssessmentMissing
+from etest.token.errors import (
+    AssessmentMissing,
+    CandidateDisabled,
+    LevelNotInPlan,
+    NoPlan,
+    TokenExists,
+    TokenNotLive,
+)
 from etest.token.schemas import TokenIssue
 
 
@@ -82,13 +89,11 @@ async def issue(session: AsyncSession, actor: Actor, settings: Settings,
     await require_live(session, org)
     plan_code = candidate.plan_code or org.plan_code
     if plan_code is None:
-        raise Unprocessable("Neither the candidate nor the organization has a plan.",
-                            code="no-plan")
+        raise NoPlan("Neither the candidate nor the organization has a plan.")
     plan = await get_plan(session, plan_code)
     await check_issuable(session, org, plan, body.type, body.level)
     if body.type == "PT" and candidate.disabled:
-        raise Conflict("The candidate is disabled for further placement tests.",
-                       code="candidate-disabled")
+        raise CandidateDisabled("The candidate is disabled for further placement tests.")
     return await insert_token(session, actor, settings, candidate, uic, body.type, body.level,
                          plan.code, body.expires_in_days)
 
@@ -107,8 +112,7 @@ async def check_issuable(session: AsyncSession, org: Organization, plan: Plan, t
     else:
         found = [str(lv["ct_assessment"]) for lv in plan.levels if lv["level"] == level]
         if not found:
-            raise Unprocessable(f"The level {level!r} is not part of the plan {plan.code!r}.",
-                                code="level-not-in-plan")
+            raise LevelNotInPlan(f"The level {level!r} is not part of the plan {plan.code!r}.")
         assessment = found[0]
     has_content = await session.scalar(
         select(AssessmentVersion.id).join(Assessment, Assessment.id ==
@@ -132,8 +136,8 @@ async def insert_token(session: AsyncSession, actor: Actor, settings: Settings,
         TestToken.candidate_id == candidate.id, TestToken.scope == scope,
         TestToken.status.in_(LIVE_STATUSES)))
     if live is not None:
-        raise Conflict(f"A live {scope} token exists for this candidate.", code="token-exists",
-                       token_id=str(live))
+        raise TokenExists(f"A live {scope} token exists for this candidate.",
+                          token_id=str(live))
     code = new_token_code()
     token = TestToken(candidate_id=candidate.id, type=type_, level=level, scope=scope,
                       plan_code=plan_code, digest=digest(settings.pepper(), code),
@@ -144,8 +148,7 @@ async def insert_token(session: AsyncSession, actor: Actor, settings: Settings,
         async with session.begin_nested():
             session.add(token)
     except IntegrityError as exc:  # a concurrent issue won the race for the live slot
-        raise Conflict(f"A live {scope} token exists for this candidate.",
-                       code="token-exists") from exc
+        raise TokenExists(f"A live {scope} token exists for this candidate.") from exc
     return token, uic, code
 
 
@@ -168,8 +171,8 @@ async def revoke(session: AsyncSession, actor: Actor, token: TestToken,
                  reason: str | None) -> None:
     actor.require("write")
     if effective_status(token) not in LIVE_STATUSES:
-        raise Conflict(f"The token is {effective_status(token)}; only a live token can be "
-                       "revoked.", code="token-not-live")
+        raise TokenNotLive(f"The token is {effective_status(token)}; only a live token can be "
+                           "revoked.")
     _void(token, reason)
     await session.flush()
     await _audit(session, actor, "token.revoke", token, reason)
