@@ -34,11 +34,12 @@ from etest.kit.logging import configure_logging
 from etest.migrate import current_revision, head_revision
 from etest.openapi import install_links
 from etest.organization.endpoints import router as organization_router
-from etest.outbox.worker import Dispatcher, job_context
+from etest.outbox.worker import Dispatcher
 from etest.plan.endpoints import router as plan_router
 from etest.report.endpoints import router as report_router
 from etest.result.endpoints import router as result_router
 from etest.review.endpoints import router as review_router
+from etest.tasks import job_context
 from etest.token.endpoints import router as token_router
 from etest.web import mount_static
 from etest.web import router as web_router

@@ -301,10 +301,11 @@ def worker(
     the jobs in hand finish. Run several on PostgreSQL; see docs/outbox.md."""
     from etest.kit.logging import configure_logging
     from etest.outbox.worker import work
+    from etest.tasks import job_context
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
-    count = asyncio.run(work(settings, once=once, concurrency=concurrency))
+    count = asyncio.run(work(settings, job_context, once=once, concurrency=concurrency))
     if once:
         err.print(f"processed {count} outbox row(s)")
 

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from etest.certificate import service
 from etest.db import transaction
 from etest.models import Certificate
-from etest.outbox.worker import drain, job_context
+from etest.outbox.worker import drain
+from etest.tasks import job_context
 from tests.attempt.conftest import Course, Taker, make_course, right, wrong
 from tests.conftest import Headers, create_candidate, create_key, create_org
 

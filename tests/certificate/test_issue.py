@@ -15,7 +15,7 @@ from etest.certificate.tasks import ISSUE, certificate_after_attempt, issue_cert
 from etest.db import transaction
 from etest.models import OutboxEvent
 from etest.outbox.jobs import Event, Job, outbox_id
-from etest.outbox.worker import job_context
+from etest.tasks import job_context
 from tests.certificate.conftest import certificates_of, drain_outbox, sit_ct
 from tests.conftest import Headers
 

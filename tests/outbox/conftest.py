@@ -15,7 +15,7 @@ from sqlalchemy import select
 from etest.db import transaction
 from etest.models import OutboxEvent, OutboxTry
 from etest.outbox.jobs import JobContext, enqueue
-from etest.outbox.worker import job_context
+from etest.tasks import job_context
 from tests.conftest import unique
 from tests.outbox import tasks  # noqa: F401  (registers the test topics)
 

@@ -25,7 +25,7 @@ from etest.config import Settings, get_settings
 from etest.kit.logging import configure_logging
 from etest.models import OutboxEvent
 from etest.outbox.jobs import JobContext
-from etest.outbox.worker import job_context
+from etest.tasks import job_context
 from tests.outbox import tasks
 from tests.outbox.conftest import put, row, tries, wait_status
 from tests.support.server import PEPPER, _die_with_parent

@@ -18,7 +18,7 @@ from etest.config import Settings
 from etest.db import transaction
 from etest.models import OutboxEvent
 from etest.outbox.jobs import JobContext, outbox_id
-from etest.outbox.worker import job_context
+from etest.tasks import job_context
 from tests.attempt.conftest import Course, Taker, make_course, right, wrong
 from tests.conftest import Headers
 from tests.webhook.receiver import Receiver

@@ -21,7 +21,8 @@ from etest.db import transaction
 from etest.models import Organization, OutboxEvent
 from etest.models.base import utcnow
 from etest.outbox.jobs import JobContext, enqueue
-from etest.outbox.worker import drain, job_context
+from etest.outbox.worker import drain
+from etest.tasks import job_context
 from tests.attempt.conftest import Course
 from tests.webhook.conftest import (
     configure,

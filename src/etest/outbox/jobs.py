@@ -17,13 +17,13 @@ Handlers report failure by raising :class:`JobFailed` (retried unless ``retry=Fa
 exception is retried too and recorded with its type name only. A handler may return a ``detail``
 dict that is stored on the try row (HTTP status, SMTP reply ...).
 
-Packages register in their ``tasks.py``; :data:`TASK_MODULES` lists them so a worker imports them
-all before it claims anything.
+Packages register in their ``tasks.py``; the outbox imports none of them: the top
+(:mod:`etest.tasks`, used by the app and ``etest worker``) imports them before a worker claims
+anything.
 """
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -39,13 +39,6 @@ from etest.config import Settings
 from etest.db import transaction
 from etest.models import OutboxEvent
 from etest.models.base import utcnow
-
-#: Modules that register subscribers and job handlers (imported by :func:`load_tasks`).
-TASK_MODULES = (
-    "etest.certificate.tasks",
-    "etest.notification.tasks",
-    "etest.webhook.tasks",
-)
 
 
 @dataclass(frozen=True)
@@ -137,11 +130,6 @@ def job(topic: str) -> Callable[[Handler], Handler]:
         return func
 
     return register
-
-
-def load_tasks() -> None:
-    for name in TASK_MODULES:
-        importlib.import_module(name)
 
 
 def outbox_id(topic: str, key: str) -> uuid.UUID:

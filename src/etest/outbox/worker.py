@@ -67,20 +67,11 @@ def new_worker_id() -> str:
 
 
 def load_tasks(settings: Settings) -> None:
-    """Import every module that registers subscribers and handlers (built-in and configured)."""
-    jobs.load_tasks()
+    """Import the modules an operator configured (``worker_extra_tasks``) that register more
+    subscribers and handlers. The built-in ones are registered by whoever composes the worker
+    (:mod:`etest.tasks`): the outbox names no job package."""
     for name in settings.worker_extra_tasks:
         importlib.import_module(name)
-
-
-def job_context(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
-                ) -> JobContext:
-    """The real ports for handlers: the database and the SMTP mailer of ``settings``."""
-    # Imported here: the notification package registers handlers against etest.outbox.jobs.
-    from etest.notification.mailer import mailer_from_settings
-
-    return JobContext(settings=settings, sessionmaker=sessionmaker,
-                      mailer=mailer_from_settings(settings))
 
 
 def retry_delay(try_number: int, base: float, cap: float,
@@ -369,13 +360,15 @@ class Dispatcher:
         self._task = None
 
 
-async def work(settings: Settings, *, once: bool = False,
-               concurrency: int = DEFAULT_CONCURRENCY) -> int:
+async def work(settings: Settings,
+               context: Callable[[Settings, async_sessionmaker[AsyncSession]], JobContext], *,
+               once: bool = False, concurrency: int = DEFAULT_CONCURRENCY) -> int:
     """``etest worker``: drain once, or run until SIGTERM/SIGINT (then finish the jobs in hand).
-    Returns how many rows a ``once`` run processed (0 otherwise)."""
+    ``context`` builds the handlers' ports (:func:`etest.tasks.job_context`). Returns how many
+    rows a ``once`` run processed (0 otherwise)."""
     engine = create_engine(settings)
     try:
-        ctx = job_context(settings, create_sessionmaker(engine))
+        ctx = context(settings, create_sessionmaker(engine))
         worker_id = new_worker_id()
         if once:
             count = await drain(ctx, worker_id=worker_id)
