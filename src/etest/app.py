@@ -43,6 +43,7 @@ from etest.tasks import job_context
 from etest.token.endpoints import router as token_router
 from etest.web import mount_static
 from etest.web import router as web_router
+from etest.web.verify import router as verify_router
 from etest.webhook.endpoints import router as webhook_router
 
 log = structlog.get_logger(__name__)
@@ -98,7 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the traffic (bench/delivery_queries.py)
     for router in (attempt_router, plan_router, organization_router, candidate_router,
                    token_router, audit_router, content_router, certificate_router,
-                   certificate_public_router, certificate_page_router, web_router):
+                   certificate_public_router, certificate_page_router, verify_router,
+                   web_router):
         app.include_router(router)
     app.include_router(result_router)
     app.include_router(review_router)

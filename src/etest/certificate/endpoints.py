@@ -1,17 +1,14 @@
 """Certificate routes: the admin API (scoped to the actor's subtree), the public verification
-API, page and signing keys, and the candidate's own download (attempt secret)."""
+API and signing keys, and the candidate's own download (attempt secret). The ``/verify/{code}``
+page is :mod:`etest.web.verify`."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
-import jinja2
 from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse
 
 from etest.attempt import service as attempt_service
 from etest.attempt.endpoints import SecretDep
@@ -33,7 +30,7 @@ from etest.models import Certificate
 from etest.organization import repository as org_repository
 from etest.organization.schemas import Uic
 from etest.web import cookie
-from etest.web.pages import HEADERS, TEMPLATES_DIR, PageRoute, static_url
+from etest.web.pages import PageRoute
 
 router = APIRouter(prefix="/api/v1/certificates", tags=["certificates"])
 public_router = APIRouter(tags=["certificates"])
@@ -42,12 +39,6 @@ page_router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PDF = "application/pdf"
 #: The verification code as the path carries it: base32 letters and digits.
 Code = Annotated[str, PathParam(pattern=r"^[A-Za-z2-7]{1,40}$")]
-
-_env = jinja2.Environment(
-    loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-                                jinja2.FileSystemLoader(TEMPLATES_DIR)]),
-    autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-_env.globals["static_url"] = static_url
 
 
 def _out(certificate: Certificate, uic: str, settings: Any) -> CertificateOut:
@@ -169,21 +160,6 @@ async def get_own_certificate(session: SessionDep, settings: SettingsDep,
 
 
 # ---------------------------------------------------------------------------- pages
-
-
-def _date(moment: datetime | None) -> str | None:
-    return moment.date().isoformat() if moment is not None else None
-
-
-@page_router.get("/verify/{code}", response_class=HTMLResponse)
-async def verify_page(session: SessionDep, code: str) -> HTMLResponse:
-    """The page a certificate's QR code opens."""
-    result = (await service.verify(session, code) if len(code) <= 40
-              else Verification(status="unknown", code=code[:40]))
-    html = _env.get_template("verify.html").render(
-        result=result, revoked_on=_date(result.revoked_at))
-    return HTMLResponse(html, status_code=404 if result.status == "unknown" else 200,
-                        headers=HEADERS)
 
 
 @page_router.get("/take/{attempt_id}/certificate.pdf")
