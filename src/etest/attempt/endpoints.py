@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.attempt import service
+from etest.attempt.outcome import AttemptStatus, Kind, dump, load
 from etest.attempt.schemas import (
     AnswerAck,
     AnswerIn,
@@ -83,14 +84,11 @@ async def state_of(session: AsyncSession, attempt: Attempt, *,
     show = bool(org is None or org.settings.get("show_result_to_candidate", True))
     outcome = None
     if attempt.outcome is not None and show:
-        fields = _PT_FIELDS if attempt.kind == "PT" else _CT_FIELDS
-        outcome = {k: attempt.outcome.get(k) for k in fields}
-        # outcomes stored before placements had a status (all placed) or before a CT's
-        # incorrect counted served items only: read them as the results API does
-        if attempt.kind == "PT" and outcome["status"] is None:
-            outcome["status"] = "placed"
-        elif attempt.kind == "CT" and outcome["served"] is not None:
-            outcome["incorrect"] = outcome["served"] - (outcome["correct"] or 0)
+        # through the type, so outcomes stored by earlier versions read as the results API
+        # reads them (etest.attempt.outcome)
+        stored = dump(load(attempt.outcome))
+        fields = _PT_FIELDS if attempt.kind == Kind.PT else _CT_FIELDS
+        outcome = {k: stored.get(k) for k in fields}
     open_positions = sorted(set(served) - {r.position for r in responses})
     return AttemptState(
         id=attempt.id, kind=attempt.kind, level=attempt.level, status=attempt.status,
@@ -99,8 +97,8 @@ async def state_of(session: AsyncSession, attempt: Attempt, *,
         progress=Progress(answered=len(responses), total=await _total(session, attempt)),
         answers=[AnswerView(position=r.position, answer=r.answer, timed_out=r.timed_out,
                             answered_at=r.answered_at) for r in responses],
-        current_position=open_positions[0] if open_positions and attempt.status == "in_progress"
-        else None,
+        current_position=open_positions[0]
+        if open_positions and attempt.status == AttemptStatus.in_progress else None,
         outcome=outcome, result_hidden=attempt.outcome is not None and not show)
 
 

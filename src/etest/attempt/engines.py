@@ -14,12 +14,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from etest import irt
+from etest.attempt.cache import STATES_PER_ENGINE, Lru
 from etest.kit.levels import LEVELS
+
+if TYPE_CHECKING:
+    from etest.models import Assessment, AssessmentVersion
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,17 @@ class Engine(Protocol):
 
     def decide(self, seed: int, history: Sequence[tuple[uuid.UUID, bool]],
                seen_before: set[uuid.UUID]) -> Decision: ...
+
+
+@dataclass
+class Version:
+    """A pinned assessment version with its engine, built once per process (versions never
+    change; see :mod:`etest.attempt.cache`)."""
+
+    version: AssessmentVersion
+    assessment: Assessment
+    engine: Engine
+    plan_levels: list[str]
 
 
 def _rng(seed: int, *stream: int) -> np.random.Generator:
@@ -187,11 +202,11 @@ class IrtEngine:
             randomesque_k=int(config["randomesque"]),
             ci_level=float(config.get("classification_ci", 0.95)),
             content_targets=targets))
-        self._states: dict[tuple[int, tuple[int, ...]], irt.EngineState] = {}
+        self._states: Lru[tuple[int, tuple[int, ...]], irt.EngineState] = Lru(self.STATES)
         self.min_answers = int(config.get("min_answers") or config["min_items"])
 
     #: Attempt states kept per process (a few kB each), least recently used dropped first.
-    STATES = 4096
+    STATES = STATES_PER_ENGINE
 
     def decide(self, seed: int, history: Sequence[tuple[uuid.UUID, bool]],
                seen_before: set[uuid.UUID]) -> Decision:
@@ -220,17 +235,14 @@ class IrtEngine:
         items seen before, same responses in the same order); anything else rebuilds from the
         rows, so any process still serves any attempt and the result is the same either way."""
         key = (seed, tuple(seen))
-        state = self._states.pop(key, None)
+        state = self._states.pop(key)
         done = len(state.administered) if state is not None else 0
         if state is None or state.administered != administered[:done] \
                 or state.responses != responses[:done]:
             state, done = self.engine.start(seed, seen=seen), 0
         for item, response in zip(administered[done:], responses[done:], strict=True):
             state.record(item, response)
-        self._states[key] = state
-        if len(self._states) > self.STATES:
-            del self._states[next(iter(self._states))]  # the least recently used
-        return state
+        return self._states.put(key, state)
 
 
 def build_engine(config: dict[str, Any], items: dict[uuid.UUID, ItemInfo],

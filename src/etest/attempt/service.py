@@ -22,7 +22,8 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from etest.attempt.engines import Decision, Engine, ItemInfo, build_engine
+from etest.attempt import cache
+from etest.attempt.engines import Decision, ItemInfo, Version, build_engine
 from etest.attempt.errors import (
     AnswerConflict,
     AssessmentUnavailable,
@@ -34,10 +35,22 @@ from etest.attempt.errors import (
     WrongPosition,
 )
 from etest.attempt.live import Live, session_live
+from etest.attempt.outcome import (
+    AttemptStatus,
+    CantDo,
+    Kind,
+    Outcome,
+    PtStatus,
+    ReviewLesson,
+    Sitting,
+    Step,
+    compute,
+    dump,
+    wanted_codes,
+)
 from etest.attempt.scoring import check
 from etest.config import Settings
 from etest.errors import Conflict, NotFound
-from etest.kit.levels import LEVELS
 from etest.kit.secrets import digest
 from etest.models import (
     Assessment,
@@ -51,16 +64,15 @@ from etest.models import (
     OutboxEvent,
     Plan,
     Response,
-    ReviewLesson,
     TestToken,
 )
+from etest.models import ReviewLesson as LessonRow
 from etest.models.base import utcnow
 from etest.organization.service import require_live
 from etest.review.service import ensure_may_start_ct
 
 #: Answers arriving this long after a deadline still count (network latency), never more.
 GRACE = timedelta(seconds=2)
-SKILL_ORDER = ("listening", "reading", "grammar", "vocabulary")
 
 
 def attempt_secret(pepper: bytes, attempt_id: uuid.UUID) -> str:
@@ -74,16 +86,10 @@ def check_secret(pepper: bytes, attempt_id: uuid.UUID, secret: str | None) -> bo
     return secret is not None and hmac.compare_digest(attempt_secret(pepper, attempt_id), secret)
 
 
-@dataclass
-class _Version:
-    version: AssessmentVersion
-    assessment: Assessment
-    engine: Engine
-    plan_levels: list[str]
-
-
-_ENGINES: dict[uuid.UUID, _Version] = {}
-_ITEMS: dict[uuid.UUID, Item] = {}
+_Version = Version
+# the process caches (bounded, least recently used out): etest.attempt.cache
+_ENGINES = cache.ENGINES
+_ITEMS = cache.ITEMS
 
 
 async def load_version(session: AsyncSession, version_id: uuid.UUID) -> _Version:
@@ -103,13 +109,9 @@ async def load_version(session: AsyncSession, version_id: uuid.UUID) -> _Version
     infos = {r.id: ItemInfo(r.id, r.skill, r.level, r.irt_a, r.irt_b, r.irt_c) for r in rows}
     for row in rows:  # every item the engine can serve, cached for the hot path (see _item)
         session.expunge(row)
-        _ITEMS[row.id] = row
-    built = _Version(version, assessment, build_engine(version.engine, infos, plan_levels),
-                     plan_levels)
-    if len(_ENGINES) > 256:
-        _ENGINES.clear()
-    _ENGINES[version_id] = built
-    return built
+        _ITEMS.put(row.id, row)
+    return _ENGINES.put(version_id, _Version(
+        version, assessment, build_engine(version.engine, infos, plan_levels), plan_levels))
 
 
 async def _item(session: AsyncSession, item_id: uuid.UUID) -> Item:
@@ -120,9 +122,7 @@ async def _item(session: AsyncSession, item_id: uuid.UUID) -> Item:
         loaded = await session.get(Item, item_id)
         assert loaded is not None  # served items reference existing rows
         session.expunge(loaded)
-        if len(_ITEMS) > 20_000:
-            _ITEMS.clear()
-        item = _ITEMS[item_id] = loaded
+        item = _ITEMS.put(item_id, loaded)
     return item
 
 
@@ -227,7 +227,7 @@ async def positions(session: AsyncSession, attempt_id: uuid.UUID) -> Sequence[An
     return await session_live(session).rows(_POSITIONS, {"attempt_id": attempt_id})
 
 
-_SEEN: dict[uuid.UUID, frozenset[uuid.UUID]] = {}
+_SEEN = cache.SEEN
 
 
 async def _seen_before(live: Live, attempt: Facts) -> frozenset[uuid.UUID]:
@@ -242,11 +242,7 @@ async def _seen_before(live: Live, attempt: Facts) -> frozenset[uuid.UUID]:
         rows = await live.rows(_SEEN_ANY_LEVEL, params)
     else:
         rows = await live.rows(_SEEN_AT_LEVEL, {**params, "level": attempt.level})
-    seen = frozenset(r.item_id for r in rows)
-    if len(_SEEN) > 10_000:
-        _SEEN.clear()
-    _SEEN[attempt.id] = seen
-    return seen
+    return _SEEN.put(attempt.id, frozenset(r.item_id for r in rows))
 
 
 async def decide(session: AsyncSession, attempt: Facts,
@@ -696,25 +692,24 @@ async def finish(session: AsyncSession, attempt: Attempt, *, reason: str = "fini
     """Finish the attempt (idempotent), compute its outcome and write ``attempt.finished``.
 
     Idempotent under races too: see :func:`_still_open`."""
-    if attempt.status != "in_progress" or not await _still_open(session, attempt):
+    if attempt.status != AttemptStatus.in_progress or not await _still_open(session, attempt):
         return attempt
     served = await positions(session, attempt.id)
-    responses = {s.position: s for s in served if s.answered_at is not None}
     version, decision = await decide(session, attempt, [
-        (r.item_id, r.correct) for r in responses.values()])
-    items = {s.item_id: await _item(session, s.item_id) for s in served}
+        (s.item_id, s.correct) for s in served if s.answered_at is not None])
     finished_at = at or utcnow()
     plan = await session.get(Plan, attempt.plan_code)
     assert plan is not None
-    outcome = await _outcome(session, attempt, plan, version, decision, served, responses, items,
-                             finished_at, reason)
-    attempt.status = "completed"
+    result = await _outcome(session, attempt, plan, version, decision, served, finished_at,
+                            reason)
+    outcome = dump(result)
+    attempt.status = AttemptStatus.completed
     attempt.finished_at = finished_at
     attempt.finish_reason = reason
     attempt.outcome = outcome
-    attempt.level_result = outcome.get("level") if attempt.kind == "PT" else outcome["status"]
-    attempt.passed = outcome.get("passed")
-    attempt.score = outcome.get("score")
+    attempt.level_result = result.level if result.kind == Kind.PT else result.status
+    attempt.passed = None if result.kind == Kind.PT else result.passed
+    attempt.score = None if result.kind == Kind.PT else result.score
     token = await session.get(TestToken, attempt.token_id)
     assert token is not None
     if token.status in ("issued", "started"):
@@ -722,9 +717,9 @@ async def finish(session: AsyncSession, attempt: Attempt, *, reason: str = "fini
     candidate = await session.get(Candidate, attempt.candidate_id)
     org = await session.get(Organization, attempt.organization_id)
     assert candidate is not None and org is not None
-    if attempt.kind == "PT" and outcome["level"] is not None:
+    if result.kind == Kind.PT and result.status == PtStatus.placed:
         # an unplaced PT leaves the candidate as they were: no level, and free to retake
-        candidate.pt_level = outcome["level"]
+        candidate.pt_level = result.level
         if org.settings.get("disable_candidate_after_pt"):
             candidate.disabled = True
     event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"etest:attempt.finished:{attempt.id}")
@@ -758,73 +753,32 @@ async def _still_open(session: AsyncSession, attempt: Attempt) -> bool:
 
 
 async def _outcome(session: AsyncSession, attempt: Attempt, plan: Plan, version: _Version,
-                   decision: Decision, served: Sequence[Any], responses: dict[int, Any],
-                   items: dict[uuid.UUID, Item], finished_at: datetime,
-                   reason: str) -> dict[str, Any]:
-    answered = [r for r in responses.values() if not r.timed_out]
-    correct = sum(r.correct for r in responses.values())
-    per_skill: dict[str, dict[str, int]] = {}
-    missed: list[Item] = []
+                   decision: Decision, served: Sequence[Any], finished_at: datetime,
+                   reason: str) -> Outcome:
+    """Load what the outcome is computed from (the served items; for a failed CT the Can't-Do
+    statements and review lessons of the missed ones) and compute it
+    (:func:`etest.attempt.outcome.compute`)."""
+    steps = []
     for s in served:
-        item = items[s.item_id]
-        r = responses.get(s.position)
-        stats = per_skill.setdefault(item.skill, {"served": 0, "correct": 0})
-        stats["served"] += 1
-        stats["correct"] += int(bool(r and r.correct))
-        if not (r and r.correct):
-            missed.append(item)
-    skills = {k: {**v, "accuracy": round(v["correct"] / v["served"], 3)}
-              for k, v in per_skill.items()}
-    # weakest skill first; ties: the skill missed at the lowest level; then a fixed order
-    lowest_miss = {k: min((LEVELS.index(i.level) for i in missed
-                           if i.skill == k and i.level in LEVELS), default=len(LEVELS))
-                   for k in skills}
-    areas = sorted(skills, key=lambda k: (skills[k]["accuracy"], lowest_miss[k],
-                                          SKILL_ORDER.index(k) if k in SKILL_ORDER else 99))
-    base: dict[str, Any] = {
-        "kind": attempt.kind, "finish_reason": reason,
-        "started_at": attempt.started_at.isoformat(), "finished_at": finished_at.isoformat(),
-        "duration_seconds": round((finished_at - attempt.started_at).total_seconds(), 1),
-        "correct": correct, "answered": len(answered), "served": len(served),
-        "skills": skills, "areas_for_improvement": areas,
-        "assessment": version.assessment.code, "assessment_version": version.version.version,
-    }
-    if attempt.kind == "PT":
-        needed = version.engine.min_answers
-        pt = {**base, "incorrect": len(served) - correct, "min_answers": needed,
-              "stop_reason": decision.stop_reason or reason}
-        if len(answered) < needed:
-            # too little evidence for a level (docs/placement.md, "Unplaced"): no level, no
-            # estimate, pt_level unchanged; emails, callbacks and results say so
-            return {**pt, "status": "unplaced", "level": None, "position": None,
-                    "theta": None, "se": None, "level_probabilities": {}}
-        level = decision.level
-        if level is None:  # finished before the engine stopped: place on what was answered
-            level, position = _early_placement(version, decision)
-        else:
-            position = decision.position
-        return {**pt, "status": "placed", "level": level, "position": position,
-                "theta": decision.theta, "se": decision.se,
-                "level_probabilities": decision.probabilities}
-    total = decision.planned_total or len(served)
-    score = round(100.0 * correct / total, 1) if total else 0.0
-    pass_mark = next((int(lv["pass_mark"]) for lv in plan.levels
-                      if lv["level"] == attempt.level), 70)
-    passed = score >= pass_mark
-    max_attempts = int(plan.retake_policy.get("max_attempts", 3))
-    status = "pass" if passed else ("needs_review" if attempt.attempt_number >= max_attempts
-                                     else "fail")
-    levels = [str(lv["level"]) for lv in plan.levels]
-    nxt = levels.index(attempt.level) + 1 if attempt.level in levels else len(levels)
-    cant_do, review = await _cant_do_and_review(session, missed) if not passed else ([], [])
-    # incorrect: served and not right, as in the results API (items never served score zero
-    # through ``total`` without being counted as answered wrongly)
-    return {**base, "total": total, "incorrect": len(served) - correct, "score": score,
-            "pass_mark": pass_mark, "passed": passed, "status": status,
-            "attempt_number": attempt.attempt_number,
-            "continue_package": passed and plan.continues and nxt < len(levels),
-            "next_level": levels[nxt] if passed and nxt < len(levels) else None,
-            "cant_do": cant_do, "review_list": review}
+        item = await _item(session, s.item_id)
+        steps.append(Step(skill=item.skill, level=item.level,
+                          answered=s.answered_at is not None, correct=bool(s.correct),
+                          timed_out=bool(s.timed_out), can_do=item.can_do,
+                          review_lessons=tuple(item.review_lessons)))
+    sitting = Sitting(kind=Kind(attempt.kind), level=attempt.level,
+                      attempt_number=attempt.attempt_number, started_at=attempt.started_at,
+                      finished_at=finished_at, reason=reason,
+                      assessment=version.assessment.code,
+                      assessment_version=version.version.version,
+                      min_answers=version.engine.min_answers)
+    early = _early_placement(version, decision) \
+        if sitting.kind == Kind.PT and decision.level is None else None
+    result = compute(sitting, plan, decision, steps, early=early)
+    if result.kind == Kind.CT and not result.passed:
+        statements, lessons = await _cant_do_and_review(session, *wanted_codes(steps))
+        result = compute(sitting, plan, decision, steps, statements=statements,
+                         lessons=lessons)
+    return result
 
 
 def _early_placement(version: _Version, decision: Decision) -> tuple[str, float | None]:
@@ -837,19 +791,16 @@ def _early_placement(version: _Version, decision: Decision) -> tuple[str, float 
     return version.plan_levels[0], None
 
 
-async def _cant_do_and_review(session: AsyncSession, missed: list[Item]
-                              ) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
-    codes = list(dict.fromkeys(i.can_do for i in missed if i.can_do))
-    statements = {c.code: c for c in (await session.scalars(select(CanDoStatement).where(
-        CanDoStatement.code.in_(codes)))).all()}
-    cant_do = [{"code": c, "skill": statements[c].skill, "level": statements[c].level,
-                "text": statements[c].cannot_text} for c in codes if c in statements]
-    lesson_codes = list(dict.fromkeys(code for i in missed for code in i.review_lessons))
-    lessons = {r.code: r for r in (await session.scalars(select(ReviewLesson).where(
-        ReviewLesson.code.in_(lesson_codes)))).all()}
-    review = [{"code": c, "title": lessons[c].title, "url": lessons[c].url}
-              for c in lesson_codes if c in lessons]
-    return cant_do, review
+async def _cant_do_and_review(session: AsyncSession, codes: list[str], lesson_codes: list[str]
+                              ) -> tuple[dict[str, CantDo], dict[str, ReviewLesson]]:
+    """The Can't-Do statements and review lessons of these codes, by code."""
+    statements = {c.code: CantDo(code=c.code, skill=c.skill, level=c.level, text=c.cannot_text)
+                  for c in (await session.scalars(select(CanDoStatement).where(
+                      CanDoStatement.code.in_(codes)))).all()}
+    lessons = {r.code: ReviewLesson(code=r.code, title=r.title, url=r.url)
+               for r in (await session.scalars(select(LessonRow).where(
+                   LessonRow.code.in_(lesson_codes)))).all()}
+    return statements, lessons
 
 
 async def sweep(session: AsyncSession) -> int:

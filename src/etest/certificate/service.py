@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from etest.attempt.outcome import CtOutcome, Kind, load_optional
 from etest.audit.service import record
 from etest.auth.actor import Actor
 from etest.certificate import credential, pdf, repository
@@ -31,6 +32,7 @@ from etest.kit.logo import load_logo
 from etest.models import Attempt, Candidate, Certificate, Organization, Plan
 from etest.models.base import utcnow
 from etest.outbox.jobs import enqueue, outbox_id
+from etest.plan.policy import DEFAULT_PASS_MARK
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +60,8 @@ def holder_name(candidate: Candidate) -> str:
 
 
 def _pass_mark(attempt: Attempt) -> int:
-    return int((attempt.outcome or {}).get("pass_mark") or 70)
+    outcome = load_optional(attempt.outcome)
+    return outcome.pass_mark if isinstance(outcome, CtOutcome) else DEFAULT_PASS_MARK
 
 
 async def issue(session: AsyncSession, settings: Settings,
@@ -71,7 +74,7 @@ async def issue(session: AsyncSession, settings: Settings,
     if attempt is None:
         return None
     if certificate is None:
-        if (attempt.kind != "CT" or attempt.passed is not True or attempt.level is None
+        if (attempt.kind != Kind.CT or attempt.passed is not True or attempt.level is None
                 or attempt.finished_at is None):
             return None
         certificate = await _create(session, settings, attempt)
@@ -201,7 +204,7 @@ async def verify(session: AsyncSession, code: str) -> Verification:
 async def candidate_download_allowed(session: AsyncSession, attempt: Attempt) -> bool:
     """True when the attempt passed and its organization lets candidates download their
     certificate (the CT result page shows the link then)."""
-    if attempt.kind != "CT" or attempt.passed is not True:
+    if attempt.kind != Kind.CT or attempt.passed is not True:
         return False
     org = await session.get(Organization, attempt.organization_id)
     return bool(org is not None and org.settings.get("allow_candidate_certificate_download"))

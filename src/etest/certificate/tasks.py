@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from etest.attempt.outcome import Kind
 from etest.certificate import service
 from etest.outbox.jobs import Event, Job, JobCancelled, JobContext, enqueue, job, subscriber
 
@@ -22,7 +23,8 @@ ISSUE = "certificate.issue"
 @subscriber("attempt.finished")
 async def certificate_after_attempt(session: AsyncSession, event: Event) -> None:
     payload = event.payload
-    if payload.get("kind") == "CT" and (payload.get("outcome") or {}).get("passed") is True:
+    # the event's outcome as it was stored (etest.attempt.outcome.CtOutcome.passed)
+    if payload.get("kind") == Kind.CT and (payload.get("outcome") or {}).get("passed") is True:
         await enqueue(session, ISSUE, {"attempt_id": payload["attempt_id"]},
                       key=payload["attempt_id"], organization_id=event.organization_id)
 

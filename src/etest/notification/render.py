@@ -26,6 +26,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from etest.attempt.outcome import Outcome, PtOutcome, PtStatus
 from etest.kit.logo import Logo
 from etest.notification.texts import CATALOG, level_meaning, skill_name
 
@@ -49,7 +50,7 @@ class EmailContent:
     finished_at: datetime
     #: PT: the placed level; CT: the level of the test.
     level: str
-    outcome: dict[str, Any]
+    outcome: Outcome
     certificate_code: str | None = None
     verify_url: str | None = None
     certificate_pdf: bytes | None = field(default=None, repr=False)
@@ -79,7 +80,7 @@ def _clean(text: str) -> str:
 def template(content: EmailContent) -> str:
     """The template (and subject) of ``content``: a PT result without a level (too few answers,
     ``unplaced``) has its own words; its job is still the attempt's one ``pt_result``."""
-    if content.kind == "pt_result" and content.outcome.get("status") == "unplaced":
+    if content.kind == "pt_result" and content.outcome.status == PtStatus.unplaced:
         return "pt_unplaced"
     return content.kind
 
@@ -93,19 +94,19 @@ def _context(content: EmailContent) -> dict[str, Any]:
     outcome = content.outcome
     name = _clean(content.first_name) or _clean(f"{content.first_name} {content.last_name}")
     finished = content.finished_at.astimezone(zoneinfo.ZoneInfo(content.timezone))
-    score = outcome.get("score")
+    score = None if isinstance(outcome, PtOutcome) else outcome.score
     return {
         "say": say, "lang": content.language, "kind": content.kind,
         "greeting": say("greeting", name=name) if name else say("greeting_anonymous"),
         "organization": content.organization, "level": content.level,
         "date": finished.date().isoformat(), "outcome": outcome,
         "meaning": level_meaning(content.level, content.language),
-        "areas": [skill_name(s, content.language)
-                  for s in outcome.get("areas_for_improvement", [])],
-        "score": f"{score:g}" if isinstance(score, int | float) else None,
-        "cant_do": [c["text"] for c in outcome.get("cant_do", []) if c.get("text")],
-        "review": [{"title": r.get("title") or r.get("code", ""), "url": r.get("url")}
-                   for r in outcome.get("review_list", [])],
+        "areas": [skill_name(s, content.language) for s in outcome.areas_for_improvement],
+        "score": None if score is None else f"{score:g}",
+        "cant_do": [] if isinstance(outcome, PtOutcome) else
+        [c.text for c in outcome.cant_do if c.text],
+        "review": [] if isinstance(outcome, PtOutcome) else
+        [{"title": r.title or r.code, "url": r.url} for r in outcome.review_list],
         "certificate_code": content.certificate_code, "verify_url": content.verify_url,
         "logo_cid": _LOGO_CID,
     }

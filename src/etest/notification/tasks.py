@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from etest.attempt.outcome import Kind, PtOutcome, load
 from etest.certificate.service import certificate_pdf, verify_url
 from etest.config import Settings
 from etest.kit.logo import load_logo
@@ -74,7 +75,7 @@ async def _enqueue_email(session: AsyncSession, kind: str, attempt_id: str,
 @subscriber("attempt.finished")
 async def email_after_attempt(session: AsyncSession, event: Event) -> None:
     """PT result, or CT fail; a CT pass waits for its certificate."""
-    if event.payload["kind"] == "PT":
+    if event.payload["kind"] == Kind.PT:
         await _enqueue_email(session, "pt_result", event.payload["attempt_id"])
     elif not event.payload["outcome"].get("passed"):
         await _enqueue_email(session, "ct_fail", event.payload["attempt_id"])
@@ -105,12 +106,13 @@ async def _content(session: AsyncSession, settings: Settings,
         extra = {"certificate_code": certificate.code,
                  "verify_url": verify_url(settings, certificate.code),
                  "certificate_pdf": await certificate_pdf(session, settings, certificate.id)}
-    level = attempt.outcome.get("level") if attempt.kind == "PT" else attempt.level
+    outcome = load(attempt.outcome)
+    level = outcome.level if isinstance(outcome, PtOutcome) else attempt.level
     return EmailContent(
         kind=kind, to=payload["to"], first_name=candidate.first_name,
         last_name=candidate.last_name, organization=org.name,
         language=language_of(_switches(org).language), timezone=org.timezone,
-        finished_at=attempt.finished_at, level=str(level or ""), outcome=attempt.outcome,
+        finished_at=attempt.finished_at, level=str(level or ""), outcome=outcome,
         **extra)
 
 

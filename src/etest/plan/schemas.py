@@ -7,6 +7,7 @@ from pydantic import Field, field_validator, model_validator
 from etest.kit.levels import LEVELS, canonical_level
 from etest.kit.schemas import Input, Output
 from etest.kit.text import NameText
+from etest.plan.policy import DEFAULT_MAX_ATTEMPTS, DEFAULT_PASS_MARK
 
 
 class LevelOut(Output):
@@ -17,7 +18,8 @@ class LevelOut(Output):
 
 class PlanLevel(Input):
     level: str
-    pass_mark: int = Field(70, ge=0, le=100, description="Percent correct needed to pass the CT")
+    pass_mark: int = Field(DEFAULT_PASS_MARK, ge=0, le=100,
+                           description="Percent correct needed to pass the CT")
     ct_assessment: str = Field(min_length=1, max_length=100)
 
     @field_validator("level")
@@ -30,7 +32,7 @@ class PlanLevel(Input):
 
 
 class RetakePolicy(Input):
-    max_attempts: int = Field(3, ge=1, le=20)
+    max_attempts: int = Field(DEFAULT_MAX_ATTEMPTS, ge=1, le=20)
     after_max: Literal["needs_review"] = "needs_review"
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from etest.attempt.service import SKILL_ORDER
+from etest.attempt.outcome import SKILL_ORDER, AttemptStatus, CtStatus, PtOutcome, load
 from etest.auth.actor import Actor
 from etest.candidate import repository as candidate_repository
 from etest.errors import NotFound, ReversedDateRange
@@ -70,9 +70,9 @@ async def get_result(session: AsyncSession, actor: Actor, attempt_id: uuid.UUID)
     if row is None:
         raise NotFound("No such result.")
     attempt = row.attempt
-    if attempt.status == "in_progress":
+    if attempt.status == AttemptStatus.in_progress:
         raise AttemptInProgress("The attempt has not finished yet; its result is not ready.")
-    if attempt.status != "completed" or attempt.outcome is None:
+    if attempt.status != AttemptStatus.completed or attempt.outcome is None:
         raise NotFound("This attempt was voided (its token was reset); it has no result.")
     result = await detail(session, row)
     result.review = await result_review(session, actor, attempt)
@@ -98,54 +98,53 @@ def summary(row: ResultRow) -> ResultSummary:
 
 def _summary_fields(row: ResultRow) -> dict[str, Any]:
     attempt = row.attempt
-    o: dict[str, Any] = attempt.outcome or {}
-    assert attempt.finished_at is not None  # only finished attempts get here
-    correct = int(o.get("correct", 0))
-    served = int(o.get("served", 0))
-    pt = attempt.kind == "PT"
-    # a PT stored before placements had a status was placed (it always had a level)
-    status = (o.get("status") or "placed") if pt else o.get("status")
+    assert attempt.finished_at is not None and attempt.outcome is not None  # finished only
+    o = load(attempt.outcome)  # a PT stored before placements had a status reads as placed
+    pt = o if isinstance(o, PtOutcome) else None
+    ct = None if isinstance(o, PtOutcome) else o
     return {
         "attempt_id": attempt.id, "kind": attempt.kind,
         "candidate": CandidateRef(id=attempt.candidate_id, email=row.email,
                                   first_name=row.first_name, last_name=row.last_name),
-        "uic": row.uic, "plan": attempt.plan_code, "assessment": o.get("assessment"),
-        "assessment_version": o.get("assessment_version"), "started_at": attempt.started_at,
-        "finished_at": attempt.finished_at, "duration_seconds": o.get("duration_seconds"),
+        "uic": row.uic, "plan": attempt.plan_code, "assessment": o.assessment,
+        "assessment_version": o.assessment_version, "started_at": attempt.started_at,
+        "finished_at": attempt.finished_at, "duration_seconds": o.duration_seconds,
         "finish_reason": attempt.finish_reason, "attempt_number": attempt.attempt_number,
-        "level": o.get("level") if pt else attempt.level,
-        "position": o.get("position") if pt else None,
-        "theta": o.get("theta") if pt else None, "se": o.get("se") if pt else None,
-        "min_answers": o.get("min_answers") if pt else None,
-        "score": None if pt else attempt.score,
-        "pass_mark": None if pt else o.get("pass_mark"),
-        "passed": None if pt else attempt.passed, "status": status,
-        "needs_review": None if pt else status == "needs_review",
-        "totals": Totals(correct=correct, incorrect=served - correct,
-                         answered=int(o.get("answered", 0)), served=served,
-                         planned=None if pt else o.get("total")),
+        "level": pt.level if pt else attempt.level,
+        "position": pt.position if pt else None,
+        "theta": pt.theta if pt else None, "se": pt.se if pt else None,
+        "min_answers": pt.min_answers if pt else None,
+        "score": attempt.score if ct else None,
+        "pass_mark": ct.pass_mark if ct else None,
+        "passed": attempt.passed if ct else None, "status": o.status,
+        "needs_review": ct.status == CtStatus.needs_review if ct else None,
+        "totals": Totals(correct=o.correct, incorrect=o.served - o.correct,
+                         answered=o.answered, served=o.served,
+                         planned=ct.total if ct else None),
     }
 
 
 async def detail(session: AsyncSession, row: ResultRow) -> ResultDetail:
     """The full view: the summary, per-skill results, the CT lists and every served position."""
     attempt = row.attempt
-    o: dict[str, Any] = attempt.outcome or {}
-    pt = attempt.kind == "PT"
-    skills = o.get("skills") or {}
+    assert attempt.outcome is not None  # finished attempts only
+    o = load(attempt.outcome)
+    pt = o if isinstance(o, PtOutcome) else None
+    ct = None if isinstance(o, PtOutcome) else o
+    skills = o.skills
     order = {s: n for n, s in enumerate(SKILL_ORDER)}
     steps = await repository.steps(session, attempt.id)
     return ResultDetail.model_validate({
         **_summary_fields(row),
-        "skills": [SkillResult(skill=k, **skills[k])
+        "skills": [SkillResult(skill=k, **skills[k].model_dump())
                    for k in sorted(skills, key=lambda k: (order.get(k, len(order)), k))],
-        "areas_for_improvement": o.get("areas_for_improvement") or [],
-        "level_probabilities": o.get("level_probabilities") if pt else None,
-        "stop_reason": o.get("stop_reason") if pt else None,
-        "cant_do": None if pt else o.get("cant_do") or [],
-        "review_list": None if pt else o.get("review_list") or [],
-        "continue_package": None if pt else bool(o.get("continue_package")),
-        "next_level": None if pt else o.get("next_level"),
+        "areas_for_improvement": o.areas_for_improvement,
+        "level_probabilities": pt.level_probabilities if pt else None,
+        "stop_reason": pt.stop_reason if pt else None,
+        "cant_do": [c.model_dump() for c in ct.cant_do] if ct else None,
+        "review_list": [r.model_dump() for r in ct.review_list] if ct else None,
+        "continue_package": ct.continue_package if ct else None,
+        "next_level": ct.next_level if ct else None,
         **_devices(attempt.ip, attempt.user_agent, steps),
         "responses": [ResponseOut(
             position=s.position, item_id=s.item_id, item_code=s.code, skill=s.skill,

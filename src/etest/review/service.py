@@ -23,6 +23,7 @@ from etest.candidate import repository as candidate_repository
 from etest.kit.levels import LEVELS, require_level
 from etest.kit.pagination import Pagination
 from etest.models import Attempt, Candidate, Plan, ReviewDecision
+from etest.plan import policy
 from etest.review import repository
 from etest.review.errors import NeedsReview, NoReviewPending
 from etest.review.schemas import (
@@ -57,7 +58,7 @@ def level_state(level: str, plan: Plan, completed: Sequence[Attempt]) -> LevelSt
     """The state of ``level`` from the candidate's finished CT attempts there, oldest first."""
     failures = [a for a in completed if a.passed is False]
     return LevelState(level=level, plan_code=plan.code,
-                      max_attempts=int(plan.retake_policy.get("max_attempts", 3)),
+                      max_attempts=policy.max_attempts(plan),
                       failures=len(failures), passed=any(a.passed for a in completed),
                       last_failed=failures[-1] if failures else None)
 

@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest.attempt import service
 from etest.attempt.endpoints import client_ip, device, item_view, state_of
 from etest.attempt.errors import AnswerConflict, AttemptFinished, WrongPosition
+from etest.attempt.outcome import PtOutcome, PtStatus
+from etest.attempt.outcome import load as load_outcome
 from etest.attempt.schemas import AttemptState
 from etest.attempt.service import engine_item_ids
 from etest.certificate import service as certificate_service
@@ -293,20 +295,19 @@ async def finish(request: Request, session: SessionDep, settings: SettingsDep,
 async def _finished_page(session: AsyncSession, attempt: Attempt) -> Response:
     state: AttemptState = await state_of(session, attempt)
     ended_by_time = attempt.finish_reason == "deadline"
-    outcome = state.outcome
-    if outcome is None:
+    if state.outcome is None or attempt.outcome is None:  # hidden from the candidate
         return render("thanks.html", attempt=attempt, kind=kind_name(attempt.kind),
                       ended_by_time=ended_by_time)
-    if attempt.kind == "PT":
-        skills = outcome.get("skills") or {}
-        areas = [skill_name(s) for s in outcome.get("areas_for_improvement") or []
-                 if skills.get(s, {}).get("accuracy", 0) < 1][:3]
-        level = str(outcome.get("level") or "")
+    outcome = load_outcome(attempt.outcome)
+    if isinstance(outcome, PtOutcome):
+        areas = [skill_name(s) for s in outcome.areas_for_improvement
+                 if s not in outcome.skills or outcome.skills[s].accuracy < 1][:3]
+        level = outcome.level or ""
         return render("result_pt.html", attempt=attempt, level=level,
                       meaning=level_meaning(level), areas=areas,
-                      answered=outcome.get("answered"), ended_by_time=ended_by_time,
-                      unplaced=outcome.get("status") == "unplaced",
-                      needed=outcome.get("min_answers"))
+                      answered=outcome.answered, ended_by_time=ended_by_time,
+                      unplaced=outcome.status == PtStatus.unplaced,
+                      needed=outcome.min_answers)
     return render("result_ct.html", attempt=attempt, outcome=outcome,
                   ended_by_time=ended_by_time,
                   certificate_download=await certificate_service.candidate_download_allowed(
