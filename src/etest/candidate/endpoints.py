@@ -21,10 +21,9 @@ from etest.deps import ActorDep, SessionDep, SettingsDep
 from etest.errors import PayloadTooLarge
 from etest.kit.levels import canonical_level
 from etest.kit.pagination import PaginationDep, paginate
-from etest.kit.schemas import TEXT_QUERY, Page
+from etest.kit.schemas import TEXT_QUERY, Page, Uic
 from etest.models import Candidate, CandidateTransfer, Organization
 from etest.organization import repository as org_repository
-from etest.organization.schemas import Uic
 
 router = APIRouter(prefix="/api/v1/candidates", tags=["candidates"])
 

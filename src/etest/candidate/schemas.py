@@ -7,9 +7,8 @@ from typing import Annotated, Literal
 from pydantic import EmailStr, Field, StringConstraints, field_validator
 
 from etest.kit.levels import validate_level
-from etest.kit.schemas import Input, Output, omittable
+from etest.kit.schemas import Input, Output, Uic, omittable
 from etest.kit.text import NameText
-from etest.organization.schemas import Uic
 
 # Dial codes and phones are strings: "+", leading zeros and spaces must survive a round trip.
 DialCode = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{0,9}$")]

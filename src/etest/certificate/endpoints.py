@@ -25,10 +25,9 @@ from etest.deps import ActorDep, SessionDep, SettingsDep
 from etest.errors import NotFound
 from etest.kit.levels import canonical_level
 from etest.kit.pagination import PaginationDep, paginate
-from etest.kit.schemas import TEXT_QUERY, Page, UtcDatetime
+from etest.kit.schemas import TEXT_QUERY, Page, Uic, UtcDatetime
 from etest.models import Certificate
 from etest.organization import repository as org_repository
-from etest.organization.schemas import Uic
 from etest.web import cookie
 from etest.web.pages import PageRoute
 

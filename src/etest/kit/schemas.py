@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 T = TypeVar("T")
 
@@ -22,6 +29,9 @@ def _utc(value: datetime) -> datetime:
 
 #: An ISO 8601 time in a query; naive means UTC, ``2026-01-31`` means its midnight UTC.
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
+#: An organization's code (UIC), as a body field, a query or a path carries it.
+Uic = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 
 
 class Input(BaseModel):

@@ -9,14 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest.auth.actor import Actor
 from etest.deps import ActorDep, SessionDep, SettingsDep
 from etest.kit.pagination import Pagination, PaginationDep, paginate
-from etest.kit.schemas import TEXT_QUERY, Page
+from etest.kit.schemas import TEXT_QUERY, Page, Uic
 from etest.models import Organization
 from etest.organization import repository, service
 from etest.organization.schemas import (
     OrganizationCreate,
     OrganizationOut,
     OrganizationUpdate,
-    Uic,
 )
 
 router = APIRouter(prefix="/api/v1/organizations", tags=["organizations"])

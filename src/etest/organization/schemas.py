@@ -7,11 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, AwareDatetime, Field, StringConstraints, field_validator
 
-from etest.kit.schemas import Input, Output, omittable
+from etest.kit.schemas import Input, Output, Uic, omittable
 from etest.kit.text import NameText
 from etest.kit.webhook_signing import check_secret
 
-Uic = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 Region = Literal["ROW", "CN"]
 
 

@@ -16,8 +16,7 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from etest.deps import ActorDep, ReadSessionDep, SessionDep
-from etest.kit.schemas import TEXT_QUERY
-from etest.organization.schemas import Uic
+from etest.kit.schemas import TEXT_QUERY, Uic
 from etest.report.service import MAX_EMAILS, REPORTS, XLSX, ReportParams, filename, write_report
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])

@@ -9,8 +9,7 @@ from fastapi import APIRouter, Query
 
 from etest.deps import ActorDep, SessionDep
 from etest.kit.pagination import PaginationDep
-from etest.kit.schemas import TEXT_QUERY, Page, UtcDatetime
-from etest.organization.schemas import Uic
+from etest.kit.schemas import TEXT_QUERY, Page, Uic, UtcDatetime
 from etest.result import service
 from etest.result.schemas import Kind, ResultDetail, ResultSummary, ReviewFilter, Status
 

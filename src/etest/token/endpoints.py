@@ -10,12 +10,11 @@ from sqlalchemy import and_, or_
 from etest.deps import ActorDep, SessionDep, SettingsDep
 from etest.kit.levels import canonical_level
 from etest.kit.pagination import PaginationDep, paginate
-from etest.kit.schemas import TEXT_QUERY, Page
+from etest.kit.schemas import TEXT_QUERY, Page, Uic
 from etest.models import Candidate, Organization, TestToken
 from etest.models.base import utcnow
 from etest.models.token import LIVE_STATUSES
 from etest.organization import repository as org_repository
-from etest.organization.schemas import Uic
 from etest.plan.service import find_plan
 from etest.token import service
 from etest.token.schemas import (

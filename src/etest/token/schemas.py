@@ -7,8 +7,7 @@ from typing import Literal
 from pydantic import EmailStr, Field, field_validator, model_validator
 
 from etest.kit.levels import validate_level
-from etest.kit.schemas import Input, Output
-from etest.organization.schemas import Uic
+from etest.kit.schemas import Input, Output, Uic
 
 TokenType = Literal["PT", "CT"]
 TokenStatus = Literal["issued", "started", "completed", "expired", "revoked"]

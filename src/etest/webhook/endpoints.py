@@ -11,10 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest.deps import ActorDep, SessionDep, SettingsDep
 from etest.errors import ReversedDateRange
 from etest.kit.pagination import PaginationDep, paginate
-from etest.kit.schemas import Page, UtcDatetime
+from etest.kit.schemas import Page, Uic, UtcDatetime
 from etest.models import Organization, OutboxEvent, OutboxTry
 from etest.organization import repository as org_repository
-from etest.organization.schemas import Uic
 from etest.webhook import repository, service
 from etest.webhook.schemas import (
     DeliveryStatus,
