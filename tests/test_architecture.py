@@ -43,6 +43,10 @@ def _node(module: str) -> str | None:
     return parts[1] if len(parts) > 1 else "etest"
 
 
+def _is_module(node: str) -> bool:
+    return (SRC / node).is_dir() or (SRC / f"{node}.py").is_file()
+
+
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
@@ -90,7 +94,8 @@ def package_graph() -> Edges:
         tree = ast.parse(path.read_text(), filename=str(path))
         for target, line in _imports(tree, module, path.name == "__init__.py"):
             node = _node(target)
-            if node is not None and node not in (source, "etest"):
+            # `from etest import __version__` names an attribute, not a module: no node
+            if node is not None and node not in (source, "etest") and _is_module(node):
                 edges[source][node].append(f"{path.relative_to(SRC.parent)}:{line}")
     return edges
 
