@@ -26,6 +26,7 @@ from etest.candidate.endpoints import router as candidate_router
 from etest.certificate.endpoints import page_router as certificate_page_router
 from etest.certificate.endpoints import public_router as certificate_public_router
 from etest.certificate.endpoints import router as certificate_router
+from etest.certificate.pdf import PdfRenderer, render_off_loop
 from etest.config import Settings, get_settings
 from etest.content.endpoints import router as content_router
 from etest.db import create_engine, create_read_sessionmaker, create_sessionmaker
@@ -49,7 +50,9 @@ from etest.webhook.endpoints import router as webhook_router
 log = structlog.get_logger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *,
+               render_pdf: PdfRenderer | None = None) -> FastAPI:
+    """The app; ``render_pdf`` replaces the certificate PDF port (tests)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
 
@@ -90,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="eTest", version=__version__, lifespan=lifespan,
                   description="Adaptive placement and certification tests for language learning.")
     app.state.settings = settings
+    app.state.render_pdf = render_pdf or render_off_loop
     install_handlers(app)
     app.add_middleware(AccessLog)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")

@@ -7,20 +7,23 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.attempt import service as attempt_service
 from etest.attempt.endpoints import SecretDep
 from etest.certificate import repository, service
 from etest.certificate.credential import issuer_profile
 from etest.certificate.keys import jwks
+from etest.certificate.pdf import PdfRenderer
 from etest.certificate.schemas import (
     CertificateOut,
     CertificateRevoke,
     CredentialOut,
     Verification,
 )
+from etest.config import Settings
 from etest.deps import ActorDep, SessionDep, SettingsDep
 from etest.errors import NotFound
 from etest.kit.levels import canonical_level
@@ -47,8 +50,23 @@ def _out(certificate: Certificate, uic: str, settings: Any) -> CertificateOut:
         "uic": uic, "verify_url": service.verify_url(settings, certificate.code)})
 
 
-def _pdf(data: bytes, code: str) -> Response:
-    return Response(data, media_type=PDF, headers={
+async def _renderer(request: Request) -> PdfRenderer:
+    renderer: PdfRenderer = request.app.state.render_pdf
+    return renderer
+
+
+RendererDep = Annotated[PdfRenderer, Depends(_renderer)]
+
+
+async def _pdf(session: AsyncSession, settings: Settings, render_pdf: PdfRenderer,
+               certificate: Certificate) -> Response:
+    code = certificate.code
+    view = await service.certificate_view(session, settings, certificate.id)
+    # The route is the edge: it ends its unit of work before drawing, so no transaction (on
+    # SQLite, the write lock) stays open for the PDF; the session dependency's commit then
+    # finds nothing to do, and a 2xx still means committed.
+    await session.commit()
+    return Response(await render_pdf(view), media_type=PDF, headers={
         "Content-Disposition": f'attachment; filename="certificate-{code}.pdf"',
         "Cache-Control": "no-store"})
 
@@ -79,10 +97,9 @@ async def list_certificates(
 @router.get("/{certificate_id}.pdf", response_class=Response,
             responses={200: {"content": {PDF: {}}, "description": "The certificate PDF"}})
 async def get_certificate_pdf(actor: ActorDep, session: SessionDep, settings: SettingsDep,
-                              certificate_id: uuid.UUID) -> Response:
+                              render_pdf: RendererDep, certificate_id: uuid.UUID) -> Response:
     certificate, _ = await repository.get(session, actor, certificate_id)
-    return _pdf(await service.certificate_pdf(session, settings, certificate.id),
-                certificate.code)
+    return await _pdf(session, settings, render_pdf, certificate)
 
 
 @router.get("/{certificate_id}/credential", response_model=CredentialOut,
@@ -148,14 +165,14 @@ async def get_issuer(settings: SettingsDep) -> dict[str, Any]:
 @public_router.get("/api/v1/attempts/{attempt_id}/certificate.pdf", response_class=Response,
                    responses={200: {"content": {PDF: {}}}})
 async def get_own_certificate(session: SessionDep, settings: SettingsDep,
-                              attempt_id: uuid.UUID, credentials: SecretDep) -> Response:
+                              render_pdf: RendererDep, attempt_id: uuid.UUID,
+                              credentials: SecretDep) -> Response:
     """The candidate's certificate, with the attempt secret as the bearer credential; 403
     ``certificate-download-disabled`` unless the organization allows it."""
     attempt = await attempt_service.get_for_candidate(
         session, settings, attempt_id, credentials.credentials if credentials else None)
     certificate = await service.for_candidate(session, settings, attempt)
-    return _pdf(await service.certificate_pdf(session, settings, certificate.id),
-                certificate.code)
+    return await _pdf(session, settings, render_pdf, certificate)
 
 
 # ---------------------------------------------------------------------------- pages
@@ -163,7 +180,7 @@ async def get_own_certificate(session: SessionDep, settings: SettingsDep,
 
 @page_router.get("/take/{attempt_id}/certificate.pdf")
 async def take_certificate(request: Request, session: SessionDep, settings: SettingsDep,
-                           attempt_id: str) -> Response:
+                           render_pdf: RendererDep, attempt_id: str) -> Response:
     """The download link of the CT result page (the browser holds the attempt secret in the
     ``/take`` cookie)."""
     credential = cookie.read(request)
@@ -172,5 +189,4 @@ async def take_certificate(request: Request, session: SessionDep, settings: Sett
     attempt = await attempt_service.get_for_candidate(session, settings,
                                                       credential.attempt_id, credential.secret)
     certificate = await service.for_candidate(session, settings, attempt)
-    return _pdf(await service.certificate_pdf(session, settings, certificate.id),
-                certificate.code)
+    return await _pdf(session, settings, render_pdf, certificate)

@@ -144,9 +144,10 @@ def _photo(settings: Settings, sha256: str | None) -> bytes | None:
         return None
 
 
-async def certificate_pdf(session: AsyncSession, settings: Settings,
-                          certificate_id: uuid.UUID) -> bytes:
-    """The PDF of a certificate (rendered now; a revoked certificate is marked as such).
+async def certificate_view(session: AsyncSession, settings: Settings,
+                           certificate_id: uuid.UUID) -> pdf.CertificateView:
+    """What the PDF of a certificate prints (a revoked certificate is marked as such): read in
+    the caller's transaction, drawn by a :class:`~etest.certificate.pdf.PdfRenderer` after it.
     No scope check: callers have authorized the id (admin scope, attempt secret, outbox)."""
     certificate = await session.get(Certificate, certificate_id)
     if certificate is None:
@@ -155,14 +156,14 @@ async def certificate_pdf(session: AsyncSession, settings: Settings,
     plan = await session.get(Plan, certificate.plan_code)
     candidate = await session.get(Candidate, certificate.candidate_id)
     assert org is not None and plan is not None and candidate is not None
-    return pdf.render(pdf.CertificateView(
+    return pdf.CertificateView(
         holder_name=certificate.holder_name, level=certificate.level, plan_name=plan.name,
         organization_name=org.name,
         date=_local_date(certificate.issued_at, org.timezone).isoformat(),
         code=certificate.code, verify_url=verify_url(settings, certificate.code),
         logo=load_logo(settings.default_logo_path).data,
         photo=_photo(settings, candidate.photo_sha256),
-        revoked=certificate.revoked_at is not None))
+        revoked=certificate.revoked_at is not None)
 
 
 def credential_of(certificate: Certificate) -> tuple[str, dict[str, Any]]:

@@ -16,20 +16,23 @@ was taken), even if the candidate has moved since. Hidden and disabled candidate
 any other: ``disable_candidate_after_pt`` disables a candidate at the very moment its PT result
 is due, and ``hidden`` only keeps a candidate out of admin lists.
 
-The ``email.send`` handler reads what it needs in one short transaction, renders outside it and
-sends through ``ctx.mailer``. The switches are read again at send time: an organization that
-turns emails off stops the ones still waiting (the job is cancelled, not retried).
+The ``email.send`` handler reads what it needs in one short transaction, renders outside it (the
+certificate PDF through ``ctx.render_pdf``, off the event loop) and sends through
+``ctx.mailer``. The switches are read again at send time: an organization that turns
+emails off stops the ones still waiting (the job is cancelled, not retried).
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.attempt.outcome import Kind, PtOutcome, load
-from etest.certificate.service import certificate_pdf, verify_url
+from etest.certificate.pdf import CertificateView, render_off_loop
+from etest.certificate.service import certificate_view, verify_url
 from etest.config import Settings
 from etest.kit.logo import load_logo
 from etest.models import Attempt, Candidate, Certificate, Organization
@@ -87,8 +90,9 @@ async def email_certificate(session: AsyncSession, event: Event) -> None:
                          certificate_id=event.payload["certificate_id"])
 
 
-async def _content(session: AsyncSession, settings: Settings,
-                   payload: dict[str, Any]) -> EmailContent:
+async def _content(session: AsyncSession, settings: Settings, payload: dict[str, Any]
+                   ) -> tuple[EmailContent, CertificateView | None]:
+    """The email without its certificate PDF, and what that PDF prints (ct_pass)."""
     kind = payload["kind"]
     attempt = await session.get(Attempt, uuid.UUID(payload["attempt_id"]))
     if attempt is None or attempt.outcome is None or attempt.finished_at is None:
@@ -99,13 +103,14 @@ async def _content(session: AsyncSession, settings: Settings,
     if not wanted(org, kind):
         raise JobCancelled(f"{kind} emails are switched off for organization {org.uic}")
     extra: dict[str, Any] = {}
+    view = None
     if kind == "ct_pass":
         certificate = await session.get(Certificate, uuid.UUID(payload["certificate_id"]))
         if certificate is None or certificate.revoked_at is not None:
             raise JobCancelled("the certificate is gone or revoked")
         extra = {"certificate_code": certificate.code,
-                 "verify_url": verify_url(settings, certificate.code),
-                 "certificate_pdf": await certificate_pdf(session, settings, certificate.id)}
+                 "verify_url": verify_url(settings, certificate.code)}
+        view = await certificate_view(session, settings, certificate.id)
     outcome = load(attempt.outcome)
     level = outcome.level if isinstance(outcome, PtOutcome) else attempt.level
     return EmailContent(
@@ -113,7 +118,7 @@ async def _content(session: AsyncSession, settings: Settings,
         last_name=candidate.last_name, organization=org.name,
         language=language_of(_switches(org).language), timezone=org.timezone,
         finished_at=attempt.finished_at, level=str(level or ""), outcome=outcome,
-        **extra)
+        **extra), view
 
 
 @job(TOPIC)
@@ -121,7 +126,10 @@ async def send_email(ctx: JobContext, job: Job) -> dict[str, Any]:
     """Render and send one result email; the Message-ID is the job's, so a repeated delivery
     is recognisably the same message."""
     async with ctx.transaction() as session:
-        content = await _content(session, ctx.settings, job.payload)
+        content, view = await _content(session, ctx.settings, job.payload)
+    if view is not None:  # drawn after the transaction: no lock is held meanwhile
+        render_pdf = ctx.render_pdf or render_off_loop
+        content = replace(content, certificate_pdf=await render_pdf(view))
     message = render(content, sender=ctx.settings.email_from,
                      msg_id=message_id(job.id, ctx.settings.email_from),
                      logo=load_logo(ctx.settings.default_logo_path), now=ctx.clock())

@@ -30,7 +30,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,6 +39,9 @@ from etest.config import Settings
 from etest.db import transaction
 from etest.models import OutboxEvent
 from etest.models.base import utcnow
+
+if TYPE_CHECKING:
+    from etest.certificate.pdf import PdfRenderer
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,9 @@ class JobContext:
     sessionmaker: async_sessionmaker[AsyncSession]
     mailer: Mailer
     clock: Callable[[], datetime] = field(default=utcnow)
+    #: Draws certificate PDFs off the event loop; None: ``etest.certificate.pdf.render_off_loop``
+    #: (the outbox names no job package at run time).
+    render_pdf: PdfRenderer | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
