@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter, model_validator
@@ -24,38 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter,
 from etest.attempt.engines import Decision
 from etest.kit.levels import LEVELS
 from etest.models import Plan
+
+# the statuses and kinds are the values of the ``attempts`` columns, defined with the model
+from etest.models.attempt import AttemptStatus as AttemptStatus
+from etest.models.attempt import CtStatus as CtStatus
+from etest.models.attempt import Kind as Kind
+from etest.models.attempt import PtStatus as PtStatus
 from etest.plan.policy import max_attempts, pass_mark
-
-
-class Kind(StrEnum):
-    """The two tests (``attempts.kind``, ``test_tokens.type``)."""
-
-    PT = "PT"
-    CT = "CT"
-
-
-class AttemptStatus(StrEnum):
-    """``attempts.status``: running, finished with an outcome, or voided by a token reset."""
-
-    in_progress = "in_progress"
-    completed = "completed"
-    voided = "voided"
-
-
-class PtStatus(StrEnum):
-    """A PT's outcome: a level, or too few answers for one (docs/placement.md)."""
-
-    placed = "placed"
-    unplaced = "unplaced"
-
-
-class CtStatus(StrEnum):
-    """A CT's outcome; ``needs_review`` is a failure once the retake policy is used up."""
-
-    passed = "pass"
-    failed = "fail"
-    needs_review = "needs_review"
-
 
 #: Weakest skill first; among equals, this order.
 SKILL_ORDER = ("listening", "reading", "grammar", "vocabulary")

@@ -402,7 +402,7 @@ async def current_by_id(session: AsyncSession, settings: Settings, attempt_id: u
 
 
 async def _current(session: AsyncSession, attempt: Facts, steps: Sequence[Any]) -> Current:
-    if attempt.status != "in_progress" or _due(attempt):
+    if attempt.status != AttemptStatus.in_progress or _due(attempt):
         row = await _row_of(session, attempt)
         await expire_if_due(session, row)
         return Current(None, None, row)
@@ -501,7 +501,7 @@ async def next_item(live: Live, settings: Settings, attempt_id: uuid.UUID,
         raise NotFound("No such attempt.")
     attempt = _LiveFacts(*rows[0][:len(_FACTS)])
     version = _ENGINES.get(attempt.assessment_version_id)
-    if attempt.status != "in_progress" or _due(attempt) or version is None:
+    if attempt.status != AttemptStatus.in_progress or _due(attempt) or version is None:
         return None
     steps = [r for r in rows if r.position is not None]
     if steps and steps[-1].correct is None:
@@ -523,7 +523,7 @@ async def next_item(live: Live, settings: Settings, attempt_id: uuid.UUID,
 
 def planned_total(version: _Version, attempt: Facts) -> int | None:
     """The number of items of a fixed-length test (CT); ``None`` for a variable-length PT."""
-    if attempt.kind != "CT":
+    if attempt.kind != Kind.CT:
         return None
     return int(getattr(version.engine, "total", 0)) or None
 
@@ -609,8 +609,8 @@ async def first_answer(live: Live, settings: Settings, attempt_id: uuid.UUID, se
         raise WrongPosition(f"No item was served at position {position}.")
     item = _ITEMS.get(served.item_id)
     attempt = _LiveFacts(*served[:len(_FACTS)])
-    if item is None or served.answered_at is not None or attempt.status != "in_progress" \
-            or _due(attempt):
+    if item is None or served.answered_at is not None \
+            or attempt.status != AttemptStatus.in_progress or _due(attempt):
         return None
     canonical, correct = _check(item, given)
     now = utcnow()
@@ -647,7 +647,7 @@ async def _answer(session: AsyncSession, attempt: Facts, served: Any, position: 
     canonical, correct = _check(item, given)
     if served.answered_at is not None:
         return _replay(served.answer, served.timed_out, served.answered_at, canonical, position)
-    if attempt.status != "in_progress" or (
+    if attempt.status != AttemptStatus.in_progress or (
             _due(attempt) and await expire_if_due(session, await _row_of(session, attempt))):
         raise AttemptFinished("The attempt is finished; no more answers are accepted.")
     now = utcnow()
@@ -681,7 +681,7 @@ def _replay(answer: Any, timed_out: bool, answered_at: datetime, canonical: Any,
 
 async def expire_if_due(session: AsyncSession, attempt: Attempt) -> bool:
     """Finish an attempt past its deadline, with finish time = deadline (the sweeper's rule)."""
-    if attempt.status == "in_progress" and _due(attempt):
+    if attempt.status == AttemptStatus.in_progress and _due(attempt):
         await finish(session, attempt, reason="deadline", at=attempt.deadline)
         return True
     return False
@@ -746,7 +746,7 @@ async def _still_open(session: AsyncSession, attempt: Attempt) -> bool:
     await session.execute(select(TestToken.id).where(TestToken.id == attempt.token_id)
                           .with_for_update(key_share=True))
     status = await session.scalar(select(Attempt.status).where(Attempt.id == attempt.id))
-    if status == "in_progress":
+    if status == AttemptStatus.in_progress:
         return True
     await session.refresh(attempt)
     return False
@@ -806,7 +806,7 @@ async def _cant_do_and_review(session: AsyncSession, codes: list[str], lesson_co
 async def sweep(session: AsyncSession) -> int:
     """Finish every attempt past its deadline (finish time = deadline). Returns how many."""
     due = (await session.scalars(select(Attempt).where(
-        Attempt.status == "in_progress", Attempt.deadline.is_not(None),
+        Attempt.status == AttemptStatus.in_progress, Attempt.deadline.is_not(None),
         Attempt.deadline < utcnow() - GRACE).limit(500))).all()
     for attempt in due:
         await finish(session, attempt, reason="deadline", at=attempt.deadline)

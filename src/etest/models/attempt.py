@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint, text
@@ -12,7 +13,39 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from etest.models.base import Base, Timestamped, UUIDPk, utcnow
 
-_OPEN = text("status = 'in_progress'")
+
+class Kind(StrEnum):
+    """The two tests (``attempts.kind``, ``test_tokens.type``)."""
+
+    PT = "PT"
+    CT = "CT"
+
+
+class AttemptStatus(StrEnum):
+    """``attempts.status``: running, finished with an outcome, or voided by a token reset."""
+
+    in_progress = "in_progress"
+    completed = "completed"
+    voided = "voided"
+
+
+class PtStatus(StrEnum):
+    """A PT's outcome: a level, or too few answers for one (docs/placement.md)."""
+
+    placed = "placed"
+    unplaced = "unplaced"
+
+
+class CtStatus(StrEnum):
+    """A CT's outcome (also ``attempts.level_result`` of a CT); ``needs_review`` is a failure
+    once the retake policy is used up."""
+
+    passed = "pass"
+    failed = "fail"
+    needs_review = "needs_review"
+
+
+_OPEN = text(f"status = '{AttemptStatus.in_progress}'")
 
 
 class Attempt(UUIDPk, Timestamped, Base):
@@ -33,7 +66,8 @@ class Attempt(UUIDPk, Timestamped, Base):
     level: Mapped[str | None] = mapped_column(ForeignKey("levels.name"))
     plan_code: Mapped[str] = mapped_column(ForeignKey("plans.code"))
     seed: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), default="in_progress", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=AttemptStatus.in_progress.value,
+                                        index=True)
     attempt_number: Mapped[int] = mapped_column(default=1)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     deadline: Mapped[datetime | None] = mapped_column(index=True)

@@ -23,6 +23,7 @@ from etest.models import (
     Organization,
     Response,
 )
+from etest.models.attempt import AttemptStatus, Kind
 
 #: Any select: the reports' queries differ in their columns only.
 AnySelect = Select[*tuple[Any, ...]]
@@ -52,7 +53,7 @@ class Window:
 
 
 def _finished(window: Window, *kinds: str) -> list[ColumnElement[bool]]:
-    return [Attempt.kind.in_(kinds), Attempt.status == "completed",
+    return [Attempt.kind.in_(kinds), Attempt.status == AttemptStatus.completed,
             window.during(Attempt.finished_at), window.subtree()]
 
 
@@ -65,7 +66,7 @@ def finished_attempts(window: Window, kind: str, columns: Sequence[Any], *,
             .join(Organization, Organization.id == Attempt.organization_id)
             .where(*_finished(window, kind)))
     if window.level is not None:
-        stmt = stmt.where((Attempt.level_result if kind == "PT" else Attempt.level)
+        stmt = stmt.where((Attempt.level_result if kind == Kind.PT else Attempt.level)
                           == window.level)
     if failed_only:
         stmt = stmt.where(Attempt.passed.is_(False))
@@ -88,7 +89,7 @@ def served_items(window: Window, columns: Sequence[Any], *, emails: Sequence[str
         stmt = stmt.where(Candidate.email.in_(list(emails)))
         order: list[Any] = [Candidate.email]
     else:
-        stmt = stmt.where(Attempt.kind == "CT", Attempt.level == ct_level)
+        stmt = stmt.where(Attempt.kind == Kind.CT, Attempt.level == ct_level)
         order = []
     return stmt.order_by(*order, Attempt.started_at, Attempt.id, AttemptItem.position)
 
@@ -97,7 +98,7 @@ def ct_levels(window: Window) -> AnySelect:
     """The levels with a CT started in the window (one CT-log sheet each)."""
     stmt = (select(Attempt.level).distinct().select_from(Attempt)
             .join(Organization, Organization.id == Attempt.organization_id)
-            .where(Attempt.kind == "CT", window.during(Attempt.started_at), window.subtree()))
+            .where(Attempt.kind == Kind.CT, window.during(Attempt.started_at), window.subtree()))
     if window.level is not None:
         stmt = stmt.where(Attempt.level == window.level)
     return stmt
@@ -125,7 +126,7 @@ def pt_totals(window: Window) -> AnySelect:
     return (select(func.count(Attempt.id), func.count(distinct(Attempt.candidate_id)))
             .select_from(Attempt)
             .join(Organization, Organization.id == Attempt.organization_id)
-            .where(*_finished(window, "PT")))
+            .where(*_finished(window, Kind.PT)))
 
 
 def cant_do(window: Window) -> AnySelect:
@@ -133,7 +134,7 @@ def cant_do(window: Window) -> AnySelect:
     missed, attempts and candidates that missed it; most missed first."""
     missed_attempt = case((Response.correct.is_(True), None), else_=Attempt.id)
     missed_candidate = case((Response.correct.is_(True), None), else_=Attempt.candidate_id)
-    stmt = (_served_in_finished(window, "PT")
+    stmt = (_served_in_finished(window, Kind.PT)
             .join(CanDoStatement, CanDoStatement.code == Item.can_do)
             .add_columns(CanDoStatement.code, CanDoStatement.level, CanDoStatement.skill,
                          CanDoStatement.text, CanDoStatement.cannot_text,
@@ -154,13 +155,13 @@ def item_stats(window: Window) -> AnySelect:
     With x the item score (0/1) and y the rest score (the attempt's correct answers minus x),
     the sums n, Σx, Σy, Σxy and Σy² give r = (nΣxy − ΣxΣy) / √((nΣx − (Σx)²)(nΣy² − (Σy)²))
     (x² = x for a 0/1 score)."""
-    totals = (_served_in_finished(window, "PT", "CT")
+    totals = (_served_in_finished(window, Kind.PT, Kind.CT)
               .add_columns(AttemptItem.attempt_id, func.sum(_CORRECT).label("total"))
               .group_by(AttemptItem.attempt_id).subquery("totals"))
     rest = totals.c.total - _CORRECT
     answered = case((and_(Response.attempt_id.is_not(None), Response.timed_out.is_(False)),
                      1), else_=0)
-    stats = (_served_in_finished(window, "PT", "CT")
+    stats = (_served_in_finished(window, Kind.PT, Kind.CT)
              .join(totals, totals.c.attempt_id == AttemptItem.attempt_id)
              .add_columns(AttemptItem.item_id.label("item_id"), func.count().label("n"),
                           func.sum(answered).label("answered"),

@@ -17,6 +17,7 @@ from etest.auth.actor import Actor
 from etest.auth.scope import scoped
 from etest.kit.pagination import Pagination, paginate
 from etest.models import Attempt, AttemptItem, Candidate, Item, Organization, Response
+from etest.models.attempt import AttemptStatus, Kind, PtStatus
 from etest.review.repository import pending_review, review_decided
 
 #: Columns of the candidate shown with every result (not the whole row: no phone, no flags).
@@ -61,7 +62,7 @@ def visible(actor: Actor) -> Select[Any]:
 
 
 def _filtered(actor: Actor, f: ResultFilter) -> Select[Any]:
-    stmt = visible(actor).where(Attempt.status == "completed")
+    stmt = visible(actor).where(Attempt.status == AttemptStatus.completed)
     if f.kind is not None:
         stmt = stmt.where(Attempt.kind == f.kind)
     if f.organization is not None:
@@ -74,19 +75,20 @@ def _filtered(actor: Actor, f: ResultFilter) -> Select[Any]:
         stmt = stmt.where(Attempt.finished_at < f.finished_to)
     if f.level is not None:
         # a PT's placed level is in level_result; a CT's level is the level it tested
-        stmt = stmt.where(or_(and_(Attempt.kind == "PT", Attempt.level_result == f.level),
-                              and_(Attempt.kind == "CT", Attempt.level == f.level)))
+        stmt = stmt.where(or_(and_(Attempt.kind == Kind.PT, Attempt.level_result == f.level),
+                              and_(Attempt.kind == Kind.CT, Attempt.level == f.level)))
     if f.passed is not None:
         stmt = stmt.where(Attempt.passed.is_(f.passed))
     if f.candidate_id is not None:
         stmt = stmt.where(Attempt.candidate_id == f.candidate_id)
     if f.email is not None:
         stmt = stmt.where(Candidate.email == f.email.lower())
-    if f.status in ("placed", "unplaced"):  # a PT's level_result is its level, or null
+    if f.status in (PtStatus.placed, PtStatus.unplaced):  # a PT's level_result: level or null
         placed = Attempt.level_result.is_not(None)
-        stmt = stmt.where(Attempt.kind == "PT", placed if f.status == "placed" else ~placed)
+        stmt = stmt.where(Attempt.kind == Kind.PT,
+                          placed if f.status == PtStatus.placed else ~placed)
     elif f.status is not None:  # a CT's status is stored in level_result
-        stmt = stmt.where(Attempt.kind == "CT", Attempt.level_result == f.status)
+        stmt = stmt.where(Attempt.kind == Kind.CT, Attempt.level_result == f.status)
     if f.review is not None:
         stmt = stmt.where(pending_review() if f.review == "pending" else review_decided())
     return stmt
@@ -110,8 +112,8 @@ async def latest_pt(session: AsyncSession, actor: Actor,
                     candidate_id: uuid.UUID) -> ResultRow | None:
     """The candidate's most recently finished placement test within the actor's subtree."""
     row = (await session.execute(
-        visible(actor).where(Attempt.candidate_id == candidate_id, Attempt.kind == "PT",
-                             Attempt.status == "completed")
+        visible(actor).where(Attempt.candidate_id == candidate_id, Attempt.kind == Kind.PT,
+                             Attempt.status == AttemptStatus.completed)
         .order_by(Attempt.finished_at.desc(), Attempt.id).limit(1))).first()
     return None if row is None else ResultRow(*row)
 

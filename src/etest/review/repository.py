@@ -16,6 +16,7 @@ from etest.auth.actor import Actor
 from etest.auth.scope import scoped
 from etest.kit.pagination import Pagination, paginate
 from etest.models import Attempt, Organization, ReviewDecision
+from etest.models.attempt import AttemptStatus, CtStatus, Kind
 
 
 def visible(actor: Actor) -> Select[Any]:
@@ -40,8 +41,8 @@ async def page(session: AsyncSession, actor: Actor, candidate_id: uuid.UUID,
 async def completed_ct(session: AsyncSession, candidate_id: uuid.UUID,
                        level: str | None = None) -> Sequence[Attempt]:
     """The candidate's finished certification attempts (at ``level``, or all), oldest first."""
-    stmt = select(Attempt).where(Attempt.candidate_id == candidate_id, Attempt.kind == "CT",
-                                 Attempt.status == "completed")
+    stmt = select(Attempt).where(Attempt.candidate_id == candidate_id, Attempt.kind == Kind.CT,
+                                 Attempt.status == AttemptStatus.completed)
     if level is not None:
         stmt = stmt.where(Attempt.level == level)
     return (await session.scalars(stmt.order_by(Attempt.started_at, Attempt.id))).all()
@@ -61,8 +62,8 @@ async def latest_decisions(session: AsyncSession, attempt_ids: Sequence[uuid.UUI
 async def ct_running(session: AsyncSession, candidate_id: uuid.UUID, level: str) -> bool:
     """Whether a certification attempt of the candidate at ``level`` is in progress."""
     return await session.scalar(select(Attempt.id).where(
-        Attempt.candidate_id == candidate_id, Attempt.kind == "CT", Attempt.level == level,
-        Attempt.status == "in_progress").limit(1)) is not None
+        Attempt.candidate_id == candidate_id, Attempt.kind == Kind.CT, Attempt.level == level,
+        Attempt.status == AttemptStatus.in_progress).limit(1)) is not None
 
 
 async def decision_of(session: AsyncSession, attempt_id: uuid.UUID
@@ -82,9 +83,9 @@ def pending_review() -> ColumnElement[bool]:
     decision followed yet and that is still the candidate's last word at its level (no later
     finished attempt there, no pass there). Correlated subqueries: one query for a whole list."""
     other = aliased(Attempt)
-    same_level = and_(other.candidate_id == Attempt.candidate_id, other.kind == "CT",
-                      other.level == Attempt.level, other.status == "completed")
-    return and_(Attempt.kind == "CT", Attempt.level_result == "needs_review",
+    same_level = and_(other.candidate_id == Attempt.candidate_id, other.kind == Kind.CT,
+                      other.level == Attempt.level, other.status == AttemptStatus.completed)
+    return and_(Attempt.kind == Kind.CT, Attempt.level_result == CtStatus.needs_review,
                 ~exists().where(ReviewDecision.attempt_id == Attempt.id),
                 ~exists().where(same_level, other.started_at > Attempt.started_at),
                 ~exists().where(same_level, other.passed.is_(True)))
@@ -92,7 +93,7 @@ def pending_review() -> ColumnElement[bool]:
 
 def review_decided() -> ColumnElement[bool]:
     """A filter on :class:`Attempt` rows: a ``needs_review`` attempt some decision followed."""
-    return and_(Attempt.kind == "CT", Attempt.level_result == "needs_review",
+    return and_(Attempt.kind == Kind.CT, Attempt.level_result == CtStatus.needs_review,
                 exists().where(ReviewDecision.attempt_id == Attempt.id))
 
 

@@ -23,6 +23,7 @@ from etest.candidate import repository as candidate_repository
 from etest.kit.levels import LEVELS, require_level
 from etest.kit.pagination import Pagination
 from etest.models import Attempt, Candidate, Plan, ReviewDecision
+from etest.models.attempt import CtStatus, Kind
 from etest.plan import policy
 from etest.review import repository
 from etest.review.errors import NeedsReview, NoReviewPending
@@ -200,7 +201,7 @@ async def result_review(session: AsyncSession, actor: Actor,
                         attempt: Attempt) -> ResultReview | None:
     """The review of a ``needs_review`` result (null for any other): the latest decision that
     followed it (shown when recorded in the actor's subtree), or whether it is still pending."""
-    if attempt.kind != "CT" or attempt.level_result != "needs_review":
+    if attempt.kind != Kind.CT or attempt.level_result != CtStatus.needs_review:
         return None
     found = await repository.decision_of(session, attempt.id)
     if found is not None:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest.attempt import service
 from etest.attempt.endpoints import client_ip, device, item_view, state_of
 from etest.attempt.errors import AnswerConflict, AttemptFinished, WrongPosition
-from etest.attempt.outcome import PtOutcome, PtStatus
+from etest.attempt.outcome import AttemptStatus, Kind, PtOutcome, PtStatus
 from etest.attempt.outcome import load as load_outcome
 from etest.attempt.schemas import AttemptState
 from etest.attempt.service import engine_item_ids
@@ -162,7 +162,8 @@ async def attempt_page(request: Request, session: SessionDep, settings: Settings
     """Whatever the attempt is at: start page, current item (the same on every reload), or
     the result."""
     attempt, credential = await _authorised(request, session, settings, attempt_id)
-    if attempt.status == "in_progress" and not await service.expire_if_due(session, attempt):
+    if attempt.status == AttemptStatus.in_progress \
+            and not await service.expire_if_due(session, attempt):
         if not await _started(session, attempt):
             return await _start_page(session, attempt, credential)
         current = await service.current(session, settings, attempt)
@@ -259,7 +260,7 @@ async def answer(request: Request, session: SessionDep, settings: SettingsDep,
         else:
             return _see_other(f"{page}?n={'late' if ack.timed_out else 'saved'}")
     answered = await session.get(ResponseRow, (attempt.id, position))
-    if answered is not None or attempt.status != "in_progress":
+    if answered is not None or attempt.status != AttemptStatus.in_progress:
         return _see_other(f"{page}?n=answered")
     return await _item_page(session, attempt, credential, served, item, error=parsed.error,
                             given=parsed.given)
@@ -273,7 +274,7 @@ async def finish_confirm(request: Request, session: SessionDep, settings: Settin
                          attempt_id: str) -> Response:
     """Only a CT can be finished early; a PT ends by itself when the level is clear."""
     attempt, credential = await _authorised(request, session, settings, attempt_id)
-    if attempt.kind != "CT" or attempt.status != "in_progress" or \
+    if attempt.kind != Kind.CT or attempt.status != AttemptStatus.in_progress or \
             await service.expire_if_due(session, attempt):
         return _see_other(f"/take/{attempt.id}")
     state = await state_of(session, attempt)
@@ -287,7 +288,7 @@ async def finish(request: Request, session: SessionDep, settings: SettingsDep,
     attempt, _, form = await _checked(request, session, settings, attempt_id)
     if form is None:
         return _stale_form(attempt)
-    if attempt.kind == "CT" and not await service.expire_if_due(session, attempt):
+    if attempt.kind == Kind.CT and not await service.expire_if_due(session, attempt):
         await service.finish(session, attempt, reason="finished")
     return _see_other(f"/take/{attempt.id}")
 
