@@ -21,12 +21,6 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "etest"
 
 Edges = dict[str, dict[str, list[str]]]
 
-#: Edges that close a cycle today and are being cut one commit at a time (issue 12); each must
-#: still exist, so the list only shrinks, and the test fails when it is left over.
-KNOWN_CYCLE_EDGES: set[tuple[str, str]] = {
-    ("certificate", "web"),
-}
-
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
@@ -165,10 +159,6 @@ def describe(edges: Edges, component: list[str]) -> str:
 
 def test_the_package_graph_has_no_cycle() -> None:
     edges = package_graph()
-    gone = {edge for edge in KNOWN_CYCLE_EDGES if edge[1] not in edges.get(edge[0], {})}
-    assert not gone, f"cut, so remove from KNOWN_CYCLE_EDGES: {sorted(gone)}"
-    for here, there in KNOWN_CYCLE_EDGES:
-        del edges[here][there]
     cycles = _strongly_connected(edges)
     assert not cycles, "import cycles between packages:\n" + "\n".join(
         describe(edges, component) for component in cycles

@@ -23,7 +23,6 @@ from etest.attempt.live import LiveSource
 from etest.audit.endpoints import router as audit_router
 from etest.auth.sso import SsoVerifier
 from etest.candidate.endpoints import router as candidate_router
-from etest.certificate.endpoints import page_router as certificate_page_router
 from etest.certificate.endpoints import public_router as certificate_public_router
 from etest.certificate.endpoints import router as certificate_router
 from etest.certificate.pdf import PdfRenderer, render_off_loop
@@ -98,13 +97,11 @@ def create_app(settings: Settings | None = None, *,
     app.add_middleware(AccessLog)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
 
-    # certificate pages before web_router: /take/{id}/certificate.pdf beats its catch-all
     # the candidate API first: routers are matched in order, and its two routes carry most of
     # the traffic (bench/delivery_queries.py)
     for router in (attempt_router, plan_router, organization_router, candidate_router,
                    token_router, audit_router, content_router, certificate_router,
-                   certificate_public_router, certificate_page_router, verify_router,
-                   web_router):
+                   certificate_public_router, verify_router, web_router):
         app.include_router(router)
     app.include_router(result_router)
     app.include_router(review_router)

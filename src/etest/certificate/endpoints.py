@@ -1,6 +1,6 @@
 """Certificate routes: the admin API (scoped to the actor's subtree), the public verification
-API and signing keys, and the candidate's own download (attempt secret). The ``/verify/{code}``
-page is :mod:`etest.web.verify`."""
+API and signing keys, and the candidate's own download (attempt secret). The pages (the
+``/verify/{code}`` page, the ``/take`` download) are in :mod:`etest.web`."""
 
 from __future__ import annotations
 
@@ -25,18 +25,14 @@ from etest.certificate.schemas import (
 )
 from etest.config import Settings
 from etest.deps import ActorDep, SessionDep, SettingsDep
-from etest.errors import NotFound
 from etest.kit.levels import canonical_level
 from etest.kit.pagination import PaginationDep, paginate
 from etest.kit.schemas import TEXT_QUERY, Page, Uic, UtcDatetime
 from etest.models import Certificate
 from etest.organization import repository as org_repository
-from etest.web import cookie
-from etest.web.pages import PageRoute
 
 router = APIRouter(prefix="/api/v1/certificates", tags=["certificates"])
 public_router = APIRouter(tags=["certificates"])
-page_router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 PDF = "application/pdf"
 #: The verification code as the path carries it: base32 letters and digits.
@@ -58,8 +54,9 @@ async def _renderer(request: Request) -> PdfRenderer:
 RendererDep = Annotated[PdfRenderer, Depends(_renderer)]
 
 
-async def _pdf(session: AsyncSession, settings: Settings, render_pdf: PdfRenderer,
-               certificate: Certificate) -> Response:
+async def pdf_response(session: AsyncSession, settings: Settings, render_pdf: PdfRenderer,
+                       certificate: Certificate) -> Response:
+    """The certificate's PDF as a download (also the ``/take`` page's, :mod:`etest.web.take`)."""
     code = certificate.code
     view = await service.certificate_view(session, settings, certificate.id)
     # The route is the edge: it ends its unit of work before drawing, so no transaction (on
@@ -99,7 +96,7 @@ async def list_certificates(
 async def get_certificate_pdf(actor: ActorDep, session: SessionDep, settings: SettingsDep,
                               render_pdf: RendererDep, certificate_id: uuid.UUID) -> Response:
     certificate, _ = await repository.get(session, actor, certificate_id)
-    return await _pdf(session, settings, render_pdf, certificate)
+    return await pdf_response(session, settings, render_pdf, certificate)
 
 
 @router.get("/{certificate_id}/credential", response_model=CredentialOut,
@@ -172,21 +169,4 @@ async def get_own_certificate(session: SessionDep, settings: SettingsDep,
     attempt = await attempt_service.get_for_candidate(
         session, settings, attempt_id, credentials.credentials if credentials else None)
     certificate = await service.for_candidate(session, settings, attempt)
-    return await _pdf(session, settings, render_pdf, certificate)
-
-
-# ---------------------------------------------------------------------------- pages
-
-
-@page_router.get("/take/{attempt_id}/certificate.pdf")
-async def take_certificate(request: Request, session: SessionDep, settings: SettingsDep,
-                           render_pdf: RendererDep, attempt_id: str) -> Response:
-    """The download link of the CT result page (the browser holds the attempt secret in the
-    ``/take`` cookie)."""
-    credential = cookie.read(request)
-    if credential is None or str(credential.attempt_id) != attempt_id:
-        raise NotFound("This test is not open in this browser. Enter your token again.")
-    attempt = await attempt_service.get_for_candidate(session, settings,
-                                                      credential.attempt_id, credential.secret)
-    certificate = await service.for_candidate(session, settings, attempt)
-    return await _pdf(session, settings, render_pdf, certificate)
+    return await pdf_response(session, settings, render_pdf, certificate)

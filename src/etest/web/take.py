@@ -26,6 +26,7 @@ from etest.attempt.outcome import load as load_outcome
 from etest.attempt.schemas import AttemptState
 from etest.attempt.service import engine_item_ids
 from etest.certificate import service as certificate_service
+from etest.certificate.endpoints import RendererDep, pdf_response
 from etest.config import Settings
 from etest.deps import SessionDep, SettingsDep
 from etest.errors import EtestError, Forbidden, NotFound
@@ -313,6 +314,20 @@ async def _finished_page(session: AsyncSession, attempt: Attempt) -> Response:
                   ended_by_time=ended_by_time,
                   certificate_download=await certificate_service.candidate_download_allowed(
                       session, attempt))
+
+
+@router.get("/take/{attempt_id}/certificate.pdf")
+async def take_certificate(request: Request, session: SessionDep, settings: SettingsDep,
+                           render_pdf: RendererDep, attempt_id: str) -> Response:
+    """The download link of the CT result page (the browser holds the attempt secret in the
+    ``/take`` cookie)."""
+    credential = cookie.read(request)
+    if credential is None or str(credential.attempt_id) != attempt_id:
+        raise NotFound("This test is not open in this browser. Enter your token again.")
+    attempt = await service.get_for_candidate(session, settings,
+                                              credential.attempt_id, credential.secret)
+    certificate = await certificate_service.for_candidate(session, settings, attempt)
+    return await pdf_response(session, settings, render_pdf, certificate)
 
 
 # ---------------------------------------------------------------------------- the rest
