@@ -182,3 +182,13 @@ def test_the_walk_sees_imports_inside_functions_and_skips_type_checking() -> Non
     assert "etest.webhook" in names
     assert "etest.outbox.sibling" in names
     assert "etest.app" not in names
+
+
+def test_a_cycle_is_found_and_spelled_out_with_its_imports() -> None:
+    edges: Edges = {"a": {"b": ["etest/a/x.py:1"]}, "b": {"a": ["etest/b/y.py:2"]},
+                    "c": {"a": ["etest/c/z.py:3"]}}
+    assert _strongly_connected(edges) == [["a", "b"]]
+    text = describe(edges, ["a", "b"])
+    assert "a → b → a" in text
+    assert "a → b: etest/a/x.py:1" in text and "b → a: etest/b/y.py:2" in text
+    assert "etest/c/z.py" not in text
