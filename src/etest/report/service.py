@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from pydantic import TypeAdapter
 from sqlalchemy import case, null
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from etest.attempt.outcome import CantDo, CtOutcome, PtOutcome, ReviewLesson
 from etest.auth.actor import Actor
 from etest.candidate import repository as candidate_repository
 from etest.errors import ReversedDateRange
@@ -152,8 +154,15 @@ _SERVED = [_col("Position", AttemptItem.position, "int", 9),
 _SERVED_ROWS = [*_CANDIDATE, *_ORGANIZATION, *_ATTEMPT, *_SERVED]
 
 
+def _key(name: str) -> str:
+    """A field of the stored outcome (:mod:`etest.attempt.outcome`): a typo fails at import."""
+    if name not in PtOutcome.model_fields and name not in CtOutcome.model_fields:
+        raise ValueError(f"the outcome has no field {name!r}")
+    return name
+
+
 def _outcome(key: str, kind: str) -> Any:
-    value = Attempt.outcome[key]
+    value = Attempt.outcome[_key(key)]
     return value.as_integer() if kind == "int" else value.as_float()
 
 
@@ -236,12 +245,16 @@ def _lines(entries: Any, fmt: Callable[[dict[str, Any]], str]) -> str | None:
     return "\n".join(fmt(e) for e in entries) if entries else None
 
 
+_CANT_DO_LIST: TypeAdapter[list[CantDo]] = TypeAdapter(list[CantDo])
+_REVIEW_LIST: TypeAdapter[list[ReviewLesson]] = TypeAdapter(list[ReviewLesson])
+
+
 def _review_row(row: Any) -> Sequence[Any]:
-    *head, cant_do, review = row
-    cant_do, review = cant_do or [], review or []
-    return (*head, len(cant_do),
-            [f"{c.get('text')} ({c.get('skill')}, {c.get('level')})" for c in cant_do],
-            [" ".join(str(v) for v in (r.get("title"), r.get("url")) if v) for r in review])
+    *head, cant_do_json, review_json = row
+    cant_do = _CANT_DO_LIST.validate_python(cant_do_json or [])
+    review = _REVIEW_LIST.validate_python(review_json or [])
+    return (*head, len(cant_do), [f"{c.text} ({c.skill}, {c.level})" for c in cant_do],
+            [" ".join(v for v in (r.title, r.url) if v) for r in review])
 
 
 _CT_REVIEW = [*_CANDIDATE, *_ORGANIZATION,
@@ -259,8 +272,8 @@ _CT_REVIEW_LISTS = [Column("Can't-Do count", "int", 9), Column("Can't-Do", "line
 
 async def _ct_review(run: _Run) -> None:
     sheet = run.book.sheet("CT review", [f.column for f in _CT_REVIEW] + _CT_REVIEW_LISTS)
-    columns = [*(f.expr for f in _CT_REVIEW), Attempt.outcome["cant_do"],
-               Attempt.outcome["review_list"]]
+    columns = [*(f.expr for f in _CT_REVIEW), Attempt.outcome[_key("cant_do")],
+               Attempt.outcome[_key("review_list")]]
     await run.stream(sheet, repository.finished_attempts(run.window, "CT", columns,
                                                          failed_only=True), _review_row)
 
