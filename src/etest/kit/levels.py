@@ -1,4 +1,5 @@
-"""Level names: ``Pre A1`` is canonical; ``Pre-A1``, ``pre_a1`` and case variants are accepted."""
+"""Level names: ``Pre A1`` is canonical; ``Pre-A1``, ``pre_a1`` and case variants are accepted.
+And what a level means to a learner, in English (:func:`level_meaning`: the result page, emails)."""
 
 from __future__ import annotations
 
