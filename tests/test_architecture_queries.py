@@ -45,7 +45,6 @@ PENDING: frozenset[str] = frozenset({
     "outbox/worker.py",
     "plan/endpoints.py",
     "plan/service.py",
-    "token/service.py",
     "web/take.py",
 })
 

@@ -16,7 +16,7 @@ from etest.models.base import utcnow
 from etest.models.token import LIVE_STATUSES
 from etest.organization import repository as org_repository
 from etest.plan.service import find_plan
-from etest.token import service
+from etest.token import repository, service
 from etest.token.schemas import (
     TokenIssue,
     TokenIssued,
@@ -70,7 +70,7 @@ async def list_tokens(
                                            description="a plan code or an old plan name")
                          ] = None,
 ) -> Page[TokenOut]:
-    stmt = service.visible(actor)
+    stmt = repository.visible(actor)
     if plan_code:
         plan = await find_plan(session, plan_code)
         stmt = stmt.where(TestToken.plan_code == (plan.code if plan else plan_code))
@@ -102,13 +102,13 @@ async def list_tokens(
 
 @router.get("/{token_id}", response_model=TokenOut)
 async def get_token(actor: ActorDep, session: SessionDep, token_id: uuid.UUID) -> TokenOut:
-    return _out(*await service.get(session, actor, token_id))
+    return _out(*await repository.get(session, actor, token_id))
 
 
 @router.post("/{token_id}/revoke", response_model=TokenOut)
 async def revoke_token(actor: ActorDep, session: SessionDep, token_id: uuid.UUID,
                        body: TokenReason | None = None) -> TokenOut:
-    token, uic = await service.get(session, actor, token_id)
+    token, uic = await repository.get(session, actor, token_id)
     await service.revoke(session, actor, token, body.reason if body else None)
     return _out(token, uic)
 
@@ -118,7 +118,7 @@ async def revoke_token(actor: ActorDep, session: SessionDep, token_id: uuid.UUID
 async def reset_token(actor: ActorDep, session: SessionDep, settings: SettingsDep,
                       token_id: uuid.UUID, body: TokenReset) -> TokenIssued:
     """Admin reset: void the token and issue a new one (audited with who, when and why)."""
-    token, uic = await service.get(session, actor, token_id)
+    token, uic = await repository.get(session, actor, token_id)
     new, uic, code = await service.reset(session, actor, settings, token, uic, body.reason)
     return _issued(new, uic, code, settings.base_url)
 

@@ -4,36 +4,25 @@ audited."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.audit.service import record
 from etest.auth.actor import Actor
-from etest.auth.scope import scoped
 from etest.candidate import repository as candidate_repository
 from etest.config import Settings
-from etest.errors import NotFound
 from etest.kit.secrets import digest, new_token_code
-from etest.models import (
-    Assessment,
-    AssessmentVersion,
-    Attempt,
-    Candidate,
-    Organization,
-    Plan,
-    TestToken,
-)
+from etest.models import Candidate, Organization, Plan, TestToken
 from etest.models.base import utcnow
 from etest.models.token import LIVE_STATUSES
 from etest.organization import repository as org_repository
 from etest.organization.service import allowed_plans, require_live
 from etest.plan.errors import PlanNotAllowed
 from etest.plan.service import get_plan
+from etest.token import repository
 from etest.token.errors import (
     AssessmentMissing,
     CandidateDisabled,
@@ -45,33 +34,11 @@ from etest.token.errors import (
 from etest.token.schemas import TokenIssue
 
 
-def visible(actor: Actor) -> Select[TestToken, str]:
-    stmt = select(TestToken, Organization.uic).join(
-        Candidate, Candidate.id == TestToken.candidate_id)
-    result: Select[TestToken, str] = scoped(stmt, actor, Candidate.organization_id)
-    return result
-
-
-async def get(session: AsyncSession, actor: Actor, token_id: uuid.UUID) -> tuple[TestToken, str]:
-    row = (await session.execute(visible(actor).where(TestToken.id == token_id))).first()
-    if row is None:
-        raise NotFound("No such token.")
-    return row[0], row[1]
-
-
 def effective_status(token: TestToken) -> str:
     """``expired`` for a live token past its expiry, whatever the stored status says."""
     if token.status in LIVE_STATUSES and token.expires_at <= utcnow():
         return "expired"
     return token.status
-
-
-async def _expire_stale(session: AsyncSession, candidate_id: uuid.UUID, scope: str) -> None:
-    await session.execute(
-        update(TestToken)
-        .where(TestToken.candidate_id == candidate_id, TestToken.scope == scope,
-               TestToken.status.in_(LIVE_STATUSES), TestToken.expires_at <= utcnow())
-        .values(status="expired"))
 
 
 async def issue(session: AsyncSession, actor: Actor, settings: Settings,
@@ -114,11 +81,7 @@ async def check_issuable(session: AsyncSession, org: Organization, plan: Plan, t
         if not found:
             raise LevelNotInPlan(f"The level {level!r} is not part of the plan {plan.code!r}.")
         assessment = found[0]
-    has_content = await session.scalar(
-        select(AssessmentVersion.id).join(Assessment, Assessment.id ==
-                                          AssessmentVersion.assessment_id)
-        .where(Assessment.code == assessment).limit(1))
-    if has_content is None:
+    if not await repository.has_content(session, assessment):
         raise AssessmentMissing(f"No content is loaded for the {type_}"
                                 f"{f' {level}' if level else ''} test of the plan {plan.code!r} "
                                 f"(assessment {assessment!r}).")
@@ -131,10 +94,8 @@ async def insert_token(session: AsyncSession, actor: Actor, settings: Settings,
     """Insert a token for a checked request (live organization, level in plan); the caller has
     done those checks. Returns the token, the UIC and the one-time code."""
     scope = "PT" if type_ == "PT" else f"CT:{level}"
-    await _expire_stale(session, candidate.id, scope)
-    live = await session.scalar(select(TestToken.id).where(
-        TestToken.candidate_id == candidate.id, TestToken.scope == scope,
-        TestToken.status.in_(LIVE_STATUSES)))
+    await repository.expire_stale(session, candidate.id, scope)
+    live = await repository.live_for(session, candidate.id, scope)
     if live is not None:
         raise TokenExists(f"A live {scope} token exists for this candidate.",
                           token_id=str(live))
@@ -197,10 +158,7 @@ async def reset(session: AsyncSession, actor: Actor, settings: Settings, token: 
         else:
             _void(token, reason)
         await session.flush()
-    result = cast("CursorResult[Any]", await session.execute(
-        update(Attempt).where(Attempt.token_id == token.id, Attempt.status == "in_progress")
-        .values(status="voided", finish_reason="reset", finished_at=utcnow())))
-    voided = result.rowcount
+    voided = await repository.void_unfinished_attempts(session, token.id)
     if token.type == "PT":
         candidate.disabled = False  # "disabled after PT" lasts until an admin resets
     new, _, code = await insert_token(session, actor, settings, candidate, uic, token.type,
