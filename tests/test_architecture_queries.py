@@ -43,8 +43,6 @@ PENDING: frozenset[str] = frozenset({
     "organization/service.py",
     "outbox/service.py",
     "outbox/worker.py",
-    "plan/endpoints.py",
-    "plan/service.py",
     "web/take.py",
 })
 

@@ -3,12 +3,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from sqlalchemy import select
 
 from etest.audit.service import record
 from etest.deps import ActorDep, SessionDep
 from etest.models import Level, Plan
-from etest.plan import service
+from etest.plan import repository, service
 from etest.plan.schemas import LevelOut, PlanOut, PlanUpdate
 
 router = APIRouter(prefix="/api/v1", tags=["reference"])
@@ -19,13 +18,13 @@ PlanCode = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_+ .\-]{0,63}$")]
 @router.get("/levels", response_model=list[LevelOut])
 async def list_levels(session: SessionDep) -> list[Level]:
     """The eleven levels in scale order (public reference data)."""
-    return list((await session.scalars(select(Level).order_by(Level.seq))).all())
+    return await repository.levels(session)
 
 
 @router.get("/plans", response_model=list[PlanOut])
 async def list_plans(session: SessionDep) -> list[Plan]:
     """Every plan with its levels, pass marks, assessments and retake policy."""
-    return list((await session.scalars(select(Plan).order_by(Plan.code))).all())
+    return await repository.plans(session)
 
 
 @router.get("/plans/{code}", response_model=PlanOut)

@@ -14,11 +14,11 @@ from collections.abc import Iterable
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.errors import InvalidValue
 from etest.models import Level, Plan
+from etest.plan import repository
 from etest.plan.errors import PlanAliasTaken, PlanNotFound, UnknownPlan
 from etest.plan.schemas import PlanUpdate
 
@@ -42,11 +42,11 @@ async def load_reference(session: AsyncSession) -> tuple[int, int]:
 
     Returns how many levels and plans were inserted."""
     data = reference_data()
-    have_levels = set((await session.scalars(select(Level.name))).all())
+    have_levels = await repository.level_names(session)
     new_levels = [Level(**lv) for lv in data["levels"] if lv["name"] not in have_levels]
     session.add_all(new_levels)
     await session.flush()
-    have_plans = {p.code: p for p in (await session.scalars(select(Plan))).all()}
+    have_plans = {p.code: p for p in await repository.plans(session)}
     new_plans = []
     for raw in data["plans"]:
         if raw["code"] in have_plans:
@@ -80,7 +80,7 @@ async def find_plan(session: AsyncSession, name: str) -> Plan | None:
     key = plan_key(name)
     if not key:
         return None
-    for candidate in (await session.scalars(select(Plan).order_by(Plan.code))).all():
+    for candidate in await repository.plans(session):
         if key in _keys(candidate):
             return candidate
     return None
@@ -127,7 +127,7 @@ async def put_plan(session: AsyncSession, code: str, body: PlanUpdate) -> Plan:
                            "letters, digits and '_'.")
     canonical = plan.code if plan is not None else code
     names = {plan_key(canonical): canonical, **{plan_key(a): a for a in body.aliases}}
-    others = (await session.scalars(select(Plan).where(Plan.code != canonical))).all()
+    others = await repository.plans_except(session, canonical)
     clashes = sorted(f"{names[k]!r} ({other.code})" for other in others
                      for k in _keys(other) & names.keys())
     if clashes:
