@@ -32,7 +32,6 @@ ALLOWED: dict[str, str] = {
 PENDING: frozenset[str] = frozenset({
     "apikey.py",
     "attempt/service.py",
-    "audit/endpoints.py",
     "candidate/endpoints.py",
     "cli.py",
     "content/endpoints.py",

@@ -3,15 +3,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
+from etest.audit import repository
 from etest.audit.schemas import AuditEntryOut
-from etest.auth.scope import scoped
 from etest.deps import ActorDep, SessionDep
 from etest.errors import Forbidden
 from etest.kit.pagination import PaginationDep, paginate
 from etest.kit.schemas import TEXT_QUERY, Page, UtcDatetime
-from etest.models import AuditEntry, Organization
+from etest.models import AuditEntry
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -26,17 +25,7 @@ async def list_audit_entries(
     """Audit entries of the actor's subtree, newest first (admins and superadmins only)."""
     if actor.role not in ("admin", "superadmin"):
         raise Forbidden("Only admins read the audit log.")
-    if actor.is_global:
-        stmt = select(AuditEntry, Organization.uic).outerjoin(
-            Organization, Organization.id == AuditEntry.organization_id)
-    else:
-        stmt = scoped(select(AuditEntry, Organization.uic), actor, AuditEntry.organization_id)
-    if action:
-        stmt = stmt.where(AuditEntry.action == action)
-    if from_:
-        stmt = stmt.where(AuditEntry.created_at >= from_)
-    if to:
-        stmt = stmt.where(AuditEntry.created_at < to)
+    stmt = repository.entries(actor, action=action, from_=from_, to=to)
     total, rows = await paginate(session, stmt, pagination, AuditEntry.created_at.desc(),
                                  AuditEntry.id)
     items = [AuditEntryOut.model_validate(e).model_copy(update={"uic": uic}) for e, uic in rows]
