@@ -40,8 +40,6 @@ PENDING: frozenset[str] = frozenset({
     "deps.py",
     "kit/pagination.py",
     "organization/service.py",
-    "outbox/service.py",
-    "outbox/worker.py",
     "web/take.py",
 })
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.config import Settings
 from etest.models import OutboxEvent
 from etest.models.base import utcnow
+from etest.outbox import repository
 from etest.outbox.errors import OutboxRowNotFound, OutboxRowNotRetryable
 
 STATUSES = ("pending", "running", "done", "dead", "cancelled")
@@ -21,12 +21,7 @@ RETRYABLE = ("dead", "cancelled")
 async def list_rows(session: AsyncSession, *, status: str | None = None,
                     topic: str | None = None, limit: int = 50) -> Sequence[OutboxEvent]:
     """The newest rows first, optionally of one status and topic."""
-    query = select(OutboxEvent).order_by(OutboxEvent.created_at.desc()).limit(limit)
-    if status is not None:
-        query = query.where(OutboxEvent.status == status)
-    if topic is not None:
-        query = query.where(OutboxEvent.topic == topic)
-    return (await session.scalars(query)).all()
+    return await repository.newest(session, status=status, topic=topic, limit=limit)
 
 
 async def retry(session: AsyncSession, settings: Settings, row_id: uuid.UUID) -> OutboxEvent:

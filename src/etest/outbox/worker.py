@@ -38,13 +38,12 @@ from datetime import timedelta
 from typing import Any, Literal
 
 import structlog
-from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from etest.config import Settings
 from etest.db import create_engine, create_sessionmaker
 from etest.models import OutboxEvent, OutboxTry
-from etest.outbox import jobs
+from etest.outbox import jobs, repository
 from etest.outbox.jobs import Event, Job, JobCancelled, JobContext, JobFailed, Subscriber
 
 log = structlog.get_logger(__name__)
@@ -118,18 +117,12 @@ class Outcome:
 async def claim(ctx: JobContext, worker_id: str, limit: int) -> list[Job]:
     """Lease up to ``limit`` due rows to ``worker_id`` and open a try for each (committed)."""
     now = ctx.clock()
-    due = or_(and_(OutboxEvent.status == "pending", OutboxEvent.available_at <= now),
-              and_(OutboxEvent.status == "running", OutboxEvent.locked_until < now))
-    query = (select(OutboxEvent).where(due).order_by(OutboxEvent.available_at).limit(limit)
-             .with_for_update(skip_locked=True))  # SQLite: no FOR UPDATE, BEGIN IMMEDIATE
     async with ctx.transaction() as session:
-        rows = list((await session.scalars(query)).all())
+        rows = await repository.lock_due(session, now, limit)
         stale = [row.id for row in rows if row.status == "running"]
         if stale:
-            await session.execute(
-                update(OutboxTry)
-                .where(OutboxTry.event_id.in_(stale), OutboxTry.finished_at.is_(None))
-                .values(finished_at=now, error="lease expired: the worker stopped or hung"))
+            await repository.close_open_tries(session, stale, now,
+                                              "lease expired: the worker stopped or hung")
             log.warning("outbox_lease_expired", ids=[str(i) for i in stale], worker=worker_id)
         lease = timedelta(seconds=ctx.settings.worker_lease_seconds)
         claimed = []
@@ -148,8 +141,7 @@ async def claim(ctx: JobContext, worker_id: str, limit: int) -> list[Job]:
 
 async def _own_row(session: AsyncSession, job: Job, worker_id: str) -> OutboxEvent | None:
     """The row, locked, if this try still holds its lease; else None."""
-    row = await session.scalar(select(OutboxEvent).where(OutboxEvent.id == job.id)
-                               .with_for_update())
+    row = await repository.lock_row(session, job.id)
     if (row is None or row.status != "running" or row.tries != job.try_number
             or row.locked_by != worker_id):
         return None
@@ -160,11 +152,7 @@ async def _settle(session: AsyncSession, ctx: JobContext, job: Job, worker_id: s
                   outcome: Outcome) -> Status | None:
     """Close this try and move the row on; None when the lease was lost meanwhile."""
     now = ctx.clock()
-    try_row = await session.scalar(
-        select(OutboxTry).where(OutboxTry.event_id == job.id,
-                                OutboxTry.number == job.try_number,
-                                OutboxTry.worker == worker_id)
-        .order_by(OutboxTry.started_at.desc()).limit(1))
+    try_row = await repository.try_of(session, job.id, job.try_number, worker_id)
     if try_row is not None:
         try_row.finished_at = now
         try_row.ok = outcome.status == "done"
