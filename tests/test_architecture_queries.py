@@ -34,8 +34,6 @@ PENDING: frozenset[str] = frozenset({
     "attempt/service.py",
     "candidate/endpoints.py",
     "cli.py",
-    "content/endpoints.py",
-    "content/service.py",
     "demo.py",
     "deps.py",
     "kit/pagination.py",

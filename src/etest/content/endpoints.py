@@ -4,16 +4,15 @@ superadmins only), the flow JSON Schema and media (public: candidates' pages loa
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse
-from sqlalchemy import func, or_, select
 
 from etest.audit.service import record
 from etest.auth.actor import Actor
+from etest.content import repository
 from etest.content.media import MediaStore
 from etest.content.schemas import FlowFile, ItemStatus, ItemType, Skill
 from etest.content.schemas_out import (
@@ -32,7 +31,7 @@ from etest.errors import NotFound, PayloadTooLarge
 from etest.kit.levels import canonical_level
 from etest.kit.pagination import PaginationDep, paginate
 from etest.kit.schemas import TEXT_QUERY, Page
-from etest.models import Assessment, AssessmentVersion, Item, MediaObject
+from etest.models import AssessmentVersion, Item, MediaObject
 
 router = APIRouter(tags=["content"])
 
@@ -98,20 +97,9 @@ async def list_items(
 ) -> Page[ItemSummary]:
     """Search the item bank (latest version of each item unless ``all_versions``)."""
     _staff(actor)
-    stmt = select(Item)
-    if not all_versions:
-        latest = select(Item.code, func.max(Item.version).label("v")).group_by(
-            Item.code).subquery()
-        stmt = stmt.join(latest, (Item.code == latest.c.code) & (Item.version == latest.c.v))
-    if level:
-        stmt = stmt.where(Item.level == (canonical_level(level) or level))
-    for column, value in ((Item.skill, skill), (Item.status, status), (Item.type, type)):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if q:
-        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", q.lower()) + "%"
-        stmt = stmt.where(or_(Item.code.ilike(pattern, escape="\\"),
-                              Item.prompt.ilike(pattern, escape="\\")))
+    stmt = repository.items(all_versions=all_versions,
+                            level=(canonical_level(level) or level) if level else None,
+                            skill=skill, status=status, type_=type, q=q)
     total, rows = await paginate(session, stmt, pagination, Item.code, Item.version)
     return Page(items=[_view(ItemSummary, r[0], actor) for r in rows], total=total,
                 page=pagination.page, per_page=pagination.per_page)
@@ -155,14 +143,8 @@ async def list_assessments(
 ) -> list[AssessmentOut]:
     """Every assessment with its versions (newest first); the newest serves new attempts."""
     _staff(actor)
-    stmt = select(Assessment).order_by(Assessment.code)
-    if kind:
-        stmt = stmt.where(Assessment.kind == kind)
-    if plan:
-        stmt = stmt.where(Assessment.plan_code == plan)
-    assessments = (await session.scalars(stmt)).all()
-    versions = (await session.scalars(select(AssessmentVersion).order_by(
-        AssessmentVersion.version.desc()))).all()
+    assessments = await repository.assessments(session, kind=kind, plan_code=plan)
+    versions = await repository.versions_newest_first(session)
     by_assessment: dict[uuid.UUID, list[AssessmentVersion]] = {}
     for v in versions:
         by_assessment.setdefault(v.assessment_id, []).append(v)

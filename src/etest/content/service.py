@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
+from etest.content import repository
 from etest.content.errors import ContentInvalid
 from etest.content.media import MediaStore, content_type_of, media_problem
 from etest.content.sanitize import clean_html
@@ -38,9 +38,9 @@ from etest.models import (
     ContentImport,
     Item,
     MediaObject,
-    Plan,
     ReviewLesson,
 )
+from etest.plan import repository as plan_repository
 
 
 @dataclass
@@ -99,13 +99,9 @@ class _Batch:
 
 
 async def _known(session: AsyncSession, batch: _Batch) -> None:
-    batch.can_do |= set((await session.scalars(select(CanDoStatement.code))).all())
-    batch.lessons |= set((await session.scalars(select(ReviewLesson.code))).all())
-    latest = (select(Item.code, func.max(Item.version).label("v")).group_by(Item.code)
-              .subquery())
-    rows = await session.scalars(select(Item).join(
-        latest, (Item.code == latest.c.code) & (Item.version == latest.c.v)))
-    for item in rows:
+    batch.can_do |= await repository.can_do_codes(session)
+    batch.lessons |= await repository.lesson_codes(session)
+    for item in await repository.latest_items(session):
         batch.items[item.code] = batch.stored[item.code] = item
 
 
@@ -132,7 +128,7 @@ async def _validate(session: AsyncSession, sources: list[Source], batch: _Batch,
     plans: list[_Plan] = []
     plan_levels: dict[str, list[str]] = {
         p.code: [str(lv["level"]) for lv in p.levels]
-        for p in (await session.scalars(select(Plan))).all()}
+        for p in await plan_repository.plans(session)}
     for source in sources:
         if source.flow is None:
             if source.auto_version and len(sources) > 1:
@@ -144,9 +140,7 @@ async def _validate(session: AsyncSession, sources: list[Source], batch: _Batch,
             continue
         flow, name = source.flow, source.name
         before = len(problems)
-        previous = (await session.execute(
-            select(ContentImport).where(ContentImport.code == flow.code)
-            .order_by(ContentImport.version.desc()))).scalars().all()
+        previous = await repository.imports_of(session, flow.code)
         same = next((p for p in previous if p.content_hash == source.content_hash), None)
         if same is not None:
             result.files.append(FileReport(name, flow.kind, flow.code, same.version,
@@ -313,7 +307,7 @@ def _hash(values: dict[str, Any]) -> str:
 async def _upsert_by_code(session: AsyncSession, model: type[CanDoStatement] | type[ReviewLesson],
                           values: dict[str, Any]) -> None:
     """Insert a can-do statement or review lesson, or update the one with the same code."""
-    row = await session.scalar(select(model).where(model.code == values["code"]))
+    row = await repository.by_code(session, model, values["code"])
     if row is None:
         session.add(model(**values))
     else:
@@ -393,7 +387,7 @@ async def _write_assessment(session: AsyncSession, actor: Actor, plan: _Plan,
                                     lambda levels: [c for c, i in items.items()
                                                     if i.level in levels and i.status == "active"
                                                     and i.irt_b is not None])
-    assessment = await session.scalar(select(Assessment).where(Assessment.code == flow.code))
+    assessment = await repository.assessment_by_code(session, flow.code)
     if assessment is None:
         assessment = Assessment(code=flow.code, kind=flow.kind, plan_code=flow.plan,
                                 level=flow.level, title=flow.title)
