@@ -32,7 +32,6 @@ ALLOWED: dict[str, str] = {
 PENDING: frozenset[str] = frozenset({
     "apikey.py",
     "attempt/service.py",
-    "candidate/endpoints.py",
     "cli.py",
     "demo.py",
     "deps.py",

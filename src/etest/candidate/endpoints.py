@@ -4,7 +4,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
-from sqlalchemy import or_, select
+from sqlalchemy import or_
 
 from etest.candidate import importer, repository, service
 from etest.candidate.schemas import (
@@ -22,7 +22,7 @@ from etest.errors import PayloadTooLarge
 from etest.kit.levels import canonical_level
 from etest.kit.pagination import PaginationDep, paginate
 from etest.kit.schemas import TEXT_QUERY, Page, Uic
-from etest.models import Candidate, CandidateTransfer, Organization
+from etest.models import Candidate, Organization
 from etest.organization import repository as org_repository
 
 router = APIRouter(prefix="/api/v1/candidates", tags=["candidates"])
@@ -181,9 +181,7 @@ async def transfer_candidate(actor: ActorDep, session: SessionDep, candidate_id:
 async def list_transfers(actor: ActorDep, session: SessionDep,
                          candidate_id: uuid.UUID) -> list[TransferOut]:
     candidate, _ = await repository.get(session, actor, candidate_id)
-    transfers = (await session.scalars(select(CandidateTransfer)
-                 .where(CandidateTransfer.candidate_id == candidate.id)
-                 .order_by(CandidateTransfer.created_at))).all()
+    transfers = await repository.transfers_of(session, candidate.id)
     uics = await org_repository.uics_by_id(
         session, {t.from_organization_id for t in transfers} | {t.to_organization_id
                                                                  for t in transfers})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import Select, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +12,7 @@ from etest.auth.actor import Actor
 from etest.auth.scope import scoped
 from etest.candidate.errors import EmailAmbiguous
 from etest.errors import NotFound
-from etest.models import Candidate, Organization
+from etest.models import Candidate, CandidateTransfer, Organization
 
 
 def visible(actor: Actor) -> Select[Candidate, str]:
@@ -78,3 +78,12 @@ async def get_org(session: AsyncSession, candidate: Candidate) -> Organization:
     org = await session.get(Organization, candidate.organization_id)
     assert org is not None  # foreign key
     return org
+
+
+async def transfers_of(session: AsyncSession,
+                       candidate_id: uuid.UUID) -> Sequence[CandidateTransfer]:
+    """The candidate's transfers between organizations, oldest first (the caller has checked
+    the candidate is visible)."""
+    return (await session.scalars(select(CandidateTransfer)
+            .where(CandidateTransfer.candidate_id == candidate_id)
+            .order_by(CandidateTransfer.created_at))).all()
