@@ -36,7 +36,6 @@ PENDING: frozenset[str] = frozenset({
     "demo.py",
     "deps.py",
     "kit/pagination.py",
-    "organization/service.py",
     "web/take.py",
 })
 

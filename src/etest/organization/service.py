@@ -7,7 +7,6 @@ import asyncio
 from collections.abc import Collection, Sequence
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.audit.service import record
@@ -75,9 +74,7 @@ def own_plans(plan_code: str | None, allowed: Sequence[str] | None) -> list[str]
 async def _inherited_plans(session: AsyncSession, org: Organization) -> frozenset[str]:
     """The contract of the nearest ancestor that has one (empty when none has)."""
     ids = repository.ancestor_ids(org)[:-1]
-    rows = (await session.execute(
-        select(Organization.path, Organization.plan_code, Organization.allowed_plans)
-        .where(Organization.id.in_(ids)))).all() if ids else []
+    rows = await repository.contracts_of(session, ids)
     for row in sorted(rows, key=lambda r: len(r.path), reverse=True):
         own = own_plans(row.plan_code, row.allowed_plans)
         if own:
@@ -119,10 +116,7 @@ async def _check_narrowing(session: AsyncSession, org: Organization, old: list[s
     dropped = set(old or inherited) - set(new or inherited)
     if not dropped:
         return
-    rows = await session.execute(
-        select(Organization.uic, Organization.plan_code, Organization.allowed_plans)
-        .where(Organization.path.startswith(org.path, autoescape=True),
-               Organization.id != org.id).order_by(Organization.path))
+    rows = await repository.contracts_below(session, org)
     users = [row.uic for row in rows
              if dropped & set(own_plans(row.plan_code, row.allowed_plans))]
     if users:
@@ -149,21 +143,17 @@ async def _check_uic(session: AsyncSession, actor: Actor, uic: str,
                 f"'{root.uic}-' (the namespace of your top-level organization).")
     else:
         prefixes = [uic[:n] for n, ch in enumerate(uic) if ch == "-" and n > 0]
-        stmt = select(Organization.uic).where(Organization.parent_id.is_(None),
-                                              Organization.uic.in_(prefixes))
-        if parent is not None:
-            stmt = stmt.where(Organization.id != parent.root_id)
-        owner = await session.scalar(stmt.limit(1)) if prefixes else None
+        owner = await repository.top_level_named(
+            session, prefixes, None if parent is None else parent.root_id)
         if owner is not None:
             raise UicOutsideNamespace(f"{uic!r} lies in the namespace of the top-level "
                                       f"organization {owner!r} ('{owner}-…').")
         if parent is None:
-            covered = await session.scalar(select(Organization.uic).where(
-                Organization.uic.startswith(f"{uic}-", autoescape=True)).limit(1))
+            covered = await repository.uic_starting(session, f"{uic}-")
             if covered is not None:
                 raise UicOutsideNamespace(f"A top-level organization {uic!r} would take the "
                                           f"existing {covered!r} into its namespace.")
-    if await session.scalar(select(Organization.id).where(Organization.uic == uic)):
+    if await repository.uic_taken(session, uic):
         raise UicTaken(f"The UIC {uic!r} is taken.")
 
 
@@ -255,8 +245,7 @@ async def update(session: AsyncSession, actor: Actor, uic: str, body: Organizati
 async def is_live(session: AsyncSession, org: Organization) -> bool:
     """Active and unexpired, and so is every ancestor (an expired parent closes its subtree)."""
     now = utcnow()
-    rows = await session.execute(select(Organization.is_active, Organization.expires_at)
-                                 .where(Organization.id.in_(repository.ancestor_ids(org))))
+    rows = await repository.liveness_of(session, repository.ancestor_ids(org))
     return all(active and (expires is None or expires > now) for active, expires in rows)
 
 
