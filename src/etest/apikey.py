@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.audit.service import record
+from etest.auth import repository
 from etest.auth.actor import GLOBAL_ROLES, ROLES, Actor
 from etest.config import Settings
 from etest.errors import InvalidValue, NotFound
 from etest.kit.secrets import digest, new_api_key
 from etest.kit.text import check_name
-from etest.models import ApiKey, Organization
+from etest.models import ApiKey
 from etest.models.base import utcnow
 
 
@@ -25,7 +25,7 @@ async def create_api_key(session: AsyncSession, settings: Settings, actor: Actor
     if uic is not None:
         if role == "content_manager":
             raise InvalidValue("A content_manager key belongs to no organization: omit --uic.")
-        org_id = await session.scalar(select(Organization.id).where(Organization.uic == uic))
+        org_id = await repository.organization_id(session, uic)
         if org_id is None:
             raise NotFound(f"No organization {uic!r}.")
     elif role not in GLOBAL_ROLES:
@@ -46,8 +46,7 @@ async def create_api_key(session: AsyncSession, settings: Settings, actor: Actor
 
 
 async def revoke_api_key(session: AsyncSession, actor: Actor, prefix: str) -> None:
-    api_key = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix,
-                                                        ApiKey.revoked_at.is_(None)))
+    api_key = await repository.live_key_by_prefix(session, prefix)
     if api_key is None:
         raise NotFound(f"No active API key with prefix {prefix!r}.")
     api_key.revoked_at = utcnow()

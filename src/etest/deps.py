@@ -9,16 +9,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from etest.auth import repository
 from etest.auth.actor import GLOBAL_ROLES, ROLES, Actor
 from etest.auth.sso import SsoVerifier
 from etest.config import Settings
 from etest.db import transaction
 from etest.errors import Unauthorized
 from etest.kit.secrets import digest
-from etest.models import ApiKey, Organization
 from etest.models.base import utcnow
 
 
@@ -49,11 +48,7 @@ _bearer = HTTPBearer(auto_error=False, description="An API key (etk_…) or an S
 
 
 async def _actor_from_api_key(session: AsyncSession, settings: Settings, key: str) -> Actor:
-    row = (await session.execute(
-        select(ApiKey, Organization.path)
-        .outerjoin(Organization, Organization.id == ApiKey.organization_id)
-        .where(ApiKey.digest == digest(settings.pepper(), key), ApiKey.revoked_at.is_(None))
-    )).first()
+    row = await repository.live_key(session, digest(settings.pepper(), key))
     if row is None:
         raise Unauthorized("The API key is not valid.")
     api_key, path = row
@@ -79,9 +74,7 @@ async def _actor_from_jwt(session: AsyncSession, verifier: SsoVerifier, token: s
         if role not in claims.global_roles:
             raise Unauthorized(f"The bearer token's issuer may not grant the role {role!r}.")
         return Actor(subject=subject, role=role, organization_id=None, org_path=None)
-    org = (await session.execute(
-        select(Organization.id, Organization.path, Organization.region)
-        .where(Organization.uic == claims.uic))).first()
+    org = await repository.organization_for_sso(session, claims.uic)
     if org is None or not await _of_region(session, org.path, org.region, claims.region):
         # one answer for unknown and out of region: no oracle for UICs
         raise Unauthorized("The bearer token's organization is not known.")
@@ -94,8 +87,7 @@ async def _of_region(session: AsyncSession, path: str, region: str, wanted: str)
         return False
     # the ancestors' ids are the other segments of the path: looked up by primary key
     ancestors = [uuid.UUID(part) for part in path.strip("/").split("/")[:-1]]
-    return not ancestors or not await session.scalar(
-        select(func.count()).where(Organization.id.in_(ancestors), Organization.region != wanted))
+    return not ancestors or not await repository.count_outside_region(session, ancestors, wanted)
 
 
 async def _actor(
