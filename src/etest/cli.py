@@ -14,7 +14,6 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import ROLES, Actor
@@ -185,13 +184,10 @@ def apikey_revoke(prefix: Annotated[str, typer.Argument(help="the key's prefix")
 @apikey_app.command("list")
 def apikey_list() -> None:
     """List API keys (prefix, role, organization, last use)."""
-    from etest.models import ApiKey, Organization
+    from etest.auth.repository import keys_with_uic
 
     async def rows(session: AsyncSession, _: Settings) -> list[Any]:
-        return list((await session.execute(
-            select(ApiKey, Organization.uic).outerjoin(
-                Organization, Organization.id == ApiKey.organization_id)
-            .order_by(ApiKey.created_at))).all())
+        return list(await keys_with_uic(session))
 
     for key, uic in run_in_transaction(rows):
         state = "revoked" if key.revoked_at else "active"

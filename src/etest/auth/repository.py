@@ -4,7 +4,7 @@ that manage API keys. They run before any actor exists, so no subtree filter app
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,3 +48,12 @@ async def count_outside_region(session: AsyncSession, ids: Collection[uuid.UUID]
     count = await session.scalar(
         select(func.count()).where(Organization.id.in_(ids), Organization.region != region))
     return count or 0
+
+
+async def keys_with_uic(session: AsyncSession) -> Sequence[Row[ApiKey, str | None]]:
+    """Every API key, revoked ones too, oldest first, with its organization's UIC (None for a
+    key of no organization)."""
+    return (await session.execute(
+        select(ApiKey, Organization.uic).outerjoin(
+            Organization, Organization.id == ApiKey.organization_id)
+        .order_by(ApiKey.created_at))).all()
