@@ -6,23 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.apikey import create_api_key
+from etest.auth import repository as auth_repository
 from etest.auth.actor import Actor
+from etest.candidate import repository as candidate_repository
 from etest.config import Settings
 from etest.kit.secrets import digest
-from etest.models import (
-    ApiKey,
-    Assessment,
-    AssessmentVersion,
-    Candidate,
-    Organization,
-    Plan,
-    TestToken,
-)
+from etest.models import Candidate
 from etest.models.token import LIVE_STATUSES
+from etest.organization import repository as org_repository
 from etest.organization import service as organizations
 from etest.organization.schemas import OrganizationCreate
 
@@ -41,13 +35,12 @@ class Demo:
 
 
 async def ensure_demo(session: AsyncSession, settings: Settings, actor: Actor) -> Demo:
-    org = await session.scalar(select(Organization).where(Organization.uic == DEMO_UIC))
+    org = await org_repository.find_by_uic(session, DEMO_UIC)
     if org is None:
         org = await organizations.create(session, actor, OrganizationCreate(
             uic=DEMO_UIC, name="eTest Demo School", plan_code="neo_plus"))
     # emails are unique per organization tree: another customer may have this address too
-    candidate = await session.scalar(select(Candidate).where(
-        Candidate.root_organization_id == org.root_id, Candidate.email == DEMO_EMAIL))
+    candidate = await candidate_repository.in_tree_by_email(session, org.root_id, DEMO_EMAIL)
     if candidate is None:
         candidate = Candidate(organization_id=org.id, root_organization_id=org.root_id,
                               email=DEMO_EMAIL, first_name="Demo",
@@ -55,8 +48,7 @@ async def ensure_demo(session: AsyncSession, settings: Settings, actor: Actor) -
         session.add(candidate)
     key_file = settings.var_dir / "demo_api_key"
     key = key_file.read_text().strip() if key_file.exists() else ""
-    valid = key and await session.scalar(select(ApiKey.id).where(
-        ApiKey.digest == digest(settings.pepper(), key), ApiKey.revoked_at.is_(None)))
+    valid = key and await auth_repository.live_key(session, digest(settings.pepper(), key))
     if not valid:
         key = await create_api_key(session, settings, actor, role="admin", uic=DEMO_UIC,
                                    name="demo admin")
@@ -73,25 +65,18 @@ async def _demo_token(session: AsyncSession, settings: Settings, actor: Actor,
                       candidate: Candidate) -> str | None:
     """A live placement-test token for the demo candidate, reused while it is unfinished (kept
     in ``var/demo_pt_token``); a finished one is replaced, so each run offers a fresh test."""
+    from etest.token import repository as token_repository
     from etest.token import service as tokens
 
-    has_pt = await session.scalar(
-        select(AssessmentVersion.id).join(Assessment, Assessment.id ==
-                                          AssessmentVersion.assessment_id)
-        .join(Plan, Plan.pt_assessment == Assessment.code).where(Plan.code == "neo_plus")
-        .limit(1))
-    if has_pt is None:
+    if not await token_repository.plan_has_pt_content(session, "neo_plus"):
         return None
     token_file = settings.var_dir / "demo_pt_token"
     code = token_file.read_text().strip() if token_file.exists() else ""
     if code:
-        token = await session.scalar(select(TestToken).where(
-            TestToken.digest == digest(settings.pepper(), code)))
+        token = await token_repository.get_by_digest(session, digest(settings.pepper(), code))
         if token is not None and tokens.effective_status(token) in LIVE_STATUSES:
             return code
-    for live in (await session.scalars(select(TestToken).where(
-            TestToken.candidate_id == candidate.id, TestToken.scope == "PT",
-            TestToken.status.in_(LIVE_STATUSES)))).all():
+    for live in await token_repository.live_tokens(session, candidate.id, "PT"):
         live.status = "revoked"
         live.revoke_reason = "replaced by etest demo"
     candidate.disabled = False

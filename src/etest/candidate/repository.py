@@ -87,3 +87,11 @@ async def transfers_of(session: AsyncSession,
     return (await session.scalars(select(CandidateTransfer)
             .where(CandidateTransfer.candidate_id == candidate_id)
             .order_by(CandidateTransfer.created_at))).all()
+
+
+async def in_tree_by_email(session: AsyncSession, root_id: uuid.UUID,
+                           email: str) -> Candidate | None:
+    """The candidate of the tree of top-level organization ``root_id`` with this email, or
+    None (an email is unique per tree)."""
+    return await session.scalar(select(Candidate).where(
+        Candidate.root_organization_id == root_id, Candidate.email == email.lower()))

@@ -92,3 +92,9 @@ async def liveness_of(session: AsyncSession, ids: Collection[uuid.UUID]
     rows = await session.execute(select(Organization.is_active, Organization.expires_at)
                                  .where(Organization.id.in_(ids)))
     return [(active, expires) for active, expires in rows]
+
+
+async def find_by_uic(session: AsyncSession, uic: str) -> Organization | None:
+    """The organization ``uic`` whoever asks, or None: for the operator's tools (``etest
+    demo``), never for a request."""
+    return await session.scalar(select(Organization).where(Organization.uic == uic))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Select, select, update
@@ -11,7 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest.auth.actor import Actor
 from etest.auth.scope import scoped
 from etest.errors import NotFound
-from etest.models import Assessment, AssessmentVersion, Attempt, Candidate, Organization, TestToken
+from etest.models import (
+    Assessment,
+    AssessmentVersion,
+    Attempt,
+    Candidate,
+    Organization,
+    Plan,
+    TestToken,
+)
 from etest.models.base import utcnow
 from etest.models.token import LIVE_STATUSES
 
@@ -65,3 +74,26 @@ async def void_unfinished_attempts(session: AsyncSession, token_id: uuid.UUID) -
         update(Attempt).where(Attempt.token_id == token_id, Attempt.status == "in_progress")
         .values(status="voided", finish_reason="reset", finished_at=utcnow())))
     return result.rowcount
+
+
+async def get_by_digest(session: AsyncSession, code_digest: str) -> TestToken | None:
+    """The token whose code has this digest, or None."""
+    return await session.scalar(select(TestToken).where(TestToken.digest == code_digest))
+
+
+async def live_tokens(session: AsyncSession, candidate_id: uuid.UUID,
+                      scope: str) -> Sequence[TestToken]:
+    """The candidate's tokens of ``scope`` stored as live (expired or not)."""
+    return (await session.scalars(select(TestToken).where(
+        TestToken.candidate_id == candidate_id, TestToken.scope == scope,
+        TestToken.status.in_(LIVE_STATUSES)))).all()
+
+
+async def plan_has_pt_content(session: AsyncSession, plan_code: str) -> bool:
+    """Whether a version of the plan's placement test is loaded."""
+    found = await session.scalar(
+        select(AssessmentVersion.id).join(Assessment, Assessment.id ==
+                                          AssessmentVersion.assessment_id)
+        .join(Plan, Plan.pt_assessment == Assessment.code).where(Plan.code == plan_code)
+        .limit(1))
+    return found is not None
