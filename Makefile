@@ -1,5 +1,5 @@
 # One named task per check, the same locally and in CI.
-.PHONY: run test test-pg lint bench ci
+.PHONY: run test test-pg lint format bench ci
 
 run:
 	scripts/dev
@@ -12,6 +12,9 @@ test-pg:
 
 lint:
 	scripts/lint
+
+format:
+	.venv/bin/ruff format src tests bench migrations
 
 bench:
 	.venv/bin/python bench/irt_step.py && .venv/bin/python bench/irt_calibration.py

@@ -39,8 +39,9 @@ hello = Starlette(routes=[Route("/hello", _hello)])
 
 
 def ceiling() -> Starlette:
-    engine = create_async_engine(os.environ["BENCH_DATABASE_URL"], pool_size=10,
-                                 max_overflow=10, pool_pre_ping=True)
+    engine = create_async_engine(
+        os.environ["BENCH_DATABASE_URL"], pool_size=10, max_overflow=10, pool_pre_ping=True
+    )
     ids: list[uuid.UUID] = []
 
     @asynccontextmanager
@@ -53,20 +54,28 @@ def ceiling() -> Starlette:
 
     async def item(_: Request) -> JSONResponse:
         async with engine.connect() as conn:
-            row = (await conn.execute(text(
-                "SELECT id, type, prompt, options FROM items WHERE id = :id"),
-                {"id": random.choice(ids)})).one()
-        return JSONResponse({"id": str(row.id), "type": row.type, "prompt": row.prompt,
-                             "options": row.options})
+            row = (
+                await conn.execute(
+                    text("SELECT id, type, prompt, options FROM items WHERE id = :id"),
+                    {"id": random.choice(ids)},
+                )
+            ).one()
+        return JSONResponse(
+            {"id": str(row.id), "type": row.type, "prompt": row.prompt, "options": row.options}
+        )
 
     async def answer(request: Request) -> JSONResponse:
         body = await request.json()
         async with engine.begin() as conn:
-            await conn.execute(text(
-                "INSERT INTO bench_ceiling_answers (attempt_id, position, answer) "
-                "VALUES (:a, :p, CAST(:v AS jsonb))"),
-                {"a": uuid.uuid4(), "p": int(body["position"]), "v": json.dumps(body["answer"])})
+            await conn.execute(
+                text(
+                    "INSERT INTO bench_ceiling_answers (attempt_id, position, answer) "
+                    "VALUES (:a, :p, CAST(:v AS jsonb))"
+                ),
+                {"a": uuid.uuid4(), "p": int(body["position"]), "v": json.dumps(body["answer"])},
+            )
         return JSONResponse({"accepted": True})
 
-    return Starlette(routes=[Route("/item", item), Route("/answer", answer, methods=["POST"])],
-                     lifespan=lifespan)
+    return Starlette(
+        routes=[Route("/item", item), Route("/answer", answer, methods=["POST"])], lifespan=lifespan
+    )

@@ -145,10 +145,12 @@ class CpuMeter:
         t0, s0, p0, d0, m0 = self.start
         t1, s1, p1, d1, m1 = self.end
         wall = t1 - t0
-        return {"server": round(sum(v - s0.get(k, 0.0) for k, v in s1.items()) / wall, 2),
-                "postgres": round(sum(v - p0.get(k, 0.0) for k, v in p1.items()) / wall, 2),
-                "driver": round((d1 - d0) / wall, 2),
-                "machine": round((m1 - m0) / wall, 2)}
+        return {
+            "server": round(sum(v - s0.get(k, 0.0) for k, v in s1.items()) / wall, 2),
+            "postgres": round(sum(v - p0.get(k, 0.0) for k, v in p1.items()) / wall, 2),
+            "driver": round((d1 - d0) / wall, 2),
+            "machine": round((m1 - m0) / wall, 2),
+        }
 
     def server_seconds(self) -> float:
         return sum(v - self.start[1].get(k, 0.0) for k, v in self.end[1].items())
@@ -161,13 +163,20 @@ def _die_with_parent() -> None:
 
 
 @contextlib.contextmanager
-def serve(name: str, argv: list[str], env: dict[str, str], port: int, ready_path: str,
-          tmp: Path) -> Iterator[Proc]:
+def serve(
+    name: str, argv: list[str], env: dict[str, str], port: int, ready_path: str, tmp: Path
+) -> Iterator[Proc]:
     log = tmp / f"{name}.log"
     with log.open("wb") as out:
-        popen = subprocess.Popen(argv, env={**os.environ, **env}, stdout=out,
-                                 stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
-                                 preexec_fn=_die_with_parent)
+        popen = subprocess.Popen(
+            argv,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
     proc = Proc(name, popen, f"http://127.0.0.1:{port}", log)
     try:
         deadline = time.monotonic() + 30
@@ -190,14 +199,33 @@ def serve(name: str, argv: list[str], env: dict[str, str], port: int, ready_path
 
 
 def uvicorn_argv(app: str, port: int, *, factory: bool = False) -> list[str]:
-    return [sys.executable, "-m", "uvicorn", app, *(["--factory"] if factory else []),
-            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        *(["--factory"] if factory else []),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
 
 
 def etest_argv(port: int, workers: int) -> list[str]:
     etest = Path(sys.executable).parent / "etest"
-    return [str(etest), "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--workers", str(workers)]
+    return [
+        str(etest),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
 
 
 # ---------------------------------------------------------------------------- database
@@ -229,13 +257,23 @@ def _media_url(ref: dict[str, Any] | None) -> str | None:
     return f"/media/{ref['media']}" if ref else None
 
 
-def fingerprint(type_: str, prompt: str, stimulus: dict[str, Any] | None,
-                options: list[dict[str, Any]]) -> str:
+def fingerprint(
+    type_: str, prompt: str, stimulus: dict[str, Any] | None, options: list[dict[str, Any]]
+) -> str:
     """What identifies an item in the candidate's view (options sorted: they are shuffled)."""
     stim = stimulus or {}
-    return json.dumps([type_, prompt, stim.get("text"), stim.get("image"), stim.get("audio"),
-                       sorted([o["id"], o.get("text"), o.get("image"), o.get("audio")]
-                              for o in options)], sort_keys=True, default=str)
+    return json.dumps(
+        [
+            type_,
+            prompt,
+            stim.get("text"),
+            stim.get("image"),
+            stim.get("audio"),
+            sorted([o["id"], o.get("text"), o.get("image"), o.get("audio")] for o in options),
+        ],
+        sort_keys=True,
+        default=str,
+    )
 
 
 async def prepare(url: str, var_dir: Path, n_tokens: int) -> tuple[list[str], dict[str, Key]]:
@@ -262,8 +300,12 @@ async def prepare(url: str, var_dir: Path, n_tokens: int) -> tuple[list[str], di
     try:
         async with transaction(maker) as session:
             await load_reference(session)
-            await import_content(session, cli_actor(), MediaStore(settings.media_path),
-                                 sources_from_path(DEMO_CONTENT))
+            await import_content(
+                session,
+                cli_actor(),
+                MediaStore(settings.media_path),
+                sources_from_path(DEMO_CONTENT),
+            )
             demo = await ensure_demo(session, settings, cli_actor())
         codes: list[str] = []
         async with transaction(maker) as session:
@@ -271,23 +313,42 @@ async def prepare(url: str, var_dir: Path, n_tokens: int) -> tuple[list[str], di
             assert org is not None
             expires = utcnow() + timedelta(days=1)
             for n in range(n_tokens):
-                candidate = Candidate(id=uuid.uuid4(), organization_id=org.id,
-                                      root_organization_id=org.root_id,
-                                      email=f"bench-{n}-{uuid.uuid4().hex[:8]}@example.org",
-                                      first_name="Bench", last_name=str(n))
+                candidate = Candidate(
+                    id=uuid.uuid4(),
+                    organization_id=org.id,
+                    root_organization_id=org.root_id,
+                    email=f"bench-{n}-{uuid.uuid4().hex[:8]}@example.org",
+                    first_name="Bench",
+                    last_name=str(n),
+                )
                 session.add(candidate)
                 code = new_token_code()
-                session.add(TestToken(candidate_id=candidate.id, type="PT", level=None,
-                                      scope="PT", plan_code="neo_plus",
-                                      digest=digest(settings.pepper(), code),
-                                      expires_at=expires, issued_by="bench"))
+                session.add(
+                    TestToken(
+                        candidate_id=candidate.id,
+                        type="PT",
+                        level=None,
+                        scope="PT",
+                        plan_code="neo_plus",
+                        digest=digest(settings.pepper(), code),
+                        expires_at=expires,
+                        issued_by="bench",
+                    )
+                )
                 codes.append(code)
         keys: dict[str, Key] = {}
         async with transaction(maker) as session:
             for item in (await session.scalars(select(Item))).all():
-                keys[fingerprint(item.type, item.prompt, _view_stimulus(item.stimulus),
-                                 _view_options(item.options))] = Key(
-                    item.type, item.key, item.irt_a or 1.0, item.irt_b or 0.0, item.irt_c or 0.0)
+                keys[
+                    fingerprint(
+                        item.type,
+                        item.prompt,
+                        _view_stimulus(item.stimulus),
+                        _view_options(item.options),
+                    )
+                ] = Key(
+                    item.type, item.key, item.irt_a or 1.0, item.irt_b or 0.0, item.irt_c or 0.0
+                )
     finally:
         await engine.dispose()
     return codes, keys
@@ -296,27 +357,48 @@ async def prepare(url: str, var_dir: Path, n_tokens: int) -> tuple[list[str], di
 def _view_stimulus(stim: dict[str, Any] | None) -> dict[str, Any] | None:
     if not stim:
         return None
-    return {"text": stim.get("text"), "image": _media_url(stim.get("image")),
-            "audio": _media_url(stim.get("audio"))}
+    return {
+        "text": stim.get("text"),
+        "image": _media_url(stim.get("image")),
+        "audio": _media_url(stim.get("audio")),
+    }
 
 
 def _view_options(options: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"id": o["id"], "text": o.get("text"), "image": _media_url(o.get("image")),
-             "audio": _media_url(o.get("audio"))} for o in options]
+    return [
+        {
+            "id": o["id"],
+            "text": o.get("text"),
+            "image": _media_url(o.get("image")),
+            "audio": _media_url(o.get("audio")),
+        }
+        for o in options
+    ]
 
 
 def _option_view(o: dict[str, Any]) -> dict[str, Any]:
-    return {"id": o["id"], "text": o.get("text"), "image": (o.get("image") or {}).get("url"),
-            "audio": (o.get("audio") or {}).get("url")}
+    return {
+        "id": o["id"],
+        "text": o.get("text"),
+        "image": (o.get("image") or {}).get("url"),
+        "audio": (o.get("audio") or {}).get("url"),
+    }
 
 
-def answer_for(item: dict[str, Any], keys: dict[str, Key], theta: float,
-               rng: random.Random) -> tuple[Any, bool]:
+def answer_for(
+    item: dict[str, Any], keys: dict[str, Key], theta: float, rng: random.Random
+) -> tuple[Any, bool]:
     """The simulated candidate's answer (3PL: right with P(theta)); (answer, known item)."""
     stim = item.get("stimulus")
-    view_stim = None if not stim else {"text": stim.get("text"),
-                                       "image": (stim.get("image") or {}).get("url"),
-                                       "audio": (stim.get("audio") or {}).get("url")}
+    view_stim = (
+        None
+        if not stim
+        else {
+            "text": stim.get("text"),
+            "image": (stim.get("image") or {}).get("url"),
+            "audio": (stim.get("audio") or {}).get("url"),
+        }
+    )
     options = [_option_view(o) for o in item["options"]]
     found = keys.get(fingerprint(item["type"], item["prompt"], view_stim, options))
     ids = [o["id"] for o in item["options"]]
@@ -367,10 +449,12 @@ def pct(values: list[float], q: float) -> float:
 
 
 def summary(values: list[float]) -> dict[str, float]:
-    return {"p50_ms": round(pct(values, 0.50) * 1000, 1),
-            "p95_ms": round(pct(values, 0.95) * 1000, 1),
-            "p99_ms": round(pct(values, 0.99) * 1000, 1),
-            "max_ms": round(max(values, default=float("nan")) * 1000, 1)}
+    return {
+        "p50_ms": round(pct(values, 0.50) * 1000, 1),
+        "p95_ms": round(pct(values, 0.95) * 1000, 1),
+        "p99_ms": round(pct(values, 0.99) * 1000, 1),
+        "max_ms": round(max(values, default=float("nan")) * 1000, 1),
+    }
 
 
 @dataclass
@@ -388,25 +472,38 @@ class Record:
         steps = [d for t, d in self.steps if t0 <= t < t1]
         starts = [d for t, d in self.starts if t0 <= t < t1]
         errors = [e for t, e in self.errors if t0 <= t < t1]
-        return {"steps": len(steps), "steps_per_s": round(len(steps) / (t1 - t0), 1),
-                **summary(steps), "starts": len(starts),
-                "start_p99_ms": round(pct(starts, 0.99) * 1000, 1),
-                "errors": len(errors), "error_samples": sorted(set(errors))[:5]}
+        return {
+            "steps": len(steps),
+            "steps_per_s": round(len(steps) / (t1 - t0), 1),
+            **summary(steps),
+            "starts": len(starts),
+            "start_p99_ms": round(pct(starts, 0.99) * 1000, 1),
+            "errors": len(errors),
+            "error_samples": sorted(set(errors))[:5],
+        }
 
 
 class Candidates:
     """Simulated candidates against eTest's API, with aiohttp."""
 
-    def __init__(self, base: str, tokens: collections.deque[str], keys: dict[str, Key],
-                 record: Record, think: float, seed: int) -> None:
+    def __init__(
+        self,
+        base: str,
+        tokens: collections.deque[str],
+        keys: dict[str, Key],
+        record: Record,
+        think: float,
+        seed: int,
+    ) -> None:
         self.base, self.tokens, self.keys, self.record = base, tokens, keys, record
         self.think = think
         self.rng = random.Random(seed)
         self.stop_at = math.inf
         self.tasks: list[asyncio.Task[None]] = []
         connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=3)
-        self.http = aiohttp.ClientSession(connector=connector,
-                                          timeout=aiohttp.ClientTimeout(total=30))
+        self.http = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=30)
+        )
 
     async def close(self) -> None:
         self.stop_at = 0
@@ -419,11 +516,11 @@ class Candidates:
         for _ in range(n):
             self.tasks.append(asyncio.create_task(self._user(self.rng.uniform(0, spread))))
 
-    async def _call(self, method: str, path: str, headers: dict[str, str] | None = None,
-                    body: Any = None) -> tuple[int, Any, float]:
+    async def _call(
+        self, method: str, path: str, headers: dict[str, str] | None = None, body: Any = None
+    ) -> tuple[int, Any, float]:
         started = time.monotonic()
-        async with self.http.request(method, self.base + path, json=body,
-                                     headers=headers) as resp:
+        async with self.http.request(method, self.base + path, json=body, headers=headers) as resp:
             data = await resp.json(content_type=None)
             return resp.status, data, time.monotonic() - started
 
@@ -452,7 +549,8 @@ class Candidates:
             if time.monotonic() >= self.stop_at:
                 return
             status, current, get_took = await self._call(
-                "GET", f"/api/v1/attempts/{attempt}/item", headers)
+                "GET", f"/api/v1/attempts/{attempt}/item", headers
+            )
             if status != 200:
                 self.record.errors.append((time.monotonic(), f"item {status}"))
                 return
@@ -467,11 +565,18 @@ class Candidates:
                 if time.monotonic() >= self.stop_at:
                     return
             status, ack, post_took = await self._call(
-                "POST", f"/api/v1/attempts/{attempt}/responses", headers,
-                {"position": item["position"], "answer": answer})
+                "POST",
+                f"/api/v1/attempts/{attempt}/responses",
+                headers,
+                {"position": item["position"], "answer": answer},
+            )
             if status != 200:
-                self.record.errors.append((time.monotonic(), f"answer {status}: "
-                                           f"{ack.get('type') if isinstance(ack, dict) else ''}"))
+                self.record.errors.append(
+                    (
+                        time.monotonic(),
+                        f"answer {status}: {ack.get('type') if isinstance(ack, dict) else ''}",
+                    )
+                )
                 return
             self.record.steps.append((time.monotonic(), get_took + post_took))
             self.record.positions.append((time.monotonic(), item["position"]))
@@ -481,8 +586,9 @@ class Candidates:
 async def ceiling_users(base: str, n: int, seconds: float, record: Record) -> None:
     """The same closed loop against the ceiling app: GET one row, POST one row."""
     connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=3)
-    async with aiohttp.ClientSession(connector=connector,
-                                     timeout=aiohttp.ClientTimeout(total=30)) as http:
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=30)
+    ) as http:
         stop_at = time.monotonic() + seconds
 
         async def user() -> None:
@@ -494,8 +600,9 @@ async def ceiling_users(base: str, n: int, seconds: float, record: Record) -> No
                     async with http.get(base + "/item") as r1:
                         await r1.json()
                         ok = r1.status == 200
-                    async with http.post(base + "/answer", json={
-                            "position": position, "answer": "A"}) as r2:
+                    async with http.post(
+                        base + "/answer", json={"position": position, "answer": "A"}
+                    ) as r2:
                         await r2.json()
                         ok = ok and r2.status == 200
                     if not ok:
@@ -525,8 +632,10 @@ async def driver_check(base: str, seconds: float, concurrency: int) -> dict[str,
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return count
 
-    async with httpx.AsyncClient(base_url=base, limits=httpx.Limits(
-            max_connections=concurrency)) as hx:
+    async with httpx.AsyncClient(
+        base_url=base, limits=httpx.Limits(max_connections=concurrency)
+    ) as hx:
+
         async def hx_get() -> None:
             (await hx.get("/hello")).json()
 
@@ -547,19 +656,31 @@ async def driver_check(base: str, seconds: float, concurrency: int) -> dict[str,
     httpx_own_rps = await loop(hx_own) / seconds
     await asyncio.gather(*(c.aclose() for c in clients))
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as ah:
+
         async def ah_get() -> None:
             async with ah.get(base + "/hello") as r:
                 await r.json()
 
         await loop(ah_get)
         aiohttp_rps = await loop(ah_get) / seconds
-    return {"httpx_rps": round(httpx_rps), "httpx_client_per_connection_rps": round(httpx_own_rps),
-            "aiohttp_rps": round(aiohttp_rps),
-            "concurrency": concurrency, "seconds": seconds}
+    return {
+        "httpx_rps": round(httpx_rps),
+        "httpx_client_per_connection_rps": round(httpx_own_rps),
+        "aiohttp_rps": round(aiohttp_rps),
+        "concurrency": concurrency,
+        "seconds": seconds,
+    }
 
 
-async def saturation(base: str, tokens: collections.deque[str], keys: dict[str, Key],
-                     n: int, seconds: float, warmup: float, proc: Proc) -> dict[str, Any]:
+async def saturation(
+    base: str,
+    tokens: collections.deque[str],
+    keys: dict[str, Key],
+    n: int,
+    seconds: float,
+    warmup: float,
+    proc: Proc,
+) -> dict[str, Any]:
     record = Record()
     users = Candidates(base, tokens, keys, record, think=0.0, seed=n)
     users.add(n)
@@ -573,17 +694,22 @@ async def saturation(base: str, tokens: collections.deque[str], keys: dict[str, 
         await users.close()
     result = record.window(t0, t1)
     positions = [p for t, p in record.positions if t0 <= t < t1]
-    result.update(n=n, seconds=round(t1 - t0, 1), tests_finished=record.tests,
-                  mean_position=round(sum(positions) / len(positions), 1) if positions else None,
-                  unknown_items=record.unknown_items, cpu=meter.per_second())
+    result.update(
+        n=n,
+        seconds=round(t1 - t0, 1),
+        tests_finished=record.tests,
+        mean_position=round(sum(positions) / len(positions), 1) if positions else None,
+        unknown_items=record.unknown_items,
+        cpu=meter.per_second(),
+    )
     if result["steps"]:
-        result["server_cpu_ms_per_step"] = round(1000 * meter.server_seconds()
-                                                 / result["steps"], 2)
+        result["server_cpu_ms_per_step"] = round(1000 * meter.server_seconds() / result["steps"], 2)
     return result
 
 
-async def ceiling_saturation(base: str, n: int, seconds: float, warmup: float,
-                             proc: Proc) -> dict[str, Any]:
+async def ceiling_saturation(
+    base: str, n: int, seconds: float, warmup: float, proc: Proc
+) -> dict[str, Any]:
     record = Record()
     task = asyncio.create_task(ceiling_users(base, n, warmup + seconds, record))
     await asyncio.sleep(warmup)
@@ -595,14 +721,20 @@ async def ceiling_saturation(base: str, n: int, seconds: float, warmup: float,
     result = record.window(t0, t1)
     result.update(n=n, cpu=meter.per_second())
     if result["steps"]:
-        result["server_cpu_ms_per_step"] = round(1000 * meter.server_seconds()
-                                                 / result["steps"], 2)
+        result["server_cpu_ms_per_step"] = round(1000 * meter.server_seconds() / result["steps"], 2)
     return result
 
 
-async def capacity(base: str, tokens: collections.deque[str], keys: dict[str, Key],
-                   levels: list[int], hold: float, spawn: float, think: float,
-                   proc: Proc) -> dict[str, Any]:
+async def capacity(
+    base: str,
+    tokens: collections.deque[str],
+    keys: dict[str, Key],
+    levels: list[int],
+    hold: float,
+    spawn: float,
+    think: float,
+    proc: Proc,
+) -> dict[str, Any]:
     record = Record()
     users = Candidates(base, tokens, keys, record, think=think, seed=7)
     rows: list[dict[str, Any]] = []
@@ -616,11 +748,17 @@ async def capacity(base: str, tokens: collections.deque[str], keys: dict[str, Ke
                 t1 = time.monotonic()
             row = record.window(t0 + spawn, t1)
             whole = record.window(t0, t1)
-            row.update(candidates=level, expected_steps_per_s=round(level / (think + 0.0), 1),
-                       level_p99_ms=whole["p99_ms"], errors=whole["errors"],
-                       error_samples=whole["error_samples"], starts=whole["starts"],
-                       start_p99_ms=whole["start_p99_ms"],
-                       cpu=meter.per_second(), tokens_left=len(tokens))
+            row.update(
+                candidates=level,
+                expected_steps_per_s=round(level / (think + 0.0), 1),
+                level_p99_ms=whole["p99_ms"],
+                errors=whole["errors"],
+                error_samples=whole["error_samples"],
+                starts=whole["starts"],
+                start_p99_ms=whole["start_p99_ms"],
+                cpu=meter.per_second(),
+                tokens_left=len(tokens),
+            )
             clean = row["errors"] == 0 and row["steps"] > 0
             row["held"] = clean and row["p99_ms"] <= P99_LIMIT_MS
             row["held_at_1s"] = clean and row["p99_ms"] <= LOOSE_P99_MS
@@ -638,9 +776,16 @@ async def capacity(base: str, tokens: collections.deque[str], keys: dict[str, Ke
                 break
     finally:
         await users.close()
-    return {"levels": rows, "held": held, "held_at_1s": held_loose, "hold_s": hold,
-            "spawn_s": spawn, "think_mean_s": think, "p99_limit_ms": P99_LIMIT_MS,
-            "loose_p99_limit_ms": LOOSE_P99_MS}
+    return {
+        "levels": rows,
+        "held": held,
+        "held_at_1s": held_loose,
+        "hold_s": hold,
+        "spawn_s": spawn,
+        "think_mean_s": think,
+        "p99_limit_ms": P99_LIMIT_MS,
+        "loose_p99_limit_ms": LOOSE_P99_MS,
+    }
 
 
 async def profile_server(proc: Proc, seconds: float, out: Path) -> dict[str, Any]:
@@ -649,10 +794,24 @@ async def profile_server(proc: Proc, seconds: float, out: Path) -> dict[str, Any
     pyspy = Path(sys.executable).parent / "py-spy"
     if not pyspy.exists():
         return {"error": "py-spy is not installed (pip install py-spy)"}
-    cmd = [str(pyspy), "record", "--pid", str(proc.popen.pid), "--duration", str(int(seconds)),
-           "--rate", "100", "--format", "raw", "--output", str(out), "--subprocesses"]
-    p = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.DEVNULL,
-                                             stderr=subprocess.DEVNULL)
+    cmd = [
+        str(pyspy),
+        "record",
+        "--pid",
+        str(proc.popen.pid),
+        "--duration",
+        str(int(seconds)),
+        "--rate",
+        "100",
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+        "--subprocesses",
+    ]
+    p = await asyncio.create_subprocess_exec(
+        *cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     await p.wait()
     return await asyncio.to_thread(_self_time, out)
 
@@ -686,9 +845,11 @@ def _self_time(raw: Path) -> dict[str, Any]:
         packages[package] += int(count)
         functions[top.split(" (")[0] + f" ({package})"] += int(count)
     busy = sum(packages.values()) or 1
-    return {"busy_samples": busy,
-            "by_package": [(k, round(v / busy, 3)) for k, v in packages.most_common(15)],
-            "by_function": [(k, round(v / busy, 3)) for k, v in functions.most_common(20)]}
+    return {
+        "busy_samples": busy,
+        "by_package": [(k, round(v / busy, 3)) for k, v in packages.most_common(15)],
+        "by_function": [(k, round(v / busy, 3)) for k, v in functions.most_common(20)],
+    }
 
 
 # ---------------------------------------------------------------------------- output
@@ -696,20 +857,27 @@ def _self_time(raw: Path) -> dict[str, Any]:
 
 def print_saturation(title: str, rows: list[dict[str, Any]]) -> None:
     print(f"\n{title}")
-    print(f"  {'N':>5} {'steps/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6}"
-          f" {'cpu: server':>11} {'pg':>5} {'driver':>6} {'machine':>7}")
+    print(
+        f"  {'N':>5} {'steps/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6}"
+        f" {'cpu: server':>11} {'pg':>5} {'driver':>6} {'machine':>7}"
+    )
     for r in rows:
         cpu = r["cpu"]
-        print(f"  {r['n']:>5} {r['steps_per_s']:>8} {r['p50_ms']:>7} {r['p95_ms']:>7} "
-              f"{r['p99_ms']:>7} {r['errors']:>6} {cpu['server']:>11} {cpu['postgres']:>5} "
-              f"{cpu.get('driver', ''):>6} {cpu['machine']:>7}")
+        print(
+            f"  {r['n']:>5} {r['steps_per_s']:>8} {r['p50_ms']:>7} {r['p95_ms']:>7} "
+            f"{r['p99_ms']:>7} {r['errors']:>6} {cpu['server']:>11} {cpu['postgres']:>5} "
+            f"{cpu.get('driver', ''):>6} {cpu['machine']:>7}"
+        )
 
 
 def print_capacity_row(r: dict[str, Any]) -> None:
-    print(f"  {r['candidates']:>6} {r['steps_per_s']:>8} {r['p50_ms']:>7} {r['p95_ms']:>7} "
-          f"{r['p99_ms']:>7} {r['level_p99_ms']:>9} {r['errors']:>6} {r['starts']:>6} "
-          f"{r['start_p99_ms']:>9} {r['cpu']['server']:>6} {r['cpu']['machine']:>7} "
-          f"{'yes' if r['held'] else 'NO':>5}", flush=True)
+    print(
+        f"  {r['candidates']:>6} {r['steps_per_s']:>8} {r['p50_ms']:>7} {r['p95_ms']:>7} "
+        f"{r['p99_ms']:>7} {r['level_p99_ms']:>9} {r['errors']:>6} {r['starts']:>6} "
+        f"{r['start_p99_ms']:>9} {r['cpu']['server']:>6} {r['cpu']['machine']:>7} "
+        f"{'yes' if r['held'] else 'NO':>5}",
+        flush=True,
+    )
 
 
 # ---------------------------------------------------------------------------- main
@@ -719,69 +887,104 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     began = time.monotonic()
     result: dict[str, Any] = {
         "command": "python bench/delivery_load.py " + " ".join(sys.argv[1:]),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform(), "load_average_at_start": os.getloadavg()},
-        "targets": {"ceiling_fraction": CEILING_TARGET, "capacity_candidates": CAPACITY_TARGET,
-                    "step_p99_ms": P99_LIMIT_MS},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_average_at_start": os.getloadavg(),
+        },
+        "targets": {
+            "ceiling_fraction": CEILING_TARGET,
+            "capacity_candidates": CAPACITY_TARGET,
+            "step_p99_ms": P99_LIMIT_MS,
+        },
     }
-    with tempfile.TemporaryDirectory(prefix="etest-bench-") as tmp_name, \
-            throwaway_database() as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="etest-bench-") as tmp_name,
+        throwaway_database() as url,
+    ):
         tmp = Path(tmp_name)
         n_tokens = args.tokens
         codes, keys = await prepare(url, tmp / "var", n_tokens)
-        with psycopg.connect(make_url(url).set(drivername="postgresql")
-                             .render_as_string(False)) as conn:
-            result["postgres"] = {k: conn.execute(f"SHOW {k}").fetchone()[0]  # type: ignore[index]
-                                  for k in ("server_version", "synchronous_commit", "fsync")}
+        with psycopg.connect(
+            make_url(url).set(drivername="postgresql").render_as_string(False)
+        ) as conn:
+            result["postgres"] = {
+                k: conn.execute(f"SHOW {k}").fetchone()[0]  # type: ignore[index]
+                for k in ("server_version", "synchronous_commit", "fsync")
+            }
         tokens = collections.deque(codes)
-        print(f"prepared {len(codes)} tokens and {len(keys)} item keys in "
-              f"{time.monotonic() - began:.0f} s "
-              f"(PostgreSQL {result['postgres']['server_version']})")
+        print(
+            f"prepared {len(codes)} tokens and {len(keys)} item keys in "
+            f"{time.monotonic() - began:.0f} s "
+            f"(PostgreSQL {result['postgres']['server_version']})"
+        )
 
         port = free_port()
-        with serve("hello", uvicorn_argv("bench.delivery_apps:hello", port), {}, port, "/hello",
-                   tmp) as hello:
+        with serve(
+            "hello", uvicorn_argv("bench.delivery_apps:hello", port), {}, port, "/hello", tmp
+        ) as hello:
             check = await driver_check(hello.base, args.check_seconds, 50)
         result["driver_check"] = check
-        print(f"\ndriver check (hello app, 50 concurrent requests): httpx (one client) "
-              f"{check['httpx_rps']} req/s, httpx (a client per connection) "
-              f"{check['httpx_client_per_connection_rps']} req/s, aiohttp "
-              f"{check['aiohttp_rps']} req/s -> aiohttp drives the runs")
+        print(
+            f"\ndriver check (hello app, 50 concurrent requests): httpx (one client) "
+            f"{check['httpx_rps']} req/s, httpx (a client per connection) "
+            f"{check['httpx_client_per_connection_rps']} req/s, aiohttp "
+            f"{check['aiohttp_rps']} req/s -> aiohttp drives the runs"
+        )
 
         port = free_port()
         ceiling_rows = []
-        with serve("ceiling", uvicorn_argv("bench.delivery_apps:ceiling", port, factory=True),
-                   {"BENCH_DATABASE_URL": url}, port, "/item", tmp) as ceil:
+        with serve(
+            "ceiling",
+            uvicorn_argv("bench.delivery_apps:ceiling", port, factory=True),
+            {"BENCH_DATABASE_URL": url},
+            port,
+            "/item",
+            tmp,
+        ) as ceil:
             for n in args.saturation:
-                ceiling_rows.append(await ceiling_saturation(ceil.base, n, args.seconds,
-                                                             args.warmup, ceil))
+                ceiling_rows.append(
+                    await ceiling_saturation(ceil.base, n, args.seconds, args.warmup, ceil)
+                )
         result["ceiling"] = ceiling_rows
         print_saturation("ceiling (Starlette, 1 read + 1 insert per step)", ceiling_rows)
 
-        env = {"ETEST_DATABASE_URL": url, "ETEST_SECRET_KEY": PEPPER,
-               "ETEST_VAR_DIR": str(tmp / "var")}
+        env = {
+            "ETEST_DATABASE_URL": url,
+            "ETEST_SECRET_KEY": PEPPER,
+            "ETEST_VAR_DIR": str(tmp / "var"),
+        }
         result["etest"] = {}
         for workers in args.workers:
             port = free_port()
             runs: dict[str, Any] = {}
-            with serve(f"etest-{workers}", etest_argv(port, workers), env, port, "/ready",
-                       tmp) as etest:
+            with serve(
+                f"etest-{workers}", etest_argv(port, workers), env, port, "/ready", tmp
+            ) as etest:
                 rows = []
                 for n in args.saturation:
-                    rows.append(await saturation(etest.base, tokens, keys, n, args.seconds,
-                                                 args.warmup, etest))
+                    rows.append(
+                        await saturation(
+                            etest.base, tokens, keys, n, args.seconds, args.warmup, etest
+                        )
+                    )
                 for r, c in zip(rows, ceiling_rows, strict=True):
-                    r["fraction_of_ceiling"] = round(r["steps_per_s"] / c["steps_per_s"], 2) \
-                        if c["steps_per_s"] else None
+                    r["fraction_of_ceiling"] = (
+                        round(r["steps_per_s"] / c["steps_per_s"], 2) if c["steps_per_s"] else None
+                    )
                 runs["saturation"] = rows
-                print_saturation(f"etest serve --workers {workers}: full placement tests, "
-                                 "no think time", rows)
+                print_saturation(
+                    f"etest serve --workers {workers}: full placement tests, no think time", rows
+                )
                 for r in rows:
-                    print(f"  N={r['n']}: {r['fraction_of_ceiling']} of the ceiling "
-                          f"(target >= {CEILING_TARGET}); server CPU "
-                          f"{r.get('server_cpu_ms_per_step')} ms per step; "
-                          f"{r['tests_finished']} tests finished, mean position of the steps "
-                          f"timed {r['mean_position']}")
+                    print(
+                        f"  N={r['n']}: {r['fraction_of_ceiling']} of the ceiling "
+                        f"(target >= {CEILING_TARGET}); server CPU "
+                        f"{r.get('server_cpu_ms_per_step')} ms per step; "
+                        f"{r['tests_finished']} tests finished, mean position of the steps "
+                        f"timed {r['mean_position']}"
+                    )
                 if args.profile and workers == args.workers[0]:
                     record = Record()
                     users = Candidates(etest.base, tokens, keys, record, 0.0, 99)
@@ -798,18 +1001,32 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     for label, share in prof.get("by_function", [])[:12]:
                         print(f"  {share:6.1%}  {label}")
                 if not args.no_capacity:
-                    print(f"\ncapacity, etest serve --workers {workers}: think time exp(mean "
-                          f"{args.think:g} s), levels held {args.hold:g} s, p99 over the last "
-                          f"{args.hold - args.spawn:g} s")
-                    print(f"  {'cands':>6} {'steps/s':>8} {'p50 ms':>7} {'p95 ms':>7} "
-                          f"{'p99 ms':>7} {'level p99':>9} {'errors':>6} {'starts':>6} "
-                          f"{'start p99':>9} {'cpu':>6} {'machine':>7} {'held':>5}")
-                    runs["capacity"] = await capacity(etest.base, tokens, keys, args.levels,
-                                                      args.hold, args.spawn, args.think, etest)
+                    print(
+                        f"\ncapacity, etest serve --workers {workers}: think time exp(mean "
+                        f"{args.think:g} s), levels held {args.hold:g} s, p99 over the last "
+                        f"{args.hold - args.spawn:g} s"
+                    )
+                    print(
+                        f"  {'cands':>6} {'steps/s':>8} {'p50 ms':>7} {'p95 ms':>7} "
+                        f"{'p99 ms':>7} {'level p99':>9} {'errors':>6} {'starts':>6} "
+                        f"{'start p99':>9} {'cpu':>6} {'machine':>7} {'held':>5}"
+                    )
+                    runs["capacity"] = await capacity(
+                        etest.base,
+                        tokens,
+                        keys,
+                        args.levels,
+                        args.hold,
+                        args.spawn,
+                        args.think,
+                        etest,
+                    )
                     cap = runs["capacity"]
-                    print(f"  largest level held with step p99 <= {P99_LIMIT_MS:.0f} ms: "
-                          f"{cap['held']} candidates (target >= {CAPACITY_TARGET}); "
-                          f"with p99 <= {LOOSE_P99_MS:.0f} ms: {cap['held_at_1s']}")
+                    print(
+                        f"  largest level held with step p99 <= {P99_LIMIT_MS:.0f} ms: "
+                        f"{cap['held']} candidates (target >= {CAPACITY_TARGET}); "
+                        f"with p99 <= {LOOSE_P99_MS:.0f} ms: {cap['held_at_1s']}"
+                    )
             result["etest"][f"workers_{workers}"] = runs
     result["seconds"] = round(time.monotonic() - began)
     result["machine"]["load_average_at_end"] = os.getloadavg()
@@ -818,24 +1035,35 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--saturation", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[50, 200])
-    parser.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[200, 400, 600, 800, 1000, 1200, 1400, 1600])
-    parser.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[1])
+    parser.add_argument(
+        "--saturation", type=lambda s: [int(x) for x in s.split(",")], default=[50, 200]
+    )
+    parser.add_argument(
+        "--levels",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[200, 400, 600, 800, 1000, 1200, 1400, 1600],
+    )
+    parser.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1])
     parser.add_argument("--seconds", type=float, default=30.0, help="saturation window")
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--hold", type=float, default=20.0, help="seconds per capacity level")
-    parser.add_argument("--spawn", type=float, default=5.0,
-                        help="newcomers of a level arrive over this many seconds")
+    parser.add_argument(
+        "--spawn",
+        type=float,
+        default=5.0,
+        help="newcomers of a level arrive over this many seconds",
+    )
     parser.add_argument("--think", type=float, default=5.0, help="mean think time (s)")
     parser.add_argument("--check-seconds", type=float, default=4.0)
     parser.add_argument("--tokens", type=int, default=12000)
     parser.add_argument("--no-capacity", action="store_true")
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--profile-raw", type=Path, default=Path(tempfile.gettempdir())
-                        / "etest-delivery-profile.txt", help="py-spy's raw samples")
+    parser.add_argument(
+        "--profile-raw",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "etest-delivery-profile.txt",
+        help="py-spy's raw samples",
+    )
     parser.add_argument("--quick", action="store_true", help="short smoke run; writes no JSON")
     parser.add_argument("--out", type=Path, default=RESULT)
     args = parser.parse_args()

@@ -35,8 +35,18 @@ from delivery_load import PEPPER, answer_for, prepare, throwaway_database
 ROUTE = re.compile(r"/api/v1/attempts(/[^/]+)?(/item|/responses|/finish)?$")
 
 
-SERVICE = ("next_item", "first_answer", "current_by_id", "answer_by_id", "decide", "positions",
-           "_seen_before", "expire_if_due", "finish", "start")
+SERVICE = (
+    "next_item",
+    "first_answer",
+    "current_by_id",
+    "answer_by_id",
+    "decide",
+    "positions",
+    "_seen_before",
+    "expire_if_due",
+    "finish",
+    "start",
+)
 
 
 def _time_service() -> dict[str, list[float]]:
@@ -72,11 +82,18 @@ async def main(args: argparse.Namespace) -> None:
 
     spent = _time_service()
 
-    with tempfile.TemporaryDirectory() as tmp, \
-            (_sqlite(Path(tmp)) if args.sqlite else throwaway_database()) as url:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        _sqlite(Path(tmp)) if args.sqlite else throwaway_database() as url,
+    ):
         codes, keys = await prepare(url, Path(tmp) / "var", args.tests)
-        settings = Settings(database_url=url, var_dir=Path(tmp) / "var", secret_key=PEPPER,
-                            log_level="WARNING", sweep_interval=0)
+        settings = Settings(
+            database_url=url,
+            var_dir=Path(tmp) / "var",
+            secret_key=PEPPER,
+            log_level="WARNING",
+            sweep_interval=0,
+        )
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             statements: list[str] = []
@@ -87,8 +104,8 @@ async def main(args: argparse.Namespace) -> None:
             event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
             _count_live(statements)
             per_route: dict[str, dict[str, Any]] = collections.defaultdict(
-                lambda: {"requests": 0, "seconds": 0.0, "cpu": 0.0,
-                         "kinds": collections.Counter()})
+                lambda: {"requests": 0, "seconds": 0.0, "cpu": 0.0, "kinds": collections.Counter()}
+            )
             transport = httpx.ASGITransport(app=app)
             profiler = cProfile.Profile(time.process_time) if args.cprofile else None
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -99,8 +116,10 @@ async def main(args: argparse.Namespace) -> None:
                     resp = await client.request(method, path, **kw)
                     took = time.perf_counter() - started
                     m = ROUTE.search(path)
-                    name = f"{method} /attempts{'/{id}' if m and m.group(1) else ''}" \
-                           f"{m.group(2) or '' if m else ''}"
+                    name = (
+                        f"{method} /attempts{'/{id}' if m and m.group(1) else ''}"
+                        f"{m.group(2) or '' if m else ''}"
+                    )
                     row = per_route[name]
                     row["requests"] += 1
                     row["seconds"] += took
@@ -117,25 +136,33 @@ async def main(args: argparse.Namespace) -> None:
                     headers = {"Authorization": f"Bearer {body['secret']}"}
                     attempt, theta = body["attempt_id"], rng.gauss(0, 1)
                     for _ in range(100):
-                        current = (await call("GET", f"/api/v1/attempts/{attempt}/item",
-                                              headers=headers)).json()
+                        current = (
+                            await call("GET", f"/api/v1/attempts/{attempt}/item", headers=headers)
+                        ).json()
                         if current["finished"]:
                             break
                         item = current["item"]
                         answer, _ = answer_for(item, keys, theta, rng)
-                        await call("POST", f"/api/v1/attempts/{attempt}/responses",
-                                   headers=headers,
-                                   json={"position": item["position"], "answer": answer})
+                        await call(
+                            "POST",
+                            f"/api/v1/attempts/{attempt}/responses",
+                            headers=headers,
+                            json={"position": item["position"], "answer": answer},
+                        )
                 if profiler:
                     profiler.disable()
-        print(f"{'route':<36} {'requests':>8} {'ms/req':>7} {'cpu ms':>7} {'stmts/req':>9}"
-              "  kinds per request")
+        print(
+            f"{'route':<36} {'requests':>8} {'ms/req':>7} {'cpu ms':>7} {'stmts/req':>9}"
+            "  kinds per request"
+        )
         for name, row in per_route.items():
             n = row["requests"]
             kinds = ", ".join(f"{k} {v / n:.1f}" for k, v in row["kinds"].most_common())
-            print(f"{name:<36} {n:>8} {1000 * row['seconds'] / n:>7.2f} "
-                  f"{1000 * row['cpu'] / n:>7.2f} "
-                  f"{sum(row['kinds'].values()) / n:>9.1f}  {kinds}")
+            print(
+                f"{name:<36} {n:>8} {1000 * row['seconds'] / n:>7.2f} "
+                f"{1000 * row['cpu'] / n:>7.2f} "
+                f"{sum(row['kinds'].values()) / n:>9.1f}  {kinds}"
+            )
         print(f"\n{'attempt service function':<24} {'calls':>6} {'cpu ms/call':>11}")
         for name, (calls, cpu) in sorted(spent.items(), key=lambda kv: -kv[1][1]):
             print(f"{name:<24} {int(calls):>6} {1000 * cpu / calls:>11.2f}")
@@ -148,7 +175,9 @@ async def main(args: argparse.Namespace) -> None:
                 r"(_match|serialize_response|solve_dependencies|access_log|CorrelationId|"
                 r"Session.execute|Session.get|Session.scalars?|commit|fetchall|loads|"
                 r"_run_endpoint|greenlet_spawn|item_view|state_of|dispatch|call_next|"
-                r"execute|jsonable|render|dump_json|_session|transaction|check_secret)", 50)
+                r"execute|jsonable|render|dump_json|_session|transaction|check_secret)",
+                50,
+            )
             print(out.getvalue())
 
 

@@ -19,10 +19,12 @@ CHOICES = {
     "pt_neo_plus.json": [{"se_target": se} for se in (0.35, 0.32, 0.3, 0.28)],
     "pt_neo_plus_staged.json": [
         {"advance_threshold": a, "stop_threshold": s, "max_consecutive_wrong": m}
-        for a, s, m in ((0.8, 0.5, 3), (0.7, 0.3, 5), (0.6, 0.4, 5), (0.6, 0.2, 50))],
+        for a, s, m in ((0.8, 0.5, 3), (0.7, 0.3, 5), (0.6, 0.4, 5), (0.6, 0.2, 50))
+    ],
     "pt_neo_jr.json": [
         {"advance_threshold": a, "stop_threshold": s, "max_consecutive_wrong": m}
-        for a, s, m in ((0.8, 0.5, 3), (0.6, 0.4, 5), (0.6, 0.2, 50))],
+        for a, s, m in ((0.8, 0.5, 3), (0.6, 0.4, 5), (0.6, 0.2, 50))
+    ],
 }
 
 
@@ -37,19 +39,27 @@ def main() -> None:
         print(markdown(final), "\n", flush=True)
         alternatives = []
         for overrides in variants:
-            result = flow_study(DEMO / flow, per_level=args.per_level // 2, seed=args.seed,
-                                overrides=overrides)
-            alternatives.append({"overrides": overrides, "overall": result["overall"],
-                                 "worst_level_within_one": min(
-                                     r["within_one"] for r in result["levels"])})
+            result = flow_study(
+                DEMO / flow, per_level=args.per_level // 2, seed=args.seed, overrides=overrides
+            )
+            alternatives.append(
+                {
+                    "overrides": overrides,
+                    "overall": result["overall"],
+                    "worst_level_within_one": min(r["within_one"] for r in result["levels"]),
+                }
+            )
         print(f"| {flow} setting | Exact | Within one | Worst level within one | Mean | Max |")
         print("|---|---:|---:|---:|---:|---:|")
         for alt in alternatives:
             o = alt["overall"]
             setting = ", ".join(f"{k}={v}" for k, v in alt["overrides"].items())
-            print(f"| {setting} | {o['exact']:.1%} | {o['within_one']:.1%} | "
-                  f"{alt['worst_level_within_one']:.1%} | {o['mean_length']} | "
-                  f"{o['max_length']} |", flush=True)
+            print(
+                f"| {setting} | {o['exact']:.1%} | {o['within_one']:.1%} | "
+                f"{alt['worst_level_within_one']:.1%} | {o['mean_length']} | "
+                f"{o['max_length']} |",
+                flush=True,
+            )
         print()
         out[flow] = {"default": final, "alternatives": alternatives}
     results = Path(__file__).resolve().parent / "results"

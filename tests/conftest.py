@@ -42,19 +42,33 @@ def issuers() -> Iterator[list[Issuer]]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, issuers: list[Issuer], tmp_path_factory: pytest.TempPathFactory
-             ) -> Settings:
+def settings(
+    database_url: str, issuers: list[Issuer], tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     return Settings(
-        env="test", database_url=database_url, var_dir=tmp_path_factory.mktemp("var"),
-        secret_key="test-pepper-not-secret", base_url="http://testserver", log_json=True,
-        log_level="WARNING", jwks_refetch_interval=0.0, sweep_interval=0,
+        env="test",
+        database_url=database_url,
+        var_dir=tmp_path_factory.mktemp("var"),
+        secret_key="test-pepper-not-secret",
+        base_url="http://testserver",
+        log_json=True,
+        log_level="WARNING",
+        jwks_refetch_interval=0.0,
+        sweep_interval=0,
         worker_mode="external",
         # the ROW issuer may mint the global roles (no organization); the CN issuer may not
-        sso_issuers=[TrustedIssuer(issuer=i.issuer, jwks_url=i.jwks_url, audience=i.audience,
-                                   region=region, global_roles=global_roles)
-                     for i, region, global_roles in zip(
-                         issuers, ("ROW", "CN"), (["superadmin", "content_manager"], []),
-                         strict=True)],
+        sso_issuers=[
+            TrustedIssuer(
+                issuer=i.issuer,
+                jwks_url=i.jwks_url,
+                audience=i.audience,
+                region=region,
+                global_roles=global_roles,
+            )
+            for i, region, global_roles in zip(
+                issuers, ("ROW", "CN"), (["superadmin", "content_manager"], []), strict=True
+            )
+        ],
     )
 
 
@@ -93,18 +107,30 @@ def unique(prefix: str = "O") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10].upper()}"
 
 
-async def create_org(client: httpx.AsyncClient, headers: Headers, *, parent: str | None = None,
-                     uic: str | None = None, **fields: Any) -> dict[str, Any]:
-    body = {"uic": uic or unique(), "name": fields.pop("name", "Org"), "parent_uic": parent,
-            "plan_code": fields.pop("plan_code", "neo_plus"), **fields}
+async def create_org(
+    client: httpx.AsyncClient,
+    headers: Headers,
+    *,
+    parent: str | None = None,
+    uic: str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    body = {
+        "uic": uic or unique(),
+        "name": fields.pop("name", "Org"),
+        "parent_uic": parent,
+        "plan_code": fields.pop("plan_code", "neo_plus"),
+        **fields,
+    }
     resp = await client.post("/api/v1/organizations", json=body, headers=headers)
     assert resp.status_code == 201, resp.text
     org: dict[str, Any] = resp.json()
     return org
 
 
-async def create_candidate(client: httpx.AsyncClient, headers: Headers, *, uic: str,
-                           **fields: Any) -> dict[str, Any]:
+async def create_candidate(
+    client: httpx.AsyncClient, headers: Headers, *, uic: str, **fields: Any
+) -> dict[str, Any]:
     body = {"email": f"{uuid.uuid4().hex[:12]}@example.org", "uic": uic, **fields}
     resp = await client.post("/api/v1/candidates", json=body, headers=headers)
     assert resp.status_code == 201, resp.text
@@ -129,8 +155,7 @@ async def plan_content(client: httpx.AsyncClient, su: Headers) -> None:
 
 
 @pytest.fixture
-async def tree(app: FastAPI, client: httpx.AsyncClient, su: Headers,
-               plan_content: None) -> Tree:
+async def tree(app: FastAPI, client: httpx.AsyncClient, su: Headers, plan_content: None) -> Tree:
     root = await create_org(client, su, uic=unique("ROOT"), name="Root")
     a = await create_org(client, su, parent=root["uic"], name="A")
     b = await create_org(client, su, parent=root["uic"], name="B")

@@ -89,25 +89,30 @@ class Tally:
         if response.status_code >= 500:
             failure = f"{where}: {response.status_code} {response.text[:300]}"
         elif response.status_code in (409, 422) and any(
-                f'"/errors/{code}"' in response.text for code in SAFETY_NETS):
+            f'"/errors/{code}"' in response.text for code in SAFETY_NETS
+        ):
             failure = f"{where}: the database refused what a rule should have: {response.text}"
         elif response.status_code >= 400 and "application/problem+json" not in str(
-                response.headers.get("content-type")):  # a list in schemathesis 4
+            response.headers.get("content-type")
+        ):  # a list in schemathesis 4
             failure = f"{where}: {response.status_code} is not problem+json"
         if failure is not None:
             self.failures.append(f"{failure}\n{case.as_curl_command()}")
             raise AssertionError(self.failures[-1])
 
     def summary(self) -> dict[str, Any]:
-        return {"requests": self.requests,
-                "server_errors": sum(n for code, n in self.statuses.items() if code >= 500),
-                "operations": len(self.operations),
-                "statuses": dict(sorted(self.statuses.items()))}
+        return {
+            "requests": self.requests,
+            "server_errors": sum(n for code, n in self.statuses.items() if code >= 500),
+            "operations": len(self.operations),
+            "statuses": dict(sorted(self.statuses.items())),
+        }
 
 
 @pytest.fixture(scope="session")
-def live_server(settings: Settings, app: FastAPI,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_server(
+    settings: Settings, app: FastAPI, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     server = Server(settings, tmp_path_factory.mktemp("fuzz-server"))
     try:
         server.start()
@@ -153,8 +158,9 @@ async def real(client: httpx.AsyncClient, tree: Tree, content: None) -> Real:
     admin = tree.key["A"]
     candidate = await create_candidate(client, admin, uic=tree.uic["A1"], first_name="Real")
     path = {"uic": tree.uic["A1"], "candidate_id": candidate["id"]}
-    token = await client.post("/api/v1/tokens", headers=admin,
-                              json={"candidate_id": candidate["id"], "type": "PT"})
+    token = await client.post(
+        "/api/v1/tokens", headers=admin, json={"candidate_id": candidate["id"], "type": "PT"}
+    )
     secret = None
     if token.status_code == 201:
         path["token_id"] = token.json()["id"]
@@ -167,18 +173,20 @@ async def real(client: httpx.AsyncClient, tree: Tree, content: None) -> Real:
 
 def _strategies(operation: Any, real: Real) -> list[Any]:
     """Schema-conforming and schema-violating cases, with random and with real path values."""
-    real_path = {k: v for k, v in real.path.items()
-                 if any(p.name == k for p in operation.path_parameters)}
+    real_path = {
+        k: v for k, v in real.path.items() if any(p.name == k for p in operation.path_parameters)
+    }
     out = []
-    for fixed in ([None, real_path] if real_path else [None]):
+    for fixed in [None, real_path] if real_path else [None]:
         out.append(operation.as_strategy(GenerationMode.POSITIVE, path_parameters=fixed))
         if operation.body or any(True for _ in operation.iter_parameters()):
             out.append(operation.as_strategy(GenerationMode.NEGATIVE, path_parameters=fixed))
     return out
 
 
-def test_every_operation_coverage(app: FastAPI, live_server: str, tree: Tree, real: Real,
-                                 report: dict[str, Any]) -> None:
+def test_every_operation_coverage(
+    app: FastAPI, live_server: str, tree: Tree, real: Real, report: dict[str, Any]
+) -> None:
     """Schemathesis's coverage phase, every operation, as the admin of A: each field and
     parameter in turn takes its boundary and wrong values (null where null is not allowed, a
     wrong type, a missing required field, an unexpected one, another method), the rest valid;
@@ -189,12 +197,16 @@ def test_every_operation_coverage(app: FastAPI, live_server: str, tree: Tree, re
     share = COVERAGE_CAP / len(operations)
     for operation in operations:
         stop_at = time.monotonic() + share
-        real_path = {k: v for k, v in real.path.items()
-                     if any(p.name == k for p in operation.path_parameters)}
+        real_path = {
+            k: v
+            for k, v in real.path.items()
+            if any(p.name == k for p in operation.path_parameters)
+        }
         cases = schema.iter_coverage_cases(
-            operation, generation_modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
-            generation_config=schema.config.generation_for(operation=operation,
-                                                           phase="coverage"))
+            operation,
+            generation_modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+            generation_config=schema.config.generation_for(operation=operation, phase="coverage"),
+        )
         for n, case in enumerate(cases):
             if n and time.monotonic() > stop_at:
                 break
@@ -202,8 +214,9 @@ def test_every_operation_coverage(app: FastAPI, live_server: str, tree: Tree, re
             if real_path and getattr(data, "parameter_location", None) != "path":
                 case.path_parameters = {**(case.path_parameters or {}), **real_path}
             headers = tree.key["A"]
-            if real.secret and (case.path_parameters or {}).get("attempt_id") == \
-                    real.path.get("attempt_id"):
+            if real.secret and (case.path_parameters or {}).get("attempt_id") == real.path.get(
+                "attempt_id"
+            ):
                 headers = {"Authorization": f"Bearer {real.secret}"}
             with contextlib.suppress(AssertionError):  # kept in the tally: go on to the others
                 tally.check(case, case.call(base_url=live_server, headers=headers, timeout=30))
@@ -213,8 +226,15 @@ def test_every_operation_coverage(app: FastAPI, live_server: str, tree: Tree, re
 
 
 @pytest.mark.parametrize("role", ["superadmin", "admin"])
-def test_every_operation(app: FastAPI, live_server: str, su: Headers, tree: Tree, real: Real,
-                         role: str, report: dict[str, Any]) -> None:
+def test_every_operation(
+    app: FastAPI,
+    live_server: str,
+    su: Headers,
+    tree: Tree,
+    real: Real,
+    role: str,
+    report: dict[str, Any],
+) -> None:
     """Every operation, positive and negative input, ``EXAMPLES`` cases each, as a global
     superadmin and as the admin of A (a child of ROOT)."""
     staff = su if role == "superadmin" else tree.key["A"]
@@ -224,8 +244,9 @@ def test_every_operation(app: FastAPI, live_server: str, su: Headers, tree: Tree
     share = PER_OPERATION_CAP / len(operations)
 
     def headers(case: Any) -> Headers:
-        if real.secret and (case.path_parameters or {}).get("attempt_id") == \
-                real.path.get("attempt_id"):
+        if real.secret and (case.path_parameters or {}).get("attempt_id") == real.path.get(
+            "attempt_id"
+        ):
             return {"Authorization": f"Bearer {real.secret}"}
         return staff
 
@@ -233,8 +254,14 @@ def test_every_operation(app: FastAPI, live_server: str, su: Headers, tree: Tree
         stop_at, sent = time.monotonic() + share, 0
 
         @given(case=st.one_of(_strategies(operation, real)))
-        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+            phases=[Phase.generate],
+        )
         def check(case: Any) -> None:
             nonlocal sent
             if sent and time.monotonic() > stop_at:
@@ -293,8 +320,12 @@ class Steering:
 
     def before(self, case: Any) -> None:
         self.steps += 1
-        if case.path.startswith("/api/v1/attempts/{attempt_id}") and self.secrets and \
-                self._attempt(case) not in self.secrets and self.steps % 2:
+        if (
+            case.path.startswith("/api/v1/attempts/{attempt_id}")
+            and self.secrets
+            and self._attempt(case) not in self.secrets
+            and self.steps % 2
+        ):
             case.path_parameters["attempt_id"] = list(self.secrets)[-1]
         body = case.body if isinstance(case.body, dict) else None
         if body is None or case.method != "POST":
@@ -352,7 +383,9 @@ class Steering:
         elif where == ("GET", "/api/v1/attempts/{attempt_id}/item"):
             item = body.get("item") or {}
             self.served[self._attempt(case)] = (
-                item.get("position", 0), [o["id"] for o in item.get("options") or []])
+                item.get("position", 0),
+                [o["id"] for o in item.get("options") or []],
+            )
 
     @staticmethod
     def _attempt(case: Any) -> str:
@@ -363,8 +396,9 @@ class _OutOfTime(Exception):
     """The stateful run's wall-clock cap is reached: no further step is sent."""
 
 
-def test_stateful_links(app: FastAPI, live_server: str, tree: Tree, content: None,
-                        report: dict[str, Any]) -> None:
+def test_stateful_links(
+    app: FastAPI, live_server: str, tree: Tree, content: None, report: dict[str, Any]
+) -> None:
     """Scenarios along the served links (``etest.openapi``), as the admin of a child
     organization, steered by :class:`Steering`.
 
@@ -375,7 +409,8 @@ def test_stateful_links(app: FastAPI, live_server: str, tree: Tree, content: Non
     # Sequences are this run's subject, so it keeps to the linked operations (every other one,
     # and input that violates the schema, is the runs' above).
     linked = {f"{method} {path}" for method, path, _ in LINKS} | {
-        link.target for links in LINKS.values() for link in links.values()}
+        link.target for links in LINKS.values() for link in links.values()
+    }
     schema = _schema(app).include(name=sorted(linked))
     schema.config.phases.stateful.generation.update(modes=[GenerationMode.POSITIVE])
     steering = Steering(tree)
@@ -410,21 +445,35 @@ def test_stateful_links(app: FastAPI, live_server: str, tree: Tree, content: Non
     suites = 0
     while scenarios < SCENARIOS and time.monotonic() < stop_at and not tally.failures:
         try:
-            hypothesis.seed(suites)(Machine).run(settings=settings(
-                max_examples=SCENARIOS - scenarios, stateful_step_count=STEPS, deadline=None,
-                database=None, suppress_health_check=list(HealthCheck), phases=[Phase.generate]))
+            hypothesis.seed(suites)(Machine).run(
+                settings=settings(
+                    max_examples=SCENARIOS - scenarios,
+                    stateful_step_count=STEPS,
+                    deadline=None,
+                    database=None,
+                    suppress_health_check=list(HealthCheck),
+                    phases=[Phase.generate],
+                )
+            )
         except _OutOfTime:
             break
         except Flaky:
             pass
         suites += 1
     report["stateful (links)"] = {
-        **tally.summary(), "scenarios": scenarios, "suites": suites,
-        "made": {"organizations": len(steering.uics), "candidates": len(steering.candidates),
-                 "tokens": len(steering.codes), "attempts": len(steering.secrets),
-                 "items served": tally.successes["GET /api/v1/attempts/{attempt_id}/item"],
-                 "answers": tally.successes["POST /api/v1/attempts/{attempt_id}/responses"],
-                 "finished": tally.successes["POST /api/v1/attempts/{attempt_id}/finish"]}}
+        **tally.summary(),
+        "scenarios": scenarios,
+        "suites": suites,
+        "made": {
+            "organizations": len(steering.uics),
+            "candidates": len(steering.candidates),
+            "tokens": len(steering.codes),
+            "attempts": len(steering.secrets),
+            "items served": tally.successes["GET /api/v1/attempts/{attempt_id}/item"],
+            "answers": tally.successes["POST /api/v1/attempts/{attempt_id}/responses"],
+            "finished": tally.successes["POST /api/v1/attempts/{attempt_id}/finish"],
+        },
+    }
     assert not tally.failures, tally.failures
     # the links were followed down to attempts
     assert steering.candidates and steering.codes and steering.secrets, report

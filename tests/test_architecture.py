@@ -148,9 +148,11 @@ def _cycle_through(edges: Edges, component: list[str]) -> list[str]:
 def describe(edges: Edges, component: list[str]) -> str:
     """The cycle spelled out: one cycle as an example, then every import inside the component."""
     members = set(component)
-    lines = [f"{len(component)} packages in one cycle: {', '.join(component)}",
-             "  e.g. " + " → ".join(_cycle_through(edges, component)),
-             "  the imports between them:"]
+    lines = [
+        f"{len(component)} packages in one cycle: {', '.join(component)}",
+        "  e.g. " + " → ".join(_cycle_through(edges, component)),
+        "  the imports between them:",
+    ]
     for here in component:
         for there in sorted(set(edges[here]) & members):
             lines.append(f"    {here} → {there}: {', '.join(edges[here][there])}")
@@ -185,8 +187,11 @@ def test_the_walk_sees_imports_inside_functions_and_skips_type_checking() -> Non
 
 
 def test_a_cycle_is_found_and_spelled_out_with_its_imports() -> None:
-    edges: Edges = {"a": {"b": ["etest/a/x.py:1"]}, "b": {"a": ["etest/b/y.py:2"]},
-                    "c": {"a": ["etest/c/z.py:3"]}}
+    edges: Edges = {
+        "a": {"b": ["etest/a/x.py:1"]},
+        "b": {"a": ["etest/b/y.py:2"]},
+        "c": {"a": ["etest/c/z.py:3"]},
+    }
     assert _strongly_connected(edges) == [["a", "b"]]
     text = describe(edges, ["a", "b"])
     assert "a → b → a" in text

@@ -36,7 +36,8 @@ def error_classes(trees: dict[Path, ast.Module]) -> dict[str, list[Path]]:
         for node in ast.walk(tree):
             if isinstance(node, ast.ClassDef):
                 bases.setdefault(node.name, set()).update(
-                    n for n in map(_name, node.bases) if n is not None)
+                    n for n in map(_name, node.bases) if n is not None
+                )
                 where.setdefault(node.name, []).append(path)
     errors = {"EtestError"}
     grown = True
@@ -48,9 +49,12 @@ def error_classes(trees: dict[Path, ast.Module]) -> dict[str, list[Path]]:
 
 
 def test_every_error_class_lives_in_an_errors_module() -> None:
-    outside = sorted(f"{path.relative_to(SRC.parent)}: {name}"
-                     for name, paths in error_classes(_trees()).items()
-                     for path in paths if path.name != "errors.py")
+    outside = sorted(
+        f"{path.relative_to(SRC.parent)}: {name}"
+        for name, paths in error_classes(_trees()).items()
+        for path in paths
+        if path.name != "errors.py"
+    )
     assert not outside, f"error classes outside an errors.py: {outside}"
 
 
@@ -61,9 +65,11 @@ def test_no_error_is_raised_with_a_code_passed_in() -> None:
     for path, tree in trees.items():
         raised = {id(n.exc) for n in ast.walk(tree) if isinstance(n, ast.Raise)}
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call)
-                    and (id(node) in raised or _name(node.func) in errors)
-                    and any(k.arg == "code" for k in node.keywords)):
+            if (
+                isinstance(node, ast.Call)
+                and (id(node) in raised or _name(node.func) in errors)
+                and any(k.arg == "code" for k in node.keywords)
+            ):
                 found.add(f"{path.relative_to(SRC.parent)}:{node.lineno}")
     assert not found, f"errors built with code=...: name an error class instead: {sorted(found)}"
 
@@ -81,6 +87,7 @@ def test_every_error_code_is_in_the_catalog() -> None:
         importlib.import_module(module)
     classes = [c for c in _subclasses(EtestError) if c.__module__.startswith("etest.")]
     assert len(classes) > 40
-    missing = sorted(f"{c.__module__}.{c.__name__}: {c.code}" for c in classes
-                     if c.code not in CATALOG)
+    missing = sorted(
+        f"{c.__module__}.{c.__name__}: {c.code}" for c in classes if c.code not in CATALOG
+    )
     assert not missing, missing

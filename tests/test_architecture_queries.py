@@ -26,17 +26,19 @@ ALLOWED: dict[str, str] = {
     "migrate.py": "runs Alembic: the schema's own tool, not a domain query",
     "db.py": "engines and sessions: the frame every repository runs on",
     "attempt/live.py": "the delivery hot path: Core statements built once per dialect and "
-                       "table, then reused on a raw connection by design (statement counts "
-                       "asserted in tests/attempt/test_live.py)",
+    "table, then reused on a raw connection by design (statement counts "
+    "asserted in tests/attempt/test_live.py)",
 }
 
 # Modules not yet moved to a repository. attempt/service.py and web/take.py wait for the
 # rules/outcome split of issue 12; the others for a later session.
-PENDING: frozenset[str] = frozenset({
-    "attempt/service.py",
-    "kit/pagination.py",
-    "web/take.py",
-})
+PENDING: frozenset[str] = frozenset(
+    {
+        "attempt/service.py",
+        "kit/pagination.py",
+        "web/take.py",
+    }
+)
 
 
 def _is_repository(relative: str) -> bool:
@@ -57,17 +59,22 @@ def _names_a_builder(value: ast.expr, names: set[str]) -> bool:
 def statement_calls(source: str) -> list[int]:
     """The lines of ``source`` that call a SQLAlchemy statement builder."""
     tree = ast.parse(source)
-    names: set[str] = set()    # local names bound to select/insert/update/delete
+    names: set[str] = set()  # local names bound to select/insert/update/delete
     modules: set[str] = set()  # local names bound to the sqlalchemy module (or a submodule)
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and _sqlalchemy(node.module):
             names.update(a.asname or a.name for a in node.names if a.name in STATEMENTS)
         elif isinstance(node, ast.Import):
-            modules.update((a.asname or a.name.split(".")[0]) for a in node.names
-                           if _sqlalchemy(a.name))
+            modules.update(
+                (a.asname or a.name.split(".")[0]) for a in node.names if _sqlalchemy(a.name)
+            )
     for node in ast.walk(tree):  # insert = pg_insert if postgresql else sqlite_insert
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name) and _names_a_builder(node.value, names)):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and _names_a_builder(node.value, names)
+        ):
             names.add(node.targets[0].id)
     lines = []
     for node in ast.walk(tree):
@@ -75,8 +82,12 @@ def statement_calls(source: str) -> list[int]:
             continue
         func = node.func
         by_name = isinstance(func, ast.Name) and func.id in names
-        by_module = (isinstance(func, ast.Attribute) and func.attr in STATEMENTS
-                     and isinstance(func.value, ast.Name) and func.value.id in modules)
+        by_module = (
+            isinstance(func, ast.Attribute)
+            and func.attr in STATEMENTS
+            and isinstance(func.value, ast.Name)
+            and func.value.id in modules
+        )
         if by_name or by_module:
             lines.append(node.lineno)
     return sorted(lines)
@@ -99,7 +110,8 @@ def test_queries_live_in_repositories() -> None:
     stray = {m: lines for m, lines in found.items() if m not in ALLOWED and m not in PENDING}
     assert not stray, (
         "SQL statements built outside a repository.py (move them to the package's "
-        f"repository): {stray}")
+        f"repository): {stray}"
+    )
 
 
 def test_pending_only_shrinks() -> None:

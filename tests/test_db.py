@@ -20,10 +20,16 @@ async def _write_without_waiting(settings: Settings) -> None:
     impatient = create_engine(settings.model_copy(update={"sqlite_busy_timeout_ms": 0}))
     try:
         async with transaction(create_sessionmaker(impatient)) as session:
-            await session.execute(insert(AuditEntry).values(
-                id=uuid.uuid4(), actor="test", actor_role="superadmin", action="db.lock-check",
-                target_type="test",
-                target_id="x"))
+            await session.execute(
+                insert(AuditEntry).values(
+                    id=uuid.uuid4(),
+                    actor="test",
+                    actor_role="superadmin",
+                    action="db.lock-check",
+                    target_type="test",
+                    target_id="x",
+                )
+            )
     finally:
         await impatient.dispose()
 
@@ -48,7 +54,13 @@ async def test_a_reader_cannot_write(app: FastAPI, settings: Settings) -> None:
         pytest.skip("PostgreSQL's READ ONLY transactions")
     async with app.state.read_sessionmaker() as reader:
         with pytest.raises(DBAPIError, match="read-only transaction"):
-            await reader.execute(insert(AuditEntry).values(
-                id=uuid.uuid4(), actor="test", actor_role="superadmin", action="db.read-only",
-                target_type="test",
-                target_id="x"))
+            await reader.execute(
+                insert(AuditEntry).values(
+                    id=uuid.uuid4(),
+                    actor="test",
+                    actor_role="superadmin",
+                    action="db.read-only",
+                    target_type="test",
+                    target_id="x",
+                )
+            )

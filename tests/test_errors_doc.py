@@ -20,7 +20,7 @@ def _table(heading: str) -> list[list[str]]:
     """The body rows of the first markdown table under ``heading``."""
     text = DOC.read_text()
     rows: list[list[str]] = []
-    for line in text[text.index(heading):].splitlines()[1:]:
+    for line in text[text.index(heading) :].splitlines()[1:]:
         if line.startswith("#"):
             break
         if line.startswith("|") and not set(line) <= set("|- "):
@@ -37,25 +37,30 @@ async def _problems(client: httpx.AsyncClient, su: Headers) -> dict[str, httpx.R
     return {
         "unauthorized": await client.get("/api/v1/candidates"),
         "not-found": await client.get(f"/api/v1/candidates/{NOBODY}", headers=su),
-        "validation-error": await client.get("/api/v1/candidates", headers=su,
-                                             params={"page": 0}),
-        "malformed-json": await client.post("/api/v1/candidates", headers=json_headers,
-                                            content=b"{not json"),
+        "validation-error": await client.get("/api/v1/candidates", headers=su, params={"page": 0}),
+        "malformed-json": await client.post(
+            "/api/v1/candidates", headers=json_headers, content=b"{not json"
+        ),
         "invalid-content": await client.post(
-            "/api/v1/content/import", headers=su,
-            files={"file": ("flow.json", b'{"format": "etest-flow/1"}', "application/json")}),
+            "/api/v1/content/import",
+            headers=su,
+            files={"file": ("flow.json", b'{"format": "etest-flow/1"}', "application/json")},
+        ),
     }
 
 
-async def test_the_documented_fields_are_the_fields_of_a_problem(client: httpx.AsyncClient,
-                                                                 su: Headers) -> None:
+async def test_the_documented_fields_are_the_fields_of_a_problem(
+    client: httpx.AsyncClient, su: Headers
+) -> None:
     fields = {row[0].strip("`"): row for row in _table("## The fields")}
     always = {name for name, row in fields.items() if row[2] == "yes"}
     optional = set(fields) - always
     kinds = {"string": str, "integer": int, "array": list}
-    entry_fields = {code.strip("`"): _field_names(row[1])
-                    for row in _table("### `errors` entries")
-                    for code in row[0].split(", ")}
+    entry_fields = {
+        code.strip("`"): _field_names(row[1])
+        for row in _table("### `errors` entries")
+        for code in row[0].split(", ")
+    }
     for code, resp in (await _problems(client, su)).items():
         assert resp.headers["content-type"] == PROBLEM_JSON, code
         body = resp.json()

@@ -15,8 +15,15 @@ from etest.models import ApiKey
 from etest.models.base import utcnow
 
 
-async def create_api_key(session: AsyncSession, settings: Settings, actor: Actor, *, role: str,
-                         uic: str | None, name: str = "") -> str:
+async def create_api_key(
+    session: AsyncSession,
+    settings: Settings,
+    actor: Actor,
+    *,
+    role: str,
+    uic: str | None,
+    name: str = "",
+) -> str:
     """Create a key for ``role`` in organization ``uic``; returns the plaintext key. A
     ``content_manager`` key belongs to no organization; a ``superadmin`` key may or may not."""
     if role not in ROLES:
@@ -29,19 +36,34 @@ async def create_api_key(session: AsyncSession, settings: Settings, actor: Actor
         if org_id is None:
             raise NotFound(f"No organization {uic!r}.")
     elif role not in GLOBAL_ROLES:
-        raise InvalidValue(f"A {role} key needs an organization (--uic); only "
-                           f"{' and '.join(GLOBAL_ROLES)} keys have none.")
+        raise InvalidValue(
+            f"A {role} key needs an organization (--uic); only "
+            f"{' and '.join(GLOBAL_ROLES)} keys have none."
+        )
     try:
         name = check_name(name)  # printed by `etest apikey list` and in the audit log
     except ValueError as exc:
         raise InvalidValue(f"API key name: {exc}.") from None
     key, prefix = new_api_key()
-    api_key = ApiKey(organization_id=org_id, role=role, name=name, prefix=prefix,
-                     digest=digest(settings.pepper(), key), created_by=actor.subject)
+    api_key = ApiKey(
+        organization_id=org_id,
+        role=role,
+        name=name,
+        prefix=prefix,
+        digest=digest(settings.pepper(), key),
+        created_by=actor.subject,
+    )
     session.add(api_key)
     await session.flush()
-    record(session, actor, "apikey.create", target_type="api_key", target_id=prefix,
-           organization_id=org_id, details={"role": role, "name": name})
+    record(
+        session,
+        actor,
+        "apikey.create",
+        target_type="api_key",
+        target_id=prefix,
+        organization_id=org_id,
+        details={"role": role, "name": name},
+    )
     return key
 
 
@@ -50,5 +72,11 @@ async def revoke_api_key(session: AsyncSession, actor: Actor, prefix: str) -> No
     if api_key is None:
         raise NotFound(f"No active API key with prefix {prefix!r}.")
     api_key.revoked_at = utcnow()
-    record(session, actor, "apikey.revoke", target_type="api_key", target_id=prefix,
-           organization_id=api_key.organization_id)
+    record(
+        session,
+        actor,
+        "apikey.revoke",
+        target_type="api_key",
+        target_id=prefix,
+        organization_id=api_key.organization_id,
+    )

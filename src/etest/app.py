@@ -49,8 +49,9 @@ from etest.webhook.endpoints import router as webhook_router
 log = structlog.get_logger(__name__)
 
 
-def create_app(settings: Settings | None = None, *,
-               render_pdf: PdfRenderer | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, render_pdf: PdfRenderer | None = None
+) -> FastAPI:
     """The app; ``render_pdf`` replaces the certificate PDF port (tests)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
@@ -63,10 +64,12 @@ def create_app(settings: Settings | None = None, *,
         app.state.read_sessionmaker = create_read_sessionmaker(engine)
         app.state.live = LiveSource(engine)
         await app.state.live.open()
-        app.state.sso = SsoVerifier(settings.sso_issuers,
-                                    refetch_interval=settings.jwks_refetch_interval,
-                                    cache_seconds=settings.jwks_cache_seconds,
-                                    max_lifetime=settings.sso_max_token_lifetime)
+        app.state.sso = SsoVerifier(
+            settings.sso_issuers,
+            refetch_interval=settings.jwks_refetch_interval,
+            cache_seconds=settings.jwks_cache_seconds,
+            max_lifetime=settings.sso_max_token_lifetime,
+        )
         log.info("startup", version=__version__, database=engine.dialect.name)
         # Everything alive now (modules, routes, metadata) lives as long as the process: keep
         # it out of the collector's full passes, which otherwise scan it all every few hundred
@@ -76,8 +79,11 @@ def create_app(settings: Settings | None = None, *,
         gc.collect()
         gc.freeze()
         gc.set_threshold(20_000, 50, 100)
-        sweeper = (asyncio.create_task(_sweep_forever(app, settings.sweep_interval))
-                   if settings.sweep_interval > 0 else None)
+        sweeper = (
+            asyncio.create_task(_sweep_forever(app, settings.sweep_interval))
+            if settings.sweep_interval > 0
+            else None
+        )
         dispatcher = _embedded_dispatcher(app, settings) if settings.embedded_worker else None
         try:
             yield
@@ -89,8 +95,12 @@ def create_app(settings: Settings | None = None, *,
             await app.state.live.close()
             await engine.dispose()
 
-    app = FastAPI(title="eTest", version=__version__, lifespan=lifespan,
-                  description="Adaptive placement and certification tests for language learning.")
+    app = FastAPI(
+        title="eTest",
+        version=__version__,
+        lifespan=lifespan,
+        description="Adaptive placement and certification tests for language learning.",
+    )
     app.state.settings = settings
     app.state.render_pdf = render_pdf or render_off_loop
     install_handlers(app)
@@ -99,9 +109,19 @@ def create_app(settings: Settings | None = None, *,
 
     # the candidate API first: routers are matched in order, and its two routes carry most of
     # the traffic (bench/delivery_queries.py)
-    for router in (attempt_router, plan_router, organization_router, candidate_router,
-                   token_router, audit_router, content_router, certificate_router,
-                   certificate_public_router, verify_router, web_router):
+    for router in (
+        attempt_router,
+        plan_router,
+        organization_router,
+        candidate_router,
+        token_router,
+        audit_router,
+        content_router,
+        certificate_router,
+        certificate_public_router,
+        verify_router,
+        web_router,
+    ):
         app.include_router(router)
     app.include_router(result_router)
     app.include_router(review_router)
@@ -161,9 +181,14 @@ class AccessLog:
             await self.app(scope, receive, send_wrapper)
         finally:
             state = scope.get("state") or {}
-            log.info("request", method=scope["method"], path=scope["path"], status=status,
-                     ms=round((time.perf_counter() - started) * 1000, 1),
-                     actor=state.get("actor"))
+            log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+                actor=state.get("actor"),
+            )
 
 
 def _operational_routes(app: FastAPI) -> None:
@@ -184,9 +209,13 @@ def _operational_routes(app: FastAPI) -> None:
             return problem(503, "not-ready", "Not ready", "The database is not reachable.")
         head = head_revision()
         if current != head:
-            return problem(503, "not-ready", "Not ready",
-                           f"The database is at revision {current}, the code expects {head}: "
-                           "run 'etest db upgrade'.")
+            return problem(
+                503,
+                "not-ready",
+                "Not ready",
+                f"The database is at revision {current}, the code expects {head}: "
+                "run 'etest db upgrade'.",
+            )
         return JSONResponse({"status": "ready", "revision": current})
 
     @app.get("/errors/{code}", tags=["operations"], include_in_schema=False)

@@ -21,8 +21,11 @@ from etest.config import Settings, get_settings
 from etest.db import create_engine, create_read_sessionmaker, create_sessionmaker, transaction
 from etest.errors import EtestError
 
-app = typer.Typer(help="eTest: adaptive placement and certification tests.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="eTest: adaptive placement and certification tests.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema and reference data.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys for client platforms and scripts.", no_args_is_help=True)
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
@@ -41,12 +44,14 @@ T = TypeVar("T")
 
 def cli_actor() -> Actor:
     """The operator at the console: a global superadmin, named in the audit log."""
-    return Actor(subject=f"cli:{getpass.getuser()}", role="superadmin", organization_id=None,
-                 org_path=None)
+    return Actor(
+        subject=f"cli:{getpass.getuser()}", role="superadmin", organization_id=None, org_path=None
+    )
 
 
-def run_in_transaction(fn: Callable[[AsyncSession, Settings], Awaitable[T]], *,
-                       read_only: bool = False) -> T:
+def run_in_transaction(
+    fn: Callable[[AsyncSession, Settings], Awaitable[T]], *, read_only: bool = False
+) -> T:
     """Run ``fn`` in one committed transaction (``read_only``: a snapshot that takes no write
     lock, for long reads such as reports); a domain error becomes a message and exit 1."""
     settings = get_settings()
@@ -63,17 +68,22 @@ def run_in_transaction(fn: Callable[[AsyncSession, Settings], Awaitable[T]], *,
     try:
         return asyncio.run(main())
     except EtestError as exc:
-        err.print(f"[red]error[/red] ({exc.code}): {exc.detail}", highlight=False,
-                  soft_wrap=True)
+        err.print(f"[red]error[/red] ({exc.code}): {exc.detail}", highlight=False, soft_wrap=True)
         for problem in exc.extra.get("errors", []):
-            err.print(f"  {problem['file']}: {problem['path']}: {problem['message']}",
-                      highlight=False, soft_wrap=True)
+            err.print(
+                f"  {problem['file']}: {problem['path']}: {problem['message']}",
+                highlight=False,
+                soft_wrap=True,
+            )
         raise typer.Exit(1) from exc
     except Exception as exc:  # an unexpected failure: one line, not a traceback
         if os.environ.get("ETEST_DEBUG"):
             raise
-        err.print(f"[red]error[/red]: {type(exc).__name__}: {exc}".splitlines()[0][:500],
-                  highlight=False, soft_wrap=True)
+        err.print(
+            f"[red]error[/red]: {type(exc).__name__}: {exc}".splitlines()[0][:500],
+            highlight=False,
+            soft_wrap=True,
+        )
         err.print("(set ETEST_DEBUG=1 for the traceback)")
         raise typer.Exit(1) from exc
 
@@ -96,9 +106,15 @@ def serve(
     get_settings.cache_clear()
     settings = get_settings()
     err.print(f"Serving on {settings.base_url} (Ctrl-C stops)")
-    uvicorn.run("etest.app:create_app", factory=True, host=host or settings.host,
-                port=port or settings.port, workers=workers, log_level="warning",
-                proxy_headers=False)
+    uvicorn.run(
+        "etest.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level="warning",
+        proxy_headers=False,
+    )
 
 
 @db_app.command("upgrade")
@@ -110,8 +126,10 @@ def db_upgrade() -> None:
     settings = get_settings()
     migrate.upgrade(settings.database_url)
     levels, plans = run_in_transaction(lambda s, _: load_reference(s))
-    err.print(f"database at revision {migrate.head_revision()}; reference data: "
-              f"{levels} levels and {plans} plans added")
+    err.print(
+        f"database at revision {migrate.head_revision()}; reference data: "
+        f"{levels} levels and {plans} plans added"
+    )
 
 
 @app.command()
@@ -125,14 +143,16 @@ def demo() -> None:
     sources = sources_from_path(DEMO_CONTENT) if DEMO_CONTENT.is_dir() else []
 
     async def load(session: AsyncSession, settings: Settings) -> Any:
-        result = await import_content(session, cli_actor(), MediaStore(settings.media_path),
-                                      sources)
+        result = await import_content(
+            session, cli_actor(), MediaStore(settings.media_path), sources
+        )
         return result, await ensure_demo(session, settings, cli_actor())
 
     result, data = run_in_transaction(load)
     new = sum(f.items_new for f in result.files)
     base = get_settings().base_url
-    err.print(f"""
+    err.print(
+        f"""
 [bold]eTest is ready[/bold] (demo organization {data.uic}, plan neo_plus; demo content: \
 {len(result.files)} files, {new} new items)
   API docs:        {base}/docs
@@ -141,7 +161,10 @@ def demo() -> None:
   Issue a token:   curl -X POST -H "Authorization: Bearer {data.api_key}" \\
                      -H 'content-type: application/json' \\
                      -d '{{"email": "{data.candidate_email}", "type": "PT"}}' {base}/api/v1/tokens
-""", highlight=False, soft_wrap=True)
+""",
+        highlight=False,
+        soft_wrap=True,
+    )
     if data.take_url:
         err.print("[bold]Take the placement test as the demo candidate:[/bold]")
         out.print(data.take_url, highlight=False, soft_wrap=True)
@@ -159,15 +182,18 @@ def sweep() -> None:
 @apikey_app.command("create")
 def apikey_create(
     role: Annotated[str, typer.Option(help=f"one of {', '.join(ROLES)}")],
-    uic: Annotated[str | None, typer.Option(
-        help="organization; none for content_manager, optional for superadmin")] = None,
+    uic: Annotated[
+        str | None,
+        typer.Option(help="organization; none for content_manager, optional for superadmin"),
+    ] = None,
     name: Annotated[str, typer.Option(help="what the key is for")] = "",
 ) -> None:
     """Create an API key. The key is printed once; only its digest is stored."""
     from etest.apikey import create_api_key
 
-    key = run_in_transaction(lambda s, st: create_api_key(s, st, cli_actor(), role=role,
-                                                          uic=uic, name=name))
+    key = run_in_transaction(
+        lambda s, st: create_api_key(s, st, cli_actor(), role=role, uic=uic, name=name)
+    )
     err.print("API key (shown once, store it now):")
     out.print(key, soft_wrap=True, highlight=False)
 
@@ -191,8 +217,10 @@ def apikey_list() -> None:
 
     for key, uic in run_in_transaction(rows):
         state = "revoked" if key.revoked_at else "active"
-        typer.echo(f"{key.prefix}\t{key.role}\t{uic or '-'}\t{state}\t"
-                   f"last used {key.last_used_at or 'never'}\t{key.name}")
+        typer.echo(
+            f"{key.prefix}\t{key.role}\t{uic or '-'}\t{state}\t"
+            f"last used {key.last_used_at or 'never'}\t{key.name}"
+        )
 
 
 @org_app.command("create")
@@ -207,8 +235,9 @@ def org_create(
     from etest.organization import service
     from etest.organization.schemas import OrganizationCreate
 
-    body = _parse(OrganizationCreate, uic=uic, name=name, parent_uic=parent, plan_code=plan,
-                  region=region)
+    body = _parse(
+        OrganizationCreate, uic=uic, name=name, parent_uic=parent, plan_code=plan, region=region
+    )
     org = run_in_transaction(lambda s, _: service.create(s, cli_actor(), body))
     err.print(f"created organization {org.uic}")
 
@@ -218,9 +247,13 @@ def token_issue(
     email: Annotated[str, typer.Option(help="the candidate's email")],
     type_: Annotated[str, typer.Option("--type", help="PT or CT")] = "PT",
     level: Annotated[str | None, typer.Option(help="CT level")] = None,
-    uic: Annotated[str | None, typer.Option(
-        help="the candidate's organization (or an ancestor): needed when the email is "
-             "registered in several customer trees")] = None,
+    uic: Annotated[
+        str | None,
+        typer.Option(
+            help="the candidate's organization (or an ancestor): needed when the email is "
+            "registered in several customer trees"
+        ),
+    ] = None,
 ) -> None:
     """Issue a test token and print the link where the candidate takes the test."""
     from etest.token import service
@@ -256,8 +289,7 @@ def content_import(
         sources = sources_from_path(path, skill=skill, level=level)  # type: ignore[arg-type]
 
     async def run(session: AsyncSession, settings: Settings) -> Any:
-        return await import_content(session, cli_actor(), MediaStore(settings.media_path),
-                                    sources)
+        return await import_content(session, cli_actor(), MediaStore(settings.media_path), sources)
 
     print_import(run_in_transaction(run))
 
@@ -269,28 +301,38 @@ def print_import(result: Any) -> None:
             continue
         line = f"{f.status:<9} {f.kind:<4} {f.code} v{f.version}"
         if f.status == "imported":
-            line += (f"  items: {f.items_new} new, {f.items_reused} reused; can-do {f.can_do}; "
-                     f"lessons {f.review_lessons}; media {f.media}")
+            line += (
+                f"  items: {f.items_new} new, {f.items_reused} reused; can-do {f.can_do}; "
+                f"lessons {f.review_lessons}; media {f.media}"
+            )
         out.print(f"{line}   ({f.file})", highlight=False, soft_wrap=True)
     imported = [r for r in result.qti if r["status"] == "imported"]
     skipped = [r for r in result.qti if r["status"] != "imported"]
     if result.qti:
-        out.print(f"QTI: {len(imported)} items imported, {len(skipped)} skipped",
-                  highlight=False, soft_wrap=True)
+        out.print(
+            f"QTI: {len(imported)} items imported, {len(skipped)} skipped",
+            highlight=False,
+            soft_wrap=True,
+        )
         for r in skipped:
-            out.print(f"  skipped {r['file']} {r.get('identifier') or ''}: {r['reason']}",
-                      highlight=False, soft_wrap=True)
+            out.print(
+                f"  skipped {r['file']} {r.get('identifier') or ''}: {r['reason']}",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
-outbox_app = typer.Typer(help="Outbox rows: emails, callbacks and events to deliver.",
-                         no_args_is_help=True)
+outbox_app = typer.Typer(
+    help="Outbox rows: emails, callbacks and events to deliver.", no_args_is_help=True
+)
 app.add_typer(outbox_app, name="outbox")
 
 
 @app.command()
 def worker(
-    once: Annotated[bool, typer.Option("--once", help="process what is due now, then exit")
-                    ] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="process what is due now, then exit")
+    ] = False,
     concurrency: Annotated[int, typer.Option(min=1, help="jobs run at once")] = 4,
 ) -> None:
     """Deliver outbox rows (emails, callbacks, certificates) until SIGTERM or Ctrl-C, which let
@@ -308,8 +350,9 @@ def worker(
 
 @outbox_app.command("list")
 def outbox_list(
-    status: Annotated[str | None, typer.Option(help="pending, running, done, dead, cancelled")
-                      ] = None,
+    status: Annotated[
+        str | None, typer.Option(help="pending, running, done, dead, cancelled")
+    ] = None,
     topic: Annotated[str | None, typer.Option()] = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,
 ) -> None:
@@ -327,8 +370,14 @@ def outbox_list(
         return
     table = Table("id", "topic", "status", "tries", "due", "last error")
     for row in rows:
-        table.add_row(str(row.id), row.topic, row.status, f"{row.tries}/{row.max_tries or '-'}",
-                      f"{row.available_at:%Y-%m-%d %H:%M:%S}", row.last_error or "")
+        table.add_row(
+            str(row.id),
+            row.topic,
+            row.status,
+            f"{row.tries}/{row.max_tries or '-'}",
+            f"{row.available_at:%Y-%m-%d %H:%M:%S}",
+            row.last_error or "",
+        )
     out.print(table)
 
 
@@ -350,17 +399,23 @@ def outbox_retry(row_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
 
 @app.command()
 def report(
-    name: Annotated[str, typer.Argument(help="placement, responses, ct-review, ct-log, "
-                                             "cant-do or item-stats")],
-    date_from: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"],
-                                                help="first UTC day, included")],
-    date_to: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"],
-                                              help="last UTC day, included")],
+    name: Annotated[
+        str, typer.Argument(help="placement, responses, ct-review, ct-log, cant-do or item-stats")
+    ],
+    date_from: Annotated[
+        datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first UTC day, included")
+    ],
+    date_to: Annotated[
+        datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last UTC day, included")
+    ],
     out_file: Annotated[Path, typer.Option("--out", dir_okay=False, help="the .xlsx to write")],
-    uic: Annotated[str | None, typer.Option(help="an organization and those below it "
-                                                 "(default: all)")] = None,
-    emails: Annotated[list[str] | None, typer.Option(
-        "--emails", help="responses: candidate emails, comma-separated or repeated")] = None,
+    uic: Annotated[
+        str | None, typer.Option(help="an organization and those below it (default: all)")
+    ] = None,
+    emails: Annotated[
+        list[str] | None,
+        typer.Option("--emails", help="responses: candidate emails, comma-separated or repeated"),
+    ] = None,
     level: Annotated[str | None, typer.Option(help="only this level")] = None,
 ) -> None:
     """Write an Excel report, the same workbook as GET /api/v1/reports/NAME.xlsx (as the
@@ -371,14 +426,27 @@ def report(
 
     params = ReportParams(date_from.date(), date_to.date(), uic, tuple(emails or ()), level)
     partial = out_file.with_name(f".{out_file.name}.partial")
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TextColumn("{task.completed:,.0f} rows"), console=err,
-                  transient=True) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f} rows"),
+        console=err,
+        transient=True,
+    ) as progress:
         task = progress.add_task(f"report {name}", total=None)
         try:
-            rows = run_in_transaction(lambda s, _: write_report(
-                s, cli_actor(), name, params, partial,
-                lambda n: progress.update(task, completed=n)), read_only=True)
+            rows = run_in_transaction(
+                lambda s, _: write_report(
+                    s,
+                    cli_actor(),
+                    name,
+                    params,
+                    partial,
+                    lambda n: progress.update(task, completed=n),
+                ),
+                read_only=True,
+            )
             partial.replace(out_file)
         finally:
             partial.unlink(missing_ok=True)

@@ -39,8 +39,18 @@ class TrustedIssuer(BaseModel):
     @classmethod
     def _asymmetric_only(cls, value: list[str]) -> list[str]:
         # A shared-secret algorithm would let anyone holding the public JWKS forge tokens.
-        allowed = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
-                   "ES512", "EdDSA"}
+        allowed = {
+            "RS256",
+            "RS384",
+            "RS512",
+            "PS256",
+            "PS384",
+            "PS512",
+            "ES256",
+            "ES384",
+            "ES512",
+            "EdDSA",
+        }
         bad = [alg for alg in value if alg not in allowed]
         if bad or not value:
             raise ValueError(f"algorithms must be asymmetric and non-empty, got {value!r}")
@@ -129,8 +139,9 @@ class Settings(BaseSettings):
             self.base_url = self.base_url.rstrip("/")
         else:
             host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host  # noqa: S104
-            self.base_url = f"http://[{host}]:{self.port}" if ":" in host else \
-                f"http://{host}:{self.port}"
+            self.base_url = (
+                f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+            )
         return self
 
     @field_validator("database_url")
@@ -156,8 +167,10 @@ class Settings(BaseSettings):
             try:
                 ipaddress.ip_network(entry, strict=False)
             except ValueError as exc:
-                raise ValueError(f"ETEST_CALLBACK_ALLOW_NETWORKS: {entry!r} is not an address "
-                                 "or a network in CIDR notation") from exc
+                raise ValueError(
+                    f"ETEST_CALLBACK_ALLOW_NETWORKS: {entry!r} is not an address "
+                    "or a network in CIDR notation"
+                ) from exc
         return value
 
     @property

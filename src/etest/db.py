@@ -61,18 +61,19 @@ def _begin_immediate(conn: Any) -> None:
     # queue behind the busy timeout instead. Readers in WAL mode are not blocked by it.
     # A read-only session begins deferred: it reads a snapshot and never takes the write lock,
     # so a long report does not hold up candidates' answers.
-    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY)
-                         else "BEGIN IMMEDIATE")
+    conn.exec_driver_sql(
+        "BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
+    )
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
     if settings.is_sqlite:
         ensure_sqlite_dir(url)
-        engine = create_async_engine(url, connect_args={"timeout": settings.sqlite_busy_timeout_ms
-                                                        / 1000})
-        event.listen(engine.sync_engine, "connect",
-                     sqlite_pragmas(settings.sqlite_busy_timeout_ms))
+        engine = create_async_engine(
+            url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000}
+        )
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas(settings.sqlite_busy_timeout_ms))
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
@@ -88,8 +89,9 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
     options: dict[str, Any] = {READ_ONLY: True}
     if engine.dialect.name == "postgresql":
         options["postgresql_readonly"] = True
-    return async_sessionmaker(engine.execution_options(**options), expire_on_commit=False,
-                              autoflush=False)
+    return async_sessionmaker(
+        engine.execution_options(**options), expire_on_commit=False, autoflush=False
+    )
 
 
 @asynccontextmanager

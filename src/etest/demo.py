@@ -37,32 +37,46 @@ class Demo:
 async def ensure_demo(session: AsyncSession, settings: Settings, actor: Actor) -> Demo:
     org = await org_repository.find_by_uic(session, DEMO_UIC)
     if org is None:
-        org = await organizations.create(session, actor, OrganizationCreate(
-            uic=DEMO_UIC, name="eTest Demo School", plan_code="neo_plus"))
+        org = await organizations.create(
+            session,
+            actor,
+            OrganizationCreate(uic=DEMO_UIC, name="eTest Demo School", plan_code="neo_plus"),
+        )
     # emails are unique per organization tree: another customer may have this address too
     candidate = await candidate_repository.in_tree_by_email(session, org.root_id, DEMO_EMAIL)
     if candidate is None:
-        candidate = Candidate(organization_id=org.id, root_organization_id=org.root_id,
-                              email=DEMO_EMAIL, first_name="Demo",
-                              last_name="Candidate", registered_from="etest")
+        candidate = Candidate(
+            organization_id=org.id,
+            root_organization_id=org.root_id,
+            email=DEMO_EMAIL,
+            first_name="Demo",
+            last_name="Candidate",
+            registered_from="etest",
+        )
         session.add(candidate)
     key_file = settings.var_dir / "demo_api_key"
     key = key_file.read_text().strip() if key_file.exists() else ""
     valid = key and await auth_repository.live_key(session, digest(settings.pepper(), key))
     if not valid:
-        key = await create_api_key(session, settings, actor, role="admin", uic=DEMO_UIC,
-                                   name="demo admin")
+        key = await create_api_key(
+            session, settings, actor, role="admin", uic=DEMO_UIC, name="demo admin"
+        )
         key_file.parent.mkdir(parents=True, exist_ok=True)
         key_file.write_text(key)
         key_file.chmod(0o600)
     await session.flush()
     code = await _demo_token(session, settings, actor, candidate)
-    return Demo(uic=DEMO_UIC, api_key=key, candidate_email=DEMO_EMAIL,
-                take_url=f"{settings.base_url}/take?token={code}" if code else None)
+    return Demo(
+        uic=DEMO_UIC,
+        api_key=key,
+        candidate_email=DEMO_EMAIL,
+        take_url=f"{settings.base_url}/take?token={code}" if code else None,
+    )
 
 
-async def _demo_token(session: AsyncSession, settings: Settings, actor: Actor,
-                      candidate: Candidate) -> str | None:
+async def _demo_token(
+    session: AsyncSession, settings: Settings, actor: Actor, candidate: Candidate
+) -> str | None:
     """A live placement-test token for the demo candidate, reused while it is unfinished (kept
     in ``var/demo_pt_token``); a finished one is replaced, so each run offers a fresh test."""
     from etest.token import repository as token_repository
@@ -81,8 +95,9 @@ async def _demo_token(session: AsyncSession, settings: Settings, actor: Actor,
         live.revoke_reason = "replaced by etest demo"
     candidate.disabled = False
     await session.flush()
-    _, _, code = await tokens.insert_token(session, actor, settings, candidate, DEMO_UIC, "PT",
-                                           None, "neo_plus", None)
+    _, _, code = await tokens.insert_token(
+        session, actor, settings, candidate, DEMO_UIC, "PT", None, "neo_plus", None
+    )
     token_file.write_text(code)
     token_file.chmod(0o600)
     return code

@@ -55,8 +55,12 @@ async def _actor_from_api_key(session: AsyncSession, settings: Settings, key: st
     now = utcnow()
     if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
         api_key.last_used_at = now
-    return Actor(subject=f"apikey:{api_key.prefix}", role=api_key.role,  # type: ignore[arg-type]
-                 organization_id=api_key.organization_id, org_path=path)
+    return Actor(
+        subject=f"apikey:{api_key.prefix}",
+        role=api_key.role,  # type: ignore[arg-type]
+        organization_id=api_key.organization_id,
+        org_path=path,
+    )
 
 
 async def _actor_from_jwt(session: AsyncSession, verifier: SsoVerifier, token: str) -> Actor:
@@ -69,8 +73,11 @@ async def _actor_from_jwt(session: AsyncSession, verifier: SsoVerifier, token: s
     subject = f"sso:{claims.issuer}|{claims.subject}"
     if claims.uic is None or role == "content_manager":
         if role not in GLOBAL_ROLES or claims.uic is not None:
-            raise Unauthorized(f"The role {role!r} needs an organization." if claims.uic is None
-                               else f"The role {role!r} belongs to no organization.")
+            raise Unauthorized(
+                f"The role {role!r} needs an organization."
+                if claims.uic is None
+                else f"The role {role!r} belongs to no organization."
+            )
         if role not in claims.global_roles:
             raise Unauthorized(f"The bearer token's issuer may not grant the role {role!r}.")
         return Actor(subject=subject, role=role, organization_id=None, org_path=None)

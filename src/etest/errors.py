@@ -49,20 +49,20 @@ CATALOG: dict[str, str] = {
     "not-found": "No such resource (or it lies outside the caller's organizations).",
     "method-not-allowed": "The HTTP method is not allowed on this path.",
     "email-registered": "A candidate with this email already exists in this customer's tree "
-                        "(the top-level organization and everything below it).",
+    "(the top-level organization and everything below it).",
     "uic-taken": "An organization with this UIC already exists (in the caller's own tree).",
     "uic-outside-namespace": "The UIC lies outside the namespace the caller may create in: "
-                             "below a top-level organization R, codes start with 'R-' "
-                             "(docs/tenancy.md).",
+    "below a top-level organization R, codes start with 'R-' "
+    "(docs/tenancy.md).",
     "token-exists": "A live token of this type already exists for the candidate.",
     "token-not-live": "The token is no longer live (completed, expired or revoked).",
     "level-not-in-plan": "The level is not part of the candidate's plan.",
     "plan-not-allowed": "The plan is not (or no longer) part of the organization's contract, "
-                        "or of the caller's own organization's contract.",
+    "or of the caller's own organization's contract.",
     "plan-in-use": "The contract cannot drop a plan an organization below it still has.",
     "plan-alias-taken": "The plan code or alias already names another plan.",
     "email-ambiguous": "The email names candidates in several organizations' trees: give "
-                       "candidate_id, or a uic to look in.",
+    "candidate_id, or a uic to look in.",
     "unknown-level": "The level name is not one of the eleven levels.",
     "unknown-plan": "No plan with this code or old name.",
     "invalid-parent": "The organization cannot be placed under this parent.",
@@ -77,9 +77,9 @@ CATALOG: dict[str, str] = {
     "token-expired": "The test token has expired.",
     "token-revoked": "The test token was revoked or replaced.",
     "assessment-unavailable": "No content is loaded for this assessment yet (a token is "
-                              "refused with 422; an attempt whose content vanished, 409).",
+    "refused with 422; an attempt whose content vanished, 409).",
     "needs-review": "The certification attempts the retake policy allows at this level failed: "
-                    "an oral review must grant another attempt first (docs/review.md).",
+    "an oral review must grant another attempt first (docs/review.md).",
     "no-review-pending": "The candidate is not waiting for a review decision at this level.",
     "answer-conflict": "A different answer was already accepted at this position.",
     "attempt-finished": "The attempt is finished (or past its deadline).",
@@ -93,12 +93,12 @@ CATALOG: dict[str, str] = {
     "outbox-row-not-found": "No outbox row with this id.",
     "outbox-row-not-retryable": "Only a dead or cancelled outbox row can be retried.",
     "callback-url-refused": "The callback URL is malformed or resolves to an address the SSRF "
-                            "guard refuses (loopback, private, link-local, metadata ...).",
+    "guard refuses (loopback, private, link-local, metadata ...).",
     "delivery-running": "A worker is delivering this callback right now.",
     "callback-disabled": "The callback endpoint answered 410 Gone; save callback_url to "
-                         "re-enable it.",
+    "re-enable it.",
     "certificate-download-disabled": "The organization does not let candidates download "
-                                     "their certificates.",
+    "their certificates.",
     "certificate-revoked": "The certificate was revoked.",
     "font-missing": "No installed font can print some characters of the certificate.",
     "unknown-report": "No report with this name (see GET /api/v1/reports/{name}.xlsx).",
@@ -171,8 +171,13 @@ class UnknownLevel(Unprocessable):
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"type": f"/errors/{code}", "title": title, "status": status,
-                            "detail": detail, **extra}
+    body: dict[str, Any] = {
+        "type": f"/errors/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -196,34 +201,53 @@ def install_handlers(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _validation_errors(exc)
         if any(e["type"] == "json_invalid" for e in errors):
-            return problem(400, "malformed-json", "Malformed JSON",
-                           "The request body is not valid JSON.", errors=errors)
-        return problem(422, "validation-error", "Validation error",
-                       "The request does not match the schema.", errors=errors)
+            return problem(
+                400,
+                "malformed-json",
+                "Malformed JSON",
+                "The request body is not valid JSON.",
+                errors=errors,
+            )
+        return problem(
+            422,
+            "validation-error",
+            "Validation error",
+            "The request does not match the schema.",
+            errors=errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized",
-                413: "payload-too-large"}.get(exc.status_code, "bad-request")
-        return problem(exc.status_code, code, code.replace("-", " ").capitalize(),
-                       str(exc.detail))
+        code = {
+            404: "not-found",
+            405: "method-not-allowed",
+            401: "unauthorized",
+            413: "payload-too-large",
+        }.get(exc.status_code, "bad-request")
+        return problem(exc.status_code, code, code.replace("-", " ").capitalize(), str(exc.detail))
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
         # A race that a service's pre-check could not see (two requests inserting the same key).
         log.info("integrity_conflict", error=str(exc.orig))
-        return problem(409, "conflict", "Conflict",
-                       "The request conflicts with a concurrent change; retry it.")
+        return problem(
+            409, "conflict", "Conflict", "The request conflicts with a concurrent change; retry it."
+        )
 
     @app.exception_handler(DataError)
     async def _data(_: Request, exc: DataError) -> JSONResponse:
         # The database refused a value the schemas let through (a safety net, not a path).
         log.warning("data_error", error=str(exc.orig))
-        return problem(422, "invalid-data", "Invalid data",
-                       "A value cannot be stored by the database.")
+        return problem(
+            422, "invalid-data", "Invalid data", "A value cannot be stored by the database."
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled_error", exc_info=exc)
-        return problem(500, "internal-error", "Internal error",
-                       "An unexpected error occurred; it has been logged.")
+        return problem(
+            500,
+            "internal-error",
+            "Internal error",
+            "An unexpected error occurred; it has been logged.",
+        )

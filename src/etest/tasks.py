@@ -16,8 +16,8 @@ from etest.notification.mailer import mailer_from_settings
 from etest.outbox.jobs import JobContext
 
 
-def job_context(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
-                ) -> JobContext:
+def job_context(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> JobContext:
     """The real ports for handlers: the database and the SMTP mailer of ``settings``."""
-    return JobContext(settings=settings, sessionmaker=sessionmaker,
-                      mailer=mailer_from_settings(settings))
+    return JobContext(
+        settings=settings, sessionmaker=sessionmaker, mailer=mailer_from_settings(settings)
+    )

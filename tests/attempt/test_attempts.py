@@ -43,21 +43,27 @@ async def test_ct_pass(app: FastAPI, client: httpx.AsyncClient, course: Course) 
         attempt = await session.get(Attempt, uuid.UUID(taker.attempt_id))
         assert attempt is not None
         assert attempt.user_agent == "pytest-phone/1.0" and attempt.ip
-        events = (await session.scalars(select(OutboxEvent).where(
-            OutboxEvent.topic == "attempt.finished"))).all()
+        events = (
+            await session.scalars(
+                select(OutboxEvent).where(OutboxEvent.topic == "attempt.finished")
+            )
+        ).all()
         mine = [e for e in events if e.payload["attempt_id"] == taker.attempt_id]
         assert len(mine) == 1 and mine[0].payload["outcome"]["passed"] is True
-    finish_again = await client.post(f"/api/v1/attempts/{taker.attempt_id}/finish",
-                                     headers=taker.headers)
+    finish_again = await client.post(
+        f"/api/v1/attempts/{taker.attempt_id}/finish", headers=taker.headers
+    )
     assert finish_again.status_code == 200
     async with transaction(app.state.sessionmaker) as session:
-        count = await session.scalar(select(func.count()).select_from(OutboxEvent).where(
-            OutboxEvent.id == mine[0].id))
+        count = await session.scalar(
+            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.id == mine[0].id)
+        )
         assert count == 1
 
 
 async def test_ct_fail_then_retakes_avoid_seen_items_then_needs_review(
-        app: FastAPI, client: httpx.AsyncClient, course: Course) -> None:
+    app: FastAPI, client: httpx.AsyncClient, course: Course
+) -> None:
     seen: list[set[str]] = []
     for n in range(3):
         taker = Taker(app, client, await course.token(client, "CT", "A1"))
@@ -69,8 +75,18 @@ async def test_ct_fail_then_retakes_avoid_seen_items_then_needs_review(
         assert {c["text"] for c in outcome["cant_do"]} >= {"Cannot yet reading at A1"}
         assert outcome["review_list"][0]["title"] == "Lesson A1"
         async with transaction(app.state.sessionmaker) as session:
-            seen.append({str(i) for i in (await session.scalars(select(AttemptItem.item_id)
-                         .where(AttemptItem.attempt_id == uuid.UUID(taker.attempt_id)))).all()})
+            seen.append(
+                {
+                    str(i)
+                    for i in (
+                        await session.scalars(
+                            select(AttemptItem.item_id).where(
+                                AttemptItem.attempt_id == uuid.UUID(taker.attempt_id)
+                            )
+                        )
+                    ).all()
+                }
+            )
     # 4 reading items, 2 per attempt: the second attempt serves the two not seen yet
     assert len(seen[0] | seen[1]) > len(seen[0])
     taker = Taker(app, client, await course.token(client, "CT", "A1"))
@@ -78,8 +94,9 @@ async def test_ct_fail_then_retakes_avoid_seen_items_then_needs_review(
     assert refused.status_code == 403 and refused.json()["type"] == "/errors/needs-review"
 
 
-async def test_answers_are_idempotent_per_position(app: FastAPI, client: httpx.AsyncClient,
-                                                   course: Course) -> None:
+async def test_answers_are_idempotent_per_position(
+    app: FastAPI, client: httpx.AsyncClient, course: Course
+) -> None:
     taker = Taker(app, client, await course.token(client, "CT", "A1"))
     await taker.start()
     item = (await taker.item())["item"]
@@ -99,14 +116,17 @@ async def test_answers_are_idempotent_per_position(app: FastAPI, client: httpx.A
     assert nxt["position"] == 2
     bad = await taker.answer(2, ["Z"] if nxt["type"] != "text_entry" else 42)
     assert bad.status_code == 422 and bad.json()["type"] == "/errors/invalid-answer"
-    extra = await client.post(f"/api/v1/attempts/{taker.attempt_id}/responses",
-                              headers=taker.headers,
-                              json={"position": 2, "answer": "A", "deadline": "2099-01-01"})
+    extra = await client.post(
+        f"/api/v1/attempts/{taker.attempt_id}/responses",
+        headers=taker.headers,
+        json={"position": 2, "answer": "A", "deadline": "2099-01-01"},
+    )
     assert extra.status_code == 422
 
 
 async def test_concurrent_identical_answers_store_one_row(
-        app: FastAPI, client: httpx.AsyncClient, course: Course) -> None:
+    app: FastAPI, client: httpx.AsyncClient, course: Course
+) -> None:
     taker = Taker(app, client, await course.token(client, "CT", "A1"))
     await taker.start()
     await taker.item()
@@ -115,13 +135,17 @@ async def test_concurrent_identical_answers_store_one_row(
     assert {r.status_code for r in results} == {200}  # every identical repeat is a replay
     assert sum(not r.json()["replay"] for r in results) == 1
     async with transaction(app.state.sessionmaker) as session:
-        rows = await session.scalar(select(func.count()).select_from(Response).where(
-            Response.attempt_id == uuid.UUID(taker.attempt_id)))
+        rows = await session.scalar(
+            select(func.count())
+            .select_from(Response)
+            .where(Response.attempt_id == uuid.UUID(taker.attempt_id))
+        )
     assert rows == 1
 
 
-async def test_resume_on_another_device(app: FastAPI, client: httpx.AsyncClient,
-                                        course: Course) -> None:
+async def test_resume_on_another_device(
+    app: FastAPI, client: httpx.AsyncClient, course: Course
+) -> None:
     token = await course.token(client, "CT", "A1")
     phone = Taker(app, client, token)
     await phone.start()
@@ -138,8 +162,9 @@ async def test_resume_on_another_device(app: FastAPI, client: httpx.AsyncClient,
     assert (await laptop.item())["item"] == current
 
 
-async def test_wrong_secret_looks_like_missing_attempt(app: FastAPI, client: httpx.AsyncClient,
-                                                       course: Course) -> None:
+async def test_wrong_secret_looks_like_missing_attempt(
+    app: FastAPI, client: httpx.AsyncClient, course: Course
+) -> None:
     taker = Taker(app, client, await course.token(client, "CT", "A1"))
     await taker.start()
     other = Taker(app, client, await course.token(client, "PT"))
@@ -152,13 +177,17 @@ async def test_wrong_secret_looks_like_missing_attempt(app: FastAPI, client: htt
     assert no_secret.status_code == 404
 
 
-async def test_bad_tokens(app: FastAPI, client: httpx.AsyncClient, course: Course,
-                          su: Headers) -> None:
+async def test_bad_tokens(
+    app: FastAPI, client: httpx.AsyncClient, course: Course, su: Headers
+) -> None:
     unknown = await client.post("/api/v1/attempts", json={"token": "x" * 22})
     assert unknown.status_code == 404 and unknown.json()["type"] == "/errors/token-not-found"
     token = await course.token(client, "CT", "A1")
-    listed = (await client.get("/api/v1/tokens", headers=course.admin,
-                               params={"candidate_id": course.candidate["id"], "level": "A1"}))
+    listed = await client.get(
+        "/api/v1/tokens",
+        headers=course.admin,
+        params={"candidate_id": course.candidate["id"], "level": "A1"},
+    )
     token_id = listed.json()["items"][0]["id"]
     await client.post(f"/api/v1/tokens/{token_id}/revoke", headers=course.admin)
     revoked = await client.post("/api/v1/attempts", json={"token": token})
@@ -167,46 +196,71 @@ async def test_bad_tokens(app: FastAPI, client: httpx.AsyncClient, course: Cours
     # missing at the start when the plan was edited to name another assessment since
     token = await course.token(client, "CT", "A1")
     plan = (await client.get(f"/api/v1/plans/{course.plan}")).json()
-    plan["levels"] = [{**lv, "ct_assessment": f"{lv['ct_assessment']}-gone"}
-                      for lv in plan["levels"]]
-    assert (await client.put(f"/api/v1/plans/{course.plan}", headers=su, json={
-        k: plan[k] for k in ("name", "aliases", "audience", "pt_assessment", "levels",
-                             "retake_policy", "continues")})).status_code == 200
+    plan["levels"] = [
+        {**lv, "ct_assessment": f"{lv['ct_assessment']}-gone"} for lv in plan["levels"]
+    ]
+    assert (
+        await client.put(
+            f"/api/v1/plans/{course.plan}",
+            headers=su,
+            json={
+                k: plan[k]
+                for k in (
+                    "name",
+                    "aliases",
+                    "audience",
+                    "pt_assessment",
+                    "levels",
+                    "retake_policy",
+                    "continues",
+                )
+            },
+        )
+    ).status_code == 200
     no_content = await client.post("/api/v1/attempts", json={"token": token})
     assert no_content.status_code == 409
     assert no_content.json()["type"] == "/errors/assessment-unavailable"
 
 
-async def test_expired_org_cannot_start(app: FastAPI, client: httpx.AsyncClient,
-                                        course: Course, su: Headers) -> None:
+async def test_expired_org_cannot_start(
+    app: FastAPI, client: httpx.AsyncClient, course: Course, su: Headers
+) -> None:
     token = await course.token(client, "PT")
     past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-    await client.patch(f"/api/v1/organizations/{course.uic}", headers=su,
-                       json={"expires_at": past})
+    await client.patch(f"/api/v1/organizations/{course.uic}", headers=su, json={"expires_at": past})
     resp = await client.post("/api/v1/attempts", json={"token": token})
     assert resp.status_code == 403 and resp.json()["type"] == "/errors/organization-expired"
 
 
 async def test_deadline_finishes_with_finish_time_deadline(
-        app: FastAPI, client: httpx.AsyncClient, course: Course) -> None:
+    app: FastAPI, client: httpx.AsyncClient, course: Course
+) -> None:
     takers = []
     for _ in range(2):
-        cand_resp = await client.post("/api/v1/candidates", headers=course.admin, json={
-            "email": f"{uuid.uuid4().hex[:10]}@example.org", "uic": course.uic})
-        taker = Taker(app, client, await course.token(client, "CT", "A1",
-                                                      candidate=cand_resp.json()))
+        cand_resp = await client.post(
+            "/api/v1/candidates",
+            headers=course.admin,
+            json={"email": f"{uuid.uuid4().hex[:10]}@example.org", "uic": course.uic},
+        )
+        taker = Taker(
+            app, client, await course.token(client, "CT", "A1", candidate=cand_resp.json())
+        )
         await taker.start()
         await taker.item()
         takers.append(taker)
     past = datetime.now(UTC) - timedelta(minutes=5)
     async with transaction(app.state.sessionmaker) as session:
-        await session.execute(update(Attempt).where(Attempt.id.in_(
-            [uuid.UUID(t.attempt_id) for t in takers])).values(deadline=past))
+        await session.execute(
+            update(Attempt)
+            .where(Attempt.id.in_([uuid.UUID(t.attempt_id) for t in takers]))
+            .values(deadline=past)
+        )
     # one is finished lazily when the candidate comes back ...
     late = await takers[0].answer(1, "A")
     assert late.status_code == 409 and late.json()["type"] == "/errors/attempt-finished"
-    state = (await client.get(f"/api/v1/attempts/{takers[0].attempt_id}",
-                              headers=takers[0].headers)).json()
+    state = (
+        await client.get(f"/api/v1/attempts/{takers[0].attempt_id}", headers=takers[0].headers)
+    ).json()
     assert state["status"] == "completed" and state["outcome"]["finish_reason"] == "deadline"
     assert datetime.fromisoformat(state["finished_at"]) == past
     # ... the other by the sweeper
@@ -218,42 +272,52 @@ async def test_deadline_finishes_with_finish_time_deadline(
         assert attempt.outcome is not None and attempt.outcome["score"] == 0.0
 
 
-async def test_item_timer_makes_late_answers_wrong(app: FastAPI, client: httpx.AsyncClient,
-                                                   course: Course) -> None:
+async def test_item_timer_makes_late_answers_wrong(
+    app: FastAPI, client: httpx.AsyncClient, course: Course
+) -> None:
     taker = Taker(app, client, await course.token(client, "CT", "A1"))
     await taker.start()
     await taker.item()
     item_type, key = await key_of(app, taker.attempt_id, 1)
     async with transaction(app.state.sessionmaker) as session:
-        await session.execute(update(AttemptItem).where(
-            AttemptItem.attempt_id == uuid.UUID(taker.attempt_id)).values(
-            deadline=datetime.now(UTC) - timedelta(seconds=30)))
+        await session.execute(
+            update(AttemptItem)
+            .where(AttemptItem.attempt_id == uuid.UUID(taker.attempt_id))
+            .values(deadline=datetime.now(UTC) - timedelta(seconds=30))
+        )
     ack = await taker.answer(1, right(item_type, key))
     assert ack.status_code == 200 and ack.json()["timed_out"] is True
     state = await taker.run(all_right)
     assert state["outcome"]["correct"] == 3 and state["answers"][0]["timed_out"] is True
 
 
-async def test_staged_pt_places_and_disables(app: FastAPI, client: httpx.AsyncClient,
-                                             su: Headers) -> None:
-    course = await make_course(app, client, su, "staged",
-                               settings={"disable_candidate_after_pt": True})
+async def test_staged_pt_places_and_disables(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers
+) -> None:
+    course = await make_course(
+        app, client, su, "staged", settings={"disable_candidate_after_pt": True}
+    )
     taker = Taker(app, client, await course.token(client, "PT"))
     await taker.start()
     state = await taker.run(all_right)
     assert state["progress"]["total"] is None
     outcome = state["outcome"]
     assert outcome["level"] == "A2" and outcome["answered"] == 12
-    cand = (await client.get(f"/api/v1/candidates/{course.candidate['id']}",
-                             headers=course.admin)).json()
+    cand = (
+        await client.get(f"/api/v1/candidates/{course.candidate['id']}", headers=course.admin)
+    ).json()
     assert cand["pt_level"] == "A2" and cand["disabled"] is True
-    again = await client.post("/api/v1/tokens", headers=course.admin,
-                              json={"candidate_id": course.candidate["id"], "type": "PT"})
+    again = await client.post(
+        "/api/v1/tokens",
+        headers=course.admin,
+        json={"candidate_id": course.candidate["id"], "type": "PT"},
+    )
     assert again.status_code == 409 and again.json()["type"] == "/errors/candidate-disabled"
 
 
-async def test_staged_pt_stops_after_consecutive_wrong(app: FastAPI, client: httpx.AsyncClient,
-                                                       course: Course) -> None:
+async def test_staged_pt_stops_after_consecutive_wrong(
+    app: FastAPI, client: httpx.AsyncClient, course: Course
+) -> None:
     taker = Taker(app, client, await course.token(client, "PT"))
     await taker.start()
     state = await taker.run(lambda n, t, k: right(t, k) if n < 4 else wrong(t, k))
@@ -261,8 +325,9 @@ async def test_staged_pt_stops_after_consecutive_wrong(app: FastAPI, client: htt
     assert state["outcome"]["answered"] == 7  # 4 right at A1, then three wrong in a row
 
 
-async def test_irt_pt_places_with_uncertainty(app: FastAPI, client: httpx.AsyncClient,
-                                              su: Headers) -> None:
+async def test_irt_pt_places_with_uncertainty(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers
+) -> None:
     course = await make_course(app, client, su, "irt")
     low = Taker(app, client, await course.token(client, "PT"))
     await low.start()
@@ -274,15 +339,22 @@ async def test_irt_pt_places_with_uncertainty(app: FastAPI, client: httpx.AsyncC
     assert set(outcome["areas_for_improvement"]) <= {"reading", "grammar", "vocabulary"}
 
 
-async def test_reset_voids_the_unfinished_attempt(app: FastAPI, client: httpx.AsyncClient,
-                                                  course: Course) -> None:
+async def test_reset_voids_the_unfinished_attempt(
+    app: FastAPI, client: httpx.AsyncClient, course: Course
+) -> None:
     taker = Taker(app, client, await course.token(client, "PT"))
     await taker.start()
     await taker.item()
-    token_id = (await client.get("/api/v1/tokens", headers=course.admin, params={
-        "candidate_id": course.candidate["id"], "type": "PT"})).json()["items"][0]["id"]
-    reset = await client.post(f"/api/v1/tokens/{token_id}/reset", headers=course.admin,
-                              json={"reason": "tablet broke"})
+    token_id = (
+        await client.get(
+            "/api/v1/tokens",
+            headers=course.admin,
+            params={"candidate_id": course.candidate["id"], "type": "PT"},
+        )
+    ).json()["items"][0]["id"]
+    reset = await client.post(
+        f"/api/v1/tokens/{token_id}/reset", headers=course.admin, json={"reason": "tablet broke"}
+    )
     assert reset.status_code == 201
     state = await client.get(f"/api/v1/attempts/{taker.attempt_id}", headers=taker.headers)
     assert state.json()["status"] == "voided"
@@ -293,14 +365,14 @@ async def test_reset_voids_the_unfinished_attempt(app: FastAPI, client: httpx.As
     assert started.status_code == 201 and fresh.attempt_id != taker.attempt_id
 
 
-async def test_the_clock_starts_with_the_first_item(app: FastAPI, client: httpx.AsyncClient,
-                                                    course: Course) -> None:
+async def test_the_clock_starts_with_the_first_item(
+    app: FastAPI, client: httpx.AsyncClient, course: Course
+) -> None:
     taker = Taker(app, client, await course.token(client, "CT", "A1"))
     started = await taker.start()
     assert started.json()["state"]["deadline"] is None  # start page, sound check: no clock yet
     item = (await taker.item())["item"]
-    state = (await client.get(f"/api/v1/attempts/{taker.attempt_id}",
-                              headers=taker.headers)).json()
+    state = (await client.get(f"/api/v1/attempts/{taker.attempt_id}", headers=taker.headers)).json()
     deadline = datetime.fromisoformat(state["deadline"])
     served = datetime.fromisoformat(item["served_at"])
     assert deadline - served == timedelta(seconds=1800)

@@ -44,10 +44,23 @@ def _irt(states: int) -> IrtEngine:
     items = {}
     for n in range(60):
         item_id = uuid.UUID(int=n + 1)
-        items[item_id] = ItemInfo(item_id, ("reading", "grammar")[n % 2], "A1",
-                                  rng.uniform(0.8, 2.0), rng.uniform(-2.5, 2.5), 0.0)
-    config = {"type": "irt", "pool": [str(i) for i in items], "cut_scores": [-1.0, 0.0, 1.0],
-              "min_items": 5, "max_items": 25, "se_target": 0.3, "randomesque": 3}
+        items[item_id] = ItemInfo(
+            item_id,
+            ("reading", "grammar")[n % 2],
+            "A1",
+            rng.uniform(0.8, 2.0),
+            rng.uniform(-2.5, 2.5),
+            0.0,
+        )
+    config = {
+        "type": "irt",
+        "pool": [str(i) for i in items],
+        "cut_scores": [-1.0, 0.0, 1.0],
+        "min_items": 5,
+        "max_items": 25,
+        "se_target": 0.3,
+        "randomesque": 3,
+    }
 
     class Small(IrtEngine):
         STATES = states
@@ -70,8 +83,8 @@ def test_an_evicted_engine_state_is_rebuilt_to_the_same_decisions() -> None:
 
 
 async def test_evicted_engines_and_items_are_rebuilt_from_the_rows(
-        app: FastAPI, client: httpx.AsyncClient, course: Course,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    app: FastAPI, client: httpx.AsyncClient, course: Course, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(cache.ENGINES, "limit", 1)
     monkeypatch.setattr(cache.ITEMS, "limit", 2)
     monkeypatch.setattr(cache.SEEN, "limit", 1)
@@ -90,8 +103,9 @@ async def test_evicted_engines_and_items_are_rebuilt_from_the_rows(
                 continue
             position = current["item"]["position"]
             assert len(cache.ENGINES) <= 1 and len(cache.ITEMS) <= 2 and len(cache.SEEN) <= 1
-            resp = await taker.answer(position, right(*await key_of(app, taker.attempt_id,
-                                                                      position)))
+            resp = await taker.answer(
+                position, right(*await key_of(app, taker.attempt_id, position))
+            )
             assert resp.status_code == 200, resp.text
     assert states["ct"]["outcome"]["passed"] is True
     assert states["ct"]["outcome"]["score"] == 100.0

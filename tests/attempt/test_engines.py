@@ -16,10 +16,23 @@ def _engine() -> IrtEngine:
     items = {}
     for n in range(60):
         item_id = uuid.UUID(int=n + 1)
-        items[item_id] = ItemInfo(item_id, ("reading", "grammar")[n % 2], LEVELS[n % 4],
-                                  rng.uniform(0.8, 2.0), rng.uniform(-2.5, 2.5), 0.0)
-    config = {"type": "irt", "pool": [str(i) for i in items], "cut_scores": [-1.0, 0.0, 1.0],
-              "min_items": 5, "max_items": 25, "se_target": 0.3, "randomesque": 3}
+        items[item_id] = ItemInfo(
+            item_id,
+            ("reading", "grammar")[n % 2],
+            LEVELS[n % 4],
+            rng.uniform(0.8, 2.0),
+            rng.uniform(-2.5, 2.5),
+            0.0,
+        )
+    config = {
+        "type": "irt",
+        "pool": [str(i) for i in items],
+        "cut_scores": [-1.0, 0.0, 1.0],
+        "min_items": 5,
+        "max_items": 25,
+        "se_target": 0.3,
+        "randomesque": 3,
+    }
     return IrtEngine(config, items, LEVELS)
 
 

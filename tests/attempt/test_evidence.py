@@ -29,7 +29,12 @@ from tests.webhook.receiver import Receiver
 
 # the callback test's fixtures: an app that may call loopback, a worker context, a receiver
 ctx, hook_app, hook_client, hook_settings, receiver = (
-    webhook.ctx, webhook.hook_app, webhook.hook_client, webhook.hook_settings, webhook.receiver)
+    webhook.ctx,
+    webhook.hook_app,
+    webhook.hook_client,
+    webhook.hook_settings,
+    webhook.receiver,
+)
 
 
 def all_right(_: int, t: str, k: dict[str, Any]) -> Any:
@@ -53,16 +58,14 @@ async def _answer(app: FastAPI, taker: Taker, n: int, good: bool = True) -> None
 
 
 async def _finish(client: httpx.AsyncClient, taker: Taker) -> dict[str, Any]:
-    resp = await client.post(f"/api/v1/attempts/{taker.attempt_id}/finish",
-                             headers=taker.headers)
+    resp = await client.post(f"/api/v1/attempts/{taker.attempt_id}/finish", headers=taker.headers)
     assert resp.status_code == 200, resp.text
     state: dict[str, Any] = resp.json()
     return state
 
 
 async def _candidate(client: httpx.AsyncClient, course: Course) -> dict[str, Any]:
-    resp = await client.get(f"/api/v1/candidates/{course.candidate['id']}",
-                            headers=course.admin)
+    resp = await client.get(f"/api/v1/candidates/{course.candidate['id']}", headers=course.admin)
     assert resp.status_code == 200, resp.text
     body: dict[str, Any] = resp.json()
     return body
@@ -75,7 +78,8 @@ def _unplaced(outcome: dict[str, Any], answered: int, needed: int) -> None:
 
 
 async def test_a_pt_finished_without_answers_is_unplaced(
-        app: FastAPI, client: httpx.AsyncClient, su: Headers) -> None:
+    app: FastAPI, client: httpx.AsyncClient, su: Headers
+) -> None:
     course = await make_course(app, client, su, "irt")
     placed = Taker(app, client, await course.token(client, "PT"))
     await placed.start()
@@ -87,20 +91,28 @@ async def test_a_pt_finished_without_answers_is_unplaced(
     await taker.start()
     state = await _finish(client, taker)
     _unplaced(state["outcome"], 0, 4)  # the irt flow's min_items
-    again = (await client.get(f"/api/v1/attempts/{taker.attempt_id}",
-                              headers=taker.headers)).json()
+    again = (await client.get(f"/api/v1/attempts/{taker.attempt_id}", headers=taker.headers)).json()
     assert again["outcome"] == state["outcome"]
     assert (await _candidate(client, course))["pt_level"] == "A2"  # unchanged
 
     # staff see it as it is
-    detail = (await client.get(f"/api/v1/results/{taker.attempt_id}",
-                               headers=course.admin)).json()
-    assert (detail["level"], detail["status"], detail["position"], detail["theta"]) == \
-        (None, "unplaced", None, None)
-    assert detail["totals"] == {"correct": 0, "incorrect": 0, "answered": 0, "served": 0,
-                                "planned": None}
-    listed = (await client.get("/api/v1/results", headers=course.admin,
-                               params={"type": "PT"})).json()["items"]
+    detail = (await client.get(f"/api/v1/results/{taker.attempt_id}", headers=course.admin)).json()
+    assert (detail["level"], detail["status"], detail["position"], detail["theta"]) == (
+        None,
+        "unplaced",
+        None,
+        None,
+    )
+    assert detail["totals"] == {
+        "correct": 0,
+        "incorrect": 0,
+        "answered": 0,
+        "served": 0,
+        "planned": None,
+    }
+    listed = (
+        await client.get("/api/v1/results", headers=course.admin, params={"type": "PT"})
+    ).json()["items"]
     by_id = {i["attempt_id"]: i for i in listed}
     assert by_id[taker.attempt_id]["status"] == "unplaced"
     assert by_id[placed.attempt_id]["status"] == "placed"
@@ -117,9 +129,12 @@ async def test_a_pt_finished_without_answers_is_unplaced(
     assert await ids(type="PT", level="A2") == [placed.attempt_id]
     assert await ids(status="fail") == []
     async with transaction(app.state.sessionmaker) as session:
-        event = await session.scalar(select(OutboxEvent).where(
-            OutboxEvent.topic == "attempt.finished",
-            OutboxEvent.payload["attempt_id"].as_string() == taker.attempt_id))
+        event = await session.scalar(
+            select(OutboxEvent).where(
+                OutboxEvent.topic == "attempt.finished",
+                OutboxEvent.payload["attempt_id"].as_string() == taker.attempt_id,
+            )
+        )
         attempt = await session.get(Attempt, uuid.UUID(taker.attempt_id))
     # the callback's data is this payload: level null, status unplaced
     assert event is not None and event.payload["outcome"]["level"] is None
@@ -128,7 +143,8 @@ async def test_a_pt_finished_without_answers_is_unplaced(
 
 
 async def test_fewer_answers_than_the_minimum_is_unplaced_and_the_minimum_places(
-        app: FastAPI, client: httpx.AsyncClient, su: Headers) -> None:
+    app: FastAPI, client: httpx.AsyncClient, su: Headers
+) -> None:
     course = await make_course(app, client, su, "irt")
     short = Taker(app, client, await course.token(client, "PT"))
     await short.start()
@@ -144,24 +160,28 @@ async def test_fewer_answers_than_the_minimum_is_unplaced_and_the_minimum_places
     assert (await _candidate(client, course))["pt_level"] == outcome["level"]
 
 
-async def test_timed_out_items_are_no_evidence(app: FastAPI, client: httpx.AsyncClient,
-                                               su: Headers) -> None:
+async def test_timed_out_items_are_no_evidence(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers
+) -> None:
     course = await make_course(app, client, su, "irt")
     taker = Taker(app, client, await course.token(client, "PT"))
     await taker.start()
     await _answer(app, taker, 3)
     await taker.item()
     async with transaction(app.state.sessionmaker) as session:  # the 4th item times out
-        await session.execute(update(AttemptItem).where(
-            AttemptItem.attempt_id == uuid.UUID(taker.attempt_id), AttemptItem.position == 4)
-            .values(deadline=datetime.now(UTC) - timedelta(minutes=1)))
+        await session.execute(
+            update(AttemptItem)
+            .where(AttemptItem.attempt_id == uuid.UUID(taker.attempt_id), AttemptItem.position == 4)
+            .values(deadline=datetime.now(UTC) - timedelta(minutes=1))
+        )
     item_type, key = await key_of(app, taker.attempt_id, 4)
     assert (await taker.answer(4, right(item_type, key))).json()["timed_out"] is True
     _unplaced((await _finish(client, taker))["outcome"], 3, 4)
 
 
 async def test_the_deadline_and_the_sweeper_leave_it_unplaced(
-        app: FastAPI, client: httpx.AsyncClient, su: Headers) -> None:
+    app: FastAPI, client: httpx.AsyncClient, su: Headers
+) -> None:
     course = await make_course(app, client, su, "irt")
     takers = []
     for _ in range(2):
@@ -173,10 +193,14 @@ async def test_the_deadline_and_the_sweeper_leave_it_unplaced(
         takers.append(taker)
     past = datetime.now(UTC) - timedelta(minutes=5)
     async with transaction(app.state.sessionmaker) as session:
-        await session.execute(update(Attempt).where(Attempt.id.in_(
-            [uuid.UUID(t.attempt_id) for t in takers])).values(deadline=past))
-    lazily = (await client.get(f"/api/v1/attempts/{takers[0].attempt_id}",
-                               headers=takers[0].headers)).json()
+        await session.execute(
+            update(Attempt)
+            .where(Attempt.id.in_([uuid.UUID(t.attempt_id) for t in takers]))
+            .values(deadline=past)
+        )
+    lazily = (
+        await client.get(f"/api/v1/attempts/{takers[0].attempt_id}", headers=takers[0].headers)
+    ).json()
     assert lazily["status"] == "completed" and lazily["outcome"]["finish_reason"] == "deadline"
     _unplaced(lazily["outcome"], 1, 4)
     async with transaction(app.state.sessionmaker) as session:
@@ -188,10 +212,12 @@ async def test_the_deadline_and_the_sweeper_leave_it_unplaced(
     assert (await _candidate(client, course))["pt_level"] is None
 
 
-async def test_an_unplaced_candidate_is_not_disabled(app: FastAPI, client: httpx.AsyncClient,
-                                                     su: Headers) -> None:
-    course = await make_course(app, client, su, "irt",
-                               settings={"disable_candidate_after_pt": True})
+async def test_an_unplaced_candidate_is_not_disabled(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers
+) -> None:
+    course = await make_course(
+        app, client, su, "irt", settings={"disable_candidate_after_pt": True}
+    )
     taker = Taker(app, client, await course.token(client, "PT"))
     await taker.start()
     _unplaced((await _finish(client, taker))["outcome"], 0, 4)
@@ -203,54 +229,89 @@ async def test_an_unplaced_candidate_is_not_disabled(app: FastAPI, client: httpx
     assert (await _candidate(client, course))["disabled"] is True
 
 
-async def _import_pt(client: httpx.AsyncClient, su: Headers, course: Course,
-                     engine: dict[str, Any], version: int = 2) -> httpx.Response:
+async def _import_pt(
+    client: httpx.AsyncClient, su: Headers, course: Course, engine: dict[str, Any], version: int = 2
+) -> httpx.Response:
     """A new version of the course's PT with ``engine`` (item codes of the course's bank)."""
-    flow = {"format": "etest-flow/1", "kind": "PT", "code": f"pt-{course.tag}",
-            "version": version, "title": "PT", "plan": course.plan, "engine": engine}
+    flow = {
+        "format": "etest-flow/1",
+        "kind": "PT",
+        "code": f"pt-{course.tag}",
+        "version": version,
+        "title": "PT",
+        "plan": course.plan,
+        "engine": engine,
+    }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("pt.json", json.dumps(flow))
-    return await client.post("/api/v1/content/import", headers=su,
-                             files={"file": ("pt.zip", buf.getvalue(), "application/zip")})
+    return await client.post(
+        "/api/v1/content/import",
+        headers=su,
+        files={"file": ("pt.zip", buf.getvalue(), "application/zip")},
+    )
 
 
 async def _codes(app: FastAPI, course: Course, level: str) -> list[str]:
     slug = level.replace("+", "p").lower()
     async with transaction(app.state.sessionmaker) as session:
-        return sorted((await session.scalars(select(Item.code).where(
-            Item.code.like(f"{course.tag}-{slug}-%")))).all())
+        return sorted(
+            (
+                await session.scalars(
+                    select(Item.code).where(Item.code.like(f"{course.tag}-{slug}-%"))
+                )
+            ).all()
+        )
 
 
-async def test_the_flow_sets_the_minimum(app: FastAPI, client: httpx.AsyncClient,
-                                         su: Headers) -> None:
+async def test_the_flow_sets_the_minimum(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers
+) -> None:
     course = await make_course(app, client, su, "staged")
     # staged default: the shortest test the engine can stop on by itself, here three wrong
     # answers in a row (max_consecutive_wrong 3 < the 4 items of the first group)
     default = Taker(app, client, await course.token(client, "PT"))
     await default.start()
     outcome = (await default.run(all_wrong))["outcome"]
-    assert (outcome["status"], outcome["level"], outcome["answered"],
-            outcome["min_answers"]) == ("placed", "A1", 3, 3)
+    assert (outcome["status"], outcome["level"], outcome["answered"], outcome["min_answers"]) == (
+        "placed",
+        "A1",
+        3,
+        3,
+    )
 
-    groups = [{"level": lv, "items": (await _codes(app, course, lv))[:4]}
-              for lv in ("A1", "A1+", "A2")]
-    resp = await _import_pt(client, su, course, {"type": "staged", "groups": groups,
-                                                 "min_answers": 5})
+    groups = [
+        {"level": lv, "items": (await _codes(app, course, lv))[:4]} for lv in ("A1", "A1+", "A2")
+    ]
+    resp = await _import_pt(
+        client, su, course, {"type": "staged", "groups": groups, "min_answers": 5}
+    )
     assert resp.status_code == 200, resp.text
     stricter = Taker(app, client, await course.token(client, "PT"))
     await stricter.start()
     _unplaced((await stricter.run(all_wrong))["outcome"], 3, 5)
 
-    refused = await _import_pt(client, su, course, {
-        "type": "irt", "pool": await _codes(app, course, "A1"), "cut_scores": [-1.25, -0.75],
-        "min_items": 4, "max_items": 8, "min_answers": 9}, version=3)
+    refused = await _import_pt(
+        client,
+        su,
+        course,
+        {
+            "type": "irt",
+            "pool": await _codes(app, course, "A1"),
+            "cut_scores": [-1.25, -0.75],
+            "min_items": 4,
+            "max_items": 8,
+            "min_answers": 9,
+        },
+        version=3,
+    )
     assert refused.status_code == 422, refused.text
     assert any("min_answers" in str(e) for e in refused.json()["errors"])
 
 
 async def test_a_ct_without_answers_shows_the_same_totals_to_candidate_and_staff(
-        app: FastAPI, client: httpx.AsyncClient, course: Course) -> None:
+    app: FastAPI, client: httpx.AsyncClient, course: Course
+) -> None:
     for answers in (0, 1):
         taker = Taker(app, client, await course.token(client, "CT", "A1"))
         await taker.start()
@@ -258,25 +319,38 @@ async def test_a_ct_without_answers_shows_the_same_totals_to_candidate_and_staff
         if answers:
             await taker.item()  # a second item served, never answered
         finished = (await _finish(client, taker))["outcome"]
-        state = (await client.get(f"/api/v1/attempts/{taker.attempt_id}",
-                                  headers=taker.headers)).json()["outcome"]
-        admin = (await client.get(f"/api/v1/results/{taker.attempt_id}",
-                                  headers=course.admin)).json()
+        state = (
+            await client.get(f"/api/v1/attempts/{taker.attempt_id}", headers=taker.headers)
+        ).json()["outcome"]
+        admin = (
+            await client.get(f"/api/v1/results/{taker.attempt_id}", headers=course.admin)
+        ).json()
         assert finished == state
         assert finished["score"] == admin["score"] == 25.0 * answers
         assert finished["passed"] is admin["passed"] is False
         totals = admin["totals"]
-        candidate_totals = {k: finished[k] for k in ("total", "correct", "incorrect",
-                                                      "answered", "served")}
-        assert candidate_totals == {"total": totals["planned"], "correct": totals["correct"],
-                                    "incorrect": totals["incorrect"],
-                                    "answered": totals["answered"], "served": totals["served"]}
-        assert candidate_totals == {"total": 4, "correct": answers, "incorrect": answers,
-                                    "answered": answers, "served": 2 * answers}
+        candidate_totals = {
+            k: finished[k] for k in ("total", "correct", "incorrect", "answered", "served")
+        }
+        assert candidate_totals == {
+            "total": totals["planned"],
+            "correct": totals["correct"],
+            "incorrect": totals["incorrect"],
+            "answered": totals["answered"],
+            "served": totals["served"],
+        }
+        assert candidate_totals == {
+            "total": 4,
+            "correct": answers,
+            "incorrect": answers,
+            "answered": answers,
+            "served": 2 * answers,
+        }
 
 
-async def test_the_take_page_says_no_level_honestly(app: FastAPI, client: httpx.AsyncClient,
-                                                     su: Headers) -> None:
+async def test_the_take_page_says_no_level_honestly(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers
+) -> None:
     course = await make_course(app, client, su, "irt")
     token = await course.token(client, "PT")
     transport = httpx.ASGITransport(app=app)
@@ -286,8 +360,9 @@ async def test_the_take_page_says_no_level_honestly(app: FastAPI, client: httpx.
         path = entered.headers["location"]
         attempt_id = path.rsplit("/", 1)[1]
         secret = attempt_secret(app.state.settings.pepper(), uuid.UUID(attempt_id))
-        finished = await client.post(f"/api/v1/attempts/{attempt_id}/finish",
-                                     headers={"Authorization": f"Bearer {secret}"})
+        finished = await client.post(
+            f"/api/v1/attempts/{attempt_id}/finish", headers={"Authorization": f"Bearer {secret}"}
+        )
         assert finished.json()["outcome"]["status"] == "unplaced"
         page = await browser.get(path)
     assert page.status_code == 200, page.text
@@ -297,9 +372,13 @@ async def test_the_take_page_says_no_level_honestly(app: FastAPI, client: httpx.
     assert "your lessons can start here" not in html and "None" not in html
 
 
-async def test_the_callback_says_unplaced(hook_app: FastAPI, hook_client: httpx.AsyncClient,
-                                          ctx: JobContext, receiver: Receiver,
-                                          su: Headers) -> None:
+async def test_the_callback_says_unplaced(
+    hook_app: FastAPI,
+    hook_client: httpx.AsyncClient,
+    ctx: JobContext,
+    receiver: Receiver,
+    su: Headers,
+) -> None:
     course = await make_course(hook_app, hook_client, su, "irt", settings=QUIET)
     await configure(hook_client, course, receiver.url, "secret-" + uuid.uuid4().hex)
     taker = Taker(hook_app, hook_client, await course.token(hook_client, "PT"))
@@ -307,8 +386,9 @@ async def test_the_callback_says_unplaced(hook_app: FastAPI, hook_client: httpx.
     await _answer(hook_app, taker, 2)
     await _finish(hook_client, taker)
     await drain(ctx)
-    [got] = [r for r in receiver.requests
-             if json.loads(r.body)["data"]["attempt_id"] == taker.attempt_id]
+    [got] = [
+        r for r in receiver.requests if json.loads(r.body)["data"]["attempt_id"] == taker.attempt_id
+    ]
     data = json.loads(got.body)["data"]
     assert (data["kind"], data["level"]) == ("PT", None)
     _unplaced(data["outcome"], 2, 4)

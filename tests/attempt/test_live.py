@@ -40,7 +40,8 @@ async def _answer_right(app: FastAPI, taker: Taker, position: int) -> httpx.Resp
 
 
 async def test_a_step_of_a_live_attempt_runs_on_the_hot_path(
-        app: FastAPI, client: httpx.AsyncClient, course: Course) -> None:
+    app: FastAPI, client: httpx.AsyncClient, course: Course
+) -> None:
     taker = Taker(app, client, await course.token(client, "CT", "A1"))
     await taker.start()
     assert (await taker.item())["item"]["position"] == 1  # starts the clock: the full rules
@@ -50,7 +51,9 @@ async def test_a_step_of_a_live_attempt_runs_on_the_hot_path(
         served = await taker.item()
     assert answered.status_code == 200 and answered.json()["replay"] is False
     assert served["item"]["position"] == 2 and served["item"]["progress"] == {
-        "answered": 1, "total": 4}
+        "answered": 1,
+        "total": 4,
+    }
     if app.state.engine.dialect.name == "postgresql":
         assert statements == []  # the psycopg pool in autocommit: nothing through the engine
     else:  # one transaction per request: the attempt with the served item(s), one insert
@@ -60,11 +63,13 @@ async def test_a_step_of_a_live_attempt_runs_on_the_hot_path(
         served_row = await session.get(AttemptItem, (uuid.UUID(taker.attempt_id), 2))
     assert stored is not None and stored.correct is True
     assert served_row is not None and served_row.served_at.isoformat().replace(
-        "+00:00", "Z") == served["item"]["served_at"].replace("+00:00", "Z")
+        "+00:00", "Z"
+    ) == served["item"]["served_at"].replace("+00:00", "Z")
 
 
 async def test_a_broken_hot_connection_falls_back_to_the_full_rules(
-        app: FastAPI, client: httpx.AsyncClient, course: Course) -> None:
+    app: FastAPI, client: httpx.AsyncClient, course: Course
+) -> None:
     if app.state.engine.dialect.name != "postgresql":
         pytest.skip("the hot path has its own connections on PostgreSQL only")
     taker = Taker(app, client, await course.token(client, "CT", "A1"))
@@ -75,10 +80,15 @@ async def test_a_broken_hot_connection_falls_back_to_the_full_rules(
 
     async def kill_hot_connections() -> int:
         async with app.state.engine.connect() as conn:
-            killed = (await conn.execute(text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE application_name = :name AND pid <> pg_backend_pid()"),
-                {"name": APPLICATION_NAME})).scalar_one()
+            killed = (
+                await conn.execute(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE application_name = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": APPLICATION_NAME},
+                )
+            ).scalar_one()
             await conn.commit()
         return int(killed)
 
@@ -94,6 +104,9 @@ async def test_a_broken_hot_connection_falls_back_to_the_full_rules(
     assert served["item"]["position"] == 3
     assert (await _answer_right(app, taker, 3)).status_code == 200  # the pool recovered
     async with transaction(app.state.sessionmaker) as session:
-        stored = await session.scalar(select(func.count()).select_from(Response).where(
-            Response.attempt_id == uuid.UUID(taker.attempt_id)))
+        stored = await session.scalar(
+            select(func.count())
+            .select_from(Response)
+            .where(Response.attempt_id == uuid.UUID(taker.attempt_id))
+        )
     assert stored == 3

@@ -27,17 +27,24 @@ from tests.conftest import Headers, Tree, create_candidate, create_key
 from tests.support.openapi import operations
 
 #: List routes of the item bank and of public reference data: not tenant-owned.
-CONTENT_LISTS = {"/api/v1/items", "/api/v1/assessments", "/api/v1/levels", "/api/v1/plans",
-                 "/api/v1/issuer"}
+CONTENT_LISTS = {
+    "/api/v1/items",
+    "/api/v1/assessments",
+    "/api/v1/levels",
+    "/api/v1/plans",
+    "/api/v1/issuer",
+}
 
 
 async def test_content_manager_keys_belong_to_no_organization(app: FastAPI, tree: Tree) -> None:
     async with transaction(app.state.sessionmaker) as session:
         with pytest.raises(Unprocessable, match="no organization"):
-            await create_api_key(session, app.state.settings, cli_actor(),
-                                 role="content_manager", uic=tree.uic["A"])
-        key = await create_api_key(session, app.state.settings, cli_actor(),
-                                   role="content_manager", uic=None)
+            await create_api_key(
+                session, app.state.settings, cli_actor(), role="content_manager", uic=tree.uic["A"]
+            )
+        key = await create_api_key(
+            session, app.state.settings, cli_actor(), role="content_manager", uic=None
+        )
     assert key.startswith("etk_")
 
 
@@ -48,24 +55,38 @@ def test_scope_of_a_content_manager_is_empty() -> None:
     assert str(in_subtree(cm)) == "false" and str(in_subtree(su)) == "true"
 
 
-async def _tenant_rows(app: FastAPI, client: httpx.AsyncClient, su: Headers,
-                       tree: Tree) -> dict[str, str]:
+async def _tenant_rows(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers, tree: Tree
+) -> dict[str, str]:
     """One row of every tenant-owned kind below A: a candidate with a token, a finished CT with
     its result and certificate, a callback delivery."""
     key = tree.key["A"]
     cand = await create_candidate(client, key, uic=tree.uic["A"])
-    token = (await client.post("/api/v1/tokens", headers=key,
-                               json={"candidate_id": cand["id"], "type": "PT"})).json()
+    token = (
+        await client.post(
+            "/api/v1/tokens", headers=key, json={"candidate_id": cand["id"], "type": "PT"}
+        )
+    ).json()
     certificate_id = await certificate_under(app, client, su, tree.uic["A"])
     certificate = (await client.get(f"/api/v1/certificates/{certificate_id}", headers=su)).json()
     org_id = (await client.get(f"/api/v1/organizations/{tree.uic['A']}", headers=su)).json()["id"]
     async with transaction(app.state.sessionmaker) as session:
-        delivery = await enqueue(session, "webhook.deliver", {
-            "webhook_id": str(uuid.uuid4()), "type": "attempt.finished", "body": {}},
-            key=str(uuid.uuid4()), organization_id=uuid.UUID(org_id))
-    return {"uic": tree.uic["A"], "candidate_id": cand["id"], "token_id": token["id"],
-            "certificate_id": certificate_id, "attempt_id": certificate["attempt_id"],
-            "delivery_id": str(delivery), "email": cand["email"]}
+        delivery = await enqueue(
+            session,
+            "webhook.deliver",
+            {"webhook_id": str(uuid.uuid4()), "type": "attempt.finished", "body": {}},
+            key=str(uuid.uuid4()),
+            organization_id=uuid.UUID(org_id),
+        )
+    return {
+        "uic": tree.uic["A"],
+        "candidate_id": cand["id"],
+        "token_id": token["id"],
+        "certificate_id": certificate_id,
+        "attempt_id": certificate["attempt_id"],
+        "delivery_id": str(delivery),
+        "email": cand["email"],
+    }
 
 
 def _normalized(resp: httpx.Response, values: dict[str, str]) -> tuple[int, str]:
@@ -80,13 +101,20 @@ def _rows(body: Any) -> list[Any]:
     return rows
 
 
-async def test_content_manager_sees_no_tenant_data(app: FastAPI, client: httpx.AsyncClient,
-                                                   su: Headers, tree: Tree) -> None:
+async def test_content_manager_sees_no_tenant_data(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers, tree: Tree
+) -> None:
     cm = await create_key(app, "content_manager", None)
     rows = await _tenant_rows(app, client, su, tree)
     # the plain cases first: zero candidates, organizations, results; a known candidate is 404
-    for path in ("/api/v1/candidates", "/api/v1/organizations", "/api/v1/results",
-                 "/api/v1/tokens", "/api/v1/certificates", "/api/v1/webhook-deliveries"):
+    for path in (
+        "/api/v1/candidates",
+        "/api/v1/organizations",
+        "/api/v1/results",
+        "/api/v1/tokens",
+        "/api/v1/certificates",
+        "/api/v1/webhook-deliveries",
+    ):
         mine = await client.get(path, headers=cm, params={"per_page": 200})
         assert mine.status_code == 200, (path, mine.text)
         assert mine.json()["items"] == [] and mine.json()["total"] == 0, path
@@ -115,8 +143,10 @@ async def test_content_manager_sees_no_tenant_data(app: FastAPI, client: httpx.A
         if not all(p in rows for p in params):
             continue  # item ids, plan codes, media and report names: not tenant-owned
         known = {p: rows[p] for p in params}
-        unknown = {p: f"NO{uuid.uuid4().hex[:8].upper()}" if p == "uic" else str(uuid.uuid4())
-                   for p in params}
+        unknown = {
+            p: f"NO{uuid.uuid4().hex[:8].upper()}" if p == "uic" else str(uuid.uuid4())
+            for p in params
+        }
         got = await client.get(op.path.format(**known), headers=cm)
         ref = await client.get(op.path.format(**unknown), headers=cm)
         assert got.status_code == 404, (op.path, got.text)
@@ -124,24 +154,31 @@ async def test_content_manager_sees_no_tenant_data(app: FastAPI, client: httpx.A
         if not op.path.startswith("/api/v1/attempts/"):  # the candidate's own routes
             resp = await client.get(op.path.format(**known), headers=su)
             # a 404 of its own kind (``no-result``) found the row: not a refusal
-            assert resp.status_code < 400 or resp.json()["type"] != "/errors/not-found", \
-                (op.path, resp.text)
+            assert resp.status_code < 400 or resp.json()["type"] != "/errors/not-found", (
+                op.path,
+                resp.text,
+            )
         checked += 1
     assert checked >= 12
 
-    lookup = await client.post("/api/v1/candidates/lookup", headers=cm,
-                               json={"emails": [rows["email"]]})
+    lookup = await client.post(
+        "/api/v1/candidates/lookup", headers=cm, json={"emails": [rows["email"]]}
+    )
     assert lookup.status_code == 200 and lookup.json() == []
-    for path, body in (("/api/v1/candidates", {"email": "x@example.org", "uic": rows["uic"]}),
-                       ("/api/v1/organizations", {"uic": f"CM{uuid.uuid4().hex[:8]}",
-                                                  "name": "x", "parent_uic": rows["uic"]}),
-                       ("/api/v1/tokens", {"candidate_id": rows["candidate_id"],
-                                           "type": "PT"})):
+    for path, body in (
+        ("/api/v1/candidates", {"email": "x@example.org", "uic": rows["uic"]}),
+        (
+            "/api/v1/organizations",
+            {"uic": f"CM{uuid.uuid4().hex[:8]}", "name": "x", "parent_uic": rows["uic"]},
+        ),
+        ("/api/v1/tokens", {"candidate_id": rows["candidate_id"], "type": "PT"}),
+    ):
         assert (await client.post(path, headers=cm, json=body)).status_code == 403, path
 
 
 async def test_content_manager_reports_hold_no_tenant_rows(
-        app: FastAPI, client: httpx.AsyncClient, su: Headers, tree: Tree) -> None:
+    app: FastAPI, client: httpx.AsyncClient, su: Headers, tree: Tree
+) -> None:
     """Reports of organizations are empty for a content manager and a UIC is a 404; the
     item statistics (aggregates over every organization, no candidate in them) are its own."""
     cm = await create_key(app, "content_manager", None)
@@ -150,19 +187,28 @@ async def test_content_manager_reports_hold_no_tenant_rows(
     dates = {"from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=1))}
 
     async def sheet(headers: Headers, name: str, title: str, **params: Any) -> list[Any]:
-        resp = await client.get(f"/api/v1/reports/{name}.xlsx", headers=headers,
-                                params={**dates, **params})
+        resp = await client.get(
+            f"/api/v1/reports/{name}.xlsx", headers=headers, params={**dates, **params}
+        )
         assert resp.status_code == 200, resp.text
-        return list(openpyxl.load_workbook(io.BytesIO(resp.content))[title]
-                    .iter_rows(min_row=2, values_only=True))
+        return list(
+            openpyxl.load_workbook(io.BytesIO(resp.content))[title].iter_rows(
+                min_row=2, values_only=True
+            )
+        )
 
     assert await sheet(su, "ct-log", "CT log A1", uic=rows["uic"]) != []
-    for name, title in (("placement", "Placements"), ("ct-log", "CT log"),
-                        ("ct-review", "CT review"), ("cant-do", "Can't-Do")):
+    for name, title in (
+        ("placement", "Placements"),
+        ("ct-log", "CT log"),
+        ("ct-review", "CT review"),
+        ("cant-do", "Can't-Do"),
+    ):
         assert await sheet(cm, name, title) == [], name
     assert await sheet(cm, "responses", "Responses", emails=rows["email"]) == []
-    resp = await client.get("/api/v1/reports/placement.xlsx", headers=cm,
-                            params={**dates, "uic": rows["uic"]})
+    resp = await client.get(
+        "/api/v1/reports/placement.xlsx", headers=cm, params={**dates, "uic": rows["uic"]}
+    )
     assert resp.status_code == 404 and resp.json()["type"] == "/errors/not-found"
     stats = await sheet(cm, "item-stats", "Item statistics")
     assert len(stats) > 0

@@ -32,13 +32,21 @@ class Sitting:
         return uuid.UUID(self.taker.attempt_id)
 
 
-async def sit_ct(app: FastAPI, client: httpx.AsyncClient, su: Headers, *, passing: bool = True,
-                 allow_download: bool = True, course: Course | None = None,
-                 **names: str) -> Sitting:
+async def sit_ct(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    su: Headers,
+    *,
+    passing: bool = True,
+    allow_download: bool = True,
+    course: Course | None = None,
+    **names: str,
+) -> Sitting:
     """A new candidate (``first_name``/``last_name``/``email`` as given) takes the A1 CT and
     answers every item right (pass) or wrong (fail)."""
     course = course or await make_course(
-        app, client, su, settings={"allow_candidate_certificate_download": allow_download})
+        app, client, su, settings={"allow_candidate_certificate_download": allow_download}
+    )
     candidate = await create_candidate(client, course.admin, uic=course.uic, **names)
     taker = Taker(app, client, await course.token(client, "CT", "A1", candidate=candidate))
     resp = await taker.start()
@@ -55,18 +63,25 @@ async def drain_outbox(app: FastAPI) -> int:
 
 async def certificates_of(app: FastAPI, attempt_id: uuid.UUID) -> list[Certificate]:
     async with transaction(app.state.sessionmaker) as session:
-        return list((await session.scalars(
-            select(Certificate).where(Certificate.attempt_id == attempt_id))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(Certificate).where(Certificate.attempt_id == attempt_id)
+                )
+            ).all()
+        )
 
 
-async def certificate_under(app: FastAPI, client: httpx.AsyncClient, su: Headers,
-                            parent_uic: str) -> str:
+async def certificate_under(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers, parent_uic: str
+) -> str:
     """The id of a real certificate in a new organization below ``parent_uic`` (for the
     tenancy tests, which need one tenant-owned row of every kind)."""
     base = await make_course(app, client, su)
     org = await create_org(client, su, parent=parent_uic, plan_code=base.plan)
-    course = Course(base.tag, base.plan, org["uic"], await create_key(app, "admin", org["uic"]),
-                    base.candidate)
+    course = Course(
+        base.tag, base.plan, org["uic"], await create_key(app, "admin", org["uic"]), base.candidate
+    )
     sitting = await sit_ct(app, client, su, course=course)
     async with transaction(app.state.sessionmaker) as session:
         certificate = await service.issue(session, app.state.settings, sitting.attempt_id)

@@ -40,8 +40,7 @@ def text_runs(data: bytes) -> list[tuple[str, str]]:
     """(text, embedded font name without the subset prefix) of every text run on page 1."""
     runs: list[tuple[str, str]] = []
 
-    def visit(text: str, cm: object, tm: object, font: dict[str, str] | None,
-              size: object) -> None:
+    def visit(text: str, cm: object, tm: object, font: dict[str, str] | None, size: object) -> None:
         if text.strip() and font:
             runs.append((text.strip(), str(font["/BaseFont"]).split("+")[-1]))
 
@@ -69,55 +68,81 @@ def cmap(font_name: str) -> frozenset[int]:
 
 def view(name: str, **fields: object) -> CertificateView:
     base: dict[str, object] = {
-        "holder_name": name, "level": "B1+", "plan_name": "Neo Plus",
-        "organization_name": "Lycée Molière", "date": "2026-11-26",
-        "code": "ABCDEFGHIJKLMNOPQRST", "verify_url": "http://testserver/verify/ABCDEFGHIJKLMNOPQRST",
-        "logo": bundled_logo().data}
+        "holder_name": name,
+        "level": "B1+",
+        "plan_name": "Neo Plus",
+        "organization_name": "Lycée Molière",
+        "date": "2026-11-26",
+        "code": "ABCDEFGHIJKLMNOPQRST",
+        "verify_url": "http://testserver/verify/ABCDEFGHIJKLMNOPQRST",
+        "logo": bundled_logo().data,
+    }
     return CertificateView(**{**base, **fields})  # type: ignore[arg-type]
 
 
 def qr_payloads(pdf: bytes, tmp_path: Path) -> list[str]:
     (tmp_path / "c.pdf").write_bytes(pdf)
-    subprocess.run([_tool("pdftoppm"), "-r", "150", "-png", "-singlefile", "c.pdf", "page"],
-                   cwd=tmp_path, check=True)
-    out = subprocess.run([_tool("zbarimg"), "--quiet", "--raw", "page.png"], cwd=tmp_path,
-                         capture_output=True, text=True, check=True).stdout
+    subprocess.run(
+        [_tool("pdftoppm"), "-r", "150", "-png", "-singlefile", "c.pdf", "page"],
+        cwd=tmp_path,
+        check=True,
+    )
+    out = subprocess.run(
+        [_tool("zbarimg"), "--quiet", "--raw", "page.png"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.split()
 
 
 async def test_the_pdf_shows_name_level_plan_date_code_and_a_qr_code_to_the_verify_page(
-        app: FastAPI, client: httpx.AsyncClient, su: Headers, tmp_path: Path) -> None:
+    app: FastAPI, client: httpx.AsyncClient, su: Headers, tmp_path: Path
+) -> None:
     sitting = await sit_ct(app, client, su, first_name="Émilie", last_name="Dubois")
     await drain_outbox(app)
     [certificate] = await certificates_of(app, sitting.attempt_id)
-    resp = await client.get(f"/api/v1/certificates/{certificate.id}.pdf",
-                            headers=sitting.course.admin)
+    resp = await client.get(
+        f"/api/v1/certificates/{certificate.id}.pdf", headers=sitting.course.admin
+    )
     assert resp.status_code == 200, resp.text
     assert resp.headers["content-type"] == "application/pdf"
     assert certificate.code in resp.headers["content-disposition"]
     pdf = resp.content
     assert pdf.startswith(b"%PDF")
     text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
-    for expected in ("Émilie Dubois", "English level A1", "Test plan",
-                     certificate.issued_at.date().isoformat(), certificate.code, "Org"):
+    for expected in (
+        "Émilie Dubois",
+        "English level A1",
+        "Test plan",
+        certificate.issued_at.date().isoformat(),
+        certificate.code,
+        "Org",
+    ):
         assert expected in text
     verify_url = f"http://testserver/verify/{certificate.code}"
     assert qr_payloads(pdf, tmp_path) == [verify_url]
     # the same certificate renders to the same bytes
-    again = await client.get(f"/api/v1/certificates/{certificate.id}.pdf",
-                             headers=sitting.course.admin)
+    again = await client.get(
+        f"/api/v1/certificates/{certificate.id}.pdf", headers=sitting.course.admin
+    )
     assert again.content == pdf
 
 
-@pytest.mark.parametrize(("script", "name", "font"), [
-    ("Latin", "Émilie Dubois", "NotoSans-Regular"),
-    ("Cyrillic", "Анна Иванова", "NotoSans-Regular"),
-    ("Arabic", "محمد علي", "NotoSansArabic-Regular"),
-    ("Chinese", "王小明", "DroidSansFallback"),
-    ("Japanese", "山田 さくら", "DroidSansFallback"),
-])
+@pytest.mark.parametrize(
+    ("script", "name", "font"),
+    [
+        ("Latin", "Émilie Dubois", "NotoSans-Regular"),
+        ("Cyrillic", "Анна Иванова", "NotoSans-Regular"),
+        ("Arabic", "محمد علي", "NotoSansArabic-Regular"),
+        ("Chinese", "王小明", "DroidSansFallback"),
+        ("Japanese", "山田 さくら", "DroidSansFallback"),
+    ],
+)
 def test_names_in_every_script_are_set_in_a_font_that_has_their_glyphs(
-        script: str, name: str, font: str) -> None:
+    script: str, name: str, font: str
+) -> None:
     runs = text_runs(render(view(name)))
     after = next(i for i, (text, _) in enumerate(runs) if text == "This certifies that") + 1
     name_text, name_font = runs[after]
@@ -125,7 +150,8 @@ def test_names_in_every_script_are_set_in_a_font_that_has_their_glyphs(
     # the PDF text is the name (Arabic: its joined presentation forms, in visual order)
     shaped = shape(name)
     assert unicodedata.normalize("NFKC", name_text) in {
-        unicodedata.normalize("NFKC", s) for s in (name, shaped, shaped[::-1])}
+        unicodedata.normalize("NFKC", s) for s in (name, shaped, shaped[::-1])
+    }
     # no missing glyph: the real font file (read with fontTools) maps every character shown
     assert all(ord(c) in cmap(font) for c in shaped if not c.isspace()), script
 
@@ -161,18 +187,23 @@ def test_the_photo_or_else_the_default_picture() -> None:
     assert _images(render(view("Ann Lee", photo=a_photo()))) == 2
     assert _images(render(view("Ann Lee", photo=b"not an image"))) == 1  # falls back
     assert render(view("Ann Lee", revoked=True)) != render(view("Ann Lee"))
-    assert "REVOKED" in PdfReader(io.BytesIO(render(view("Ann Lee", revoked=True)))
-                                  ).pages[0].extract_text()
+    assert (
+        "REVOKED"
+        in PdfReader(io.BytesIO(render(view("Ann Lee", revoked=True)))).pages[0].extract_text()
+    )
 
 
 async def test_the_candidate_photo_set_through_the_api_is_printed(
-        app: FastAPI, client: httpx.AsyncClient, su: Headers) -> None:
+    app: FastAPI, client: httpx.AsyncClient, su: Headers
+) -> None:
     photo = a_photo()
     sitting = await sit_ct(app, client, su, first_name="Ann", last_name="Photo")
     url = f"/api/v1/candidates/{sitting.candidate['id']}/photo"
     admin = sitting.course.admin
-    for name, data in (("me.png", b"plain text, not a picture"),
-                       ("me.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>")):
+    for name, data in (
+        ("me.png", b"plain text, not a picture"),
+        ("me.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>"),
+    ):
         refused = await client.put(url, headers=admin, files={"file": (name, data)})
         assert refused.status_code == 400 and refused.json()["type"] == "/errors/bad-upload"
     stored = await client.put(url, headers=admin, files={"file": ("me.jpg", photo, "image/jpeg")})
@@ -206,10 +237,14 @@ sys.stdout.buffer.write(render(view(sys.argv[2])))
 def test_without_installed_fonts_latin_names_print_in_the_builtin_font(tmp_path: Path) -> None:
     """A machine where the README's first command could not install fonts (no root) still
     issues certificates for Latin names; other scripts say which packages to install."""
+
     def render_without_fonts(name: str) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run([sys.executable, "-c", _NO_FONTS, str(tmp_path), name],
-                              capture_output=True, check=False,
-                              cwd=Path(__file__).resolve().parents[2])
+        return subprocess.run(
+            [sys.executable, "-c", _NO_FONTS, str(tmp_path), name],
+            capture_output=True,
+            check=False,
+            cwd=Path(__file__).resolve().parents[2],
+        )
 
     latin = render_without_fonts("José Núñez")
     assert latin.returncode == 0, latin.stderr.decode()[-2000:]

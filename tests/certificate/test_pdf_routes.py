@@ -37,21 +37,24 @@ async def drawing_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, Drawn]
 
 
 async def test_every_pdf_route_draws_outside_the_transaction(
-        app: FastAPI, client: httpx.AsyncClient, su: Headers,
-        drawing_app: tuple[FastAPI, Drawn]) -> None:
+    app: FastAPI, client: httpx.AsyncClient, su: Headers, drawing_app: tuple[FastAPI, Drawn]
+) -> None:
     sitting = await sit_ct(app, client, su)
     other, drawn = drawing_app
     transport = httpx.ASGITransport(app=other, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         # the candidate's download issues the certificate (a write) before drawing it
-        own = await c.get(f"/api/v1/attempts/{sitting.attempt_id}/certificate.pdf",
-                          headers=sitting.taker.headers)
+        own = await c.get(
+            f"/api/v1/attempts/{sitting.attempt_id}/certificate.pdf", headers=sitting.taker.headers
+        )
         assert own.status_code == 200 and own.content.startswith(b"%PDF"), own.text
         [certificate] = await certificates_of(app, sitting.attempt_id)
         admin = await c.get(f"/api/v1/certificates/{certificate.id}.pdf", headers=su)
         secret = sitting.taker.headers["Authorization"].removeprefix("Bearer ")
-        page = await c.get(f"/take/{sitting.attempt_id}/certificate.pdf",
-                           headers={"Cookie": f"{cookie.COOKIE}={sitting.attempt_id}:{secret}"})
+        page = await c.get(
+            f"/take/{sitting.attempt_id}/certificate.pdf",
+            headers={"Cookie": f"{cookie.COOKIE}={sitting.attempt_id}:{secret}"},
+        )
     assert admin.status_code == 200 and page.status_code == 200
     assert admin.content == own.content == page.content
     assert drawn == [(certificate.code, True)] * 3

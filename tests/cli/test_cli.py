@@ -27,8 +27,12 @@ def test_cli_flow(cli_env: CliRunner) -> None:
     assert "11 levels and 5 plans added" in result.output
     again = cli_env.invoke(app, ["db", "upgrade"])
     assert "0 levels and 0 plans added" in again.output
-    assert cli_env.invoke(app, ["org", "create", "SCHOOL1", "--name", "School",
-                                "--plan", "neo_plus"]).exit_code == 0
+    assert (
+        cli_env.invoke(
+            app, ["org", "create", "SCHOOL1", "--name", "School", "--plan", "neo_plus"]
+        ).exit_code
+        == 0
+    )
     key = cli_env.invoke(app, ["apikey", "create", "--role", "admin", "--uic", "SCHOOL1"])
     assert key.exit_code == 0 and "etk_" in key.output
     listed = cli_env.invoke(app, ["apikey", "list"])
@@ -116,8 +120,17 @@ def test_simulate_a_demo_flow(cli_env: CliRunner, tmp_path: Path) -> None:
 
     from etest.demo import DEMO_CONTENT
 
-    result = cli_env.invoke(app, ["simulate", str(DEMO_CONTENT / "pt_neo_jr.json"),
-                                  "--per-level", "10", "-o", str(tmp_path)])
+    result = cli_env.invoke(
+        app,
+        [
+            "simulate",
+            str(DEMO_CONTENT / "pt_neo_jr.json"),
+            "--per-level",
+            "10",
+            "-o",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "| Pre A1 |" in result.output and "| all |" in result.output
     report = json.loads((tmp_path / "placement.json").read_text())
@@ -127,7 +140,8 @@ def test_simulate_a_demo_flow(cli_env: CliRunner, tmp_path: Path) -> None:
 
 
 def test_setting_only_the_port_moves_the_printed_take_link(
-        cli_env: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli_env: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ETEST_PORT", "8765")
     monkeypatch.delenv("ETEST_BASE_URL", raising=False)
     get_settings.cache_clear()
@@ -145,18 +159,24 @@ def test_token_issue_names_the_tree_when_an_email_is_in_two(cli_env: CliRunner) 
 
     assert cli_env.invoke(app, ["db", "upgrade"]).exit_code == 0
     assert cli_env.invoke(app, ["demo"]).exit_code == 0
-    assert cli_env.invoke(app, ["org", "create", "OTHERCO", "--name", "Other",
-                                "--plan", "neo_plus"]).exit_code == 0
+    assert (
+        cli_env.invoke(
+            app, ["org", "create", "OTHERCO", "--name", "Other", "--plan", "neo_plus"]
+        ).exit_code
+        == 0
+    )
 
     async def register(session, _settings):  # type: ignore[no-untyped-def]
         for uic in ("DEMO", "OTHERCO"):
-            await candidates.create(session, cli_actor(), CandidateCreate(
-                email="twin@example.org", uic=uic))
+            await candidates.create(
+                session, cli_actor(), CandidateCreate(email="twin@example.org", uic=uic)
+            )
 
     run_in_transaction(register)
     ambiguous = cli_env.invoke(app, ["token", "issue", "--email", "twin@example.org"])
     assert ambiguous.exit_code == 1 and "email-ambiguous" in ambiguous.output
-    issued = cli_env.invoke(app, ["token", "issue", "--email", "twin@example.org",
-                                  "--uic", "OTHERCO"])
+    issued = cli_env.invoke(
+        app, ["token", "issue", "--email", "twin@example.org", "--uic", "OTHERCO"]
+    )
     assert issued.exit_code == 0, issued.output
     assert "/take?token=" in issued.output

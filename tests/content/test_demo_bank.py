@@ -31,16 +31,20 @@ REFERENCE = DEMO.parent / "reference.json"
 SKILLS = ("listening", "reading", "grammar", "vocabulary")
 CUTS = [-2.25, -1.75, -1.25, -0.75, -0.25, 0.25, 0.75, 1.25, 1.75, 2.25]
 #: Allowed b per level: the open band between cut scores; the outer levels get a finite range.
-BANDS = {"Pre A1": (-3.0, -2.3), **{LEVELS[i]: (CUTS[i - 1], CUTS[i]) for i in range(1, 10)},
-         "C1-Bridge": (2.3, 3.0)}
+BANDS = {
+    "Pre A1": (-3.0, -2.3),
+    **{LEVELS[i]: (CUTS[i - 1], CUTS[i]) for i in range(1, 10)},
+    "C1-Bridge": (2.3, 3.0),
+}
 MIN_PER_CELL = dict.fromkeys(LEVELS, 6) | {"C1-Bridge": 4}
 MAX_AUDIO_BYTES = 25_000
 MAX_TOTAL_AUDIO_BYTES = 3_000_000
 
 #: scripts/build_demo_media (stdlib only): its SVG rules and its audio fingerprints are used here,
 #: so CI checks the committed media with the maintainers' own code, without espeak-ng.
-_loader = importlib.machinery.SourceFileLoader("build_demo_media",
-                                               str(ROOT / "scripts" / "build_demo_media"))
+_loader = importlib.machinery.SourceFileLoader(
+    "build_demo_media", str(ROOT / "scripts" / "build_demo_media")
+)
 BUILDER = importlib.util.module_from_spec(importlib.util.spec_from_loader(_loader.name, _loader))
 _loader.exec_module(BUILDER)
 
@@ -76,18 +80,23 @@ def media_refs(item: Item) -> list[tuple[str, dict[str, Any]]]:
 
 # ---------------------------------------------------------------- checks (each returns problems)
 
+
 def coverage_problems(items: list[Item]) -> list[str]:
     cells = Counter((i["level"], i["skill"]) for i in items)
-    problems = [f"{level} {skill}: {cells[level, skill]} items, want {MIN_PER_CELL[level]}"
-                for level in LEVELS for skill in SKILLS
-                if cells[level, skill] < MIN_PER_CELL[level]]
+    problems = [
+        f"{level} {skill}: {cells[level, skill]} items, want {MIN_PER_CELL[level]}"
+        for level in LEVELS
+        for skill in SKILLS
+        if cells[level, skill] < MIN_PER_CELL[level]
+    ]
     if len(items) < 250:
         problems.append(f"{len(items)} items, want at least 250")
     return problems
 
 
-def can_do_problems(items: list[Item], can_do: dict[str, Any], lessons: dict[str, Any]
-                    ) -> list[str]:
+def can_do_problems(
+    items: list[Item], can_do: dict[str, Any], lessons: dict[str, Any]
+) -> list[str]:
     problems = []
     for level in LEVELS:
         for skill in SKILLS:
@@ -137,8 +146,10 @@ def irt_problems(items: list[Item]) -> list[str]:
     for level, values in by_level.items():
         lo, hi = BANDS[level]
         if max(values) - min(values) < 0.5 * (hi - lo):
-            problems.append(f"{level}: b values bunch in {min(values)}..{max(values)}; "
-                            "spread them across the band")
+            problems.append(
+                f"{level}: b values bunch in {min(values)}..{max(values)}; "
+                "spread them across the band"
+            )
     return problems
 
 
@@ -163,16 +174,20 @@ def media_problems(items: list[Item], root: Path) -> list[str]:
                 problems.append(f"{item['code']}: {ref['src']}: {why}")
             if kind == "audio":
                 total_audio += len(data)
-                if not (ref["src"].endswith(".opus") and data[:4] == b"OggS"
-                        and b"OpusHead" in data[:100]):
+                if not (
+                    ref["src"].endswith(".opus")
+                    and data[:4] == b"OggS"
+                    and b"OpusHead" in data[:100]
+                ):
                     problems.append(f"{item['code']}: {ref['src']} is not Ogg Opus")
                 if len(data) >= MAX_AUDIO_BYTES:
                     problems.append(f"{item['code']}: {ref['src']} is {len(data)} bytes")
             else:
                 if not (ref.get("alt") or "").strip():
                     problems.append(f"{item['code']}: image {ref['src']} has no alt text")
-                problems.extend(f"{item['code']}: {ref['src']} {p}"
-                                for p in BUILDER.check_svg(path))
+                problems.extend(
+                    f"{item['code']}: {ref['src']} {p}" for p in BUILDER.check_svg(path)
+                )
     if total_audio > MAX_TOTAL_AUDIO_BYTES:
         problems.append(f"audio totals {total_audio} bytes")
     return problems
@@ -188,8 +203,9 @@ def key_problems(items: list[Item]) -> list[str]:
         if item["type"] == "multiple_choice":
             said = [n for word, n in numbers.items() if word in item["prompt"]]
             if said != [len(key["correct"])]:
-                problems.append(f"{code}: the prompt must say how many to choose "
-                                f"({len(key['correct'])})")
+                problems.append(
+                    f"{code}: the prompt must say how many to choose ({len(key['correct'])})"
+                )
         if item["type"] == "single_choice":
             answer = texts[key["correct"][0]].strip().lower()
             if answer and item["skill"] == "listening" and answer in item["prompt"].lower():
@@ -220,7 +236,7 @@ def flow_problems(flows: list[Flow], items: dict[str, Item]) -> list[str]:
         if flow["kind"] == "PT":
             codes = [c for g in engine.get("groups", []) for c in g["items"]]
             if engine["type"] == "irt":
-                if engine["cut_scores"] != CUTS[:len(plan_levels) - 1]:
+                if engine["cut_scores"] != CUTS[: len(plan_levels) - 1]:
                     problems.append(f"{flow['code']}: cut scores {engine['cut_scores']}")
                 if engine["pool_levels"] != plan_levels:
                     problems.append(f"{flow['code']}: pool_levels are not the plan's levels")
@@ -233,12 +249,15 @@ def flow_problems(flows: list[Flow], items: dict[str, Item]) -> list[str]:
                 if len(codes) != len(set(codes)):
                     problems.append(f"{flow['code']}: an item is in two groups")
                 for g in engine["groups"]:
-                    wrong = [c for c in g["items"]
-                             if c in items and items[c]["level"] != g["level"]]
+                    wrong = [
+                        c for c in g["items"] if c in items and items[c]["level"] != g["level"]
+                    ]
                     if wrong:
                         problems.append(f"{flow['code']}: {g['level']} group holds {wrong}")
-                    if g["role"] == "core" and len({items[c]["skill"] for c in g["items"]
-                                                    if c in items}) < 3:
+                    if (
+                        g["role"] == "core"
+                        and len({items[c]["skill"] for c in g["items"] if c in items}) < 3
+                    ):
                         problems.append(f"{flow['code']}: {g['level']} core group is one-skill")
         else:
             wanted = {lv["level"]: lv["ct_assessment"] for lv in plan["levels"]}
@@ -248,8 +267,12 @@ def flow_problems(flows: list[Flow], items: dict[str, Item]) -> list[str]:
             if sorted(s["skill"] for s in engine["sections"]) != sorted(SKILLS):
                 problems.append(f"{flow['code']}: wants one section per skill")
             for s in engine["sections"]:
-                off = [c for c in s["pool"] if c in items and (
-                    items[c]["level"], items[c]["skill"]) != (flow["level"], s["skill"])]
+                off = [
+                    c
+                    for c in s["pool"]
+                    if c in items
+                    and (items[c]["level"], items[c]["skill"]) != (flow["level"], s["skill"])
+                ]
                 if off:
                     problems.append(f"{flow['code']}: {s['skill']} pool holds {off}")
                 if len(set(s["pool"])) < s["count"] + 1:
@@ -259,6 +282,7 @@ def flow_problems(flows: list[Flow], items: dict[str, Item]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------- the real data
+
 
 def test_index_lists_every_file_banks_first() -> None:
     on_disk = sorted(p.name for p in DEMO.glob("*.json") if p.name != "index.json")
@@ -275,10 +299,12 @@ def test_file_is_a_valid_flow(name: str) -> None:
 
 
 def test_codes_are_unique_across_the_bank() -> None:
-    for codes in ([i["code"] for i in ITEMS],
-                  [c["code"] for b in BANKS for c in b["can_do"]],
-                  [r["code"] for b in BANKS for r in b["review_lessons"]],
-                  [f["code"] for f in FLOWS.values()]):
+    for codes in (
+        [i["code"] for i in ITEMS],
+        [c["code"] for b in BANKS for c in b["can_do"]],
+        [r["code"] for b in BANKS for r in b["review_lessons"]],
+        [f["code"] for f in FLOWS.values()],
+    ):
         assert [c for c, n in Counter(codes).items() if n > 1] == []
 
 
@@ -350,8 +376,10 @@ TYPED = {
     "demo-a2plus-l05": (["Harwood", "Harwood Road", "harwood rd."], ["Harewood", "Hardwood"]),
     "demo-a2plus-g05": (["swimming"], ["swim", "swiming"]),
     "demo-a2plus-v06": (["advice"], ["advise", "advices"]),
-    "demo-b1-l05": (["18", "18th", "the 18th", "18th March", "eighteenth"],
-                    ["15", "15th", "fifteenth", "8"]),
+    "demo-b1-l05": (
+        ["18", "18th", "the 18th", "18th March", "eighteenth"],
+        ["15", "15th", "fifteenth", "8"],
+    ),
     "demo-b1-g05": (["such"], ["so", "very"]),
     "demo-b1-v06": (["unsafe"], ["safe", "insafe", "dangerous"]),
     "demo-b1plus-l05": (["1862"], ["1826", "1962"]),
@@ -387,11 +415,20 @@ def test_flows_match_the_reference_data() -> None:
     assert PLANS["neo_jr"]["pt_assessment"] in codes
     assert {lv["ct_assessment"] for lv in neo_plus["levels"]} <= codes
     irt = FLOWS["pt_neo_plus.json"]["engine"]
-    assert (irt["type"], irt["min_items"], irt["max_items"], irt["se_target"],
-            irt["randomesque"]) == ("irt", 10, 40, 0.3, 5)  # chosen in docs/placement.md
+    assert (
+        irt["type"],
+        irt["min_items"],
+        irt["max_items"],
+        irt["se_target"],
+        irt["randomesque"],
+    ) == ("irt", 10, 40, 0.3, 5)  # chosen in docs/placement.md
     staged = FLOWS["pt_neo_plus_staged.json"]["engine"]
-    assert (staged["start_level"], staged["advance_threshold"], staged["stop_threshold"],
-            staged["max_consecutive_wrong"]) == ("Pre A1", 0.6, 0.4, 5)
+    assert (
+        staged["start_level"],
+        staged["advance_threshold"],
+        staged["stop_threshold"],
+        staged["max_consecutive_wrong"],
+    ) == ("Pre A1", 0.6, 0.4, 5)
     refined = {g["level"] for g in staged["groups"] if g["role"] == "refinement"}
     assert refined == {"A1+", "A2+", "B1+", "B2+"}
 
@@ -416,11 +453,12 @@ async def test_the_importer_accepts_the_demo_folder(app: FastAPI, tmp_path: Path
     if len(imported) == len(FILES):
         assert sum(f.items_new + f.items_reused for f in imported) == len(ITEMS)
         assert sum(f.media for f in imported) == sum(
-            len({ref["src"] for i in bank["items"] for _, ref in media_refs(i)})
-            for bank in BANKS)
+            len({ref["src"] for i in bank["items"] for _, ref in media_refs(i)}) for bank in BANKS
+        )
 
 
 # ------------------------------------------------------------------- the checks can fail
+
 
 def _item(code: str) -> Item:
     return copy.deepcopy(BY_CODE[code])
@@ -436,8 +474,7 @@ def test_irt_check_catches_a_misplaced_difficulty() -> None:
     items = copy.deepcopy(ITEMS)
     moved = next(i for i in items if i["code"] == "demo-a2-r01")
     moved["irt"]["b"] = -0.75  # on the A2/A2+ cut: outside the open A2 band
-    assert irt_problems(items) == [
-        "demo-a2-r01: b=-0.75 outside the A2 band -1.25..-0.75"]
+    assert irt_problems(items) == ["demo-a2-r01: b=-0.75 outside the A2 band -1.25..-0.75"]
     for item in items:
         if item["level"] == "B2":
             item["irt"]["b"] = 0.2
@@ -450,7 +487,8 @@ def test_can_do_check_catches_a_dangling_reference() -> None:
     item["review_lessons"] = ["rl-nowhere"]
     assert can_do_problems([item], CAN_DO, LESSONS) == [
         "demo-c1-v02: can_do cd-b1-vocabulary is for another level/skill",
-        "demo-c1-v02: review lesson 'rl-nowhere' does not exist"]
+        "demo-c1-v02: review lesson 'rl-nowhere' does not exist",
+    ]
 
 
 def test_media_check_catches_missing_big_or_unsafe_files(tmp_path: Path) -> None:
@@ -463,7 +501,8 @@ def test_media_check_catches_missing_big_or_unsafe_files(tmp_path: Path) -> None
     for opt in picture["options"]:
         (tmp_path / opt["image"]["src"]).write_bytes(
             b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 9 9" onload="x()">'
-            b'<foreignObject/></svg>')
+            b"<foreignObject/></svg>"
+        )
     silent = _item("demo-b1-l02")
     del silent["stimulus"]["transcript"]
     problems = media_problems([listening, picture, silent], tmp_path)
@@ -481,7 +520,9 @@ def test_audio_check_catches_an_edited_transcript() -> None:
     slower = _item("demo-c1-l02")
     slower["level"] = "A1"  # another speed: another voice plan
     assert stale_audio([edited, slower, _item("demo-b2-l06")], DEMO) == [
-        "demo-b2-l05", "demo-c1-l02"]
+        "demo-b2-l05",
+        "demo-c1-l02",
+    ]
 
 
 def test_key_check_catches_giveaways() -> None:
@@ -491,12 +532,14 @@ def test_key_check_catches_giveaways() -> None:
     answer = next(o["text"] for o in leak["options"] if o["id"] == leak["key"]["correct"][0])
     leak["prompt"] = f"Listen. Is the bank {answer}?"
     solved = _item("demo-a1-g05")
-    solved["options"] = sorted(solved["options"],
-                               key=lambda o: solved["key"]["order"].index(o["id"]))
+    solved["options"] = sorted(
+        solved["options"], key=lambda o: solved["key"]["order"].index(o["id"])
+    )
     assert key_problems([choose, leak, solved]) == [
         "demo-a2-l06: the prompt must say how many to choose (1)",
         "demo-a1-l03: the prompt gives the answer away",
-        "demo-a1-g05: the pieces are stored in the answer's order"]
+        "demo-a1-g05: the pieces are stored in the answer's order",
+    ]
 
 
 def test_flow_check_catches_wrong_references() -> None:

@@ -58,7 +58,8 @@ def skipped_reason(result: QtiImport) -> str:
 
 # --- each supported interaction, QTI 2.2 and QTI 3.0, written for these tests --------------------
 
-CHOICE_22 = item22("""
+CHOICE_22 = item22(
+    """
 <responseDeclaration identifier="RESPONSE" cardinality="single" baseType="identifier">
   <correctResponse><value>went</value></correctResponse></responseDeclaration>
 <itemBody><p>Yesterday Maria ____ to the market.</p>
@@ -71,9 +72,13 @@ CHOICE_22 = item22("""
   </choiceInteraction>
   <feedbackBlock outcomeIdentifier="FB" identifier="went" showHide="show">Past simple.
   </feedbackBlock>
-</itemBody>""", ident="past-1", title="Past simple")
+</itemBody>""",
+    ident="past-1",
+    title="Past simple",
+)
 
-CHOICE_3 = item3("""
+CHOICE_3 = item3(
+    """
 <qti-response-declaration identifier="RESPONSE" cardinality="single" base-type="identifier">
   <qti-correct-response><qti-value>went</qti-value></qti-correct-response>
 </qti-response-declaration>
@@ -86,9 +91,13 @@ CHOICE_3 = item3("""
   </qti-choice-interaction>
   <qti-feedback-block outcome-identifier="FB" identifier="went" show-hide="show">
     <qti-content-body>Past simple.</qti-content-body></qti-feedback-block>
-</qti-item-body>""", ident="past-1", title="Past simple")
+</qti-item-body>""",
+    ident="past-1",
+    title="Past simple",
+)
 
-MULTI_22 = item22("""
+MULTI_22 = item22(
+    """
 <responseDeclaration identifier="RESPONSE" cardinality="multiple" baseType="identifier">
   <correctResponse><value>apple</value><value>pear</value></correctResponse></responseDeclaration>
 <itemBody><choiceInteraction responseIdentifier="RESPONSE" shuffle="false" maxChoices="0">
@@ -97,9 +106,12 @@ MULTI_22 = item22("""
   <simpleChoice identifier="chair">chair</simpleChoice>
   <simpleChoice identifier="pear">pear</simpleChoice>
   <simpleChoice identifier="spoon">spoon</simpleChoice>
-</choiceInteraction></itemBody>""", ident="fruit")
+</choiceInteraction></itemBody>""",
+    ident="fruit",
+)
 
-MULTI_3 = item3("""
+MULTI_3 = item3(
+    """
 <qti-response-declaration identifier="RESPONSE" cardinality="multiple" base-type="identifier">
   <qti-correct-response><qti-value>apple</qti-value><qti-value>pear</qti-value>
   </qti-correct-response></qti-response-declaration>
@@ -110,9 +122,12 @@ MULTI_3 = item3("""
   <qti-simple-choice identifier="chair">chair</qti-simple-choice>
   <qti-simple-choice identifier="pear">pear</qti-simple-choice>
   <qti-simple-choice identifier="spoon">spoon</qti-simple-choice>
-</qti-choice-interaction></qti-item-body>""", ident="fruit")
+</qti-choice-interaction></qti-item-body>""",
+    ident="fruit",
+)
 
-TEXT_22 = item22("""
+TEXT_22 = item22(
+    """
 <responseDeclaration identifier="RESPONSE" cardinality="single" baseType="string">
   <correctResponse><value>Paris</value></correctResponse>
   <mapping defaultValue="0">
@@ -122,9 +137,13 @@ TEXT_22 = item22("""
   </mapping></responseDeclaration>
 <itemBody><p>The capital of France is
   <textEntryInteraction responseIdentifier="RESPONSE" expectedLength="10"/>.</p></itemBody>
-""", ident="capital", title="Capitals")
+""",
+    ident="capital",
+    title="Capitals",
+)
 
-TEXT_3 = item3("""
+TEXT_3 = item3(
+    """
 <qti-response-declaration identifier="RESPONSE" cardinality="single" base-type="string">
   <qti-correct-response><qti-value>Paris</qti-value></qti-correct-response>
   <qti-mapping default-value="0">
@@ -134,9 +153,13 @@ TEXT_3 = item3("""
   </qti-mapping></qti-response-declaration>
 <qti-item-body><p>The capital of France is
   <qti-text-entry-interaction response-identifier="RESPONSE" expected-length="10"/>.</p>
-</qti-item-body>""", ident="capital", title="Capitals")
+</qti-item-body>""",
+    ident="capital",
+    title="Capitals",
+)
 
-ORDER_22 = item22("""
+ORDER_22 = item22(
+    """
 <responseDeclaration identifier="RESPONSE" cardinality="ordered" baseType="identifier">
   <correctResponse><value>wake</value><value>dress</value><value>leave</value></correctResponse>
 </responseDeclaration>
@@ -145,9 +168,12 @@ ORDER_22 = item22("""
   <simpleChoice identifier="leave">I leave the house.</simpleChoice>
   <simpleChoice identifier="wake">I wake up.</simpleChoice>
   <simpleChoice identifier="dress">I get dressed.</simpleChoice>
-</orderInteraction></itemBody>""", ident="morning")
+</orderInteraction></itemBody>""",
+    ident="morning",
+)
 
-ORDER_3 = item3("""
+ORDER_3 = item3(
+    """
 <qti-response-declaration identifier="RESPONSE" cardinality="ordered" base-type="identifier">
   <qti-correct-response><qti-value>wake</qti-value><qti-value>dress</qti-value>
   <qti-value>leave</qti-value></qti-correct-response></qti-response-declaration>
@@ -156,9 +182,12 @@ ORDER_3 = item3("""
   <qti-simple-choice identifier="leave">I leave the house.</qti-simple-choice>
   <qti-simple-choice identifier="wake">I wake up.</qti-simple-choice>
   <qti-simple-choice identifier="dress">I get dressed.</qti-simple-choice>
-</qti-order-interaction></qti-item-body>""", ident="morning")
+</qti-order-interaction></qti-item-body>""",
+    ident="morning",
+)
 
-MATCH_22 = item22("""
+MATCH_22 = item22(
+    """
 <responseDeclaration identifier="RESPONSE" cardinality="multiple" baseType="directedPair">
   <correctResponse><value>cat kitten</value><value>dog puppy</value><value>cow calf</value>
   </correctResponse></responseDeclaration>
@@ -174,9 +203,12 @@ MATCH_22 = item22("""
     <simpleAssociableChoice identifier="kitten" matchMax="1">kitten</simpleAssociableChoice>
     <simpleAssociableChoice identifier="puppy" matchMax="1">puppy</simpleAssociableChoice>
   </simpleMatchSet>
-</matchInteraction></itemBody>""", ident="young")
+</matchInteraction></itemBody>""",
+    ident="young",
+)
 
-MATCH_3 = item3("""
+MATCH_3 = item3(
+    """
 <qti-response-declaration identifier="RESPONSE" cardinality="multiple" base-type="directedPair">
   <qti-correct-response><qti-value>cat kitten</qti-value><qti-value>dog puppy</qti-value>
   <qti-value>cow calf</qti-value></qti-correct-response></qti-response-declaration>
@@ -196,7 +228,9 @@ MATCH_3 = item3("""
     <qti-simple-associable-choice identifier="puppy" match-max="1">puppy
     </qti-simple-associable-choice>
   </qti-simple-match-set>
-</qti-match-interaction></qti-item-body>""", ident="young")
+</qti-match-interaction></qti-item-body>""",
+    ident="young",
+)
 
 VERSIONS = pytest.mark.parametrize("version", ["2.2", "3.0"])
 
@@ -207,8 +241,11 @@ def pick(version: str, v22: bytes, v3: bytes) -> bytes:
 
 @VERSIONS
 def test_single_choice(version: str) -> None:
-    item = only(read_qti(pick(version, CHOICE_22, CHOICE_3), name="grammar.xml",
-                         skill="grammar", level="a2"))
+    item = only(
+        read_qti(
+            pick(version, CHOICE_22, CHOICE_3), name="grammar.xml", skill="grammar", level="a2"
+        )
+    )
     assert item.type == "single_choice"
     assert item.code == "grammar:past-1"
     assert item.status == "draft" and item.skill == "grammar" and item.level == "A2"
@@ -233,8 +270,9 @@ def test_multiple_choice(version: str) -> None:
 
 
 @VERSIONS
-@pytest.mark.parametrize(("case", "normalize"),
-                         [("true", "exact"), ("false", "casefold_punctuation")])
+@pytest.mark.parametrize(
+    ("case", "normalize"), [("true", "exact"), ("false", "casefold_punctuation")]
+)
 def test_text_entry(version: str, case: str, normalize: str) -> None:
     data = pick(version, TEXT_22, TEXT_3).replace(b"{case}", case.encode())
     item = only(read_qti(data, name="t.xml"))
@@ -252,8 +290,7 @@ def test_ordering(version: str) -> None:
     item = only(read_qti(pick(version, ORDER_22, ORDER_3), name="o.xml"))
     assert item.type == "ordering"
     assert item.key == OrderKey(order=["wake", "dress", "leave"])
-    assert [o.text for o in item.options] == ["I leave the house.", "I wake up.",
-                                              "I get dressed."]
+    assert [o.text for o in item.options] == ["I leave the house.", "I wake up.", "I get dressed."]
     assert item.shuffle_options is True
 
 
@@ -269,8 +306,9 @@ def test_matching(version: str) -> None:
 
 def test_qti21_and_namespace_free_items_read_the_same() -> None:
     for ns in (NS21, ""):
-        data = CHOICE_22.replace(f'xmlns="{NS22}"'.encode(),
-                                 f'xmlns="{ns}"'.encode() if ns else b"")
+        data = CHOICE_22.replace(
+            f'xmlns="{NS22}"'.encode(), f'xmlns="{ns}"'.encode() if ns else b""
+        )
         assert only(read_qti(data, name="g.xml")).key == ChoiceKey(correct=["went"])
 
 
@@ -287,58 +325,86 @@ def test_choice_ids_are_made_valid_and_keys_follow() -> None:
 
 
 def test_a_fixed_choice_keeps_the_authored_order() -> None:
-    data = CHOICE_22.replace(b'<simpleChoice identifier="gone">',
-                             b'<simpleChoice identifier="gone" fixed="true">')
+    data = CHOICE_22.replace(
+        b'<simpleChoice identifier="gone">', b'<simpleChoice identifier="gone" fixed="true">'
+    )
     assert only(read_qti(data, name="g.xml")).shuffle_options is False
 
 
 def test_max_choices_one_with_multiple_cardinality_is_single() -> None:
     data = MULTI_22.replace(b'maxChoices="0"', b'maxChoices="1"').replace(
-        b"<value>pear</value>", b"")
+        b"<value>pear</value>", b""
+    )
     assert only(read_qti(data, name="v.xml")).type == "single_choice"
 
 
 # --- what is skipped, and why -------------------------------------------------------------------
 
-@pytest.mark.parametrize(("inner", "reason"), [
-    ("""<responseDeclaration identifier="R" cardinality="single" baseType="string"/>
+
+@pytest.mark.parametrize(
+    ("inner", "reason"),
+    [
+        (
+            """<responseDeclaration identifier="R" cardinality="single" baseType="string"/>
         <itemBody><extendedTextInteraction responseIdentifier="R"/></itemBody>""",
-     "unsupported interaction: extendedTextInteraction"),
-    ("""<responseDeclaration identifier="R" cardinality="single" baseType="identifier">
+            "unsupported interaction: extendedTextInteraction",
+        ),
+        (
+            """<responseDeclaration identifier="R" cardinality="single" baseType="identifier">
         <correctResponse><value>A</value></correctResponse></responseDeclaration>
         <itemBody><hotspotInteraction responseIdentifier="R" maxChoices="1"/></itemBody>""",
-     "unsupported interaction: hotspotInteraction"),
-    ("""<itemBody><p>Welcome to the test.</p></itemBody>""", "no interaction"),
-    ("""<responseDeclaration identifier="A" cardinality="single" baseType="string">
+            "unsupported interaction: hotspotInteraction",
+        ),
+        ("""<itemBody><p>Welcome to the test.</p></itemBody>""", "no interaction"),
+        (
+            """<responseDeclaration identifier="A" cardinality="single" baseType="string">
         <correctResponse><value>x</value></correctResponse></responseDeclaration>
         <responseDeclaration identifier="B" cardinality="single" baseType="string">
         <correctResponse><value>y</value></correctResponse></responseDeclaration>
         <itemBody><p><textEntryInteraction responseIdentifier="A"/> and
         <textEntryInteraction responseIdentifier="B"/></p></itemBody>""",
-     "several interactions: textEntryInteraction ×2"),
-    (ab(key=""), "no correct response"),
-    (ab(declare=False), "no response declaration: R"),
-    (ab(key="Z"), "correct response names an unknown choice: Z"),
-    (ab(head='<templateDeclaration identifier="T" cardinality="single" baseType="integer"/>'
-             "<templateProcessing/>"), "template-driven item"),
-    ("""<responseDeclaration identifier="R" cardinality="single" baseType="identifier">
+            "several interactions: textEntryInteraction ×2",
+        ),
+        (ab(key=""), "no correct response"),
+        (ab(declare=False), "no response declaration: R"),
+        (ab(key="Z"), "correct response names an unknown choice: Z"),
+        (
+            ab(
+                head='<templateDeclaration identifier="T" cardinality="single" baseType="integer"/>'
+                "<templateProcessing/>"
+            ),
+            "template-driven item",
+        ),
+        (
+            """<responseDeclaration identifier="R" cardinality="single" baseType="identifier">
         <correctResponse><value>A</value></correctResponse></responseDeclaration>
         <itemBody><choiceInteraction responseIdentifier="R" maxChoices="1">
         <simpleChoice identifier="A">only one</simpleChoice></choiceInteraction></itemBody>""",
-     "invalid item: a choice item needs at least two options"),
-    (ab('<p><img src="pic.png" alt="x"/></p>'), "missing media: pic.png"),
-    (ab('<p><img src="https://example.com/pic.png" alt="x"/></p>'),
-     "external media: https://example.com/pic.png"),
-    (ab('<p><img src="../../../etc/passwd" alt="x"/></p>'),
-     "media outside the package: ../../../etc/passwd"),
-    (ab('<video src="clip.mp4"/>'), "unsupported media: video"),
-    (ab('<object type="text/html" data="page.html">a page</object>'),
-     "unsupported media: <object> text/html"),
-    (ab('<include xmlns="http://www.w3.org/2001/XInclude" href="passage.xml"/>'),
-     "unsupported media: <include> xml"),
-])
-def test_items_that_cannot_be_represented_are_skipped_with_a_reason(inner: str,
-                                                                    reason: str) -> None:
+            "invalid item: a choice item needs at least two options",
+        ),
+        (ab('<p><img src="pic.png" alt="x"/></p>'), "missing media: pic.png"),
+        (
+            ab('<p><img src="https://example.com/pic.png" alt="x"/></p>'),
+            "external media: https://example.com/pic.png",
+        ),
+        (
+            ab('<p><img src="../../../etc/passwd" alt="x"/></p>'),
+            "media outside the package: ../../../etc/passwd",
+        ),
+        (ab('<video src="clip.mp4"/>'), "unsupported media: video"),
+        (
+            ab('<object type="text/html" data="page.html">a page</object>'),
+            "unsupported media: <object> text/html",
+        ),
+        (
+            ab('<include xmlns="http://www.w3.org/2001/XInclude" href="passage.xml"/>'),
+            "unsupported media: <include> xml",
+        ),
+    ],
+)
+def test_items_that_cannot_be_represented_are_skipped_with_a_reason(
+    inner: str, reason: str
+) -> None:
     result = read_qti(item22(inner), name="x.xml")
     assert skipped_reason(result).startswith(reason)
     assert result.reports[0].identifier == "q1"
@@ -351,8 +417,10 @@ def test_adaptive_items_are_skipped() -> None:
 
 
 def test_tests_are_not_items() -> None:
-    data = (f'<assessmentTest xmlns="{NS21}" identifier="t" title="T"><testPart identifier="p" '
-            'navigationMode="linear" submissionMode="individual"/></assessmentTest>').encode()
+    data = (
+        f'<assessmentTest xmlns="{NS21}" identifier="t" title="T"><testPart identifier="p" '
+        'navigationMode="linear" submissionMode="individual"/></assessmentTest>'
+    ).encode()
     result = read_qti(data, name="t.xml")
     assert skipped_reason(result) == "not an item: assessmentTest"
 
@@ -370,6 +438,7 @@ def test_unknown_level_is_refused_before_reading() -> None:
 
 # --- packages, media and HTML -------------------------------------------------------------------
 
+
 def test_package_items_media_and_codes() -> None:
     body = """<responseDeclaration identifier="R" cardinality="single" baseType="identifier">
       <correctResponse><value>B</value></correctResponse></responseDeclaration>
@@ -379,10 +448,10 @@ def test_package_items_media_and_codes() -> None:
       <simpleChoice identifier="A"><img src="/img/blue.png" alt="blue"/></simpleChoice>
       <simpleChoice identifier="B"><img src="../img/red.png" alt="red"/> red</simpleChoice>
       </choiceInteraction></itemBody>"""
-    data = package({"items/a.xml": item22(body, ident="same"),
-                    "items/b.xml": item22(body, ident="same")},
-                   {"img/photo 1.png": PNG, "img/blue.png": PNG, "img/red.png": PNG,
-                    "img/unused.png": PNG})
+    data = package(
+        {"items/a.xml": item22(body, ident="same"), "items/b.xml": item22(body, ident="same")},
+        {"img/photo 1.png": PNG, "img/blue.png": PNG, "img/red.png": PNG, "img/unused.png": PNG},
+    )
     result = read_qti(data, name="My Bank (v2).zip")
     assert [i.code for i in result.items] == ["My-Bank-v2:same", "My-Bank-v2:same-2"]
     item = result.items[0]
@@ -417,8 +486,13 @@ def test_listening_item_media_interaction_and_audio_sources() -> None:
       <prompt>What is the talk about?</prompt>
       <simpleChoice identifier="A">Trains</simpleChoice>
       <simpleChoice identifier="B">Boats</simpleChoice></choiceInteraction></itemBody>"""
-    item = only(read_qti(package({"i.xml": item22(body)}, {"audio/talk.mp3": MP3}),
-                         name="l.zip", skill="listening"))
+    item = only(
+        read_qti(
+            package({"i.xml": item22(body)}, {"audio/talk.mp3": MP3}),
+            name="l.zip",
+            skill="listening",
+        )
+    )
     assert item.stimulus is not None and item.stimulus.audio is not None
     assert item.stimulus.audio.src == "audio/talk.mp3"
     assert item.stimulus.text is None
@@ -431,8 +505,14 @@ def test_listening_item_media_interaction_and_audio_sources() -> None:
       </qti-prompt><qti-simple-choice identifier="A">Trains</qti-simple-choice>
       <qti-simple-choice identifier="B">Boats</qti-simple-choice>
       </qti-choice-interaction></qti-item-body>"""
-    result = read_qti(package({"i.xml": item3(body3, title="Listen")}, {"talk.mp3": MP3},
-                              item_type="imsqti_item_xmlv3p0"), name="l.zip")
+    result = read_qti(
+        package(
+            {"i.xml": item3(body3, title="Listen")},
+            {"talk.mp3": MP3},
+            item_type="imsqti_item_xmlv3p0",
+        ),
+        name="l.zip",
+    )
     item = only(result)
     assert item.stimulus is not None and item.stimulus.audio is not None
     assert item.stimulus.audio.src == "talk.mp3"
@@ -462,17 +542,18 @@ def test_media_must_be_what_it_claims() -> None:
     body = ab('<img src="x.png" alt="x"/>')
     html_as_png = package({"i.xml": item22(body)}, {"x.png": b"<html><script>x</script></html>"})
     assert skipped_reason(read_qti(html_as_png, name="p.zip")).startswith(
-        "unsupported media: x.png is not a recognised image")
+        "unsupported media: x.png is not a recognised image"
+    )
     svg = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect/></svg>'
     bad_svg = package({"i.xml": item22(body.replace("x.png", "x.svg"))}, {"x.svg": svg})
     assert skipped_reason(read_qti(bad_svg, name="p.zip")).startswith("unsafe media: x.svg")
     mp3_as_image = package({"i.xml": item22(body)}, {"x.png": MP3})
-    assert "is a audio file, used as image" in skipped_reason(read_qti(mp3_as_image,
-                                                                       name="p.zip"))
+    assert "is a audio file, used as image" in skipped_reason(read_qti(mp3_as_image, name="p.zip"))
 
 
 def test_data_uri_images_become_media() -> None:
     import base64
+
     uri = "data:image/png;base64," + base64.b64encode(PNG).decode()
     body = ab(f'<img src="{uri}" alt="dot"/>')
     result = read_qti(item22(body), name="d.xml")
@@ -506,60 +587,93 @@ def test_body_html_is_sanitised_and_scorer_content_dropped() -> None:
 
 
 def test_rtl_items_keep_their_direction() -> None:
-    data = ORDER_22.replace(b"<itemBody><orderInteraction",
-                            b'<itemBody><div dir="rtl"><orderInteraction').replace(
-        b"</orderInteraction></itemBody>", b"</orderInteraction></div></itemBody>")
+    data = ORDER_22.replace(
+        b"<itemBody><orderInteraction", b'<itemBody><div dir="rtl"><orderInteraction'
+    ).replace(b"</orderInteraction></itemBody>", b"</orderInteraction></div></itemBody>")
     item = only(read_qti(data, name="o.xml"))
     assert item.prompt == '<div dir="rtl">Put the morning in order.</div>'
     assert item.options[0].text == '<span dir="rtl">I leave the house.</span>'
 
 
 def test_qti3_shared_stimulus_is_part_of_the_stimulus() -> None:
-    stimulus = (f'<qti-assessment-stimulus xmlns="{NS3}" identifier="s1" title="Story">'
-                '<qti-stimulus-body><p>Tom has a green bike.</p><img src="pics/bike.png" '
-                'alt="a bike"/></qti-stimulus-body></qti-assessment-stimulus>').encode()
+    stimulus = (
+        f'<qti-assessment-stimulus xmlns="{NS3}" identifier="s1" title="Story">'
+        '<qti-stimulus-body><p>Tom has a green bike.</p><img src="pics/bike.png" '
+        'alt="a bike"/></qti-stimulus-body></qti-assessment-stimulus>'
+    ).encode()
     data = CHOICE_3.replace(
         b"<qti-response-declaration",
         b'<qti-assessment-stimulus-ref identifier="s1" href="../stimuli/s1.xml" title="Story"/>'
-        b"<qti-response-declaration", 1)
-    result = read_qti(package({"items/i.xml": data}, {"stimuli/s1.xml": stimulus,
-                                                      "stimuli/pics/bike.png": PNG},
-                              item_type="imsqti_item_xmlv3p0"), name="s.zip")
+        b"<qti-response-declaration",
+        1,
+    )
+    result = read_qti(
+        package(
+            {"items/i.xml": data},
+            {"stimuli/s1.xml": stimulus, "stimuli/pics/bike.png": PNG},
+            item_type="imsqti_item_xmlv3p0",
+        ),
+        name="s.zip",
+    )
     item = only(result)
     assert item.stimulus is not None and item.stimulus.text is not None
     assert "Tom has a green bike." in item.stimulus.text
     assert item.stimulus.image is not None and item.stimulus.image.src == "stimuli/pics/bike.png"
-    missing = read_qti(package({"items/i.xml": data}, item_type="imsqti_item_xmlv3p0"),
-                       name="s.zip")
+    missing = read_qti(
+        package({"items/i.xml": data}, item_type="imsqti_item_xmlv3p0"), name="s.zip"
+    )
     assert skipped_reason(missing) == "missing stimulus: stimuli/s1.xml"
 
 
 def test_manifest_without_items_falls_back_to_scanning() -> None:
     test = f'<assessmentTest xmlns="{NS22}" identifier="t" title="T"/>'.encode()
-    data = zipped({"imsmanifest.xml": manifest([("T", "imsqti_test_xmlv2p2", "test.xml")]),
-                   "test.xml": test, "q/one.xml": CHOICE_22, "q/two.xml": MATCH_22,
-                   "q/notes.xml": b"<notes>not QTI</notes>", "q/broken.xml": b"<a><b></a>"})
+    data = zipped(
+        {
+            "imsmanifest.xml": manifest([("T", "imsqti_test_xmlv2p2", "test.xml")]),
+            "test.xml": test,
+            "q/one.xml": CHOICE_22,
+            "q/two.xml": MATCH_22,
+            "q/notes.xml": b"<notes>not QTI</notes>",
+            "q/broken.xml": b"<a><b></a>",
+        }
+    )
     result = read_qti(data, name="scan.zip")
     assert [i.code for i in result.items] == ["scan:past-1", "scan:young"]
     assert [(r.file, r.reason) for r in result.reports if r.status == "skipped"] == [
-        ("test.xml", "not an item: test")]
+        ("test.xml", "not an item: test")
+    ]
 
 
 def test_manifest_tolerance() -> None:
     items = {"Items/One.xml": CHOICE_22}
     # type spelling, xml:base, href case, a folder around the whole package, QTI 1.x resource
-    mf = manifest([("A", "imsqti_apipitem_xmlv2p1", "items/one.xml"),
-                   ("B", "imsqti_xmlv1p2", "old.xml")], base="")
-    data = zipped({"pkg/imsmanifest.xml": mf, "pkg/Items/One.xml": CHOICE_22,
-                   "pkg/old.xml": b"<questestinterop/>"})
+    mf = manifest(
+        [("A", "imsqti_apipitem_xmlv2p1", "items/one.xml"), ("B", "imsqti_xmlv1p2", "old.xml")],
+        base="",
+    )
+    data = zipped(
+        {
+            "pkg/imsmanifest.xml": mf,
+            "pkg/Items/One.xml": CHOICE_22,
+            "pkg/old.xml": b"<questestinterop/>",
+        }
+    )
     result = read_qti(data, name="p.zip")
     assert len(result.items) == 1
     assert [r.reason for r in result.reports] == [None, "QTI 1.x is not supported"]
-    based = zipped({"imsmanifest.xml": manifest([("A", "imsqti_item_xmlv2p2", "One.xml")],
-                                                base="Items/"), **items})
+    based = zipped(
+        {
+            "imsmanifest.xml": manifest([("A", "imsqti_item_xmlv2p2", "One.xml")], base="Items/"),
+            **items,
+        }
+    )
     assert len(read_qti(based, name="p.zip").items) == 1
-    sibling = zipped({"pkg/imsmanifest.xml": manifest([("A", "imsqti_item_xmlv2p2", "x.xml")]),
-                      "PKG/x.xml": CHOICE_22})
+    sibling = zipped(
+        {
+            "pkg/imsmanifest.xml": manifest([("A", "imsqti_item_xmlv2p2", "x.xml")]),
+            "PKG/x.xml": CHOICE_22,
+        }
+    )
     assert skipped_reason(read_qti(sibling, name="p.zip")) == "file not in package: x.xml"
     missing = zipped({"imsmanifest.xml": manifest([("A", "imsqti_item_xmlv2p2", "gone.xml")])})
     assert skipped_reason(read_qti(missing, name="p.zip")) == "file not in package: gone.xml"
@@ -620,18 +734,22 @@ def test_utf16_entity_declarations_are_refused_too() -> None:
     assert skipped_reason(read_qti(data, name="u.xml")).startswith("unsafe XML")
 
 
-@pytest.mark.parametrize("doctype", [
-    b'<!DOCTYPE a [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>',
-    b'<!DOCTYPE a [<!ENTITY % p SYSTEM "file:///etc/passwd"> %p;]>',
-    b'<!DOCTYPE assessmentItem SYSTEM "file:///etc/passwd">',
-    b'<!DOCTYPE assessmentItem PUBLIC "-//x//EN" "http://127.0.0.1:9/x.dtd">',
-])
+@pytest.mark.parametrize(
+    "doctype",
+    [
+        b'<!DOCTYPE a [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>',
+        b'<!DOCTYPE a [<!ENTITY % p SYSTEM "file:///etc/passwd"> %p;]>',
+        b'<!DOCTYPE assessmentItem SYSTEM "file:///etc/passwd">',
+        b'<!DOCTYPE assessmentItem PUBLIC "-//x//EN" "http://127.0.0.1:9/x.dtd">',
+    ],
+)
 def test_external_entities_never_reach_the_output(doctype: str) -> None:
-    data = CHOICE_22.replace(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
-                             b'<?xml version="1.0" encoding="UTF-8"?>\n' + doctype + b"\n")
+    data = CHOICE_22.replace(
+        b'<?xml version="1.0" encoding="UTF-8"?>\n',
+        b'<?xml version="1.0" encoding="UTF-8"?>\n' + doctype + b"\n",
+    )
     data = data.replace(b"Yesterday Maria", b"&xxe; Maria")
-    for result in (read_qti(data, name="x.xml"), read_qti(package({"x.xml": data}),
-                                                          name="x.zip")):
+    for result in (read_qti(data, name="x.xml"), read_qti(package({"x.xml": data}), name="x.zip")):
         dumped = json.dumps([i.model_dump() for i in result.items]) + repr(result.reports)
         assert "root:" not in dumped and "/bin/" not in dumped
         for item in result.items:  # an undeclared reference leaves nothing behind
@@ -650,10 +768,16 @@ def _zip_with_raw_name(name: str, data: bytes = b"x", *, symlink: bool = False) 
     return out.getvalue()
 
 
-@pytest.mark.parametrize(("entry", "symlink"), [
-    ("../evil.xml", False), ("a/../../evil.xml", False), ("/etc/x", False),
-    ("C:/Windows/x", False), ("link.xml", True),
-])
+@pytest.mark.parametrize(
+    ("entry", "symlink"),
+    [
+        ("../evil.xml", False),
+        ("a/../../evil.xml", False),
+        ("/etc/x", False),
+        ("C:/Windows/x", False),
+        ("link.xml", True),
+    ],
+)
 def test_unsafe_zip_entries_refuse_the_package(entry: str, symlink: bool) -> None:
     data = _zip_with_raw_name(entry, b"/etc/passwd" if symlink else b"<a/>", symlink=symlink)
     with pytest.raises(QtiPackageError, match="unsafe path"):
@@ -680,8 +804,9 @@ def test_ratio_bomb_and_size_limits() -> None:
     with pytest.raises(QtiPackageError, match="larger than"):
         read_qti(zeros, name="p.zip", limits=QtiLimits(max_entry_bytes=1024**2))
     with pytest.raises(QtiPackageError, match="uncompresses to more than"):
-        read_qti(zeros, name="p.zip", limits=QtiLimits(max_total_uncompressed=1024**2,
-                                                       max_ratio=1e9))
+        read_qti(
+            zeros, name="p.zip", limits=QtiLimits(max_total_uncompressed=1024**2, max_ratio=1e9)
+        )
     with pytest.raises(QtiPackageError, match="larger than"):
         read_qti(zeros, name="p.zip", limits=QtiLimits(max_package_bytes=1000))
     with pytest.raises(QtiPackageError, match="larger than"):
@@ -702,13 +827,20 @@ def test_a_zip_whose_header_lies_about_sizes_is_refused() -> None:
         read_qti(bytes(data), name="p.zip")
 
 
-@pytest.mark.parametrize("data", [
-    b"", b"\x00\x01\x02 binary", b"just some text", b"PK\x03\x04 not really a zip",
-    b"%PDF-1.4", zipped({"readme.txt": b"no manifest"}),
-    zipped({"imsmanifest.xml": b"<manifest><resources>"}),
-    zipped({"imsmanifest.xml": b"<html/>"}),
-    zipped({"imsmanifest.xml": b"<a/>", "imsmanifest.XML": b"<b/>"}),
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\x00\x01\x02 binary",
+        b"just some text",
+        b"PK\x03\x04 not really a zip",
+        b"%PDF-1.4",
+        zipped({"readme.txt": b"no manifest"}),
+        zipped({"imsmanifest.xml": b"<manifest><resources>"}),
+        zipped({"imsmanifest.xml": b"<html/>"}),
+        zipped({"imsmanifest.xml": b"<a/>", "imsmanifest.XML": b"<b/>"}),
+    ],
+)
 def test_inputs_that_are_not_packages(data: bytes) -> None:
     with pytest.raises(QtiPackageError) as exc:
         read_qti(data, name="in")
@@ -717,10 +849,12 @@ def test_inputs_that_are_not_packages(data: bytes) -> None:
 
 def test_malformed_single_xml_is_a_skipped_item() -> None:
     assert skipped_reason(read_qti(b"<assessmentItem><itemBody>", name="m.xml")).startswith(
-        "not well-formed XML")
+        "not well-formed XML"
+    )
 
 
 # --- the public sample corpus -------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def samples() -> Path:
@@ -730,8 +864,8 @@ def samples() -> Path:
 @dataclass
 class SourceCounts:
     files: int = 0
-    imported: Counter[str] = field(default_factory=Counter)   # item type → count
-    skipped: Counter[str] = field(default_factory=Counter)    # reason category → count
+    imported: Counter[str] = field(default_factory=Counter)  # item type → count
+    skipped: Counter[str] = field(default_factory=Counter)  # reason category → count
     refused: int = 0
 
 
@@ -747,8 +881,11 @@ def sample_inputs(root: Path) -> Iterator[tuple[Path, dict[str, object]]]:
             yield path, {"name": path.name}
             continue
         base = root / rel.parts[0] / rel.parts[1]
-        files = {p.relative_to(base).as_posix(): p.read_bytes() for p in base.rglob("*")
-                 if p.is_file() and p.suffix != ".xml"}
+        files = {
+            p.relative_to(base).as_posix(): p.read_bytes()
+            for p in base.rglob("*")
+            if p.is_file() and p.suffix != ".xml"
+        }
         yield path, {"name": path.relative_to(base).as_posix(), "files": files}
 
 
@@ -830,8 +967,10 @@ def test_sample_qtiworks_choice_in_depth(samples: Path) -> None:
     assert len(item.options) == 3 and item.prompt == "What does it say?"
     assert item.stimulus is not None and item.stimulus.image is not None
     assert item.stimulus.image.src == "images/sign.png"
-    assert result.media["images/sign.png"] == (
-        samples / "davemckain-qtiworks/items-qti21/images/sign.png").read_bytes()
+    assert (
+        result.media["images/sign.png"]
+        == (samples / "davemckain-qtiworks/items-qti21/images/sign.png").read_bytes()
+    )
 
 
 def test_sample_packages_in_depth(samples: Path) -> None:
@@ -845,8 +984,12 @@ def test_sample_packages_in_depth(samples: Path) -> None:
 
     aardvark = only(read_sample(samples, "davemckain-qtiworks/packages/Aardvark-cannon.zip"))
     assert aardvark.key == ChoiceKey(correct=["CHOICE2"]) and len(aardvark.options) == 5
-    assert all("<math>" in (o.text or "") and "SnuggleTeX" not in (o.text or "")
-               and "dashed line" not in (o.text or "") for o in aardvark.options)
+    assert all(
+        "<math>" in (o.text or "")
+        and "SnuggleTeX" not in (o.text or "")
+        and "dashed line" not in (o.text or "")
+        for o in aardvark.options
+    )
 
     kn1 = read_sample(samples, "citolab-qti-components/packages/kennisnet-1.zip")
     match = next(i for i in kn1.items if i.code == "kennisnet-1:ITEM002")
@@ -859,14 +1002,22 @@ def test_sample_packages_in_depth(samples: Path) -> None:
 
     ims = read_sample(samples, "citolab-qti-components/packages/ims-examples-qti3.zip")
     # the manifest lists only the test: items are found by scanning
-    assert {i.type for i in ims.items} == {"single_choice", "multiple_choice", "matching",
-                                           "ordering", "text_entry"}
+    assert {i.type for i in ims.items} == {
+        "single_choice",
+        "multiple_choice",
+        "matching",
+        "ordering",
+        "text_entry",
+    }
     text = next(i for i in ims.items if i.type == "text_entry")
     assert isinstance(text.key, TextEntryKey) and "York" in text.key.accepted
 
     tao = read_sample(samples, "oat-sa-extension-tao-testqti/packages/CategoriesWeights.zip")
     assert [r.file for r in tao.reports if r.status == "imported"] == [
-        "Q01/qti.xml", "Q02/qti.xml", "Q03/qti.xml"]
+        "Q01/qti.xml",
+        "Q02/qti.xml",
+        "Q03/qti.xml",
+    ]
 
 
 def test_sample_edge_cases(samples: Path) -> None:
@@ -908,13 +1059,17 @@ def test_every_malformed_sample_is_refused_or_skipped(samples: Path) -> None:
 
 def markdown_table(root: Path) -> str:
     counts = corpus_counts(root)
-    lines = ["| Source | Files | Items imported (by type) | Skipped (by reason) |",
-             "|---|---|---|---|"]
+    lines = [
+        "| Source | Files | Items imported (by type) | Skipped (by reason) |",
+        "|---|---|---|---|",
+    ]
     for source, c in sorted(counts.items()):
         imported = ", ".join(f"{t} {n}" for t, n in sorted(c.imported.items()))
         skipped = ", ".join(f"{r} {n}" for r, n in c.skipped.most_common())
-        lines.append(f"| {source} | {c.files} | {sum(c.imported.values())}: {imported} | "
-                     f"{sum(c.skipped.values())}: {skipped} |")
+        lines.append(
+            f"| {source} | {c.files} | {sum(c.imported.values())}: {imported} | "
+            f"{sum(c.skipped.values())}: {skipped} |"
+        )
     return "\n".join(lines)
 
 

@@ -14,31 +14,40 @@ ZWNJ, ZWJ = "\u200c", "\u200d"
 #: Letters and marks that render as nothing, refused although not control or format characters.
 INVISIBLE = "\u115f\u1160\u3164\uffa0\u034f\u17b4\u17b5"
 #: The characters a spoofer reaches for first: bidi controls, zero-width and invisible ones.
-SPOOFERS = ("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
-            "\u200b\u2060\ufeff\u180e\u00ad\u2028\u2029\t\n\r\x00\x1b\x7f\x85\x9b" + INVISIBLE)
+SPOOFERS = (
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+    "\u200b\u2060\ufeff\u180e\u00ad\u2028\u2029\t\n\r\x00\x1b\x7f\x85\x9b" + INVISIBLE
+)
 
 #: Text of the characters a name may hold anywhere (no joiners: they depend on neighbours).
-visible = st.text(st.characters(exclude_categories=("Cc", "Cf", "Cs", "Zl", "Zp"),
-                                exclude_characters=INVISIBLE), max_size=40)
+visible = st.text(
+    st.characters(exclude_categories=("Cc", "Cf", "Cs", "Zl", "Zp"), exclude_characters=INVISIBLE),
+    max_size=40,
+)
 refused = st.sampled_from(SPOOFERS) | st.characters(
-    categories=("Cc", "Cf", "Zl", "Zp"), exclude_characters=ZWNJ + ZWJ)
+    categories=("Cc", "Cf", "Zl", "Zp"), exclude_characters=ZWNJ + ZWJ
+)
 letter = st.characters(categories=("L",))
 
 REAL_NAMES = [
-    "محمد عبد الله",            # Arabic
-    "فاطمة الزهراء",            # Arabic
-    "مهدی\u200cزاده",           # Persian, ZWNJ between letters
-    "می\u200cخواهم",            # Persian verb prefix, ZWNJ
-    "अनुष्का शर्मा",             # Hindi (virama, vowel signs)
-    "क्\u200dष",                # Devanagari: virama then ZWJ (half form)
-    "क्\u200cष",                # Devanagari: virama then ZWNJ (explicit virama)
-    "王小明", "欧阳娜娜",         # Chinese
-    "Nguyễn Thị Minh Khai",     # Vietnamese (NFC)
+    "محمد عبد الله",  # Arabic
+    "فاطمة الزهراء",  # Arabic
+    "مهدی\u200cزاده",  # Persian, ZWNJ between letters
+    "می\u200cخواهم",  # Persian verb prefix, ZWNJ
+    "अनुष्का शर्मा",  # Hindi (virama, vowel signs)
+    "क्\u200dष",  # Devanagari: virama then ZWJ (half form)
+    "क्\u200cष",  # Devanagari: virama then ZWNJ (explicit virama)
+    "王小明",
+    "欧阳娜娜",  # Chinese
+    "Nguyễn Thị Minh Khai",  # Vietnamese (NFC)
     "Trần Hưng Đạo",
-    "José Ñúñez", "Zoë O'Brien-Łukasiewicz", "Ævar Þór",
-    "👩\u200d💻", "👨\u200d👩\u200d👧",   # emoji ZWJ sequences
-    "🏳\ufe0f\u200d🌈",        # variation selector before ZWJ
-    "👩🏽\u200d💻",             # skin tone modifier before ZWJ
+    "José Ñúñez",
+    "Zoë O'Brien-Łukasiewicz",
+    "Ævar Þór",
+    "👩\u200d💻",
+    "👨\u200d👩\u200d👧",  # emoji ZWJ sequences
+    "🏳\ufe0f\u200d🌈",  # variation selector before ZWJ
+    "👩🏽\u200d💻",  # skin tone modifier before ZWJ
 ]
 
 
@@ -59,8 +68,18 @@ def test_each_spoofer_is_refused_and_named(ch: str) -> None:
         check_name(f"Ann{ch}Lee")
 
 
-@pytest.mark.parametrize("name", [f"{ZWNJ}Ann", f"Ann{ZWNJ}", f"Ann {ZWJ}Lee", f"a{ZWNJ}{ZWNJ}b",
-                                  f"{ZWJ}", f"1{ZWJ}2", f"a{ZWJ}\u202eb"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        f"{ZWNJ}Ann",
+        f"Ann{ZWNJ}",
+        f"Ann {ZWJ}Lee",
+        f"a{ZWNJ}{ZWNJ}b",
+        f"{ZWJ}",
+        f"1{ZWJ}2",
+        f"a{ZWJ}\u202eb",
+    ],
+)
 def test_joiners_elsewhere_are_refused(name: str) -> None:
     assert refused_character(name) is not None
     with pytest.raises(ValueError, match="must not contain"):
@@ -75,15 +94,15 @@ def test_visible_text_is_kept_in_nfc(text: str) -> None:
 
 
 @given(visible, refused, visible)
-def test_one_refused_character_anywhere_refuses_the_name(before: str, bad: str,
-                                                         after: str) -> None:
+def test_one_refused_character_anywhere_refuses_the_name(before: str, bad: str, after: str) -> None:
     assert refused_character(before + bad + after) is not None
     with pytest.raises(ValueError, match="must not contain"):
         check_name(before + bad + after)
 
 
 @given(visible, letter, st.sampled_from([ZWNJ, ZWJ]), letter, visible)
-def test_a_joiner_between_two_letters_is_kept(before: str, a: str, joiner: str, b: str,
-                                              after: str) -> None:
+def test_a_joiner_between_two_letters_is_kept(
+    before: str, a: str, joiner: str, b: str, after: str
+) -> None:
     name = before + a + joiner + b + after
     assert joiner in check_name(name)

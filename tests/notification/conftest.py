@@ -38,8 +38,14 @@ class Inbox:
 
     received: list[Received] = field(default_factory=list)
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         if address.startswith("refuse"):
             return "550 5.1.1 No such user here"
         if address.startswith("later"):
@@ -74,8 +80,9 @@ class SmtpServer:
         return f"smtp://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port,
-                                     enable_SMTPUTF8=True, **self.options)
+        self.controller = Controller(
+            self.inbox, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=True, **self.options
+        )
         self.controller.start()
 
     def stop(self) -> None:
@@ -92,17 +99,19 @@ def smtp() -> Iterator[SmtpServer]:
     server.stop()
 
 
-def authenticator(server: SMTP, session: Session, envelope: Envelope, mechanism: str,
-                  auth_data: Any) -> AuthResult:
+def authenticator(
+    server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+) -> AuthResult:
     ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
-        b"mailer", b"p@ss:w/rd")
+        b"mailer",
+        b"p@ss:w/rd",
+    )
     return AuthResult(success=ok, handled=False)
 
 
 @pytest.fixture
 def smtp_auth() -> Iterator[SmtpServer]:
-    server = SmtpServer(authenticator=authenticator, auth_required=True,
-                        auth_require_tls=False)
+    server = SmtpServer(authenticator=authenticator, auth_required=True, auth_require_tls=False)
     server.start()
     yield server
     server.stop()
@@ -111,19 +120,24 @@ def smtp_auth() -> Iterator[SmtpServer]:
 def context(app: FastAPI, settings: Settings, **update: Any) -> JobContext:
     """What ``etest worker`` builds, with settings changed for the test."""
     changed = settings.model_copy(update=update)
-    return JobContext(settings=changed, sessionmaker=app.state.sessionmaker,
-                      mailer=mailer_from_settings(changed))
+    return JobContext(
+        settings=changed, sessionmaker=app.state.sessionmaker, mailer=mailer_from_settings(changed)
+    )
 
 
 def email_job_id(kind: str, attempt_id: str) -> uuid.UUID:
     return outbox_id("email.send", f"{kind}:{attempt_id}")
 
 
-async def email_row(app: FastAPI, kind: str, attempt_id: str
-                    ) -> tuple[OutboxEvent | None, list[OutboxTry]]:
+async def email_row(
+    app: FastAPI, kind: str, attempt_id: str
+) -> tuple[OutboxEvent | None, list[OutboxTry]]:
     async with transaction(app.state.sessionmaker) as session:
         row_id = email_job_id(kind, attempt_id)
         row = await session.get(OutboxEvent, row_id)
-        tries = (await session.scalars(select(OutboxTry).where(OutboxTry.event_id == row_id)
-                                       .order_by(OutboxTry.number))).all()
+        tries = (
+            await session.scalars(
+                select(OutboxTry).where(OutboxTry.event_id == row_id).order_by(OutboxTry.number)
+            )
+        ).all()
         return row, list(tries)

@@ -30,8 +30,8 @@ async def test_the_probe_sees_an_open_transaction(app: FastAPI) -> None:
 
 
 async def test_the_email_job_draws_the_pdf_outside_its_transaction(
-        app: FastAPI, client: httpx.AsyncClient, su: Headers, settings: Settings,
-        smtp: SmtpServer) -> None:
+    app: FastAPI, client: httpx.AsyncClient, su: Headers, settings: Settings, smtp: SmtpServer
+) -> None:
     course = await make_course(app, client, su)
     state = await take(app, client, course, "CT", all_right)
     free_while_drawing: dict[str, bool] = {}

@@ -29,23 +29,38 @@ def message(to: str = "someone@example.org") -> EmailMessage:
 def test_urls() -> None:
     plain = SmtpMailer.from_url("smtp://mail.example.org")
     assert (plain.hostname, plain.port, plain.implicit_tls, plain.username) == (
-        "mail.example.org", 25, False, None)
+        "mail.example.org",
+        25,
+        False,
+        None,
+    )
     tls = SmtpMailer.from_url("smtps://u%40x:p%3Aw%2Fd@mail.example.org", timeout=3)
     assert (tls.port, tls.implicit_tls, tls.username, tls.password, tls.timeout) == (
-        465, True, "u@x", "p:w/d", 3)
+        465,
+        True,
+        "u@x",
+        "p:w/d",
+        3,
+    )
     assert SmtpMailer.from_url("smtp://mail.example.org:587").port == 587
-    for bad in ("http://mail.example.org", "smtp://", "mail.example.org:25",
-                "smtp://mail.example.org:99999"):
+    for bad in (
+        "http://mail.example.org",
+        "smtp://",
+        "mail.example.org:25",
+        "smtp://mail.example.org:99999",
+    ):
         with pytest.raises(ValueError, match="ETEST_SMTP_URL") as info:
             SmtpMailer.from_url(bad)
         assert "p:w" not in str(info.value)
 
 
 def test_from_settings(settings: Settings) -> None:
-    assert isinstance(mailer_from_settings(settings.model_copy(update={"smtp_url": None})),
-                      UnconfiguredMailer)
-    mailer = mailer_from_settings(settings.model_copy(update={
-        "smtp_url": "smtp://127.0.0.1:2525", "smtp_timeout": 7.0}))
+    assert isinstance(
+        mailer_from_settings(settings.model_copy(update={"smtp_url": None})), UnconfiguredMailer
+    )
+    mailer = mailer_from_settings(
+        settings.model_copy(update={"smtp_url": "smtp://127.0.0.1:2525", "smtp_timeout": 7.0})
+    )
     assert isinstance(mailer, SmtpMailer) and mailer.timeout == 7.0
 
 
@@ -72,7 +87,8 @@ async def test_failures_are_classified(smtp: SmtpServer) -> None:
     with pytest.raises(JobFailed) as info:
         await mailer.send(message("refuse@example.org"))
     assert info.value.retry is False and info.value.detail == {
-        "refused": {"refuse@example.org": 550}}
+        "refused": {"refuse@example.org": 550}
+    }
     with pytest.raises(JobFailed) as info:
         await mailer.send(message("later@example.org"))
     assert info.value.retry is True
@@ -99,8 +115,9 @@ async def test_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert info.value.retry is True
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust it, as an operator's CA store
         await SmtpMailer.from_url(starttls.url, timeout=5).send(message("a@example.org"))
-        await SmtpMailer.from_url(f"smtps://127.0.0.1:{implicit.port}",
-                                  timeout=5).send(message("b@example.org"))
+        await SmtpMailer.from_url(f"smtps://127.0.0.1:{implicit.port}", timeout=5).send(
+            message("b@example.org")
+        )
     finally:
         starttls.stop()
         implicit.stop()

@@ -30,12 +30,20 @@ def tuned(ctx: JobContext, **settings: Any) -> JobContext:
     return dataclasses.replace(ctx, settings=ctx.settings.model_copy(update=settings))
 
 
-async def put(ctx: JobContext, topic: str, payload: dict[str, Any] | None = None, *, n: int = 1,
-              max_tries: int | None = None) -> list[uuid.UUID]:
+async def put(
+    ctx: JobContext,
+    topic: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    n: int = 1,
+    max_tries: int | None = None,
+) -> list[uuid.UUID]:
     """``n`` new rows of ``topic``, each under a fresh key."""
     async with transaction(ctx.sessionmaker) as session:
-        return [await enqueue(session, topic, dict(payload or {}), key=unique("k"),
-                              max_tries=max_tries) for _ in range(n)]
+        return [
+            await enqueue(session, topic, dict(payload or {}), key=unique("k"), max_tries=max_tries)
+            for _ in range(n)
+        ]
 
 
 async def row(ctx: JobContext, row_id: uuid.UUID) -> OutboxEvent:
@@ -47,19 +55,27 @@ async def row(ctx: JobContext, row_id: uuid.UUID) -> OutboxEvent:
 
 async def tries(ctx: JobContext, row_id: uuid.UUID) -> list[OutboxTry]:
     async with ctx.sessionmaker() as session:
-        return list((await session.scalars(
-            select(OutboxTry).where(OutboxTry.event_id == row_id)
-            .order_by(OutboxTry.number, OutboxTry.started_at))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(OutboxTry)
+                    .where(OutboxTry.event_id == row_id)
+                    .order_by(OutboxTry.number, OutboxTry.started_at)
+                )
+            ).all()
+        )
 
 
-async def wait_status(ctx: JobContext, ids: list[uuid.UUID], status: str,
-                      within: float = 30.0) -> None:
+async def wait_status(
+    ctx: JobContext, ids: list[uuid.UUID], status: str, within: float = 30.0
+) -> None:
     """Wait (bounded by ``within`` s) until every row of ``ids`` has ``status``."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
         async with ctx.sessionmaker() as session:
-            found = (await session.scalars(
-                select(OutboxEvent.status).where(OutboxEvent.id.in_(ids)))).all()
+            found = (
+                await session.scalars(select(OutboxEvent.status).where(OutboxEvent.id.in_(ids)))
+            ).all()
         if len(found) == len(ids) and all(s == status for s in found):
             return
         if asyncio.get_running_loop().time() > deadline:

@@ -41,19 +41,29 @@ class WorkerProcess:
     """One ``etest worker`` process on the session database; its output goes to a log file."""
 
     def __init__(self, settings: Settings, log_dir: Path, *args: str) -> None:
-        env = {**os.environ, "ETEST_DATABASE_URL": settings.database_url,
-               "ETEST_SECRET_KEY": PEPPER, "ETEST_VAR_DIR": str(settings.var_dir),
-               "ETEST_ENV": "test", "ETEST_LOG_LEVEL": "INFO",
-               "ETEST_WORKER_EXTRA_TASKS": json.dumps(["tests.outbox.tasks"]),
-               "ETEST_WORKER_LEASE_SECONDS": str(LEASE), "ETEST_WORKER_POLL_INTERVAL": "0.05",
-               "ETEST_OUTBOX_BACKOFF_BASE": "0.1"}
+        env = {
+            **os.environ,
+            "ETEST_DATABASE_URL": settings.database_url,
+            "ETEST_SECRET_KEY": PEPPER,
+            "ETEST_VAR_DIR": str(settings.var_dir),
+            "ETEST_ENV": "test",
+            "ETEST_LOG_LEVEL": "INFO",
+            "ETEST_WORKER_EXTRA_TASKS": json.dumps(["tests.outbox.tasks"]),
+            "ETEST_WORKER_LEASE_SECONDS": str(LEASE),
+            "ETEST_WORKER_POLL_INTERVAL": "0.05",
+            "ETEST_OUTBOX_BACKOFF_BASE": "0.1",
+        }
         env.pop("ETEST_SMTP_URL", None)
         self.log_path = log_dir / f"worker-{len(list(log_dir.glob('worker-*')))}.log"
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", "from etest.cli import main; main()", "worker", *args],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent)
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -95,8 +105,11 @@ async def _until_done(ctx: JobContext, ids: list[uuid.UUID], worker: WorkerProce
     deadline = asyncio.get_running_loop().time() + RUN_TIMEOUT
     while True:
         async with ctx.sessionmaker() as session:
-            statuses = Counter((await session.scalars(
-                select(OutboxEvent.status).where(OutboxEvent.id.in_(ids)))).all())
+            statuses = Counter(
+                (
+                    await session.scalars(select(OutboxEvent.status).where(OutboxEvent.id.in_(ids)))
+                ).all()
+            )
         if statuses["done"] == len(ids):
             return
         if worker.proc.poll() is not None:
@@ -107,8 +120,8 @@ async def _until_done(ctx: JobContext, ids: list[uuid.UUID], worker: WorkerProce
 
 
 async def test_sigkilled_workers_lose_nothing_and_repeat_only_with_the_same_id(
-        ctx: JobContext, settings: Settings, tmp_path: Path,
-        workers: list[WorkerProcess]) -> None:
+    ctx: JobContext, settings: Settings, tmp_path: Path, workers: list[WorkerProcess]
+) -> None:
     received = tmp_path / "received.txt"
     ids = await put(ctx, "test.append", {"path": str(received), "sleep": 0.01}, n=JOBS)
     for at in KILL_AT:
@@ -139,8 +152,7 @@ async def test_sigkilled_workers_lose_nothing_and_repeat_only_with_the_same_id(
 
 
 async def test_serve_runs_an_embedded_dispatcher(settings: Settings) -> None:
-    embedded = settings.model_copy(update={"worker_mode": "embedded",
-                                           "worker_poll_interval": 0.05})
+    embedded = settings.model_copy(update={"worker_mode": "embedded", "worker_poll_interval": 0.05})
     application = create_app(embedded)
     async with application.router.lifespan_context(application):
         ctx = job_context(embedded, application.state.sessionmaker)
@@ -170,14 +182,16 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli
 
 
 async def test_operator_lists_and_retries_a_dead_row_and_a_worker_drains_once(
-        ctx: JobContext, cli_env: CliRunner) -> None:
+    ctx: JobContext, cli_env: CliRunner
+) -> None:
     [job_id] = await put(ctx, "test.flaky", {"fail": 1}, max_tries=1)
     once = await asyncio.to_thread(cli_env.invoke, cli, ["worker", "--once"])
     assert once.exit_code == 0, once.output
     assert (await row(ctx, job_id)).status == "dead"
 
-    listed = await asyncio.to_thread(cli_env.invoke, cli, ["outbox", "list", "--status", "dead",
-                                                           "--topic", "test.flaky"])
+    listed = await asyncio.to_thread(
+        cli_env.invoke, cli, ["outbox", "list", "--status", "dead", "--topic", "test.flaky"]
+    )
     assert listed.exit_code == 0, listed.output
     assert str(job_id)[:8] in listed.output and "flaky try 1" in listed.output
 
@@ -185,8 +199,11 @@ async def test_operator_lists_and_retries_a_dead_row_and_a_worker_drains_once(
     assert retried.exit_code == 0, retried.output
     pending = await row(ctx, job_id)
     # a fresh budget: the try made so far plus ETEST_OUTBOX_MAX_TRIES more
-    assert (pending.status, pending.tries, pending.max_tries) == \
-        ("pending", 1, 1 + ctx.settings.outbox_max_tries)
+    assert (pending.status, pending.tries, pending.max_tries) == (
+        "pending",
+        1,
+        1 + ctx.settings.outbox_max_tries,
+    )
 
     again = await asyncio.to_thread(cli_env.invoke, cli, ["worker", "--once"])
     assert again.exit_code == 0 and "processed" in again.output, again.output

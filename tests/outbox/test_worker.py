@@ -67,8 +67,7 @@ async def test_job_failed_without_retry_is_dead_at_once(ctx: JobContext) -> None
     assert (only.ok, only.error, only.detail) == (False, "refused for good", {"status": 400})
 
 
-async def test_a_crash_is_retried_then_dead_and_its_message_never_stored(
-        ctx: JobContext) -> None:
+async def test_a_crash_is_retried_then_dead_and_its_message_never_stored(ctx: JobContext) -> None:
     fast = tuned(ctx, outbox_backoff_base=0.0)
     [job_id] = await put(fast, "test.crash", max_tries=3)
     await drain(fast)
@@ -80,7 +79,8 @@ async def test_a_crash_is_retried_then_dead_and_its_message_never_stored(
 
 
 async def test_a_row_without_its_own_budget_gets_the_setting_at_its_first_claim(
-        ctx: JobContext) -> None:
+    ctx: JobContext,
+) -> None:
     fast = tuned(ctx, outbox_backoff_base=0.0, outbox_max_tries=4)
     [job_id] = await put(fast, "test.crash")
     assert (await row(fast, job_id)).max_tries is None
@@ -145,7 +145,8 @@ async def test_back_off_is_scheduled_within_growing_bounds(ctx: JobContext) -> N
 
 
 async def test_an_expired_lease_is_claimed_again_and_the_late_worker_changes_nothing(
-        ctx: JobContext) -> None:
+    ctx: JobContext,
+) -> None:
     [job_id] = await put(ctx, "test.count")
     ghost = tuned(ctx, worker_lease_seconds=0.05)
     # a worker claims (committed) and vanishes before it runs the job
@@ -161,7 +162,10 @@ async def test_an_expired_lease_is_claimed_again_and_the_late_worker_changes_not
     assert (done.status, done.tries) == ("done", 2)
     first, second = await tries(ctx, job_id)
     assert (first.worker, first.ok, first.error) == (
-        "ghost", False, "lease expired: the worker stopped or hung")
+        "ghost",
+        False,
+        "lease expired: the worker stopped or hung",
+    )
     assert (second.number, second.worker, second.ok) == (2, "rescuer", True)
     assert tasks.CALLS[job_id] == 1
     # the ghost comes back and runs its stale claim: it delivers (same id) but settles nothing
@@ -242,7 +246,8 @@ async def test_run_forever_survives_failures_and_finishes_jobs_in_hand(ctx: JobC
 
 def test_errors_are_described_without_foreign_messages() -> None:
     assert describe(ConnectionRefusedError(111, "Connection refused")) == (
-        "ConnectionRefusedError: Connection refused")
+        "ConnectionRefusedError: Connection refused"
+    )
     assert describe(ValueError("postgresql://u:secret@db/x")) == "ValueError"
     assert describe(JobFailed("SMTP 421\n  try later")) == "SMTP 421 try later"
     assert len(describe(JobFailed("x" * 5000))) == 500
@@ -258,7 +263,8 @@ async def test_a_dispatcher_stopped_past_its_grace_loses_nothing(ctx: JobContext
     held = await row(quick, slow)
     assert (held.status, held.tries) == ("running", 1)
     after_lease = dataclasses.replace(
-        quick, clock=lambda: utcnow() + timedelta(seconds=quick.settings.worker_lease_seconds))
+        quick, clock=lambda: utcnow() + timedelta(seconds=quick.settings.worker_lease_seconds)
+    )
     await drain(after_lease)
     done = await row(quick, slow)
     assert (done.status, done.tries) == ("done", 2)

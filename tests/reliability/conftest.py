@@ -42,8 +42,9 @@ def server_factory(settings: Settings, app: FastAPI, tmp_path: Path) -> Iterator
 
 
 @pytest.fixture(scope="module")
-def live(settings: Settings, app: FastAPI, tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[Server]:
+def live(
+    settings: Settings, app: FastAPI, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """One server for a module's tests that do not kill it."""
     server = Server(settings, tmp_path_factory.mktemp("server"))
     try:
@@ -59,8 +60,9 @@ async def http(live: Server) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-async def tokens_for(app: FastAPI, course: Course, n: int, type_: str = "PT",
-                     level: str | None = None) -> list[str]:
+async def tokens_for(
+    app: FastAPI, course: Course, n: int, type_: str = "PT", level: str | None = None
+) -> list[str]:
     """``n`` new candidates of the course's organization, one token each, written in one
     transaction through the token service's own insert (the API would take ~0.1 s a token)."""
     from etest.cli import cli_actor
@@ -69,15 +71,29 @@ async def tokens_for(app: FastAPI, course: Course, n: int, type_: str = "PT",
     async with transaction(app.state.sessionmaker) as session:
         org = await session.scalar(select(Organization).where(Organization.uic == course.uic))
         assert org is not None
-        candidates = [Candidate(organization_id=org.id, root_organization_id=org.root_id,
-                                email=f"{uuid.uuid4().hex}@example.org")
-                      for _ in range(n)]
+        candidates = [
+            Candidate(
+                organization_id=org.id,
+                root_organization_id=org.root_id,
+                email=f"{uuid.uuid4().hex}@example.org",
+            )
+            for _ in range(n)
+        ]
         session.add_all(candidates)
         await session.flush()
         codes = []
         for candidate in candidates:
-            _, _, code = await insert_token(session, cli_actor(), app.state.settings, candidate,
-                                            org.uic, type_, level, course.plan, None)
+            _, _, code = await insert_token(
+                session,
+                cli_actor(),
+                app.state.settings,
+                candidate,
+                org.uic,
+                type_,
+                level,
+                course.plan,
+                None,
+            )
             codes.append(code)
     return codes
 
@@ -110,12 +126,19 @@ def wrong_answer(item: dict[str, Any]) -> Any:
 
 def fingerprint(item: dict[str, Any]) -> tuple[Any, ...]:
     """What identifies the served item in the candidate's view (the key is never shown)."""
-    return (item["position"], item["type"], item["prompt"],
-            tuple(o["id"] for o in item["options"]), item["served_at"])
+    return (
+        item["position"],
+        item["type"],
+        item["prompt"],
+        tuple(o["id"] for o in item["options"]),
+        item["served_at"],
+    )
 
 
 def is_problem(resp: httpx.Response, status: int, code: str) -> bool:
-    return (resp.status_code == status
-            and resp.headers.get("content-type", "").startswith("application/problem+json")
-            and resp.json().get("type") == f"/errors/{code}"
-            and resp.json().get("status") == status)
+    return (
+        resp.status_code == status
+        and resp.headers.get("content-type", "").startswith("application/problem+json")
+        and resp.json().get("type") == f"/errors/{code}"
+        and resp.json().get("status") == status
+    )

@@ -36,9 +36,11 @@ class Candidate:
         return item
 
     async def answer(self, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
-        return await self.http.post(f"/api/v1/attempts/{self.id}/responses",
-                                    headers=self.headers if headers is None else headers,
-                                    json=body)
+        return await self.http.post(
+            f"/api/v1/attempts/{self.id}/responses",
+            headers=self.headers if headers is None else headers,
+            json=body,
+        )
 
     async def answers(self) -> list[dict[str, Any]]:
         resp = await self.http.get(f"/api/v1/attempts/{self.id}", headers=self.headers)
@@ -48,8 +50,9 @@ class Candidate:
 
 
 @pytest.fixture
-async def pair(app: FastAPI, http: httpx.AsyncClient,
-               pt_course: Course) -> tuple[Candidate, Candidate]:
+async def pair(
+    app: FastAPI, http: httpx.AsyncClient, pt_course: Course
+) -> tuple[Candidate, Candidate]:
     one, two = await tokens_for(app, pt_course, 2)
     return Candidate(http, one), Candidate(http, two)
 
@@ -60,8 +63,9 @@ async def test_wrong_token(http: httpx.AsyncClient) -> None:
     for body in ({"token": "short"}, {"token": 12345678}, {}, {"token": "y" * 201}):
         resp = await http.post("/api/v1/attempts", json=body)
         assert is_problem(resp, 422, "validation-error"), (body, resp.text)
-    resp = await http.post("/api/v1/attempts", content=b"{not json",
-                           headers={"content-type": "application/json"})
+    resp = await http.post(
+        "/api/v1/attempts", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert is_problem(resp, 400, "malformed-json"), resp.text
 
 
@@ -85,14 +89,17 @@ async def test_someone_elses_secret_is_not_found(pair: tuple[Candidate, Candidat
     await other.start()
     item = await me.item()
     theirs = other.headers
-    for method, path in (("GET", f"/api/v1/attempts/{me.id}"),
-                         ("GET", f"/api/v1/attempts/{me.id}/item"),
-                         ("POST", f"/api/v1/attempts/{me.id}/finish")):
+    for method, path in (
+        ("GET", f"/api/v1/attempts/{me.id}"),
+        ("GET", f"/api/v1/attempts/{me.id}/item"),
+        ("POST", f"/api/v1/attempts/{me.id}/finish"),
+    ):
         for headers in (theirs, {}, {"Authorization": "Bearer nonsense"}):
             resp = await me.http.request(method, path, headers=headers)
             assert is_problem(resp, 404, "not-found"), (method, path, headers, resp.text)
-    resp = await me.answer({"position": item["position"], "answer": right_answer(item)},
-                           headers=theirs)
+    resp = await me.answer(
+        {"position": item["position"], "answer": right_answer(item)}, headers=theirs
+    )
     assert is_problem(resp, 404, "not-found"), resp.text
     resp = await me.http.get("/api/v1/attempts/not-a-uuid", headers=me.headers)
     assert is_problem(resp, 422, "validation-error"), resp.text
@@ -107,8 +114,11 @@ async def test_answer_of_the_wrong_shape(pair: tuple[Candidate, Candidate]) -> N
     for answer in (["A", "B"], [], {"A": 1}, 7, None, "Z", [["A", "1"]], "A" * 600):
         resp = await me.answer({"position": item["position"], "answer": answer})
         assert is_problem(resp, 422, "invalid-answer"), (answer, resp.text)
-    for body in ({"position": item["position"]}, {"answer": "A"},
-                 {"position": item["position"], "answer": "A", "extra": 1}):
+    for body in (
+        {"position": item["position"]},
+        {"answer": "A"},
+        {"position": item["position"], "answer": "A", "extra": 1},
+    ):
         resp = await me.answer(body)
         assert is_problem(resp, 422, "validation-error"), (body, resp.text)
     assert await me.answers() == []
@@ -130,8 +140,16 @@ async def test_position_out_of_range(pair: tuple[Candidate, Candidate]) -> None:
 
 
 async def test_problem_types_are_documented(http: httpx.AsyncClient) -> None:
-    for code in ("token-not-found", "attempt-finished", "not-found", "invalid-answer",
-                 "validation-error", "wrong-position", "answer-conflict", "malformed-json"):
+    for code in (
+        "token-not-found",
+        "attempt-finished",
+        "not-found",
+        "invalid-answer",
+        "validation-error",
+        "wrong-position",
+        "answer-conflict",
+        "malformed-json",
+    ):
         resp = await http.get(f"/errors/{code}")
         assert resp.status_code == 200 and resp.json()["type"] == f"/errors/{code}", code
 
@@ -139,5 +157,6 @@ async def test_problem_types_are_documented(http: httpx.AsyncClient) -> None:
 async def test_server_stayed_healthy(app: FastAPI, live: Server) -> None:
     """Whatever the bad input did, the process is alive and logged no internal error."""
     assert live.proc is not None and live.proc.poll() is None
-    assert "internal_error" not in live.log_tail(10_000) and \
-        "unhandled_error" not in live.log_tail(10_000)
+    assert "internal_error" not in live.log_tail(10_000) and "unhandled_error" not in live.log_tail(
+        10_000
+    )

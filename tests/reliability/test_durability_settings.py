@@ -10,8 +10,9 @@ from sqlalchemy import text
 from etest.config import Settings
 
 
-async def test_database_settings_behind_the_acknowledgement(app: FastAPI,
-                                                           settings: Settings) -> None:
+async def test_database_settings_behind_the_acknowledgement(
+    app: FastAPI, settings: Settings
+) -> None:
     async with app.state.engine.connect() as conn:
         if settings.is_sqlite:
             assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
@@ -22,4 +23,3 @@ async def test_database_settings_behind_the_acknowledgement(app: FastAPI,
         else:
             assert (await conn.execute(text("SHOW synchronous_commit"))).scalar() == "on"
             assert (await conn.execute(text("SHOW fsync"))).scalar() == "on"
-

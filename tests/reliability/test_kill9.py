@@ -94,9 +94,11 @@ class Candidate:
             if self.chaos.down or self.chaos.epoch != epoch:
                 self.chaos.connection_errors += 1
                 return None
-            self.fail(f"{method} {url}: {exc!r} outside a kill window, sent at "
-                      f"{sent:.2f}, failed at {time.monotonic():.2f}, windows "
-                      f"{self.chaos.windows}")
+            self.fail(
+                f"{method} {url}: {exc!r} outside a kill window, sent at "
+                f"{sent:.2f}, failed at {time.monotonic():.2f}, windows "
+                f"{self.chaos.windows}"
+            )
             raise
         self.chaos.latencies.append(time.monotonic() - sent)
         return resp
@@ -133,8 +135,11 @@ class Candidate:
         if self.unacked is not None and not self.finished:
             # the client retries what it never saw acknowledged: 200 whether it was stored or not
             position, answer = self.unacked
-            retry = await self.call("POST", f"/api/v1/attempts/{self.attempt_id}/responses",
-                                    json={"position": position, "answer": answer})
+            retry = await self.call(
+                "POST",
+                f"/api/v1/attempts/{self.attempt_id}/responses",
+                json={"position": position, "answer": answer},
+            )
             if retry is None:
                 return False
             if retry.status_code != 200:
@@ -189,8 +194,11 @@ class Candidate:
             answer = right_answer(item, self.n + position)
             self.sent[position] = answer
             self.unacked = (position, answer)
-            resp = await self.call("POST", f"/api/v1/attempts/{self.attempt_id}/responses",
-                                   json={"position": position, "answer": answer})
+            resp = await self.call(
+                "POST",
+                f"/api/v1/attempts/{self.attempt_id}/responses",
+                json={"position": position, "answer": answer},
+            )
             if resp is None:
                 continue
             if resp.status_code != 200:
@@ -204,7 +212,8 @@ class Candidate:
 
 @pytest.mark.slow
 async def test_sigkill_during_50_candidates_loses_no_acknowledged_answer(
-        app: FastAPI, pt_course: Course, server_factory: Any) -> None:
+    app: FastAPI, pt_course: Course, server_factory: Any
+) -> None:
     began = time.monotonic()
     tokens = await tokens_for(app, pt_course, CANDIDATES)
     prepared = time.monotonic()
@@ -216,16 +225,17 @@ async def test_sigkill_during_50_candidates_loses_no_acknowledged_answer(
     controller = asyncio.create_task(chaos.run())
     try:
         results = await asyncio.wait_for(
-            asyncio.gather(*(c.run() for c in candidates), return_exceptions=True),
-            RUN_TIMEOUT)
+            asyncio.gather(*(c.run() for c in candidates), return_exceptions=True), RUN_TIMEOUT
+        )
         await asyncio.wait_for(controller, 5)
     finally:
         controller.cancel()
         await asyncio.gather(*(c.http.aclose() for c in candidates), return_exceptions=True)
     ran = time.monotonic() - prepared
     crashed = [repr(r) for r in results if isinstance(r, BaseException)]
-    assert not chaos.errors and not crashed, "\n".join(chaos.errors[:20] + crashed[:5]) + \
-        f"\nserver log:\n{server.log_tail()}"
+    assert not chaos.errors and not crashed, (
+        "\n".join(chaos.errors[:20] + crashed[:5]) + f"\nserver log:\n{server.log_tail()}"
+    )
     assert len(chaos.acks_at_kill) == len(KILL_AT)
 
     # after the last restart: every candidate resumes once more, sees every acked answer and
@@ -249,13 +259,15 @@ async def test_sigkill_during_50_candidates_loses_no_acknowledged_answer(
             assert (await conn.execute(text("PRAGMA integrity_check"))).scalar() == "ok"
     acked = sum(len(c.acked) for c in candidates)
     resume = [round(ready - killed, 2) for killed, ready in chaos.windows]
-    print(f"\nkill -9: {CANDIDATES} candidates, {acked} answers acknowledged, 0 lost; "
-          f"kills after {chaos.acks_at_kill} acks; restart-to-ready {resume} s; "
-          f"{chaos.connection_errors} connection errors in kill windows; "
-          f"{chaos.retried_after_kill} unacked answers retried "
-          f"({chaos.replays_after_kill} had been committed); requests p50 "
-          f"{_ms(chaos.latencies, 0.5)} ms, p99 {_ms(chaos.latencies, 0.99)} ms; run {ran:.1f} s, "
-          f"{time.monotonic() - began:.1f} s in all")
+    print(
+        f"\nkill -9: {CANDIDATES} candidates, {acked} answers acknowledged, 0 lost; "
+        f"kills after {chaos.acks_at_kill} acks; restart-to-ready {resume} s; "
+        f"{chaos.connection_errors} connection errors in kill windows; "
+        f"{chaos.retried_after_kill} unacked answers retried "
+        f"({chaos.replays_after_kill} had been committed); requests p50 "
+        f"{_ms(chaos.latencies, 0.5)} ms, p99 {_ms(chaos.latencies, 0.99)} ms; run {ran:.1f} s, "
+        f"{time.monotonic() - began:.1f} s in all"
+    )
 
 
 def _ms(values: list[float], q: float) -> int:

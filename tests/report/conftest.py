@@ -58,8 +58,15 @@ def alternate(n: int, t: str, k: dict[str, Any]) -> Any:
     return right(t, k) if n % 2 == 0 else wrong(t, k)
 
 
-async def take(seed: Seed, app: FastAPI, client: httpx.AsyncClient, who: str, kind: str,
-               policy: Any, level: str | None = None) -> dict[str, Any]:
+async def take(
+    seed: Seed,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    who: str,
+    kind: str,
+    policy: Any,
+    level: str | None = None,
+) -> dict[str, Any]:
     token = await seed.course.token(client, kind, level, candidate=seed.candidates[who])
     taker = Taker(app, client, token)
     assert (await taker.start()).status_code == 201
@@ -78,16 +85,27 @@ async def seed(app: FastAPI, client: httpx.AsyncClient, su: Headers) -> Seed:
     x = await create_org(client, su, parent=course.uic, plan_code=course.plan, name="X school")
     y = await create_org(client, su, parent=course.uic, plan_code=course.plan, name="Y school")
     uic = {"R": course.uic, "X": x["uic"], "Y": y["uic"]}
-    key = {"R": course.admin, "X": await create_key(app, "admin", x["uic"]),
-           "Y": await create_key(app, "admin", y["uic"]),
-           "viewer": await create_key(app, "viewer", course.uic)}
+    key = {
+        "R": course.admin,
+        "X": await create_key(app, "admin", x["uic"]),
+        "Y": await create_key(app, "admin", y["uic"]),
+        "viewer": await create_key(app, "viewer", course.uic),
+    }
     candidates = {
-        "hostile": await create_candidate(client, key["X"], uic=x["uic"],
-                                          first_name=HOSTILE_FIRST, last_name="+1"),
-        "bulk": await create_candidate(client, key["X"], uic=x["uic"], first_name="@SUM(1)",
-                                       last_name="-2", registered_from="bulk"),
-        "plain": await create_candidate(client, key["Y"], uic=y["uic"], first_name="Ana",
-                                        last_name="Silva"),
+        "hostile": await create_candidate(
+            client, key["X"], uic=x["uic"], first_name=HOSTILE_FIRST, last_name="+1"
+        ),
+        "bulk": await create_candidate(
+            client,
+            key["X"],
+            uic=x["uic"],
+            first_name="@SUM(1)",
+            last_name="-2",
+            registered_from="bulk",
+        ),
+        "plain": await create_candidate(
+            client, key["Y"], uic=y["uic"], first_name="Ana", last_name="Silva"
+        ),
     }
     seed = Seed(course, uic, key, candidates)
     await take(seed, app, client, "hostile", "PT", all_right)
@@ -98,13 +116,15 @@ async def seed(app: FastAPI, client: httpx.AsyncClient, su: Headers) -> Seed:
     return seed
 
 
-async def download(client: httpx.AsyncClient, headers: Headers, name: str,
-                   **params: Any) -> httpx.Response:
+async def download(
+    client: httpx.AsyncClient, headers: Headers, name: str, **params: Any
+) -> httpx.Response:
     return await client.get(f"/api/v1/reports/{name}.xlsx", headers=headers, params=params)
 
 
-async def workbook(client: httpx.AsyncClient, headers: Headers, name: str,
-                   **params: Any) -> Workbook:
+async def workbook(
+    client: httpx.AsyncClient, headers: Headers, name: str, **params: Any
+) -> Workbook:
     resp = await download(client, headers, name, **params)
     assert resp.status_code == 200, resp.text
     assert resp.headers["content-type"] == XLSX

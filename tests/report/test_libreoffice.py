@@ -22,15 +22,29 @@ from tests.report.conftest import HOSTILE_FIRST, Seed, download
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 pytestmark = pytest.mark.skipif(
-    SOFFICE is None, reason="LibreOffice is missing: run scripts/install_system_packages office")
+    SOFFICE is None, reason="LibreOffice is missing: run scripts/install_system_packages office"
+)
 
 
 def convert(profile: Path, out: Path, target: str, *files: Path) -> None:
     assert SOFFICE is not None
     result = subprocess.run(
-        [SOFFICE, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
-         "--convert-to", target, "--outdir", str(out), *map(str, files)],
-        capture_output=True, text=True, timeout=240, check=False)
+        [
+            SOFFICE,
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            target,
+            "--outdir",
+            str(out),
+            *map(str, files),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -47,13 +61,19 @@ def normalized(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         return v
 
     book = openpyxl.load_workbook(path, data_only=True)
-    return {ws.title: [tuple(value(v) for v in row) for row in ws.iter_rows(values_only=True)
-                       if any(v is not None for v in row) and row[0] != "Generated (UTC)"]
-            for ws in book.worksheets}
+    return {
+        ws.title: [
+            tuple(value(v) for v in row)
+            for row in ws.iter_rows(values_only=True)
+            if any(v is not None for v in row) and row[0] != "Generated (UTC)"
+        ]
+        for ws in book.worksheets
+    }
 
 
-async def test_every_report_opens_in_libreoffice(client: httpx.AsyncClient, seed: Seed,
-                                                 tmp_path: Path) -> None:
+async def test_every_report_opens_in_libreoffice(
+    client: httpx.AsyncClient, seed: Seed, tmp_path: Path
+) -> None:
     originals = []
     for name in REPORTS:
         params: dict[str, Any] = {"uic": seed.uic["R"], **seed.range}
@@ -66,8 +86,9 @@ async def test_every_report_opens_in_libreoffice(client: httpx.AsyncClient, seed
         path.write_bytes(resp.content)
         originals.append(path)
     out = tmp_path / "out"
-    await asyncio.to_thread(convert, tmp_path / "profile", out, "xlsx:Calc MS Excel 2007 XML",
-                            *originals)
+    await asyncio.to_thread(
+        convert, tmp_path / "profile", out, "xlsx:Calc MS Excel 2007 XML", *originals
+    )
     for path in originals:
         converted = out / path.name
         assert converted.exists(), f"LibreOffice did not write {converted.name}"
@@ -77,9 +98,12 @@ async def test_every_report_opens_in_libreoffice(client: httpx.AsyncClient, seed
 
     # CSV of the Placements sheet (the second): the escaped names stay inert text
     await asyncio.to_thread(
-        convert, tmp_path / "profile", tmp_path / "csv",
+        convert,
+        tmp_path / "profile",
+        tmp_path / "csv",
         "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,2",
-        originals[0])
+        originals[0],
+    )
     (exported,) = (tmp_path / "csv").glob("placement*.csv")
     rows = list(csv.DictReader(io.StringIO(exported.read_text(encoding="utf-8"))))
     assert len(rows) == 3

@@ -22,8 +22,9 @@ from tests.report.conftest import Seed, download
 
 
 @pytest.fixture
-def runner(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-           ) -> Iterator[CliRunner]:
+def runner(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CliRunner]:
     monkeypatch.setenv("ETEST_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("ETEST_VAR_DIR", str(tmp_path))
     get_settings.cache_clear()
@@ -43,21 +44,42 @@ def leftovers(folder: Path) -> list[Path]:
 
 def cells(book: Workbook) -> dict[str, list[tuple[Any, ...]]]:
     """Every sheet's values, without the About sheet's generation time."""
-    return {ws.title: [row for row in ws.iter_rows(values_only=True)
-                       if row[0] != "Generated (UTC)"] for ws in book.worksheets}
+    return {
+        ws.title: [row for row in ws.iter_rows(values_only=True) if row[0] != "Generated (UTC)"]
+        for ws in book.worksheets
+    }
 
 
-@pytest.mark.parametrize(("name", "extra"), [("placement", ()), ("ct-log", ("--level", "A1")),
-                                             ("responses", ("--emails", "EMAILS"))])
-async def test_cli_writes_the_same_workbook(client: httpx.AsyncClient, seed: Seed, su: Headers,
-                                            runner: CliRunner, tmp_path: Path, name: str,
-                                            extra: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [("placement", ()), ("ct-log", ("--level", "A1")), ("responses", ("--emails", "EMAILS"))],
+)
+async def test_cli_writes_the_same_workbook(
+    client: httpx.AsyncClient,
+    seed: Seed,
+    su: Headers,
+    runner: CliRunner,
+    tmp_path: Path,
+    name: str,
+    extra: tuple[str, ...],
+) -> None:
     emails = ",".join(c["email"] for c in seed.candidates.values())
     args = [emails if a == "EMAILS" else a for a in extra]
     out = tmp_path / f"{name}.xlsx"
-    result = await invoke(runner, "report", name, "--uic", seed.uic["R"], "--from",
-                          seed.range["from"], "--to", seed.range["to"], "--out", str(out),
-                          *args)
+    result = await invoke(
+        runner,
+        "report",
+        name,
+        "--uic",
+        seed.uic["R"],
+        "--from",
+        seed.range["from"],
+        "--to",
+        seed.range["to"],
+        "--out",
+        str(out),
+        *args,
+    )
     assert result.exit_code == 0, result.output
     assert f"rows to {out}" in result.output
     params: dict[str, Any] = {"uic": seed.uic["R"], **seed.range}
@@ -72,14 +94,18 @@ async def test_cli_writes_the_same_workbook(client: httpx.AsyncClient, seed: See
     assert not leftovers(tmp_path)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["placement", "--from", "2026-02-01", "--to", "2026-01-31"], "(reversed-date-range)"),
-    (["nope", "--from", "2026-01-01", "--to", "2026-01-31"], "(unknown-report)"),
-    (["placement", "--from", "2026-01-01", "--to", "2026-01-31", "--uic", "NO-SUCH"],
-     "(not-found)"),
-])
-async def test_cli_errors(runner: CliRunner, tmp_path: Path, args: list[str],
-                          message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["placement", "--from", "2026-02-01", "--to", "2026-01-31"], "(reversed-date-range)"),
+        (["nope", "--from", "2026-01-01", "--to", "2026-01-31"], "(unknown-report)"),
+        (
+            ["placement", "--from", "2026-01-01", "--to", "2026-01-31", "--uic", "NO-SUCH"],
+            "(not-found)",
+        ),
+    ],
+)
+async def test_cli_errors(runner: CliRunner, tmp_path: Path, args: list[str], message: str) -> None:
     out = tmp_path / "r.xlsx"
     result = await invoke(runner, "report", *args, "--out", str(out))
     assert result.exit_code == 1

@@ -20,7 +20,8 @@ from tests.report.conftest import table, workbook
 
 
 async def test_placement_report_shows_unplaced_and_ct_log_shows_devices(
-        app: FastAPI, client: httpx.AsyncClient, su: Headers) -> None:
+    app: FastAPI, client: httpx.AsyncClient, su: Headers
+) -> None:
     course = await make_course(app, client, su, pt_engine="irt")
     placed = Taker(app, client, await course.token(client, "PT"))
     await placed.start()
@@ -28,8 +29,9 @@ async def test_placement_report_shows_unplaced_and_ct_log_shows_devices(
     other = await create_candidate(client, course.admin, uic=course.uic)
     unplaced = Taker(app, client, await course.token(client, "PT", candidate=other))
     await unplaced.start()
-    finished = await client.post(f"/api/v1/attempts/{unplaced.attempt_id}/finish",
-                                 headers=unplaced.headers)
+    finished = await client.post(
+        f"/api/v1/attempts/{unplaced.attempt_id}/finish", headers=unplaced.headers
+    )
     assert finished.json()["outcome"]["status"] == "unplaced"
 
     ct = Taker(app, client, await course.token(client, "CT", "A1"))
@@ -39,23 +41,28 @@ async def test_placement_report_shows_unplaced_and_ct_log_shows_devices(
         current = await ct.item()
         position = current["item"]["position"]
         item_type, key = await key_of(app, ct.attempt_id, position)
-        resp = await client.post(f"/api/v1/attempts/{ct.attempt_id}/responses",
-                                 headers={**ct.headers, **(phone if n else {})},
-                                 json={"position": position, "answer": right(item_type, key)})
+        resp = await client.post(
+            f"/api/v1/attempts/{ct.attempt_id}/responses",
+            headers={**ct.headers, **(phone if n else {})},
+            json={"position": position, "answer": right(item_type, key)},
+        )
         assert resp.status_code == 200, resp.text
     await ct.item()  # a third item served, never answered
-    assert (await client.post(f"/api/v1/attempts/{ct.attempt_id}/finish",
-                              headers=ct.headers)).status_code == 200
+    assert (
+        await client.post(f"/api/v1/attempts/{ct.attempt_id}/finish", headers=ct.headers)
+    ).status_code == 200
 
     today = datetime.now(UTC).date()
-    dates: dict[str, Any] = {"from": str(today - timedelta(days=1)),
-                             "to": str(today + timedelta(days=1)), "uic": course.uic}
+    dates: dict[str, Any] = {
+        "from": str(today - timedelta(days=1)),
+        "to": str(today + timedelta(days=1)),
+        "uic": course.uic,
+    }
     book = await workbook(client, course.admin, "placement", **dates)
     _, rows = table(book, "Placements")
     levels = {r["Attempt"]: r["Level"] for r in rows}
     assert levels == {placed.attempt_id: level, unplaced.attempt_id: "Unplaced"}
-    summary = {r[0]: r[1] for r in book["Summary"].iter_rows(min_row=2, values_only=True)
-               if r[0]}
+    summary = {r[0]: r[1] for r in book["Summary"].iter_rows(min_row=2, values_only=True) if r[0]}
     assert summary["Unplaced"] == 1 and summary[level] == 1 and summary["Total"] == 2
     names = [r[0] for r in book["Summary"].iter_rows(min_row=2, values_only=True) if r[0]]
     assert names.index("Unplaced") == names.index("Total") - 1  # after the levels
@@ -63,8 +70,14 @@ async def test_placement_report_shows_unplaced_and_ct_log_shows_devices(
     headers, log = table(await workbook(client, course.admin, "ct-log", **dates), "CT log A1")
     assert headers[-2:] == ["IP", "User agent"]
     async with transaction(app.state.sessionmaker) as session:
-        stored = {r.position: r for r in (await session.scalars(select(Response).where(
-            Response.attempt_id == uuid.UUID(ct.attempt_id)))).all()}
+        stored = {
+            r.position: r
+            for r in (
+                await session.scalars(
+                    select(Response).where(Response.attempt_id == uuid.UUID(ct.attempt_id))
+                )
+            ).all()
+        }
     by_position = {r["Position"]: r for r in log}
     assert len(by_position) == 3
     for position in (1, 2):

@@ -27,21 +27,59 @@ from tests.report.conftest import (
     workbook,
 )
 
-SERVED_HEADERS = ["First name", "Last name", "Email", "UIC", "Organization", "Attempt", "Kind",
-                  "CT level", "Attempt number", "Started (UTC)", "Status", "Result", "Position",
-                  "Item code", "Item version", "Item id", "Skill", "Item level", "Item type",
-                  "Served (UTC)", "Answer", "Correct", "Timed out", "Time spent (s)",
-                  "Answered (UTC)", "IP", "User agent"]
+SERVED_HEADERS = [
+    "First name",
+    "Last name",
+    "Email",
+    "UIC",
+    "Organization",
+    "Attempt",
+    "Kind",
+    "CT level",
+    "Attempt number",
+    "Started (UTC)",
+    "Status",
+    "Result",
+    "Position",
+    "Item code",
+    "Item version",
+    "Item id",
+    "Skill",
+    "Item level",
+    "Item type",
+    "Served (UTC)",
+    "Answer",
+    "Correct",
+    "Timed out",
+    "Time spent (s)",
+    "Answered (UTC)",
+    "IP",
+    "User agent",
+]
 
 
 async def test_placement(client: httpx.AsyncClient, seed: Seed) -> None:
     book = await workbook(client, seed.key["R"], "placement", uic=seed.uic["R"], **seed.range)
     assert book.sheetnames == ["Summary", "Placements", "About"]
     headers, rows = table(book, "Placements")
-    assert headers == ["First name", "Last name", "Email", "UIC", "Organization",
-                       "Date taken (UTC)", "Level", "Position in level", "Theta", "SE",
-                       "Duration (s)", "Items served", "Correct", "Registered from",
-                       "Finish reason", "Attempt"]
+    assert headers == [
+        "First name",
+        "Last name",
+        "Email",
+        "UIC",
+        "Organization",
+        "Date taken (UTC)",
+        "Level",
+        "Position in level",
+        "Theta",
+        "SE",
+        "Duration (s)",
+        "Items served",
+        "Correct",
+        "Registered from",
+        "Finish reason",
+        "Attempt",
+    ]
     assert len(rows) == 3
     by_email = {r["Email"]: r for r in rows}
     for who, outcome in ((c, o) for c, k, o in seed.attempts.values() if k == "PT"):
@@ -81,38 +119,46 @@ async def test_formula_injection_is_text(client: httpx.AsyncClient, seed: Seed) 
         names[row[2].value] = (row[0].value, row[1].value)
     assert names[seed.candidates["hostile"]["email"]] == ("'" + HOSTILE_FIRST, "'+1")
     assert names[seed.candidates["bulk"]["email"]] == ("'@SUM(1)", "'-2")
-    assert not any(isinstance(c.value, str) and c.data_type == "f"
-                   for row in ws.iter_rows() for c in row)
+    assert not any(
+        isinstance(c.value, str) and c.data_type == "f" for row in ws.iter_rows() for c in row
+    )
 
 
 async def test_scoping(client: httpx.AsyncClient, seed: Seed) -> None:
     # the parent sees its children's rows; a child sees its own; a sibling is a 404
-    _, parent = table(await workbook(client, seed.key["R"], "placement", uic=seed.uic["R"],
-                                     **seed.range), "Placements")
-    _, own = table(await workbook(client, seed.key["X"], "placement", uic=seed.uic["X"],
-                                  **seed.range), "Placements")
-    _, default = table(await workbook(client, seed.key["X"], "placement", **seed.range),
-                       "Placements")
+    _, parent = table(
+        await workbook(client, seed.key["R"], "placement", uic=seed.uic["R"], **seed.range),
+        "Placements",
+    )
+    _, own = table(
+        await workbook(client, seed.key["X"], "placement", uic=seed.uic["X"], **seed.range),
+        "Placements",
+    )
+    _, default = table(
+        await workbook(client, seed.key["X"], "placement", **seed.range), "Placements"
+    )
     assert len(parent) == 3 and len(own) == 2
     assert {r["UIC"] for r in own} == {seed.uic["X"]} and default == own
     for key, uic in (("X", "Y"), ("Y", "X"), ("X", "R")):
         resp = await download(client, seed.key[key], "ct-log", uic=seed.uic[uic], **seed.range)
         assert resp.status_code == 404 and resp.json()["type"] == "/errors/not-found"
     # a viewer may read reports
-    _, viewed = table(await workbook(client, seed.key["viewer"], "placement",
-                                     uic=seed.uic["R"], **seed.range), "Placements")
+    _, viewed = table(
+        await workbook(client, seed.key["viewer"], "placement", uic=seed.uic["R"], **seed.range),
+        "Placements",
+    )
     assert len(viewed) == 3
 
 
-async def test_responses(app: FastAPI, client: httpx.AsyncClient, seed: Seed,
-                         su: Headers) -> None:
+async def test_responses(app: FastAPI, client: httpx.AsyncClient, seed: Seed, su: Headers) -> None:
     hostile, bulk = seed.candidates["hostile"]["email"], seed.candidates["bulk"]["email"]
     other = f"{uuid.uuid4().hex}@nowhere.example"  # unknown emails simply match nothing
     # a superadmin: answers to live items are the keys, hidden from the organization's staff
     # (tests/content/test_keys.py)
     for emails in ([f"{hostile.upper()}, {bulk}", other], [hostile, bulk, other]):
-        book = await workbook(client, su, "responses", uic=seed.uic["R"],
-                              emails=emails, **seed.range)
+        book = await workbook(
+            client, su, "responses", uic=seed.uic["R"], emails=emails, **seed.range
+        )
         assert book.sheetnames == ["Responses", "About"]
         headers, rows = table(book, "Responses")
         assert headers == SERVED_HEADERS
@@ -122,9 +168,14 @@ async def test_responses(app: FastAPI, client: httpx.AsyncClient, seed: Seed,
         assert {r["Attempt"] for r in rows} == set(mine)
         assert {r["Kind"] for r in rows} == {"PT", "CT"}
     async with transaction(app.state.sessionmaker) as session:
-        stored = {(str(r.attempt_id), r.position): r for r in (await session.scalars(
-            select(Response).where(Response.attempt_id.in_([uuid.UUID(a) for a in mine])))
-        ).all()}
+        stored = {
+            (str(r.attempt_id), r.position): r
+            for r in (
+                await session.scalars(
+                    select(Response).where(Response.attempt_id.in_([uuid.UUID(a) for a in mine]))
+                )
+            ).all()
+        }
     ws = book["Responses"]
     for n, row in enumerate(rows, start=2):
         response = stored[(row["Attempt"], row["Position"])]
@@ -151,12 +202,12 @@ async def test_ct_review(client: httpx.AsyncClient, seed: Seed) -> None:
     assert row["Score"] == failed["score"] and row["Pass mark"] == failed["pass_mark"]
     assert row["Status"] == failed["status"] and row["Level"] == "A1"
     assert row["Can't-Do count"] == len(failed["cant_do"]) > 0
-    assert row["Can't-Do"].split("\n") == [f"{c['text']} ({c['skill']}, {c['level']})"
-                                           for c in failed["cant_do"]]
+    assert row["Can't-Do"].split("\n") == [
+        f"{c['text']} ({c['skill']}, {c['level']})" for c in failed["cant_do"]
+    ]
     assert row["Review lessons"].split("\n") == [r["title"] for r in failed["review_list"]]
     # the passed CT's organization alone has no failed CT
-    _, none = table(await workbook(client, seed.key["Y"], "ct-review", **seed.range),
-                    "CT review")
+    _, none = table(await workbook(client, seed.key["Y"], "ct-review", **seed.range), "CT review")
     assert none == []
 
 
@@ -167,25 +218,32 @@ async def test_ct_log(client: httpx.AsyncClient, seed: Seed) -> None:
     assert headers == SERVED_HEADERS
     assert len(rows) == sum(o["served"] for o in seed.of("CT")) == 8
     assert [r["Position"] for r in rows] == [1, 2, 3, 4, 1, 2, 3, 4]
-    one = await workbook(client, seed.key["R"], "ct-log", uic=seed.uic["R"], level="a1",
-                         **seed.range)
+    one = await workbook(
+        client, seed.key["R"], "ct-log", uic=seed.uic["R"], level="a1", **seed.range
+    )
     assert table(one, "CT log A1")[1] == rows
-    empty = await workbook(client, seed.key["R"], "ct-log", uic=seed.uic["R"], level="B2",
-                           **seed.range)
+    empty = await workbook(
+        client, seed.key["R"], "ct-log", uic=seed.uic["R"], level="B2", **seed.range
+    )
     assert empty.sheetnames == ["CT log B2", "About"] and table(empty, "CT log B2")[1] == []
 
 
-async def _served(app: FastAPI, seed: Seed, kinds: tuple[str, ...]
-                  ) -> list[tuple[str, Item, bool]]:
+async def _served(app: FastAPI, seed: Seed, kinds: tuple[str, ...]) -> list[tuple[str, Item, bool]]:
     """(attempt id, item, correct) of every served item of the seed's finished attempts."""
     ids = [uuid.UUID(a) for a, (_, k, _) in seed.attempts.items() if k in kinds]
     async with transaction(app.state.sessionmaker) as session:
-        rows = (await session.execute(
-            select(AttemptItem.attempt_id, Item, Response.correct)
-            .join(Item, Item.id == AttemptItem.item_id)
-            .outerjoin(Response, (Response.attempt_id == AttemptItem.attempt_id)
-                       & (Response.position == AttemptItem.position))
-            .where(AttemptItem.attempt_id.in_(ids)))).all()
+        rows = (
+            await session.execute(
+                select(AttemptItem.attempt_id, Item, Response.correct)
+                .join(Item, Item.id == AttemptItem.item_id)
+                .outerjoin(
+                    Response,
+                    (Response.attempt_id == AttemptItem.attempt_id)
+                    & (Response.position == AttemptItem.position),
+                )
+                .where(AttemptItem.attempt_id.in_(ids))
+            )
+        ).all()
     return [(str(a), item, bool(correct)) for a, item, correct in rows]
 
 
@@ -213,14 +271,29 @@ async def test_cant_do(app: FastAPI, client: httpx.AsyncClient, seed: Seed) -> N
     assert about(book)["Finished placement tests"] == 3
 
 
-async def test_item_stats(app: FastAPI, client: httpx.AsyncClient, seed: Seed,
-                          su: Headers) -> None:
+async def test_item_stats(app: FastAPI, client: httpx.AsyncClient, seed: Seed, su: Headers) -> None:
     # a superadmin: the IRT columns are for key readers (tests/content/test_keys.py)
     book = await workbook(client, su, "item-stats", uic=seed.uic["R"], **seed.range)
     headers, rows = table(book, "Item statistics")
-    assert headers == ["Item code", "Version", "Item id", "Type", "Skill", "Level", "Can-Do",
-                       "Exposures", "Answered", "Correct", "p-value", "Point-biserial",
-                       "Mean time (s)", "IRT model", "a", "b", "c"]
+    assert headers == [
+        "Item code",
+        "Version",
+        "Item id",
+        "Type",
+        "Skill",
+        "Level",
+        "Can-Do",
+        "Exposures",
+        "Answered",
+        "Correct",
+        "p-value",
+        "Point-biserial",
+        "Mean time (s)",
+        "IRT model",
+        "a",
+        "b",
+        "c",
+    ]
     served = await _served(app, seed, ("PT", "CT"))
     totals: dict[str, int] = {}
     for attempt, _, correct in served:
@@ -238,8 +311,7 @@ async def test_item_stats(app: FastAPI, client: httpx.AsyncClient, seed: Seed,
         assert row["Exposures"] == len(pairs) and row["Correct"] == pairs[:, 0].sum()
         assert row["p-value"] == pytest.approx(pairs[:, 0].mean())
         assert (row["a"], row["b"]) == pytest.approx((item.irt_a, item.irt_b))
-        assert (row["Skill"], row["Level"], row["Item code"]) == (
-            item.skill, item.level, item.code)
+        assert (row["Skill"], row["Level"], row["Item code"]) == (item.skill, item.level, item.code)
         if pairs[:, 0].std() > 0 and pairs[:, 1].std() > 0:
             assert row["Point-biserial"] == pytest.approx(np.corrcoef(pairs.T)[0, 1])
             checked += 1
@@ -248,17 +320,21 @@ async def test_item_stats(app: FastAPI, client: httpx.AsyncClient, seed: Seed,
     assert checked > 0
 
 
-@pytest.mark.parametrize(("name", "params", "status", "code"), [
-    ("nope", {}, 404, "unknown-report"),
-    ("placement", {"from": "2026-02-01", "to": "2026-01-31"}, 422, "reversed-date-range"),
-    ("placement", {"from": "2000-01-01", "to": "2026-01-31"}, 422, "date-range-too-long"),
-    ("placement", {"level": "Z9"}, 422, "unknown-level"),
-    ("placement", {"from": "yesterday"}, 422, "validation-error"),
-    ("placement", {"uic": "NO-SUCH-ORG"}, 404, "not-found"),
-    ("responses", {"emails": "not-an-email"}, 422, "report-emails"),
-])
-async def test_bad_input(client: httpx.AsyncClient, seed: Seed, name: str,
-                         params: dict[str, str], status: int, code: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "params", "status", "code"),
+    [
+        ("nope", {}, 404, "unknown-report"),
+        ("placement", {"from": "2026-02-01", "to": "2026-01-31"}, 422, "reversed-date-range"),
+        ("placement", {"from": "2000-01-01", "to": "2026-01-31"}, 422, "date-range-too-long"),
+        ("placement", {"level": "Z9"}, 422, "unknown-level"),
+        ("placement", {"from": "yesterday"}, 422, "validation-error"),
+        ("placement", {"uic": "NO-SUCH-ORG"}, 404, "not-found"),
+        ("responses", {"emails": "not-an-email"}, 422, "report-emails"),
+    ],
+)
+async def test_bad_input(
+    client: httpx.AsyncClient, seed: Seed, name: str, params: dict[str, str], status: int, code: str
+) -> None:
     resp = await download(client, seed.key["R"], name, **{**seed.range, **params})
     assert resp.status_code == status, resp.text
     assert resp.headers["content-type"] == "application/problem+json"

@@ -29,8 +29,9 @@ from tests.conftest import Headers, create_org
 from tests.report.conftest import Seed
 
 
-@pytest.mark.parametrize("text", ["=1+1", "+1", "-2", "@SUM(1)", "\tx", "\rx",
-                                  '=HYPERLINK("http://x","y")'])
+@pytest.mark.parametrize(
+    "text", ["=1+1", "+1", "-2", "@SUM(1)", "\tx", "\rx", '=HYPERLINK("http://x","y")']
+)
 def test_formula_triggers_are_escaped(text: str) -> None:
     assert safe_text(text) == "'" + text
 
@@ -43,17 +44,35 @@ def test_plain_text_is_kept(text: str) -> None:
 def test_typed_cells(tmp_path: Path) -> None:
     path = tmp_path / "t.xlsx"
     book = Book(path)
-    sheet = book.sheet("T", [Column("text"), Column("int", "int"), Column("float", "float"),
-                             Column("when", "datetime"), Column("day", "date"),
-                             Column("flag", "bool"), Column("answer", "json"),
-                             Column("lines", "lines")])
+    sheet = book.sheet(
+        "T",
+        [
+            Column("text"),
+            Column("int", "int"),
+            Column("float", "float"),
+            Column("when", "datetime"),
+            Column("day", "date"),
+            Column("flag", "bool"),
+            Column("answer", "json"),
+            Column("lines", "lines"),
+        ],
+    )
     plus_two = timezone(timedelta(hours=2))
-    sheet.extend([
-        ("x" * (MAX_CELL_CHARS + 5), 3, Decimal("0.125"),
-         datetime(2026, 3, 1, 14, 0, tzinfo=plus_two), date(2026, 3, 1), True, ["A", "C"],
-         ["one", "=two"]),
-        ("=x", None, math.nan, None, None, False, "=1", []),
-    ])
+    sheet.extend(
+        [
+            (
+                "x" * (MAX_CELL_CHARS + 5),
+                3,
+                Decimal("0.125"),
+                datetime(2026, 3, 1, 14, 0, tzinfo=plus_two),
+                date(2026, 3, 1),
+                True,
+                ["A", "C"],
+                ["one", "=two"],
+            ),
+            ("=x", None, math.nan, None, None, False, "=1", []),
+        ]
+    )
     book.close()
     ws = openpyxl.load_workbook(path)["T"]
     first = list(ws[2])
@@ -90,8 +109,13 @@ def peak(fn: Callable[[], object]) -> int:
 
 
 def test_writer_memory_does_not_grow_with_rows(tmp_path: Path) -> None:
-    columns = [Column("name"), Column("email", width=30), Column("n", "int"),
-               Column("x", "float"), Column("when", "datetime")]
+    columns = [
+        Column("name"),
+        Column("email", width=30),
+        Column("n", "int"),
+        Column("x", "float"),
+        Column("when", "datetime"),
+    ]
     now = datetime.now(UTC)
 
     def write(rows: int) -> Callable[[], object]:
@@ -99,15 +123,17 @@ def test_writer_memory_does_not_grow_with_rows(tmp_path: Path) -> None:
             book = Book(tmp_path / f"{rows}.xlsx")
             sheet = book.sheet("Rows", columns)
             for start in range(0, rows, 1000):
-                sheet.extend((f"name {n}", f"c{n}@example.org", n, n / 7, now)
-                             for n in range(start, min(rows, start + 1000)))
+                sheet.extend(
+                    (f"name {n}", f"c{n}@example.org", n, n / 7, now)
+                    for n in range(start, min(rows, start + 1000))
+                )
             book.close()
+
         return run
 
     small, large = peak(write(2_000)), peak(write(20_000))
     assert large < small * 1.25 + 256 * 1024, (small, large)
-    assert openpyxl.load_workbook(tmp_path / "20000.xlsx", read_only=True)["Rows"].max_row \
-        == 20_001
+    assert openpyxl.load_workbook(tmp_path / "20000.xlsx", read_only=True)["Rows"].max_row == 20_001
 
 
 async def _clone_placements(app: FastAPI, seed: Seed, uic: str, count: int) -> None:
@@ -118,13 +144,15 @@ async def _clone_placements(app: FastAPI, seed: Seed, uic: str, count: int) -> N
         source = await session.get(Attempt, uuid.UUID(pt))
         assert source is not None and org_id is not None
         columns = {c.key: getattr(source, c.key) for c in Attempt.__table__.columns}
-        await session.execute(insert(Attempt), [
-            {**columns, "id": uuid.uuid4(), "organization_id": org_id} for _ in range(count)])
+        await session.execute(
+            insert(Attempt),
+            [{**columns, "id": uuid.uuid4(), "organization_id": org_id} for _ in range(count)],
+        )
 
 
 async def test_report_memory_does_not_grow_with_rows(
-        app: FastAPI, client: httpx.AsyncClient, su: Headers, seed: Seed,
-        tmp_path: Path) -> None:
+    app: FastAPI, client: httpx.AsyncClient, su: Headers, seed: Seed, tmp_path: Path
+) -> None:
     small_org = await create_org(client, su, plan_code=seed.course.plan)
     large_org = await create_org(client, su, plan_code=seed.course.plan)
     await _clone_placements(app, seed, small_org["uic"], 3_000)

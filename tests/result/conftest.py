@@ -46,11 +46,20 @@ class World:
     after: datetime
 
 
-async def _run(app: FastAPI, client: httpx.AsyncClient, course: Course, world: World,
-               name: str, candidate: str, kind: str, policy: Any) -> None:
+async def _run(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    course: Course,
+    world: World,
+    name: str,
+    candidate: str,
+    kind: str,
+    policy: Any,
+) -> None:
     level = "A1" if kind == "CT" else None
-    taker = Taker(app, client, await course.token(client, kind, level,
-                                                  candidate=world.candidate[candidate]))
+    taker = Taker(
+        app, client, await course.token(client, kind, level, candidate=world.candidate[candidate])
+    )
     started = await taker.start()
     assert started.status_code == 201, started.text
     state = await taker.run(policy)
@@ -63,27 +72,40 @@ async def world(app: FastAPI, client: httpx.AsyncClient, su: Headers) -> World:
     course = await make_course(app, client, su)
     uic = {"P": course.uic}
     for name, parent in (("A", "P"), ("B", "P"), ("A1", "A")):
-        uic[name] = (await create_org(client, su, parent=uic[parent], name=name,
-                                      plan_code=course.plan))["uic"]
-    key = {"P": course.admin, "A": await create_key(app, "admin", uic["A"]),
-           "B": await create_key(app, "admin", uic["B"]),
-           "A1": await create_key(app, "admin", uic["A1"]),
-           "viewer_A": await create_key(app, "viewer", uic["A"])}
+        uic[name] = (
+            await create_org(client, su, parent=uic[parent], name=name, plan_code=course.plan)
+        )["uic"]
+    key = {
+        "P": course.admin,
+        "A": await create_key(app, "admin", uic["A"]),
+        "B": await create_key(app, "admin", uic["B"]),
+        "A1": await create_key(app, "admin", uic["A1"]),
+        "viewer_A": await create_key(app, "viewer", uic["A"]),
+    }
     candidate = {"p": course.candidate}
     for name, org in (("a", "A"), ("a1", "A1"), ("b", "B")):
-        candidate[name] = await create_candidate(client, course.admin, uic=uic[org],
-                                                 first_name=f"First-{name}",
-                                                 last_name=f"Last-{name}")
-    w = World(course, uic, key, candidate, {}, {}, datetime.now(UTC), datetime.now(UTC),
-              datetime.now(UTC))
+        candidate[name] = await create_candidate(
+            client, course.admin, uic=uic[org], first_name=f"First-{name}", last_name=f"Last-{name}"
+        )
+    w = World(
+        course, uic, key, candidate, {}, {}, datetime.now(UTC), datetime.now(UTC), datetime.now(UTC)
+    )
     await _run(app, client, course, w, "pt_a", "a", "PT", all_right)
     await _run(app, client, course, w, "pt_a1", "a1", "PT", all_wrong)
     w.mid = datetime.now(UTC)
     await _run(app, client, course, w, "ct_a", "a", "CT", all_right)
     await _run(app, client, course, w, "ct_a1", "a1", "CT", all_wrong)
     await _run(app, client, course, w, "ct_b", "b", "CT", all_right)
-    await _run(app, client, course, w, "pt_b", "b", "PT",
-               lambda n, t, k: right(t, k) if n < 4 else wrong(t, k))
+    await _run(
+        app,
+        client,
+        course,
+        w,
+        "pt_b",
+        "b",
+        "PT",
+        lambda n, t, k: right(t, k) if n < 4 else wrong(t, k),
+    )
     w.after = datetime.now(UTC)
     running = Taker(app, client, await course.token(client, "PT"))
     assert (await running.start()).status_code == 201

@@ -15,14 +15,16 @@ from sqlalchemy.engine import make_url
 
 _IDLE_IN_TRANSACTION = text(
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-    "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'")
+    "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
+)
 
 
 async def database_is_free(app: FastAPI) -> bool:
     settings = app.state.settings
     if settings.is_sqlite:
-        conn = sqlite3.connect(make_url(settings.database_url).database, timeout=0.2,
-                               isolation_level=None)
+        conn = sqlite3.connect(
+            make_url(settings.database_url).database, timeout=0.2, isolation_level=None
+        )
         try:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("ROLLBACK")

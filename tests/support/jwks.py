@@ -18,11 +18,13 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 class SigningKey:
     kid: str
     private: RSAPrivateKey = field(
-        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
 
     def jwk(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(
-            self.private.public_key()))
+        data: dict[str, Any] = json.loads(
+            jwt.algorithms.RSAAlgorithm.to_jwk(self.private.public_key())
+        )
         return {**data, "kid": self.kid, "use": "sig", "alg": "RS256"}
 
 
@@ -36,14 +38,26 @@ class Issuer:
     jwks_url: str = ""
     hits: int = 0
 
-    def sign(self, claims: dict[str, Any], *, key: SigningKey | None = None,
-             headers: dict[str, Any] | None = None) -> str:
+    def sign(
+        self,
+        claims: dict[str, Any],
+        *,
+        key: SigningKey | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> str:
         key = key or self.keys[0]
         now = int(time.time())
-        body = {"iss": self.issuer, "aud": self.audience, "sub": "user-1", "iat": now,
-                "exp": now + 300, **claims}
-        return jwt.encode(body, key.private, algorithm="RS256",
-                          headers={"kid": key.kid, **(headers or {})})
+        body = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": "user-1",
+            "iat": now,
+            "exp": now + 300,
+            **claims,
+        }
+        return jwt.encode(
+            body, key.private, algorithm="RS256", headers={"kid": key.kid, **(headers or {})}
+        )
 
 
 class JwksServer:

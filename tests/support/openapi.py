@@ -34,10 +34,12 @@ class Operation:
 
 
 def operations(doc: dict[str, Any]) -> list[Operation]:
-    return [Operation(method.upper(), path, spec)
-            for path, item in doc["paths"].items()
-            for method, spec in item.items() if method in ("get", "post", "put", "patch",
-                                                           "delete")]
+    return [
+        Operation(method.upper(), path, spec)
+        for path, item in doc["paths"].items()
+        for method, spec in item.items()
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
 
 
 def resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -61,11 +63,15 @@ def sample(doc: dict[str, Any], schema: dict[str, Any], overrides: dict[str, Any
     kind = schema.get("type")
     if kind == "object" or "properties" in schema:
         props = schema.get("properties", {})
-        return {name: overrides[name] if name in overrides else sample(doc, props[name], overrides)
-                for name in schema.get("required", [])}
+        return {
+            name: overrides[name] if name in overrides else sample(doc, props[name], overrides)
+            for name in schema.get("required", [])
+        }
     if kind == "array":
-        return [sample(doc, schema.get("items", {}), overrides)
-                for _ in range(max(1, schema.get("minItems", 1)))]
+        return [
+            sample(doc, schema.get("items", {}), overrides)
+            for _ in range(max(1, schema.get("minItems", 1)))
+        ]
     if kind == "integer":
         return max(1, schema.get("minimum", 1))
     if kind == "number":

@@ -25,32 +25,66 @@ def _slug(level: str) -> str:
 
 def _item(level: str) -> dict[str, Any]:
     # pilot, not active: a flow that pools "every active item of a level" never takes these
-    return {"code": f"plan-fixture-{_slug(level)}", "type": "single_choice", "status": "pilot",
-            "skill": "reading", "level": level, "prompt": f"Reading at {level}",
-            "options": [{"id": "A", "text": "yes"}, {"id": "B", "text": "no"}],
-            "key": {"correct": ["A"]}}
+    return {
+        "code": f"plan-fixture-{_slug(level)}",
+        "type": "single_choice",
+        "status": "pilot",
+        "skill": "reading",
+        "level": level,
+        "prompt": f"Reading at {level}",
+        "options": [{"id": "A", "text": "yes"}, {"id": "B", "text": "no"}],
+        "key": {"correct": ["A"]},
+    }
 
 
 def flows(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A bank with an item per level, then each plan's PT and CTs."""
     levels = [lv["level"] for plan in plans for lv in plan["levels"]]
-    bank = {"format": "etest-flow/1", "kind": "bank", "code": "bank-plan-fixture",
-            "version": VERSION, "title": "Plan fixture bank",
-            "items": [_item(lv) for lv in dict.fromkeys(levels)]}
+    bank = {
+        "format": "etest-flow/1",
+        "kind": "bank",
+        "code": "bank-plan-fixture",
+        "version": VERSION,
+        "title": "Plan fixture bank",
+        "items": [_item(lv) for lv in dict.fromkeys(levels)],
+    }
     out: list[dict[str, Any]] = [bank]
     for plan in plans:
-        out.append({"format": "etest-flow/1", "kind": "PT", "code": plan["pt_assessment"],
-                    "version": VERSION, "title": "Placement", "plan": plan["code"],
-                    "engine": {"type": "staged", "groups": [
+        out.append(
+            {
+                "format": "etest-flow/1",
+                "kind": "PT",
+                "code": plan["pt_assessment"],
+                "version": VERSION,
+                "title": "Placement",
+                "plan": plan["code"],
+                "engine": {
+                    "type": "staged",
+                    "groups": [
                         {"level": lv["level"], "items": [_item(lv["level"])["code"]]}
-                        for lv in plan["levels"]]}})
+                        for lv in plan["levels"]
+                    ],
+                },
+            }
+        )
         for lv in plan["levels"]:
-            out.append({"format": "etest-flow/1", "kind": "CT", "code": lv["ct_assessment"],
-                        "version": VERSION, "title": f"Certification {lv['level']}",
-                        "plan": plan["code"], "level": lv["level"],
-                        "engine": {"type": "fixed", "sections": [
-                            {"skill": "reading", "count": 1,
-                             "pool": [_item(lv["level"])["code"]]}]}})
+            out.append(
+                {
+                    "format": "etest-flow/1",
+                    "kind": "CT",
+                    "code": lv["ct_assessment"],
+                    "version": VERSION,
+                    "title": f"Certification {lv['level']}",
+                    "plan": plan["code"],
+                    "level": lv["level"],
+                    "engine": {
+                        "type": "fixed",
+                        "sections": [
+                            {"skill": "reading", "count": 1, "pool": [_item(lv["level"])["code"]]}
+                        ],
+                    },
+                }
+            )
     return out
 
 
@@ -61,6 +95,9 @@ async def import_plan_content(client: httpx.AsyncClient, su: dict[str, str]) -> 
     with zipfile.ZipFile(buf, "w") as zf:
         for n, flow in enumerate(flows(plans)):
             zf.writestr(f"{n:03d}.json", json.dumps(flow))
-    resp = await client.post("/api/v1/content/import", headers=su,
-                             files={"file": ("plans.zip", buf.getvalue(), "application/zip")})
+    resp = await client.post(
+        "/api/v1/content/import",
+        headers=su,
+        files={"file": ("plans.zip", buf.getvalue(), "application/zip")},
+    )
     assert resp.status_code == 200, resp.text

@@ -64,12 +64,17 @@ class Server:
         self.starts = 0
 
     def _env(self) -> dict[str, str]:
-        return {**os.environ, "ETEST_DATABASE_URL": self.settings.database_url,
-                "ETEST_SECRET_KEY": PEPPER, "ETEST_SWEEP_INTERVAL": "0",
-                "ETEST_LOG_LEVEL": "WARNING", "ETEST_VAR_DIR": str(self.settings.var_dir),
-                "ETEST_ENV": "test",
-                # delivery is driven by the tests that check it, not by every server they start
-                "ETEST_WORKER_MODE": "external"}
+        return {
+            **os.environ,
+            "ETEST_DATABASE_URL": self.settings.database_url,
+            "ETEST_SECRET_KEY": PEPPER,
+            "ETEST_SWEEP_INTERVAL": "0",
+            "ETEST_LOG_LEVEL": "WARNING",
+            "ETEST_VAR_DIR": str(self.settings.var_dir),
+            "ETEST_ENV": "test",
+            # delivery is driven by the tests that check it, not by every server they start
+            "ETEST_WORKER_MODE": "external",
+        }
 
     @property
     def log_path(self) -> Path:
@@ -82,11 +87,26 @@ class Server:
         started = time.monotonic()
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "etest.app:create_app", "--factory",
-                 "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-                 "--timeout-graceful-shutdown", "2"],
-                env=self._env(), stdout=log, stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent)
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "etest.app:create_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    "warning",
+                    "--timeout-graceful-shutdown",
+                    "2",
+                ],
+                env=self._env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
         return started
 
     def wait_ready(self, started: float) -> float:

@@ -33,8 +33,9 @@ class Tab:
     """A page with the checks every test makes: no console errors (CSP refusals among them),
     no sideways scrolling, one screenshot and one axe run per page type."""
 
-    def __init__(self, page: Page, base: str, artifacts: Path, prefix: str, *,
-                 javascript: bool = True) -> None:
+    def __init__(
+        self, page: Page, base: str, artifacts: Path, prefix: str, *, javascript: bool = True
+    ) -> None:
         self.page, self.base, self.artifacts, self.prefix = page, base, artifacts, prefix
         self.javascript = javascript  # axe-core needs the page's timers: it runs with JS only
         self.errors: list[str] = []
@@ -67,13 +68,13 @@ class Tab:
     async def check(self, name: str | None = None) -> None:
         """The page fits the viewport; with a name: a screenshot and an axe-core run."""
         fits = await self.page.evaluate(
-            "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+            "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        )
         assert fits, f"{self.page.url} scrolls sideways"
         assert await self.page.locator("h1").count() == 1
         if name is None:
             return
-        await self.page.screenshot(path=self.artifacts / f"{self.prefix}{name}.png",
-                                   full_page=True)
+        await self.page.screenshot(path=self.artifacts / f"{self.prefix}{name}.png", full_page=True)
         if self.javascript:
             await asyncio.wait_for(axe(self.page, f"{self.prefix}{name}"), 30)
 
@@ -86,16 +87,26 @@ async def axe(page: Page, name: str) -> None:
         _AXE.append(AXE_JS.read_text())
     # evaluate() is not subject to the page's CSP, which refuses injected script tags
     await page.evaluate(_AXE[0])
-    result = await page.evaluate(
-        "() => axe.run(document, {resultTypes: ['violations']})")
+    result = await page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
     violations = result["violations"]
     serious = [v for v in violations if v.get("impact") in ("serious", "critical")]
     for v in violations:
-        print(f"axe {name}: {v['impact']} {v['id']}: {v['help']} "
-              f"{[n['target'] for n in v['nodes']][:3]}")
+        print(
+            f"axe {name}: {v['impact']} {v['id']}: {v['help']} "
+            f"{[n['target'] for n in v['nodes']][:3]}"
+        )
     assert not serious, f"axe found serious violations on {name}:\n" + json.dumps(
-        [{"id": v["id"], "impact": v["impact"], "help": v["help"],
-          "nodes": [n["html"] for n in v["nodes"]][:5]} for v in serious], indent=1)
+        [
+            {
+                "id": v["id"],
+                "impact": v["impact"],
+                "help": v["help"],
+                "nodes": [n["html"] for n in v["nodes"]][:5],
+            }
+            for v in serious
+        ],
+        indent=1,
+    )
 
 
 @pytest.fixture
@@ -121,13 +132,14 @@ async def item_type_here(app: FastAPI, tab: Tab) -> tuple[int, str, dict[str, An
 async def fill_answer(page: Page, item_type: str, key: dict[str, Any], right: bool) -> None:
     if item_type == "single_choice":
         values = await page.locator("input[name=answer]").evaluate_all(
-            "els => els.map(e => e.value)")
-        value = key["correct"][0] if right else next(v for v in values
-                                                     if v != key["correct"][0])
+            "els => els.map(e => e.value)"
+        )
+        value = key["correct"][0] if right else next(v for v in values if v != key["correct"][0])
         await page.locator(f"input[name=answer][value='{value}']").check()
     elif item_type == "multiple_choice":
         values = await page.locator("input[name=answer]").evaluate_all(
-            "els => els.map(e => e.value)")
+            "els => els.map(e => e.value)"
+        )
         chosen = key["correct"] if right else [v for v in values if v not in key["correct"]]
         for value in chosen:
             await page.locator(f"input[name=answer][value='{value}']").check()
@@ -154,10 +166,16 @@ def shot_name(item_type: str, html: str) -> str:
     return f"item-{item_type}"
 
 
-async def take(app: FastAPI, tab: Tab, right: Callable[[int, str], bool], *,
-               shots: set[str] | None = None, stop_after: int | None = None,
-               on_item: Callable[[int], Any] | None = None,
-               before: Callable[[str], Any] | None = None) -> list[str]:
+async def take(
+    app: FastAPI,
+    tab: Tab,
+    right: Callable[[int, str], bool],
+    *,
+    shots: set[str] | None = None,
+    stop_after: int | None = None,
+    on_item: Callable[[int], Any] | None = None,
+    before: Callable[[str], Any] | None = None,
+) -> list[str]:
     """Answer item after item until the result (or ``stop_after`` answers); returns the types."""
     types: list[str] = []
     while await tab.page.locator("form.answer-form").count():
@@ -187,8 +205,9 @@ async def api_state(base: str, context: BrowserContext, attempt_id: str) -> dict
     cookie_id, secret = cookie["value"].split(":", 1)
     assert cookie_id == attempt_id
     async with httpx.AsyncClient(base_url=base) as client:
-        resp = await client.get(f"/api/v1/attempts/{attempt_id}",
-                                headers={"Authorization": f"Bearer {secret}"})
+        resp = await client.get(
+            f"/api/v1/attempts/{attempt_id}", headers={"Authorization": f"Bearer {secret}"}
+        )
     assert resp.status_code == 200, resp.text
     state: dict[str, Any] = resp.json()
     return state
@@ -197,11 +216,12 @@ async def api_state(base: str, context: BrowserContext, attempt_id: str) -> dict
 # ---------------------------------------------------------------------------- the tests
 
 
-async def test_placement_on_a_phone_with_a_reload(app: FastAPI, web_course: WebCourse,
-                                                  web_server: str, browser: Browser,
-                                                  artifacts: Path) -> None:
-    context = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
-                                        device_scale_factor=2)
+async def test_placement_on_a_phone_with_a_reload(
+    app: FastAPI, web_course: WebCourse, web_server: str, browser: Browser, artifacts: Path
+) -> None:
+    context = await browser.new_context(
+        viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2
+    )
     tab = Tab(await context.new_page(), web_server, artifacts, "phone-")
     await tab.goto("/take")
     await tab.check("token-entry")
@@ -232,8 +252,9 @@ async def test_placement_on_a_phone_with_a_reload(app: FastAPI, web_course: WebC
         assert state["current_position"] == 4 and heading == "Question 4"
 
     types = await take(app, tab, lambda n, _: n < 9, shots=set(), on_item=reload_after_three)
-    assert len(types) == 12 and {"ordering", "matching", "text_entry",
-                                 "multiple_choice"} <= set(types)
+    assert len(types) == 12 and {"ordering", "matching", "text_entry", "multiple_choice"} <= set(
+        types
+    )
     await expect(tab.page.locator("h1")).to_have_text("Your result")
     await expect(tab.page.locator(".result-value")).to_have_text("A1+")
     await expect(tab.page.get_by_text("You are above A1")).to_be_visible()
@@ -243,8 +264,8 @@ async def test_placement_on_a_phone_with_a_reload(app: FastAPI, web_course: WebC
 
 
 async def test_certification_passed_with_every_item_type(
-        app: FastAPI, web_course: WebCourse, web_server: str, context: BrowserContext,
-        artifacts: Path) -> None:
+    app: FastAPI, web_course: WebCourse, web_server: str, context: BrowserContext, artifacts: Path
+) -> None:
     tab = Tab(await context.new_page(), web_server, artifacts, "")
     await enter_token(tab, await web_course.token("CT", "A1"))
     await expect(tab.page.get_by_text("7 questions.")).to_be_visible()
@@ -270,10 +291,15 @@ async def test_certification_passed_with_every_item_type(
         await expect(page.locator("#live")).to_have_text("Position 1 (first) now has no part.")
 
     types = await take(app, tab, lambda n, _: True, shots=shots, before=swap_parts)
-    assert set(types) == {"single_choice", "multiple_choice", "text_entry", "ordering",
-                          "matching"}
-    assert {"item-listening", "item-picture", "item-ordering", "item-matching",
-            "item-text_entry", "item-multiple_choice"} <= shots
+    assert set(types) == {"single_choice", "multiple_choice", "text_entry", "ordering", "matching"}
+    assert {
+        "item-listening",
+        "item-picture",
+        "item-ordering",
+        "item-matching",
+        "item-text_entry",
+        "item-multiple_choice",
+    } <= shots
     await expect(tab.page.locator(".result-value")).to_have_text("You passed")
     await expect(tab.page.get_by_text("your score is 100%")).to_be_visible()
     await tab.check("result-ct-pass")
@@ -281,8 +307,8 @@ async def test_certification_passed_with_every_item_type(
 
 
 async def test_certification_finished_early_and_failed(
-        app: FastAPI, web_course: WebCourse, web_server: str, context: BrowserContext,
-        artifacts: Path) -> None:
+    app: FastAPI, web_course: WebCourse, web_server: str, context: BrowserContext, artifacts: Path
+) -> None:
     tab = Tab(await context.new_page(), web_server, artifacts, "")
     await enter_token(tab, await web_course.token("CT", "A1"))
     await tab.submit("Start the test")
@@ -302,9 +328,9 @@ async def test_certification_finished_early_and_failed(
     tab.assert_clean()
 
 
-async def test_without_javascript_on_a_phone(app: FastAPI, web_course: WebCourse,
-                                             web_server: str, browser: Browser,
-                                             artifacts: Path) -> None:
+async def test_without_javascript_on_a_phone(
+    app: FastAPI, web_course: WebCourse, web_server: str, browser: Browser, artifacts: Path
+) -> None:
     context = await browser.new_context(viewport=PHONE, java_script_enabled=False)
     tab = Tab(await context.new_page(), web_server, artifacts, "nojs-", javascript=False)
     await enter_token(tab, await web_course.token("CT", "A1"))
@@ -323,8 +349,9 @@ async def test_without_javascript_on_a_phone(app: FastAPI, web_course: WebCourse
     await context.close()
 
 
-async def test_keyboard_only(app: FastAPI, web_course: WebCourse, web_server: str,
-                             context: BrowserContext, artifacts: Path) -> None:
+async def test_keyboard_only(
+    app: FastAPI, web_course: WebCourse, web_server: str, context: BrowserContext, artifacts: Path
+) -> None:
     tab = Tab(await context.new_page(), web_server, artifacts, "")
     page = tab.page
     await tab.goto("/take")
@@ -363,14 +390,15 @@ async def test_keyboard_only(app: FastAPI, web_course: WebCourse, web_server: st
     async with page.expect_navigation():
         await page.keyboard.press("Enter")
     await expect(page.locator("h1"), f"a {item_type} item by keyboard").to_have_text(
-        "Question 2 of 7")
+        "Question 2 of 7"
+    )
     await expect(page.get_by_text("Your answer was saved.")).to_be_visible()
     tab.assert_clean()
 
 
 async def test_countdown_moves_on_and_sends_a_given_answer(
-        app: FastAPI, web_course: WebCourse, web_server: str, context: BrowserContext,
-        artifacts: Path) -> None:
+    app: FastAPI, web_course: WebCourse, web_server: str, context: BrowserContext, artifacts: Path
+) -> None:
     tab = Tab(await context.new_page(), web_server, artifacts, "")
     await enter_token(tab, await web_course.token("CT", "A1+"))
     await expect(tab.page.get_by_text("Some questions have their own time limit.")).to_be_visible()
@@ -388,8 +416,9 @@ async def test_countdown_moves_on_and_sends_a_given_answer(
     tab.assert_clean()
 
 
-async def test_result_hidden_shows_thanks(app: FastAPI, web_course: WebCourse, web_server: str,
-                                          context: BrowserContext, artifacts: Path) -> None:
+async def test_result_hidden_shows_thanks(
+    app: FastAPI, web_course: WebCourse, web_server: str, context: BrowserContext, artifacts: Path
+) -> None:
     tab = Tab(await context.new_page(), web_server, artifacts, "")
     await enter_token(tab, await web_course.token("CT", "A1", hide_result=True))
     await tab.submit("Start the test")
@@ -401,8 +430,8 @@ async def test_result_hidden_shows_thanks(app: FastAPI, web_course: WebCourse, w
 
 
 async def test_error_page_and_a_link_from_another_site(
-        web_course: WebCourse, web_server: str, context: BrowserContext,
-        artifacts: Path) -> None:
+    web_course: WebCourse, web_server: str, context: BrowserContext, artifacts: Path
+) -> None:
     tab = Tab(await context.new_page(), web_server, artifacts, "")
     await tab.goto(f"/take/{uuid.uuid4()}")
     await expect(tab.page.locator("h1")).to_have_text("Page not found")

@@ -31,8 +31,13 @@ QUIET = {"notify_after_pt": False, "notify_after_ct": False, "send_certificate_e
 
 @pytest.fixture(scope="session")
 def hook_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"callback_allow_networks": ALLOW, "callback_timeout": 1.0,
-                                       "outbox_backoff_base": 0.0})
+    return settings.model_copy(
+        update={
+            "callback_allow_networks": ALLOW,
+            "callback_timeout": 1.0,
+            "outbox_backoff_base": 0.0,
+        }
+    )
 
 
 @pytest.fixture(scope="session")
@@ -67,20 +72,23 @@ async def course(hook_app: FastAPI, hook_client: httpx.AsyncClient, su: Headers)
     return await make_course(hook_app, hook_client, su, settings=QUIET)
 
 
-async def configure(client: httpx.AsyncClient, course: Course, url: str,
-                    secret: str | None = None) -> dict[str, Any]:
+async def configure(
+    client: httpx.AsyncClient, course: Course, url: str, secret: str | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {"callback_url": url}
     if secret is not None:
         body["callback_secret"] = secret
-    resp = await client.patch(f"/api/v1/organizations/{course.uic}", headers=course.admin,
-                              json=body)
+    resp = await client.patch(
+        f"/api/v1/organizations/{course.uic}", headers=course.admin, json=body
+    )
     assert resp.status_code == 200, resp.text
     org: dict[str, Any] = resp.json()
     return org
 
 
-async def finish_ct(app: FastAPI, client: httpx.AsyncClient, course: Course, *,
-                    passed: bool = False) -> str:
+async def finish_ct(
+    app: FastAPI, client: httpx.AsyncClient, course: Course, *, passed: bool = False
+) -> str:
     """Run a CT A1 through the API to its end; returns the attempt id."""
     taker = Taker(app, client, await course.token(client, "CT", "A1"))
     assert (await taker.start()).status_code == 201
@@ -100,6 +108,13 @@ def delivery_id(event_type: str, event_id: uuid.UUID) -> uuid.UUID:
 
 async def deliveries_of(app: FastAPI, organization_id: str) -> list[OutboxEvent]:
     async with transaction(app.state.sessionmaker) as session:
-        return list((await session.scalars(select(OutboxEvent).where(
-            OutboxEvent.topic == "webhook.deliver",
-            OutboxEvent.organization_id == uuid.UUID(organization_id)))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(OutboxEvent).where(
+                        OutboxEvent.topic == "webhook.deliver",
+                        OutboxEvent.organization_id == uuid.UUID(organization_id),
+                    )
+                )
+            ).all()
+        )

@@ -54,9 +54,11 @@ class Receiver:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
                 with receiver._lock:
-                    receiver.requests.append(Received(
-                        "POST", self.path, {k.lower(): v for k, v in self.headers.items()},
-                        body))
+                    receiver.requests.append(
+                        Received(
+                            "POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                        )
+                    )
                     reply = receiver.script.popleft() if receiver.script else Reply()
                 if reply.delay:
                     time.sleep(reply.delay)

@@ -54,8 +54,9 @@ class Engine(Protocol):
     #: The fewest answers a placement needs (PT): fewer, and the attempt ends unplaced.
     min_answers: int
 
-    def decide(self, seed: int, history: Sequence[tuple[uuid.UUID, bool]],
-               seen_before: set[uuid.UUID]) -> Decision: ...
+    def decide(
+        self, seed: int, history: Sequence[tuple[uuid.UUID, bool]], seen_before: set[uuid.UUID]
+    ) -> Decision: ...
 
 
 @dataclass
@@ -73,8 +74,9 @@ def _rng(seed: int, *stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, *stream])
 
 
-def _prefer_unseen(ids: list[uuid.UUID], seen: set[uuid.UUID],
-                   rng: np.random.Generator) -> list[uuid.UUID]:
+def _prefer_unseen(
+    ids: list[uuid.UUID], seen: set[uuid.UUID], rng: np.random.Generator
+) -> list[uuid.UUID]:
     """The ids in a seeded random order, items seen in earlier attempts last."""
     ordered = [ids[i] for i in rng.permutation(len(ids))]
     return [i for i in ordered if i not in seen] + [i for i in ordered if i in seen]
@@ -82,8 +84,10 @@ def _prefer_unseen(ids: list[uuid.UUID], seen: set[uuid.UUID],
 
 class FixedEngine:
     def __init__(self, config: dict[str, Any]) -> None:
-        self.sections = [(s["skill"], int(s["count"]), [uuid.UUID(i) for i in s["pool"]])
-                         for s in config["sections"]]
+        self.sections = [
+            (s["skill"], int(s["count"]), [uuid.UUID(i) for i in s["pool"]])
+            for s in config["sections"]
+        ]
         self.shuffle = bool(config.get("shuffle_items", True))
         self.total = sum(count for _, count, _ in self.sections)
         # a CT is scored on its planned length: missing answers score zero, no minimum
@@ -98,8 +102,9 @@ class FixedEngine:
             out = [out[i] for i in _rng(seed, 2).permutation(len(out))]
         return out
 
-    def decide(self, seed: int, history: Sequence[tuple[uuid.UUID, bool]],
-               seen_before: set[uuid.UUID]) -> Decision:
+    def decide(
+        self, seed: int, history: Sequence[tuple[uuid.UUID, bool]], seen_before: set[uuid.UUID]
+    ) -> Decision:
         sequence = self.sequence(seed, seen_before)
         if len(history) >= len(sequence):
             return Decision(None, "complete", planned_total=len(sequence))
@@ -128,19 +133,24 @@ class StagedEngine:
         first = len(set(core[self.levels[self.start]])) if self.levels else 1
         self.min_answers = int(config.get("min_answers") or min(self.max_wrong, first))
 
-    def _group(self, seed: int, kind: int, level: str, seen: set[uuid.UUID],
-               used: set[uuid.UUID]) -> list[uuid.UUID]:
+    def _group(
+        self, seed: int, kind: int, level: str, seen: set[uuid.UUID], used: set[uuid.UUID]
+    ) -> list[uuid.UUID]:
         pool = (self.core if kind == 0 else self.refinement).get(level, [])
         index = LEVELS.index(level)
-        return [i for i in _prefer_unseen(sorted(pool), seen, _rng(seed, 3, kind, index))
-                if i not in used]
+        return [
+            i
+            for i in _prefer_unseen(sorted(pool), seen, _rng(seed, 3, kind, index))
+            if i not in used
+        ]
 
     def _next_level(self, level: str) -> str:
         i = self.plan_levels.index(level)
         return self.plan_levels[min(i + 1, len(self.plan_levels) - 1)]
 
-    def decide(self, seed: int, history: Sequence[tuple[uuid.UUID, bool]],
-               seen_before: set[uuid.UUID]) -> Decision:
+    def decide(
+        self, seed: int, history: Sequence[tuple[uuid.UUID, bool]], seen_before: set[uuid.UUID]
+    ) -> Decision:
         if not self.levels:
             return Decision(None, "no_items")
         h, wrong_run, used = 0, 0, set[uuid.UUID]()
@@ -180,54 +190,75 @@ class StagedEngine:
     def _stop(self, reason: str, level: str, correct: int, answered: int) -> Decision:
         # Position inside the level: how far the last group went towards the advance mark.
         share = correct / answered if answered else 0.0
-        return Decision(None, reason, level=level,
-                        position=round(min(100.0, 100.0 * share / self.advance), 1))
+        return Decision(
+            None, reason, level=level, position=round(min(100.0, 100.0 * share / self.advance), 1)
+        )
 
 
 class IrtEngine:
-    def __init__(self, config: dict[str, Any], items: dict[uuid.UUID, ItemInfo],
-                 plan_levels: list[str]) -> None:
+    def __init__(
+        self, config: dict[str, Any], items: dict[uuid.UUID, ItemInfo], plan_levels: list[str]
+    ) -> None:
         pool = [items[uuid.UUID(i)] for i in config["pool"]]
         self.ids = [p.id for p in pool]
         self.position = {item_id: n for n, item_id in enumerate(self.ids)}
         self.plan_levels = plan_levels
         bank = irt.ItemBank.from_arrays(
-            ids=[str(p.id) for p in pool], a=[p.a or 1.0 for p in pool],
-            b=[p.b or 0.0 for p in pool], c=[p.c or 0.0 for p in pool],
-            skills=[p.skill for p in pool])
+            ids=[str(p.id) for p in pool],
+            a=[p.a or 1.0 for p in pool],
+            b=[p.b or 0.0 for p in pool],
+            c=[p.c or 0.0 for p in pool],
+            skills=[p.skill for p in pool],
+        )
         targets = config.get("skill_targets")
-        self.engine = irt.CatEngine(bank, irt.EngineConfig(
-            cut_scores=tuple(config["cut_scores"]), min_items=int(config["min_items"]),
-            max_items=int(config["max_items"]), se_target=float(config["se_target"]),
-            randomesque_k=int(config["randomesque"]),
-            ci_level=float(config.get("classification_ci", 0.95)),
-            content_targets=targets))
+        self.engine = irt.CatEngine(
+            bank,
+            irt.EngineConfig(
+                cut_scores=tuple(config["cut_scores"]),
+                min_items=int(config["min_items"]),
+                max_items=int(config["max_items"]),
+                se_target=float(config["se_target"]),
+                randomesque_k=int(config["randomesque"]),
+                ci_level=float(config.get("classification_ci", 0.95)),
+                content_targets=targets,
+            ),
+        )
         self._states: Lru[tuple[int, tuple[int, ...]], irt.EngineState] = Lru(self.STATES)
         self.min_answers = int(config.get("min_answers") or config["min_items"])
 
     #: Attempt states kept per process (a few kB each), least recently used dropped first.
     STATES = STATES_PER_ENGINE
 
-    def decide(self, seed: int, history: Sequence[tuple[uuid.UUID, bool]],
-               seen_before: set[uuid.UUID]) -> Decision:
-        step = self._state(seed, [self.position[i] for i, _ in history],
-                           [int(ok) for _, ok in history],
-                           sorted(self.position[i] for i in seen_before if i in self.position)
-                           ).step()
+    def decide(
+        self, seed: int, history: Sequence[tuple[uuid.UUID, bool]], seen_before: set[uuid.UUID]
+    ) -> Decision:
+        step = self._state(
+            seed,
+            [self.position[i] for i, _ in history],
+            [int(ok) for _, ok in history],
+            sorted(self.position[i] for i in seen_before if i in self.position),
+        ).step()
         if not step.finished:
             assert step.item is not None
             return Decision(self.ids[step.item], theta=step.theta, se=step.se)
-        placement = step.placement or irt.place(step.theta, step.se,
-                                                self.engine.config.cut_scores)
+        placement = step.placement or irt.place(step.theta, step.se, self.engine.config.cut_scores)
         assert step.stop_reason is not None
-        return Decision(None, step.stop_reason.value, level=self.plan_levels[placement.level],
-                        position=round(placement.position, 1), theta=step.theta, se=step.se,
-                        probabilities={lv: round(p, 4) for lv, p in
-                                       zip(self.plan_levels, placement.probabilities,
-                                           strict=True)})
+        return Decision(
+            None,
+            step.stop_reason.value,
+            level=self.plan_levels[placement.level],
+            position=round(placement.position, 1),
+            theta=step.theta,
+            se=step.se,
+            probabilities={
+                lv: round(p, 4)
+                for lv, p in zip(self.plan_levels, placement.probabilities, strict=True)
+            },
+        )
 
-    def _state(self, seed: int, administered: list[int], responses: list[int],
-               seen: list[int]) -> irt.EngineState:
+    def _state(
+        self, seed: int, administered: list[int], responses: list[int], seen: list[int]
+    ) -> irt.EngineState:
         """The attempt's engine state after these responses. Rebuilding it replays every
         response (O(n) per item, O(n²) per test), so the state of the last step is kept per
         process and only the new responses are replayed onto it: memoization, not state. It is
@@ -237,16 +268,20 @@ class IrtEngine:
         key = (seed, tuple(seen))
         state = self._states.pop(key)
         done = len(state.administered) if state is not None else 0
-        if state is None or state.administered != administered[:done] \
-                or state.responses != responses[:done]:
+        if (
+            state is None
+            or state.administered != administered[:done]
+            or state.responses != responses[:done]
+        ):
             state, done = self.engine.start(seed, seen=seen), 0
         for item, response in zip(administered[done:], responses[done:], strict=True):
             state.record(item, response)
         return self._states.put(key, state)
 
 
-def build_engine(config: dict[str, Any], items: dict[uuid.UUID, ItemInfo],
-                 plan_levels: list[str]) -> Engine:
+def build_engine(
+    config: dict[str, Any], items: dict[uuid.UUID, ItemInfo], plan_levels: list[str]
+) -> Engine:
     kind = config["type"]
     if kind == "fixed":
         return FixedEngine(config)

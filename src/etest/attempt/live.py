@@ -70,8 +70,10 @@ def _insert(dialect: str, table: Table) -> Any:
     if stmt is None:
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         stmt = _INSERTS[(dialect, table.name)] = (
-            insert(table).on_conflict_do_nothing()
-            .returning(table.c[table.primary_key.columns.keys()[-1]]))
+            insert(table)
+            .on_conflict_do_nothing()
+            .returning(table.c[table.primary_key.columns.keys()[-1]])
+        )
     return stmt
 
 
@@ -106,16 +108,18 @@ class _PsycopgLive:
         self._conn = conn
 
     @classmethod
-    def _compiled(cls, stmt: Executable | Table, columns: tuple[str, ...] = ()
-                  ) -> tuple[str, frozenset[str]]:
+    def _compiled(
+        cls, stmt: Executable | Table, columns: tuple[str, ...] = ()
+    ) -> tuple[str, frozenset[str]]:
         key = (id(stmt), columns)
         found = cls._SQL.get(key)
         if found is None:
             if columns:
                 assert isinstance(stmt, Table)
                 json = frozenset(c for c in columns if isinstance(stmt.c[c].type, JSON))
-                sql = str(_insert("postgresql", stmt).compile(dialect=_PSYCOPG,
-                                                              column_keys=list(columns)))
+                sql = str(
+                    _insert("postgresql", stmt).compile(dialect=_PSYCOPG, column_keys=list(columns))
+                )
             else:
                 assert isinstance(stmt, ClauseElement)
                 json, sql = frozenset(), str(stmt.compile(dialect=_PSYCOPG))
@@ -148,10 +152,18 @@ class LiveSource:
             url = make_url(engine.url.render_as_string(hide_password=False))
             conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
             self._pool = AsyncConnectionPool(
-                conninfo, min_size=POOL_MIN, max_size=POOL_MAX, open=False,
-                kwargs={"autocommit": True, "row_factory": namedtuple_row,
-                        "application_name": APPLICATION_NAME},
-                configure=_utc, name="etest-live")
+                conninfo,
+                min_size=POOL_MIN,
+                max_size=POOL_MAX,
+                open=False,
+                kwargs={
+                    "autocommit": True,
+                    "row_factory": namedtuple_row,
+                    "application_name": APPLICATION_NAME,
+                },
+                configure=_utc,
+                name="etest-live",
+            )
 
     async def open(self) -> None:
         if self._pool is not None:

@@ -118,8 +118,11 @@ class CtOutcome(_Common):
     @classmethod
     def _served_incorrect(cls, data: Any) -> Any:
         # early CT outcomes stored incorrect = total - correct; served - correct is the rule
-        if isinstance(data, dict) and isinstance(data.get("served"), int) \
-                and isinstance(data.get("correct"), int):
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("served"), int)
+            and isinstance(data.get("correct"), int)
+        ):
             return {**data, "incorrect": data["served"] - data["correct"]}
         return data
 
@@ -128,11 +131,34 @@ Outcome = Annotated[PtOutcome | CtOutcome, Field(discriminator="kind")]
 _OUTCOME: TypeAdapter[Outcome] = TypeAdapter(Outcome)
 #: Common fields first, then the variant's: the stored key order (``kind`` leads).
 _ORDER = {
-    Kind.PT: ("kind", *_Common.model_fields, "incorrect", "min_answers", "stop_reason",
-              "status", "level", "position", "theta", "se", "level_probabilities"),
-    Kind.CT: ("kind", *_Common.model_fields, "total", "incorrect", "score", "pass_mark",
-              "passed", "status", "attempt_number", "continue_package", "next_level",
-              "cant_do", "review_list"),
+    Kind.PT: (
+        "kind",
+        *_Common.model_fields,
+        "incorrect",
+        "min_answers",
+        "stop_reason",
+        "status",
+        "level",
+        "position",
+        "theta",
+        "se",
+        "level_probabilities",
+    ),
+    Kind.CT: (
+        "kind",
+        *_Common.model_fields,
+        "total",
+        "incorrect",
+        "score",
+        "pass_mark",
+        "passed",
+        "status",
+        "attempt_number",
+        "continue_package",
+        "next_level",
+        "cant_do",
+        "review_list",
+    ),
 }
 
 
@@ -188,10 +214,16 @@ def missed(steps: Sequence[Step]) -> list[Step]:
     return [s for s in steps if not s.correct]
 
 
-def compute(sitting: Sitting, plan: Plan, decision: Decision, steps: Sequence[Step], *,
-            early: tuple[str, float | None] | None = None,
-            statements: Mapping[str, CantDo] | None = None,
-            lessons: Mapping[str, ReviewLesson] | None = None) -> Outcome:
+def compute(
+    sitting: Sitting,
+    plan: Plan,
+    decision: Decision,
+    steps: Sequence[Step],
+    *,
+    early: tuple[str, float | None] | None = None,
+    statements: Mapping[str, CantDo] | None = None,
+    lessons: Mapping[str, ReviewLesson] | None = None,
+) -> Outcome:
     """The outcome of a finished attempt from its served positions and the engine's last
     decision. ``early``: the placement of a PT finished before its engine stopped.
     ``statements`` and ``lessons`` (by code) fill a failed CT's Can't-Do and review lists."""
@@ -202,26 +234,47 @@ def compute(sitting: Sitting, plan: Plan, decision: Decision, steps: Sequence[St
         served_correct = per_skill.setdefault(s.skill, [0, 0])
         served_correct[0] += 1
         served_correct[1] += int(s.correct)
-    skills = {k: SkillStats(served=v[0], correct=v[1], accuracy=round(v[1] / v[0], 3))
-              for k, v in per_skill.items()}
+    skills = {
+        k: SkillStats(served=v[0], correct=v[1], accuracy=round(v[1] / v[0], 3))
+        for k, v in per_skill.items()
+    }
     wrong = missed(steps)
     # weakest skill first; ties: the skill missed at the lowest level; then a fixed order
-    lowest_miss = {k: min((LEVELS.index(s.level) for s in wrong
-                           if s.skill == k and s.level in LEVELS), default=len(LEVELS))
-                   for k in skills}
-    areas = sorted(skills, key=lambda k: (skills[k].accuracy, lowest_miss[k],
-                                          SKILL_ORDER.index(k) if k in SKILL_ORDER else 99))
+    lowest_miss = {
+        k: min(
+            (LEVELS.index(s.level) for s in wrong if s.skill == k and s.level in LEVELS),
+            default=len(LEVELS),
+        )
+        for k in skills
+    }
+    areas = sorted(
+        skills,
+        key=lambda k: (
+            skills[k].accuracy,
+            lowest_miss[k],
+            SKILL_ORDER.index(k) if k in SKILL_ORDER else 99,
+        ),
+    )
     common: dict[str, Any] = {
-        "finish_reason": sitting.reason, "started_at": sitting.started_at,
+        "finish_reason": sitting.reason,
+        "started_at": sitting.started_at,
         "finished_at": sitting.finished_at,
         "duration_seconds": round((sitting.finished_at - sitting.started_at).total_seconds(), 1),
-        "correct": correct, "answered": answered, "served": len(steps), "skills": skills,
-        "areas_for_improvement": areas, "assessment": sitting.assessment,
-        "assessment_version": sitting.assessment_version, "incorrect": len(steps) - correct,
+        "correct": correct,
+        "answered": answered,
+        "served": len(steps),
+        "skills": skills,
+        "areas_for_improvement": areas,
+        "assessment": sitting.assessment,
+        "assessment_version": sitting.assessment_version,
+        "incorrect": len(steps) - correct,
     }
     if sitting.kind == Kind.PT:
-        pt = {**common, "min_answers": sitting.min_answers,
-              "stop_reason": decision.stop_reason or sitting.reason}
+        pt = {
+            **common,
+            "min_answers": sitting.min_answers,
+            "stop_reason": decision.stop_reason or sitting.reason,
+        }
         if answered < sitting.min_answers:
             # too little evidence for a level (docs/placement.md, "Unplaced"): no level, no
             # estimate, pt_level unchanged; emails, callbacks and results say so
@@ -231,39 +284,65 @@ def compute(sitting: Sitting, plan: Plan, decision: Decision, steps: Sequence[St
         else:  # finished before the engine stopped: placed on what was answered
             assert early is not None
             level, position = early
-        return PtOutcome(**pt, status=PtStatus.placed, level=level, position=position,
-                         theta=decision.theta, se=decision.se,
-                         level_probabilities=decision.probabilities)
+        return PtOutcome(
+            **pt,
+            status=PtStatus.placed,
+            level=level,
+            position=position,
+            theta=decision.theta,
+            se=decision.se,
+            level_probabilities=decision.probabilities,
+        )
     total = decision.planned_total or len(steps)
     score = round(100.0 * correct / total, 1) if total else 0.0
     mark = pass_mark(plan, sitting.level)
     passed = score >= mark
-    status = CtStatus.passed if passed else (
-        CtStatus.needs_review if sitting.attempt_number >= max_attempts(plan)
-        else CtStatus.failed)
+    status = (
+        CtStatus.passed
+        if passed
+        else (
+            CtStatus.needs_review
+            if sitting.attempt_number >= max_attempts(plan)
+            else CtStatus.failed
+        )
+    )
     levels = [str(lv["level"]) for lv in plan.levels]
     nxt = levels.index(sitting.level) + 1 if sitting.level in levels else len(levels)
     cant_do: list[CantDo] = []
     review: list[ReviewLesson] = []
     if not passed:
         found = statements or {}
-        cant_do = [found[c] for c in dict.fromkeys(s.can_do for s in wrong if s.can_do)
-                   if c in found]
+        cant_do = [
+            found[c] for c in dict.fromkeys(s.can_do for s in wrong if s.can_do) if c in found
+        ]
         known = lessons or {}
-        review = [known[c] for c in dict.fromkeys(c for s in wrong for c in s.review_lessons)
-                  if c in known]
+        review = [
+            known[c]
+            for c in dict.fromkeys(c for s in wrong for c in s.review_lessons)
+            if c in known
+        ]
     # incorrect: served and not right, as in the results API (items never served score zero
     # through ``total`` without being counted as answered wrongly)
-    return CtOutcome(**common, total=total, score=score, pass_mark=mark, passed=passed,
-                     status=status, attempt_number=sitting.attempt_number,
-                     continue_package=passed and plan.continues and nxt < len(levels),
-                     next_level=levels[nxt] if passed and nxt < len(levels) else None,
-                     cant_do=cant_do, review_list=review)
+    return CtOutcome(
+        **common,
+        total=total,
+        score=score,
+        pass_mark=mark,
+        passed=passed,
+        status=status,
+        attempt_number=sitting.attempt_number,
+        continue_package=passed and plan.continues and nxt < len(levels),
+        next_level=levels[nxt] if passed and nxt < len(levels) else None,
+        cant_do=cant_do,
+        review_list=review,
+    )
 
 
 def wanted_codes(steps: Sequence[Step]) -> tuple[list[str], list[str]]:
     """The Can't-Do statement and review lesson codes of the missed positions, in order:
     what a failed CT's lists are read from."""
     wrong = missed(steps)
-    return (list(dict.fromkeys(s.can_do for s in wrong if s.can_do)),
-            list(dict.fromkeys(c for s in wrong for c in s.review_lessons)))
+    return (
+        list(dict.fromkeys(s.can_do for s in wrong if s.can_do)),
+        list(dict.fromkeys(c for s in wrong for c in s.review_lessons)),
+    )

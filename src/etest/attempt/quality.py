@@ -43,16 +43,18 @@ def load_bank(folder: Path) -> Bank:
                 continue
             key = item_uuid(item.code)
             by_code[item.code] = key
-            items[key] = ItemInfo(key, item.skill, item.level, item.irt.a, item.irt.b,
-                                  item.irt.c)
+            items[key] = ItemInfo(key, item.skill, item.level, item.irt.a, item.irt.b, item.irt.c)
     return Bank(items, by_code)
 
 
 def engine_config(flow: FlowFile, bank: Bank) -> dict[str, Any]:
     """The stored form of a flow's engine, made by the import's own function."""
     assert flow.engine is not None
-    config, _ = engine_with_ids(flow.engine, bank.by_code, lambda levels: [
-        c for c, i in bank.by_code.items() if bank.items[i].level in levels])
+    config, _ = engine_with_ids(
+        flow.engine,
+        bank.by_code,
+        lambda levels: [c for c, i in bank.by_code.items() if bank.items[i].level in levels],
+    )
     return config
 
 
@@ -65,23 +67,35 @@ class LevelRow:
     lengths: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"level": self.level, "n": self.n,
-                "exact": round(self.exact / self.n, 3) if self.n else None,
-                "within_one": round(self.within_one / self.n, 3) if self.n else None,
-                "mean_length": round(float(np.mean(self.lengths)), 1) if self.lengths else None,
-                "max_length": max(self.lengths) if self.lengths else None}
+        return {
+            "level": self.level,
+            "n": self.n,
+            "exact": round(self.exact / self.n, 3) if self.n else None,
+            "within_one": round(self.within_one / self.n, 3) if self.n else None,
+            "mean_length": round(float(np.mean(self.lengths)), 1) if self.lengths else None,
+            "max_length": max(self.lengths) if self.lengths else None,
+        }
 
 
 def bands(cut_scores: list[float], levels: list[str]) -> list[tuple[float, float]]:
     """The ability interval of each level; the open ends are closed one band-width out."""
-    width = (cut_scores[-1] - cut_scores[0]) / max(1, len(cut_scores) - 1) if len(
-        cut_scores) > 1 else 1.0
+    width = (
+        (cut_scores[-1] - cut_scores[0]) / max(1, len(cut_scores) - 1)
+        if len(cut_scores) > 1
+        else 1.0
+    )
     edges = [cut_scores[0] - 1.5 * width, *cut_scores, cut_scores[-1] + 1.5 * width]
     return [(edges[i], edges[i + 1]) for i in range(len(levels))]
 
 
-def run_candidate(engine: Engine, bank: Bank, theta: float, seed: int,
-                  rng: np.random.Generator, max_steps: int = 200) -> tuple[str | None, int]:
+def run_candidate(
+    engine: Engine,
+    bank: Bank,
+    theta: float,
+    seed: int,
+    rng: np.random.Generator,
+    max_steps: int = 200,
+) -> tuple[str | None, int]:
     history: list[tuple[uuid.UUID, bool]] = []
     for _ in range(max_steps):
         decision = engine.decide(seed, history, set())
@@ -94,15 +108,23 @@ def run_candidate(engine: Engine, bank: Bank, theta: float, seed: int,
     return None, len(history)
 
 
-def study(config: dict[str, Any], bank: Bank, levels: list[str], cut_scores: list[float], *,
-          per_level: int = 100, seed: int = 0,
-          progress: Callable[[int], None] | None = None) -> list[LevelRow]:
+def study(
+    config: dict[str, Any],
+    bank: Bank,
+    levels: list[str],
+    cut_scores: list[float],
+    *,
+    per_level: int = 100,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> list[LevelRow]:
     """Simulate ``per_level`` candidates with abilities spread evenly inside each level band."""
     engine = build_engine(config, bank.items, levels)
     rng = np.random.default_rng(seed)
     rows = []
-    for index, (level, (low, high)) in enumerate(zip(levels, bands(cut_scores, levels),
-                                                     strict=True)):
+    for index, (level, (low, high)) in enumerate(
+        zip(levels, bands(cut_scores, levels), strict=True)
+    ):
         row = LevelRow(level)
         for k in range(per_level):
             theta = low + (high - low) * (k + 0.5) / per_level
@@ -122,15 +144,26 @@ def study(config: dict[str, Any], bank: Bank, levels: list[str], cut_scores: lis
 def overall(rows: list[LevelRow]) -> dict[str, Any]:
     n = sum(r.n for r in rows)
     lengths = [x for r in rows for x in r.lengths]
-    return {"level": "all", "n": n, "exact": round(sum(r.exact for r in rows) / n, 3),
-            "within_one": round(sum(r.within_one for r in rows) / n, 3),
-            "mean_length": round(float(np.mean(lengths)), 1), "max_length": max(lengths)}
+    return {
+        "level": "all",
+        "n": n,
+        "exact": round(sum(r.exact for r in rows) / n, 3),
+        "within_one": round(sum(r.within_one for r in rows) / n, 3),
+        "mean_length": round(float(np.mean(lengths)), 1),
+        "max_length": max(lengths),
+    }
 
 
-def flow_study(flow_path: Path, *, per_level: int = 100, seed: int = 0,
-               levels: list[str] | None = None, cut_scores: list[float] | None = None,
-               overrides: dict[str, Any] | None = None,
-               progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def flow_study(
+    flow_path: Path,
+    *,
+    per_level: int = 100,
+    seed: int = 0,
+    levels: list[str] | None = None,
+    cut_scores: list[float] | None = None,
+    overrides: dict[str, Any] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     """Placement quality of one PT flow file, with the bank read from the files beside it.
     Levels and cut scores default to the flow's plan in ``etest/data/reference.json`` and the
     flow's own cut scores (an irt flow) or those of the plan's irt flow beside it."""
@@ -145,16 +178,25 @@ def flow_study(flow_path: Path, *, per_level: int = 100, seed: int = 0,
         levels = [str(lv["level"]) for lv in plan["levels"]]
     if cut_scores is None:
         cut_scores = list(getattr(flow.engine, "cut_scores", []) or []) or _scale_cuts(
-            flow_path.parent, levels, reference_data())
+            flow_path.parent, levels, reference_data()
+        )
     if len(cut_scores) != len(levels) - 1:
         raise ValueError(f"need {len(levels) - 1} cut scores for {flow.plan}")
     config = {**engine_config(flow, bank), **(overrides or {})}
-    rows = study(config, bank, levels, cut_scores, per_level=per_level, seed=seed,
-                 progress=progress)
-    return {"flow": flow.code, "engine": config["type"], "per_level": per_level, "seed": seed,
-            "settings": {k: v for k, v in config.items()
-                         if k not in ("pool", "groups", "pool_levels", "type")},
-            "levels": [r.as_dict() for r in rows], "overall": overall(rows)}
+    rows = study(
+        config, bank, levels, cut_scores, per_level=per_level, seed=seed, progress=progress
+    )
+    return {
+        "flow": flow.code,
+        "engine": config["type"],
+        "per_level": per_level,
+        "seed": seed,
+        "settings": {
+            k: v for k, v in config.items() if k not in ("pool", "groups", "pool_levels", "type")
+        },
+        "levels": [r.as_dict() for r in rows],
+        "overall": overall(rows),
+    }
 
 
 def _scale_cuts(folder: Path, levels: list[str], reference: dict[str, Any]) -> list[float]:
@@ -167,18 +209,27 @@ def _scale_cuts(folder: Path, levels: list[str], reference: dict[str, Any]) -> l
         engine = data.get("engine") or {}
         if engine.get("type") == "irt" and data.get("plan") in plans:
             scale = plans[data["plan"]]
-            between.update({(scale[i], scale[i + 1]): float(c)
-                            for i, c in enumerate(engine["cut_scores"])})
-    return [between[(levels[i], levels[i + 1])] for i in range(len(levels) - 1)
-            if (levels[i], levels[i + 1]) in between]
+            between.update(
+                {(scale[i], scale[i + 1]): float(c) for i, c in enumerate(engine["cut_scores"])}
+            )
+    return [
+        between[(levels[i], levels[i + 1])]
+        for i in range(len(levels) - 1)
+        if (levels[i], levels[i + 1]) in between
+    ]
 
 
 def markdown(result: dict[str, Any]) -> str:
-    lines = [f"**{result['flow']}** ({result['engine']}; {result['per_level']} simulated "
-             f"candidates per level, seed {result['seed']})", "",
-             "| True level | Exact | Within one | Mean length | Max length |",
-             "|---|---:|---:|---:|---:|"]
+    lines = [
+        f"**{result['flow']}** ({result['engine']}; {result['per_level']} simulated "
+        f"candidates per level, seed {result['seed']})",
+        "",
+        "| True level | Exact | Within one | Mean length | Max length |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for row in [*result["levels"], result["overall"]]:
-        lines.append(f"| {row['level']} | {row['exact']:.1%} | {row['within_one']:.1%} | "
-                     f"{row['mean_length']} | {row['max_length']} |")
+        lines.append(
+            f"| {row['level']} | {row['exact']:.1%} | {row['within_one']:.1%} | "
+            f"{row['mean_length']} | {row['max_length']} |"
+        )
     return "\n".join(lines)

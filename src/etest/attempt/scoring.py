@@ -35,8 +35,9 @@ def normalize(text: str, rule: str) -> str:
     return text
 
 
-def check(item_type: str, key: dict[str, Any], options: list[str], targets: list[str],
-          answer: Any) -> tuple[Any, bool]:
+def check(
+    item_type: str, key: dict[str, Any], options: list[str], targets: list[str], answer: Any
+) -> tuple[Any, bool]:
     """The answer in canonical form and whether it is correct."""
     allowed = set(options)
     if item_type == "single_choice":
@@ -64,7 +65,8 @@ def check(item_type: str, key: dict[str, Any], options: list[str], targets: list
         if isinstance(answer, dict):
             answer = [[k, v] for k, v in answer.items()]
         if not isinstance(answer, list) or not all(
-                isinstance(p, list | tuple) and len(p) == 2 for p in answer):
+            isinstance(p, list | tuple) and len(p) == 2 for p in answer
+        ):
             raise InvalidAnswer("matching: expected a list of [option, target] pairs")
         pairs = sorted((str(a), str(b)) for a, b in answer)
         if any(a not in allowed or b not in set(targets) for a, b in pairs):

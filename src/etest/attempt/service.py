@@ -110,8 +110,12 @@ async def load_version(session: AsyncSession, version_id: uuid.UUID) -> _Version
     for row in rows:  # every item the engine can serve, cached for the hot path (see _item)
         session.expunge(row)
         _ITEMS.put(row.id, row)
-    return _ENGINES.put(version_id, _Version(
-        version, assessment, build_engine(version.engine, infos, plan_levels), plan_levels))
+    return _ENGINES.put(
+        version_id,
+        _Version(
+            version, assessment, build_engine(version.engine, infos, plan_levels), plan_levels
+        ),
+    )
 
 
 async def _item(session: AsyncSession, item_id: uuid.UUID) -> Item:
@@ -140,35 +144,46 @@ def engine_item_ids(engine: dict[str, Any]) -> list[uuid.UUID]:
 
 async def _latest_version(session: AsyncSession, code: str) -> AssessmentVersion:
     version = await session.scalar(
-        select(AssessmentVersion).join(Assessment, Assessment.id == AssessmentVersion.assessment_id)
-        .where(Assessment.code == code).order_by(AssessmentVersion.version.desc()).limit(1))
+        select(AssessmentVersion)
+        .join(Assessment, Assessment.id == AssessmentVersion.assessment_id)
+        .where(Assessment.code == code)
+        .order_by(AssessmentVersion.version.desc())
+        .limit(1)
+    )
     if version is None:
         raise AssessmentUnavailable(f"No content is loaded for the assessment {code!r}.")
     return version
 
 
-async def start(session: AsyncSession, settings: Settings, code: str, *, user_agent: str | None,
-                ip: str | None) -> tuple[Attempt, bool]:
+async def start(
+    session: AsyncSession, settings: Settings, code: str, *, user_agent: str | None, ip: str | None
+) -> tuple[Attempt, bool]:
     """Start an attempt with a token, or resume its open one; returns (attempt, resumed).
 
     Idempotent under races: the token's row is locked (``FOR NO KEY UPDATE`` on PostgreSQL;
     SQLite's ``BEGIN IMMEDIATE`` serialises the whole transaction), so devices starting one
     token at once queue here and every one after the first resumes the attempt it created."""
-    found = (await session.execute(
-        select(TestToken, Candidate, Organization)
-        .join(Candidate, Candidate.id == TestToken.candidate_id)
-        .join(Organization, Organization.id == Candidate.organization_id)
-        .where(TestToken.digest == digest(settings.pepper(), code.strip()))
-        .with_for_update(of=TestToken, key_share=True))).first()
+    found = (
+        await session.execute(
+            select(TestToken, Candidate, Organization)
+            .join(Candidate, Candidate.id == TestToken.candidate_id)
+            .join(Organization, Organization.id == Candidate.organization_id)
+            .where(TestToken.digest == digest(settings.pepper(), code.strip()))
+            .with_for_update(of=TestToken, key_share=True)
+        )
+    ).first()
     if found is None:
         raise TokenNotFound("No test token with this code.")
     token, candidate, org = found
     if token.status == "revoked":
         raise TokenRevoked("This test token was revoked or replaced; ask for a new one.")
-    existing = await session.scalar(select(Attempt).where(Attempt.token_id == token.id)
-                                    .order_by(Attempt.started_at.desc()).limit(1))
-    if existing is not None and (existing.status == "completed"
-                                 or token.status == "completed"):
+    existing = await session.scalar(
+        select(Attempt)
+        .where(Attempt.token_id == token.id)
+        .order_by(Attempt.started_at.desc())
+        .limit(1)
+    )
+    if existing is not None and (existing.status == "completed" or token.status == "completed"):
         return existing, True
     if token.expires_at <= utcnow() and (existing is None or existing.status != "in_progress"):
         raise TokenExpired("This test token has expired.")
@@ -177,39 +192,66 @@ async def start(session: AsyncSession, settings: Settings, code: str, *, user_ag
         await expire_if_due(session, existing)
         return existing, True
     if token.type == "PT" and candidate.disabled:
-        raise CandidateDisabledAtStart("This candidate may not take another placement test "
-                                       "now.")
+        raise CandidateDisabledAtStart("This candidate may not take another placement test now.")
     plan = await session.get(Plan, token.plan_code)
     assert plan is not None
     if token.type == "PT":
         code_ = plan.pt_assessment
-        number = 1 + (await session.scalar(select(func.count()).select_from(Attempt).where(
-            Attempt.candidate_id == candidate.id, Attempt.kind == "PT",
-            Attempt.status == "completed")) or 0)
+        number = 1 + (
+            await session.scalar(
+                select(func.count())
+                .select_from(Attempt)
+                .where(
+                    Attempt.candidate_id == candidate.id,
+                    Attempt.kind == "PT",
+                    Attempt.status == "completed",
+                )
+            )
+            or 0
+        )
     else:
         code_ = next(str(lv["ct_assessment"]) for lv in plan.levels if lv["level"] == token.level)
-        previous = (await session.scalars(select(Attempt).where(
-            Attempt.candidate_id == candidate.id, Attempt.kind == "CT",
-            Attempt.level == token.level, Attempt.status == "completed")
-            .order_by(Attempt.started_at))).all()
+        previous = (
+            await session.scalars(
+                select(Attempt)
+                .where(
+                    Attempt.candidate_id == candidate.id,
+                    Attempt.kind == "CT",
+                    Attempt.level == token.level,
+                    Attempt.status == "completed",
+                )
+                .order_by(Attempt.started_at)
+            )
+        ).all()
         # the retake policy and the review decisions (403 needs-review): docs/review.md
         await ensure_may_start_ct(session, candidate.id, token.level, plan, previous)
         number = len(previous) + 1
     version = await _latest_version(session, code_)
     # The deadline is set when the first item is served (see current()): time spent on the
     # start page and the sound check does not count against the candidate.
-    attempt = Attempt(token_id=token.id, candidate_id=candidate.id, organization_id=org.id,
-                      assessment_version_id=version.id, kind=token.type, level=token.level,
-                      plan_code=plan.code, seed=secrets.randbits(62), attempt_number=number,
-                      started_at=utcnow(), user_agent=(user_agent or "")[:500] or None, ip=ip)
+    attempt = Attempt(
+        token_id=token.id,
+        candidate_id=candidate.id,
+        organization_id=org.id,
+        assessment_version_id=version.id,
+        kind=token.type,
+        level=token.level,
+        plan_code=plan.code,
+        seed=secrets.randbits(62),
+        attempt_number=number,
+        started_at=utcnow(),
+        user_agent=(user_agent or "")[:500] or None,
+        ip=ip,
+    )
     try:
         async with session.begin_nested():
             session.add(attempt)
     except IntegrityError as exc:
         # not expected behind the token's lock; should a writer that skipped the lock have
         # created the open attempt meanwhile, its attempt is the one to resume
-        winner = await session.scalar(select(Attempt).where(
-            Attempt.token_id == token.id, Attempt.status == "in_progress"))
+        winner = await session.scalar(
+            select(Attempt).where(Attempt.token_id == token.id, Attempt.status == "in_progress")
+        )
         if winner is None:
             raise Conflict("The test is being started on another device; try again.") from exc
         return winner, True
@@ -236,8 +278,12 @@ async def _seen_before(live: Live, attempt: Facts) -> frozenset[uuid.UUID]:
     cached = _SEEN.get(attempt.id)
     if cached is not None:
         return cached
-    params = {"candidate_id": attempt.candidate_id, "attempt_id": attempt.id,
-              "kind": attempt.kind, "started_at": attempt.started_at}
+    params = {
+        "candidate_id": attempt.candidate_id,
+        "attempt_id": attempt.id,
+        "kind": attempt.kind,
+        "started_at": attempt.started_at,
+    }
     if attempt.level is None:
         rows = await live.rows(_SEEN_ANY_LEVEL, params)
     else:
@@ -245,17 +291,19 @@ async def _seen_before(live: Live, attempt: Facts) -> frozenset[uuid.UUID]:
     return _SEEN.put(attempt.id, frozenset(r.item_id for r in rows))
 
 
-async def decide(session: AsyncSession, attempt: Facts,
-                 history: list[tuple[uuid.UUID, bool]] | None = None
-                 ) -> tuple[_Version, Decision]:
+async def decide(
+    session: AsyncSession, attempt: Facts, history: list[tuple[uuid.UUID, bool]] | None = None
+) -> tuple[_Version, Decision]:
     """The engine's decision from the stored rows: ``history`` is (item, correct) per answered
     position in order (read here unless the caller has it)."""
     if history is None:
-        history = [(s.item_id, s.correct) for s in await _steps(session, attempt)
-                   if s.correct is not None]
+        history = [
+            (s.item_id, s.correct) for s in await _steps(session, attempt) if s.correct is not None
+        ]
     version = await load_version(session, attempt.assessment_version_id)
-    decision = version.engine.decide(attempt.seed, history,
-                                     set(await _seen_before(session_live(session), attempt)))
+    decision = version.engine.decide(
+        attempt.seed, history, set(await _seen_before(session_live(session), attempt))
+    )
     return version, decision
 
 
@@ -264,23 +312,51 @@ async def decide(session: AsyncSession, attempt: Facts,
 # cost more CPU than the round trips themselves (bench/delivery_queries.py).
 _ITEMS_T = AttemptItem.metadata.tables[AttemptItem.__tablename__]
 _RESPONSES_T = Response.metadata.tables[Response.__tablename__]
-_SERVED_JOIN = _ITEMS_T.outerjoin(_RESPONSES_T, (_RESPONSES_T.c.attempt_id == _ITEMS_T.c.attempt_id)
-                                  & (_RESPONSES_T.c.position == _ITEMS_T.c.position))
-_STEPS = (select(_ITEMS_T.c.position, _ITEMS_T.c.item_id, _ITEMS_T.c.served_at,
-                 _ITEMS_T.c.deadline, _RESPONSES_T.c.correct)
-          .select_from(_SERVED_JOIN).where(_ITEMS_T.c.attempt_id == bindparam("attempt_id"))
-          .order_by(_ITEMS_T.c.position))
-_AT_POSITION = (select(_ITEMS_T.c.item_id, _ITEMS_T.c.served_at, _ITEMS_T.c.deadline,
-                       _RESPONSES_T.c.answer, _RESPONSES_T.c.timed_out,
-                       _RESPONSES_T.c.answered_at)
-                .select_from(_SERVED_JOIN)
-                .where(_ITEMS_T.c.attempt_id == bindparam("attempt_id"),
-                       _ITEMS_T.c.position == bindparam("position")))
-_POSITIONS = (select(_ITEMS_T.c.position, _ITEMS_T.c.item_id, _RESPONSES_T.c.answer,
-                     _RESPONSES_T.c.correct, _RESPONSES_T.c.timed_out,
-                     _RESPONSES_T.c.answered_at)
-              .select_from(_SERVED_JOIN).where(_ITEMS_T.c.attempt_id == bindparam("attempt_id"))
-              .order_by(_ITEMS_T.c.position))
+_SERVED_JOIN = _ITEMS_T.outerjoin(
+    _RESPONSES_T,
+    (_RESPONSES_T.c.attempt_id == _ITEMS_T.c.attempt_id)
+    & (_RESPONSES_T.c.position == _ITEMS_T.c.position),
+)
+_STEPS = (
+    select(
+        _ITEMS_T.c.position,
+        _ITEMS_T.c.item_id,
+        _ITEMS_T.c.served_at,
+        _ITEMS_T.c.deadline,
+        _RESPONSES_T.c.correct,
+    )
+    .select_from(_SERVED_JOIN)
+    .where(_ITEMS_T.c.attempt_id == bindparam("attempt_id"))
+    .order_by(_ITEMS_T.c.position)
+)
+_AT_POSITION = (
+    select(
+        _ITEMS_T.c.item_id,
+        _ITEMS_T.c.served_at,
+        _ITEMS_T.c.deadline,
+        _RESPONSES_T.c.answer,
+        _RESPONSES_T.c.timed_out,
+        _RESPONSES_T.c.answered_at,
+    )
+    .select_from(_SERVED_JOIN)
+    .where(
+        _ITEMS_T.c.attempt_id == bindparam("attempt_id"),
+        _ITEMS_T.c.position == bindparam("position"),
+    )
+)
+_POSITIONS = (
+    select(
+        _ITEMS_T.c.position,
+        _ITEMS_T.c.item_id,
+        _RESPONSES_T.c.answer,
+        _RESPONSES_T.c.correct,
+        _RESPONSES_T.c.timed_out,
+        _RESPONSES_T.c.answered_at,
+    )
+    .select_from(_SERVED_JOIN)
+    .where(_ITEMS_T.c.attempt_id == bindparam("attempt_id"))
+    .order_by(_ITEMS_T.c.position)
+)
 _ATTEMPTS_T = Attempt.metadata.tables[Attempt.__tablename__]
 
 
@@ -301,25 +377,34 @@ class _LiveFacts(NamedTuple):
 
 # labelled: the served item's columns (``deadline``) keep their own names in the same row
 _FACTS = tuple(_ATTEMPTS_T.c[name].label(f"attempt_{name}") for name in _LiveFacts._fields)
-_LIVE_STEPS = (select(*_FACTS, *_STEPS.selected_columns)
-               .select_from(_ATTEMPTS_T.outerjoin(_SERVED_JOIN,
-                                                  _ITEMS_T.c.attempt_id == _ATTEMPTS_T.c.id))
-               .where(_ATTEMPTS_T.c.id == bindparam("attempt_id"))
-               .order_by(_ITEMS_T.c.position))
+_LIVE_STEPS = (
+    select(*_FACTS, *_STEPS.selected_columns)
+    .select_from(_ATTEMPTS_T.outerjoin(_SERVED_JOIN, _ITEMS_T.c.attempt_id == _ATTEMPTS_T.c.id))
+    .where(_ATTEMPTS_T.c.id == bindparam("attempt_id"))
+    .order_by(_ITEMS_T.c.position)
+)
 _LIVE_AT_POSITION = (
     select(*_FACTS, *_AT_POSITION.selected_columns)
-    .select_from(_ATTEMPTS_T.outerjoin(
-        _SERVED_JOIN, (_ITEMS_T.c.attempt_id == _ATTEMPTS_T.c.id)
-        & (_ITEMS_T.c.position == bindparam("position"))))
-    .where(_ATTEMPTS_T.c.id == bindparam("attempt_id")))
+    .select_from(
+        _ATTEMPTS_T.outerjoin(
+            _SERVED_JOIN,
+            (_ITEMS_T.c.attempt_id == _ATTEMPTS_T.c.id)
+            & (_ITEMS_T.c.position == bindparam("position")),
+        )
+    )
+    .where(_ATTEMPTS_T.c.id == bindparam("attempt_id"))
+)
 _ATTEMPTS_SEEN = Attempt.metadata.tables[Attempt.__tablename__].alias("seen")
 _SEEN_ANY_LEVEL = (
     select(_ITEMS_T.c.item_id)
     .join(_ATTEMPTS_SEEN, _ATTEMPTS_SEEN.c.id == _ITEMS_T.c.attempt_id)
-    .where(_ATTEMPTS_SEEN.c.candidate_id == bindparam("candidate_id"),
-           _ATTEMPTS_SEEN.c.id != bindparam("attempt_id"),
-           _ATTEMPTS_SEEN.c.kind == bindparam("kind"),
-           _ATTEMPTS_SEEN.c.started_at < bindparam("started_at")))
+    .where(
+        _ATTEMPTS_SEEN.c.candidate_id == bindparam("candidate_id"),
+        _ATTEMPTS_SEEN.c.id != bindparam("attempt_id"),
+        _ATTEMPTS_SEEN.c.kind == bindparam("kind"),
+        _ATTEMPTS_SEEN.c.started_at < bindparam("started_at"),
+    )
+)
 _SEEN_AT_LEVEL = _SEEN_ANY_LEVEL.where(_ATTEMPTS_SEEN.c.level == bindparam("level"))
 
 
@@ -389,15 +474,16 @@ async def current(session: AsyncSession, settings: Settings, attempt: Attempt) -
     return await _current(session, attempt, await _steps(session, attempt))
 
 
-async def current_by_id(session: AsyncSession, settings: Settings, attempt_id: uuid.UUID,
-                        secret: str | None) -> Current:
+async def current_by_id(
+    session: AsyncSession, settings: Settings, attempt_id: uuid.UUID, secret: str | None
+) -> Current:
     """:func:`current` for the candidate API: the attempt and its served items in one query."""
     if not check_secret(settings.pepper(), attempt_id, secret):
         raise NotFound("No such attempt.")
     rows = (await session.execute(_LIVE_STEPS, {"attempt_id": attempt_id})).all()
     if not rows:
         raise NotFound("No such attempt.")
-    facts = _LiveFacts(*rows[0][:len(_FACTS)])
+    facts = _LiveFacts(*rows[0][: len(_FACTS)])
     return await _current(session, facts, [r for r in rows if r.position is not None])
 
 
@@ -414,10 +500,19 @@ async def _current(session: AsyncSession, attempt: Facts, steps: Sequence[Any]) 
             served = await session.get(AttemptItem, (attempt.id, last.position))
             assert served is not None
             return Current(served, await _item(session, last.item_id), attempt)
-        if not await session_live(session).insert_new(_RESPONSES_T, {
-                "attempt_id": attempt.id, "position": last.position, "item_id": last.item_id,
-                "answer": None, "correct": False, "timed_out": True, "answered_at": now,
-                "time_spent_ms": _ms(last.deadline - last.served_at)}):
+        if not await session_live(session).insert_new(
+            _RESPONSES_T,
+            {
+                "attempt_id": attempt.id,
+                "position": last.position,
+                "item_id": last.item_id,
+                "answer": None,
+                "correct": False,
+                "timed_out": True,
+                "answered_at": now,
+                "time_spent_ms": _ms(last.deadline - last.served_at),
+            },
+        ):
             # an answer arrived just now: start over from the rows
             return await _current(session, attempt, await _steps(session, attempt))
         history.append((last.item_id, False))
@@ -441,14 +536,19 @@ async def _current(session: AsyncSession, attempt: Facts, steps: Sequence[Any]) 
     # a concurrent request served this position first: use its row
     row = await _row_of(session, attempt)
     await session.refresh(row)
-    served = await session.scalar(select(AttemptItem).where(AttemptItem.attempt_id == row.id)
-                                  .order_by(AttemptItem.position.desc()).limit(1))
+    served = await session.scalar(
+        select(AttemptItem)
+        .where(AttemptItem.attempt_id == row.id)
+        .order_by(AttemptItem.position.desc())
+        .limit(1)
+    )
     assert served is not None
     return Current(served, await _item(session, served.item_id), row)
 
 
-def _attempt_deadline(version: _Version, attempt: Facts, position: int,
-                      now: datetime) -> datetime | None:
+def _attempt_deadline(
+    version: _Version, attempt: Facts, position: int, now: datetime
+) -> datetime | None:
     """The attempt's deadline once ``position`` is served: its clock starts with the first."""
     limit = version.version.engine.get("time_limit_seconds")
     if position == 1 and attempt.deadline is None and limit:
@@ -456,17 +556,26 @@ def _attempt_deadline(version: _Version, attempt: Facts, position: int,
     return attempt.deadline
 
 
-def _served_values(version: _Version, attempt: Facts, item: Item, position: int, now: datetime,
-                   attempt_deadline: datetime | None) -> dict[str, Any]:
+def _served_values(
+    version: _Version,
+    attempt: Facts,
+    item: Item,
+    position: int,
+    now: datetime,
+    attempt_deadline: datetime | None,
+) -> dict[str, Any]:
     """The ``attempt_items`` row that serves ``item`` at ``position``."""
     engine = version.version.engine
     shuffle = bool(item.shuffle_options) and bool(engine.get("shuffle_options", True))
-    return {"attempt_id": attempt.id, "position": position, "item_id": item.id,
-            "served_at": now, "deadline": _item_deadline(engine, item, now, attempt_deadline),
-            "option_order": _order([o["id"] for o in item.options], attempt.seed, position, 0,
-                                   shuffle),
-            "target_order": _order([t["id"] for t in item.targets], attempt.seed, position, 1,
-                                   shuffle)}
+    return {
+        "attempt_id": attempt.id,
+        "position": position,
+        "item_id": item.id,
+        "served_at": now,
+        "deadline": _item_deadline(engine, item, now, attempt_deadline),
+        "option_order": _order([o["id"] for o in item.options], attempt.seed, position, 0, shuffle),
+        "target_order": _order([t["id"] for t in item.targets], attempt.seed, position, 1, shuffle),
+    }
 
 
 class Served(NamedTuple):
@@ -488,8 +597,9 @@ class NextItem:
     total: int | None
 
 
-async def next_item(live: Live, settings: Settings, attempt_id: uuid.UUID,
-                    secret: str | None) -> NextItem | None:
+async def next_item(
+    live: Live, settings: Settings, attempt_id: uuid.UUID, secret: str | None
+) -> NextItem | None:
     """The hot path of :func:`current_by_id`: serve the next item of a live attempt whose
     served items are all answered. ``None`` when anything else applies (an open item to resume
     or time out, the end of the test, the attempt clock to start, an engine or item not yet
@@ -499,15 +609,18 @@ async def next_item(live: Live, settings: Settings, attempt_id: uuid.UUID,
     rows = await live.rows(_LIVE_STEPS, {"attempt_id": attempt_id})
     if not rows:
         raise NotFound("No such attempt.")
-    attempt = _LiveFacts(*rows[0][:len(_FACTS)])
+    attempt = _LiveFacts(*rows[0][: len(_FACTS)])
     version = _ENGINES.get(attempt.assessment_version_id)
     if attempt.status != AttemptStatus.in_progress or _due(attempt) or version is None:
         return None
     steps = [r for r in rows if r.position is not None]
     if steps and steps[-1].correct is None:
         return None
-    decision = version.engine.decide(attempt.seed, [(s.item_id, s.correct) for s in steps],
-                                     set(await _seen_before(live, attempt)))
+    decision = version.engine.decide(
+        attempt.seed,
+        [(s.item_id, s.correct) for s in steps],
+        set(await _seen_before(live, attempt)),
+    )
     item = _ITEMS.get(decision.item_id) if decision.item_id is not None else None
     position = len(steps) + 1
     now = utcnow()
@@ -517,8 +630,11 @@ async def next_item(live: Live, settings: Settings, attempt_id: uuid.UUID,
     values = _served_values(version, attempt, item, position, now, deadline)
     if not await live.insert_new(_ITEMS_T, values):
         return None
-    return NextItem(Served(position, now, values["deadline"], values["option_order"],
-                           values["target_order"]), item, planned_total(version, attempt))
+    return NextItem(
+        Served(position, now, values["deadline"], values["option_order"], values["target_order"]),
+        item,
+        planned_total(version, attempt),
+    )
 
 
 def planned_total(version: _Version, attempt: Facts) -> int | None:
@@ -528,8 +644,9 @@ def planned_total(version: _Version, attempt: Facts) -> int | None:
     return int(getattr(version.engine, "total", 0)) or None
 
 
-def _item_deadline(engine: dict[str, Any], item: Item, now: datetime,
-                   attempt_deadline: datetime | None) -> datetime | None:
+def _item_deadline(
+    engine: dict[str, Any], item: Item, now: datetime, attempt_deadline: datetime | None
+) -> datetime | None:
     seconds = item.time_limit_seconds or (engine.get("item_time_limits") or {}).get(item.type)
     deadline = now + timedelta(seconds=int(seconds)) if seconds else None
     if attempt_deadline is not None and (deadline is None or deadline > attempt_deadline):
@@ -561,40 +678,69 @@ class Device(NamedTuple):
 
     def columns(self) -> dict[str, str | None]:
         """The ``responses`` columns, cut to their sizes."""
-        return {"ip": (self.ip or "")[:64] or None,
-                "user_agent": (self.user_agent or "")[:500] or None}
+        return {
+            "ip": (self.ip or "")[:64] or None,
+            "user_agent": (self.user_agent or "")[:500] or None,
+        }
 
 
 #: An answer without a request behind it (a timed-out item is stored by the server).
 NO_DEVICE = Device()
 
 
-async def answer(session: AsyncSession, settings: Settings, attempt: Attempt, position: int,
-                 given: Any, device: Device = NO_DEVICE) -> Ack:
+async def answer(
+    session: AsyncSession,
+    settings: Settings,
+    attempt: Attempt,
+    position: int,
+    given: Any,
+    device: Device = NO_DEVICE,
+) -> Ack:
     """Accept the answer at ``position`` (idempotent: the same answer again returns the first
     acknowledgement; a different one is 409). Late answers are stored as timed out (wrong).
     ``device`` is stored with the answer."""
-    served = (await session.execute(
-        _AT_POSITION, {"attempt_id": attempt.id, "position": position})).first()
+    served = (
+        await session.execute(_AT_POSITION, {"attempt_id": attempt.id, "position": position})
+    ).first()
     return await _answer(session, attempt, served, position, given, device)
 
 
-async def answer_by_id(session: AsyncSession, settings: Settings, attempt_id: uuid.UUID,
-                       secret: str | None, position: int, given: Any,
-                       device: Device = NO_DEVICE) -> Ack:
+async def answer_by_id(
+    session: AsyncSession,
+    settings: Settings,
+    attempt_id: uuid.UUID,
+    secret: str | None,
+    position: int,
+    given: Any,
+    device: Device = NO_DEVICE,
+) -> Ack:
     """:func:`answer` for the candidate API: the attempt and the served item in one query."""
     if not check_secret(settings.pepper(), attempt_id, secret):
         raise NotFound("No such attempt.")
-    row = (await session.execute(_LIVE_AT_POSITION,
-                                 {"attempt_id": attempt_id, "position": position})).first()
+    row = (
+        await session.execute(_LIVE_AT_POSITION, {"attempt_id": attempt_id, "position": position})
+    ).first()
     if row is None:
         raise NotFound("No such attempt.")
-    return await _answer(session, _LiveFacts(*row[:len(_FACTS)]),
-                         row if row.item_id is not None else None, position, given, device)
+    return await _answer(
+        session,
+        _LiveFacts(*row[: len(_FACTS)]),
+        row if row.item_id is not None else None,
+        position,
+        given,
+        device,
+    )
 
 
-async def first_answer(live: Live, settings: Settings, attempt_id: uuid.UUID, secret: str | None,
-                       position: int, given: Any, device: Device = NO_DEVICE) -> Ack | None:
+async def first_answer(
+    live: Live,
+    settings: Settings,
+    attempt_id: uuid.UUID,
+    secret: str | None,
+    position: int,
+    given: Any,
+    device: Device = NO_DEVICE,
+) -> Ack | None:
     """The hot path of :func:`answer_by_id`: the first answer at a served position of a live
     attempt, stored by one ``INSERT`` (durable when this returns). ``None`` when anything else
     applies (a replay or conflict, a finished or expired attempt, an item not yet cached in this
@@ -608,39 +754,63 @@ async def first_answer(live: Live, settings: Settings, attempt_id: uuid.UUID, se
     if served.item_id is None:
         raise WrongPosition(f"No item was served at position {position}.")
     item = _ITEMS.get(served.item_id)
-    attempt = _LiveFacts(*served[:len(_FACTS)])
-    if item is None or served.answered_at is not None \
-            or attempt.status != AttemptStatus.in_progress or _due(attempt):
+    attempt = _LiveFacts(*served[: len(_FACTS)])
+    if (
+        item is None
+        or served.answered_at is not None
+        or attempt.status != AttemptStatus.in_progress
+        or _due(attempt)
+    ):
         return None
     canonical, correct = _check(item, given)
     now = utcnow()
     late = served.deadline is not None and now > served.deadline + GRACE
-    if not await live.insert_new(_RESPONSES_T, _response_values(
-            attempt, served, item, position, canonical, correct, late, now, device)):
+    if not await live.insert_new(
+        _RESPONSES_T,
+        _response_values(attempt, served, item, position, canonical, correct, late, now, device),
+    ):
         return None
     return Ack(position, late, now, False)
 
 
 def _check(item: Item, given: Any) -> tuple[Any, bool]:
     """The answer in canonical form and whether it is right (422 when its shape is wrong)."""
-    return check(item.type, item.key, [o["id"] for o in item.options],
-                 [t["id"] for t in item.targets], given)
+    return check(
+        item.type, item.key, [o["id"] for o in item.options], [t["id"] for t in item.targets], given
+    )
 
 
-def _response_values(attempt: Facts, served: Any, item: Item, position: int, canonical: Any,
-                     correct: bool, late: bool, now: datetime,
-                     device: Device) -> dict[str, Any]:
+def _response_values(
+    attempt: Facts,
+    served: Any,
+    item: Item,
+    position: int,
+    canonical: Any,
+    correct: bool,
+    late: bool,
+    now: datetime,
+    device: Device,
+) -> dict[str, Any]:
     """The ``responses`` row of an answer (a late one is stored as timed out, and wrong), with
     the device it came from: still one ``INSERT``."""
-    return {"attempt_id": attempt.id, "position": position, "item_id": item.id,
-            "answer": canonical, "correct": correct and not late, "timed_out": late,
-            "time_spent_ms": _ms((served.deadline if late and served.deadline else now)
-                                 - served.served_at),
-            "answered_at": now, **device.columns()}
+    return {
+        "attempt_id": attempt.id,
+        "position": position,
+        "item_id": item.id,
+        "answer": canonical,
+        "correct": correct and not late,
+        "timed_out": late,
+        "time_spent_ms": _ms(
+            (served.deadline if late and served.deadline else now) - served.served_at
+        ),
+        "answered_at": now,
+        **device.columns(),
+    }
 
 
-async def _answer(session: AsyncSession, attempt: Facts, served: Any, position: int,
-                  given: Any, device: Device) -> Ack:
+async def _answer(
+    session: AsyncSession, attempt: Facts, served: Any, position: int, given: Any, device: Device
+) -> Ack:
     if served is None:
         raise WrongPosition(f"No item was served at position {position}.")
     item = await _item(session, served.item_id)
@@ -648,12 +818,15 @@ async def _answer(session: AsyncSession, attempt: Facts, served: Any, position: 
     if served.answered_at is not None:
         return _replay(served.answer, served.timed_out, served.answered_at, canonical, position)
     if attempt.status != AttemptStatus.in_progress or (
-            _due(attempt) and await expire_if_due(session, await _row_of(session, attempt))):
+        _due(attempt) and await expire_if_due(session, await _row_of(session, attempt))
+    ):
         raise AttemptFinished("The attempt is finished; no more answers are accepted.")
     now = utcnow()
     late = served.deadline is not None and now > served.deadline + GRACE
-    if await session_live(session).insert_new(_RESPONSES_T, _response_values(
-            attempt, served, item, position, canonical, correct, late, now, device)):
+    if await session_live(session).insert_new(
+        _RESPONSES_T,
+        _response_values(attempt, served, item, position, canonical, correct, late, now, device),
+    ):
         return Ack(position, late, now, False)
     # another device answered this position concurrently (PostgreSQL: the insert waited for
     # its commit, so that row is visible now): the same answer is a replay like any other, a
@@ -661,12 +834,12 @@ async def _answer(session: AsyncSession, attempt: Facts, served: Any, position: 
     existing = await session.get(Response, (attempt.id, position))
     if existing is None:
         raise AnswerConflict(f"Position {position} was answered concurrently.")
-    return _replay(existing.answer, existing.timed_out, existing.answered_at, canonical,
-                   position)
+    return _replay(existing.answer, existing.timed_out, existing.answered_at, canonical, position)
 
 
-def _replay(answer: Any, timed_out: bool, answered_at: datetime, canonical: Any,
-            position: int) -> Ack:
+def _replay(
+    answer: Any, timed_out: bool, answered_at: datetime, canonical: Any, position: int
+) -> Ack:
     """An answer at a position already answered: the first acknowledgement again when it is
     the same answer, else 409."""
     if answer == canonical or timed_out:
@@ -687,21 +860,22 @@ async def expire_if_due(session: AsyncSession, attempt: Attempt) -> bool:
     return False
 
 
-async def finish(session: AsyncSession, attempt: Attempt, *, reason: str = "finished",
-                 at: datetime | None = None) -> Attempt:
+async def finish(
+    session: AsyncSession, attempt: Attempt, *, reason: str = "finished", at: datetime | None = None
+) -> Attempt:
     """Finish the attempt (idempotent), compute its outcome and write ``attempt.finished``.
 
     Idempotent under races too: see :func:`_still_open`."""
     if attempt.status != AttemptStatus.in_progress or not await _still_open(session, attempt):
         return attempt
     served = await positions(session, attempt.id)
-    version, decision = await decide(session, attempt, [
-        (s.item_id, s.correct) for s in served if s.answered_at is not None])
+    version, decision = await decide(
+        session, attempt, [(s.item_id, s.correct) for s in served if s.answered_at is not None]
+    )
     finished_at = at or utcnow()
     plan = await session.get(Plan, attempt.plan_code)
     assert plan is not None
-    result = await _outcome(session, attempt, plan, version, decision, served, finished_at,
-                            reason)
+    result = await _outcome(session, attempt, plan, version, decision, served, finished_at, reason)
     outcome = dump(result)
     attempt.status = AttemptStatus.completed
     attempt.finished_at = finished_at
@@ -723,11 +897,23 @@ async def finish(session: AsyncSession, attempt: Attempt, *, reason: str = "fini
         if org.settings.get("disable_candidate_after_pt"):
             candidate.disabled = True
     event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"etest:attempt.finished:{attempt.id}")
-    session.add(OutboxEvent(id=event_id, topic="attempt.finished", organization_id=org.id,
-                            payload={
-        "event_id": str(event_id), "attempt_id": str(attempt.id),
-        "candidate_id": str(candidate.id), "uic": org.uic, "kind": attempt.kind,
-        "level": attempt.level, "finished_at": finished_at.isoformat(), "outcome": outcome}))
+    session.add(
+        OutboxEvent(
+            id=event_id,
+            topic="attempt.finished",
+            organization_id=org.id,
+            payload={
+                "event_id": str(event_id),
+                "attempt_id": str(attempt.id),
+                "candidate_id": str(candidate.id),
+                "uic": org.uic,
+                "kind": attempt.kind,
+                "level": attempt.level,
+                "finished_at": finished_at.isoformat(),
+                "outcome": outcome,
+            },
+        )
+    )
     await session.flush()
     return attempt
 
@@ -743,8 +929,9 @@ async def _still_open(session: AsyncSession, attempt: Attempt) -> bool:
     assert session.bind is not None
     if session.bind.dialect.name != "postgresql":
         return True
-    await session.execute(select(TestToken.id).where(TestToken.id == attempt.token_id)
-                          .with_for_update(key_share=True))
+    await session.execute(
+        select(TestToken.id).where(TestToken.id == attempt.token_id).with_for_update(key_share=True)
+    )
     status = await session.scalar(select(Attempt.status).where(Attempt.id == attempt.id))
     if status == AttemptStatus.in_progress:
         return True
@@ -752,69 +939,109 @@ async def _still_open(session: AsyncSession, attempt: Attempt) -> bool:
     return False
 
 
-async def _outcome(session: AsyncSession, attempt: Attempt, plan: Plan, version: _Version,
-                   decision: Decision, served: Sequence[Any], finished_at: datetime,
-                   reason: str) -> Outcome:
+async def _outcome(
+    session: AsyncSession,
+    attempt: Attempt,
+    plan: Plan,
+    version: _Version,
+    decision: Decision,
+    served: Sequence[Any],
+    finished_at: datetime,
+    reason: str,
+) -> Outcome:
     """Load what the outcome is computed from (the served items; for a failed CT the Can't-Do
     statements and review lessons of the missed ones) and compute it
     (:func:`etest.attempt.outcome.compute`)."""
     steps = []
     for s in served:
         item = await _item(session, s.item_id)
-        steps.append(Step(skill=item.skill, level=item.level,
-                          answered=s.answered_at is not None, correct=bool(s.correct),
-                          timed_out=bool(s.timed_out), can_do=item.can_do,
-                          review_lessons=tuple(item.review_lessons)))
-    sitting = Sitting(kind=Kind(attempt.kind), level=attempt.level,
-                      attempt_number=attempt.attempt_number, started_at=attempt.started_at,
-                      finished_at=finished_at, reason=reason,
-                      assessment=version.assessment.code,
-                      assessment_version=version.version.version,
-                      min_answers=version.engine.min_answers)
-    early = _early_placement(version, decision) \
-        if sitting.kind == Kind.PT and decision.level is None else None
+        steps.append(
+            Step(
+                skill=item.skill,
+                level=item.level,
+                answered=s.answered_at is not None,
+                correct=bool(s.correct),
+                timed_out=bool(s.timed_out),
+                can_do=item.can_do,
+                review_lessons=tuple(item.review_lessons),
+            )
+        )
+    sitting = Sitting(
+        kind=Kind(attempt.kind),
+        level=attempt.level,
+        attempt_number=attempt.attempt_number,
+        started_at=attempt.started_at,
+        finished_at=finished_at,
+        reason=reason,
+        assessment=version.assessment.code,
+        assessment_version=version.version.version,
+        min_answers=version.engine.min_answers,
+    )
+    early = (
+        _early_placement(version, decision)
+        if sitting.kind == Kind.PT and decision.level is None
+        else None
+    )
     result = compute(sitting, plan, decision, steps, early=early)
     if result.kind == Kind.CT and not result.passed:
         statements, lessons = await _cant_do_and_review(session, *wanted_codes(steps))
-        result = compute(sitting, plan, decision, steps, statements=statements,
-                         lessons=lessons)
+        result = compute(sitting, plan, decision, steps, statements=statements, lessons=lessons)
     return result
 
 
 def _early_placement(version: _Version, decision: Decision) -> tuple[str, float | None]:
     from etest import irt
 
-    if decision.theta is not None and decision.se is not None and \
-            version.version.engine["type"] == "irt":
+    if (
+        decision.theta is not None
+        and decision.se is not None
+        and version.version.engine["type"] == "irt"
+    ):
         placement = irt.place(decision.theta, decision.se, version.version.engine["cut_scores"])
         return version.plan_levels[placement.level], round(placement.position, 1)
     return version.plan_levels[0], None
 
 
-async def _cant_do_and_review(session: AsyncSession, codes: list[str], lesson_codes: list[str]
-                              ) -> tuple[dict[str, CantDo], dict[str, ReviewLesson]]:
+async def _cant_do_and_review(
+    session: AsyncSession, codes: list[str], lesson_codes: list[str]
+) -> tuple[dict[str, CantDo], dict[str, ReviewLesson]]:
     """The Can't-Do statements and review lessons of these codes, by code."""
-    statements = {c.code: CantDo(code=c.code, skill=c.skill, level=c.level, text=c.cannot_text)
-                  for c in (await session.scalars(select(CanDoStatement).where(
-                      CanDoStatement.code.in_(codes)))).all()}
-    lessons = {r.code: ReviewLesson(code=r.code, title=r.title, url=r.url)
-               for r in (await session.scalars(select(LessonRow).where(
-                   LessonRow.code.in_(lesson_codes)))).all()}
+    statements = {
+        c.code: CantDo(code=c.code, skill=c.skill, level=c.level, text=c.cannot_text)
+        for c in (
+            await session.scalars(select(CanDoStatement).where(CanDoStatement.code.in_(codes)))
+        ).all()
+    }
+    lessons = {
+        r.code: ReviewLesson(code=r.code, title=r.title, url=r.url)
+        for r in (
+            await session.scalars(select(LessonRow).where(LessonRow.code.in_(lesson_codes)))
+        ).all()
+    }
     return statements, lessons
 
 
 async def sweep(session: AsyncSession) -> int:
     """Finish every attempt past its deadline (finish time = deadline). Returns how many."""
-    due = (await session.scalars(select(Attempt).where(
-        Attempt.status == AttemptStatus.in_progress, Attempt.deadline.is_not(None),
-        Attempt.deadline < utcnow() - GRACE).limit(500))).all()
+    due = (
+        await session.scalars(
+            select(Attempt)
+            .where(
+                Attempt.status == AttemptStatus.in_progress,
+                Attempt.deadline.is_not(None),
+                Attempt.deadline < utcnow() - GRACE,
+            )
+            .limit(500)
+        )
+    ).all()
     for attempt in due:
         await finish(session, attempt, reason="deadline", at=attempt.deadline)
     return len(due)
 
 
-async def get_for_candidate(session: AsyncSession, settings: Settings, attempt_id: uuid.UUID,
-                            secret: str | None) -> Attempt:
+async def get_for_candidate(
+    session: AsyncSession, settings: Settings, attempt_id: uuid.UUID, secret: str | None
+) -> Attempt:
     attempt = await session.get(Attempt, attempt_id)
     if attempt is None or not check_secret(settings.pepper(), attempt_id, secret):
         raise NotFound("No such attempt.")

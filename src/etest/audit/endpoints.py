@@ -17,7 +17,9 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 @router.get("", response_model=Page[AuditEntryOut])
 async def list_audit_entries(
-    actor: ActorDep, session: SessionDep, pagination: PaginationDep,
+    actor: ActorDep,
+    session: SessionDep,
+    pagination: PaginationDep,
     action: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=64)] = None,
     from_: Annotated[UtcDatetime | None, Query(alias="from")] = None,
     to: UtcDatetime | None = None,
@@ -26,7 +28,8 @@ async def list_audit_entries(
     if actor.role not in ("admin", "superadmin"):
         raise Forbidden("Only admins read the audit log.")
     stmt = repository.entries(actor, action=action, from_=from_, to=to)
-    total, rows = await paginate(session, stmt, pagination, AuditEntry.created_at.desc(),
-                                 AuditEntry.id)
+    total, rows = await paginate(
+        session, stmt, pagination, AuditEntry.created_at.desc(), AuditEntry.id
+    )
     items = [AuditEntryOut.model_validate(e).model_copy(update={"uic": uic}) for e, uic in rows]
     return Page(items=items, total=total, page=pagination.page, per_page=pagination.per_page)

@@ -12,14 +12,20 @@ from etest.auth.scope import scoped
 from etest.models import AuditEntry, Organization
 
 
-def entries(actor: Actor, *, action: str | None = None, from_: datetime | None = None,
-            to: datetime | None = None) -> Select[AuditEntry, str | None]:
+def entries(
+    actor: Actor,
+    *,
+    action: str | None = None,
+    from_: datetime | None = None,
+    to: datetime | None = None,
+) -> Select[AuditEntry, str | None]:
     """The actor's audit entries with their organization's UIC, optionally of one action and
     in ``[from_, to)``; the caller orders and pages."""
     stmt: Select[AuditEntry, str | None]
     if actor.is_global:
         stmt = select(AuditEntry, Organization.uic).outerjoin(
-            Organization, Organization.id == AuditEntry.organization_id)
+            Organization, Organization.id == AuditEntry.organization_id
+        )
     else:
         stmt = scoped(select(AuditEntry, Organization.uic), actor, AuditEntry.organization_id)
     if action:

@@ -19,8 +19,9 @@ ROLES: tuple[Role, ...] = ("superadmin", "admin", "support", "viewer", "content_
 #: Roles that may have no organization; ``content_manager`` must have none.
 GLOBAL_ROLES: tuple[Role, ...] = ("superadmin", "content_manager")
 
-Action = Literal["read", "write", "reset_token", "manage_plans", "manage_content", "read_keys",
-                 "record_review"]
+Action = Literal[
+    "read", "write", "reset_token", "manage_plans", "manage_content", "read_keys", "record_review"
+]
 
 _ALLOWED: dict[Action, frozenset[str]] = {
     # a content manager may call the read routes: every tenant row is outside its scope

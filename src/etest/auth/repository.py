@@ -15,18 +15,21 @@ from etest.models import ApiKey, Organization
 async def live_key(session: AsyncSession, key_digest: str) -> tuple[ApiKey, str | None] | None:
     """The unrevoked API key with this digest and its organization's path (None for a key of no
     organization), or None."""
-    row = (await session.execute(
-        select(ApiKey, Organization.path)
-        .outerjoin(Organization, Organization.id == ApiKey.organization_id)
-        .where(ApiKey.digest == key_digest, ApiKey.revoked_at.is_(None))
-    )).first()
+    row = (
+        await session.execute(
+            select(ApiKey, Organization.path)
+            .outerjoin(Organization, Organization.id == ApiKey.organization_id)
+            .where(ApiKey.digest == key_digest, ApiKey.revoked_at.is_(None))
+        )
+    ).first()
     return None if row is None else (row[0], row[1])
 
 
 async def live_key_by_prefix(session: AsyncSession, prefix: str) -> ApiKey | None:
     """The unrevoked API key with this prefix, or None."""
-    return await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix,
-                                                     ApiKey.revoked_at.is_(None)))
+    return await session.scalar(
+        select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
+    )
 
 
 async def organization_id(session: AsyncSession, uic: str) -> uuid.UUID | None:
@@ -34,26 +37,34 @@ async def organization_id(session: AsyncSession, uic: str) -> uuid.UUID | None:
     return await session.scalar(select(Organization.id).where(Organization.uic == uic))
 
 
-async def organization_for_sso(session: AsyncSession,
-                               uic: str) -> Row[uuid.UUID, str, str] | None:
+async def organization_for_sso(session: AsyncSession, uic: str) -> Row[uuid.UUID, str, str] | None:
     """``id``, ``path`` and ``region`` of the organization ``uic``, or None."""
-    return (await session.execute(
-        select(Organization.id, Organization.path, Organization.region)
-        .where(Organization.uic == uic))).first()
+    return (
+        await session.execute(
+            select(Organization.id, Organization.path, Organization.region).where(
+                Organization.uic == uic
+            )
+        )
+    ).first()
 
 
-async def count_outside_region(session: AsyncSession, ids: Collection[uuid.UUID],
-                               region: str) -> int:
+async def count_outside_region(
+    session: AsyncSession, ids: Collection[uuid.UUID], region: str
+) -> int:
     """How many of these organizations are not of ``region``."""
     count = await session.scalar(
-        select(func.count()).where(Organization.id.in_(ids), Organization.region != region))
+        select(func.count()).where(Organization.id.in_(ids), Organization.region != region)
+    )
     return count or 0
 
 
 async def keys_with_uic(session: AsyncSession) -> Sequence[Row[ApiKey, str | None]]:
     """Every API key, revoked ones too, oldest first, with its organization's UIC (None for a
     key of no organization)."""
-    return (await session.execute(
-        select(ApiKey, Organization.uic).outerjoin(
-            Organization, Organization.id == ApiKey.organization_id)
-        .order_by(ApiKey.created_at))).all()
+    return (
+        await session.execute(
+            select(ApiKey, Organization.uic)
+            .outerjoin(Organization, Organization.id == ApiKey.organization_id)
+            .order_by(ApiKey.created_at)
+        )
+    ).all()

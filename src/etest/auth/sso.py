@@ -48,8 +48,14 @@ class SsoClaims:
 class SsoVerifier:
     """Verifies bearer JWTs against the configured issuers' key sets (cached per issuer)."""
 
-    def __init__(self, issuers: list[TrustedIssuer], *, refetch_interval: float,
-                 cache_seconds: float, max_lifetime: float = 12 * 3600.0) -> None:
+    def __init__(
+        self,
+        issuers: list[TrustedIssuer],
+        *,
+        refetch_interval: float,
+        cache_seconds: float,
+        max_lifetime: float = 12 * 3600.0,
+    ) -> None:
         self._sets = {i.issuer: _KeySet(i) for i in issuers}
         self._refetch_interval = refetch_interval
         self._cache_seconds = cache_seconds
@@ -104,8 +110,13 @@ class SsoVerifier:
         cfg = ks.issuer
         try:
             claims: dict[str, Any] = jwt.decode(
-                token, key, algorithms=cfg.algorithms, audience=cfg.audience, issuer=cfg.issuer,
-                leeway=60, options={"require": ["exp", "iss", "aud", "sub"]},
+                token,
+                key,
+                algorithms=cfg.algorithms,
+                audience=cfg.audience,
+                issuer=cfg.issuer,
+                leeway=60,
+                options={"require": ["exp", "iss", "aud", "sub"]},
             )
         except jwt.PyJWTError as exc:
             raise Unauthorized("The bearer token is invalid.") from exc
@@ -113,13 +124,20 @@ class SsoVerifier:
         issued = int(claims["iat"]) if "iat" in claims else time.time()
         lifetime = int(claims["exp"]) - issued
         if lifetime > self._max_lifetime:
-            raise Unauthorized(f"The bearer token's lifetime exceeds "
-                               f"{self._max_lifetime / 3600:g} hours.")
+            raise Unauthorized(
+                f"The bearer token's lifetime exceeds {self._max_lifetime / 3600:g} hours."
+            )
         role = claims.get(cfg.role_claim)
         uic = claims.get(cfg.uic_claim)
         if not isinstance(role, str) or (uic is not None and not isinstance(uic, str)):
             raise Unauthorized("The bearer token lacks the role or organization claim.")
         if refused_character(str(claims["sub"])) is not None:  # it names the actor in audits
             raise Unauthorized("The bearer token's subject holds control or invisible characters.")
-        return SsoClaims(issuer=cfg.issuer, subject=str(claims["sub"]), role=role, uic=uic,
-                         region=cfg.region, global_roles=frozenset(cfg.global_roles))
+        return SsoClaims(
+            issuer=cfg.issuer,
+            subject=str(claims["sub"]),
+            role=role,
+            uic=uic,
+            region=cfg.region,
+            global_roles=frozenset(cfg.global_roles),
+        )

@@ -29,8 +29,9 @@ router = APIRouter(prefix="/api/v1/candidates", tags=["candidates"])
 
 
 def _out(candidate: Candidate, uic: str) -> CandidateOut:
-    return CandidateOut.model_validate({**{c: getattr(candidate, c) for c in
-                                           CandidateOut.model_fields if c != "uic"}, "uic": uic})
+    return CandidateOut.model_validate(
+        {**{c: getattr(candidate, c) for c in CandidateOut.model_fields if c != "uic"}, "uic": uic}
+    )
 
 
 def _like(text: str) -> str:
@@ -39,8 +40,9 @@ def _like(text: str) -> str:
 
 
 @router.post("", response_model=CandidateOut, status_code=status.HTTP_201_CREATED)
-async def create_candidate(actor: ActorDep, session: SessionDep,
-                           body: CandidateCreate) -> CandidateOut:
+async def create_candidate(
+    actor: ActorDep, session: SessionDep, body: CandidateCreate
+) -> CandidateOut:
     """Register a candidate. An email is unique inside one customer's organization tree
     (409 ``email-registered``); another tree's candidates are not looked at
     (docs/tenancy.md). ``plan_code`` (a code or an old name) must be in the contract of the
@@ -50,18 +52,23 @@ async def create_candidate(actor: ActorDep, session: SessionDep,
 
 @router.get("", response_model=Page[CandidateOut])
 async def search_candidates(
-    actor: ActorDep, session: SessionDep, pagination: PaginationDep,
-    q: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=200,
-                                   description="names, username, email")] = None,
+    actor: ActorDep,
+    session: SessionDep,
+    pagination: PaginationDep,
+    q: Annotated[
+        str | None, Query(pattern=TEXT_QUERY, max_length=200, description="names, username, email")
+    ] = None,
     email: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=320)] = None,
     username: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=150)] = None,
-    level: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=32,
-                                       description="current level")] = None,
+    level: Annotated[
+        str | None, Query(pattern=TEXT_QUERY, max_length=32, description="current level")
+    ] = None,
     pt_level: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=32)] = None,
     uic: Annotated[Uic | None, Query()] = None,
-    include_descendants: Annotated[bool, Query(
-        description="with uic: that organization's subtree (default), or false for it alone"
-    )] = True,
+    include_descendants: Annotated[
+        bool,
+        Query(description="with uic: that organization's subtree (default), or false for it alone"),
+    ] = True,
     hidden: Annotated[bool, Query(description="true lists only hidden candidates")] = False,
     registered_from: RegisteredFrom | None = None,
 ) -> Page[CandidateOut]:
@@ -71,12 +78,26 @@ async def search_candidates(
     stmt = repository.visible(actor).where(Candidate.hidden.is_(hidden))
     if uic is not None:
         org = await org_repository.get_by_uic(session, actor, uic)
-        stmt = stmt.where(Organization.path.startswith(org.path, autoescape=True)
-                          if include_descendants else Candidate.organization_id == org.id)
+        stmt = stmt.where(
+            Organization.path.startswith(org.path, autoescape=True)
+            if include_descendants
+            else Candidate.organization_id == org.id
+        )
     if q:
         pattern = _like(q)
-        stmt = stmt.where(or_(*(col.ilike(pattern, escape="\\") for col in (
-            Candidate.first_name, Candidate.last_name, Candidate.username, Candidate.email))))
+        stmt = stmt.where(
+            or_(
+                *(
+                    col.ilike(pattern, escape="\\")
+                    for col in (
+                        Candidate.first_name,
+                        Candidate.last_name,
+                        Candidate.username,
+                        Candidate.email,
+                    )
+                )
+            )
+        )
     if email:
         stmt = stmt.where(Candidate.email == email.lower())
     if username:
@@ -87,25 +108,33 @@ async def search_candidates(
     if registered_from:
         stmt = stmt.where(Candidate.registered_from == registered_from)
     total, rows = await paginate(session, stmt, pagination, Candidate.created_at, Candidate.id)
-    return Page(items=[_out(c, u) for c, u in rows], total=total, page=pagination.page,
-                per_page=pagination.per_page)
+    return Page(
+        items=[_out(c, u) for c, u in rows],
+        total=total,
+        page=pagination.page,
+        per_page=pagination.per_page,
+    )
 
 
 @router.post("/lookup", response_model=list[CandidateOut])
-async def lookup_candidates(actor: ActorDep, session: SessionDep,
-                            body: CandidateLookup) -> list[CandidateOut]:
+async def lookup_candidates(
+    actor: ActorDep, session: SessionDep, body: CandidateLookup
+) -> list[CandidateOut]:
     """The candidates of the actor's subtree among these emails (others are simply absent: a
     candidate of another customer's tree is never reported). A global caller may get several
     candidates for one email, one per tree, each with its ``uic``."""
     emails = {str(e).lower() for e in body.emails}
-    rows = await session.execute(repository.visible(actor).where(Candidate.email.in_(emails))
-                                 .order_by(Candidate.email))
+    rows = await session.execute(
+        repository.visible(actor).where(Candidate.email.in_(emails)).order_by(Candidate.email)
+    )
     return [_out(c, u) for c, u in rows]
 
 
 @router.post("/import", response_model=ImportReport)
 async def import_candidates(
-    actor: ActorDep, session: SessionDep, settings: SettingsDep,
+    actor: ActorDep,
+    session: SessionDep,
+    settings: SettingsDep,
     file: Annotated[UploadFile, File(description="CSV (UTF-8) or XLSX with a header row")],
     uic: Annotated[Uic | None, Form(description="organization for rows without a uic")] = None,
 ) -> ImportReport:
@@ -119,21 +148,26 @@ async def import_candidates(
 
 
 @router.get("/{candidate_id}", response_model=CandidateOut)
-async def get_candidate(actor: ActorDep, session: SessionDep,
-                        candidate_id: uuid.UUID) -> CandidateOut:
+async def get_candidate(
+    actor: ActorDep, session: SessionDep, candidate_id: uuid.UUID
+) -> CandidateOut:
     return _out(*await repository.get(session, actor, candidate_id))
 
 
 @router.patch("/{candidate_id}", response_model=CandidateOut)
-async def update_candidate(actor: ActorDep, session: SessionDep, candidate_id: uuid.UUID,
-                           body: CandidateUpdate) -> CandidateOut:
+async def update_candidate(
+    actor: ActorDep, session: SessionDep, candidate_id: uuid.UUID, body: CandidateUpdate
+) -> CandidateOut:
     candidate, uic = await repository.get(session, actor, candidate_id)
     return _out(await service.update(session, actor, candidate, body), uic)
 
 
 @router.put("/{candidate_id}/photo", response_model=CandidateOut)
 async def set_candidate_photo(
-    actor: ActorDep, session: SessionDep, settings: SettingsDep, candidate_id: uuid.UUID,
+    actor: ActorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    candidate_id: uuid.UUID,
     file: Annotated[UploadFile, File(description="PNG or JPEG, printed on certificates")],
 ) -> CandidateOut:
     """Set the photo printed on the candidate's certificates (else a default picture)."""
@@ -141,36 +175,40 @@ async def set_candidate_photo(
     data = await file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise PayloadTooLarge(f"The file is larger than {settings.max_upload_bytes} bytes.")
-    return _out(await service.set_photo(session, actor, settings, candidate,
-                                        file.filename or "", data), uic)
+    return _out(
+        await service.set_photo(session, actor, settings, candidate, file.filename or "", data), uic
+    )
 
 
 @router.delete("/{candidate_id}/photo", response_model=CandidateOut)
-async def remove_candidate_photo(actor: ActorDep, session: SessionDep,
-                                 candidate_id: uuid.UUID) -> CandidateOut:
+async def remove_candidate_photo(
+    actor: ActorDep, session: SessionDep, candidate_id: uuid.UUID
+) -> CandidateOut:
     """Certificates show the default picture again."""
     candidate, uic = await repository.get(session, actor, candidate_id)
     return _out(await service.remove_photo(session, actor, candidate), uic)
 
 
 @router.post("/{candidate_id}/hide", response_model=CandidateOut)
-async def hide_candidate(actor: ActorDep, session: SessionDep,
-                         candidate_id: uuid.UUID) -> CandidateOut:
+async def hide_candidate(
+    actor: ActorDep, session: SessionDep, candidate_id: uuid.UUID
+) -> CandidateOut:
     candidate, uic = await repository.get(session, actor, candidate_id)
     return _out(await service.update(session, actor, candidate, CandidateUpdate(hidden=True)), uic)
 
 
 @router.post("/{candidate_id}/unhide", response_model=CandidateOut)
-async def unhide_candidate(actor: ActorDep, session: SessionDep,
-                           candidate_id: uuid.UUID) -> CandidateOut:
+async def unhide_candidate(
+    actor: ActorDep, session: SessionDep, candidate_id: uuid.UUID
+) -> CandidateOut:
     candidate, uic = await repository.get(session, actor, candidate_id)
-    return _out(await service.update(session, actor, candidate, CandidateUpdate(hidden=False)),
-                uic)
+    return _out(await service.update(session, actor, candidate, CandidateUpdate(hidden=False)), uic)
 
 
 @router.post("/{candidate_id}/transfer", response_model=CandidateOut)
-async def transfer_candidate(actor: ActorDep, session: SessionDep, candidate_id: uuid.UUID,
-                             body: CandidateTransferIn) -> CandidateOut:
+async def transfer_candidate(
+    actor: ActorDep, session: SessionDep, candidate_id: uuid.UUID, body: CandidateTransferIn
+) -> CandidateOut:
     """Move the candidate to another organization of the actor's subtree; history is kept."""
     candidate, _ = await repository.get(session, actor, candidate_id)
     target = await service.transfer(session, actor, candidate, body)
@@ -178,13 +216,22 @@ async def transfer_candidate(actor: ActorDep, session: SessionDep, candidate_id:
 
 
 @router.get("/{candidate_id}/transfers", response_model=list[TransferOut])
-async def list_transfers(actor: ActorDep, session: SessionDep,
-                         candidate_id: uuid.UUID) -> list[TransferOut]:
+async def list_transfers(
+    actor: ActorDep, session: SessionDep, candidate_id: uuid.UUID
+) -> list[TransferOut]:
     candidate, _ = await repository.get(session, actor, candidate_id)
     transfers = await repository.transfers_of(session, candidate.id)
     uics = await org_repository.uics_by_id(
-        session, {t.from_organization_id for t in transfers} | {t.to_organization_id
-                                                                 for t in transfers})
-    return [TransferOut(id=t.id, from_uic=uics[t.from_organization_id],
-                        to_uic=uics[t.to_organization_id], actor=t.actor,
-                        created_at=t.created_at) for t in transfers]
+        session,
+        {t.from_organization_id for t in transfers} | {t.to_organization_id for t in transfers},
+    )
+    return [
+        TransferOut(
+            id=t.id,
+            from_uic=uics[t.from_organization_id],
+            to_uic=uics[t.to_organization_id],
+            actor=t.actor,
+            created_at=t.created_at,
+        )
+        for t in transfers
+    ]

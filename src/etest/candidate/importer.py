@@ -24,8 +24,17 @@ from etest.candidate.errors import BadUpload
 from etest.candidate.schemas import CandidateCreate, ImportReport, ImportRow
 from etest.errors import EtestError
 
-COLUMNS = ("email", "username", "first_name", "last_name", "dial_code", "phone", "uic",
-           "plan_code", "current_level")
+COLUMNS = (
+    "email",
+    "username",
+    "first_name",
+    "last_name",
+    "dial_code",
+    "phone",
+    "uic",
+    "plan_code",
+    "current_level",
+)
 MAX_ROWS = 10_000
 
 
@@ -57,13 +66,17 @@ def _rows_csv(data: bytes) -> Iterator[list[str | None]]:
             # field over csv's limit is almost always an unclosed quote that swallowed the rest
             # of the file: either way the file, not a row, is broken.
             if "new-line character" in str(exc):
-                raise BadUpload(f"The CSV file cannot be read at line {line}: a line break (CR) "
-                                "inside an unquoted field; quote the field or save the file "
-                                "with CRLF or LF line endings.") from None
+                raise BadUpload(
+                    f"The CSV file cannot be read at line {line}: a line break (CR) "
+                    "inside an unquoted field; quote the field or save the file "
+                    "with CRLF or LF line endings."
+                ) from None
             if "field limit" in str(exc):
-                raise BadUpload(f"The CSV file cannot be read from line {line}: a field is longer "
-                                f"than {csv.field_size_limit()} characters (an unclosed "
-                                "quote?).") from None
+                raise BadUpload(
+                    f"The CSV file cannot be read from line {line}: a field is longer "
+                    f"than {csv.field_size_limit()} characters (an unclosed "
+                    "quote?)."
+                ) from None
             raise BadUpload(f"The CSV file cannot be read at line {line}: {exc}.") from None
         yield [_cell(v) for v in row]
 
@@ -91,8 +104,9 @@ def read_rows(filename: str, data: bytes) -> tuple[list[str], list[tuple[int, di
     header = [(h or "").strip().lower() for h in header_row]
     unknown = [h for h in header if h and h not in COLUMNS]
     if unknown or "email" not in header:
-        raise BadUpload(f"Unknown columns {unknown}; 'email' is required; allowed: "
-                        f"{', '.join(COLUMNS)}.")
+        raise BadUpload(
+            f"Unknown columns {unknown}; 'email' is required; allowed: {', '.join(COLUMNS)}."
+        )
     out: list[tuple[int, dict[str, str]]] = []
     for number, raw in enumerate(rows, start=2):
         values = {h: v for h, v in zip(header, raw, strict=False) if h and v is not None}
@@ -104,8 +118,9 @@ def read_rows(filename: str, data: bytes) -> tuple[list[str], list[tuple[int, di
     return header, out
 
 
-async def import_candidates(session: AsyncSession, actor: Actor, filename: str, data: bytes,
-                            default_uic: str | None) -> ImportReport:
+async def import_candidates(
+    session: AsyncSession, actor: Actor, filename: str, data: bytes, default_uic: str | None
+) -> ImportReport:
     actor.require("write")
     _, rows = read_rows(filename, data)
     report: list[ImportRow] = []
@@ -113,7 +128,8 @@ async def import_candidates(session: AsyncSession, actor: Actor, filename: str, 
         email = values.get("email")
         try:
             body = CandidateCreate.model_validate(
-                {"uic": default_uic, **values, "registered_from": "bulk"})
+                {"uic": default_uic, **values, "registered_from": "bulk"}
+            )
         except ValidationError as exc:
             msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             report.append(ImportRow(row=number, status="error", email=email, error=msg))
@@ -124,7 +140,10 @@ async def import_candidates(session: AsyncSession, actor: Actor, filename: str, 
         except EtestError as exc:
             report.append(ImportRow(row=number, status="error", email=email, error=exc.detail))
             continue
-        report.append(ImportRow(row=number, status="imported", email=candidate.email,
-                                candidate_id=candidate.id))
+        report.append(
+            ImportRow(
+                row=number, status="imported", email=candidate.email, candidate_id=candidate.id
+            )
+        )
     imported = sum(r.status == "imported" for r in report)
     return ImportReport(imported=imported, failed=len(report) - imported, rows=report)

@@ -16,21 +16,24 @@ from etest.models import Candidate, CandidateTransfer, Organization
 
 
 def visible(actor: Actor) -> Select[Candidate, str]:
-    result: Select[Candidate, str] = scoped(select(Candidate, Organization.uic), actor,
-                                            Candidate.organization_id)
+    result: Select[Candidate, str] = scoped(
+        select(Candidate, Organization.uic), actor, Candidate.organization_id
+    )
     return result
 
 
-async def get(session: AsyncSession, actor: Actor,
-              candidate_id: uuid.UUID) -> tuple[Candidate, str]:
+async def get(
+    session: AsyncSession, actor: Actor, candidate_id: uuid.UUID
+) -> tuple[Candidate, str]:
     row = (await session.execute(visible(actor).where(Candidate.id == candidate_id))).first()
     if row is None:
         raise NotFound("No such candidate.")
     return row[0], row[1]
 
 
-async def get_by_email(session: AsyncSession, actor: Actor, email: str,
-                       within: Organization | None = None) -> tuple[Candidate, str]:
+async def get_by_email(
+    session: AsyncSession, actor: Actor, email: str, within: Organization | None = None
+) -> tuple[Candidate, str]:
     """The one candidate of the actor's subtree (or of ``within``'s) with this email. Inside one
     tree an email is one candidate; a global caller whose email matches candidates of several
     trees gets 409 ``email-ambiguous`` instead of one of them."""
@@ -41,37 +44,51 @@ async def get_by_email(session: AsyncSession, actor: Actor, email: str,
     if not rows:
         raise NotFound("No candidate with this email.")
     if len(rows) > 1:
-        raise EmailAmbiguous("This email names candidates of several organizations' trees: "
-                             "give candidate_id, or a uic to look in.")
+        raise EmailAmbiguous(
+            "This email names candidates of several organizations' trees: "
+            "give candidate_id, or a uic to look in."
+        )
     return rows[0][0], rows[0][1]
 
 
-async def require_one_tree(session: AsyncSession, actor: Actor, emails: Collection[str],
-                           within: Organization | None = None) -> None:
+async def require_one_tree(
+    session: AsyncSession, actor: Actor, emails: Collection[str], within: Organization | None = None
+) -> None:
     """For a caller that sees several customers (a global superadmin): refuse (409
     ``email-ambiguous``) emails that name candidates of more than one tree, so a filter or a
     report by email never mixes two people; ``within`` (a ``uic``) narrows the look. Any other
     caller sees one tree, where an email is one candidate: nothing to check."""
     if not actor.is_global or not emails:
         return
-    stmt = (select(Candidate.email).join(Organization, Organization.id ==
-                                         Candidate.organization_id)
-            .where(Candidate.email.in_({e.lower() for e in emails}))
-            .group_by(Candidate.email)
-            .having(func.count(distinct(Candidate.root_organization_id)) > 1).limit(5))
+    stmt = (
+        select(Candidate.email)
+        .join(Organization, Organization.id == Candidate.organization_id)
+        .where(Candidate.email.in_({e.lower() for e in emails}))
+        .group_by(Candidate.email)
+        .having(func.count(distinct(Candidate.root_organization_id)) > 1)
+        .limit(5)
+    )
     if within is not None:
         stmt = stmt.where(Organization.path.startswith(within.path, autoescape=True))
     shared = (await session.scalars(stmt)).all()
     if shared:
-        raise EmailAmbiguous(f"{', '.join(shared)} names candidates of several organizations' "
-                             "trees: give candidate_id, or a uic to look in.")
+        raise EmailAmbiguous(
+            f"{', '.join(shared)} names candidates of several organizations' "
+            "trees: give candidate_id, or a uic to look in."
+        )
 
 
 async def email_taken(session: AsyncSession, email: str, root_id: uuid.UUID) -> bool:
     """Inside one top-level organization's tree: an email is unique per tree, not across the
     service (docs/tenancy.md)."""
-    return await session.scalar(select(Candidate.id).where(
-        Candidate.root_organization_id == root_id, Candidate.email == email.lower())) is not None
+    return (
+        await session.scalar(
+            select(Candidate.id).where(
+                Candidate.root_organization_id == root_id, Candidate.email == email.lower()
+            )
+        )
+        is not None
+    )
 
 
 async def get_org(session: AsyncSession, candidate: Candidate) -> Organization:
@@ -80,18 +97,27 @@ async def get_org(session: AsyncSession, candidate: Candidate) -> Organization:
     return org
 
 
-async def transfers_of(session: AsyncSession,
-                       candidate_id: uuid.UUID) -> Sequence[CandidateTransfer]:
+async def transfers_of(
+    session: AsyncSession, candidate_id: uuid.UUID
+) -> Sequence[CandidateTransfer]:
     """The candidate's transfers between organizations, oldest first (the caller has checked
     the candidate is visible)."""
-    return (await session.scalars(select(CandidateTransfer)
+    return (
+        await session.scalars(
+            select(CandidateTransfer)
             .where(CandidateTransfer.candidate_id == candidate_id)
-            .order_by(CandidateTransfer.created_at))).all()
+            .order_by(CandidateTransfer.created_at)
+        )
+    ).all()
 
 
-async def in_tree_by_email(session: AsyncSession, root_id: uuid.UUID,
-                           email: str) -> Candidate | None:
+async def in_tree_by_email(
+    session: AsyncSession, root_id: uuid.UUID, email: str
+) -> Candidate | None:
     """The candidate of the tree of top-level organization ``root_id`` with this email, or
     None (an email is unique per tree)."""
-    return await session.scalar(select(Candidate).where(
-        Candidate.root_organization_id == root_id, Candidate.email == email.lower()))
+    return await session.scalar(
+        select(Candidate).where(
+            Candidate.root_organization_id == root_id, Candidate.email == email.lower()
+        )
+    )

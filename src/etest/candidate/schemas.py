@@ -16,7 +16,6 @@ Phone = Annotated[str, StringConstraints(pattern=r"^[0-9+][0-9 ()\-]{0,39}$")]
 RegisteredFrom = Literal["etest", "dashboard", "bulk", "api"]
 
 
-
 class _CandidateFields(Input):
     username: NameText | None = Field(None, min_length=1, max_length=150)
     first_name: NameText | None = Field(None, max_length=150)

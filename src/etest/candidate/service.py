@@ -21,8 +21,9 @@ from etest.plan.service import require_plan_code
 
 def _email_registered() -> EmailRegistered:
     # Only ever about the caller's own customer's tree: another tree's emails are not looked at.
-    return EmailRegistered("A candidate with this email is already registered in this "
-                           "organization tree.")
+    return EmailRegistered(
+        "A candidate with this email is already registered in this organization tree."
+    )
 
 
 async def target_org(session: AsyncSession, actor: Actor, uic: str | None) -> Organization:
@@ -36,8 +37,9 @@ async def target_org(session: AsyncSession, actor: Actor, uic: str | None) -> Or
     return org
 
 
-async def create(session: AsyncSession, actor: Actor,
-                 body: CandidateCreate) -> tuple[Candidate, str]:
+async def create(
+    session: AsyncSession, actor: Actor, body: CandidateCreate
+) -> tuple[Candidate, str]:
     actor.require("write")
     org = await target_org(session, actor, body.uic)
     email = str(body.email).lower()
@@ -45,16 +47,21 @@ async def create(session: AsyncSession, actor: Actor,
         raise _email_registered()
     plan_code = await require_plan_code(session, body.plan_code)
     await check_plans(session, actor, org, [plan_code])
-    candidate = Candidate(organization_id=org.id, root_organization_id=org.root_id, email=email,
-                          plan_code=plan_code,
-                          **body.model_dump(exclude={"email", "uic", "plan_code"}))
+    candidate = Candidate(
+        organization_id=org.id,
+        root_organization_id=org.root_id,
+        email=email,
+        plan_code=plan_code,
+        **body.model_dump(exclude={"email", "uic", "plan_code"}),
+    )
     session.add(candidate)
     await session.flush()
     return candidate, org.uic
 
 
-async def update(session: AsyncSession, actor: Actor, candidate: Candidate,
-                 body: CandidateUpdate) -> Candidate:
+async def update(
+    session: AsyncSession, actor: Actor, candidate: Candidate, body: CandidateUpdate
+) -> Candidate:
     actor.require("write")
     changes = body.model_dump(exclude_unset=True)
     if "email" in changes:
@@ -62,7 +69,8 @@ async def update(session: AsyncSession, actor: Actor, candidate: Candidate,
             raise InvalidValue("email cannot be null.")
         changes["email"] = str(changes["email"]).lower()
         if changes["email"] != candidate.email and await repository.email_taken(
-                session, changes["email"], candidate.root_organization_id):
+            session, changes["email"], candidate.root_organization_id
+        ):
             raise _email_registered()
     for flag in ("hidden", "disabled"):
         if flag in changes and changes[flag] is None:
@@ -70,31 +78,45 @@ async def update(session: AsyncSession, actor: Actor, candidate: Candidate,
     if "plan_code" in changes:
         changes["plan_code"] = await require_plan_code(session, changes["plan_code"])
         if changes["plan_code"] != candidate.plan_code:
-            await check_plans(session, actor, await repository.get_org(session, candidate),
-                              [changes["plan_code"]])
+            await check_plans(
+                session, actor, await repository.get_org(session, candidate), [changes["plan_code"]]
+            )
     for key, value in changes.items():
         setattr(candidate, key, value)
     await session.flush()
     return candidate
 
 
-async def transfer(session: AsyncSession, actor: Actor, candidate: Candidate,
-                   body: CandidateTransferIn) -> Organization:
+async def transfer(
+    session: AsyncSession, actor: Actor, candidate: Candidate, body: CandidateTransferIn
+) -> Organization:
     """Move a candidate to another organization of the actor's subtree; history is kept."""
     actor.require("write")
     target = await org_repository.get_by_uic(session, actor, body.uic)
     # only the operator reaches another tree; the email must be free in that tree
     if target.root_id != candidate.root_organization_id and await repository.email_taken(
-            session, candidate.email, target.root_id):
+        session, candidate.email, target.root_id
+    ):
         raise _email_registered()
     if target.id != candidate.organization_id:
-        session.add(CandidateTransfer(candidate_id=candidate.id,
-                                      from_organization_id=candidate.organization_id,
-                                      to_organization_id=target.id, actor=actor.subject))
-        record(session, actor, "candidate.transfer", target_type="candidate",
-               target_id=candidate.id, organization_id=target.id, reason=body.reason,
-               details={"from_organization_id": str(candidate.organization_id),
-                        "to_uic": target.uic})
+        session.add(
+            CandidateTransfer(
+                candidate_id=candidate.id,
+                from_organization_id=candidate.organization_id,
+                to_organization_id=target.id,
+                actor=actor.subject,
+            )
+        )
+        record(
+            session,
+            actor,
+            "candidate.transfer",
+            target_type="candidate",
+            target_id=candidate.id,
+            organization_id=target.id,
+            reason=body.reason,
+            details={"from_organization_id": str(candidate.organization_id), "to_uic": target.uic},
+        )
         candidate.organization_id = target.id
         candidate.root_organization_id = target.root_id
         await session.flush()
@@ -105,8 +127,14 @@ async def transfer(session: AsyncSession, actor: Actor, candidate: Candidate,
 PHOTO_TYPES = ("image/png", "image/jpeg")
 
 
-async def set_photo(session: AsyncSession, actor: Actor, settings: Settings,
-                    candidate: Candidate, filename: str, data: bytes) -> Candidate:
+async def set_photo(
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    candidate: Candidate,
+    filename: str,
+    data: bytes,
+) -> Candidate:
     """Store the candidate's photo (printed on certificates) in the media store by hash."""
     actor.require("write")
     content_type = content_type_of(filename)
@@ -118,8 +146,14 @@ async def set_photo(session: AsyncSession, actor: Actor, settings: Settings,
         session.add(MediaObject(sha256=digest, content_type=content_type, size=len(data)))
         await session.flush()
     candidate.photo_sha256 = digest
-    record(session, actor, "candidate.photo", target_type="candidate",
-           target_id=str(candidate.id), organization_id=candidate.organization_id)
+    record(
+        session,
+        actor,
+        "candidate.photo",
+        target_type="candidate",
+        target_id=str(candidate.id),
+        organization_id=candidate.organization_id,
+    )
     return candidate
 
 
@@ -127,6 +161,12 @@ async def remove_photo(session: AsyncSession, actor: Actor, candidate: Candidate
     """Certificates show the default picture again (the file stays: media are shared)."""
     actor.require("write")
     candidate.photo_sha256 = None
-    record(session, actor, "candidate.photo_removed", target_type="candidate",
-           target_id=str(candidate.id), organization_id=candidate.organization_id)
+    record(
+        session,
+        actor,
+        "candidate.photo_removed",
+        target_type="candidate",
+        target_id=str(candidate.id),
+        organization_id=candidate.organization_id,
+    )
     return candidate

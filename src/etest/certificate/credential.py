@@ -21,8 +21,9 @@ from etest.certificate.keys import SigningKey
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
-OB_SCHEMA = ("https://purl.imsglobal.org/spec/ob/v3p0/schema/json/"
-             "ob_v3p0_achievementcredential_schema.json")
+OB_SCHEMA = (
+    "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
+)
 
 
 def issuer_id(base_url: str) -> str:
@@ -44,10 +45,21 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def build(*, base_url: str, verify_url: str, candidate_id: uuid.UUID, holder_name: str,
-          email: str, level: str, plan_code: str, plan_name: str, pass_mark: int,
-          organization_uic: str, organization_name: str,
-          issued_at: datetime) -> dict[str, Any]:
+def build(
+    *,
+    base_url: str,
+    verify_url: str,
+    candidate_id: uuid.UUID,
+    holder_name: str,
+    email: str,
+    level: str,
+    plan_code: str,
+    plan_name: str,
+    pass_mark: int,
+    organization_uic: str,
+    organization_name: str,
+    issued_at: datetime,
+) -> dict[str, Any]:
     """The unsigned ``OpenBadgeCredential``. The email is only in the credential as a salted
     SHA-256 (an OB ``IdentityObject``), so a verifier who knows it can match it, nobody else."""
     salt = secrets.token_hex(8)
@@ -59,7 +71,7 @@ def build(*, base_url: str, verify_url: str, candidate_id: uuid.UUID, holder_nam
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
         "name": f"English {level} ({plan_name})",
         "description": f"{holder_name} passed the eTest certification test for English "
-                       f"level {level} of {plan_name}.",
+        f"level {level} of {plan_name}.",
         "issuer": issuer_profile(base_url),
         "validFrom": _iso(issued_at),
         "awardedDate": _iso(issued_at),
@@ -67,10 +79,19 @@ def build(*, base_url: str, verify_url: str, candidate_id: uuid.UUID, holder_nam
             "id": f"urn:uuid:{candidate_id}",
             "type": ["AchievementSubject"],
             "identifier": [
-                {"type": "IdentityObject", "identityType": "name", "hashed": False,
-                 "identityHash": holder_name},
-                {"type": "IdentityObject", "identityType": "emailAddress", "hashed": True,
-                 "identityHash": f"sha256${email_hash}", "salt": salt},
+                {
+                    "type": "IdentityObject",
+                    "identityType": "name",
+                    "hashed": False,
+                    "identityHash": holder_name,
+                },
+                {
+                    "type": "IdentityObject",
+                    "identityType": "emailAddress",
+                    "hashed": True,
+                    "identityHash": f"sha256${email_hash}",
+                    "salt": salt,
+                },
             ],
             "achievement": {
                 "id": achievement_id,
@@ -78,14 +99,19 @@ def build(*, base_url: str, verify_url: str, candidate_id: uuid.UUID, holder_nam
                 "achievementType": "Certificate",
                 "name": f"English {level}",
                 "description": f"English at CEFR-aligned level {level}, certified by the "
-                               f"eTest certification test of {plan_name}.",
-                "criteria": {"narrative": f"Pass the eTest certification test for level "
-                                          f"{level} of {plan_name} with a score of at least "
-                                          f"{pass_mark}%."},
+                f"eTest certification test of {plan_name}.",
+                "criteria": {
+                    "narrative": f"Pass the eTest certification test for level "
+                    f"{level} of {plan_name} with a score of at least "
+                    f"{pass_mark}%."
+                },
                 "humanCode": level,
             },
-            "source": {"id": f"urn:etest:organization:{organization_uic}",
-                       "type": ["Profile"], "name": organization_name},
+            "source": {
+                "id": f"urn:etest:organization:{organization_uic}",
+                "type": ["Profile"],
+                "name": organization_name,
+            },
         },
         "credentialSchema": [{"id": OB_SCHEMA, "type": "1EdTechJsonSchemaValidator2019"}],
     }
@@ -94,11 +120,17 @@ def build(*, base_url: str, verify_url: str, candidate_id: uuid.UUID, holder_nam
 def sign(credential: dict[str, Any], key: SigningKey) -> str:
     """The compact JWS (VC-JWT) of ``credential``."""
     valid_from = datetime.fromisoformat(credential["validFrom"].replace("Z", "+00:00"))
-    claims = {**credential, "iss": credential["issuer"]["id"], "jti": credential["id"],
-              "sub": credential["credentialSubject"]["id"],
-              "nbf": int(valid_from.timestamp()), "vc": credential}
-    return jwt.encode(claims, key.private_key, algorithm="EdDSA",
-                      headers={"kid": key.kid, "typ": "JWT"})
+    claims = {
+        **credential,
+        "iss": credential["issuer"]["id"],
+        "jti": credential["id"],
+        "sub": credential["credentialSubject"]["id"],
+        "nbf": int(valid_from.timestamp()),
+        "vc": credential,
+    }
+    return jwt.encode(
+        claims, key.private_key, algorithm="EdDSA", headers={"kid": key.kid, "typ": "JWT"}
+    )
 
 
 def unverified_credential(token: str) -> dict[str, Any]:

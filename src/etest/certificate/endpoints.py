@@ -40,10 +40,17 @@ Code = Annotated[str, PathParam(pattern=r"^[A-Za-z2-7]{1,40}$")]
 
 
 def _out(certificate: Certificate, uic: str, settings: Any) -> CertificateOut:
-    return CertificateOut.model_validate({
-        **{c: getattr(certificate, c) for c in CertificateOut.model_fields
-           if c not in ("uic", "verify_url")},
-        "uic": uic, "verify_url": service.verify_url(settings, certificate.code)})
+    return CertificateOut.model_validate(
+        {
+            **{
+                c: getattr(certificate, c)
+                for c in CertificateOut.model_fields
+                if c not in ("uic", "verify_url")
+            },
+            "uic": uic,
+            "verify_url": service.verify_url(settings, certificate.code),
+        }
+    )
 
 
 async def _renderer(request: Request) -> PdfRenderer:
@@ -54,8 +61,9 @@ async def _renderer(request: Request) -> PdfRenderer:
 RendererDep = Annotated[PdfRenderer, Depends(_renderer)]
 
 
-async def pdf_response(session: AsyncSession, settings: Settings, render_pdf: PdfRenderer,
-                       certificate: Certificate) -> Response:
+async def pdf_response(
+    session: AsyncSession, settings: Settings, render_pdf: PdfRenderer, certificate: Certificate
+) -> Response:
     """The certificate's PDF as a download (also the ``/take`` page's, :mod:`etest.web.take`)."""
     code = certificate.code
     view = await service.certificate_view(session, settings, certificate.id)
@@ -63,9 +71,14 @@ async def pdf_response(session: AsyncSession, settings: Settings, render_pdf: Pd
     # SQLite, the write lock) stays open for the PDF; the session dependency's commit then
     # finds nothing to do, and a 2xx still means committed.
     await session.commit()
-    return Response(await render_pdf(view), media_type=PDF, headers={
-        "Content-Disposition": f'attachment; filename="certificate-{code}.pdf"',
-        "Cache-Control": "no-store"})
+    return Response(
+        await render_pdf(view),
+        media_type=PDF,
+        headers={
+            "Content-Disposition": f'attachment; filename="certificate-{code}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # ---------------------------------------------------------------------------- admin API
@@ -73,38 +86,71 @@ async def pdf_response(session: AsyncSession, settings: Settings, render_pdf: Pd
 
 @router.get("", response_model=Page[CertificateOut])
 async def list_certificates(
-    actor: ActorDep, session: SessionDep, settings: SettingsDep, pagination: PaginationDep,
+    actor: ActorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    pagination: PaginationDep,
     uic: Annotated[Uic | None, Query(description="This organization and those below it")] = None,
     level: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=32)] = None,
-    from_: Annotated[UtcDatetime | None, Query(alias="from", description="Issued at or after")
-                     ] = None,
+    from_: Annotated[
+        UtcDatetime | None, Query(alias="from", description="Issued at or after")
+    ] = None,
     to: Annotated[UtcDatetime | None, Query(description="Issued before")] = None,
 ) -> Page[CertificateOut]:
     """Certificates issued in the actor's subtree, newest first."""
     org_path = (await org_repository.get_by_uic(session, actor, uic)).path if uic else None
-    stmt = repository.filtered(actor, org_path=org_path,
-                               level=(canonical_level(level) or level) if level else None,
-                               issued_from=from_, issued_to=to)
-    total, rows = await paginate(session, stmt, pagination, Certificate.issued_at.desc(),
-                                 Certificate.id)
-    return Page(items=[_out(c, u, settings) for c, u in rows], total=total,
-                page=pagination.page, per_page=pagination.per_page)
+    stmt = repository.filtered(
+        actor,
+        org_path=org_path,
+        level=(canonical_level(level) or level) if level else None,
+        issued_from=from_,
+        issued_to=to,
+    )
+    total, rows = await paginate(
+        session, stmt, pagination, Certificate.issued_at.desc(), Certificate.id
+    )
+    return Page(
+        items=[_out(c, u, settings) for c, u in rows],
+        total=total,
+        page=pagination.page,
+        per_page=pagination.per_page,
+    )
 
 
-@router.get("/{certificate_id}.pdf", response_class=Response,
-            responses={200: {"content": {PDF: {}}, "description": "The certificate PDF"}})
-async def get_certificate_pdf(actor: ActorDep, session: SessionDep, settings: SettingsDep,
-                              render_pdf: RendererDep, certificate_id: uuid.UUID) -> Response:
+@router.get(
+    "/{certificate_id}.pdf",
+    response_class=Response,
+    responses={200: {"content": {PDF: {}}, "description": "The certificate PDF"}},
+)
+async def get_certificate_pdf(
+    actor: ActorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    render_pdf: RendererDep,
+    certificate_id: uuid.UUID,
+) -> Response:
     certificate, _ = await repository.get(session, actor, certificate_id)
     return await pdf_response(session, settings, render_pdf, certificate)
 
 
-@router.get("/{certificate_id}/credential", response_model=CredentialOut,
-            responses={200: {"content": {"text/plain": {}},
-                             "description": "JSON, or the bare VC-JWT with Accept: text/plain "
-                                            "(the OB 3.0 web resource form)"}})
-async def get_credential(request: Request, actor: ActorDep, session: SessionDep,
-                         settings: SettingsDep, certificate_id: uuid.UUID) -> Any:
+@router.get(
+    "/{certificate_id}/credential",
+    response_model=CredentialOut,
+    responses={
+        200: {
+            "content": {"text/plain": {}},
+            "description": "JSON, or the bare VC-JWT with Accept: text/plain "
+            "(the OB 3.0 web resource form)",
+        }
+    },
+)
+async def get_credential(
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    certificate_id: uuid.UUID,
+) -> Any:
     """The Open Badges 3.0 credential as a VC-JWT (EdDSA), verifiable with the keys at
     ``/.well-known/jwks.json``."""
     certificate, _ = await repository.get(session, actor, certificate_id)
@@ -112,14 +158,21 @@ async def get_credential(request: Request, actor: ActorDep, session: SessionDep,
     accept = request.headers.get("accept", "")
     if "text/plain" in accept or "application/vc+jwt" in accept:
         return Response(token, media_type="text/plain")
-    return CredentialOut(jwt=token, credential=decoded,
-                         jwks_url=f"{service.base_url(settings)}/.well-known/jwks.json")
+    return CredentialOut(
+        jwt=token,
+        credential=decoded,
+        jwks_url=f"{service.base_url(settings)}/.well-known/jwks.json",
+    )
 
 
 @router.post("/{certificate_id}/revoke", response_model=CertificateOut)
-async def revoke_certificate(actor: ActorDep, session: SessionDep, settings: SettingsDep,
-                             certificate_id: uuid.UUID, body: CertificateRevoke
-                             ) -> CertificateOut:
+async def revoke_certificate(
+    actor: ActorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    certificate_id: uuid.UUID,
+    body: CertificateRevoke,
+) -> CertificateOut:
     """Revoke (admin; audited). Verification then answers ``revoked``."""
     certificate, uic = await repository.get(session, actor, certificate_id)
     await service.revoke(session, actor, certificate, body.reason)
@@ -127,8 +180,9 @@ async def revoke_certificate(actor: ActorDep, session: SessionDep, settings: Set
 
 
 @router.get("/{certificate_id}", response_model=CertificateOut)
-async def get_certificate(actor: ActorDep, session: SessionDep, settings: SettingsDep,
-                          certificate_id: uuid.UUID) -> CertificateOut:
+async def get_certificate(
+    actor: ActorDep, session: SessionDep, settings: SettingsDep, certificate_id: uuid.UUID
+) -> CertificateOut:
     return _out(*await repository.get(session, actor, certificate_id), settings)
 
 
@@ -153,20 +207,32 @@ async def get_jwks(settings: SettingsDep) -> dict[str, Any]:
 @public_router.get("/api/v1/issuer")
 async def get_issuer(settings: SettingsDep) -> dict[str, Any]:
     """The issuer profile named in every credential, with where its keys are."""
-    return {"@context": ["https://www.w3.org/ns/credentials/v2",
-                         "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
-            **issuer_profile(service.base_url(settings)),
-            "jwks_uri": f"{service.base_url(settings)}/.well-known/jwks.json"}
+    return {
+        "@context": [
+            "https://www.w3.org/ns/credentials/v2",
+            "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
+        ],
+        **issuer_profile(service.base_url(settings)),
+        "jwks_uri": f"{service.base_url(settings)}/.well-known/jwks.json",
+    }
 
 
-@public_router.get("/api/v1/attempts/{attempt_id}/certificate.pdf", response_class=Response,
-                   responses={200: {"content": {PDF: {}}}})
-async def get_own_certificate(session: SessionDep, settings: SettingsDep,
-                              render_pdf: RendererDep, attempt_id: uuid.UUID,
-                              credentials: SecretDep) -> Response:
+@public_router.get(
+    "/api/v1/attempts/{attempt_id}/certificate.pdf",
+    response_class=Response,
+    responses={200: {"content": {PDF: {}}}},
+)
+async def get_own_certificate(
+    session: SessionDep,
+    settings: SettingsDep,
+    render_pdf: RendererDep,
+    attempt_id: uuid.UUID,
+    credentials: SecretDep,
+) -> Response:
     """The candidate's certificate, with the attempt secret as the bearer credential; 403
     ``certificate-download-disabled`` unless the organization allows it."""
     attempt = await attempt_service.get_for_candidate(
-        session, settings, attempt_id, credentials.credentials if credentials else None)
+        session, settings, attempt_id, credentials.credentials if credentials else None
+    )
     certificate = await service.for_candidate(session, settings, attempt)
     return await pdf_response(session, settings, render_pdf, certificate)

@@ -142,9 +142,11 @@ def runs(text: str) -> list[Run]:
             out.append(Run(font.name, char))
     if missing:
         chars = " ".join(f"U+{ord(c):04X}" for c in dict.fromkeys(missing))
-        raise FontMissing(f"No installed font has glyphs for {chars} in {text!r}; install the "
-                          f"Debian packages {PACKAGES} (scripts/install_system_packages fonts) "
-                          f"or a font package for that script.")
+        raise FontMissing(
+            f"No installed font has glyphs for {chars} in {text!r}; install the "
+            f"Debian packages {PACKAGES} (scripts/install_system_packages fonts) "
+            f"or a font package for that script."
+        )
     return out
 
 

@@ -44,24 +44,30 @@ def _b64url(data: bytes) -> str:
 
 def public_jwk(public_key: Ed25519PublicKey) -> dict[str, str]:
     """The OKP JWK (RFC 8037) of a public key, with its thumbprint as ``kid``."""
-    x = _b64url(public_key.public_bytes(serialization.Encoding.Raw,
-                                        serialization.PublicFormat.Raw))
-    return {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": thumbprint(x),
-            "use": "sig", "alg": "EdDSA"}
+    x = _b64url(public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+    return {
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "x": x,
+        "kid": thumbprint(x),
+        "use": "sig",
+        "alg": "EdDSA",
+    }
 
 
 def thumbprint(x: str) -> str:
     """RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace."""
-    canonical = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": x}, separators=(",", ":"),
-                           sort_keys=True)
+    canonical = json.dumps(
+        {"crv": "Ed25519", "kty": "OKP", "x": x}, separators=(",", ":"), sort_keys=True
+    )
     return _b64url(hashlib.sha256(canonical.encode()).digest())
 
 
 def _create(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     pem = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption())
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-")  # mkstemp: mode 0600
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -52,8 +52,9 @@ class CertificateView:
     revoked: bool = False
 
 
-def _draw_runs(canvas: Canvas, parts: list[Run], size: float, x: float, y: float, *,
-               align: str = "center") -> None:
+def _draw_runs(
+    canvas: Canvas, parts: list[Run], size: float, x: float, y: float, *, align: str = "center"
+) -> None:
     total = width(parts, size)
     if align == "center":
         x -= total / 2
@@ -65,8 +66,16 @@ def _draw_runs(canvas: Canvas, parts: list[Run], size: float, x: float, y: float
         x += width([run], size)
 
 
-def _text(canvas: Canvas, text: str, size: float, x: float, y: float, *,
-          align: str = "center", max_width: float | None = None) -> None:
+def _text(
+    canvas: Canvas,
+    text: str,
+    size: float,
+    x: float,
+    y: float,
+    *,
+    align: str = "center",
+    max_width: float | None = None,
+) -> None:
     """Any-script text, shrunk to ``max_width`` when it is too long."""
     parts = runs(text)
     if max_width is not None:
@@ -113,8 +122,14 @@ def _qr(canvas: Canvas, url: str, x: float, y: float, size: float) -> None:
     for r, row in enumerate(matrix):
         for c, dark in enumerate(row):
             if dark:
-                canvas.rect(x + (c + border) * cell, y + size - (r + border + 1) * cell,
-                            cell, cell, stroke=0, fill=1)
+                canvas.rect(
+                    x + (c + border) * cell,
+                    y + size - (r + border + 1) * cell,
+                    cell,
+                    cell,
+                    stroke=0,
+                    fill=1,
+                )
 
 
 def render(view: CertificateView) -> bytes:
@@ -134,8 +149,9 @@ def render(view: CertificateView) -> bytes:
     if not _image(canvas, view.logo, 56, PAGE_H - 110, 180, 52):
         _text(canvas, "eTest", 24, 56, PAGE_H - 90, align="left")
     canvas.setFillColor(MUTED)
-    _text(canvas, view.organization_name, 12, PAGE_W - 56, PAGE_H - 80, align="right",
-          max_width=320)
+    _text(
+        canvas, view.organization_name, 12, PAGE_W - 56, PAGE_H - 80, align="right", max_width=320
+    )
 
     canvas.setFillColor(INK)
     canvas.setFont(bold_font(), 34)
@@ -163,8 +179,7 @@ def render(view: CertificateView) -> bytes:
     qr_x, qr_y = PAGE_W - 64 - qr_size, 64
     _qr(canvas, view.verify_url, qr_x, qr_y, qr_size)
     canvas.setFillColor(MUTED)
-    _text(canvas, f"Verification code: {view.code}", 9, qr_x + qr_size, qr_y - 14,
-          align="right")
+    _text(canvas, f"Verification code: {view.code}", 9, qr_x + qr_size, qr_y - 14, align="right")
     _text(canvas, view.verify_url, 8, mid, 48, max_width=PAGE_W - 360)
 
     if view.revoked:

@@ -21,9 +21,14 @@ def visible(actor: Actor) -> Select[Certificate, str]:
     return result
 
 
-def filtered(actor: Actor, *, org_path: str | None = None, level: str | None = None,
-             issued_from: datetime | None = None, issued_to: datetime | None = None
-             ) -> Select[Certificate, str]:
+def filtered(
+    actor: Actor,
+    *,
+    org_path: str | None = None,
+    level: str | None = None,
+    issued_from: datetime | None = None,
+    issued_to: datetime | None = None,
+) -> Select[Certificate, str]:
     stmt = visible(actor)
     if org_path is not None:
         stmt = stmt.where(Organization.path.startswith(org_path, autoescape=True))
@@ -36,8 +41,9 @@ def filtered(actor: Actor, *, org_path: str | None = None, level: str | None = N
     return stmt
 
 
-async def get(session: AsyncSession, actor: Actor,
-              certificate_id: uuid.UUID) -> tuple[Certificate, str]:
+async def get(
+    session: AsyncSession, actor: Actor, certificate_id: uuid.UUID
+) -> tuple[Certificate, str]:
     row = (await session.execute(visible(actor).where(Certificate.id == certificate_id))).first()
     if row is None:
         raise NotFound("No such certificate.")

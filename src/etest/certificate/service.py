@@ -64,8 +64,9 @@ def _pass_mark(attempt: Attempt) -> int:
     return outcome.pass_mark if isinstance(outcome, CtOutcome) else DEFAULT_PASS_MARK
 
 
-async def issue(session: AsyncSession, settings: Settings,
-                attempt_id: uuid.UUID) -> Certificate | None:
+async def issue(
+    session: AsyncSession, settings: Settings, attempt_id: uuid.UUID
+) -> Certificate | None:
     """The certificate of a passed CT attempt, issued now if it does not exist yet (with its
     ``certificate.issued`` event, in the same transaction). None for any other attempt.
     Idempotent, also under a race: ``attempt_id`` is unique, the loser reads the winner's."""
@@ -74,21 +75,35 @@ async def issue(session: AsyncSession, settings: Settings,
     if attempt is None:
         return None
     if certificate is None:
-        if (attempt.kind != Kind.CT or attempt.passed is not True or attempt.level is None
-                or attempt.finished_at is None):
+        if (
+            attempt.kind != Kind.CT
+            or attempt.passed is not True
+            or attempt.level is None
+            or attempt.finished_at is None
+        ):
             return None
         certificate = await _create(session, settings, attempt)
     org = await session.get(Organization, certificate.organization_id)
     assert org is not None
     event_id = outbox_id(ISSUED, str(certificate.id))
-    await enqueue(session, ISSUED, {
-        "event_id": str(event_id), "certificate_id": str(certificate.id),
-        "code": certificate.code, "attempt_id": str(certificate.attempt_id),
-        "candidate_id": str(certificate.candidate_id), "uic": org.uic,
-        "level": certificate.level, "plan": certificate.plan_code,
-        "issued_at": certificate.issued_at.isoformat(),
-        "verify_url": verify_url(settings, certificate.code),
-    }, key=str(certificate.id), organization_id=org.id)
+    await enqueue(
+        session,
+        ISSUED,
+        {
+            "event_id": str(event_id),
+            "certificate_id": str(certificate.id),
+            "code": certificate.code,
+            "attempt_id": str(certificate.attempt_id),
+            "candidate_id": str(certificate.candidate_id),
+            "uic": org.uic,
+            "level": certificate.level,
+            "plan": certificate.plan_code,
+            "issued_at": certificate.issued_at.isoformat(),
+            "verify_url": verify_url(settings, certificate.code),
+        },
+        key=str(certificate.id),
+        organization_id=org.id,
+    )
     return certificate
 
 
@@ -100,16 +115,31 @@ async def _create(session: AsyncSession, settings: Settings, attempt: Attempt) -
     assert attempt.level is not None and attempt.finished_at is not None
     code = new_code()
     certificate = Certificate(
-        id=uuid.uuid4(), code=code, attempt_id=attempt.id, candidate_id=candidate.id,
-        organization_id=org.id, level=attempt.level, plan_code=plan.code,
-        holder_name=holder_name(candidate), score=attempt.score,
-        issued_at=attempt.finished_at)
+        id=uuid.uuid4(),
+        code=code,
+        attempt_id=attempt.id,
+        candidate_id=candidate.id,
+        organization_id=org.id,
+        level=attempt.level,
+        plan_code=plan.code,
+        holder_name=holder_name(candidate),
+        score=attempt.score,
+        issued_at=attempt.finished_at,
+    )
     badge = credential.build(
-        base_url=base_url(settings), verify_url=verify_url(settings, code),
-        candidate_id=candidate.id, holder_name=certificate.holder_name, email=candidate.email,
-        level=attempt.level, plan_code=plan.code, plan_name=plan.name,
-        pass_mark=_pass_mark(attempt), organization_uic=org.uic, organization_name=org.name,
-        issued_at=attempt.finished_at)
+        base_url=base_url(settings),
+        verify_url=verify_url(settings, code),
+        candidate_id=candidate.id,
+        holder_name=certificate.holder_name,
+        email=candidate.email,
+        level=attempt.level,
+        plan_code=plan.code,
+        plan_name=plan.name,
+        pass_mark=_pass_mark(attempt),
+        organization_uic=org.uic,
+        organization_name=org.name,
+        issued_at=attempt.finished_at,
+    )
     certificate.credential_jwt = credential.sign(badge, signing_key(settings))
     try:
         async with session.begin_nested():
@@ -120,8 +150,12 @@ async def _create(session: AsyncSession, settings: Settings, attempt: Attempt) -
         if winner is None:
             raise
         return winner
-    log.info("certificate.issued", certificate_id=str(certificate.id),
-             attempt_id=str(attempt.id), level=certificate.level)
+    log.info(
+        "certificate.issued",
+        certificate_id=str(certificate.id),
+        attempt_id=str(attempt.id),
+        level=certificate.level,
+    )
     return certificate
 
 
@@ -144,8 +178,9 @@ def _photo(settings: Settings, sha256: str | None) -> bytes | None:
         return None
 
 
-async def certificate_view(session: AsyncSession, settings: Settings,
-                           certificate_id: uuid.UUID) -> pdf.CertificateView:
+async def certificate_view(
+    session: AsyncSession, settings: Settings, certificate_id: uuid.UUID
+) -> pdf.CertificateView:
     """What the PDF of a certificate prints (a revoked certificate is marked as such): read in
     the caller's transaction, drawn by a :class:`~etest.certificate.pdf.PdfRenderer` after it.
     No scope check: callers have authorized the id (admin scope, attempt secret, outbox)."""
@@ -157,32 +192,42 @@ async def certificate_view(session: AsyncSession, settings: Settings,
     candidate = await session.get(Candidate, certificate.candidate_id)
     assert org is not None and plan is not None and candidate is not None
     return pdf.CertificateView(
-        holder_name=certificate.holder_name, level=certificate.level, plan_name=plan.name,
+        holder_name=certificate.holder_name,
+        level=certificate.level,
+        plan_name=plan.name,
         organization_name=org.name,
         date=_local_date(certificate.issued_at, org.timezone).isoformat(),
-        code=certificate.code, verify_url=verify_url(settings, certificate.code),
+        code=certificate.code,
+        verify_url=verify_url(settings, certificate.code),
         logo=load_logo(settings.default_logo_path).data,
         photo=_photo(settings, candidate.photo_sha256),
-        revoked=certificate.revoked_at is not None)
+        revoked=certificate.revoked_at is not None,
+    )
 
 
 def credential_of(certificate: Certificate) -> tuple[str, dict[str, Any]]:
     if certificate.credential_jwt is None:
         raise NotFound("This certificate has no Open Badges credential.")
-    return certificate.credential_jwt, credential.unverified_credential(
-        certificate.credential_jwt)
+    return certificate.credential_jwt, credential.unverified_credential(certificate.credential_jwt)
 
 
-async def revoke(session: AsyncSession, actor: Actor, certificate: Certificate,
-                 reason: str) -> Certificate:
+async def revoke(
+    session: AsyncSession, actor: Actor, certificate: Certificate, reason: str
+) -> Certificate:
     """Revoke (audited). Revoking again keeps the first time and reason."""
     actor.require("write")
     if certificate.revoked_at is None:
         certificate.revoked_at = utcnow()
         certificate.revocation_reason = reason
-        record(session, actor, "certificate.revoke", target_type="certificate",
-               target_id=certificate.id, organization_id=certificate.organization_id,
-               reason=reason)
+        record(
+            session,
+            actor,
+            "certificate.revoke",
+            target_type="certificate",
+            target_id=certificate.id,
+            organization_id=certificate.organization_id,
+            reason=reason,
+        )
         await session.flush()
     return certificate
 
@@ -196,10 +241,14 @@ async def verify(session: AsyncSession, code: str) -> Verification:
     org = await session.get(Organization, certificate.organization_id)
     return Verification(
         status="revoked" if certificate.revoked_at is not None else "valid",
-        code=certificate.code, holder_name=certificate.holder_name, level=certificate.level,
-        plan=plan.name if plan else certificate.plan_code, issued_at=certificate.issued_at,
+        code=certificate.code,
+        holder_name=certificate.holder_name,
+        level=certificate.level,
+        plan=plan.name if plan else certificate.plan_code,
+        issued_at=certificate.issued_at,
         issued_on=_local_date(certificate.issued_at, org.timezone if org else "UTC"),
-        revoked_at=certificate.revoked_at)
+        revoked_at=certificate.revoked_at,
+    )
 
 
 async def candidate_download_allowed(session: AsyncSession, attempt: Attempt) -> bool:
@@ -211,15 +260,14 @@ async def candidate_download_allowed(session: AsyncSession, attempt: Attempt) ->
     return bool(org is not None and org.settings.get("allow_candidate_certificate_download"))
 
 
-async def for_candidate(session: AsyncSession, settings: Settings,
-                        attempt: Attempt) -> Certificate:
+async def for_candidate(session: AsyncSession, settings: Settings, attempt: Attempt) -> Certificate:
     """The certificate of the candidate's own attempt (issued now if the outbox has not got
     to it yet), when the organization allows candidates to download it."""
     org = await session.get(Organization, attempt.organization_id)
     if org is None or not org.settings.get("allow_candidate_certificate_download"):
         raise CertificateDownloadDisabled(
-            "Your organization does not offer certificate downloads; ask it for your "
-            "certificate.")
+            "Your organization does not offer certificate downloads; ask it for your certificate."
+        )
     certificate = await issue(session, settings, attempt.id)
     if certificate is None:
         raise NotFound("This attempt has no certificate.")

@@ -25,15 +25,21 @@ async def certificate_after_attempt(session: AsyncSession, event: Event) -> None
     payload = event.payload
     # the event's outcome as it was stored (etest.attempt.outcome.CtOutcome.passed)
     if payload.get("kind") == Kind.CT and (payload.get("outcome") or {}).get("passed") is True:
-        await enqueue(session, ISSUE, {"attempt_id": payload["attempt_id"]},
-                      key=payload["attempt_id"], organization_id=event.organization_id)
+        await enqueue(
+            session,
+            ISSUE,
+            {"attempt_id": payload["attempt_id"]},
+            key=payload["attempt_id"],
+            organization_id=event.organization_id,
+        )
 
 
 @job(ISSUE)
 async def issue_certificate(ctx: JobContext, job: Job) -> dict[str, Any]:
     async with ctx.transaction() as session:
-        certificate = await service.issue(session, ctx.settings,
-                                          uuid.UUID(job.payload["attempt_id"]))
+        certificate = await service.issue(
+            session, ctx.settings, uuid.UUID(job.payload["attempt_id"])
+        )
         if certificate is None:
             raise JobCancelled("the attempt is gone or did not pass")
         return {"certificate_id": str(certificate.id)}

@@ -42,9 +42,14 @@ def media_store(request: Request) -> MediaStore:
 
 @router.post("/api/v1/content/import", response_model=ImportOut)
 async def import_content_file(
-    request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep,
-    file: Annotated[UploadFile, File(description="flow JSON, zip of flows with media, "
-                                     "QTI package zip or QTI item XML")],
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[
+        UploadFile,
+        File(description="flow JSON, zip of flows with media, QTI package zip or QTI item XML"),
+    ],
     skill: Annotated[Skill, Form(description="skill of imported QTI items")] = "reading",
     level: Annotated[str | None, Form(description="level of imported QTI items")] = None,
 ) -> dict[str, Any]:
@@ -55,12 +60,22 @@ async def import_content_file(
     data = await file.read(settings.max_content_bytes + 1)
     if len(data) > settings.max_content_bytes:
         raise PayloadTooLarge(f"The file is larger than {settings.max_content_bytes} bytes.")
-    sources = sources_from_bytes(file.filename or "upload", data, skill=skill,
-                                 level=canonical_level(level) if level else None)
+    sources = sources_from_bytes(
+        file.filename or "upload",
+        data,
+        skill=skill,
+        level=canonical_level(level) if level else None,
+    )
     result = await import_content(session, actor, media_store(request), sources)
-    record(session, actor, "content.import", target_type="content",
-           target_id=(file.filename or "upload")[:64], organization_id=None,
-           details={"files": [f.code for f in result.files]})
+    record(
+        session,
+        actor,
+        "content.import",
+        target_type="content",
+        target_id=(file.filename or "upload")[:64],
+        organization_id=None,
+        details={"files": [f.code for f in result.files]},
+    )
     return result.as_dict()
 
 
@@ -76,33 +91,43 @@ def _view(model: type[ItemOut], item: Item, actor: Actor) -> ItemOut:
     reads keys (those fields are left unset, and the routes drop unset fields)."""
     if actor.reads_keys:
         return model.model_validate(item)
-    values = {name: getattr(item, name) for name in model.model_fields
-              if name not in SECRET_FIELDS}
+    values = {name: getattr(item, name) for name in model.model_fields if name not in SECRET_FIELDS}
     if values.get("stimulus"):
         values["stimulus"] = {k: v for k, v in values["stimulus"].items() if k != "transcript"}
     return model.model_validate(values)
 
 
-@router.get("/api/v1/items", response_model=Page[ItemSummary],
-            response_model_exclude_unset=True)
+@router.get("/api/v1/items", response_model=Page[ItemSummary], response_model_exclude_unset=True)
 async def list_items(
-    actor: ActorDep, session: SessionDep, pagination: PaginationDep,
+    actor: ActorDep,
+    session: SessionDep,
+    pagination: PaginationDep,
     level: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=32)] = None,
     skill: Skill | None = None,
     status: ItemStatus | None = None,
     type: ItemType | None = None,
-    q: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=200,
-                                   description="code or prompt text")] = None,
+    q: Annotated[
+        str | None, Query(pattern=TEXT_QUERY, max_length=200, description="code or prompt text")
+    ] = None,
     all_versions: bool = False,
 ) -> Page[ItemSummary]:
     """Search the item bank (latest version of each item unless ``all_versions``)."""
     _staff(actor)
-    stmt = repository.items(all_versions=all_versions,
-                            level=(canonical_level(level) or level) if level else None,
-                            skill=skill, status=status, type_=type, q=q)
+    stmt = repository.items(
+        all_versions=all_versions,
+        level=(canonical_level(level) or level) if level else None,
+        skill=skill,
+        status=status,
+        type_=type,
+        q=q,
+    )
     total, rows = await paginate(session, stmt, pagination, Item.code, Item.version)
-    return Page(items=[_view(ItemSummary, r[0], actor) for r in rows], total=total,
-                page=pagination.page, per_page=pagination.per_page)
+    return Page(
+        items=[_view(ItemSummary, r[0], actor) for r in rows],
+        total=total,
+        page=pagination.page,
+        per_page=pagination.per_page,
+    )
 
 
 async def _item(session: Any, item_id: uuid.UUID) -> Item:
@@ -112,8 +137,7 @@ async def _item(session: Any, item_id: uuid.UUID) -> Item:
     return item  # type: ignore[no-any-return]
 
 
-@router.get("/api/v1/items/{item_id}", response_model=ItemDetail,
-            response_model_exclude_unset=True)
+@router.get("/api/v1/items/{item_id}", response_model=ItemDetail, response_model_exclude_unset=True)
 async def get_item(actor: ActorDep, session: SessionDep, item_id: uuid.UUID) -> ItemDetail:
     """The whole item; its key, IRT parameters and transcript for content managers and
     superadmins only (a school that could read keys could forge certificates)."""
@@ -122,22 +146,31 @@ async def get_item(actor: ActorDep, session: SessionDep, item_id: uuid.UUID) -> 
 
 
 @router.patch("/api/v1/items/{item_id}", response_model=ItemDetail)
-async def change_item_status(actor: ActorDep, session: SessionDep, item_id: uuid.UUID,
-                             body: ItemStatusChange) -> Item:
+async def change_item_status(
+    actor: ActorDep, session: SessionDep, item_id: uuid.UUID, body: ItemStatusChange
+) -> Item:
     """Move an item between draft, pilot, active and retired (content managers and
     superadmins, audited)."""
     actor.require("manage_content")
     item = await _item(session, item_id)
     before, item.status = item.status, body.status
-    record(session, actor, "item.status", target_type="item", target_id=item.id,
-           organization_id=None, details={"from": before, "to": body.status})
+    record(
+        session,
+        actor,
+        "item.status",
+        target_type="item",
+        target_id=item.id,
+        organization_id=None,
+        details={"from": before, "to": body.status},
+    )
     await session.flush()
     return item
 
 
 @router.get("/api/v1/assessments", response_model=list[AssessmentOut])
 async def list_assessments(
-    actor: ActorDep, session: SessionDep,
+    actor: ActorDep,
+    session: SessionDep,
     kind: Annotated[str | None, Query(pattern=r"^(PT|CT)$")] = None,
     plan: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{1,64}$")] = None,
 ) -> list[AssessmentOut]:
@@ -151,13 +184,30 @@ async def list_assessments(
     out = []
     for a in assessments:
         vs = by_assessment.get(a.id, [])
-        out.append(AssessmentOut(
-            id=a.id, code=a.code, kind=a.kind, plan_code=a.plan_code, level=a.level,
-            title=a.title, current_version=vs[0].version if vs else None,
-            versions=[AssessmentVersionOut(
-                id=v.id, version=v.version, title=v.title, item_count=v.item_count,
-                engine_type=str(v.engine.get("type")), source_name=v.source_name,
-                imported_by=v.imported_by, imported_at=v.imported_at) for v in vs]))
+        out.append(
+            AssessmentOut(
+                id=a.id,
+                code=a.code,
+                kind=a.kind,
+                plan_code=a.plan_code,
+                level=a.level,
+                title=a.title,
+                current_version=vs[0].version if vs else None,
+                versions=[
+                    AssessmentVersionOut(
+                        id=v.id,
+                        version=v.version,
+                        title=v.title,
+                        item_count=v.item_count,
+                        engine_type=str(v.engine.get("type")),
+                        source_name=v.source_name,
+                        imported_by=v.imported_by,
+                        imported_at=v.imported_at,
+                    )
+                    for v in vs
+                ],
+            )
+        )
     return out
 
 
@@ -171,15 +221,20 @@ async def flow_schema() -> dict[str, Any]:
 
 
 @router.get("/media/{sha256}", tags=["content"], response_class=FileResponse)
-async def get_media(request: Request, session: SessionDep,
-                    sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]) -> FileResponse:
+async def get_media(
+    request: Request, session: SessionDep, sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
+) -> FileResponse:
     """An image or audio file by content hash: range requests, immutable caching."""
     media = await session.get(MediaObject, sha256)
     path = media_store(request).path(sha256)
     if media is None or not path.is_file():
         raise NotFound("No such media.")
-    return FileResponse(path, media_type=media.content_type, headers={
-        "Cache-Control": "public, max-age=31536000, immutable",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
-    })
+    return FileResponse(
+        path,
+        media_type=media.content_type,
+        headers={
+            "Cache-Control": "public, max-age=31536000, immutable",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+        },
+    )

@@ -13,28 +13,51 @@ MAX_MEDIA_BYTES = 20 * 1024 * 1024
 
 #: Extension → content type of everything eTest stores and serves.
 CONTENT_TYPES = {
-    ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
-    ".webp": "image/webp", ".svg": "image/svg+xml",
-    ".opus": "audio/ogg", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".mp3": "audio/mpeg",
-    ".wav": "audio/wav", ".m4a": "audio/mp4", ".webm": "audio/webm",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".svg": "image/svg+xml",
+    ".opus": "audio/ogg",
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".mp3": "audio/mpeg",
+    ".wav": "audio/wav",
+    ".m4a": "audio/mp4",
+    ".webm": "audio/webm",
 }
 
 _MAGIC: dict[str, tuple[bytes, ...]] = {
-    "image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\xff",),
-    "image/gif": (b"GIF87a", b"GIF89a"), "audio/ogg": (b"OggS",),
-    "audio/mpeg": (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"), "audio/wav": (b"RIFF",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "audio/ogg": (b"OggS",),
+    "audio/mpeg": (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"),
+    "audio/wav": (b"RIFF",),
     "audio/webm": (b"\x1a\x45\xdf\xa3",),
 }
-_SVG_FORBIDDEN = (b"<script", b"javascript:", b"foreignobject", b"<!entity", b"xlink:href=\"http",
-                  b"href=\"http", b"onload=", b"onerror=", b"onclick=")
+_SVG_FORBIDDEN = (
+    b"<script",
+    b"javascript:",
+    b"foreignobject",
+    b"<!entity",
+    b'xlink:href="http',
+    b'href="http',
+    b"onload=",
+    b"onerror=",
+    b"onclick=",
+)
 
 
 def media_problem(name: str, data: bytes) -> str | None:
     """Why these bytes cannot be stored as media named ``name`` (None when they can)."""
     content_type = content_type_of(name)
     if content_type is None:
-        return f"unsupported media type {PurePosixPath(name).suffix or name!r}; allowed: " \
-               f"{', '.join(sorted(CONTENT_TYPES))}"
+        return (
+            f"unsupported media type {PurePosixPath(name).suffix or name!r}; allowed: "
+            f"{', '.join(sorted(CONTENT_TYPES))}"
+        )
     if not data:
         return "empty media file"
     if len(data) > MAX_MEDIA_BYTES:

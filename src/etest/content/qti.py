@@ -49,8 +49,18 @@ _RATIO_MIN_BYTES = 64 * 1024
 _CODE_MAX = 120
 # What zipfile raises on damaged or exotic archives (unknown versions and compression methods,
 # truncated headers, bad CRCs): all of them mean "this package cannot be read".
-_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError,
-               ValueError, OSError, EOFError, struct.error, zlib.error, KeyError)
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    OSError,
+    EOFError,
+    struct.error,
+    zlib.error,
+    KeyError,
+)
 
 
 @dataclass(frozen=True)
@@ -61,29 +71,36 @@ class QtiLimits:
     max_entry_bytes: int = 50 * 1024**2
     max_total_uncompressed: int = 300 * 1024**2
     max_entries: int = 5000
-    max_ratio: float = 200.0        # compression-ratio bomb guard
+    max_ratio: float = 200.0  # compression-ratio bomb guard
     max_xml_bytes: int = 5 * 1024**2
 
 
 @dataclass(frozen=True)
 class QtiItemReport:
-    file: str            # path inside the package (or the file name)
+    file: str  # path inside the package (or the file name)
     identifier: str | None
     status: Literal["imported", "skipped"]
-    reason: str | None   # why skipped, e.g. "unsupported interaction: hotspotInteraction"
-    code: str | None     # the ItemIn.code when imported
+    reason: str | None  # why skipped, e.g. "unsupported interaction: hotspotInteraction"
+    code: str | None  # the ItemIn.code when imported
 
 
 @dataclass
 class QtiImport:
     items: list[ItemIn]
-    media: dict[str, bytes]   # key == MediaRef.src used in the items
+    media: dict[str, bytes]  # key == MediaRef.src used in the items
     reports: list[QtiItemReport] = field(default_factory=list)
 
 
-def read_qti(data: bytes, *, name: str, skill: Skill = "reading", level: str | None = None,
-             code_prefix: str | None = None, limits: QtiLimits = QtiLimits(),
-             files: Mapping[str, bytes] | None = None) -> QtiImport:
+def read_qti(
+    data: bytes,
+    *,
+    name: str,
+    skill: Skill = "reading",
+    level: str | None = None,
+    code_prefix: str | None = None,
+    limits: QtiLimits = QtiLimits(),
+    files: Mapping[str, bytes] | None = None,
+) -> QtiImport:
     """Read a QTI content package (zip with ``imsmanifest.xml``) or a single item XML.
 
     ``name`` is the uploaded file name: it labels codes (``<slug(name)>:<identifier>`` unless
@@ -98,9 +115,15 @@ def read_qti(data: bytes, *, name: str, skill: Skill = "reading", level: str | N
         raise QtiPackageError("the input is empty")
     if len(data) > limits.max_package_bytes:
         raise QtiPackageError(f"the input is larger than {limits.max_package_bytes} bytes")
-    reader = _Reader(name=name, skill=skill, level=level, limits=limits,
-                     prefix=_slug(code_prefix, keep_colon=True) if code_prefix else
-                     _slug(posixpath.splitext(posixpath.basename(_posix(name)))[0]))
+    reader = _Reader(
+        name=name,
+        skill=skill,
+        level=level,
+        limits=limits,
+        prefix=_slug(code_prefix, keep_colon=True)
+        if code_prefix
+        else _slug(posixpath.splitext(posixpath.basename(_posix(name)))[0]),
+    )
     if data.startswith(_ZIP_MAGIC):
         reader.read_package(_ZipFiles(data, limits))
     elif _looks_like_xml(data):
@@ -113,6 +136,7 @@ def read_qti(data: bytes, *, name: str, skill: Skill = "reading", level: str | N
 
 
 # --- input files --------------------------------------------------------------------------------
+
 
 def _posix(path: str) -> str:
     return path.replace("\\", "/")
@@ -175,31 +199,38 @@ class _ZipFiles(_FileSet):
         except _ZIP_ERRORS as exc:
             raise QtiPackageError(f"not a readable zip file: {exc}") from exc
         if len(infos) > limits.max_entries:
-            raise QtiPackageError(f"the zip has {len(infos)} entries; at most "
-                                  f"{limits.max_entries} are allowed")
+            raise QtiPackageError(
+                f"the zip has {len(infos)} entries; at most {limits.max_entries} are allowed"
+            )
         self.infos: dict[str, zipfile.ZipInfo] = {}
         total = 0
         for info in infos:
             path = _safe_entry_name(info.filename)
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
-                raise QtiPackageError(f"unsafe path in the zip: {info.filename[:200]!r} is a "
-                                      "symbolic link")
+                raise QtiPackageError(
+                    f"unsafe path in the zip: {info.filename[:200]!r} is a symbolic link"
+                )
             if info.is_dir() or not path:
                 continue
             if info.flag_bits & 0x1:
                 raise QtiPackageError(f"the zip entry {path!r} is encrypted")
             if info.file_size > limits.max_entry_bytes:
-                raise QtiPackageError(f"the zip entry {path!r} is larger than "
-                                      f"{limits.max_entry_bytes} bytes")
+                raise QtiPackageError(
+                    f"the zip entry {path!r} is larger than {limits.max_entry_bytes} bytes"
+                )
             total += info.file_size
             if total > limits.max_total_uncompressed:
-                raise QtiPackageError("the zip uncompresses to more than "
-                                      f"{limits.max_total_uncompressed} bytes")
+                raise QtiPackageError(
+                    f"the zip uncompresses to more than {limits.max_total_uncompressed} bytes"
+                )
             if info.file_size > _RATIO_MIN_BYTES and (
-                    info.file_size / max(info.compress_size, 1) > limits.max_ratio):
-                raise QtiPackageError(f"the zip entry {path!r} has a compression ratio above "
-                                      f"{limits.max_ratio:g} (a zip bomb?)")
+                info.file_size / max(info.compress_size, 1) > limits.max_ratio
+            ):
+                raise QtiPackageError(
+                    f"the zip entry {path!r} has a compression ratio above "
+                    f"{limits.max_ratio:g} (a zip bomb?)"
+                )
             if path in self.infos:
                 raise QtiPackageError(f"the zip holds {path!r} twice")
             self.infos[path] = info
@@ -254,7 +285,7 @@ class _Rooted:
         key = self.inner.find(self.prefix + path)
         if key is None or not key.startswith(self.prefix):
             return None  # a case-insensitive match in a sibling folder is not inside the package
-        return key[len(self.prefix):]
+        return key[len(self.prefix) :]
 
     def size(self, key: str) -> int:
         return self.inner.size(self.prefix + key)
@@ -263,10 +294,11 @@ class _Rooted:
         return self.inner.read(self.prefix + key)
 
     def paths(self) -> list[str]:
-        return [k[len(self.prefix):] for k in self.inner.paths() if k.startswith(self.prefix)]
+        return [k[len(self.prefix) :] for k in self.inner.paths() if k.startswith(self.prefix)]
 
 
 # --- the reader ---------------------------------------------------------------------------------
+
 
 def _slug(text: str, *, keep_colon: bool = False) -> str:
     allowed = r"[^A-Za-z0-9_.:\-]+" if keep_colon else r"[^A-Za-z0-9_.\-]+"
@@ -290,8 +322,9 @@ def _classify(resource_type: str) -> str | None:
 
 
 class _Reader:
-    def __init__(self, *, name: str, skill: Skill, level: str | None, limits: QtiLimits,
-                 prefix: str) -> None:
+    def __init__(
+        self, *, name: str, skill: Skill, level: str | None, limits: QtiLimits, prefix: str
+    ) -> None:
         self.name = name
         self.skill = skill
         self.level = level
@@ -317,12 +350,12 @@ class _Reader:
     def read_package(self, zipped: _ZipFiles) -> None:
         files, manifest_key = self._manifest_root(zipped)
         if files.size(manifest_key) > self.limits.max_xml_bytes:
-            raise QtiPackageError(f"imsmanifest.xml is larger than {self.limits.max_xml_bytes} "
-                                  "bytes")
+            raise QtiPackageError(
+                f"imsmanifest.xml is larger than {self.limits.max_xml_bytes} bytes"
+            )
         manifest = self._manifest(files.read(manifest_key))
         listed: list[tuple[str, str]] = []  # (kind, path)
-        for resource in [el for el in manifest.iter() if is_element(el)
-                         and el.tag == "resource"]:
+        for resource in [el for el in manifest.iter() if is_element(el) and el.tag == "resource"]:
             kind = _classify(resource.get("type") or "")
             if kind is None:
                 continue
@@ -359,14 +392,18 @@ class _Reader:
         at_root = zipped.find(_MANIFEST)
         if at_root is not None and "/" not in at_root:
             return zipped, at_root
-        nested = [k for k in zipped.paths() if k.count("/") == 1
-                  and k.rsplit("/", 1)[1].lower() == _MANIFEST]
+        nested = [
+            k
+            for k in zipped.paths()
+            if k.count("/") == 1 and k.rsplit("/", 1)[1].lower() == _MANIFEST
+        ]
         if len(nested) == 1:
             # A package zipped with its folder ("pkg/imsmanifest.xml"): read it from there.
             folder = nested[0].split("/", 1)[0]
             return _Rooted(zipped, folder), nested[0].split("/", 1)[1]
-        raise QtiPackageError("the zip has no imsmanifest.xml at its root: not a QTI content "
-                              "package")
+        raise QtiPackageError(
+            "the zip has no imsmanifest.xml at its root: not a QTI content package"
+        )
 
     @staticmethod
     def _manifest(data: bytes) -> Element:
@@ -382,8 +419,14 @@ class _Reader:
     def _resource_href(resource: Element) -> str | None:
         href = (resource.get("href") or "").strip()
         if not href:
-            first = next((f for f in resource if is_element(f) and f.tag == "file"
-                          and (f.get("href") or "").strip()), None)
+            first = next(
+                (
+                    f
+                    for f in resource
+                    if is_element(f) and f.tag == "file" and (f.get("href") or "").strip()
+                ),
+                None,
+            )
             if first is None:
                 return None
             href = (first.get("href") or "").strip()
@@ -414,8 +457,12 @@ class _Reader:
             except XmlRejected as exc:
                 self._skip(key, None, str(exc))
                 continue
-            if root.tag in ("assessmentItem", "assessmentTest", "assessmentSection",
-                            "questestinterop"):
+            if root.tag in (
+                "assessmentItem",
+                "assessmentTest",
+                "assessmentSection",
+                "questestinterop",
+            ):
                 self._item_root(files, key, root)
 
     # -- items --
@@ -445,25 +492,38 @@ class _Reader:
             return
         identifier = item_identifier(root, posixpath.splitext(posixpath.basename(key))[0])
         try:
-            converted = convert_item(root, path=key, files=files,
-                                     max_xml_bytes=self.limits.max_xml_bytes)
+            converted = convert_item(
+                root, path=key, files=files, max_xml_bytes=self.limits.max_xml_bytes
+            )
         except Skip as exc:
             self._skip(key, identifier, str(exc))
             return
         code = self._code(identifier)
-        source = (f"qti:{self.name}#{identifier}" if self.single
-                  else f"qti:{self.name}/{key}#{identifier}")
+        source = (
+            f"qti:{self.name}#{identifier}"
+            if self.single
+            else f"qti:{self.name}/{key}#{identifier}"
+        )
         try:
-            item = ItemIn(code=code, skill=self.skill, level=self.level, status="draft",
-                          source=source[:500], **converted.fields)
+            item = ItemIn(
+                code=code,
+                skill=self.skill,
+                level=self.level,
+                status="draft",
+                source=source[:500],
+                **converted.fields,
+            )
         except ValidationError as exc:
             self._skip(key, identifier, "invalid item: " + _validation_message(exc))
             return
         self.codes.add(code)
         self.items.append(item)
         self.media.update(converted.media)
-        self.reports.append(QtiItemReport(file=key, identifier=identifier, status="imported",
-                                          reason=None, code=code))
+        self.reports.append(
+            QtiItemReport(
+                file=key, identifier=identifier, status="imported", reason=None, code=code
+            )
+        )
 
     def _code(self, identifier: str) -> str:
         tail = re.sub(r"[^A-Za-z0-9_.:\-]+", "-", identifier).strip("-") or "item"
@@ -471,13 +531,16 @@ class _Reader:
         unique, n = code, 2
         while unique in self.codes:
             suffix = f"-{n}"
-            unique = code[:_CODE_MAX - len(suffix)] + suffix
+            unique = code[: _CODE_MAX - len(suffix)] + suffix
             n += 1
         return unique
 
     def _skip(self, file: str, identifier: str | None, reason: str) -> None:
-        self.reports.append(QtiItemReport(file=file, identifier=identifier, status="skipped",
-                                          reason=reason, code=None))
+        self.reports.append(
+            QtiItemReport(
+                file=file, identifier=identifier, status="skipped", reason=reason, code=None
+            )
+        )
 
 
 def _validation_message(exc: ValidationError) -> str:

@@ -45,14 +45,49 @@ SUPPORTED = ("choiceInteraction", "textEntryInteraction", "orderInteraction", "m
 _STIMULUS_INTERACTIONS = {"mediaInteraction"}
 _IGNORED_INTERACTIONS = {"endAttemptInteraction"}
 # Shown only after answering, to scorers, or computed by template processing: never stimulus.
-_NOT_CONTENT = {"feedbackBlock", "feedbackInline", "modalFeedback", "printedVariable",
-                "infoControl", "templateBlock", "templateInline", "endAttemptInteraction",
-                "companionMaterialsInfo", "catalogInfo", "stylesheet"}
+_NOT_CONTENT = {
+    "feedbackBlock",
+    "feedbackInline",
+    "modalFeedback",
+    "printedVariable",
+    "infoControl",
+    "templateBlock",
+    "templateInline",
+    "endAttemptInteraction",
+    "companionMaterialsInfo",
+    "catalogInfo",
+    "stylesheet",
+}
 _INLINE_GAP = "_____"
 
-_MATHML = {"math", "semantics", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msup",
-           "msub", "msubsup", "mfrac", "msqrt", "mroot", "mfenced", "mover", "munder",
-           "munderover", "mtable", "mtr", "mtd", "mstyle", "mpadded", "mphantom", "menclose"}
+_MATHML = {
+    "math",
+    "semantics",
+    "mrow",
+    "mi",
+    "mn",
+    "mo",
+    "ms",
+    "mtext",
+    "mspace",
+    "msup",
+    "msub",
+    "msubsup",
+    "mfrac",
+    "msqrt",
+    "mroot",
+    "mfenced",
+    "mover",
+    "munder",
+    "munderover",
+    "mtable",
+    "mtr",
+    "mtd",
+    "mstyle",
+    "mpadded",
+    "mphantom",
+    "menclose",
+}
 _HTML_TAGS = (set(nh3.ALLOWED_TAGS) | _MATHML) - {"area", "map"}
 _HTML_ATTRIBUTES: dict[str, set[str]] = {
     **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
@@ -107,8 +142,10 @@ def convert_item(root: Element, *, path: str, files: Files, max_xml_bytes: int) 
     identifier = item_identifier(root, posixpath.splitext(posixpath.basename(path))[0])
     if (root.get("adaptive") or "").strip().lower() == "true":
         raise Skip("adaptive item: its response processing changes the item between attempts")
-    if child(root, "templateDeclaration") is not None or child(root,
-                                                               "templateProcessing") is not None:
+    if (
+        child(root, "templateDeclaration") is not None
+        or child(root, "templateProcessing") is not None
+    ):
         raise Skip("template-driven item: template variables decide its content or key")
     body = child(root, "itemBody")
     if body is None:
@@ -172,9 +209,13 @@ def convert_item(root: Element, *, path: str, files: Files, max_xml_bytes: int) 
 
 # --- the interaction and its response -----------------------------------------------------------
 
+
 def _the_interaction(body: Element) -> Element:
-    found = [el for el in body.iter() if is_element(el) and el.tag.endswith("Interaction")
-             and el.tag not in _IGNORED_INTERACTIONS]
+    found = [
+        el
+        for el in body.iter()
+        if is_element(el) and el.tag.endswith("Interaction") and el.tag not in _IGNORED_INTERACTIONS
+    ]
     scored = [el for el in found if el.tag not in _STIMULUS_INTERACTIONS]
     if not scored:
         if found:
@@ -246,7 +287,7 @@ class _Ids:
         base = oid
         while oid in taken:
             suffix = f"-{n}"
-            oid = base[:64 - len(suffix)] + suffix
+            oid = base[: 64 - len(suffix)] + suffix
             n += 1
         self._map[qti_id] = oid
         return oid
@@ -257,8 +298,9 @@ class _Ids:
         return self._map[qti_id]
 
 
-def _options(choices: Iterable[Element], ids: _Ids, media: _Media,
-             rtl: bool) -> list[dict[str, Any]]:
+def _options(
+    choices: Iterable[Element], ids: _Ids, media: _Media, rtl: bool
+) -> list[dict[str, Any]]:
     options = []
     for choice in choices:
         qti_id = (choice.get("identifier") or "").strip()
@@ -291,8 +333,9 @@ def _shuffle(interaction: Element, choices: Iterable[Element]) -> bool:
     return _flag(interaction, "shuffle") and not any(_flag(c, "fixed") for c in choices)
 
 
-def _simple_choices(interaction: Element, declaration: Element, media: _Media, rtl: bool
-                    ) -> tuple[list[Element], list[dict[str, Any]], list[str]]:
+def _simple_choices(
+    interaction: Element, declaration: Element, media: _Media, rtl: bool
+) -> tuple[list[Element], list[dict[str, Any]], list[str]]:
     """The choices, the options made of them and the key as option ids (choice and order)."""
     choices = descendants(interaction, "simpleChoice")
     correct = _require_correct(declaration)
@@ -301,16 +344,22 @@ def _simple_choices(interaction: Element, declaration: Element, media: _Media, r
     return choices, options, [ids.get(v, "choice") for v in correct]
 
 
-def _choice(interaction: Element, declaration: Element, media: _Media,
-            rtl: bool) -> dict[str, Any]:
+def _choice(interaction: Element, declaration: Element, media: _Media, rtl: bool) -> dict[str, Any]:
     choices, options, correct = _simple_choices(interaction, declaration, media, rtl)
     key = list(dict.fromkeys(correct))
     cardinality = (declaration.get("cardinality") or "").strip().lower()
     max_choices = (interaction.get("maxChoices") or "").strip()
-    single = cardinality == "single" or (not cardinality and max_choices == "1") or (
-        max_choices == "1" and len(key) == 1)
-    return {"type": "single_choice" if single else "multiple_choice", "options": options,
-            "key": {"correct": key}, "shuffle_options": _shuffle(interaction, choices)}
+    single = (
+        cardinality == "single"
+        or (not cardinality and max_choices == "1")
+        or (max_choices == "1" and len(key) == 1)
+    )
+    return {
+        "type": "single_choice" if single else "multiple_choice",
+        "options": options,
+        "key": {"correct": key},
+        "shuffle_options": _shuffle(interaction, choices),
+    }
 
 
 def _text_entry(declaration: Element) -> dict[str, Any]:
@@ -330,20 +379,24 @@ def _text_entry(declaration: Element) -> dict[str, Any]:
     accepted = list(dict.fromkeys(accepted))
     if not accepted:
         raise Skip("no correct response")
-    return {"type": "text_entry", "shuffle_options": False,
-            "key": {"accepted": accepted,
-                    "normalize": "exact" if exact else "casefold_punctuation"}}
+    return {
+        "type": "text_entry",
+        "shuffle_options": False,
+        "key": {"accepted": accepted, "normalize": "exact" if exact else "casefold_punctuation"},
+    }
 
 
-def _order(interaction: Element, declaration: Element, media: _Media,
-           rtl: bool) -> dict[str, Any]:
+def _order(interaction: Element, declaration: Element, media: _Media, rtl: bool) -> dict[str, Any]:
     choices, options, order = _simple_choices(interaction, declaration, media, rtl)
-    return {"type": "ordering", "options": options, "key": {"order": order},
-            "shuffle_options": _shuffle(interaction, choices)}
+    return {
+        "type": "ordering",
+        "options": options,
+        "key": {"order": order},
+        "shuffle_options": _shuffle(interaction, choices),
+    }
 
 
-def _match(interaction: Element, declaration: Element, media: _Media,
-           rtl: bool) -> dict[str, Any]:
+def _match(interaction: Element, declaration: Element, media: _Media, rtl: bool) -> dict[str, Any]:
     sets = descendants(interaction, "simpleMatchSet")
     if len(sets) != 2:
         raise Skip(f"unsupported response: a matchInteraction with {len(sets)} match sets")
@@ -364,12 +417,17 @@ def _match(interaction: Element, declaration: Element, media: _Media,
             # A pair written target-first (baseType pair is unordered): orient it.
             src, tgt = tgt, src
         pairs.append((left_ids.get(src, "choice"), right_ids.get(tgt, "target")))
-    return {"type": "matching", "options": options, "targets": targets,
-            "key": {"pairs": list(dict.fromkeys(pairs))},
-            "shuffle_options": _shuffle(interaction, [*left, *right])}
+    return {
+        "type": "matching",
+        "options": options,
+        "targets": targets,
+        "key": {"pairs": list(dict.fromkeys(pairs))},
+        "shuffle_options": _shuffle(interaction, [*left, *right]),
+    }
 
 
 # --- body HTML ----------------------------------------------------------------------------------
+
 
 def _body_without(body: Element, interaction: Element) -> Element:
     nodes = list(body.iter())
@@ -378,8 +436,9 @@ def _body_without(body: Element, interaction: Element) -> Element:
     target = list(clone.iter())[index]
     # An inline gap (text entry) stays visible as a blank; a block interaction leaves no trace.
     remove(target, _INLINE_GAP if interaction.tag == "textEntryInteraction" else "")
-    for media_interaction in [el for el in clone.iter() if is_element(el)
-                              and el.tag in _STIMULUS_INTERACTIONS]:
+    for media_interaction in [
+        el for el in clone.iter() if is_element(el) and el.tag in _STIMULUS_INTERACTIONS
+    ]:
         # The player's <object>/<audio> stays where it was; only the wrapper goes.
         _unwrap(media_interaction)
     return clone
@@ -398,17 +457,38 @@ def _unwrap(el: Element) -> None:
 
 def _drop_not_content(root: Element) -> None:
     for el in [e for e in root.iter() if is_element(e) and e is not root]:
-        if el.tag in _NOT_CONTENT or (el.tag == "rubricBlock"
-                                      and "candidate" not in (el.get("view") or "").split()):
+        if el.tag in _NOT_CONTENT or (
+            el.tag == "rubricBlock" and "candidate" not in (el.get("view") or "").split()
+        ):
             remove(el)
         elif el.tag in ("annotation", "annotation-xml"):
             # MathML annotations (TeX sources) are alternatives to the rendering, not text.
             remove(el)
 
 
-_PRUNABLE = {"p", "div", "span", "section", "article", "header", "footer", "aside", "figure",
-             "figcaption", "blockquote", "center", "strong", "em", "b", "i", "u", "small",
-             "font", "label", "a"}
+_PRUNABLE = {
+    "p",
+    "div",
+    "span",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "aside",
+    "figure",
+    "figcaption",
+    "blockquote",
+    "center",
+    "strong",
+    "em",
+    "b",
+    "i",
+    "u",
+    "small",
+    "font",
+    "label",
+    "a",
+}
 
 
 def _tidy(root: Element) -> None:
@@ -438,8 +518,9 @@ _TAGS = re.compile(r"<[^>]*>")
 
 
 def _clean(raw: str) -> str:
-    cleaned = nh3.clean(raw, tags=_HTML_TAGS, attributes=_HTML_ATTRIBUTES,
-                        link_rel="noopener noreferrer")
+    cleaned = nh3.clean(
+        raw, tags=_HTML_TAGS, attributes=_HTML_ATTRIBUTES, link_rel="noopener noreferrer"
+    )
     if "<pre" not in cleaned:
         cleaned = re.sub(r"[ \t\r\f\v]*\n\s*", "\n", cleaned)
     return cleaned.strip()
@@ -447,8 +528,9 @@ def _clean(raw: str) -> str:
 
 # --- media --------------------------------------------------------------------------------------
 
+
 def _media_type(el: Element) -> str | None:
-    """"image", "audio", "video", "other" (embedded content eTest cannot show) or None."""
+    """ "image", "audio", "video", "other" (embedded content eTest cannot show) or None."""
     if el.tag == "img":
         return "image"
     if el.tag in ("audio", "video"):
@@ -505,8 +587,14 @@ def _source_of(el: Element) -> str:
     if not ref and el.tag in ("audio", "video"):
         sources = [src for src in descendants(el, "source") if (src.get("src") or "").strip()]
         # MP3 plays everywhere; Ogg does not play in Safari.
-        sources.sort(key=lambda src: 0 if "mpeg" in (src.get("type") or "").lower()
-                     or _extension(src.get("src") or "") == "mp3" else 1)
+        sources.sort(
+            key=lambda src: (
+                0
+                if "mpeg" in (src.get("type") or "").lower()
+                or _extension(src.get("src") or "") == "mp3"
+                else 1
+            )
+        )
         ref = (sources[0].get("src") or "").strip() if sources else ""
     return ref
 
@@ -588,13 +676,16 @@ def resolve_path(folder: str, ref: str) -> str | None:
 def _sniff(data: bytes) -> str | None:
     head = data[:64]
     if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"\x00\x00\x01\x00")) or (
-            head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    ):
         return "image"
     if head[4:8] == b"ftyp":
         return "image" if head[8:12] in (b"avif", b"avis") else "audio"
-    if head.startswith((b"ID3", b"OggS", b"fLaC", b"\x1a\x45\xdf\xa3")) or (
-            head[:4] == b"RIFF" and head[8:12] == b"WAVE") or (
-            len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+    if (
+        head.startswith((b"ID3", b"OggS", b"fLaC", b"\x1a\x45\xdf\xa3"))
+        or (head[:4] == b"RIFF" and head[8:12] == b"WAVE")
+        or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
+    ):
         return "audio"
     text = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if text.startswith((b"<?xml", b"<svg", b"<!--")) and b"<svg" in text:
@@ -613,14 +704,18 @@ def _check_media(data: bytes, key: str, kind: str) -> None:
     if found is None:
         raise Skip(f"unsupported media: {key} is not a recognised {kind} file")
     if found != kind:
-        raise Skip(f"unsupported media: {key} is {'an' if found == 'image' else 'a'} "
-                   f"{found} file, used as {kind}")
+        raise Skip(
+            f"unsupported media: {key} is {'an' if found == 'image' else 'a'} "
+            f"{found} file, used as {kind}"
+        )
 
 
 # --- QTI 3 shared stimuli -----------------------------------------------------------------------
 
-def _shared_stimuli(root: Element, path: str, files: Files,
-                    max_xml_bytes: int) -> list[tuple[Element, str]]:
+
+def _shared_stimuli(
+    root: Element, path: str, files: Files, max_xml_bytes: int
+) -> list[tuple[Element, str]]:
     out: list[tuple[Element, str]] = []
     for ref in children(root, "assessmentStimulusRef"):
         href = (ref.get("href") or "").strip()

@@ -44,9 +44,16 @@ class XmlMalformed(XmlRejected):
 
 def _parser() -> Any:
     # A fresh parser per document: lxml parsers keep state (error log) and are not thread-safe.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           huge_tree=False, dtd_validation=False, remove_comments=True,
-                           remove_pis=True, recover=False)
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        dtd_validation=False,
+        remove_comments=True,
+        remove_pis=True,
+        recover=False,
+    )
 
 
 def parse_xml(data: bytes) -> Element:

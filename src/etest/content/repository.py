@@ -20,15 +20,20 @@ from etest.models import (
 )
 
 
-def items(*, all_versions: bool = False, level: str | None = None, skill: str | None = None,
-          status: str | None = None, type_: str | None = None,
-          q: str | None = None) -> Select[Item]:
+def items(
+    *,
+    all_versions: bool = False,
+    level: str | None = None,
+    skill: str | None = None,
+    status: str | None = None,
+    type_: str | None = None,
+    q: str | None = None,
+) -> Select[Item]:
     """Items (the latest version of each code unless ``all_versions``), optionally of one
     level, skill, status and type, and with ``q`` in the code or prompt (case aside)."""
     stmt = select(Item)
     if not all_versions:
-        latest = select(Item.code, func.max(Item.version).label("v")).group_by(
-            Item.code).subquery()
+        latest = select(Item.code, func.max(Item.version).label("v")).group_by(Item.code).subquery()
         stmt = stmt.join(latest, (Item.code == latest.c.code) & (Item.version == latest.c.v))
     if level:
         stmt = stmt.where(Item.level == level)
@@ -37,8 +42,9 @@ def items(*, all_versions: bool = False, level: str | None = None, skill: str | 
             stmt = stmt.where(column == value)
     if q:
         pattern = "%" + re.sub(r"([\\%_])", r"\\\1", q.lower()) + "%"
-        stmt = stmt.where(or_(Item.code.ilike(pattern, escape="\\"),
-                              Item.prompt.ilike(pattern, escape="\\")))
+        stmt = stmt.where(
+            or_(Item.code.ilike(pattern, escape="\\"), Item.prompt.ilike(pattern, escape="\\"))
+        )
     return stmt
 
 
@@ -57,16 +63,22 @@ async def lesson_codes(session: AsyncSession) -> set[str]:
 
 async def imports_of(session: AsyncSession, code: str) -> Sequence[ContentImport]:
     """The imports of the flow ``code``, newest version first."""
-    return (await session.scalars(
-        select(ContentImport).where(ContentImport.code == code)
-        .order_by(ContentImport.version.desc()))).all()
+    return (
+        await session.scalars(
+            select(ContentImport)
+            .where(ContentImport.code == code)
+            .order_by(ContentImport.version.desc())
+        )
+    ).all()
 
 
-async def by_code(session: AsyncSession, model: type[CanDoStatement] | type[ReviewLesson],
-                  code: str) -> CanDoStatement | ReviewLesson | None:
+async def by_code(
+    session: AsyncSession, model: type[CanDoStatement] | type[ReviewLesson], code: str
+) -> CanDoStatement | ReviewLesson | None:
     """The can-do statement or review lesson with this code, or None."""
     row: CanDoStatement | ReviewLesson | None = await session.scalar(
-        select(model).where(model.code == code))
+        select(model).where(model.code == code)
+    )
     return row
 
 
@@ -74,8 +86,9 @@ async def assessment_by_code(session: AsyncSession, code: str) -> Assessment | N
     return await session.scalar(select(Assessment).where(Assessment.code == code))
 
 
-async def assessments(session: AsyncSession, *, kind: str | None = None,
-                      plan_code: str | None = None) -> Sequence[Assessment]:
+async def assessments(
+    session: AsyncSession, *, kind: str | None = None, plan_code: str | None = None
+) -> Sequence[Assessment]:
     """Assessments by code, optionally of one kind and plan."""
     stmt = select(Assessment).order_by(Assessment.code)
     if kind:
@@ -87,5 +100,6 @@ async def assessments(session: AsyncSession, *, kind: str | None = None,
 
 async def versions_newest_first(session: AsyncSession) -> Sequence[AssessmentVersion]:
     """Every assessment version, newest version first."""
-    return (await session.scalars(select(AssessmentVersion).order_by(
-        AssessmentVersion.version.desc()))).all()
+    return (
+        await session.scalars(select(AssessmentVersion).order_by(AssessmentVersion.version.desc()))
+    ).all()

@@ -36,7 +36,6 @@ OptionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-
 Text = Annotated[str, StringConstraints(max_length=20_000)]
 
 
-
 class MediaRef(Input):
     """A media file: ``src`` is a path relative to the flow file or package root (no ``..``,
     no absolute path, no URL). After import it is stored by content hash."""
@@ -81,7 +80,8 @@ class ChoiceKey(Input):
 
 class TextEntryKey(Input):
     accepted: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
-        min_length=1)
+        min_length=1
+    )
     normalize: Normalization = "casefold_punctuation"
 
 
@@ -90,8 +90,9 @@ class OrderKey(Input):
 
 
 class MatchKey(Input):
-    pairs: list[tuple[OptionId, OptionId]] = Field(min_length=1,
-                                                   description="(option id, target id)")
+    pairs: list[tuple[OptionId, OptionId]] = Field(
+        min_length=1, description="(option id, target id)"
+    )
 
 
 class Irt(Input):
@@ -111,10 +112,14 @@ class ItemIn(Input):
     status: ItemStatus = "active"
     prompt: Text = Field(min_length=1, description="The question; HTML allowed, sanitised")
     stimulus: Stimulus | None = None
-    options: list[Option] = Field(default_factory=list, max_length=20,
-                                  description="Choices; the pieces to order; the left column")
-    targets: list[Option] = Field(default_factory=list, max_length=20,
-                                  description="Matching only: the right column")
+    options: list[Option] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Choices; the pieces to order; the left column",
+    )
+    targets: list[Option] = Field(
+        default_factory=list, max_length=20, description="Matching only: the right column"
+    )
     key: ChoiceKey | TextEntryKey | OrderKey | MatchKey
     can_do: Code | None = None
     review_lessons: list[Code] = Field(default_factory=list, max_length=20)
@@ -189,8 +194,10 @@ class ReviewLessonIn(Input):
 
 
 #: What a PT engine's ``min_answers`` means (docs/placement.md, "Unplaced").
-_MIN_ANSWERS = ("The fewest answers (timed-out items do not count) a placement needs: a PT "
-                "finished with fewer ends unplaced, without a level. Default: {default}")
+_MIN_ANSWERS = (
+    "The fewest answers (timed-out items do not count) a placement needs: a PT "
+    "finished with fewer ends unplaced, without a level. Default: {default}"
+)
 
 
 class StagedGroup(Input):
@@ -212,9 +219,15 @@ class StagedEngine(Input):
     stop_threshold: float = Field(0.5, ge=0, lt=1)
     max_consecutive_wrong: int = Field(3, ge=1, le=50)
     groups: list[StagedGroup] = Field(min_length=1)
-    min_answers: int | None = Field(None, ge=1, le=200, description=_MIN_ANSWERS.format(
-        default="the shortest test the engine can stop on by itself: max_consecutive_wrong, "
-                "or the core items of the start level when there are fewer"))
+    min_answers: int | None = Field(
+        None,
+        ge=1,
+        le=200,
+        description=_MIN_ANSWERS.format(
+            default="the shortest test the engine can stop on by itself: max_consecutive_wrong, "
+            "or the core items of the start level when there are fewer"
+        ),
+    )
 
     _lvl = field_validator("start_level")(validate_level)
 
@@ -233,19 +246,20 @@ class IrtEngine(Input):
     randomesque: int = Field(5, ge=1, le=50)
     classification_ci: float = Field(0.95, gt=0.5, lt=1)
     skill_targets: dict[Skill, float] | None = None
-    min_answers: int | None = Field(None, ge=1, le=200,
-                                    description=_MIN_ANSWERS.format(default="min_items"))
+    min_answers: int | None = Field(
+        None, ge=1, le=200, description=_MIN_ANSWERS.format(default="min_items")
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> IrtEngine:
         if self.cut_scores != sorted(self.cut_scores) or len(set(self.cut_scores)) != len(
-                self.cut_scores):
+            self.cut_scores
+        ):
             raise ValueError("cut_scores must be strictly increasing")
         if self.min_items > self.max_items:
             raise ValueError("min_items must not exceed max_items")
         if self.min_answers is not None and self.min_answers > self.max_items:
-            raise ValueError("min_answers must not exceed max_items (no attempt could be "
-                             "placed)")
+            raise ValueError("min_answers must not exceed max_items (no attempt could be placed)")
         if self.pool is None and self.pool_levels is None:
             raise ValueError("give pool (item codes) or pool_levels")
         if self.pool_levels is not None:
@@ -261,8 +275,9 @@ class Section(Input):
     @model_validator(mode="after")
     def _enough(self) -> Section:
         if len(set(self.pool)) < self.count:
-            raise ValueError(f"section {self.skill}: pool has {len(set(self.pool))} items, "
-                             f"count is {self.count}")
+            raise ValueError(
+                f"section {self.skill}: pool has {len(set(self.pool))} items, count is {self.count}"
+            )
         return self
 
 
@@ -291,16 +306,19 @@ class FlowFile(Input):
     can_do: list[CanDoIn] = Field(default_factory=list)
     review_lessons: list[ReviewLessonIn] = Field(default_factory=list)
     items: list[ItemIn] = Field(default_factory=list)
-    engine: Annotated[StagedEngine | IrtEngine | FixedEngine, Field(discriminator="type")] | None \
-        = None
+    engine: (
+        Annotated[StagedEngine | IrtEngine | FixedEngine, Field(discriminator="type")] | None
+    ) = None
 
     _lvl = field_validator("level")(validate_level)
 
     @model_validator(mode="after")
     def _kind_rules(self) -> FlowFile:
-        for what, codes in (("item", [i.code for i in self.items]),
-                            ("can-do", [c.code for c in self.can_do]),
-                            ("review lesson", [r.code for r in self.review_lessons])):
+        for what, codes in (
+            ("item", [i.code for i in self.items]),
+            ("can-do", [c.code for c in self.can_do]),
+            ("review lesson", [r.code for r in self.review_lessons]),
+        ):
             dupes = sorted({c for c in codes if codes.count(c) > 1})
             if dupes:
                 raise ValueError(f"duplicate {what} codes {dupes}")

@@ -123,18 +123,31 @@ def _media_refs(item: ItemIn) -> list[tuple[str, MediaRef, str]]:
     return refs
 
 
-async def _validate(session: AsyncSession, sources: list[Source], batch: _Batch,
-                    problems: list[Problem], result: ImportResult) -> list[_Plan]:
+async def _validate(
+    session: AsyncSession,
+    sources: list[Source],
+    batch: _Batch,
+    problems: list[Problem],
+    result: ImportResult,
+) -> list[_Plan]:
     plans: list[_Plan] = []
     plan_levels: dict[str, list[str]] = {
-        p.code: [str(lv["level"]) for lv in p.levels]
-        for p in await plan_repository.plans(session)}
+        p.code: [str(lv["level"]) for lv in p.levels] for p in await plan_repository.plans(session)
+    }
     for source in sources:
         if source.flow is None:
             if source.auto_version and len(sources) > 1:
                 # one unreadable QTI file among many: reported, not fatal to the others
-                result.files.append(FileReport(source.name, None, None, None, "skipped",
-                                               "; ".join(p.message for p in source.problems)))
+                result.files.append(
+                    FileReport(
+                        source.name,
+                        None,
+                        None,
+                        None,
+                        "skipped",
+                        "; ".join(p.message for p in source.problems),
+                    )
+                )
             else:
                 problems.extend(source.problems)
             continue
@@ -143,8 +156,7 @@ async def _validate(session: AsyncSession, sources: list[Source], batch: _Batch,
         previous = await repository.imports_of(session, flow.code)
         same = next((p for p in previous if p.content_hash == source.content_hash), None)
         if same is not None:
-            result.files.append(FileReport(name, flow.kind, flow.code, same.version,
-                                           "unchanged"))
+            result.files.append(FileReport(name, flow.kind, flow.code, same.version, "unchanged"))
             for item in flow.items:
                 batch.items.setdefault(item.code, item)
             continue
@@ -152,8 +164,14 @@ async def _validate(session: AsyncSession, sources: list[Source], batch: _Batch,
         if source.auto_version:
             version = (previous[0].version + 1) if previous else 1
         elif any(p.version == version for p in previous):
-            problems.append(Problem(name, "$.version", f"{flow.code} version {version} was "
-                                    "imported with other content; publish a new version"))
+            problems.append(
+                Problem(
+                    name,
+                    "$.version",
+                    f"{flow.code} version {version} was "
+                    "imported with other content; publish a new version",
+                )
+            )
         plan = _Plan(source, flow, version)
         batch.can_do |= {cd.code for cd in flow.can_do}
         batch.lessons |= {lesson.code for lesson in flow.review_lessons}
@@ -162,9 +180,15 @@ async def _validate(session: AsyncSession, sources: list[Source], batch: _Batch,
             found = _check_item(item, f"$.items[{n}]", name, source, batch, plan)
             if found and source.auto_version:
                 # QTI is tolerant per item: a bad item is reported and left out
-                result.qti.append({"file": name, "identifier": item.source, "code": item.code,
-                                   "status": "skipped",
-                                   "reason": "; ".join(f"{p.path}: {p.message}" for p in found)})
+                result.qti.append(
+                    {
+                        "file": name,
+                        "identifier": item.source,
+                        "code": item.code,
+                        "status": "skipped",
+                        "reason": "; ".join(f"{p.path}: {p.message}" for p in found),
+                    }
+                )
                 continue
             problems.extend(found)
             kept.append(item)
@@ -177,8 +201,9 @@ async def _validate(session: AsyncSession, sources: list[Source], batch: _Batch,
     return plans
 
 
-def _check_item(item: ItemIn, at: str, name: str, source: Source, batch: _Batch,
-                plan: _Plan) -> list[Problem]:
+def _check_item(
+    item: ItemIn, at: str, name: str, source: Source, batch: _Batch, plan: _Plan
+) -> list[Problem]:
     """The problems of one item's references (can-do, lessons, media); media it names are
     added to the plan."""
     found: list[Problem] = []
@@ -215,8 +240,13 @@ def _has_irt(item: ItemIn | Item) -> bool:
     return item.irt is not None if isinstance(item, ItemIn) else item.irt_b is not None
 
 
-def _validate_engine(flow: FlowFile, name: str, batch: _Batch,
-                     plan_levels: dict[str, list[str]], problems: list[Problem]) -> None:
+def _validate_engine(
+    flow: FlowFile,
+    name: str,
+    batch: _Batch,
+    plan_levels: dict[str, list[str]],
+    problems: list[Problem],
+) -> None:
     assert flow.plan is not None and flow.engine is not None
     levels = plan_levels.get(flow.plan)
     if levels is None:
@@ -239,31 +269,51 @@ def _validate_engine(flow: FlowFile, name: str, batch: _Batch,
     if isinstance(engine, StagedEngine):
         for g, group in enumerate(engine.groups):
             if group.level not in levels:
-                problems.append(Problem(name, f"$.engine.groups[{g}].level",
-                                        f"{group.level!r} is not a level of {flow.plan}"))
+                problems.append(
+                    Problem(
+                        name,
+                        f"$.engine.groups[{g}].level",
+                        f"{group.level!r} is not a level of {flow.plan}",
+                    )
+                )
             resolve(group.items, f"$.engine.groups[{g}].items")
     elif isinstance(engine, IrtEngine):
         if len(engine.cut_scores) != len(levels) - 1:
-            problems.append(Problem(name, "$.engine.cut_scores",
-                                    f"{flow.plan} has {len(levels)} levels: give "
-                                    f"{len(levels) - 1} cut scores"))
-        pool = resolve(engine.pool, "$.engine.pool") if engine.pool is not None else [
-            i for i in batch.items.values()
-            if _level_of(i) in (engine.pool_levels or []) and i.status == "active"]
+            problems.append(
+                Problem(
+                    name,
+                    "$.engine.cut_scores",
+                    f"{flow.plan} has {len(levels)} levels: give {len(levels) - 1} cut scores",
+                )
+            )
+        pool = (
+            resolve(engine.pool, "$.engine.pool")
+            if engine.pool is not None
+            else [
+                i
+                for i in batch.items.values()
+                if _level_of(i) in (engine.pool_levels or []) and i.status == "active"
+            ]
+        )
         if not pool:
             problems.append(Problem(name, "$.engine", "the item pool is empty"))
         missing = [i.code for i in pool if not _has_irt(i)]
         if missing:
-            problems.append(Problem(name, "$.engine.pool",
-                                    f"items without IRT parameters: {missing[:10]}"))
+            problems.append(
+                Problem(name, "$.engine.pool", f"items without IRT parameters: {missing[:10]}")
+            )
     elif isinstance(engine, FixedEngine):
         for s, section in enumerate(engine.sections):
             at = f"$.engine.sections[{s}]"
             for item in resolve(section.pool, f"{at}.pool"):
                 if item.skill != section.skill:
-                    problems.append(Problem(name, f"{at}.pool",
-                                            f"{item.code} is a {item.skill} item, the "
-                                            f"section is {section.skill}"))
+                    problems.append(
+                        Problem(
+                            name,
+                            f"{at}.pool",
+                            f"{item.code} is a {item.skill} item, the section is {section.skill}",
+                        )
+                    )
 
 
 def _media_json(ref: MediaRef | None, media: dict[str, _Media]) -> dict[str, Any] | None:
@@ -274,28 +324,46 @@ def _media_json(ref: MediaRef | None, media: dict[str, _Media]) -> dict[str, Any
 
 
 def _option_json(opt: Option, media: dict[str, _Media]) -> dict[str, Any]:
-    return {"id": opt.id, "text": clean_html(opt.text) if opt.text else None,
-            "image": _media_json(opt.image, media), "audio": _media_json(opt.audio, media)}
+    return {
+        "id": opt.id,
+        "text": clean_html(opt.text) if opt.text else None,
+        "image": _media_json(opt.image, media),
+        "audio": _media_json(opt.audio, media),
+    }
 
 
 def item_row_values(item: ItemIn, media: dict[str, _Media]) -> dict[str, Any]:
     """The stored form of an item (sanitised HTML, media by hash), without code and version."""
     stim = item.stimulus
-    stimulus = None if stim is None else {
-        "text": clean_html(stim.text) if stim.text else None,
-        "image": _media_json(stim.image, media), "audio": _media_json(stim.audio, media),
-        "transcript": stim.transcript}
+    stimulus = (
+        None
+        if stim is None
+        else {
+            "text": clean_html(stim.text) if stim.text else None,
+            "image": _media_json(stim.image, media),
+            "audio": _media_json(stim.audio, media),
+            "transcript": stim.transcript,
+        }
+    )
     irt = item.irt
     return {
-        "type": item.type, "skill": item.skill, "level": item.level, "status": item.status,
-        "prompt": clean_html(item.prompt), "stimulus": stimulus,
+        "type": item.type,
+        "skill": item.skill,
+        "level": item.level,
+        "status": item.status,
+        "prompt": clean_html(item.prompt),
+        "stimulus": stimulus,
         "options": [_option_json(o, media) for o in item.options],
         "targets": [_option_json(o, media) for o in item.targets],
-        "key": item.key.model_dump(mode="json"), "can_do": item.can_do,
+        "key": item.key.model_dump(mode="json"),
+        "can_do": item.can_do,
         "review_lessons": list(item.review_lessons),
-        "irt_model": irt.model if irt else None, "irt_a": irt.a if irt else None,
-        "irt_b": irt.b if irt else None, "irt_c": irt.c if irt else None,
-        "shuffle_options": item.shuffle_options, "time_limit_seconds": item.time_limit_seconds,
+        "irt_model": irt.model if irt else None,
+        "irt_a": irt.a if irt else None,
+        "irt_b": irt.b if irt else None,
+        "irt_c": irt.c if irt else None,
+        "shuffle_options": item.shuffle_options,
+        "time_limit_seconds": item.time_limit_seconds,
         "source": item.source,
     }
 
@@ -304,8 +372,9 @@ def _hash(values: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
 
 
-async def _upsert_by_code(session: AsyncSession, model: type[CanDoStatement] | type[ReviewLesson],
-                          values: dict[str, Any]) -> None:
+async def _upsert_by_code(
+    session: AsyncSession, model: type[CanDoStatement] | type[ReviewLesson], values: dict[str, Any]
+) -> None:
     """Insert a can-do statement or review lesson, or update the one with the same code."""
     row = await repository.by_code(session, model, values["code"])
     if row is None:
@@ -315,16 +384,21 @@ async def _upsert_by_code(session: AsyncSession, model: type[CanDoStatement] | t
             setattr(row, key, value)
 
 
-async def _write(session: AsyncSession, actor: Actor, store: MediaStore, plan: _Plan,
-                 items_by_code: dict[str, Item]) -> FileReport:
+async def _write(
+    session: AsyncSession,
+    actor: Actor,
+    store: MediaStore,
+    plan: _Plan,
+    items_by_code: dict[str, Item],
+) -> FileReport:
     flow, source = plan.flow, plan.source
-    report = FileReport(source.name, flow.kind, flow.code, plan.version, "imported",
-                        media=len(plan.media))
+    report = FileReport(
+        source.name, flow.kind, flow.code, plan.version, "imported", media=len(plan.media)
+    )
     for m in plan.media.values():
         store.put(m.data)
         if await session.get(MediaObject, m.digest) is None:
-            session.add(MediaObject(sha256=m.digest, content_type=m.content_type,
-                                    size=len(m.data)))
+            session.add(MediaObject(sha256=m.digest, content_type=m.content_type, size=len(m.data)))
     for model, entries in ((CanDoStatement, flow.can_do), (ReviewLesson, flow.review_lessons)):
         for entry in entries:
             await _upsert_by_code(session, model, entry.model_dump())
@@ -337,25 +411,38 @@ async def _write(session: AsyncSession, actor: Actor, store: MediaStore, plan: _
         if latest is not None and latest.content_hash == digest:
             report.items_reused += 1
             continue
-        new_row = Item(code=item.code, version=(latest.version + 1) if latest else 1,
-                       content_hash=digest, **values)
+        new_row = Item(
+            code=item.code,
+            version=(latest.version + 1) if latest else 1,
+            content_hash=digest,
+            **values,
+        )
         session.add(new_row)
         items_by_code[item.code] = new_row
         report.items_new += 1
     await session.flush()
     if flow.kind != "bank":
         await _write_assessment(session, actor, plan, items_by_code)
-    session.add(ContentImport(code=flow.code, version=plan.version, kind=flow.kind,
-                              content_hash=source.content_hash, source_name=source.name,
-                              imported_by=actor.subject,
-                              summary={"items_new": report.items_new,
-                                       "items_reused": report.items_reused}))
+    session.add(
+        ContentImport(
+            code=flow.code,
+            version=plan.version,
+            kind=flow.kind,
+            content_hash=source.content_hash,
+            source_name=source.name,
+            imported_by=actor.subject,
+            summary={"items_new": report.items_new, "items_reused": report.items_reused},
+        )
+    )
     await session.flush()
     return report
 
 
-def engine_with_ids(engine: StagedEngine | IrtEngine | FixedEngine, id_of: Mapping[str, Any],
-                    level_pool: Callable[[list[str]], list[str]]) -> tuple[dict[str, Any], int]:
+def engine_with_ids(
+    engine: StagedEngine | IrtEngine | FixedEngine,
+    id_of: Mapping[str, Any],
+    level_pool: Callable[[list[str]], list[str]],
+) -> tuple[dict[str, Any], int]:
     """The stored form of an engine: item codes replaced by item ids, an irt ``pool_levels``
     resolved (by ``level_pool``, sorted) and pinned; with the number of items it serves.
     The import and the placement simulation both use it, so they store the same engine."""
@@ -369,8 +456,9 @@ def engine_with_ids(engine: StagedEngine | IrtEngine | FixedEngine, id_of: Mappi
             group["items"] = ids(group["items"])
         return config, sum(len(g["items"]) for g in config["groups"])
     if isinstance(engine, IrtEngine):
-        codes = engine.pool if engine.pool is not None else sorted(
-            level_pool(engine.pool_levels or []))
+        codes = (
+            engine.pool if engine.pool is not None else sorted(level_pool(engine.pool_levels or []))
+        )
         config["pool"] = ids(codes)
         return config, len(codes)
     for section in config["sections"]:
@@ -378,31 +466,47 @@ def engine_with_ids(engine: StagedEngine | IrtEngine | FixedEngine, id_of: Mappi
     return config, sum(s["count"] for s in config["sections"])
 
 
-async def _write_assessment(session: AsyncSession, actor: Actor, plan: _Plan,
-                            items: dict[str, Item]) -> None:
+async def _write_assessment(
+    session: AsyncSession, actor: Actor, plan: _Plan, items: dict[str, Item]
+) -> None:
     flow = plan.flow
     assert flow.engine is not None
 
-    engine, count = engine_with_ids(flow.engine, {c: i.id for c, i in items.items()},
-                                    lambda levels: [c for c, i in items.items()
-                                                    if i.level in levels and i.status == "active"
-                                                    and i.irt_b is not None])
+    engine, count = engine_with_ids(
+        flow.engine,
+        {c: i.id for c, i in items.items()},
+        lambda levels: [
+            c
+            for c, i in items.items()
+            if i.level in levels and i.status == "active" and i.irt_b is not None
+        ],
+    )
     assessment = await repository.assessment_by_code(session, flow.code)
     if assessment is None:
-        assessment = Assessment(code=flow.code, kind=flow.kind, plan_code=flow.plan,
-                                level=flow.level, title=flow.title)
+        assessment = Assessment(
+            code=flow.code, kind=flow.kind, plan_code=flow.plan, level=flow.level, title=flow.title
+        )
         session.add(assessment)
         await session.flush()
     else:
         assessment.title = flow.title
-    session.add(AssessmentVersion(assessment_id=assessment.id, version=plan.version,
-                                  title=flow.title, engine=engine, item_count=count,
-                                  content_hash=plan.source.content_hash,
-                                  source_name=plan.source.name, imported_by=actor.subject))
+    session.add(
+        AssessmentVersion(
+            assessment_id=assessment.id,
+            version=plan.version,
+            title=flow.title,
+            engine=engine,
+            item_count=count,
+            content_hash=plan.source.content_hash,
+            source_name=plan.source.name,
+            imported_by=actor.subject,
+        )
+    )
 
 
-async def import_content(session: AsyncSession, actor: Actor, store: MediaStore,
-                         sources: list[Source]) -> ImportResult:
+async def import_content(
+    session: AsyncSession, actor: Actor, store: MediaStore, sources: list[Source]
+) -> ImportResult:
     """Validate every source, then write them all; on any problem write nothing and raise
     :class:`ContentInvalid` listing every problem (file, JSON path, message)."""
     actor.require("manage_content")
@@ -416,17 +520,24 @@ async def import_content(session: AsyncSession, actor: Actor, store: MediaStore,
     batch = _Batch()
     await _known(session, batch)
     plans = await _validate(session, sources, batch, problems, result)
-    if len(sources) == 1 and sources[0].auto_version and sources[0].flow is not None and \
-            not sources[0].flow.items and not result.files:
+    if (
+        len(sources) == 1
+        and sources[0].auto_version
+        and sources[0].flow is not None
+        and not sources[0].flow.items
+        and not result.files
+    ):
         # one QTI file and not one usable item in it: say why, as an error
-        problems.extend(Problem(r["file"], str(r.get("identifier") or "$"), str(r["reason"]))
-                        for r in result.qti)
+        problems.extend(
+            Problem(r["file"], str(r.get("identifier") or "$"), str(r["reason"]))
+            for r in result.qti
+        )
     if problems:
-        raise ContentInvalid(f"{len(problems)} problem(s); nothing was imported.",
-                             errors=[p.__dict__ for p in problems])
+        raise ContentInvalid(
+            f"{len(problems)} problem(s); nothing was imported.",
+            errors=[p.__dict__ for p in problems],
+        )
     items_by_code = dict(batch.stored)
     for plan in plans:
         result.files.append(await _write(session, actor, store, plan, items_by_code))
     return result
-
-

@@ -51,8 +51,13 @@ def parse_flow(name: str, raw: bytes, read_media: MediaReader) -> Source:
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return Source(name, None, read_media, [Problem(name, "$", f"malformed JSON: {exc}")],
-                      content_hash=digest)
+        return Source(
+            name,
+            None,
+            read_media,
+            [Problem(name, "$", f"malformed JSON: {exc}")],
+            content_hash=digest,
+        )
     try:
         flow = FlowFile.model_validate(data)
     except ValidationError as exc:
@@ -91,8 +96,22 @@ def _is_qti_xml(raw: bytes) -> bool:
     return b"assessmentitem" in head or b"qti-assessment-item" in head
 
 
-_MEDIA_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".mp3", ".ogg", ".oga",
-                   ".opus", ".wav", ".m4a", ".webm", ".css"}
+_MEDIA_SUFFIXES = {
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".webp",
+    ".svg",
+    ".mp3",
+    ".ogg",
+    ".oga",
+    ".opus",
+    ".wav",
+    ".m4a",
+    ".webm",
+    ".css",
+}
 
 
 def _media_around(folder: Path, limit: int = 50 * 1024 * 1024) -> dict[str, bytes]:
@@ -108,32 +127,61 @@ def _media_around(folder: Path, limit: int = 50 * 1024 * 1024) -> dict[str, byte
     return files
 
 
-def _qti_source(name: str, data: bytes, skill: Skill, level: str | None,
-                files: dict[str, bytes] | None = None) -> Source:
+def _qti_source(
+    name: str, data: bytes, skill: Skill, level: str | None, files: dict[str, bytes] | None = None
+) -> Source:
     from etest.content.qti import QtiPackageError, read_qti
 
     digest = hashlib.sha256(data).hexdigest()
     try:
-        result = read_qti(data, name=PurePosixPath(name).name if files is not None else name,
-                          skill=skill, level=level, files=files,
-                          code_prefix=_code_prefix(name))
+        result = read_qti(
+            data,
+            name=PurePosixPath(name).name if files is not None else name,
+            skill=skill,
+            level=level,
+            files=files,
+            code_prefix=_code_prefix(name),
+        )
     except QtiPackageError as exc:
-        return Source(name, None, lambda _: None, [Problem(name, "$", exc.detail)],
-                      auto_version=True, content_hash=digest)
+        return Source(
+            name,
+            None,
+            lambda _: None,
+            [Problem(name, "$", exc.detail)],
+            auto_version=True,
+            content_hash=digest,
+        )
     code = f"qti-{_code_prefix(name)}"
-    flow = FlowFile.model_construct(format=FORMAT, kind="bank", code=code, version=1,
-                                    title=f"QTI import {name}", plan=None, level=None,
-                                    description=None, can_do=[], review_lessons=[],
-                                    items=result.items, engine=None)
-    return Source(name, flow, result.media.get, auto_version=True,
-                  qti_reports=list(result.reports), content_hash=digest)
+    flow = FlowFile.model_construct(
+        format=FORMAT,
+        kind="bank",
+        code=code,
+        version=1,
+        title=f"QTI import {name}",
+        plan=None,
+        level=None,
+        description=None,
+        can_do=[],
+        review_lessons=[],
+        items=result.items,
+        engine=None,
+    )
+    return Source(
+        name,
+        flow,
+        result.media.get,
+        auto_version=True,
+        qti_reports=list(result.reports),
+        content_hash=digest,
+    )
 
 
 def _code_prefix(name: str) -> str:
     """Item codes of QTI content start with the file's path (so two folders' ``q1.xml`` differ)."""
     stem = str(PurePosixPath(name).with_suffix(""))
-    return "".join(c if c.isalnum() or c in "._-" else "-" for c in stem).strip("-.")[-100:] \
-        or "qti"
+    return (
+        "".join(c if c.isalnum() or c in "._-" else "-" for c in stem).strip("-.")[-100:] or "qti"
+    )
 
 
 def _order(paths: list[Path], root: Path) -> list[Path]:
@@ -152,16 +200,21 @@ def _order(paths: list[Path], root: Path) -> list[Path]:
     return sorted(paths, key=key)
 
 
-def sources_from_path(path: Path, *, skill: Skill = "reading",
-                      level: str | None = None) -> list[Source]:
+def sources_from_path(
+    path: Path, *, skill: Skill = "reading", level: str | None = None
+) -> list[Source]:
     """A flow file, a QTI file, a zip, or a folder (walked recursively: a folder holding an
     ``imsmanifest.xml`` is read as one unpacked QTI package)."""
     if path.is_file():
-        return sources_from_bytes(path.name, path.read_bytes(), skill=skill, level=level,
-                                  folder=path.parent)
+        return sources_from_bytes(
+            path.name, path.read_bytes(), skill=skill, level=level, folder=path.parent
+        )
     if not path.is_dir():
-        return [Source(str(path), None, lambda _: None,
-                       [Problem(str(path), "$", "no such file or folder")])]
+        return [
+            Source(
+                str(path), None, lambda _: None, [Problem(str(path), "$", "no such file or folder")]
+            )
+        ]
     sources: list[Source] = []
     files: list[Path] = []
     for sub in sorted(path.rglob("*")):
@@ -172,11 +225,19 @@ def sources_from_path(path: Path, *, skill: Skill = "reading",
             files.append(sub)
     for item in _order(files, path):
         if item.is_dir():
-            sources.append(_qti_source(str(item.relative_to(path)), _zip_folder(item), skill,
-                                       level))
+            sources.append(
+                _qti_source(str(item.relative_to(path)), _zip_folder(item), skill, level)
+            )
         elif item.name != "index.json" and item.name != "imsmanifest.xml":
-            sources.extend(sources_from_bytes(str(item.relative_to(path)), item.read_bytes(),
-                                              skill=skill, level=level, folder=item.parent))
+            sources.extend(
+                sources_from_bytes(
+                    str(item.relative_to(path)),
+                    item.read_bytes(),
+                    skill=skill,
+                    level=level,
+                    folder=item.parent,
+                )
+            )
     return sources
 
 
@@ -189,9 +250,15 @@ def _zip_folder(folder: Path) -> bytes:
     return buf.getvalue()
 
 
-def sources_from_bytes(name: str, data: bytes, *, skill: Skill = "reading",
-                       level: str | None = None, folder: Path | None = None,
-                       media_limit: int = 20 * 1024 * 1024) -> list[Source]:
+def sources_from_bytes(
+    name: str,
+    data: bytes,
+    *,
+    skill: Skill = "reading",
+    level: str | None = None,
+    folder: Path | None = None,
+    media_limit: int = 20 * 1024 * 1024,
+) -> list[Source]:
     """One uploaded or named file: flow JSON, QTI XML, QTI package zip, or a zip of flows."""
     lowered = name.lower()
     if lowered.endswith(".json") or data.lstrip()[:1] == b"{":
@@ -208,13 +275,28 @@ def sources_from_bytes(name: str, data: bytes, *, skill: Skill = "reading",
         return _flows_in_zip(name, zf, media_limit)
     if lowered.endswith(".xml") or data.lstrip()[:1] == b"<":
         if not _is_qti_xml(data):
-            return [Source(name, None, lambda _: None,
-                           [Problem(name, "$", "an XML file that is not a QTI item")],
-                           auto_version=True)]
-        return [_qti_source(name, data, skill, level,
-                            _media_around(folder) if folder is not None else None)]
-    return [Source(name, None, lambda _: None,
-                   [Problem(name, "$", "unknown content: expected flow JSON, QTI XML or a zip")])]
+            return [
+                Source(
+                    name,
+                    None,
+                    lambda _: None,
+                    [Problem(name, "$", "an XML file that is not a QTI item")],
+                    auto_version=True,
+                )
+            ]
+        return [
+            _qti_source(
+                name, data, skill, level, _media_around(folder) if folder is not None else None
+            )
+        ]
+    return [
+        Source(
+            name,
+            None,
+            lambda _: None,
+            [Problem(name, "$", "unknown content: expected flow JSON, QTI XML or a zip")],
+        )
+    ]
 
 
 def _flows_in_zip(name: str, zf: zipfile.ZipFile, media_limit: int) -> list[Source]:
@@ -222,17 +304,34 @@ def _flows_in_zip(name: str, zf: zipfile.ZipFile, media_limit: int) -> list[Sour
     for info in zf.infolist():
         parts = PurePosixPath(info.filename).parts
         if info.filename.startswith("/") or ".." in parts:
-            return [Source(name, None, lambda _: None,
-                           [Problem(name, info.filename, "unsafe path in zip")])]
-    jsons = [i for i in zf.infolist() if i.filename.endswith(".json")
-             and not i.filename.endswith("index.json")]
+            return [
+                Source(
+                    name, None, lambda _: None, [Problem(name, info.filename, "unsafe path in zip")]
+                )
+            ]
+    jsons = [
+        i
+        for i in zf.infolist()
+        if i.filename.endswith(".json") and not i.filename.endswith("index.json")
+    ]
     for info in jsons:
         if info.file_size > media_limit:
-            out.append(Source(f"{name}/{info.filename}", None, lambda _: None,
-                              [Problem(f"{name}/{info.filename}", "$", "file too large")]))
+            out.append(
+                Source(
+                    f"{name}/{info.filename}",
+                    None,
+                    lambda _: None,
+                    [Problem(f"{name}/{info.filename}", "$", "file too large")],
+                )
+            )
             continue
         base = str(PurePosixPath(info.filename).parent)
-        out.append(parse_flow(f"{name}/{info.filename}", zf.read(info),
-                              _zip_reader(zf, "" if base == "." else base, media_limit)))
+        out.append(
+            parse_flow(
+                f"{name}/{info.filename}",
+                zf.read(info),
+                _zip_reader(zf, "" if base == "." else base, media_limit),
+            )
+        )
     out.sort(key=lambda s: (0 if s.flow is not None and s.flow.kind == "bank" else 1, s.name))
     return out

@@ -5,8 +5,19 @@ from __future__ import annotations
 
 from etest.errors import UnknownLevel
 
-LEVELS: tuple[str, ...] = ("Pre A1", "A1", "A1+", "A2", "A2+", "B1", "B1+", "B2", "B2+", "C1",
-                           "C1-Bridge")
+LEVELS: tuple[str, ...] = (
+    "Pre A1",
+    "A1",
+    "A1+",
+    "A2",
+    "A2+",
+    "B1",
+    "B1+",
+    "B2",
+    "B2+",
+    "C1",
+    "C1-Bridge",
+)
 
 
 def _key(name: str) -> str:
@@ -20,15 +31,15 @@ _BY_KEY = {_key(name): name for name in LEVELS}
 _BAND = {
     "Pre A1": "You know some very common words and phrases, like greetings and numbers.",
     "A1": "You can understand and use simple everyday phrases when people speak slowly and "
-          "clearly.",
+    "clearly.",
     "A2": "You can understand and talk about familiar everyday things, like family, shopping "
-          "and work, in simple sentences.",
+    "and work, in simple sentences.",
     "B1": "You can manage most everyday situations, follow the main points of clear speech "
-          "and texts on familiar topics, and describe your experiences.",
+    "and texts on familiar topics, and describe your experiences.",
     "B2": "You can understand the main ideas of complex texts and talk about many topics "
-          "with some fluency.",
+    "with some fluency.",
     "C1": "You can understand long, demanding texts and express yourself fluently and "
-          "flexibly at work, in study and in social life.",
+    "flexibly at work, in study and in social life.",
 }
 
 

@@ -34,10 +34,14 @@ def _pagination(
 PaginationDep = Annotated[Pagination, Depends(_pagination)]
 
 
-async def paginate(session: AsyncSession, stmt: Any, pagination: Pagination,
-                   *order_by: Any) -> tuple[int, list[Any]]:
+async def paginate(
+    session: AsyncSession, stmt: Any, pagination: Pagination, *order_by: Any
+) -> tuple[int, list[Any]]:
     """The total of ``stmt`` and the rows of the requested page, in ``order_by`` order."""
     total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
-    rows = (await session.execute(stmt.order_by(*order_by).offset(pagination.offset)
-                                  .limit(pagination.per_page))).all()
+    rows = (
+        await session.execute(
+            stmt.order_by(*order_by).offset(pagination.offset).limit(pagination.per_page)
+        )
+    ).all()
     return total, list(rows)

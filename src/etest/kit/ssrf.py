@@ -26,8 +26,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Instance metadata services (AWS/GCP/Azure/OpenStack, AWS over IPv6, Alibaba Cloud).
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254", "fd00:ec2::254", "100.100.100.200"))
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
+)
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT, RFC 6598
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 #: What ``inet_aton`` would read as an IPv4 address: ``2130706433``, ``0x7f000001``,
@@ -61,8 +62,9 @@ def allow_list(networks: Sequence[str]) -> tuple[IPNetwork, ...]:
         try:
             out.append(ipaddress.ip_network(entry.strip(), strict=False))
         except ValueError as exc:
-            raise ValueError(f"ETEST_CALLBACK_ALLOW_NETWORKS: {entry!r} is not an address or "
-                             "CIDR network") from exc
+            raise ValueError(
+                f"ETEST_CALLBACK_ALLOW_NETWORKS: {entry!r} is not an address or CIDR network"
+            ) from exc
     return tuple(out)
 
 
@@ -90,9 +92,14 @@ def refusal(address: IPAddress, allowed: Sequence[IPNetwork] = ()) -> str | None
         if inner is not None:
             why = refusal(inner, allowed)
             return f"an IPv6 form of {inner} ({why})" if why else None
-    for flag, why in (("is_loopback", "loopback"), ("is_unspecified", "unspecified"),
-                      ("is_link_local", "link-local"), ("is_multicast", "multicast"),
-                      ("is_reserved", "reserved"), ("is_private", "private")):
+    for flag, why in (
+        ("is_loopback", "loopback"),
+        ("is_unspecified", "unspecified"),
+        ("is_link_local", "link-local"),
+        ("is_multicast", "multicast"),
+        ("is_reserved", "reserved"),
+        ("is_private", "private"),
+    ):
         if getattr(address, flag):
             return why
     if isinstance(address, ipaddress.IPv4Address) and address in _SHARED:
@@ -163,8 +170,9 @@ async def vet_url(url: str, allow_networks: Sequence[str] = ()) -> VettedUrl:
     for address in addresses:
         why = refusal(address, allowed)
         if why is not None:
-            shown = host if literal is not None and str(literal) == host else \
-                f"{host} ({address})"
-            raise UrlRefused(f"The callback URL's host {shown} is {why}: refused "
-                             "(an operator may allow it with ETEST_CALLBACK_ALLOW_NETWORKS).")
+            shown = host if literal is not None and str(literal) == host else f"{host} ({address})"
+            raise UrlRefused(
+                f"The callback URL's host {shown} is {why}: refused "
+                "(an operator may allow it with ETEST_CALLBACK_ALLOW_NETWORKS)."
+            )
     return VettedUrl(url=url, scheme=parts.scheme, host=host, port=port, address=addresses[0])

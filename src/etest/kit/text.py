@@ -44,15 +44,53 @@ def _joinable(ch: str) -> bool:
 
 
 #: The C0 controls' abbreviations (unicodedata has no names for controls).
-_C0 = ("NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "TAB", "LF", "VT", "FF",
-       "CR", "SO", "SI", "DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM",
-       "SUB", "ESC", "FS", "GS", "RS", "US")
+_C0 = (
+    "NUL",
+    "SOH",
+    "STX",
+    "ETX",
+    "EOT",
+    "ENQ",
+    "ACK",
+    "BEL",
+    "BS",
+    "TAB",
+    "LF",
+    "VT",
+    "FF",
+    "CR",
+    "SO",
+    "SI",
+    "DLE",
+    "DC1",
+    "DC2",
+    "DC3",
+    "DC4",
+    "NAK",
+    "SYN",
+    "ETB",
+    "CAN",
+    "EM",
+    "SUB",
+    "ESC",
+    "FS",
+    "GS",
+    "RS",
+    "US",
+)
 
 
 def _describe(ch: str) -> str:
     code = ord(ch)
-    name = (_C0[code] if code < 0x20 else "DEL" if code == 0x7F
-            else "C1 control" if code < 0xA0 else unicodedata.name(ch, "unnamed character"))
+    name = (
+        _C0[code]
+        if code < 0x20
+        else "DEL"
+        if code == 0x7F
+        else "C1 control"
+        if code < 0xA0
+        else unicodedata.name(ch, "unnamed character")
+    )
     return f"U+{code:04X} ({name})"
 
 
@@ -74,8 +112,10 @@ def check_name(value: str) -> str:
     normal = unicodedata.normalize("NFC", value)
     bad = refused_character(normal)
     if bad is not None:
-        raise ValueError(f"a name must not contain {bad}: control, format and invisible "
-                         f"characters can disguise it")
+        raise ValueError(
+            f"a name must not contain {bad}: control, format and invisible "
+            f"characters can disguise it"
+        )
     return normal
 
 

@@ -29,7 +29,7 @@ MIN_KEY_BYTES = 16
 def signing_key(secret: str) -> bytes:
     """The HMAC key of a secret (see the module docstring)."""
     if secret.startswith(PREFIX):
-        encoded = secret[len(PREFIX):]
+        encoded = secret[len(PREFIX) :]
         return base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     return secret.encode()
 

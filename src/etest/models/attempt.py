@@ -52,22 +52,26 @@ class Attempt(UUIDPk, Timestamped, Base):
     __tablename__ = "attempts"
     __table_args__ = (
         # one open attempt per token, even when two devices start at once
-        Index("uq_attempts_open_token", "token_id", unique=True, sqlite_where=_OPEN,
-              postgresql_where=_OPEN),
+        Index(
+            "uq_attempts_open_token",
+            "token_id",
+            unique=True,
+            sqlite_where=_OPEN,
+            postgresql_where=_OPEN,
+        ),
     )
 
     token_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("test_tokens.id"), index=True)
     candidate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("candidates.id"), index=True)
-    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"),
-                                                       index=True)
-    assessment_version_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("assessment_versions.id"))
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    assessment_version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assessment_versions.id"))
     kind: Mapped[str] = mapped_column(String(2))
     level: Mapped[str | None] = mapped_column(ForeignKey("levels.name"))
     plan_code: Mapped[str] = mapped_column(ForeignKey("plans.code"))
     seed: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), default=AttemptStatus.in_progress.value,
-                                        index=True)
+    status: Mapped[str] = mapped_column(
+        String(16), default=AttemptStatus.in_progress.value, index=True
+    )
     attempt_number: Mapped[int] = mapped_column(default=1)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     deadline: Mapped[datetime | None] = mapped_column(index=True)
@@ -85,8 +89,9 @@ class AttemptItem(Base):
     """An item served at a position of an attempt (the CT log reads these rows)."""
 
     __tablename__ = "attempt_items"
-    __table_args__ = (UniqueConstraint("attempt_id", "item_id",
-                                       name="uq_attempt_items_attempt_id_item_id"),)
+    __table_args__ = (
+        UniqueConstraint("attempt_id", "item_id", name="uq_attempt_items_attempt_id_item_id"),
+    )
 
     attempt_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("attempts.id"), primary_key=True)
     position: Mapped[int] = mapped_column(primary_key=True)

@@ -16,14 +16,16 @@ class Candidate(UUIDPk, Timestamped, Base):
     __table_args__ = (
         # An email is unique within one top-level organization's tree, not across the service:
         # the same person may be a candidate of two unrelated customers (docs/tenancy.md).
-        UniqueConstraint("root_organization_id", "email",
-                         name="uq_candidates_root_organization_id_email"),
+        UniqueConstraint(
+            "root_organization_id", "email", name="uq_candidates_root_organization_id_email"
+        ),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
     #: The top-level organization of ``organization_id``'s tree (the first segment of its path).
-    root_organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"),
-                                                            index=True)
+    root_organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id"), index=True
+    )
     #: Always stored lower-cased, so the unique constraint is case-insensitive.
     email: Mapped[str] = mapped_column(String(320))
     username: Mapped[str | None] = mapped_column(String(150), index=True)

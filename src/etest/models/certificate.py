@@ -18,8 +18,7 @@ class Certificate(UUIDPk, Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     attempt_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("attempts.id"), unique=True)
     candidate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("candidates.id"), index=True)
-    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"),
-                                                       index=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
     level: Mapped[str] = mapped_column(ForeignKey("levels.name"))
     plan_code: Mapped[str] = mapped_column(ForeignKey("plans.code"))
     #: The holder's name as printed, frozen at issue time.

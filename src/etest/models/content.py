@@ -88,8 +88,11 @@ class AssessmentVersion(UUIDPk, Base):
     import never changes what a started attempt sees."""
 
     __tablename__ = "assessment_versions"
-    __table_args__ = (UniqueConstraint("assessment_id", "version",
-                                       name="uq_assessment_versions_assessment_id_version"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "assessment_id", "version", name="uq_assessment_versions_assessment_id_version"
+        ),
+    )
 
     assessment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assessments.id"), index=True)
     version: Mapped[int]

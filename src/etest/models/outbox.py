@@ -35,7 +35,8 @@ class OutboxEvent(UUIDPk, Base):
     last_error: Mapped[str | None] = mapped_column(String(2000))
     #: The organization the job belongs to (scopes the webhook delivery log).
     organization_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("organizations.id"), index=True)
+        ForeignKey("organizations.id"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
 
@@ -45,8 +46,9 @@ class OutboxTry(UUIDPk, Base):
 
     __tablename__ = "outbox_tries"
 
-    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"),
-                                                index=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("outbox.id", ondelete="CASCADE"), index=True
+    )
     number: Mapped[int]
     worker: Mapped[str] = mapped_column(String(200))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)

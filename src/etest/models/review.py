@@ -17,8 +17,7 @@ class ReviewDecision(UUIDPk, Base):
 
     candidate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("candidates.id"), index=True)
     #: The candidate's organization when the decision was recorded (scopes who may read it).
-    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"),
-                                                       index=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
     plan_code: Mapped[str] = mapped_column(ForeignKey("plans.code"))
     level: Mapped[str] = mapped_column(ForeignKey("levels.name"))
     #: ``grant`` (one more attempt) or ``confirm`` (the lock stays).

@@ -19,8 +19,14 @@ class TestToken(UUIDPk, Timestamped, Base):
     __test__ = False  # not a pytest class, despite the domain's name
     __table_args__ = (
         # At most one live token per candidate and scope ("PT", or "CT:<level>").
-        Index("uq_test_tokens_live", "candidate_id", "scope", unique=True,
-              sqlite_where=_LIVE, postgresql_where=_LIVE),
+        Index(
+            "uq_test_tokens_live",
+            "candidate_id",
+            "scope",
+            unique=True,
+            sqlite_where=_LIVE,
+            postgresql_where=_LIVE,
+        ),
     )
 
     candidate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("candidates.id"), index=True)

@@ -46,43 +46,64 @@ class SmtpMailer:
         that names the setting (never the password)."""
         parts = urlsplit(url)
         if parts.scheme not in _DEFAULT_PORT or not parts.hostname:
-            raise ValueError("ETEST_SMTP_URL must look like smtp://[user:password@]host[:port] "
-                             "or smtps://[user:password@]host[:port]")
+            raise ValueError(
+                "ETEST_SMTP_URL must look like smtp://[user:password@]host[:port] "
+                "or smtps://[user:password@]host[:port]"
+            )
         try:
             port = parts.port or _DEFAULT_PORT[parts.scheme]
         except ValueError as exc:
             raise ValueError("ETEST_SMTP_URL has an invalid port") from exc
-        return cls(hostname=parts.hostname, port=port, implicit_tls=parts.scheme == "smtps",
-                   username=unquote(parts.username) if parts.username else None,
-                   password=unquote(parts.password) if parts.password is not None else None,
-                   timeout=timeout)
+        return cls(
+            hostname=parts.hostname,
+            port=port,
+            implicit_tls=parts.scheme == "smtps",
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password is not None else None,
+            timeout=timeout,
+        )
 
     async def send(self, message: EmailMessage) -> dict[str, Any]:
         """Deliver one message; returns the server's final reply for the try row."""
         try:
             refused, reply = await aiosmtplib.send(
-                message, hostname=self.hostname, port=self.port, username=self.username,
-                password=self.password, use_tls=self.implicit_tls,
+                message,
+                hostname=self.hostname,
+                port=self.port,
+                username=self.username,
+                password=self.password,
+                use_tls=self.implicit_tls,
                 # None: STARTTLS when the server offers it (never on an implicit-TLS link)
-                start_tls=False if self.implicit_tls else None, timeout=self.timeout)
+                start_tls=False if self.implicit_tls else None,
+                timeout=self.timeout,
+            )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = {r.recipient: r.code for r in exc.recipients}
             permanent = all(code >= 500 for code in codes.values())
-            raise JobFailed(f"SMTP server refused the recipient: {_replies(exc.recipients)}",
-                            retry=not permanent, detail={"refused": codes}) from exc
+            raise JobFailed(
+                f"SMTP server refused the recipient: {_replies(exc.recipients)}",
+                retry=not permanent,
+                detail={"refused": codes},
+            ) from exc
         except aiosmtplib.SMTPDataError as exc:
-            raise JobFailed(f"SMTP server refused the message: {exc.code} {exc.message}",
-                            retry=exc.code < 500, detail={"code": exc.code}) from exc
+            raise JobFailed(
+                f"SMTP server refused the message: {exc.code} {exc.message}",
+                retry=exc.code < 500,
+                detail={"code": exc.code},
+            ) from exc
         except aiosmtplib.SMTPNotSupported as exc:  # a non-ASCII address, no SMTPUTF8
-            raise JobFailed(f"SMTP server cannot carry this message: {exc}",
-                            retry=False) from exc
+            raise JobFailed(f"SMTP server cannot carry this message: {exc}", retry=False) from exc
         except aiosmtplib.SMTPResponseException as exc:
-            raise JobFailed(f"SMTP server said {exc.code} {exc.message}",
-                            detail={"code": exc.code}) from exc
+            raise JobFailed(
+                f"SMTP server said {exc.code} {exc.message}", detail={"code": exc.code}
+            ) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:  # down, time-out, TLS, disconnect
             raise JobFailed(f"SMTP server unreachable: {type(exc).__name__}: {exc}") from exc
-        return {"reply": reply, "refused": {k: v.code for k, v in refused.items()},
-                "message_id": message["Message-ID"]}
+        return {
+            "reply": reply,
+            "refused": {k: v.code for k, v in refused.items()},
+            "message_id": message["Message-ID"],
+        }
 
 
 def _replies(refusals: list[aiosmtplib.SMTPRecipientRefused]) -> str:

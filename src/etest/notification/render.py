@@ -58,11 +58,14 @@ class EmailContent:
 
 @cache
 def _environment() -> Environment:
-    return Environment(loader=PackageLoader("etest.notification", "templates"),
-                       autoescape=select_autoescape(enabled_extensions=("html",),
-                                                    default_for_string=False),
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                       keep_trailing_newline=True)
+    return Environment(
+        loader=PackageLoader("etest.notification", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
 
 
 def message_id(job_id: object, sender: str) -> str:
@@ -96,29 +99,36 @@ def _context(content: EmailContent) -> dict[str, Any]:
     finished = content.finished_at.astimezone(zoneinfo.ZoneInfo(content.timezone))
     score = None if isinstance(outcome, PtOutcome) else outcome.score
     return {
-        "say": say, "lang": content.language, "kind": content.kind,
+        "say": say,
+        "lang": content.language,
+        "kind": content.kind,
         "greeting": say("greeting", name=name) if name else say("greeting_anonymous"),
-        "organization": content.organization, "level": content.level,
-        "date": finished.date().isoformat(), "outcome": outcome,
+        "organization": content.organization,
+        "level": content.level,
+        "date": finished.date().isoformat(),
+        "outcome": outcome,
         "meaning": level_meaning(content.level, content.language),
         "areas": [skill_name(s, content.language) for s in outcome.areas_for_improvement],
         "score": None if score is None else f"{score:g}",
-        "cant_do": [] if isinstance(outcome, PtOutcome) else
-        [c.text for c in outcome.cant_do if c.text],
-        "review": [] if isinstance(outcome, PtOutcome) else
-        [{"title": r.title or r.code, "url": r.url} for r in outcome.review_list],
-        "certificate_code": content.certificate_code, "verify_url": content.verify_url,
+        "cant_do": []
+        if isinstance(outcome, PtOutcome)
+        else [c.text for c in outcome.cant_do if c.text],
+        "review": []
+        if isinstance(outcome, PtOutcome)
+        else [{"title": r.title or r.code, "url": r.url} for r in outcome.review_list],
+        "certificate_code": content.certificate_code,
+        "verify_url": content.verify_url,
         "logo_cid": _LOGO_CID,
     }
 
 
 def subject(content: EmailContent) -> str:
-    return CATALOG[content.language][f"{template(content)}.subject"].format(
-        level=content.level)
+    return CATALOG[content.language][f"{template(content)}.subject"].format(level=content.level)
 
 
-def render(content: EmailContent, *, sender: str, msg_id: str, logo: Logo,
-           now: datetime) -> EmailMessage:
+def render(
+    content: EmailContent, *, sender: str, msg_id: str, logo: Logo, now: datetime
+) -> EmailMessage:
     """The complete message for ``content``."""
     if content.kind not in KINDS:
         raise ValueError(f"unknown email kind {content.kind!r}")
@@ -130,8 +140,11 @@ def render(content: EmailContent, *, sender: str, msg_id: str, logo: Logo,
     # by parts: the parser of ``addr_spec`` refuses a non-ASCII local part, which SMTPUTF8
     # servers accept (the mailer asks for SMTPUTF8 when an address needs it)
     local, _, domain = content.to.rpartition("@")
-    message["To"] = Address(display_name=_clean(f"{content.first_name} {content.last_name}"),
-                            username=local, domain=domain)
+    message["To"] = Address(
+        display_name=_clean(f"{content.first_name} {content.last_name}"),
+        username=local,
+        domain=domain,
+    )
     message["Date"] = format_datetime(now)
     message["Message-ID"] = msg_id
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
@@ -140,12 +153,20 @@ def render(content: EmailContent, *, sender: str, msg_id: str, logo: Logo,
     message.add_alternative(env.get_template(f"{name}.html").render(ctx), subtype="html")
     html = message.get_body(("html",))
     assert html is not None
-    html.add_related(logo.data, maintype="image", subtype=logo.subtype,
-                     cid=f"<{_LOGO_CID}>", filename=f"logo.{logo.subtype}")
+    html.add_related(
+        logo.data,
+        maintype="image",
+        subtype=logo.subtype,
+        cid=f"<{_LOGO_CID}>",
+        filename=f"logo.{logo.subtype}",
+    )
     if content.certificate_pdf is not None:
-        message.add_attachment(content.certificate_pdf, maintype="application",
-                               subtype="pdf",
-                               filename=f"certificate-{content.certificate_code}.pdf")
+        message.add_attachment(
+            content.certificate_pdf,
+            maintype="application",
+            subtype="pdf",
+            filename=f"certificate-{content.certificate_code}.pdf",
+        )
     # last: set_content and add_alternative move Content-* headers into the parts
     message["Content-Language"] = content.language
     return message

@@ -45,8 +45,9 @@ TOPIC = "email.send"
 
 
 def _switches(org: Organization) -> OrganizationSettings:
-    known = {k: v for k, v in (org.settings or {}).items()
-             if k in OrganizationSettings.model_fields}
+    known = {
+        k: v for k, v in (org.settings or {}).items() if k in OrganizationSettings.model_fields
+    }
     return OrganizationSettings.model_validate(known)
 
 
@@ -60,8 +61,9 @@ def wanted(org: Organization, kind: str) -> bool:
     return switches.notify_after_ct
 
 
-async def _enqueue_email(session: AsyncSession, kind: str, attempt_id: str,
-                         certificate_id: str | None = None) -> None:
+async def _enqueue_email(
+    session: AsyncSession, kind: str, attempt_id: str, certificate_id: str | None = None
+) -> None:
     attempt = await session.get(Attempt, uuid.UUID(attempt_id))
     if attempt is None:
         return
@@ -86,12 +88,17 @@ async def email_after_attempt(session: AsyncSession, event: Event) -> None:
 
 @subscriber("certificate.issued")
 async def email_certificate(session: AsyncSession, event: Event) -> None:
-    await _enqueue_email(session, "ct_pass", event.payload["attempt_id"],
-                         certificate_id=event.payload["certificate_id"])
+    await _enqueue_email(
+        session,
+        "ct_pass",
+        event.payload["attempt_id"],
+        certificate_id=event.payload["certificate_id"],
+    )
 
 
-async def _content(session: AsyncSession, settings: Settings, payload: dict[str, Any]
-                   ) -> tuple[EmailContent, CertificateView | None]:
+async def _content(
+    session: AsyncSession, settings: Settings, payload: dict[str, Any]
+) -> tuple[EmailContent, CertificateView | None]:
     """The email without its certificate PDF, and what that PDF prints (ct_pass)."""
     kind = payload["kind"]
     attempt = await session.get(Attempt, uuid.UUID(payload["attempt_id"]))
@@ -108,17 +115,26 @@ async def _content(session: AsyncSession, settings: Settings, payload: dict[str,
         certificate = await session.get(Certificate, uuid.UUID(payload["certificate_id"]))
         if certificate is None or certificate.revoked_at is not None:
             raise JobCancelled("the certificate is gone or revoked")
-        extra = {"certificate_code": certificate.code,
-                 "verify_url": verify_url(settings, certificate.code)}
+        extra = {
+            "certificate_code": certificate.code,
+            "verify_url": verify_url(settings, certificate.code),
+        }
         view = await certificate_view(session, settings, certificate.id)
     outcome = load(attempt.outcome)
     level = outcome.level if isinstance(outcome, PtOutcome) else attempt.level
     return EmailContent(
-        kind=kind, to=payload["to"], first_name=candidate.first_name,
-        last_name=candidate.last_name, organization=org.name,
-        language=language_of(_switches(org).language), timezone=org.timezone,
-        finished_at=attempt.finished_at, level=str(level or ""), outcome=outcome,
-        **extra), view
+        kind=kind,
+        to=payload["to"],
+        first_name=candidate.first_name,
+        last_name=candidate.last_name,
+        organization=org.name,
+        language=language_of(_switches(org).language),
+        timezone=org.timezone,
+        finished_at=attempt.finished_at,
+        level=str(level or ""),
+        outcome=outcome,
+        **extra,
+    ), view
 
 
 @job(TOPIC)
@@ -130,7 +146,11 @@ async def send_email(ctx: JobContext, job: Job) -> dict[str, Any]:
     if view is not None:  # drawn after the transaction: no lock is held meanwhile
         render_pdf = ctx.render_pdf or render_off_loop
         content = replace(content, certificate_pdf=await render_pdf(view))
-    message = render(content, sender=ctx.settings.email_from,
-                     msg_id=message_id(job.id, ctx.settings.email_from),
-                     logo=load_logo(ctx.settings.default_logo_path), now=ctx.clock())
+    message = render(
+        content,
+        sender=ctx.settings.email_from,
+        msg_id=message_id(job.id, ctx.settings.email_from),
+        logo=load_logo(ctx.settings.default_logo_path),
+        now=ctx.clock(),
+    )
     return await ctx.mailer.send(message)

@@ -15,7 +15,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "greeting_anonymous": "Hello,",
         "signoff": "Best regards,",
         "footer": "This message was sent automatically by eTest on behalf of {org}. "
-                  "Replies to it are not read.",
+        "Replies to it are not read.",
         "score_line": "Your score: {score}% (pass mark: {pass_mark}%).",
         "correct_line": "You answered {correct} of {total} questions correctly.",
         # PT result
@@ -24,16 +24,16 @@ CATALOG: dict[str, dict[str, str]] = {
         "pt_result.level_label": "Your level",
         "pt_result.meaning_label": "What it means",
         "pt_result.start_here": "This is the level where English challenges you without being "
-                                "too hard: your lessons can start here.",
+        "too hard: your lessons can start here.",
         "pt_result.areas_label": "Areas for improvement",
         # PT without a level (too few answers)
         "pt_unplaced.subject": "Your Assessment Test: no level yet",
         "pt_unplaced.intro": "You finished the Assessment Test on {date}.",
         "pt_unplaced.not_placed": "We could not place you at a level: you answered {answered} "
-                                  "questions, and at least {needed} answers are needed to tell "
-                                  "your level.",
+        "questions, and at least {needed} answers are needed to tell "
+        "your level.",
         "pt_unplaced.retake": "Ask your school or company for a new test token to take the "
-                              "test again.",
+        "test again.",
         # CT pass
         "ct_pass.subject": "Congratulations! You passed the {level} Certification Test",
         "ct_pass.intro": "You passed the {level} Certification Test on {date}.",
@@ -44,20 +44,20 @@ CATALOG: dict[str, dict[str, str]] = {
         # CT fail
         "ct_fail.subject": "Your {level} Certification Test result",
         "ct_fail.intro": "You took the {level} Certification Test on {date}. This time your "
-                         "score did not reach the pass mark.",
+        "score did not reach the pass mark.",
         "ct_fail.cant_do_label": "What to work on",
         "ct_fail.review_label": "Lessons to review",
         "ct_fail.retake": "You can try this level again with a new token from your school or "
-                          "company.",
+        "company.",
         "ct_fail.needs_review": "Your teacher or support team will look at your result with "
-                                "you before you try this level again.",
+        "you before you try this level again.",
     },
     "es": {
         "greeting": "Hola, {name}:",
         "greeting_anonymous": "Hola:",
         "signoff": "Saludos cordiales,",
         "footer": "eTest envió este mensaje automáticamente en nombre de {org}. Las respuestas "
-                  "a este mensaje no se leen.",
+        "a este mensaje no se leen.",
         "score_line": "Tu puntuación: {score} % (nota mínima para aprobar: {pass_mark} %).",
         "correct_line": "Respondiste correctamente {correct} de {total} preguntas.",
         "pt_result.subject": "Tu resultado de la prueba de nivel: {level}",
@@ -65,38 +65,36 @@ CATALOG: dict[str, dict[str, str]] = {
         "pt_result.level_label": "Tu nivel",
         "pt_result.meaning_label": "Qué significa",
         "pt_result.start_here": "Es el nivel en el que el inglés te supone un reto sin ser "
-                                "demasiado difícil: tus clases pueden empezar aquí.",
+        "demasiado difícil: tus clases pueden empezar aquí.",
         "pt_result.areas_label": "Aspectos que mejorar",
         "pt_unplaced.subject": "Tu prueba de nivel: todavía no tienes nivel",
         "pt_unplaced.intro": "Terminaste la prueba de nivel el {date}.",
         "pt_unplaced.not_placed": "No pudimos asignarte un nivel: respondiste {answered} "
-                                  "preguntas y se necesitan al menos {needed} respuestas para "
-                                  "saber tu nivel.",
+        "preguntas y se necesitan al menos {needed} respuestas para "
+        "saber tu nivel.",
         "pt_unplaced.retake": "Pide a tu escuela o empresa un nuevo código para volver a hacer "
-                              "la prueba.",
+        "la prueba.",
         "ct_pass.subject": "¡Enhorabuena! Aprobaste la prueba de certificación de nivel {level}",
         "ct_pass.intro": "Aprobaste la prueba de certificación de nivel {level} el {date}.",
         "ct_pass.attached": "Tu certificado va adjunto a este correo como archivo PDF.",
-        "ct_pass.verify": "Cualquier persona puede comprobar aquí que tu certificado es "
-                          "auténtico:",
+        "ct_pass.verify": "Cualquier persona puede comprobar aquí que tu certificado es auténtico:",
         "ct_pass.code": "Código de verificación: {code}",
         "ct_pass.next": "¡Muy bien! Puedes pasar al nivel {level}.",
         "ct_fail.subject": "Tu resultado de la prueba de certificación de nivel {level}",
         "ct_fail.intro": "Hiciste la prueba de certificación de nivel {level} el {date}. Esta "
-                         "vez tu puntuación no alcanzó la nota mínima.",
+        "vez tu puntuación no alcanzó la nota mínima.",
         "ct_fail.cant_do_label": "En qué trabajar",
         "ct_fail.review_label": "Lecciones para repasar",
         "ct_fail.retake": "Puedes volver a intentar este nivel con un nuevo código de tu "
-                          "escuela o empresa.",
+        "escuela o empresa.",
         "ct_fail.needs_review": "Tu profesor o el equipo de apoyo revisará tu resultado contigo "
-                                "antes de que vuelvas a intentar este nivel.",
+        "antes de que vuelvas a intentar este nivel.",
     },
     "vi": {
         "greeting": "Chào {name},",
         "greeting_anonymous": "Xin chào,",
         "signoff": "Trân trọng,",
-        "footer": "Thư này được eTest gửi tự động thay mặt {org}. Thư trả lời sẽ không được "
-                  "đọc.",
+        "footer": "Thư này được eTest gửi tự động thay mặt {org}. Thư trả lời sẽ không được đọc.",
         "score_line": "Điểm của bạn: {score}% (điểm đạt: {pass_mark}%).",
         "correct_line": "Bạn trả lời đúng {correct} trên {total} câu hỏi.",
         "pt_result.subject": "Kết quả bài kiểm tra xếp trình độ của bạn: {level}",
@@ -104,15 +102,15 @@ CATALOG: dict[str, dict[str, str]] = {
         "pt_result.level_label": "Trình độ của bạn",
         "pt_result.meaning_label": "Ý nghĩa",
         "pt_result.start_here": "Đây là trình độ mà tiếng Anh thử thách bạn nhưng không quá "
-                                "khó: bạn có thể bắt đầu học từ đây.",
+        "khó: bạn có thể bắt đầu học từ đây.",
         "pt_result.areas_label": "Những điểm cần cải thiện",
         "pt_unplaced.subject": "Bài kiểm tra xếp trình độ của bạn: chưa xếp được trình độ",
         "pt_unplaced.intro": "Bạn đã kết thúc bài kiểm tra xếp trình độ vào ngày {date}.",
         "pt_unplaced.not_placed": "Chúng tôi chưa thể xếp trình độ cho bạn: bạn đã trả lời "
-                                  "{answered} câu hỏi, trong khi cần ít nhất {needed} câu trả "
-                                  "lời để xác định trình độ.",
+        "{answered} câu hỏi, trong khi cần ít nhất {needed} câu trả "
+        "lời để xác định trình độ.",
         "pt_unplaced.retake": "Hãy xin trường hoặc công ty của bạn một mã dự thi mới để làm lại "
-                              "bài kiểm tra.",
+        "bài kiểm tra.",
         "ct_pass.subject": "Chúc mừng! Bạn đã đạt bài thi chứng chỉ trình độ {level}",
         "ct_pass.intro": "Bạn đã đạt bài thi chứng chỉ trình độ {level} vào ngày {date}.",
         "ct_pass.attached": "Chứng chỉ của bạn được đính kèm trong thư này dưới dạng tệp PDF.",
@@ -121,13 +119,13 @@ CATALOG: dict[str, dict[str, str]] = {
         "ct_pass.next": "Làm tốt lắm! Bạn có thể học tiếp trình độ {level}.",
         "ct_fail.subject": "Kết quả bài thi chứng chỉ trình độ {level} của bạn",
         "ct_fail.intro": "Bạn đã làm bài thi chứng chỉ trình độ {level} vào ngày {date}. Lần "
-                         "này điểm của bạn chưa đạt điểm đạt.",
+        "này điểm của bạn chưa đạt điểm đạt.",
         "ct_fail.cant_do_label": "Những điều cần luyện tập",
         "ct_fail.review_label": "Bài học cần ôn lại",
         "ct_fail.retake": "Bạn có thể làm lại bài thi trình độ này với mã dự thi mới từ trường "
-                          "hoặc công ty của bạn.",
+        "hoặc công ty của bạn.",
         "ct_fail.needs_review": "Giáo viên hoặc bộ phận hỗ trợ sẽ xem lại kết quả cùng bạn "
-                                "trước khi bạn thi lại trình độ này.",
+        "trước khi bạn thi lại trình độ này.",
     },
 }
 
@@ -137,42 +135,49 @@ _BANDS: dict[str, dict[str, str]] = {
     "es": {
         "Pre A1": "Conoces algunas palabras y frases muy comunes, como saludos y números.",
         "A1": "Entiendes y usas frases sencillas de la vida diaria cuando te hablan despacio "
-              "y con claridad.",
+        "y con claridad.",
         "A2": "Entiendes y hablas de cosas cotidianas, como la familia, las compras y el "
-              "trabajo, con frases sencillas.",
+        "trabajo, con frases sencillas.",
         "B1": "Te desenvuelves en la mayoría de las situaciones cotidianas, sigues las ideas "
-              "principales de textos claros sobre temas conocidos y describes tus "
-              "experiencias.",
+        "principales de textos claros sobre temas conocidos y describes tus "
+        "experiencias.",
         "B2": "Entiendes las ideas principales de textos complejos y hablas de muchos temas con "
-              "cierta fluidez.",
+        "cierta fluidez.",
         "C1": "Entiendes textos largos y exigentes y te expresas con fluidez y flexibilidad en "
-              "el trabajo, los estudios y la vida social.",
+        "el trabajo, los estudios y la vida social.",
         "above": "Estás por encima de {base} y en camino hacia el siguiente nivel.",
         "bridge": "Estás trabajando más allá del C1.",
     },
     "vi": {
         "Pre A1": "Bạn biết một số từ và cụm từ rất thông dụng, như lời chào và các con số.",
         "A1": "Bạn hiểu và dùng được những cụm từ đơn giản hằng ngày khi người khác nói chậm "
-              "và rõ ràng.",
+        "và rõ ràng.",
         "A2": "Bạn hiểu và nói được về những điều quen thuộc hằng ngày, như gia đình, mua sắm "
-              "và công việc, bằng câu đơn giản.",
+        "và công việc, bằng câu đơn giản.",
         "B1": "Bạn xử lý được hầu hết các tình huống hằng ngày, nắm được ý chính của lời nói "
-              "và văn bản rõ ràng về chủ đề quen thuộc, và kể lại trải nghiệm của mình.",
+        "và văn bản rõ ràng về chủ đề quen thuộc, và kể lại trải nghiệm của mình.",
         "B2": "Bạn hiểu ý chính của các văn bản phức tạp và nói về nhiều chủ đề khá trôi chảy.",
         "C1": "Bạn hiểu các văn bản dài, khó và diễn đạt trôi chảy, linh hoạt trong công việc, "
-              "học tập và giao tiếp xã hội.",
+        "học tập và giao tiếp xã hội.",
         "above": "Bạn đã vượt trên {base} và đang tiến tới trình độ tiếp theo.",
         "bridge": "Bạn đang học ở mức cao hơn C1.",
     },
 }
 
 SKILLS: dict[str, dict[str, str]] = {
-    "en": {"listening": "Listening", "reading": "Reading", "grammar": "Grammar",
-           "vocabulary": "Vocabulary"},
-    "es": {"listening": "Comprensión auditiva", "reading": "Comprensión lectora",
-           "grammar": "Gramática", "vocabulary": "Vocabulario"},
-    "vi": {"listening": "Nghe", "reading": "Đọc", "grammar": "Ngữ pháp",
-           "vocabulary": "Từ vựng"},
+    "en": {
+        "listening": "Listening",
+        "reading": "Reading",
+        "grammar": "Grammar",
+        "vocabulary": "Vocabulary",
+    },
+    "es": {
+        "listening": "Comprensión auditiva",
+        "reading": "Comprensión lectora",
+        "grammar": "Gramática",
+        "vocabulary": "Vocabulario",
+    },
+    "vi": {"listening": "Nghe", "reading": "Đọc", "grammar": "Ngữ pháp", "vocabulary": "Từ vựng"},
 }
 
 

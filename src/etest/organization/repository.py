@@ -29,8 +29,9 @@ async def get_by_uic(session: AsyncSession, actor: Actor, uic: str) -> Organizat
 async def uics_by_id(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
     if not ids:
         return {}
-    rows = await session.execute(select(Organization.id, Organization.uic)
-                                 .where(Organization.id.in_(ids)))
+    rows = await session.execute(
+        select(Organization.id, Organization.uic).where(Organization.id.in_(ids))
+    )
     return {row.id: row.uic for row in rows}
 
 
@@ -43,33 +44,43 @@ def ancestor_ids(org: Organization) -> list[uuid.UUID]:
 Contract = Row[str, str | None, list[str] | None]
 
 
-async def contracts_of(session: AsyncSession, ids: Collection[uuid.UUID]
-                       ) -> Sequence[Contract]:
+async def contracts_of(session: AsyncSession, ids: Collection[uuid.UUID]) -> Sequence[Contract]:
     """``path``, ``plan_code`` and ``allowed_plans`` of these organizations."""
     if not ids:
         return []
-    return (await session.execute(
-        select(Organization.path, Organization.plan_code, Organization.allowed_plans)
-        .where(Organization.id.in_(ids)))).all()
+    return (
+        await session.execute(
+            select(Organization.path, Organization.plan_code, Organization.allowed_plans).where(
+                Organization.id.in_(ids)
+            )
+        )
+    ).all()
 
 
 async def contracts_below(session: AsyncSession, org: Organization) -> Sequence[Contract]:
     """``uic``, ``plan_code`` and ``allowed_plans`` of every organization below ``org``, by
     path."""
-    return (await session.execute(
-        select(Organization.uic, Organization.plan_code, Organization.allowed_plans)
-        .where(Organization.path.startswith(org.path, autoescape=True),
-               Organization.id != org.id).order_by(Organization.path))).all()
+    return (
+        await session.execute(
+            select(Organization.uic, Organization.plan_code, Organization.allowed_plans)
+            .where(
+                Organization.path.startswith(org.path, autoescape=True), Organization.id != org.id
+            )
+            .order_by(Organization.path)
+        )
+    ).all()
 
 
-async def top_level_named(session: AsyncSession, uics: Collection[str],
-                          other_than_root: uuid.UUID | None = None) -> str | None:
+async def top_level_named(
+    session: AsyncSession, uics: Collection[str], other_than_root: uuid.UUID | None = None
+) -> str | None:
     """The UIC of a top-level organization among ``uics`` (other than ``other_than_root``),
     or None."""
     if not uics:
         return None
-    stmt = select(Organization.uic).where(Organization.parent_id.is_(None),
-                                          Organization.uic.in_(uics))
+    stmt = select(Organization.uic).where(
+        Organization.parent_id.is_(None), Organization.uic.in_(uics)
+    )
     if other_than_root is not None:
         stmt = stmt.where(Organization.id != other_than_root)
     return await session.scalar(stmt.limit(1))
@@ -77,20 +88,24 @@ async def top_level_named(session: AsyncSession, uics: Collection[str],
 
 async def uic_starting(session: AsyncSession, prefix: str) -> str | None:
     """A UIC that starts with ``prefix``, or None."""
-    return await session.scalar(select(Organization.uic).where(
-        Organization.uic.startswith(prefix, autoescape=True)).limit(1))
+    return await session.scalar(
+        select(Organization.uic)
+        .where(Organization.uic.startswith(prefix, autoescape=True))
+        .limit(1)
+    )
 
 
 async def uic_taken(session: AsyncSession, uic: str) -> bool:
-    return await session.scalar(select(Organization.id).where(Organization.uic == uic)) \
-        is not None
+    return await session.scalar(select(Organization.id).where(Organization.uic == uic)) is not None
 
 
-async def liveness_of(session: AsyncSession, ids: Collection[uuid.UUID]
-                      ) -> list[tuple[bool, datetime | None]]:
+async def liveness_of(
+    session: AsyncSession, ids: Collection[uuid.UUID]
+) -> list[tuple[bool, datetime | None]]:
     """``is_active`` and ``expires_at`` of these organizations."""
-    rows = await session.execute(select(Organization.is_active, Organization.expires_at)
-                                 .where(Organization.id.in_(ids)))
+    rows = await session.execute(
+        select(Organization.is_active, Organization.expires_at).where(Organization.id.in_(ids))
+    )
     return [(active, expires) for active, expires in rows]
 
 

@@ -55,20 +55,26 @@ class _OrganizationFields(Input):
     region: Region = omittable()
     plan_code: str | None = Field(None, max_length=64, examples=["neo_plus"])
     allowed_plans: list[Annotated[str, StringConstraints(max_length=64)]] | None = Field(
-        None, max_length=20,
+        None,
+        max_length=20,
         description="Plans the contract allows besides plan_code (codes or old names); set by "
-                    "an ancestor's admin or the operator, within the parent's own contract")
+        "an ancestor's admin or the operator, within the parent's own contract",
+    )
     expires_at: AwareDatetime | None = None
     is_active: bool = omittable()
-    timezone: str = omittable(max_length=64, examples=["Asia/Ho_Chi_Minh"],
-                              description="An IANA time zone")
+    timezone: str = omittable(
+        max_length=64, examples=["Asia/Ho_Chi_Minh"], description="An IANA time zone"
+    )
     logo_url: AnyHttpUrl | None = None
     callback_url: AnyHttpUrl | None = None
     callback_secret: str | None = Field(
-        None, min_length=16, max_length=200,
+        None,
+        min_length=16,
+        max_length=200,
         description="Write-only; never returned. Any string of 16 or more characters (the HMAC "
-                    "key is its UTF-8 bytes) or a Standard Webhooks 'whsec_<base64>' secret. "
-                    "Saving a new one keeps the previous one signing for 24 hours.")
+        "key is its UTF-8 bytes) or a Standard Webhooks 'whsec_<base64>' secret. "
+        "Saving a new one keeps the previous one signing for 24 hours.",
+    )
 
     _tz = field_validator("timezone")(_check_timezone)
 
@@ -84,8 +90,9 @@ class OrganizationCreate(_OrganizationFields):
     parent_uic: Uic | None = Field(None, description="Required unless a global superadmin calls")
     region: Region = "ROW"
     is_active: bool = True
-    timezone: str = Field("UTC", max_length=64, examples=["Asia/Ho_Chi_Minh"],
-                          description="An IANA time zone")
+    timezone: str = Field(
+        "UTC", max_length=64, examples=["Asia/Ho_Chi_Minh"], description="An IANA time zone"
+    )
     settings: OrganizationSettings = Field(default_factory=OrganizationSettings)
 
 
@@ -102,7 +109,8 @@ class OrganizationOut(Output):
     plan_code: str | None
     allowed_plans: list[str] = Field(
         description="The contract: candidates and child organizations may be given plan_code "
-                    "and these plans")
+        "and these plans"
+    )
     expires_at: datetime | None
     is_active: bool
     timezone: str
@@ -110,7 +118,8 @@ class OrganizationOut(Output):
     callback_url: str | None
     has_callback_secret: bool
     callback_disabled_at: datetime | None = Field(
-        description="Set when the endpoint answered 410 Gone; saving callback_url re-enables")
+        description="Set when the endpoint answered 410 Gone; saving callback_url re-enables"
+    )
     settings: OrganizationSettings
     created_at: datetime
     updated_at: datetime

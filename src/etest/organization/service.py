@@ -89,8 +89,9 @@ async def allowed_plans(session: AsyncSession, org: Organization) -> frozenset[s
     return frozenset(own) if own else await _inherited_plans(session, org)
 
 
-async def check_plans(session: AsyncSession, actor: Actor, org: Organization,
-                      plans: Collection[str | None]) -> None:
+async def check_plans(
+    session: AsyncSession, actor: Actor, org: Organization, plans: Collection[str | None]
+) -> None:
     """Refuse (422 ``plan-not-allowed``) plans outside the contract of ``org`` or of the
     caller's own organization: an admin hands on only what its own contract holds. The
     operator (a global superadmin) may give any plan."""
@@ -105,30 +106,35 @@ async def check_plans(session: AsyncSession, actor: Actor, org: Organization,
     for each in orgs:
         outside = [p for p in wanted if p not in await allowed_plans(session, each)]
         if outside:
-            raise PlanNotAllowed(f"The plan {', '.join(outside)} is not part of the contract of "
-                                 f"{each.uic!r}; an ancestor's admin or the operator sets it.")
+            raise PlanNotAllowed(
+                f"The plan {', '.join(outside)} is not part of the contract of "
+                f"{each.uic!r}; an ancestor's admin or the operator sets it."
+            )
 
 
-async def _check_narrowing(session: AsyncSession, org: Organization, old: list[str],
-                           new: list[str]) -> None:
+async def _check_narrowing(
+    session: AsyncSession, org: Organization, old: list[str], new: list[str]
+) -> None:
     """Refuse (409 ``plan-in-use``) to drop a plan an organization below still has."""
     inherited = await _inherited_plans(session, org) if not (old and new) else frozenset()
     dropped = set(old or inherited) - set(new or inherited)
     if not dropped:
         return
     rows = await repository.contracts_below(session, org)
-    users = [row.uic for row in rows
-             if dropped & set(own_plans(row.plan_code, row.allowed_plans))]
+    users = [row.uic for row in rows if dropped & set(own_plans(row.plan_code, row.allowed_plans))]
     if users:
-        raise PlanInUse(f"{', '.join(sorted(dropped))} is still the plan of "
-                        f"{', '.join(users[:10])} below {org.uic!r}: change those first.")
+        raise PlanInUse(
+            f"{', '.join(sorted(dropped))} is still the plan of "
+            f"{', '.join(users[:10])} below {org.uic!r}: change those first."
+        )
 
 
 # --------------------------------------------------------------------------- UIC namespaces
 
 
-async def _check_uic(session: AsyncSession, actor: Actor, uic: str,
-                     parent: Organization | None) -> None:
+async def _check_uic(
+    session: AsyncSession, actor: Actor, uic: str, parent: Organization | None
+) -> None:
     """A non-global caller creates UICs in its top-level organization's namespace
     (``<root UIC>-…``), so it can never meet a code of another customer; the operator may
     name anything that does not fall into another top-level organization's namespace. Only a
@@ -140,19 +146,25 @@ async def _check_uic(session: AsyncSession, actor: Actor, uic: str,
         if not uic.startswith(f"{root.uic}-"):
             raise UicOutsideNamespace(
                 f"An organization created below {root.uic!r} takes a UIC that starts with "
-                f"'{root.uic}-' (the namespace of your top-level organization).")
+                f"'{root.uic}-' (the namespace of your top-level organization)."
+            )
     else:
         prefixes = [uic[:n] for n, ch in enumerate(uic) if ch == "-" and n > 0]
         owner = await repository.top_level_named(
-            session, prefixes, None if parent is None else parent.root_id)
+            session, prefixes, None if parent is None else parent.root_id
+        )
         if owner is not None:
-            raise UicOutsideNamespace(f"{uic!r} lies in the namespace of the top-level "
-                                      f"organization {owner!r} ('{owner}-…').")
+            raise UicOutsideNamespace(
+                f"{uic!r} lies in the namespace of the top-level "
+                f"organization {owner!r} ('{owner}-…')."
+            )
         if parent is None:
             covered = await repository.uic_starting(session, f"{uic}-")
             if covered is not None:
-                raise UicOutsideNamespace(f"A top-level organization {uic!r} would take the "
-                                          f"existing {covered!r} into its namespace.")
+                raise UicOutsideNamespace(
+                    f"A top-level organization {uic!r} would take the "
+                    f"existing {covered!r} into its namespace."
+                )
     if await repository.uic_taken(session, uic):
         raise UicTaken(f"The UIC {uic!r} is taken.")
 
@@ -160,15 +172,19 @@ async def _check_uic(session: AsyncSession, actor: Actor, uic: str,
 # ------------------------------------------------------------------------------ create/update
 
 
-async def create(session: AsyncSession, actor: Actor, body: OrganizationCreate, *,
-                 callback_allow_networks: Sequence[str] = ()) -> Organization:
+async def create(
+    session: AsyncSession,
+    actor: Actor,
+    body: OrganizationCreate,
+    *,
+    callback_allow_networks: Sequence[str] = (),
+) -> Organization:
     actor.require("write")
     parent = None
     if body.parent_uic is not None:
         parent = await repository.get_by_uic(session, actor, body.parent_uic)
     elif not actor.is_global:
-        raise InvalidParent("parent_uic is required: an organization is created below your "
-                            "own.")
+        raise InvalidParent("parent_uic is required: an organization is created below your own.")
     await _check_uic(session, actor, body.uic, parent)
     plan_code = await require_plan_code(session, body.plan_code)
     if plan_code is None and parent is not None:
@@ -178,24 +194,42 @@ async def create(session: AsyncSession, actor: Actor, body: OrganizationCreate, 
         await check_plans(session, actor, parent, own_plans(plan_code, allowed))
     if body.callback_url is not None:
         await check_callback_url(str(body.callback_url), callback_allow_networks)
-    values = body.model_dump(exclude={"parent_uic", "settings", "logo_url", "callback_url",
-                                      "plan_code", "allowed_plans"})
-    org = Organization(**values, parent_id=parent.id if parent else None, path="",
-                       plan_code=plan_code, allowed_plans=allowed or None,
-                       logo_url=str(body.logo_url) if body.logo_url else None,
-                       callback_url=str(body.callback_url) if body.callback_url else None,
-                       settings=body.settings.model_dump())
+    values = body.model_dump(
+        exclude={"parent_uic", "settings", "logo_url", "callback_url", "plan_code", "allowed_plans"}
+    )
+    org = Organization(
+        **values,
+        parent_id=parent.id if parent else None,
+        path="",
+        plan_code=plan_code,
+        allowed_plans=allowed or None,
+        logo_url=str(body.logo_url) if body.logo_url else None,
+        callback_url=str(body.callback_url) if body.callback_url else None,
+        settings=body.settings.model_dump(),
+    )
     session.add(org)
     await session.flush()
     org.path = f"{parent.path if parent else '/'}{org.id.hex}/"
     await session.flush()
-    record(session, actor, "organization.create", target_type="organization", target_id=org.uic,
-           organization_id=org.id)
+    record(
+        session,
+        actor,
+        "organization.create",
+        target_type="organization",
+        target_id=org.uic,
+        organization_id=org.id,
+    )
     return org
 
 
-async def update(session: AsyncSession, actor: Actor, uic: str, body: OrganizationUpdate, *,
-                 callback_allow_networks: Sequence[str] = ()) -> Organization:
+async def update(
+    session: AsyncSession,
+    actor: Actor,
+    uic: str,
+    body: OrganizationUpdate,
+    *,
+    callback_allow_networks: Sequence[str] = (),
+) -> Organization:
     """Change fields. A new ``callback_secret`` rotates (the old one signs for 24 h more);
     saving ``callback_url`` (even unchanged) re-enables an endpoint disabled by a 410."""
     actor.require("write")
@@ -204,17 +238,20 @@ async def update(session: AsyncSession, actor: Actor, uic: str, body: Organizati
     if any(f in changes for f in _CONTRACT_FIELDS) and not (
         actor.is_global or (actor.organization_id != org.id and actor.covers(org.path))
     ):
-        raise Forbidden("Only an ancestor organization may change expiry, activity, plans or "
-                        "region.")
+        raise Forbidden(
+            "Only an ancestor organization may change expiry, activity, plans or region."
+        )
     if "plan_code" in changes:
         changes["plan_code"] = await require_plan_code(session, changes["plan_code"])
     if "allowed_plans" in changes:
-        changes["allowed_plans"] = await require_plan_codes(
-            session, changes["allowed_plans"] or []) or None
+        changes["allowed_plans"] = (
+            await require_plan_codes(session, changes["allowed_plans"] or []) or None
+        )
     if "plan_code" in changes or "allowed_plans" in changes:
         old = own_plans(org.plan_code, org.allowed_plans)
-        new = own_plans(changes.get("plan_code", org.plan_code),
-                        changes.get("allowed_plans", org.allowed_plans))
+        new = own_plans(
+            changes.get("plan_code", org.plan_code), changes.get("allowed_plans", org.allowed_plans)
+        )
         if org.parent_id is not None:
             parent = await session.get(Organization, org.parent_id)
             assert parent is not None
@@ -237,8 +274,15 @@ async def update(session: AsyncSession, actor: Actor, uic: str, body: Organizati
         org.settings = OrganizationSettings.model_validate(merged).model_dump()
     await session.flush()
     audited = sorted({*changes} | ({"settings"} if body.settings is not None else set()))
-    record(session, actor, "organization.update", target_type="organization", target_id=org.uic,
-           organization_id=org.id, details={"fields": audited})
+    record(
+        session,
+        actor,
+        "organization.update",
+        target_type="organization",
+        target_id=org.uic,
+        organization_id=org.id,
+        details={"fields": audited},
+    )
     return org
 
 

@@ -83,8 +83,9 @@ class JobContext:
 class JobFailed(Exception):
     """A try failed. ``retry=False``: give up now (the row goes dead); ``detail`` is stored."""
 
-    def __init__(self, message: str, *, retry: bool = True,
-                 detail: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry: bool = True, detail: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.retry = retry
         self.detail = detail or {}
@@ -143,17 +144,28 @@ def outbox_id(topic: str, key: str) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"etest:{topic}:{key}")
 
 
-async def enqueue(session: AsyncSession, topic: str, payload: dict[str, Any], *, key: str,
-                  organization_id: uuid.UUID | None = None,
-                  available_at: datetime | None = None,
-                  max_tries: int | None = None) -> uuid.UUID:
+async def enqueue(
+    session: AsyncSession,
+    topic: str,
+    payload: dict[str, Any],
+    *,
+    key: str,
+    organization_id: uuid.UUID | None = None,
+    available_at: datetime | None = None,
+    max_tries: int | None = None,
+) -> uuid.UUID:
     """Add an outbox row unless the row of the same ``topic`` and ``key`` exists (idempotent,
     also under a race: the loser's insert is rolled back to a savepoint). Returns its id."""
     row_id = outbox_id(topic, key)
     if await session.get(OutboxEvent, row_id) is not None:
         return row_id
-    row = OutboxEvent(id=row_id, topic=topic, payload=payload, organization_id=organization_id,
-                      available_at=available_at or utcnow())
+    row = OutboxEvent(
+        id=row_id,
+        topic=topic,
+        payload=payload,
+        organization_id=organization_id,
+        available_at=available_at or utcnow(),
+    )
     if max_tries is not None:
         row.max_tries = max_tries
     try:

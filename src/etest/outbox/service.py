@@ -18,8 +18,9 @@ STATUSES = ("pending", "running", "done", "dead", "cancelled")
 RETRYABLE = ("dead", "cancelled")
 
 
-async def list_rows(session: AsyncSession, *, status: str | None = None,
-                    topic: str | None = None, limit: int = 50) -> Sequence[OutboxEvent]:
+async def list_rows(
+    session: AsyncSession, *, status: str | None = None, topic: str | None = None, limit: int = 50
+) -> Sequence[OutboxEvent]:
     """The newest rows first, optionally of one status and topic."""
     return await repository.newest(session, status=status, topic=topic, limit=limit)
 
@@ -32,7 +33,8 @@ async def retry(session: AsyncSession, settings: Settings, row_id: uuid.UUID) ->
         raise OutboxRowNotFound(f"No outbox row {row_id}.")
     if row.status not in RETRYABLE:
         raise OutboxRowNotRetryable(
-            f"The row is {row.status}; only {' or '.join(RETRYABLE)} rows can be retried.")
+            f"The row is {row.status}; only {' or '.join(RETRYABLE)} rows can be retried."
+        )
     requeue(row, settings)
     await session.flush()
     return row

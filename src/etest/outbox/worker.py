@@ -73,8 +73,9 @@ def load_tasks(settings: Settings) -> None:
         importlib.import_module(name)
 
 
-def retry_delay(try_number: int, base: float, cap: float,
-                rand: Callable[[], float] = random.random) -> float:
+def retry_delay(
+    try_number: int, base: float, cap: float, rand: Callable[[], float] = random.random
+) -> float:
     """Seconds before the next try after try ``try_number`` failed: uniform in
     ``[0, min(cap, base * 2**(try_number - 1)))`` ("full jitter"), so that many jobs failing
     together (a receiver down) do not come back together."""
@@ -114,6 +115,7 @@ class Outcome:
 
 # -- claiming ---------------------------------------------------------------------------------
 
+
 async def claim(ctx: JobContext, worker_id: str, limit: int) -> list[Job]:
     """Lease up to ``limit`` due rows to ``worker_id`` and open a try for each (committed)."""
     now = ctx.clock()
@@ -121,8 +123,9 @@ async def claim(ctx: JobContext, worker_id: str, limit: int) -> list[Job]:
         rows = await repository.lock_due(session, now, limit)
         stale = [row.id for row in rows if row.status == "running"]
         if stale:
-            await repository.close_open_tries(session, stale, now,
-                                              "lease expired: the worker stopped or hung")
+            await repository.close_open_tries(
+                session, stale, now, "lease expired: the worker stopped or hung"
+            )
             log.warning("outbox_lease_expired", ids=[str(i) for i in stale], worker=worker_id)
         lease = timedelta(seconds=ctx.settings.worker_lease_seconds)
         claimed = []
@@ -132,24 +135,39 @@ async def claim(ctx: JobContext, worker_id: str, limit: int) -> list[Job]:
             row.tries += 1
             if row.max_tries is None:
                 row.max_tries = ctx.settings.outbox_max_tries
-            session.add(OutboxTry(event_id=row.id, number=row.tries, worker=worker_id,
-                                  started_at=now, detail={}))
-            claimed.append(Job(id=row.id, topic=row.topic, payload=dict(row.payload),
-                               try_number=row.tries, organization_id=row.organization_id))
+            session.add(
+                OutboxTry(
+                    event_id=row.id, number=row.tries, worker=worker_id, started_at=now, detail={}
+                )
+            )
+            claimed.append(
+                Job(
+                    id=row.id,
+                    topic=row.topic,
+                    payload=dict(row.payload),
+                    try_number=row.tries,
+                    organization_id=row.organization_id,
+                )
+            )
     return claimed
 
 
 async def _own_row(session: AsyncSession, job: Job, worker_id: str) -> OutboxEvent | None:
     """The row, locked, if this try still holds its lease; else None."""
     row = await repository.lock_row(session, job.id)
-    if (row is None or row.status != "running" or row.tries != job.try_number
-            or row.locked_by != worker_id):
+    if (
+        row is None
+        or row.status != "running"
+        or row.tries != job.try_number
+        or row.locked_by != worker_id
+    ):
         return None
     return row
 
 
-async def _settle(session: AsyncSession, ctx: JobContext, job: Job, worker_id: str,
-                  outcome: Outcome) -> Status | None:
+async def _settle(
+    session: AsyncSession, ctx: JobContext, job: Job, worker_id: str, outcome: Outcome
+) -> Status | None:
     """Close this try and move the row on; None when the lease was lost meanwhile."""
     now = ctx.clock()
     try_row = await repository.try_of(session, job.id, job.try_number, worker_id)
@@ -169,8 +187,11 @@ async def _settle(session: AsyncSession, ctx: JobContext, job: Job, worker_id: s
     if status == "retry":
         row.status = "pending"
         settings = ctx.settings
-        row.available_at = now + timedelta(seconds=retry_delay(
-            row.tries, settings.outbox_backoff_base, settings.outbox_backoff_max))
+        row.available_at = now + timedelta(
+            seconds=retry_delay(
+                row.tries, settings.outbox_backoff_base, settings.outbox_backoff_max
+            )
+        )
     else:
         row.status = status
         row.finished_at = now
@@ -178,6 +199,7 @@ async def _settle(session: AsyncSession, ctx: JobContext, job: Job, worker_id: s
 
 
 # -- running one row --------------------------------------------------------------------------
+
 
 async def process(ctx: JobContext, job: Job, worker_id: str) -> Status | None:
     """Run one claimed row and settle it. Never raises (but for cancellation): a failure to
@@ -191,20 +213,32 @@ async def process(ctx: JobContext, job: Job, worker_id: str) -> Status | None:
         elif handler is not None:
             status = await _run_job(ctx, job, worker_id, handler)
         else:
-            status = await _settle_apart(ctx, job, worker_id, Outcome(
-                "dead", f"no subscriber or handler for topic {job.topic!r} in this worker"))
+            status = await _settle_apart(
+                ctx,
+                job,
+                worker_id,
+                Outcome("dead", f"no subscriber or handler for topic {job.topic!r} in this worker"),
+            )
     except Exception as exc:  # the loop outlives anything: the lease expires, the row repeats
-        log.error("outbox_settle_failed", id=str(job.id), topic=job.topic,
-                  try_number=job.try_number, worker=worker_id, error=describe(exc))
+        log.error(
+            "outbox_settle_failed",
+            id=str(job.id),
+            topic=job.topic,
+            try_number=job.try_number,
+            worker=worker_id,
+            error=describe(exc),
+        )
         return None
     _log_outcome(job, worker_id, status, started)
     return status
 
 
-async def _run_event(ctx: JobContext, job: Job, worker_id: str,
-                     subscribers: Sequence[Subscriber]) -> Status | None:
-    event = Event(id=job.id, topic=job.topic, payload=job.payload,
-                  organization_id=job.organization_id)
+async def _run_event(
+    ctx: JobContext, job: Job, worker_id: str, subscribers: Sequence[Subscriber]
+) -> Status | None:
+    event = Event(
+        id=job.id, topic=job.topic, payload=job.payload, organization_id=job.organization_id
+    )
     budget = ctx.settings.worker_lease_seconds * HANDLER_SHARE_OF_LEASE
     try:
         async with asyncio.timeout(budget), ctx.transaction() as session:
@@ -220,8 +254,9 @@ async def _run_event(ctx: JobContext, job: Job, worker_id: str,
         return await _settle_apart(ctx, job, worker_id, _failure(exc))
 
 
-async def _run_job(ctx: JobContext, job: Job, worker_id: str, handler: jobs.Handler
-                   ) -> Status | None:
+async def _run_job(
+    ctx: JobContext, job: Job, worker_id: str, handler: jobs.Handler
+) -> Status | None:
     budget = ctx.settings.worker_lease_seconds * HANDLER_SHARE_OF_LEASE
     try:
         async with asyncio.timeout(budget) as deadline:
@@ -246,15 +281,21 @@ def _failure(exc: Exception) -> Outcome:
     return Outcome("retry", describe(exc))
 
 
-async def _settle_apart(ctx: JobContext, job: Job, worker_id: str, outcome: Outcome
-                        ) -> Status | None:
+async def _settle_apart(
+    ctx: JobContext, job: Job, worker_id: str, outcome: Outcome
+) -> Status | None:
     async with ctx.transaction() as session:
         return await _settle(session, ctx, job, worker_id, outcome)
 
 
 def _log_outcome(job: Job, worker_id: str, status: Status | None, started: float) -> None:
-    fields = {"id": str(job.id), "topic": job.topic, "try_number": job.try_number,
-              "worker": worker_id, "ms": round((time.perf_counter() - started) * 1000, 1)}
+    fields = {
+        "id": str(job.id),
+        "topic": job.topic,
+        "try_number": job.try_number,
+        "worker": worker_id,
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+    }
     if status is None:
         log.warning("outbox_lease_lost", **fields)
     elif status == "done":
@@ -266,6 +307,7 @@ def _log_outcome(job: Job, worker_id: str, status: Status | None, started: float
 
 
 # -- loops ------------------------------------------------------------------------------------
+
 
 async def drain(ctx: JobContext, *, worker_id: str = "drain", limit: int | None = None) -> int:
     """Process every row due now, following chains (an event's follow-up jobs are due at once),
@@ -283,8 +325,13 @@ async def drain(ctx: JobContext, *, worker_id: str = "drain", limit: int | None 
     return processed
 
 
-async def run_forever(ctx: JobContext, stop: asyncio.Event, *, worker_id: str | None = None,
-                      concurrency: int = DEFAULT_CONCURRENCY) -> None:
+async def run_forever(
+    ctx: JobContext,
+    stop: asyncio.Event,
+    *,
+    worker_id: str | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> None:
     """Claim and run rows, up to ``concurrency`` at once, until ``stop`` is set; then finish the
     jobs in hand and return. Idle, it looks for due rows every ``worker_poll_interval`` s (and
     whenever one of its jobs ends, since an event's follow-ups are due at once)."""
@@ -293,8 +340,12 @@ async def run_forever(ctx: JobContext, stop: asyncio.Event, *, worker_id: str | 
     poll = ctx.settings.worker_poll_interval
     running: set[asyncio.Task[Status | None]] = set()
     stopping = asyncio.ensure_future(stop.wait())
-    log.info("worker_started", worker=worker_id, concurrency=concurrency,
-             topics=sorted({*jobs.SUBSCRIBERS, *jobs.HANDLERS}))
+    log.info(
+        "worker_started",
+        worker=worker_id,
+        concurrency=concurrency,
+        topics=sorted({*jobs.SUBSCRIBERS, *jobs.HANDLERS}),
+    )
     try:
         while not stop.is_set():
             free = concurrency - len(running)
@@ -308,8 +359,11 @@ async def run_forever(ctx: JobContext, stop: asyncio.Event, *, worker_id: str | 
                 running.add(asyncio.create_task(process(ctx, job, worker_id)))
             if claimed and len(running) < concurrency:
                 continue  # more may be due right now
-            await asyncio.wait({stopping, *running}, return_when=asyncio.FIRST_COMPLETED,
-                               timeout=poll if len(running) < concurrency else None)
+            await asyncio.wait(
+                {stopping, *running},
+                return_when=asyncio.FIRST_COMPLETED,
+                timeout=poll if len(running) < concurrency else None,
+            )
             running = {task for task in running if not task.done()}
     finally:
         stopping.cancel()
@@ -331,7 +385,8 @@ class Dispatcher:
 
     def start(self) -> None:
         self._task = asyncio.create_task(
-            run_forever(self.ctx, self._stop, concurrency=self.concurrency))
+            run_forever(self.ctx, self._stop, concurrency=self.concurrency)
+        )
 
     async def stop(self, grace: float = 10.0) -> None:
         """Let the jobs in hand finish for up to ``grace`` s, then cancel them (a cancelled job
@@ -348,9 +403,13 @@ class Dispatcher:
         self._task = None
 
 
-async def work(settings: Settings,
-               context: Callable[[Settings, async_sessionmaker[AsyncSession]], JobContext], *,
-               once: bool = False, concurrency: int = DEFAULT_CONCURRENCY) -> int:
+async def work(
+    settings: Settings,
+    context: Callable[[Settings, async_sessionmaker[AsyncSession]], JobContext],
+    *,
+    once: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> int:
     """``etest worker``: drain once, or run until SIGTERM/SIGINT (then finish the jobs in hand).
     ``context`` builds the handlers' ports (:func:`etest.tasks.job_context`). Returns how many
     rows a ``once`` run processed (0 otherwise)."""

@@ -34,11 +34,17 @@ async def get_plan(session: SessionDep, code: PlanCode) -> Plan:
 
 
 @router.put("/plans/{code}", response_model=PlanOut)
-async def put_plan(actor: ActorDep, session: SessionDep, code: PlanCode,
-                   body: PlanUpdate) -> Plan:
+async def put_plan(actor: ActorDep, session: SessionDep, code: PlanCode, body: PlanUpdate) -> Plan:
     """Create or replace a plan (superadmin only); an old name edits the plan it names."""
     actor.require("manage_plans")
     plan = await service.put_plan(session, code, body)
-    record(session, actor, "plan.update", target_type="plan", target_id=plan.code,
-           organization_id=None, details=body.model_dump())
+    record(
+        session,
+        actor,
+        "plan.update",
+        target_type="plan",
+        target_id=plan.code,
+        organization_id=None,
+        details=body.model_dump(),
+    )
     return plan

@@ -13,8 +13,9 @@ DEFAULT_MAX_ATTEMPTS = 3
 
 def pass_mark(plan: Plan, level: str | None) -> int:
     """The pass mark of ``level`` in ``plan`` (the default when the plan does not say)."""
-    return next((int(lv["pass_mark"]) for lv in plan.levels if lv["level"] == level),
-                DEFAULT_PASS_MARK)
+    return next(
+        (int(lv["pass_mark"]) for lv in plan.levels if lv["level"] == level), DEFAULT_PASS_MARK
+    )
 
 
 def max_attempts(plan: Plan) -> int:

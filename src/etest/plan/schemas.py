@@ -18,8 +18,9 @@ class LevelOut(Output):
 
 class PlanLevel(Input):
     level: str
-    pass_mark: int = Field(DEFAULT_PASS_MARK, ge=0, le=100,
-                           description="Percent correct needed to pass the CT")
+    pass_mark: int = Field(
+        DEFAULT_PASS_MARK, ge=0, le=100, description="Percent correct needed to pass the CT"
+    )
     ct_assessment: str = Field(min_length=1, max_length=100)
 
     @field_validator("level")

@@ -123,13 +123,15 @@ async def put_plan(session: AsyncSession, code: str, body: PlanUpdate) -> Plan:
     No two plans may answer to one name (409 ``plan-alias-taken``)."""
     plan = await find_plan(session, code)
     if plan is None and not PLAN_CODE.match(code):
-        raise InvalidValue(f"{code!r} names no plan, and a new plan's code is lower-case "
-                           "letters, digits and '_'.")
+        raise InvalidValue(
+            f"{code!r} names no plan, and a new plan's code is lower-case letters, digits and '_'."
+        )
     canonical = plan.code if plan is not None else code
     names = {plan_key(canonical): canonical, **{plan_key(a): a for a in body.aliases}}
     others = await repository.plans_except(session, canonical)
-    clashes = sorted(f"{names[k]!r} ({other.code})" for other in others
-                     for k in _keys(other) & names.keys())
+    clashes = sorted(
+        f"{names[k]!r} ({other.code})" for other in others for k in _keys(other) & names.keys()
+    )
     if clashes:
         raise PlanAliasTaken(f"These names already name another plan: {', '.join(clashes)}.")
     values = body.model_dump()

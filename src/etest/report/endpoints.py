@@ -22,17 +22,32 @@ from etest.report.service import MAX_EMAILS, REPORTS, XLSX, ReportParams, filena
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 
-@router.get("/{name}.xlsx", response_class=FileResponse,
-            description=f"Reports: {', '.join(REPORTS)} (see docs/reports.md).",
-            responses={200: {"content": {XLSX: {}}, "description": "The workbook"}})
+@router.get(
+    "/{name}.xlsx",
+    response_class=FileResponse,
+    description=f"Reports: {', '.join(REPORTS)} (see docs/reports.md).",
+    responses={200: {"content": {XLSX: {}}, "description": "The workbook"}},
+)
 async def download_report(
-    name: str, actor: ActorDep, session: SessionDep, reader: ReadSessionDep,
+    name: str,
+    actor: ActorDep,
+    session: SessionDep,
+    reader: ReadSessionDep,
     date_from: Annotated[date, Query(alias="from", description="first UTC day, included")],
     date_to: Annotated[date, Query(alias="to", description="last UTC day, included")],
-    uic: Annotated[Uic | None, Query(description="an organization you cover (with the "
-                                                 "organizations below it); default: all")] = None,
-    emails: Annotated[list[str], Query(max_length=MAX_EMAILS, description=(
-        "responses: candidate emails, repeated or comma-separated"))] = [],  # noqa: B006
+    uic: Annotated[
+        Uic | None,
+        Query(
+            description="an organization you cover (with the organizations below it); default: all"
+        ),
+    ] = None,
+    emails: Annotated[
+        list[str],
+        Query(
+            max_length=MAX_EMAILS,
+            description=("responses: candidate emails, repeated or comma-separated"),
+        ),
+    ] = [],  # noqa: B006
     level: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=32)] = None,
 ) -> FileResponse:
     """A report as an Excel workbook, scoped to the caller's subtree (any role may read)."""
@@ -48,8 +63,12 @@ async def download_report(
     except BaseException:
         _remove(path)
         raise
-    return FileResponse(path, media_type=XLSX, filename=filename(name, params),
-                        background=BackgroundTask(_remove, path))
+    return FileResponse(
+        path,
+        media_type=XLSX,
+        filename=filename(name, params),
+        background=BackgroundTask(_remove, path),
+    )
 
 
 def _remove(path: Path) -> None:

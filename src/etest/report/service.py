@@ -81,8 +81,9 @@ class _Run:
     #: IRT parameters. Others get the answer column empty for items that can still be served.
     reads_keys: bool = False
 
-    async def stream(self, sheet: Sheet, stmt: AnySelect,
-                     convert: Callable[[Any], Sequence[Any]] = tuple) -> None:
+    async def stream(
+        self, sheet: Sheet, stmt: AnySelect, convert: Callable[[Any], Sequence[Any]] = tuple
+    ) -> None:
         """Rows of ``stmt`` into ``sheet`` in batches: constant memory, whatever the count."""
         # Core rows straight from the connection: no ORM bookkeeping per row
         connection = await self.session.connection()
@@ -92,12 +93,17 @@ class _Run:
             await asyncio.to_thread(sheet.extend, rows)
             self.book.report_progress()
 
-    async def table(self, name: str, fields: Sequence[SqlColumn],
-                    build: Callable[[Sequence[Any]], AnySelect],
-                    convert: Callable[[Any], Sequence[Any]] = tuple) -> Sheet:
+    async def table(
+        self,
+        name: str,
+        fields: Sequence[SqlColumn],
+        build: Callable[[Sequence[Any]], AnySelect],
+        convert: Callable[[Any], Sequence[Any]] = tuple,
+    ) -> Sheet:
         sheet = self.book.sheet(name, [f.column for f in fields])
-        exprs = [_ANSWER_UNLESS_LIVE if f is _ANSWER and not self.reads_keys else f.expr
-                 for f in fields]
+        exprs = [
+            _ANSWER_UNLESS_LIVE if f is _ANSWER and not self.reads_keys else f.expr for f in fields
+        ]
         await self.stream(sheet, build(exprs), convert)
         return sheet
 
@@ -115,42 +121,48 @@ class Report:
 
 # -- columns shared by several reports ---------------------------------------------------------
 
+
 def _col(header: str, expr: Any, kind: Kind = "text", width: float = 14) -> SqlColumn:
     return SqlColumn(Column(header, kind, width), expr)
 
 
-_CANDIDATE = [_col("First name", Candidate.first_name, width=16),
-              _col("Last name", Candidate.last_name, width=16),
-              _col("Email", Candidate.email, width=30)]
-_ORGANIZATION = [_col("UIC", Organization.uic),
-                 _col("Organization", Organization.name, width=24)]
-_ATTEMPT = [_col("Attempt", Attempt.id, width=36),
-            _col("Kind", Attempt.kind, width=6),
-            _col("CT level", Attempt.level, width=9),
-            _col("Attempt number", Attempt.attempt_number, "int", 9),
-            _col("Started (UTC)", Attempt.started_at, "datetime", 19),
-            _col("Status", Attempt.status, width=11),
-            _col("Result", Attempt.level_result, width=12)]
+_CANDIDATE = [
+    _col("First name", Candidate.first_name, width=16),
+    _col("Last name", Candidate.last_name, width=16),
+    _col("Email", Candidate.email, width=30),
+]
+_ORGANIZATION = [_col("UIC", Organization.uic), _col("Organization", Organization.name, width=24)]
+_ATTEMPT = [
+    _col("Attempt", Attempt.id, width=36),
+    _col("Kind", Attempt.kind, width=6),
+    _col("CT level", Attempt.level, width=9),
+    _col("Attempt number", Attempt.attempt_number, "int", 9),
+    _col("Started (UTC)", Attempt.started_at, "datetime", 19),
+    _col("Status", Attempt.status, width=11),
+    _col("Result", Attempt.level_result, width=12),
+]
 #: A right answer is the item's key: the answer to an item that can still be served (pilot,
 #: active) is shown to content managers and superadmins only; correctness to every role.
 _ANSWER = _col("Answer", Response.answer, "json", 20)
 _ANSWER_UNLESS_LIVE = case((Item.status.in_(("pilot", "active")), null()), else_=Response.answer)
-_SERVED = [_col("Position", AttemptItem.position, "int", 9),
-           _col("Item code", Item.code, width=24),
-           _col("Item version", Item.version, "int", 8),
-           _col("Item id", Item.id, width=36),
-           _col("Skill", Item.skill, width=11),
-           _col("Item level", Item.level, width=9),
-           _col("Item type", Item.type, width=15),
-           _col("Served (UTC)", AttemptItem.served_at, "datetime", 19),
-           _ANSWER,
-           _col("Correct", Response.correct, "bool", 8),
-           _col("Timed out", Response.timed_out, "bool", 9),
-           _col("Time spent (s)", Response.time_spent_ms / 1000.0, "float", 12),
-           _col("Answered (UTC)", Response.answered_at, "datetime", 19),
-           # the device the answer came from (empty for a timed-out or unanswered item)
-           _col("IP", Response.ip, width=16),
-           _col("User agent", Response.user_agent, width=40)]
+_SERVED = [
+    _col("Position", AttemptItem.position, "int", 9),
+    _col("Item code", Item.code, width=24),
+    _col("Item version", Item.version, "int", 8),
+    _col("Item id", Item.id, width=36),
+    _col("Skill", Item.skill, width=11),
+    _col("Item level", Item.level, width=9),
+    _col("Item type", Item.type, width=15),
+    _col("Served (UTC)", AttemptItem.served_at, "datetime", 19),
+    _ANSWER,
+    _col("Correct", Response.correct, "bool", 8),
+    _col("Timed out", Response.timed_out, "bool", 9),
+    _col("Time spent (s)", Response.time_spent_ms / 1000.0, "float", 12),
+    _col("Answered (UTC)", Response.answered_at, "datetime", 19),
+    # the device the answer came from (empty for a timed-out or unanswered item)
+    _col("IP", Response.ip, width=16),
+    _col("User agent", Response.user_agent, width=40),
+]
 _SERVED_ROWS = [*_CANDIDATE, *_ORGANIZATION, *_ATTEMPT, *_SERVED]
 
 
@@ -168,27 +180,36 @@ def _outcome(key: str, kind: str) -> Any:
 
 # -- the reports -------------------------------------------------------------------------------
 
-_PLACEMENT = [*_CANDIDATE, *_ORGANIZATION,
-              _col("Date taken (UTC)", Attempt.finished_at, "datetime", 19),
-              _col("Level", Attempt.level_result, width=9),
-              _col("Position in level", _outcome("position", "float"), "float", 10),
-              _col("Theta", _outcome("theta", "float"), "float", 9),
-              _col("SE", _outcome("se", "float"), "float", 9),
-              _col("Duration (s)", _outcome("duration_seconds", "float"), "float", 10),
-              _col("Items served", _outcome("served", "int"), "int", 8),
-              _col("Correct", _outcome("correct", "int"), "int", 8),
-              _col("Registered from", Candidate.registered_from, width=12),
-              _col("Finish reason", Attempt.finish_reason, width=12),
-              _col("Attempt", Attempt.id, width=36)]
+_PLACEMENT = [
+    *_CANDIDATE,
+    *_ORGANIZATION,
+    _col("Date taken (UTC)", Attempt.finished_at, "datetime", 19),
+    _col("Level", Attempt.level_result, width=9),
+    _col("Position in level", _outcome("position", "float"), "float", 10),
+    _col("Theta", _outcome("theta", "float"), "float", 9),
+    _col("SE", _outcome("se", "float"), "float", 9),
+    _col("Duration (s)", _outcome("duration_seconds", "float"), "float", 10),
+    _col("Items served", _outcome("served", "int"), "int", 8),
+    _col("Correct", _outcome("correct", "int"), "int", 8),
+    _col("Registered from", Candidate.registered_from, width=12),
+    _col("Finish reason", Attempt.finish_reason, width=12),
+    _col("Attempt", Attempt.id, width=36),
+]
 _LEVEL_AT = next(n for n, f in enumerate(_PLACEMENT) if f.column.header == "Level")
 #: The Level of a PT finished with too few answers for a level (docs/placement.md).
 UNPLACED = "Unplaced"
 
 
 async def _placement(run: _Run) -> None:
-    summary = run.book.sheet("Summary", [Column("Level", width=10),
-                                         Column("Placements", "int", 12),
-                                         Column("Share", "percent", 10)], counted=False)
+    summary = run.book.sheet(
+        "Summary",
+        [
+            Column("Level", width=10),
+            Column("Placements", "int", 12),
+            Column("Share", "percent", 10),
+        ],
+        counted=False,
+    )
     levels: Counter[str] = Counter()
 
     def count(row: Any) -> Sequence[Any]:
@@ -197,8 +218,9 @@ async def _placement(run: _Run) -> None:
         levels[values[_LEVEL_AT]] += 1
         return values
 
-    await run.table("Placements", _PLACEMENT,
-                    partial(repository.finished_attempts, run.window, "PT"), count)
+    await run.table(
+        "Placements", _PLACEMENT, partial(repository.finished_attempts, run.window, "PT"), count
+    )
     _level_summary(run.book, summary, levels)
     run.about.append(("Placements", sum(levels.values())))
 
@@ -207,8 +229,11 @@ def _level_summary(book: Book, sheet: Sheet, levels: Counter[str]) -> None:
     """Counts per level, from the lowest to the highest level placed (every level when none),
     and a native column chart over those cells."""
     known = [lv for lv in LEVELS if levels[lv]]
-    shown = list(LEVELS[LEVELS.index(known[0]):LEVELS.index(known[-1]) + 1]) if known \
+    shown = (
+        list(LEVELS[LEVELS.index(known[0]) : LEVELS.index(known[-1]) + 1])
+        if known
         else list(LEVELS)
+    )
     # then Unplaced, and any level name we do not know
     shown += sorted((lv for lv in levels if lv not in LEVELS), key=lambda lv: (lv != UNPLACED, lv))
     total = sum(levels.values())
@@ -217,10 +242,14 @@ def _level_summary(book: Book, sheet: Sheet, levels: Counter[str]) -> None:
     ws.write_string(len(shown) + 2, 0, "Total", book.bold)
     ws.write_number(len(shown) + 2, 1, total, book.bold)
     chart = book.workbook.add_chart({"type": "column"})
-    chart.add_series({"name": "Placements",
-                      "categories": [sheet.name, 1, 0, len(shown), 0],
-                      "values": [sheet.name, 1, 1, len(shown), 1],
-                      "data_labels": {"value": True}})
+    chart.add_series(
+        {
+            "name": "Placements",
+            "categories": [sheet.name, 1, 0, len(shown), 0],
+            "values": [sheet.name, 1, 1, len(shown), 1],
+            "data_labels": {"value": True},
+        }
+    )
     chart.set_title({"name": "Level distribution"})
     chart.set_x_axis({"name": "Level"})
     chart.set_y_axis({"name": "Placements"})
@@ -229,16 +258,24 @@ def _level_summary(book: Book, sheet: Sheet, levels: Counter[str]) -> None:
 
 
 async def _responses(run: _Run) -> None:
-    await run.table("Responses", _SERVED_ROWS,
-                    partial(repository.served_items, run.window, emails=run.params.emails))
+    await run.table(
+        "Responses",
+        _SERVED_ROWS,
+        partial(repository.served_items, run.window, emails=run.params.emails),
+    )
     run.about.append(("Emails", ", ".join(run.params.emails)))
     _about_answers(run)
 
 
 def _about_answers(run: _Run) -> None:
     if not run.reads_keys:
-        run.about.append(("Answers", "empty for items still in use (a right answer is the "
-                                     "key); Correct is shown for every item"))
+        run.about.append(
+            (
+                "Answers",
+                "empty for items still in use (a right answer is the "
+                "key); Correct is shown for every item",
+            )
+        )
 
 
 def _lines(entries: Any, fmt: Callable[[dict[str, Any]], str]) -> str | None:
@@ -253,52 +290,80 @@ def _review_row(row: Any) -> Sequence[Any]:
     *head, cant_do_json, review_json = row
     cant_do = _CANT_DO_LIST.validate_python(cant_do_json or [])
     review = _REVIEW_LIST.validate_python(review_json or [])
-    return (*head, len(cant_do), [f"{c.text} ({c.skill}, {c.level})" for c in cant_do],
-            [" ".join(v for v in (r.title, r.url) if v) for r in review])
+    return (
+        *head,
+        len(cant_do),
+        [f"{c.text} ({c.skill}, {c.level})" for c in cant_do],
+        [" ".join(v for v in (r.title, r.url) if v) for r in review],
+    )
 
 
-_CT_REVIEW = [*_CANDIDATE, *_ORGANIZATION,
-              _col("Date taken (UTC)", Attempt.finished_at, "datetime", 19),
-              _col("Level", Attempt.level, width=9),
-              _col("Attempt number", Attempt.attempt_number, "int", 9),
-              _col("Score", Attempt.score, "float", 8),
-              _col("Pass mark", _outcome("pass_mark", "int"), "int", 8),
-              _col("Status", Attempt.level_result, width=12),
-              _col("Attempt", Attempt.id, width=36)]
+_CT_REVIEW = [
+    *_CANDIDATE,
+    *_ORGANIZATION,
+    _col("Date taken (UTC)", Attempt.finished_at, "datetime", 19),
+    _col("Level", Attempt.level, width=9),
+    _col("Attempt number", Attempt.attempt_number, "int", 9),
+    _col("Score", Attempt.score, "float", 8),
+    _col("Pass mark", _outcome("pass_mark", "int"), "int", 8),
+    _col("Status", Attempt.level_result, width=12),
+    _col("Attempt", Attempt.id, width=36),
+]
 #: Filled by :func:`_review_row` from the outcome's ``cant_do`` and ``review_list``.
-_CT_REVIEW_LISTS = [Column("Can't-Do count", "int", 9), Column("Can't-Do", "lines", 60),
-                    Column("Review lessons", "lines", 40)]
+_CT_REVIEW_LISTS = [
+    Column("Can't-Do count", "int", 9),
+    Column("Can't-Do", "lines", 60),
+    Column("Review lessons", "lines", 40),
+]
 
 
 async def _ct_review(run: _Run) -> None:
     sheet = run.book.sheet("CT review", [f.column for f in _CT_REVIEW] + _CT_REVIEW_LISTS)
-    columns = [*(f.expr for f in _CT_REVIEW), Attempt.outcome[_key("cant_do")],
-               Attempt.outcome[_key("review_list")]]
-    await run.stream(sheet, repository.finished_attempts(run.window, "CT", columns,
-                                                         failed_only=True), _review_row)
+    columns = [
+        *(f.expr for f in _CT_REVIEW),
+        Attempt.outcome[_key("cant_do")],
+        Attempt.outcome[_key("review_list")],
+    ]
+    await run.stream(
+        sheet,
+        repository.finished_attempts(run.window, "CT", columns, failed_only=True),
+        _review_row,
+    )
 
 
 async def _ct_log(run: _Run) -> None:
-    levels = [lv for lv in (await run.session.scalars(repository.ct_levels(run.window))).all()
-              if lv is not None]
+    levels = [
+        lv
+        for lv in (await run.session.scalars(repository.ct_levels(run.window))).all()
+        if lv is not None
+    ]
     levels.sort(key=lambda lv: LEVELS.index(lv) if lv in LEVELS else len(LEVELS))
     if not levels:  # a workbook needs a sheet: the headers say what would be there
-        run.book.sheet(f"CT log {run.window.level or ''}".strip(),
-                       [f.column for f in _SERVED_ROWS])
+        run.book.sheet(f"CT log {run.window.level or ''}".strip(), [f.column for f in _SERVED_ROWS])
     for level in levels:
-        await run.table(f"CT log {level}", _SERVED_ROWS,
-                        partial(repository.served_items, run.window, ct_level=level))
+        await run.table(
+            f"CT log {level}",
+            _SERVED_ROWS,
+            partial(repository.served_items, run.window, ct_level=level),
+        )
     run.about.append(("Levels", ", ".join(levels) or "none"))
     _about_answers(run)
 
 
-_CANT_DO = [Column("Statement", width=24), Column("Level", width=9), Column("Skill", width=11),
-            Column("Can-Do", width=40), Column("Can't-Do", width=40),
-            Column("Times served", "int", 9), Column("Times missed", "int", 9),
-            Column("Missed share", "percent", 9),
-            Column("Attempts missing it", "int", 10), Column("Share of attempts", "percent", 10),
-            Column("Candidates missing it", "int", 10),
-            Column("Share of candidates", "percent", 10)]
+_CANT_DO = [
+    Column("Statement", width=24),
+    Column("Level", width=9),
+    Column("Skill", width=11),
+    Column("Can-Do", width=40),
+    Column("Can't-Do", width=40),
+    Column("Times served", "int", 9),
+    Column("Times missed", "int", 9),
+    Column("Missed share", "percent", 9),
+    Column("Attempts missing it", "int", 10),
+    Column("Share of attempts", "percent", 10),
+    Column("Candidates missing it", "int", 10),
+    Column("Share of candidates", "percent", 10),
+]
 
 
 async def _cant_do(run: _Run) -> None:
@@ -306,9 +371,20 @@ async def _cant_do(run: _Run) -> None:
 
     def shares(row: Any) -> Sequence[Any]:
         served, missed = int(row.served), int(row.missed or 0)
-        return (row.code, row.level, row.skill, row.text, row.cannot_text, served, missed,
-                _share(missed, served), row.attempts, _share(row.attempts, attempts),
-                row.candidates, _share(row.candidates, candidates))
+        return (
+            row.code,
+            row.level,
+            row.skill,
+            row.text,
+            row.cannot_text,
+            served,
+            missed,
+            _share(missed, served),
+            row.attempts,
+            _share(row.attempts, attempts),
+            row.candidates,
+            _share(row.candidates, candidates),
+        )
 
     sheet = run.book.sheet("Can't-Do", _CANT_DO)
     await run.stream(sheet, repository.cant_do(run.window), shares)
@@ -319,14 +395,25 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-_ITEM_STATS = [Column("Item code", width=24), Column("Version", "int", 8),
-               Column("Item id", width=36), Column("Type", width=15), Column("Skill", width=11),
-               Column("Level", width=9), Column("Can-Do", width=20),
-               Column("Exposures", "int", 10), Column("Answered", "int", 10),
-               Column("Correct", "int", 10), Column("p-value", "float", 9),
-               Column("Point-biserial", "float", 10), Column("Mean time (s)", "float", 10),
-               Column("IRT model", width=8), Column("a", "float", 8), Column("b", "float", 8),
-               Column("c", "float", 8)]
+_ITEM_STATS = [
+    Column("Item code", width=24),
+    Column("Version", "int", 8),
+    Column("Item id", width=36),
+    Column("Type", width=15),
+    Column("Skill", width=11),
+    Column("Level", width=9),
+    Column("Can-Do", width=20),
+    Column("Exposures", "int", 10),
+    Column("Answered", "int", 10),
+    Column("Correct", "int", 10),
+    Column("p-value", "float", 9),
+    Column("Point-biserial", "float", 10),
+    Column("Mean time (s)", "float", 10),
+    Column("IRT model", width=8),
+    Column("a", "float", 8),
+    Column("b", "float", 8),
+    Column("c", "float", 8),
+]
 
 
 def point_biserial(n: float, sx: float, sy: float, sxy: float, syy: float) -> float | None:
@@ -340,11 +427,25 @@ def point_biserial(n: float, sx: float, sy: float, sxy: float, syy: float) -> fl
 
 def _item_row(row: Any) -> Sequence[Any]:
     n, sx, sy, sxy, syy = (float(v or 0) for v in (row.n, row.sx, row.sy, row.sxy, row.syy))
-    return (row.code, row.version, str(row.id), row.type, row.skill, row.level, row.can_do,
-            int(n), int(row.answered or 0), int(sx), sx / n if n else None,
-            point_biserial(n, sx, sy, sxy, syy),
-            float(row.ms) / 1000 if row.ms is not None else None,
-            row.irt_model, row.irt_a, row.irt_b, row.irt_c)
+    return (
+        row.code,
+        row.version,
+        str(row.id),
+        row.type,
+        row.skill,
+        row.level,
+        row.can_do,
+        int(n),
+        int(row.answered or 0),
+        int(sx),
+        sx / n if n else None,
+        point_biserial(n, sx, sy, sxy, syy),
+        float(row.ms) / 1000 if row.ms is not None else None,
+        row.irt_model,
+        row.irt_a,
+        row.irt_b,
+        row.irt_c,
+    )
 
 
 #: IRT parameters are for content managers and superadmins: others get no such columns.
@@ -364,21 +465,40 @@ async def _item_stats(run: _Run) -> None:
         run.about.append(("IRT parameters", "shown to content managers and superadmins only"))
 
 
-REPORTS: dict[str, Report] = {r.name: r for r in (
-    Report("placement", "One row per finished placement test, and a summary sheet with the "
-           "level distribution as a chart", _placement),
-    Report("responses", "Every served PT and CT item of the candidates given by email",
-           _responses, needs_emails=True),
-    Report("ct-review", "Failed certification tests with their Can't-Do statements and "
-           "review lessons", _ct_review),
-    Report("ct-log", "One row per served CT item, one sheet per level", _ct_log),
-    Report("cant-do", "Can-Do statements most often missed on placement tests", _cant_do),
-    Report("item-stats", "Per item: exposures, p-value, point-biserial, IRT parameters",
-           _item_stats, across_tenants=True),
-)}
+REPORTS: dict[str, Report] = {
+    r.name: r
+    for r in (
+        Report(
+            "placement",
+            "One row per finished placement test, and a summary sheet with the "
+            "level distribution as a chart",
+            _placement,
+        ),
+        Report(
+            "responses",
+            "Every served PT and CT item of the candidates given by email",
+            _responses,
+            needs_emails=True,
+        ),
+        Report(
+            "ct-review",
+            "Failed certification tests with their Can't-Do statements and review lessons",
+            _ct_review,
+        ),
+        Report("ct-log", "One row per served CT item, one sheet per level", _ct_log),
+        Report("cant-do", "Can-Do statements most often missed on placement tests", _cant_do),
+        Report(
+            "item-stats",
+            "Per item: exposures, p-value, point-biserial, IRT parameters",
+            _item_stats,
+            across_tenants=True,
+        ),
+    )
+}
 
 
 # -- entry point -------------------------------------------------------------------------------
+
 
 def get_report(name: str) -> Report:
     report = REPORTS.get(name)
@@ -389,26 +509,29 @@ def get_report(name: str) -> Report:
 
 def normalize_emails(values: Iterable[str]) -> list[str]:
     """Emails from repeated and comma-separated values: trimmed, lower-cased, de-duplicated."""
-    emails = list(dict.fromkeys(e.strip().lower() for v in values for e in v.split(",")
-                                if e.strip()))
+    emails = list(
+        dict.fromkeys(e.strip().lower() for v in values for e in v.split(",") if e.strip())
+    )
     bad = [e for e in emails if "@" not in e or len(e) > 320 or not e.isprintable()]
     if bad:
         raise ReportEmails(f"Not an email: {bad[0][:80]!r}.")
     return emails
 
 
-async def _window(session: AsyncSession, actor: Actor, report: Report,
-                  params: ReportParams) -> tuple[Window, ReportParams]:
+async def _window(
+    session: AsyncSession, actor: Actor, report: Report, params: ReportParams
+) -> tuple[Window, ReportParams]:
     if params.date_to < params.date_from:
-        raise ReversedDateRange(f"'to' ({params.date_to}) is before 'from' "
-                                f"({params.date_from}).")
+        raise ReversedDateRange(f"'to' ({params.date_to}) is before 'from' ({params.date_from}).")
     if (params.date_to - params.date_from).days >= MAX_DAYS:
         raise DateRangeTooLong(f"A report covers at most {MAX_DAYS} days.")
     level = require_level(params.level)
     emails = normalize_emails(params.emails)
     if report.needs_emails and not 1 <= len(emails) <= MAX_EMAILS:
-        raise ReportEmails(f"The {report.name} report needs 1 to {MAX_EMAILS} candidate "
-                           f"emails (got {len(emails)}).")
+        raise ReportEmails(
+            f"The {report.name} report needs 1 to {MAX_EMAILS} candidate "
+            f"emails (got {len(emails)})."
+        )
     path = actor.org_path
     organization = None
     if params.uic is not None:
@@ -418,8 +541,11 @@ async def _window(session: AsyncSession, actor: Actor, report: Report,
     await candidate_repository.require_one_tree(session, actor, emails, organization)
     nowhere = not actor.sees_tenants and not report.across_tenants
     start = datetime.combine(params.date_from, time(), UTC)
-    end = (datetime.combine(params.date_to, time(), UTC) + timedelta(days=1)
-           if params.date_to < date.max else datetime.max.replace(tzinfo=UTC))
+    end = (
+        datetime.combine(params.date_to, time(), UTC) + timedelta(days=1)
+        if params.date_to < date.max
+        else datetime.max.replace(tzinfo=UTC)
+    )
     checked = ReportParams(params.date_from, params.date_to, params.uic, tuple(emails), level)
     return Window(path, start, end, level, nowhere=nowhere), checked
 
@@ -428,8 +554,14 @@ def filename(name: str, params: ReportParams) -> str:
     return f"{name}_{params.uic or 'all'}_{params.date_from}_{params.date_to}.xlsx"
 
 
-async def write_report(session: AsyncSession, actor: Actor, name: str, params: ReportParams,
-                       path: Path, progress: Callable[[int], None] | None = None) -> int:
+async def write_report(
+    session: AsyncSession,
+    actor: Actor,
+    name: str,
+    params: ReportParams,
+    path: Path,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Write report ``name`` to ``path`` as seen by ``actor``; returns the data rows written.
     Reads only: nothing to flush. Raises before creating the file when the request is bad."""
     actor.require("read")
@@ -443,17 +575,31 @@ async def write_report(session: AsyncSession, actor: Actor, name: str, params: R
     finally:
         _about(run, report)
         await asyncio.to_thread(book.close)
-    log.info("report_written", report=name, uic=params.uic, rows=book.rows,
-             seconds=round(clock.perf_counter() - started, 2), actor=actor.subject)
+    log.info(
+        "report_written",
+        report=name,
+        uic=params.uic,
+        rows=book.rows,
+        seconds=round(clock.perf_counter() - started, 2),
+        actor=actor.subject,
+    )
     return book.rows
 
 
 def _about(run: _Run, report: Report) -> None:
     """A last sheet saying what the workbook holds, so a forwarded file explains itself."""
     p = run.params
-    run.book.key_values("About", [
-        ("Report", report.name), ("Description", report.description),
-        ("Organization (UIC)", p.uic or "every organization the caller covers"),
-        ("From (UTC day)", p.date_from), ("To (UTC day, included)", p.date_to),
-        ("Level", p.level or "all"), ("Generated (UTC)", utcnow()),
-        ("Data rows", run.book.rows), *run.about])
+    run.book.key_values(
+        "About",
+        [
+            ("Report", report.name),
+            ("Description", report.description),
+            ("Organization (UIC)", p.uic or "every organization the caller covers"),
+            ("From (UTC day)", p.date_from),
+            ("To (UTC day, included)", p.date_to),
+            ("Level", p.level or "all"),
+            ("Generated (UTC)", utcnow()),
+            ("Data rows", run.book.rows),
+            *run.about,
+        ],
+    )

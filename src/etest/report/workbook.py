@@ -94,17 +94,25 @@ class Book:
     """A workbook being written to ``path``. ``progress`` is told the rows written so far."""
 
     def __init__(self, path: Path, progress: Callable[[int], None] | None = None) -> None:
-        self.workbook = xlsxwriter.Workbook(str(path), {
-            "constant_memory": True,
-            "remove_timezone": True,
-            # write_string is used for all text anyway; these guard any other path
-            "strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False,
-        })
-        self.header_format = self.workbook.add_format({"bold": True, "bg_color": "#DDE4EE",
-                                                       "bottom": 1})
+        self.workbook = xlsxwriter.Workbook(
+            str(path),
+            {
+                "constant_memory": True,
+                "remove_timezone": True,
+                # write_string is used for all text anyway; these guard any other path
+                "strings_to_formulas": False,
+                "strings_to_numbers": False,
+                "strings_to_urls": False,
+            },
+        )
+        self.header_format = self.workbook.add_format(
+            {"bold": True, "bg_color": "#DDE4EE", "bottom": 1}
+        )
         self.bold = self.workbook.add_format({"bold": True})
-        self.formats = {kind: self.workbook.add_format(spec) if spec else None
-                        for kind, spec in _FORMATS.items()}
+        self.formats = {
+            kind: self.workbook.add_format(spec) if spec else None
+            for kind, spec in _FORMATS.items()
+        }
         self.sheets: list[Sheet] = []
         self._counted: list[Sheet] = []
         self._progress = progress
@@ -139,9 +147,15 @@ class Book:
         ws.set_column(1, 1, 60)
         for n, (label, value) in enumerate(pairs):
             ws.write_string(n, 0, label, self.bold)
-            kind: Kind = ("datetime" if isinstance(value, datetime)
-                          else "date" if isinstance(value, date)
-                          else "int" if isinstance(value, int | float) else "text")
+            kind: Kind = (
+                "datetime"
+                if isinstance(value, datetime)
+                else "date"
+                if isinstance(value, date)
+                else "int"
+                if isinstance(value, int | float)
+                else "text"
+            )
             self.write_cell(ws, n, 1, kind, value)
 
     def close(self) -> None:
@@ -160,8 +174,11 @@ def _lines(ws: Any, row: int, col: int, value: Any, fmt: Any) -> None:
 
 
 def _json(ws: Any, row: int, col: int, value: Any, fmt: Any) -> None:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False,
-                                                           separators=(",", ":"))
+    text = (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    )
     ws.write_string(row, col, safe_text(text), fmt)
 
 
@@ -185,8 +202,16 @@ def _date(ws: Any, row: int, col: int, value: Any, fmt: Any) -> None:
 
 
 _WRITERS: dict[Kind, Callable[[Any, int, int, Any, Any], None]] = {
-    "text": _text, "lines": _lines, "json": _json, "int": _number, "float": _number,
-    "percent": _number, "bool": _bool, "datetime": _datetime, "date": _date}
+    "text": _text,
+    "lines": _lines,
+    "json": _json,
+    "int": _number,
+    "float": _number,
+    "percent": _number,
+    "bool": _bool,
+    "datetime": _datetime,
+    "date": _date,
+}
 
 
 def _naive_utc(value: datetime | date) -> datetime:

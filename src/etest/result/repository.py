@@ -56,7 +56,8 @@ def visible(actor: Actor) -> Select[Any]:
     """Attempts of the actor's subtree with their candidate's name and email and the UIC, one
     row each: (Attempt, email, first_name, last_name, uic)."""
     stmt = select(Attempt, *_CANDIDATE, Organization.uic).join(
-        Candidate, Candidate.id == Attempt.candidate_id)
+        Candidate, Candidate.id == Attempt.candidate_id
+    )
     result: Select[Any] = scoped(stmt, actor, Attempt.organization_id)
     return result
 
@@ -68,15 +69,21 @@ def _filtered(actor: Actor, f: ResultFilter) -> Select[Any]:
     if f.organization is not None:
         stmt = stmt.where(
             Organization.path.startswith(f.organization.path, autoescape=True)
-            if f.include_descendants else Attempt.organization_id == f.organization.id)
+            if f.include_descendants
+            else Attempt.organization_id == f.organization.id
+        )
     if f.finished_from is not None:
         stmt = stmt.where(Attempt.finished_at >= f.finished_from)
     if f.finished_to is not None:
         stmt = stmt.where(Attempt.finished_at < f.finished_to)
     if f.level is not None:
         # a PT's placed level is in level_result; a CT's level is the level it tested
-        stmt = stmt.where(or_(and_(Attempt.kind == Kind.PT, Attempt.level_result == f.level),
-                              and_(Attempt.kind == Kind.CT, Attempt.level == f.level)))
+        stmt = stmt.where(
+            or_(
+                and_(Attempt.kind == Kind.PT, Attempt.level_result == f.level),
+                and_(Attempt.kind == Kind.CT, Attempt.level == f.level),
+            )
+        )
     if f.passed is not None:
         stmt = stmt.where(Attempt.passed.is_(f.passed))
     if f.candidate_id is not None:
@@ -85,8 +92,9 @@ def _filtered(actor: Actor, f: ResultFilter) -> Select[Any]:
         stmt = stmt.where(Candidate.email == f.email.lower())
     if f.status in (PtStatus.placed, PtStatus.unplaced):  # a PT's level_result: level or null
         placed = Attempt.level_result.is_not(None)
-        stmt = stmt.where(Attempt.kind == Kind.PT,
-                          placed if f.status == PtStatus.placed else ~placed)
+        stmt = stmt.where(
+            Attempt.kind == Kind.PT, placed if f.status == PtStatus.placed else ~placed
+        )
     elif f.status is not None:  # a CT's status is stored in level_result
         stmt = stmt.where(Attempt.kind == Kind.CT, Attempt.level_result == f.status)
     if f.review is not None:
@@ -94,11 +102,13 @@ def _filtered(actor: Actor, f: ResultFilter) -> Select[Any]:
     return stmt
 
 
-async def page(session: AsyncSession, actor: Actor, f: ResultFilter,
-               pagination: Pagination) -> tuple[int, list[ResultRow]]:
+async def page(
+    session: AsyncSession, actor: Actor, f: ResultFilter, pagination: Pagination
+) -> tuple[int, list[ResultRow]]:
     """One count and one page query, newest finish first."""
-    total, rows = await paginate(session, _filtered(actor, f), pagination,
-                                 Attempt.finished_at.desc(), Attempt.id)
+    total, rows = await paginate(
+        session, _filtered(actor, f), pagination, Attempt.finished_at.desc(), Attempt.id
+    )
     return total, [ResultRow(*row) for row in rows]
 
 
@@ -108,24 +118,53 @@ async def get(session: AsyncSession, actor: Actor, attempt_id: uuid.UUID) -> Res
     return None if row is None else ResultRow(*row)
 
 
-async def latest_pt(session: AsyncSession, actor: Actor,
-                    candidate_id: uuid.UUID) -> ResultRow | None:
+async def latest_pt(
+    session: AsyncSession, actor: Actor, candidate_id: uuid.UUID
+) -> ResultRow | None:
     """The candidate's most recently finished placement test within the actor's subtree."""
-    row = (await session.execute(
-        visible(actor).where(Attempt.candidate_id == candidate_id, Attempt.kind == Kind.PT,
-                             Attempt.status == AttemptStatus.completed)
-        .order_by(Attempt.finished_at.desc(), Attempt.id).limit(1))).first()
+    row = (
+        await session.execute(
+            visible(actor)
+            .where(
+                Attempt.candidate_id == candidate_id,
+                Attempt.kind == Kind.PT,
+                Attempt.status == AttemptStatus.completed,
+            )
+            .order_by(Attempt.finished_at.desc(), Attempt.id)
+            .limit(1)
+        )
+    ).first()
     return None if row is None else ResultRow(*row)
 
 
 async def steps(session: AsyncSession, attempt_id: uuid.UUID) -> Sequence[Any]:
     """Every served position with its item's code, skill and level and its response (if any)
     with the device it came from, in order: one query, and no item key or answer is read."""
-    return (await session.execute(
-        select(AttemptItem.position, AttemptItem.item_id, AttemptItem.served_at,
-               Item.code, Item.skill, Item.level, Response.correct, Response.timed_out,
-               Response.time_spent_ms, Response.answered_at, Response.ip, Response.user_agent)
-        .join(Item, Item.id == AttemptItem.item_id)
-        .outerjoin(Response, and_(Response.attempt_id == AttemptItem.attempt_id,
-                                  Response.position == AttemptItem.position))
-        .where(AttemptItem.attempt_id == attempt_id).order_by(AttemptItem.position))).all()
+    return (
+        await session.execute(
+            select(
+                AttemptItem.position,
+                AttemptItem.item_id,
+                AttemptItem.served_at,
+                Item.code,
+                Item.skill,
+                Item.level,
+                Response.correct,
+                Response.timed_out,
+                Response.time_spent_ms,
+                Response.answered_at,
+                Response.ip,
+                Response.user_agent,
+            )
+            .join(Item, Item.id == AttemptItem.item_id)
+            .outerjoin(
+                Response,
+                and_(
+                    Response.attempt_id == AttemptItem.attempt_id,
+                    Response.position == AttemptItem.position,
+                ),
+            )
+            .where(AttemptItem.attempt_id == attempt_id)
+            .order_by(AttemptItem.position)
+        )
+    ).all()

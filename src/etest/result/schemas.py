@@ -20,8 +20,6 @@ Status = Literal["pass", "fail", "needs_review", "placed", "unplaced"]
 ReviewFilter = Literal["pending", "decided"]
 
 
-
-
 class CandidateRef(Output):
     id: uuid.UUID
     email: str
@@ -61,14 +59,18 @@ class ResultSummary(Output):
     position: float | None = Field(None, description="PT: position within the level, 0–100")
     theta: float | None = Field(None, description="PT (irt engine): ability estimate")
     se: float | None = Field(None, description="PT (irt engine): standard error of theta")
-    min_answers: int | None = Field(None, description="PT: the answers a placement needs; "
-                                    "fewer, and it is unplaced")
+    min_answers: int | None = Field(
+        None, description="PT: the answers a placement needs; fewer, and it is unplaced"
+    )
     # CT
     score: float | None = None
     pass_mark: int | None = None
     passed: bool | None = None
-    status: Status | None = Field(None, description="CT: pass, fail or needs_review; PT: "
-                                  "placed, or unplaced (too few answers: level is null)")
+    status: Status | None = Field(
+        None,
+        description="CT: pass, fail or needs_review; PT: "
+        "placed, or unplaced (too few answers: level is null)",
+    )
     needs_review: bool | None = None
     totals: Totals
 
@@ -131,19 +133,24 @@ class ResultDetail(ResultSummary):
     skills: list[SkillResult]
     areas_for_improvement: list[str]
     level_probabilities: dict[str, float] | None = Field(
-        None, description="PT: probability of the placed level and of its neighbours")
+        None, description="PT: probability of the placed level and of its neighbours"
+    )
     stop_reason: str | None = None
     cant_do: list[CantDo] | None = None
     review_list: list[ReviewLesson] | None = None
     continue_package: bool | None = None
     next_level: str | None = None
     review: ResultReview | None = Field(
-        None, description="CT needs_review: the review decision that followed it, or pending "
-                          "(docs/review.md)")
+        None,
+        description="CT needs_review: the review decision that followed it, or pending "
+        "(docs/review.md)",
+    )
     start_device: Device = Field(description="The device the attempt was started on")
     devices: list[DeviceSeen] = Field(
-        description="Each user agent and IP that sent answers, first seen first")
+        description="Each user agent and IP that sent answers, first seen first"
+    )
     multiple_devices: bool = Field(
         description="More than one user agent, or more than one network, among the start and "
-                    "the answers: a fact for a reviewer, not a verdict (docs/results.md)")
+        "the answers: a fact for a reviewer, not a verdict (docs/results.md)"
+    )
     responses: list[ResponseOut]

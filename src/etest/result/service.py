@@ -35,31 +35,54 @@ from etest.result.schemas import (
 from etest.review.service import result_review
 
 
-async def list_results(session: AsyncSession, actor: Actor, pagination: Pagination, *,
-                       kind: str | None = None, uic: str | None = None,
-                       include_descendants: bool = True, finished_from: datetime | None = None,
-                       finished_to: datetime | None = None, level: str | None = None,
-                       passed: bool | None = None, candidate_id: uuid.UUID | None = None,
-                       email: str | None = None, status: str | None = None,
-                       review: str | None = None) -> Page[ResultSummary]:
+async def list_results(
+    session: AsyncSession,
+    actor: Actor,
+    pagination: Pagination,
+    *,
+    kind: str | None = None,
+    uic: str | None = None,
+    include_descendants: bool = True,
+    finished_from: datetime | None = None,
+    finished_to: datetime | None = None,
+    level: str | None = None,
+    passed: bool | None = None,
+    candidate_id: uuid.UUID | None = None,
+    email: str | None = None,
+    status: str | None = None,
+    review: str | None = None,
+) -> Page[ResultSummary]:
     """Finished attempts of the actor's subtree, newest first. A foreign ``uic`` is a 404 like
     a missing one; a range whose ``to`` is not after ``from`` is refused (422)."""
     actor.require("read")
     if finished_from is not None and finished_to is not None and finished_to <= finished_from:
         raise ReversedDateRange(
-            "'to' must be after 'from' (the range is half-open: from ≤ finished_at < to).")
+            "'to' must be after 'from' (the range is half-open: from ≤ finished_at < to)."
+        )
     canonical = require_level(level)
     organization = None if uic is None else await org_repository.get_by_uic(session, actor, uic)
     if email is not None:  # a global caller may see one email in several customers' trees
         await candidate_repository.require_one_tree(session, actor, [email], organization)
-    filters = ResultFilter(kind=kind, organization=organization,
-                           include_descendants=include_descendants,
-                           finished_from=finished_from, finished_to=finished_to, level=canonical,
-                           passed=passed, candidate_id=candidate_id, email=email,
-                           status=status, review=review)
+    filters = ResultFilter(
+        kind=kind,
+        organization=organization,
+        include_descendants=include_descendants,
+        finished_from=finished_from,
+        finished_to=finished_to,
+        level=canonical,
+        passed=passed,
+        candidate_id=candidate_id,
+        email=email,
+        status=status,
+        review=review,
+    )
     total, rows = await repository.page(session, actor, filters, pagination)
-    return Page(items=[summary(row) for row in rows], total=total, page=pagination.page,
-                per_page=pagination.per_page)
+    return Page(
+        items=[summary(row) for row in rows],
+        total=total,
+        page=pagination.page,
+        per_page=pagination.per_page,
+    )
 
 
 async def get_result(session: AsyncSession, actor: Actor, attempt_id: uuid.UUID) -> ResultDetail:
@@ -79,8 +102,9 @@ async def get_result(session: AsyncSession, actor: Actor, attempt_id: uuid.UUID)
     return result
 
 
-async def latest_pt_result(session: AsyncSession, actor: Actor,
-                           candidate_id: uuid.UUID) -> ResultDetail:
+async def latest_pt_result(
+    session: AsyncSession, actor: Actor, candidate_id: uuid.UUID
+) -> ResultDetail:
     """The candidate's latest finished placement test. A missing or foreign candidate is the
     usual ``not-found``; a visible candidate without a PT result is ``no-result``."""
     actor.require("read")
@@ -103,24 +127,40 @@ def _summary_fields(row: ResultRow) -> dict[str, Any]:
     pt = o if isinstance(o, PtOutcome) else None
     ct = None if isinstance(o, PtOutcome) else o
     return {
-        "attempt_id": attempt.id, "kind": attempt.kind,
-        "candidate": CandidateRef(id=attempt.candidate_id, email=row.email,
-                                  first_name=row.first_name, last_name=row.last_name),
-        "uic": row.uic, "plan": attempt.plan_code, "assessment": o.assessment,
-        "assessment_version": o.assessment_version, "started_at": attempt.started_at,
-        "finished_at": attempt.finished_at, "duration_seconds": o.duration_seconds,
-        "finish_reason": attempt.finish_reason, "attempt_number": attempt.attempt_number,
+        "attempt_id": attempt.id,
+        "kind": attempt.kind,
+        "candidate": CandidateRef(
+            id=attempt.candidate_id,
+            email=row.email,
+            first_name=row.first_name,
+            last_name=row.last_name,
+        ),
+        "uic": row.uic,
+        "plan": attempt.plan_code,
+        "assessment": o.assessment,
+        "assessment_version": o.assessment_version,
+        "started_at": attempt.started_at,
+        "finished_at": attempt.finished_at,
+        "duration_seconds": o.duration_seconds,
+        "finish_reason": attempt.finish_reason,
+        "attempt_number": attempt.attempt_number,
         "level": pt.level if pt else attempt.level,
         "position": pt.position if pt else None,
-        "theta": pt.theta if pt else None, "se": pt.se if pt else None,
+        "theta": pt.theta if pt else None,
+        "se": pt.se if pt else None,
         "min_answers": pt.min_answers if pt else None,
         "score": attempt.score if ct else None,
         "pass_mark": ct.pass_mark if ct else None,
-        "passed": attempt.passed if ct else None, "status": o.status,
+        "passed": attempt.passed if ct else None,
+        "status": o.status,
         "needs_review": ct.status == CtStatus.needs_review if ct else None,
-        "totals": Totals(correct=o.correct, incorrect=o.served - o.correct,
-                         answered=o.answered, served=o.served,
-                         planned=ct.total if ct else None),
+        "totals": Totals(
+            correct=o.correct,
+            incorrect=o.served - o.correct,
+            answered=o.answered,
+            served=o.served,
+            planned=ct.total if ct else None,
+        ),
     }
 
 
@@ -134,25 +174,39 @@ async def detail(session: AsyncSession, row: ResultRow) -> ResultDetail:
     skills = o.skills
     order = {s: n for n, s in enumerate(SKILL_ORDER)}
     steps = await repository.steps(session, attempt.id)
-    return ResultDetail.model_validate({
-        **_summary_fields(row),
-        "skills": [SkillResult(skill=k, **skills[k].model_dump())
-                   for k in sorted(skills, key=lambda k: (order.get(k, len(order)), k))],
-        "areas_for_improvement": o.areas_for_improvement,
-        "level_probabilities": pt.level_probabilities if pt else None,
-        "stop_reason": pt.stop_reason if pt else None,
-        "cant_do": [c.model_dump() for c in ct.cant_do] if ct else None,
-        "review_list": [r.model_dump() for r in ct.review_list] if ct else None,
-        "continue_package": ct.continue_package if ct else None,
-        "next_level": ct.next_level if ct else None,
-        **_devices(attempt.ip, attempt.user_agent, steps),
-        "responses": [ResponseOut(
-            position=s.position, item_id=s.item_id, item_code=s.code, skill=s.skill,
-            level=s.level, answered=s.correct is not None and not s.timed_out,
-            correct=bool(s.correct), timed_out=bool(s.timed_out),
-            time_spent_ms=s.time_spent_ms, served_at=s.served_at, answered_at=s.answered_at)
-            for s in steps],
-    })
+    return ResultDetail.model_validate(
+        {
+            **_summary_fields(row),
+            "skills": [
+                SkillResult(skill=k, **skills[k].model_dump())
+                for k in sorted(skills, key=lambda k: (order.get(k, len(order)), k))
+            ],
+            "areas_for_improvement": o.areas_for_improvement,
+            "level_probabilities": pt.level_probabilities if pt else None,
+            "stop_reason": pt.stop_reason if pt else None,
+            "cant_do": [c.model_dump() for c in ct.cant_do] if ct else None,
+            "review_list": [r.model_dump() for r in ct.review_list] if ct else None,
+            "continue_package": ct.continue_package if ct else None,
+            "next_level": ct.next_level if ct else None,
+            **_devices(attempt.ip, attempt.user_agent, steps),
+            "responses": [
+                ResponseOut(
+                    position=s.position,
+                    item_id=s.item_id,
+                    item_code=s.code,
+                    skill=s.skill,
+                    level=s.level,
+                    answered=s.correct is not None and not s.timed_out,
+                    correct=bool(s.correct),
+                    timed_out=bool(s.timed_out),
+                    time_spent_ms=s.time_spent_ms,
+                    served_at=s.served_at,
+                    answered_at=s.answered_at,
+                )
+                for s in steps
+            ],
+        }
+    )
 
 
 def network(ip: str | None) -> str | None:
@@ -183,8 +237,13 @@ def _devices(ip: str | None, user_agent: str | None, steps: Sequence[Any]) -> di
         known = seen.get((s.user_agent, s.ip))
         if known is None:
             seen[(s.user_agent, s.ip)] = DeviceSeen(
-                ip=s.ip, network=network(s.ip), user_agent=s.user_agent, answers=1,
-                first_answered_at=s.answered_at, last_answered_at=s.answered_at)
+                ip=s.ip,
+                network=network(s.ip),
+                user_agent=s.user_agent,
+                answers=1,
+                first_answered_at=s.answered_at,
+                last_answered_at=s.answered_at,
+            )
         else:
             known.answers += 1
             known.first_answered_at = min(known.first_answered_at, s.answered_at)
@@ -193,5 +252,8 @@ def _devices(ip: str | None, user_agent: str | None, steps: Sequence[Any]) -> di
     devices = sorted(seen.values(), key=lambda d: d.first_answered_at)
     agents = {d.user_agent for d in (start, *devices) if d.user_agent}
     networks = {d.network for d in (start, *devices) if d.network}
-    return {"start_device": start, "devices": devices,
-            "multiple_devices": len(agents) > 1 or len(networks) > 1}
+    return {
+        "start_device": start,
+        "devices": devices,
+        "multiple_devices": len(agents) > 1 or len(networks) > 1,
+    }

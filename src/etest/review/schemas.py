@@ -23,8 +23,11 @@ class ReviewCreate(Input):
 
     level: str = Field(description="The level of the failed certification tests")
     decision: Decision = Field(description="grant: one more attempt; confirm: the lock stays")
-    reason: str = Field(min_length=1, max_length=MAX_REASON,
-                        description="Why (for staff; never shown to the candidate)")
+    reason: str = Field(
+        min_length=1,
+        max_length=MAX_REASON,
+        description="Why (for staff; never shown to the candidate)",
+    )
 
     _lvl = field_validator("level")(validate_level)
 
@@ -66,6 +69,7 @@ class ReviewPage(Page[ReviewOut]):
 class ResultReview(Output):
     """The review of a ``needs_review`` result: the decision that followed it, or pending."""
 
-    pending: bool = Field(description="No decision yet, and this is the candidate's latest "
-                                      "attempt at the level")
+    pending: bool = Field(
+        description="No decision yet, and this is the candidate's latest attempt at the level"
+    )
     decision: ReviewOut | None

@@ -97,12 +97,18 @@ def _is_flow(path: Path) -> bool:
 def _simulate_flow(path: Path, per_level: int, seed: int, output: Path, err: Console) -> None:
     from etest.attempt.quality import flow_study, markdown
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=err) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    ) as progress:
         task = progress.add_task(f"simulating {path.name}", total=None)
         try:
-            result = flow_study(path, per_level=per_level, seed=seed,
-                                progress=lambda k: progress.advance(task, k))
+            result = flow_study(
+                path, per_level=per_level, seed=seed, progress=lambda k: progress.advance(task, k)
+            )
         except ValueError as exc:
             raise BankFileError(str(exc)) from exc
     Console().print(markdown(result), highlight=False, soft_wrap=True)

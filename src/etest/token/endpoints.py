@@ -32,18 +32,25 @@ router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
 
 def _out(token: TestToken, uic: str) -> TokenOut:
     fields = {c: getattr(token, c) for c in TokenOut.model_fields if c not in ("uic", "status")}
-    return TokenOut.model_validate({**fields, "uic": uic,
-                                    "status": service.effective_status(token)})
+    return TokenOut.model_validate(
+        {**fields, "uic": uic, "status": service.effective_status(token)}
+    )
 
 
 def _issued(token: TestToken, uic: str, code: str, base_url: str) -> TokenIssued:
-    return TokenIssued.model_validate({**_out(token, uic).model_dump(), "code": code,
-                                       "take_url": f"{base_url}/take?token={quote(code)}"})
+    return TokenIssued.model_validate(
+        {
+            **_out(token, uic).model_dump(),
+            "code": code,
+            "take_url": f"{base_url}/take?token={quote(code)}",
+        }
+    )
 
 
 @router.post("", response_model=TokenIssued, status_code=status.HTTP_201_CREATED)
-async def issue_token(actor: ActorDep, session: SessionDep, settings: SettingsDep,
-                      body: TokenIssue) -> TokenIssued:
+async def issue_token(
+    actor: ActorDep, session: SessionDep, settings: SettingsDep, body: TokenIssue
+) -> TokenIssued:
     """Issue a PT token, or a CT token for a level of the candidate's plan. The code is returned
     once. A second live token of the same type (and level) is 409 ``token-exists``. Refused
     with 422 when the plan is not (or no longer) in the organization's contract
@@ -57,18 +64,22 @@ async def issue_token(actor: ActorDep, session: SessionDep, settings: SettingsDe
 
 @router.get("", response_model=Page[TokenOut])
 async def list_tokens(
-    actor: ActorDep, session: SessionDep, pagination: PaginationDep,
+    actor: ActorDep,
+    session: SessionDep,
+    pagination: PaginationDep,
     candidate_id: uuid.UUID | None = None,
     type: TokenType | None = None,
     level: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=32)] = None,
     status_: Annotated[TokenStatus | None, Query(alias="status")] = None,
     uic: Annotated[Uic | None, Query()] = None,
-    include_descendants: Annotated[bool, Query(
-        description="with uic: that organization's subtree (default), or false for it alone"
-    )] = True,
-    plan_code: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=64,
-                                           description="a plan code or an old plan name")
-                         ] = None,
+    include_descendants: Annotated[
+        bool,
+        Query(description="with uic: that organization's subtree (default), or false for it alone"),
+    ] = True,
+    plan_code: Annotated[
+        str | None,
+        Query(pattern=TEXT_QUERY, max_length=64, description="a plan code or an old plan name"),
+    ] = None,
 ) -> Page[TokenOut]:
     stmt = repository.visible(actor)
     if plan_code:
@@ -86,18 +97,27 @@ async def list_tokens(
         if status_ in LIVE_STATUSES:
             stmt = stmt.where(TestToken.status == status_, TestToken.expires_at > now)
         elif status_ == "expired":
-            stmt = stmt.where(or_(TestToken.status == "expired", and_(
-                TestToken.status.in_(LIVE_STATUSES), ~live)))
+            stmt = stmt.where(
+                or_(TestToken.status == "expired", and_(TestToken.status.in_(LIVE_STATUSES), ~live))
+            )
         else:
             stmt = stmt.where(TestToken.status == status_)
     if uic is not None:
         org = await org_repository.get_by_uic(session, actor, uic)
-        stmt = stmt.where(Organization.path.startswith(org.path, autoescape=True)
-                          if include_descendants else Candidate.organization_id == org.id)
-    total, rows = await paginate(session, stmt, pagination, TestToken.created_at.desc(),
-                                 TestToken.id)
-    return Page(items=[_out(t, u) for t, u in rows], total=total, page=pagination.page,
-                per_page=pagination.per_page)
+        stmt = stmt.where(
+            Organization.path.startswith(org.path, autoescape=True)
+            if include_descendants
+            else Candidate.organization_id == org.id
+        )
+    total, rows = await paginate(
+        session, stmt, pagination, TestToken.created_at.desc(), TestToken.id
+    )
+    return Page(
+        items=[_out(t, u) for t, u in rows],
+        total=total,
+        page=pagination.page,
+        per_page=pagination.per_page,
+    )
 
 
 @router.get("/{token_id}", response_model=TokenOut)
@@ -106,20 +126,23 @@ async def get_token(actor: ActorDep, session: SessionDep, token_id: uuid.UUID) -
 
 
 @router.post("/{token_id}/revoke", response_model=TokenOut)
-async def revoke_token(actor: ActorDep, session: SessionDep, token_id: uuid.UUID,
-                       body: TokenReason | None = None) -> TokenOut:
+async def revoke_token(
+    actor: ActorDep, session: SessionDep, token_id: uuid.UUID, body: TokenReason | None = None
+) -> TokenOut:
     token, uic = await repository.get(session, actor, token_id)
     await service.revoke(session, actor, token, body.reason if body else None)
     return _out(token, uic)
 
 
-@router.post("/{token_id}/reset", response_model=TokenIssued,
-             status_code=status.HTTP_201_CREATED)
-async def reset_token(actor: ActorDep, session: SessionDep, settings: SettingsDep,
-                      token_id: uuid.UUID, body: TokenReset) -> TokenIssued:
+@router.post("/{token_id}/reset", response_model=TokenIssued, status_code=status.HTTP_201_CREATED)
+async def reset_token(
+    actor: ActorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    token_id: uuid.UUID,
+    body: TokenReset,
+) -> TokenIssued:
     """Admin reset: void the token and issue a new one (audited with who, when and why)."""
     token, uic = await repository.get(session, actor, token_id)
     new, uic, code = await service.reset(session, actor, settings, token, uic, body.reason)
     return _issued(new, uic, code, settings.base_url)
-
-

@@ -16,9 +16,12 @@ TokenStatus = Literal["issued", "started", "completed", "expired", "revoked"]
 class TokenIssue(Input):
     candidate_id: uuid.UUID | None = None
     email: EmailStr | None = None
-    uic: Uic | None = Field(None, description="With email: look in this organization's subtree "
-                                              "(needed when the email names candidates of "
-                                              "several trees: 409 email-ambiguous)")
+    uic: Uic | None = Field(
+        None,
+        description="With email: look in this organization's subtree "
+        "(needed when the email names candidates of "
+        "several trees: 409 email-ambiguous)",
+    )
     type: TokenType
     level: str | None = Field(None, description="Required for CT, absent for PT")
     expires_in_days: int | None = Field(None, ge=1, le=365)

@@ -41,17 +41,20 @@ def effective_status(token: TestToken) -> str:
     return token.status
 
 
-async def issue(session: AsyncSession, actor: Actor, settings: Settings,
-                body: TokenIssue) -> tuple[TestToken, str, str]:
+async def issue(
+    session: AsyncSession, actor: Actor, settings: Settings, body: TokenIssue
+) -> tuple[TestToken, str, str]:
     """Issue a token; returns it, the candidate's UIC and the one-time code."""
     actor.require("write")
     if body.candidate_id is not None:
         candidate, uic = await candidate_repository.get(session, actor, body.candidate_id)
     else:
-        within = None if body.uic is None else await org_repository.get_by_uic(
-            session, actor, body.uic)
-        candidate, uic = await candidate_repository.get_by_email(session, actor, str(body.email),
-                                                                 within)
+        within = (
+            None if body.uic is None else await org_repository.get_by_uic(session, actor, body.uic)
+        )
+        candidate, uic = await candidate_repository.get_by_email(
+            session, actor, str(body.email), within
+        )
     org = await candidate_repository.get_org(session, candidate)
     await require_live(session, org)
     plan_code = candidate.plan_code or org.plan_code
@@ -61,19 +64,30 @@ async def issue(session: AsyncSession, actor: Actor, settings: Settings,
     await check_issuable(session, org, plan, body.type, body.level)
     if body.type == "PT" and candidate.disabled:
         raise CandidateDisabled("The candidate is disabled for further placement tests.")
-    return await insert_token(session, actor, settings, candidate, uic, body.type, body.level,
-                         plan.code, body.expires_in_days)
+    return await insert_token(
+        session,
+        actor,
+        settings,
+        candidate,
+        uic,
+        body.type,
+        body.level,
+        plan.code,
+        body.expires_in_days,
+    )
 
 
-async def check_issuable(session: AsyncSession, org: Organization, plan: Plan, type_: str,
-                         level: str | None) -> None:
+async def check_issuable(
+    session: AsyncSession, org: Organization, plan: Plan, type_: str, level: str | None
+) -> None:
     """The plan is in the organization's contract (422 ``plan-not-allowed``: a plan the
     organization no longer has), the level is in the plan (422 ``level-not-in-plan``) and the
     test has content (422 ``assessment-unavailable``): a token that cannot be used is not
     issued."""
     if plan.code not in await allowed_plans(session, org):
-        raise PlanNotAllowed(f"The plan {plan.code!r} is not (or no longer) part of the contract "
-                             f"of {org.uic!r}.")
+        raise PlanNotAllowed(
+            f"The plan {plan.code!r} is not (or no longer) part of the contract of {org.uic!r}."
+        )
     if type_ == "PT":
         assessment = plan.pt_assessment
     else:
@@ -82,29 +96,42 @@ async def check_issuable(session: AsyncSession, org: Organization, plan: Plan, t
             raise LevelNotInPlan(f"The level {level!r} is not part of the plan {plan.code!r}.")
         assessment = found[0]
     if not await repository.has_content(session, assessment):
-        raise AssessmentMissing(f"No content is loaded for the {type_}"
-                                f"{f' {level}' if level else ''} test of the plan {plan.code!r} "
-                                f"(assessment {assessment!r}).")
+        raise AssessmentMissing(
+            f"No content is loaded for the {type_}"
+            f"{f' {level}' if level else ''} test of the plan {plan.code!r} "
+            f"(assessment {assessment!r})."
+        )
 
 
-async def insert_token(session: AsyncSession, actor: Actor, settings: Settings,
-                       candidate: Candidate, uic: str, type_: str, level: str | None,
-                       plan_code: str, expires_in_days: int | None
-                       ) -> tuple[TestToken, str, str]:
+async def insert_token(
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    candidate: Candidate,
+    uic: str,
+    type_: str,
+    level: str | None,
+    plan_code: str,
+    expires_in_days: int | None,
+) -> tuple[TestToken, str, str]:
     """Insert a token for a checked request (live organization, level in plan); the caller has
     done those checks. Returns the token, the UIC and the one-time code."""
     scope = "PT" if type_ == "PT" else f"CT:{level}"
     await repository.expire_stale(session, candidate.id, scope)
     live = await repository.live_for(session, candidate.id, scope)
     if live is not None:
-        raise TokenExists(f"A live {scope} token exists for this candidate.",
-                          token_id=str(live))
+        raise TokenExists(f"A live {scope} token exists for this candidate.", token_id=str(live))
     code = new_token_code()
-    token = TestToken(candidate_id=candidate.id, type=type_, level=level, scope=scope,
-                      plan_code=plan_code, digest=digest(settings.pepper(), code),
-                      expires_at=utcnow() + timedelta(days=expires_in_days
-                                                      or settings.token_ttl_days),
-                      issued_by=actor.subject)
+    token = TestToken(
+        candidate_id=candidate.id,
+        type=type_,
+        level=level,
+        scope=scope,
+        plan_code=plan_code,
+        digest=digest(settings.pepper(), code),
+        expires_at=utcnow() + timedelta(days=expires_in_days or settings.token_ttl_days),
+        issued_by=actor.subject,
+    )
     try:
         async with session.begin_nested():
             session.add(token)
@@ -119,28 +146,42 @@ def _void(token: TestToken, reason: str | None) -> None:
     token.revoke_reason = reason
 
 
-async def _audit(session: AsyncSession, actor: Actor, action: str, token: TestToken,
-                 reason: str | None, **details: Any) -> None:
+async def _audit(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    token: TestToken,
+    reason: str | None,
+    **details: Any,
+) -> None:
     candidate = await session.get(Candidate, token.candidate_id)
     assert candidate is not None
-    record(session, actor, action, target_type="token", target_id=token.id,
-           organization_id=candidate.organization_id, reason=reason,
-           details={"type": token.type, "level": token.level, **details})
+    record(
+        session,
+        actor,
+        action,
+        target_type="token",
+        target_id=token.id,
+        organization_id=candidate.organization_id,
+        reason=reason,
+        details={"type": token.type, "level": token.level, **details},
+    )
 
 
-async def revoke(session: AsyncSession, actor: Actor, token: TestToken,
-                 reason: str | None) -> None:
+async def revoke(session: AsyncSession, actor: Actor, token: TestToken, reason: str | None) -> None:
     actor.require("write")
     if effective_status(token) not in LIVE_STATUSES:
-        raise TokenNotLive(f"The token is {effective_status(token)}; only a live token can be "
-                           "revoked.")
+        raise TokenNotLive(
+            f"The token is {effective_status(token)}; only a live token can be revoked."
+        )
     _void(token, reason)
     await session.flush()
     await _audit(session, actor, "token.revoke", token, reason)
 
 
-async def reset(session: AsyncSession, actor: Actor, settings: Settings, token: TestToken,
-                uic: str, reason: str) -> tuple[TestToken, str, str]:
+async def reset(
+    session: AsyncSession, actor: Actor, settings: Settings, token: TestToken, uic: str, reason: str
+) -> tuple[TestToken, str, str]:
     """Void the token (and, once attempts exist, its unfinished attempt) and issue a new one.
 
     Works on a token in any state: a completed or expired token is kept as it is and replaced,
@@ -150,8 +191,9 @@ async def reset(session: AsyncSession, actor: Actor, settings: Settings, token: 
     assert candidate is not None
     org = await candidate_repository.get_org(session, candidate)
     await require_live(session, org)
-    await check_issuable(session, org, await get_plan(session, token.plan_code), token.type,
-                         token.level)
+    await check_issuable(
+        session, org, await get_plan(session, token.plan_code), token.type, token.level
+    )
     if token.status in LIVE_STATUSES:
         if effective_status(token) == "expired":
             token.status = "expired"
@@ -161,10 +203,18 @@ async def reset(session: AsyncSession, actor: Actor, settings: Settings, token: 
     voided = await repository.void_unfinished_attempts(session, token.id)
     if token.type == "PT":
         candidate.disabled = False  # "disabled after PT" lasts until an admin resets
-    new, _, code = await insert_token(session, actor, settings, candidate, uic, token.type,
-                                 token.level, token.plan_code, None)
+    new, _, code = await insert_token(
+        session, actor, settings, candidate, uic, token.type, token.level, token.plan_code, None
+    )
     await session.flush()
     token.replaced_by_id = new.id
-    await _audit(session, actor, "token.reset", token, reason, new_token_id=str(new.id),
-                 voided_attempts=voided)
+    await _audit(
+        session,
+        actor,
+        "token.reset",
+        token,
+        reason,
+        new_token_id=str(new.id),
+        voided_attempts=voided,
+    )
     return new, uic, code

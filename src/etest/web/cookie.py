@@ -36,14 +36,21 @@ def read(request: Request) -> Credential | None:
 
 
 def write(request: Request, response: Response, attempt_id: uuid.UUID, secret: str) -> None:
-    response.set_cookie(COOKIE, f"{attempt_id}:{secret}", max_age=MAX_AGE, path=PATH,
-                        httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+    response.set_cookie(
+        COOKIE,
+        f"{attempt_id}:{secret}",
+        max_age=MAX_AGE,
+        path=PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
 
 
 def csrf_token(credential: Credential) -> str:
-    mac = hmac.new(credential.secret.encode(), f"csrf:{credential.attempt_id}".encode(),
-                   hashlib.sha256).digest()
+    mac = hmac.new(
+        credential.secret.encode(), f"csrf:{credential.attempt_id}".encode(), hashlib.sha256
+    ).digest()
     return base64.urlsafe_b64encode(mac[:18]).decode()
 
 

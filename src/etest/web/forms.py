@@ -35,8 +35,7 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def parse_answer(item_type: str, form: FormData, options: list[str],
-                 targets: list[str]) -> Parsed:
+def parse_answer(item_type: str, form: FormData, options: list[str], targets: list[str]) -> Parsed:
     """The answer in the API's shape, or an error message for the person."""
     given = Given()
     if item_type in ("single_choice", "multiple_choice"):
@@ -53,14 +52,18 @@ def parse_answer(item_type: str, form: FormData, options: list[str],
         if not given.text.strip():
             return Parsed(None, "Type your answer in the box.", given)
         if len(given.text) > MAX_TEXT:
-            return Parsed(None, f"Your answer is too long: use at most {MAX_TEXT} characters.",
-                          given)
+            return Parsed(
+                None, f"Your answer is too long: use at most {MAX_TEXT} characters.", given
+            )
         return Parsed(given.text, None, given)
     if item_type == "ordering":
         given.order = [_str(form.get(f"order-{n}")) for n in range(1, len(options) + 1)]
         if sorted(given.order) != sorted(options):
-            return Parsed(None, "Put each part in exactly one position: every position needs "
-                                "a different part.", given)
+            return Parsed(
+                None,
+                "Put each part in exactly one position: every position needs a different part.",
+                given,
+            )
         return Parsed(given.order, None, given)
     if item_type == "matching":
         for n, option in enumerate(options, start=1):

@@ -35,7 +35,8 @@ HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        "media-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
+        "media-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -68,29 +69,53 @@ def duration(seconds: float) -> str:
 
 
 _env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
-    undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 _env.globals["static_url"] = static_url
 _env.filters["plain"] = _plain
 _env.filters["duration"] = duration
 
 
-def render(template: str, status: int = 200, headers: dict[str, str] | None = None,
-           **context: Any) -> HTMLResponse:
+def render(
+    template: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any
+) -> HTMLResponse:
     html = _env.get_template(template).render(**context)
     return HTMLResponse(html, status_code=status, headers={**HEADERS, **(headers or {})})
 
 
-_TITLES = {400: "Something is wrong with the request", 403: "Not allowed",
-           404: "Page not found", 405: "Not allowed", 409: "Please try again",
-           410: "No longer available", 413: "Too much data", 422: "Please check your answer",
-           500: "Something went wrong"}
+_TITLES = {
+    400: "Something is wrong with the request",
+    403: "Not allowed",
+    404: "Page not found",
+    405: "Not allowed",
+    409: "Please try again",
+    410: "No longer available",
+    413: "Too much data",
+    422: "Please check your answer",
+    500: "Something went wrong",
+}
 
 
-def error_page(status: int, detail: str, *, title: str | None = None, back: str = "/take",
-               back_text: str = "Enter a test token") -> HTMLResponse:
-    return render("error.html", status=status, title=title or _TITLES.get(status, "Error"),
-                  detail=detail, back=back, back_text=back_text)
+def error_page(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    back: str = "/take",
+    back_text: str = "Enter a test token",
+) -> HTMLResponse:
+    return render(
+        "error.html",
+        status=status,
+        title=title or _TITLES.get(status, "Error"),
+        detail=detail,
+        back=back,
+        back_text=back_text,
+    )
 
 
 async def _html_error(request: Request, exc: Exception) -> HTMLResponse:
@@ -100,11 +125,17 @@ async def _html_error(request: Request, exc: Exception) -> HTMLResponse:
         return error_page(exc.status_code, "This page cannot be shown.")
     if isinstance(exc, IntegrityError):
         log.info("page_conflict", path=request.url.path, error=str(exc.orig))
-        return error_page(409, "Your request crossed another one (perhaps from a second tab or "
-                               "device). Please reload the page.")
+        return error_page(
+            409,
+            "Your request crossed another one (perhaps from a second tab or "
+            "device). Please reload the page.",
+        )
     log.error("page_error", path=request.url.path, exc_info=exc)
-    return error_page(500, "An unexpected error occurred and has been logged. Please reload "
-                           "the page in a moment; the answers you saw saved are kept.")
+    return error_page(
+        500,
+        "An unexpected error occurred and has been logged. Please reload "
+        "the page in a moment; the answers you saw saved are kept.",
+    )
 
 
 _HANDLERS: dict[Any, Callable[..., Any]] = {Exception: _html_error}
@@ -117,5 +148,6 @@ class PageRoute(APIRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Starlette's per-route exception wrapper reads its handlers from this scope key.
-        await super().handle({**scope, "starlette.exception_handlers": (_HANDLERS, {})},
-                             receive, send)
+        await super().handle(
+            {**scope, "starlette.exception_handlers": (_HANDLERS, {})}, receive, send
+        )

@@ -46,8 +46,7 @@ MAX_TOKEN = 200
 #: Short notices carried in the redirect after a POST (``?n=``), read out by a live region.
 NOTICES = {
     "saved": "Your answer was saved.",
-    "late": "Time ran out for that question before your answer arrived, so it was not "
-            "counted.",
+    "late": "Time ran out for that question before your answer arrived, so it was not counted.",
     "answered": "That question was already answered. Here is your current question.",
     "moved": "That question is no longer open. Here is your current question.",
 }
@@ -60,21 +59,24 @@ def _see_other(url: str) -> RedirectResponse:
 # ---------------------------------------------------------------------------- token entry
 
 
-def _token_page(*, error: str | None = None, status: int = 200, value: str = "",
-                resume: str | None = None) -> Response:
+def _token_page(
+    *, error: str | None = None, status: int = 200, value: str = "", resume: str | None = None
+) -> Response:
     return render("token.html", status=status, error=error, value=value, resume=resume)
 
 
 @router.get("/take")
-async def token_form(request: Request, session: SessionDep, settings: SettingsDep,
-                     token: str | None = None) -> Response:
+async def token_form(
+    request: Request, session: SessionDep, settings: SettingsDep, token: str | None = None
+) -> Response:
     """The token form; ``/take?token=…`` (the link in an invitation) submits it at once."""
     if token is not None:
         return await _start(request, session, settings, token, link=True)
     credential = cookie.read(request)
     resume = None
-    if credential is not None and service.check_secret(settings.pepper(),
-                                                       credential.attempt_id, credential.secret):
+    if credential is not None and service.check_secret(
+        settings.pepper(), credential.attempt_id, credential.secret
+    ):
         resume = f"/take/{credential.attempt_id}"
     return _token_page(resume=resume)
 
@@ -85,22 +87,30 @@ async def submit_token(request: Request, session: SessionDep, settings: Settings
         raise Forbidden("The test can only be started from this site's own form.")
     form = await request.form()
     value = form.get("token")
-    return await _start(request, session, settings, value if isinstance(value, str) else "",
-                        link=False)
+    return await _start(
+        request, session, settings, value if isinstance(value, str) else "", link=False
+    )
 
 
-async def _start(request: Request, session: AsyncSession, settings: Settings, code: str, *,
-                 link: bool) -> Response:
+async def _start(
+    request: Request, session: AsyncSession, settings: Settings, code: str, *, link: bool
+) -> Response:
     code = code.strip()
     if not code:
         return _token_page(error="Enter the test token you were given.", status=422)
     if len(code) > MAX_TOKEN:
-        return _token_page(error="This is too long to be a test token. Check that you copied "
-                                 "only the token.", status=422)
+        return _token_page(
+            error="This is too long to be a test token. Check that you copied only the token.",
+            status=422,
+        )
     try:
-        attempt, _ = await service.start(session, settings, code,
-                                         user_agent=request.headers.get("user-agent"),
-                                         ip=client_ip(request))
+        attempt, _ = await service.start(
+            session,
+            settings,
+            code,
+            user_agent=request.headers.get("user-agent"),
+            ip=client_ip(request),
+        )
         await session.flush()
     except EtestError as exc:
         await session.rollback()
@@ -114,19 +124,22 @@ async def _start(request: Request, session: AsyncSession, settings: Settings, co
         response = render("continue.html", target=target)
     else:
         response = _see_other(target)
-    cookie.write(request, response, attempt.id,
-                 service.attempt_secret(settings.pepper(), attempt.id))
+    cookie.write(
+        request, response, attempt.id, service.attempt_secret(settings.pepper(), attempt.id)
+    )
     return response
 
 
 # ---------------------------------------------------------------------------- the attempt
 
 
-async def _authorised(request: Request, session: AsyncSession, settings: Settings,
-                      attempt_id: str) -> tuple[Attempt, cookie.Credential]:
+async def _authorised(
+    request: Request, session: AsyncSession, settings: Settings, attempt_id: str
+) -> tuple[Attempt, cookie.Credential]:
     """The attempt named in the path, when this browser's cookie holds its secret."""
-    gone = NotFound("This test is not open in this browser. Enter your token again to go on "
-                    "where you left off.")
+    gone = NotFound(
+        "This test is not open in this browser. Enter your token again to go on where you left off."
+    )
     try:
         wanted = uuid.UUID(attempt_id)
     except ValueError:
@@ -141,8 +154,9 @@ async def _authorised(request: Request, session: AsyncSession, settings: Setting
     return attempt, credential
 
 
-async def _checked(request: Request, session: AsyncSession, settings: Settings,
-                   attempt_id: str) -> tuple[Attempt, cookie.Credential, Any]:
+async def _checked(
+    request: Request, session: AsyncSession, settings: Settings, attempt_id: str
+) -> tuple[Attempt, cookie.Credential, Any]:
     """As :func:`_authorised`, for a POST: also the form, with its CSRF field checked."""
     attempt, credential = await _authorised(request, session, settings, attempt_id)
     form = await request.form()
@@ -152,58 +166,86 @@ async def _checked(request: Request, session: AsyncSession, settings: Settings,
 
 
 def _stale_form(attempt: Attempt) -> Response:
-    return error_page(403, "This form is out of date or did not come from this page, so it "
-                           "was not accepted. Go back to your test and answer again.",
-                      back=f"/take/{attempt.id}", back_text="Back to your test")
+    return error_page(
+        403,
+        "This form is out of date or did not come from this page, so it "
+        "was not accepted. Go back to your test and answer again.",
+        back=f"/take/{attempt.id}",
+        back_text="Back to your test",
+    )
 
 
 @router.get("/take/{attempt_id}")
-async def attempt_page(request: Request, session: SessionDep, settings: SettingsDep,
-                       attempt_id: str, n: str | None = None) -> Response:
+async def attempt_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    attempt_id: str,
+    n: str | None = None,
+) -> Response:
     """Whatever the attempt is at: start page, current item (the same on every reload), or
     the result."""
     attempt, credential = await _authorised(request, session, settings, attempt_id)
-    if attempt.status == AttemptStatus.in_progress \
-            and not await service.expire_if_due(session, attempt):
+    if attempt.status == AttemptStatus.in_progress and not await service.expire_if_due(
+        session, attempt
+    ):
         if not await _started(session, attempt):
             return await _start_page(session, attempt, credential)
         current = await service.current(session, settings, attempt)
         if current.served is not None and current.item is not None:
-            return await _item_page(session, attempt, credential, current.served, current.item,
-                                    notice=NOTICES.get(n or ""))
+            return await _item_page(
+                session,
+                attempt,
+                credential,
+                current.served,
+                current.item,
+                notice=NOTICES.get(n or ""),
+            )
     return await _finished_page(session, attempt)
 
 
 async def _started(session: AsyncSession, attempt: Attempt) -> bool:
-    return bool(await session.scalar(select(exists().where(
-        AttemptItem.attempt_id == attempt.id))))
+    return bool(await session.scalar(select(exists().where(AttemptItem.attempt_id == attempt.id))))
 
 
 def _remaining(deadline: datetime | None, now: datetime) -> float | None:
     return None if deadline is None else max(0.0, (deadline - now).total_seconds())
 
 
-async def _start_page(session: AsyncSession, attempt: Attempt,
-                      credential: cookie.Credential) -> Response:
+async def _start_page(
+    session: AsyncSession, attempt: Attempt, credential: cookie.Credential
+) -> Response:
     version = await service.load_version(session, attempt.assessment_version_id)
     engine = version.version.engine
     ids = engine_item_ids(engine)
-    listening = bool(await session.scalar(select(exists().where(
-        Item.id.in_(ids), Item.skill == "listening"))))
-    item_limits = bool(engine.get("item_time_limits")) or bool(await session.scalar(
-        select(exists().where(Item.id.in_(ids), Item.time_limit_seconds.is_not(None)))))
+    listening = bool(
+        await session.scalar(select(exists().where(Item.id.in_(ids), Item.skill == "listening")))
+    )
+    item_limits = bool(engine.get("item_time_limits")) or bool(
+        await session.scalar(
+            select(exists().where(Item.id.in_(ids), Item.time_limit_seconds.is_not(None)))
+        )
+    )
     total = int(getattr(version.engine, "total", 0)) or None
     limit = engine.get("time_limit_seconds")
-    return render("start.html", attempt=attempt, title=version.version.title,
-                  kind=kind_name(attempt.kind), total=total,
-                  time_limit_minutes=round(limit / 60) if limit else None,
-                  remaining=_remaining(attempt.deadline, utcnow()), item_limits=item_limits,
-                  listening=listening, csrf=cookie.csrf_token(credential))
+    return render(
+        "start.html",
+        attempt=attempt,
+        title=version.version.title,
+        kind=kind_name(attempt.kind),
+        total=total,
+        time_limit_minutes=round(limit / 60) if limit else None,
+        remaining=_remaining(attempt.deadline, utcnow()),
+        item_limits=item_limits,
+        listening=listening,
+        csrf=cookie.csrf_token(credential),
+    )
 
 
 @router.post("/take/{attempt_id}/start")
-async def start_items(request: Request, session: SessionDep, settings: SettingsDep,
-                      attempt_id: str) -> Response:
+async def start_items(
+    request: Request, session: SessionDep, settings: SettingsDep, attempt_id: str
+) -> Response:
     attempt, _, form = await _checked(request, session, settings, attempt_id)
     if form is None:
         return _stale_form(attempt)
@@ -211,34 +253,53 @@ async def start_items(request: Request, session: SessionDep, settings: SettingsD
     return _see_other(f"/take/{attempt.id}")
 
 
-async def _item_page(session: AsyncSession, attempt: Attempt, credential: cookie.Credential,
-                     served: AttemptItem, item: Item, *, notice: str | None = None,
-                     error: str | None = None, given: Given | None = None) -> Response:
+async def _item_page(
+    session: AsyncSession,
+    attempt: Attempt,
+    credential: cookie.Credential,
+    served: AttemptItem,
+    item: Item,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    given: Given | None = None,
+) -> Response:
     state = await state_of(session, attempt)
     view = item_view(served, item, served.position - 1, state.progress.total)
     now = utcnow()
     timers = []
     if served.deadline is not None and served.deadline != attempt.deadline:
-        timers.append(("question", "Time left for this question", _remaining(served.deadline,
-                                                                              now)))
+        timers.append(("question", "Time left for this question", _remaining(served.deadline, now)))
     if attempt.deadline is not None:
         timers.append(("test", "Time left for the test", _remaining(attempt.deadline, now)))
-    return render("item.html", status=422 if error else 200, attempt=attempt, item=view,
-                  kind=attempt.kind, answered=state.progress.answered,
-                  total=state.progress.total, timers=timers, notice=notice, error=error,
-                  given=given or Given(), csrf=cookie.csrf_token(credential))
+    return render(
+        "item.html",
+        status=422 if error else 200,
+        attempt=attempt,
+        item=view,
+        kind=attempt.kind,
+        answered=state.progress.answered,
+        total=state.progress.total,
+        timers=timers,
+        notice=notice,
+        error=error,
+        given=given or Given(),
+        csrf=cookie.csrf_token(credential),
+    )
 
 
 @router.post("/take/{attempt_id}/answer")
-async def answer(request: Request, session: SessionDep, settings: SettingsDep,
-                 attempt_id: str) -> Response:
+async def answer(
+    request: Request, session: SessionDep, settings: SettingsDep, attempt_id: str
+) -> Response:
     attempt, credential, form = await _checked(request, session, settings, attempt_id)
     if form is None:
         return _stale_form(attempt)
     page = f"/take/{attempt.id}"
     raw = form.get("position")
-    position = int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() \
-        and len(raw) < 6 else 0
+    position = (
+        int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 6 else 0
+    )
     served = await session.get(AttemptItem, (attempt.id, position))
     if served is None:
         return _see_other(f"{page}?n=moved")
@@ -247,8 +308,9 @@ async def answer(request: Request, session: SessionDep, settings: SettingsDep,
     parsed = parse_answer(item.type, form, served.option_order, served.target_order)
     if parsed.error is None:
         try:
-            ack = await service.answer(session, settings, attempt, position, parsed.answer,
-                                       device(request))
+            ack = await service.answer(
+                session, settings, attempt, position, parsed.answer, device(request)
+            )
         except (AnswerConflict, WrongPosition):
             await session.rollback()
             return _see_other(f"{page}?n=answered")
@@ -263,29 +325,40 @@ async def answer(request: Request, session: SessionDep, settings: SettingsDep,
     answered = await session.get(ResponseRow, (attempt.id, position))
     if answered is not None or attempt.status != AttemptStatus.in_progress:
         return _see_other(f"{page}?n=answered")
-    return await _item_page(session, attempt, credential, served, item, error=parsed.error,
-                            given=parsed.given)
+    return await _item_page(
+        session, attempt, credential, served, item, error=parsed.error, given=parsed.given
+    )
 
 
 # ---------------------------------------------------------------------------- finishing
 
 
 @router.get("/take/{attempt_id}/finish")
-async def finish_confirm(request: Request, session: SessionDep, settings: SettingsDep,
-                         attempt_id: str) -> Response:
+async def finish_confirm(
+    request: Request, session: SessionDep, settings: SettingsDep, attempt_id: str
+) -> Response:
     """Only a CT can be finished early; a PT ends by itself when the level is clear."""
     attempt, credential = await _authorised(request, session, settings, attempt_id)
-    if attempt.kind != Kind.CT or attempt.status != AttemptStatus.in_progress or \
-            await service.expire_if_due(session, attempt):
+    if (
+        attempt.kind != Kind.CT
+        or attempt.status != AttemptStatus.in_progress
+        or await service.expire_if_due(session, attempt)
+    ):
         return _see_other(f"/take/{attempt.id}")
     state = await state_of(session, attempt)
-    return render("finish.html", attempt=attempt, answered=state.progress.answered,
-                  total=state.progress.total, csrf=cookie.csrf_token(credential))
+    return render(
+        "finish.html",
+        attempt=attempt,
+        answered=state.progress.answered,
+        total=state.progress.total,
+        csrf=cookie.csrf_token(credential),
+    )
 
 
 @router.post("/take/{attempt_id}/finish")
-async def finish(request: Request, session: SessionDep, settings: SettingsDep,
-                 attempt_id: str) -> Response:
+async def finish(
+    request: Request, session: SessionDep, settings: SettingsDep, attempt_id: str
+) -> Response:
     attempt, _, form = await _checked(request, session, settings, attempt_id)
     if form is None:
         return _stale_form(attempt)
@@ -298,34 +371,56 @@ async def _finished_page(session: AsyncSession, attempt: Attempt) -> Response:
     state: AttemptState = await state_of(session, attempt)
     ended_by_time = attempt.finish_reason == "deadline"
     if state.outcome is None or attempt.outcome is None:  # hidden from the candidate
-        return render("thanks.html", attempt=attempt, kind=kind_name(attempt.kind),
-                      ended_by_time=ended_by_time)
+        return render(
+            "thanks.html",
+            attempt=attempt,
+            kind=kind_name(attempt.kind),
+            ended_by_time=ended_by_time,
+        )
     outcome = load_outcome(attempt.outcome)
     if isinstance(outcome, PtOutcome):
-        areas = [skill_name(s) for s in outcome.areas_for_improvement
-                 if s not in outcome.skills or outcome.skills[s].accuracy < 1][:3]
+        areas = [
+            skill_name(s)
+            for s in outcome.areas_for_improvement
+            if s not in outcome.skills or outcome.skills[s].accuracy < 1
+        ][:3]
         level = outcome.level or ""
-        return render("result_pt.html", attempt=attempt, level=level,
-                      meaning=level_meaning(level), areas=areas,
-                      answered=outcome.answered, ended_by_time=ended_by_time,
-                      unplaced=outcome.status == PtStatus.unplaced,
-                      needed=outcome.min_answers)
-    return render("result_ct.html", attempt=attempt, outcome=outcome,
-                  ended_by_time=ended_by_time,
-                  certificate_download=await certificate_service.candidate_download_allowed(
-                      session, attempt))
+        return render(
+            "result_pt.html",
+            attempt=attempt,
+            level=level,
+            meaning=level_meaning(level),
+            areas=areas,
+            answered=outcome.answered,
+            ended_by_time=ended_by_time,
+            unplaced=outcome.status == PtStatus.unplaced,
+            needed=outcome.min_answers,
+        )
+    return render(
+        "result_ct.html",
+        attempt=attempt,
+        outcome=outcome,
+        ended_by_time=ended_by_time,
+        certificate_download=await certificate_service.candidate_download_allowed(session, attempt),
+    )
 
 
 @router.get("/take/{attempt_id}/certificate.pdf")
-async def take_certificate(request: Request, session: SessionDep, settings: SettingsDep,
-                           render_pdf: RendererDep, attempt_id: str) -> Response:
+async def take_certificate(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    render_pdf: RendererDep,
+    attempt_id: str,
+) -> Response:
     """The download link of the CT result page (the browser holds the attempt secret in the
     ``/take`` cookie)."""
     credential = cookie.read(request)
     if credential is None or str(credential.attempt_id) != attempt_id:
         raise NotFound("This test is not open in this browser. Enter your token again.")
-    attempt = await service.get_for_candidate(session, settings,
-                                              credential.attempt_id, credential.secret)
+    attempt = await service.get_for_candidate(
+        session, settings, credential.attempt_id, credential.secret
+    )
     certificate = await certificate_service.for_candidate(session, settings, attempt)
     return await pdf_response(session, settings, render_pdf, certificate)
 
@@ -335,6 +430,4 @@ async def take_certificate(request: Request, session: SessionDep, settings: Sett
 
 @router.get("/take/{attempt_id}/{rest:path}")
 async def not_a_page(attempt_id: str, rest: str) -> Response:
-    return error_page(404, "There is no such page. Check the address, or enter your token "
-                           "again.")
-
+    return error_page(404, "There is no such page. Check the address, or enter your token again.")

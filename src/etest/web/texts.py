@@ -5,8 +5,12 @@ from __future__ import annotations
 
 _KIND = {"PT": "Assessment Test", "CT": "Certification Test"}
 
-SKILLS = {"listening": "Listening", "reading": "Reading", "grammar": "Grammar",
-          "vocabulary": "Vocabulary"}
+SKILLS = {
+    "listening": "Listening",
+    "reading": "Reading",
+    "grammar": "Grammar",
+    "vocabulary": "Vocabulary",
+}
 
 
 def kind_name(kind: str) -> str:

@@ -23,7 +23,14 @@ def _date(moment: datetime | None) -> str | None:
 @router.get("/verify/{code}", response_class=HTMLResponse)
 async def verify_page(session: SessionDep, code: str) -> HTMLResponse:
     """The page a certificate's QR code opens."""
-    result = (await service.verify(session, code) if len(code) <= 40
-              else Verification(status="unknown", code=code[:40]))
-    return render("verify.html", status=404 if result.status == "unknown" else 200,
-                  result=result, revoked_on=_date(result.revoked_at))
+    result = (
+        await service.verify(session, code)
+        if len(code) <= 40
+        else Verification(status="unknown", code=code[:40])
+    )
+    return render(
+        "verify.html",
+        status=404 if result.status == "unknown" else 200,
+        result=result,
+        revoked_on=_date(result.revoked_at),
+    )

@@ -29,31 +29,47 @@ router = APIRouter(prefix="/api/v1/webhook-deliveries", tags=["webhooks"])
 def _try(row: OutboxTry) -> DeliveryTry:
     status = row.detail.get("status")
     response = row.detail.get("body")
-    return DeliveryTry(number=row.number, worker=row.worker, started_at=row.started_at,
-                       finished_at=row.finished_at, ok=row.ok,
-                       http_status=status if isinstance(status, int) else None,
-                       error=row.error, response=response if isinstance(response, str) else None)
+    return DeliveryTry(
+        number=row.number,
+        worker=row.worker,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        ok=row.ok,
+        http_status=status if isinstance(status, int) else None,
+        error=row.error,
+        response=response if isinstance(response, str) else None,
+    )
 
 
 def _out(row: OutboxEvent, uic: str, tries: list[OutboxTry]) -> WebhookDelivery:
     return WebhookDelivery(
-        id=row.id, webhook_id=str(row.payload.get("webhook_id", "")),
-        event_type=str(row.payload.get("type", "")), uic=uic, status=row.status,
-        tries=row.tries, max_tries=row.max_tries, last_error=row.last_error,
+        id=row.id,
+        webhook_id=str(row.payload.get("webhook_id", "")),
+        event_type=str(row.payload.get("type", "")),
+        uic=uic,
+        status=row.status,
+        tries=row.tries,
+        max_tries=row.max_tries,
+        last_error=row.last_error,
         next_try_at=row.available_at if row.status in ("pending", "running") else None,
-        created_at=row.created_at, finished_at=row.finished_at,
-        history=[_try(t) for t in tries])
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        history=[_try(t) for t in tries],
+    )
 
 
 async def _detail(session: AsyncSession, row: OutboxEvent, uic: str) -> WebhookDeliveryDetail:
     tries = (await repository.tries_of(session, [row.id]))[row.id]
-    return WebhookDeliveryDetail(**_out(row, uic, tries).model_dump(),
-                                 body=row.payload.get("body", {}))
+    return WebhookDeliveryDetail(
+        **_out(row, uic, tries).model_dump(), body=row.payload.get("body", {})
+    )
 
 
 @router.get("", response_model=Page[WebhookDelivery])
 async def list_webhook_deliveries(
-    actor: ActorDep, session: SessionDep, pagination: PaginationDep,
+    actor: ActorDep,
+    session: SessionDep,
+    pagination: PaginationDep,
     status: DeliveryStatus | None = None,
     uic: Annotated[Uic | None, Query()] = None,
     include_descendants: bool = True,
@@ -64,8 +80,9 @@ async def list_webhook_deliveries(
     """Callback deliveries of the actor's subtree, newest first, each with its tries.
     ``from``/``to`` bound the time the delivery was queued (half-open)."""
     if from_ is not None and to is not None and to <= from_:
-        raise ReversedDateRange("'to' must be after 'from' (the range is half-open: "
-                                "from ≤ created_at < to).")
+        raise ReversedDateRange(
+            "'to' must be after 'from' (the range is half-open: from ≤ created_at < to)."
+        )
     stmt = repository.visible(actor)
     if status is not None:
         stmt = stmt.where(OutboxEvent.status == status)
@@ -73,30 +90,39 @@ async def list_webhook_deliveries(
         stmt = stmt.where(repository.event_type_is(event_type))
     if uic is not None:
         org = await org_repository.get_by_uic(session, actor, uic)
-        stmt = stmt.where(Organization.path.startswith(org.path, autoescape=True)
-                          if include_descendants else OutboxEvent.organization_id == org.id)
+        stmt = stmt.where(
+            Organization.path.startswith(org.path, autoescape=True)
+            if include_descendants
+            else OutboxEvent.organization_id == org.id
+        )
     if from_ is not None:
         stmt = stmt.where(OutboxEvent.created_at >= from_)
     if to is not None:
         stmt = stmt.where(OutboxEvent.created_at < to)
-    total, rows = await paginate(session, stmt, pagination, OutboxEvent.created_at.desc(),
-                                 OutboxEvent.id)
+    total, rows = await paginate(
+        session, stmt, pagination, OutboxEvent.created_at.desc(), OutboxEvent.id
+    )
     tries = await repository.tries_of(session, [r[0].id for r in rows])
-    return Page(items=[_out(r, u, tries[r.id]) for r, u in rows], total=total,
-                page=pagination.page, per_page=pagination.per_page)
+    return Page(
+        items=[_out(r, u, tries[r.id]) for r, u in rows],
+        total=total,
+        page=pagination.page,
+        per_page=pagination.per_page,
+    )
 
 
 @router.get("/{delivery_id}", response_model=WebhookDeliveryDetail)
-async def get_webhook_delivery(actor: ActorDep, session: SessionDep,
-                               delivery_id: uuid.UUID) -> WebhookDeliveryDetail:
+async def get_webhook_delivery(
+    actor: ActorDep, session: SessionDep, delivery_id: uuid.UUID
+) -> WebhookDeliveryDetail:
     """One delivery with its body (as signed) and every try."""
     return await _detail(session, *await repository.get(session, actor, delivery_id))
 
 
 @router.post("/{delivery_id}/redeliver", response_model=WebhookDeliveryDetail)
-async def redeliver_webhook(actor: ActorDep, session: SessionDep, settings: SettingsDep,
-                            delivery_id: uuid.UUID) -> WebhookDeliveryDetail:
+async def redeliver_webhook(
+    actor: ActorDep, session: SessionDep, settings: SettingsDep, delivery_id: uuid.UUID
+) -> WebhookDeliveryDetail:
     """Deliver again, now, with the same ``webhook-id`` (admin or support). 409 while a worker
     is delivering it."""
-    return await _detail(session, *await service.redeliver(session, actor, settings,
-                                                           delivery_id))
+    return await _detail(session, *await service.redeliver(session, actor, settings, delivery_id))

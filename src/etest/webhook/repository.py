@@ -26,8 +26,9 @@ def event_type_is(value: str) -> Any:
     return OutboxEvent.payload["type"].as_string() == value
 
 
-async def get(session: AsyncSession, actor: Actor, delivery_id: uuid.UUID,
-              *, for_update: bool = False) -> tuple[OutboxEvent, str]:
+async def get(
+    session: AsyncSession, actor: Actor, delivery_id: uuid.UUID, *, for_update: bool = False
+) -> tuple[OutboxEvent, str]:
     stmt = visible(actor).where(OutboxEvent.id == delivery_id)
     if for_update:
         stmt = stmt.with_for_update(of=OutboxEvent)
@@ -37,13 +38,15 @@ async def get(session: AsyncSession, actor: Actor, delivery_id: uuid.UUID,
     return row[0], row[1]
 
 
-async def tries_of(session: AsyncSession, ids: list[uuid.UUID]
-                   ) -> dict[uuid.UUID, list[OutboxTry]]:
+async def tries_of(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[OutboxTry]]:
     """The tries of several deliveries in one query, by delivery, oldest first."""
     out: dict[uuid.UUID, list[OutboxTry]] = {i: [] for i in ids}
     if ids:
-        rows = await session.scalars(select(OutboxTry).where(OutboxTry.event_id.in_(ids))
-                                     .order_by(OutboxTry.number, OutboxTry.started_at))
+        rows = await session.scalars(
+            select(OutboxTry)
+            .where(OutboxTry.event_id.in_(ids))
+            .order_by(OutboxTry.number, OutboxTry.started_at)
+        )
         for row in rows:
             out[row.event_id].append(row)
     return out

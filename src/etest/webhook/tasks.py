@@ -57,8 +57,12 @@ def active_secrets(org: Organization, now: datetime) -> list[str]:
 
 def wants_callbacks(org: Organization | None) -> bool:
     """Callbacks are configured (a URL and a secret) and the endpoint is not disabled."""
-    return bool(org is not None and org.callback_url and org.callback_secret
-                and org.callback_disabled_at is None)
+    return bool(
+        org is not None
+        and org.callback_url
+        and org.callback_secret
+        and org.callback_disabled_at is None
+    )
 
 
 async def enqueue_callback(session: AsyncSession, event: Event) -> None:
@@ -71,9 +75,13 @@ async def enqueue_callback(session: AsyncSession, event: Event) -> None:
     data = {k: v for k, v in event.payload.items() if k != "event_id"}
     occurred = data.get("finished_at") or data.get("issued_at") or utcnow().isoformat()
     body = {"type": event.topic, "timestamp": occurred, "data": data}
-    await enqueue(session, TOPIC, {"webhook_id": str(event.id), "type": event.topic,
-                                   "body": body},
-                  key=f"{event.topic}:{event.id}", organization_id=event.organization_id)
+    await enqueue(
+        session,
+        TOPIC,
+        {"webhook_id": str(event.id), "type": event.topic, "body": body},
+        key=f"{event.topic}:{event.id}",
+        organization_id=event.organization_id,
+    )
 
 
 for _topic in EVENT_TOPICS:
@@ -100,17 +108,20 @@ async def _excerpt(response: httpx.Response) -> str:
     return b"".join(chunks).decode("utf-8", "replace")[:EXCERPT_CHARS]
 
 
-async def _post(ctx: JobContext, vetted: VettedUrl, headers: dict[str, str],
-                body: bytes) -> tuple[int, str]:
+async def _post(
+    ctx: JobContext, vetted: VettedUrl, headers: dict[str, str], body: bytes
+) -> tuple[int, str]:
     url, host, extensions = pinned_request(vetted)
     timeout = ctx.settings.callback_timeout
     # trust_env=False: an HTTP(S)_PROXY in the environment would connect elsewhere than the
     # vetted address. The outer timeout bounds the whole exchange (httpx's is per phase).
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False,
-                                 trust_env=False) as client:
+    async with httpx.AsyncClient(
+        timeout=timeout, follow_redirects=False, trust_env=False
+    ) as client:
         async with asyncio.timeout(timeout):
-            request = client.build_request("POST", url, content=body,
-                                           headers={**headers, **host}, extensions=extensions)
+            request = client.build_request(
+                "POST", url, content=body, headers={**headers, **host}, extensions=extensions
+            )
             response = await client.send(request, stream=True)
             try:
                 return response.status_code, await _excerpt(response)
@@ -124,13 +135,16 @@ async def deliver(ctx: JobContext, job_: Job) -> dict[str, Any]:
     Anything else (3xx included: redirects are not followed), a timeout or a refused address:
     retried with back-off (the worker's)."""
     async with ctx.transaction() as session:
-        org = (await session.get(Organization, job_.organization_id)
-               if job_.organization_id else None)
+        org = (
+            await session.get(Organization, job_.organization_id) if job_.organization_id else None
+        )
         if org is None or not org.callback_url or not org.callback_secret:
             raise JobCancelled("The organization has no callback URL and secret any more.")
         if org.callback_disabled_at is not None:
-            raise JobCancelled("The callback endpoint was disabled (410 Gone) at "
-                               f"{org.callback_disabled_at.isoformat()}.")
+            raise JobCancelled(
+                "The callback endpoint was disabled (410 Gone) at "
+                f"{org.callback_disabled_at.isoformat()}."
+            )
         url, org_id = org.callback_url, org.id
         secrets = active_secrets(org, ctx.clock())
     try:
@@ -141,24 +155,35 @@ async def deliver(ctx: JobContext, job_: Job) -> dict[str, Any]:
     body = json.dumps(job_.payload["body"], ensure_ascii=False, separators=(",", ":"))
     msg_id = str(job_.payload["webhook_id"])
     now = ctx.clock()
-    headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
-               "webhook-signature": signature(secrets, msg_id, now, body),
-               "content-type": "application/json", "user-agent": USER_AGENT}
+    headers = {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature(secrets, msg_id, now, body),
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
     try:
         status, excerpt = await _post(ctx, vetted, headers, body.encode())
     except (TimeoutError, httpx.TimeoutException) as exc:
-        raise JobFailed(f"No answer within {ctx.settings.callback_timeout:g} s.",
-                        detail={"url": url, "address": str(vetted.address)}) from exc
+        raise JobFailed(
+            f"No answer within {ctx.settings.callback_timeout:g} s.",
+            detail={"url": url, "address": str(vetted.address)},
+        ) from exc
     except httpx.HTTPError as exc:
-        raise JobFailed(f"{type(exc).__name__}: {exc}"[:500],
-                        detail={"url": url, "address": str(vetted.address)}) from exc
+        raise JobFailed(
+            f"{type(exc).__name__}: {exc}"[:500],
+            detail={"url": url, "address": str(vetted.address)},
+        ) from exc
     detail = {"status": status, "body": excerpt, "url": url, "signatures": len(secrets)}
     if 200 <= status < 300:
         return detail
     if status == 410:
         await _disable(ctx, org_id, url)
-        raise JobCancelled("The endpoint answered 410 Gone: callbacks are disabled until the "
-                           "callback URL is saved again.", detail=detail)
+        raise JobCancelled(
+            "The endpoint answered 410 Gone: callbacks are disabled until the "
+            "callback URL is saved again.",
+            detail=detail,
+        )
     raise JobFailed(f"The endpoint answered HTTP {status}.", detail=detail)
 
 
