@@ -18,11 +18,10 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
-from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from etest.attempt import cache
+from etest.attempt import cache, repository
 from etest.attempt.engines import Decision, ItemInfo, Version, build_engine
 from etest.attempt.errors import (
     AnswerConflict,
@@ -48,6 +47,19 @@ from etest.attempt.outcome import (
     dump,
     wanted_codes,
 )
+from etest.attempt.repository import (
+    AT_POSITION,
+    FACTS,
+    ITEMS_T,
+    LIVE_AT_POSITION,
+    LIVE_STEPS,
+    POSITIONS,
+    RESPONSES_T,
+    SEEN_ANY_LEVEL,
+    SEEN_AT_LEVEL,
+    STEPS,
+    LiveFacts,
+)
 from etest.attempt.scoring import check
 from etest.config import Settings
 from etest.errors import Conflict, NotFound
@@ -58,7 +70,6 @@ from etest.models import (
     Attempt,
     AttemptItem,
     Candidate,
-    CanDoStatement,
     Item,
     Organization,
     OutboxEvent,
@@ -66,7 +77,6 @@ from etest.models import (
     Response,
     TestToken,
 )
-from etest.models import ReviewLesson as LessonRow
 from etest.models.base import utcnow
 from etest.organization.service import require_live
 from etest.review.service import ensure_may_start_ct
@@ -105,7 +115,7 @@ async def load_version(session: AsyncSession, version_id: uuid.UUID) -> _Version
     assert plan is not None
     plan_levels = [str(lv["level"]) for lv in plan.levels]
     ids = engine_item_ids(version.engine)
-    rows = (await session.scalars(select(Item).where(Item.id.in_(ids)))).all()
+    rows = await repository.items_by_ids(session, ids)
     infos = {r.id: ItemInfo(r.id, r.skill, r.level, r.irt_a, r.irt_b, r.irt_c) for r in rows}
     for row in rows:  # every item the engine can serve, cached for the hot path (see _item)
         session.expunge(row)
@@ -143,13 +153,7 @@ def engine_item_ids(engine: dict[str, Any]) -> list[uuid.UUID]:
 
 
 async def _latest_version(session: AsyncSession, code: str) -> AssessmentVersion:
-    version = await session.scalar(
-        select(AssessmentVersion)
-        .join(Assessment, Assessment.id == AssessmentVersion.assessment_id)
-        .where(Assessment.code == code)
-        .order_by(AssessmentVersion.version.desc())
-        .limit(1)
-    )
+    version = await repository.latest_version(session, code)
     if version is None:
         raise AssessmentUnavailable(f"No content is loaded for the assessment {code!r}.")
     return version
@@ -163,26 +167,15 @@ async def start(
     Idempotent under races: the token's row is locked (``FOR NO KEY UPDATE`` on PostgreSQL;
     SQLite's ``BEGIN IMMEDIATE`` serialises the whole transaction), so devices starting one
     token at once queue here and every one after the first resumes the attempt it created."""
-    found = (
-        await session.execute(
-            select(TestToken, Candidate, Organization)
-            .join(Candidate, Candidate.id == TestToken.candidate_id)
-            .join(Organization, Organization.id == Candidate.organization_id)
-            .where(TestToken.digest == digest(settings.pepper(), code.strip()))
-            .with_for_update(of=TestToken, key_share=True)
-        )
-    ).first()
+    found = await repository.token_with_candidate_and_org(
+        session, digest(settings.pepper(), code.strip())
+    )
     if found is None:
         raise TokenNotFound("No test token with this code.")
     token, candidate, org = found
     if token.status == "revoked":
         raise TokenRevoked("This test token was revoked or replaced; ask for a new one.")
-    existing = await session.scalar(
-        select(Attempt)
-        .where(Attempt.token_id == token.id)
-        .order_by(Attempt.started_at.desc())
-        .limit(1)
-    )
+    existing = await repository.latest_attempt_of(session, token.id)
     if existing is not None and (existing.status == "completed" or token.status == "completed"):
         return existing, True
     if token.expires_at <= utcnow() and (existing is None or existing.status != "in_progress"):
@@ -197,32 +190,10 @@ async def start(
     assert plan is not None
     if token.type == "PT":
         code_ = plan.pt_assessment
-        number = 1 + (
-            await session.scalar(
-                select(func.count())
-                .select_from(Attempt)
-                .where(
-                    Attempt.candidate_id == candidate.id,
-                    Attempt.kind == "PT",
-                    Attempt.status == "completed",
-                )
-            )
-            or 0
-        )
+        number = 1 + await repository.completed_count(session, candidate.id, "PT")
     else:
         code_ = next(str(lv["ct_assessment"]) for lv in plan.levels if lv["level"] == token.level)
-        previous = (
-            await session.scalars(
-                select(Attempt)
-                .where(
-                    Attempt.candidate_id == candidate.id,
-                    Attempt.kind == "CT",
-                    Attempt.level == token.level,
-                    Attempt.status == "completed",
-                )
-                .order_by(Attempt.started_at)
-            )
-        ).all()
+        previous = await repository.completed_cts(session, candidate.id, token.level)
         # the retake policy and the review decisions (403 needs-review): docs/review.md
         await ensure_may_start_ct(session, candidate.id, token.level, plan, previous)
         number = len(previous) + 1
@@ -249,9 +220,7 @@ async def start(
     except IntegrityError as exc:
         # not expected behind the token's lock; should a writer that skipped the lock have
         # created the open attempt meanwhile, its attempt is the one to resume
-        winner = await session.scalar(
-            select(Attempt).where(Attempt.token_id == token.id, Attempt.status == "in_progress")
-        )
+        winner = await repository.open_attempt_of(session, token.id)
         if winner is None:
             raise Conflict("The test is being started on another device; try again.") from exc
         return winner, True
@@ -266,7 +235,7 @@ async def positions(session: AsyncSession, attempt_id: uuid.UUID) -> Sequence[An
     """Every served position in order with its item and answer (``answered_at`` None: not
     answered): ``position``, ``item_id``, ``answer``, ``correct``, ``timed_out``,
     ``answered_at``. One Core query, plain rows: what finishing and the state read."""
-    return await session_live(session).rows(_POSITIONS, {"attempt_id": attempt_id})
+    return await session_live(session).rows(POSITIONS, {"attempt_id": attempt_id})
 
 
 _SEEN = cache.SEEN
@@ -285,9 +254,9 @@ async def _seen_before(live: Live, attempt: Facts) -> frozenset[uuid.UUID]:
         "started_at": attempt.started_at,
     }
     if attempt.level is None:
-        rows = await live.rows(_SEEN_ANY_LEVEL, params)
+        rows = await live.rows(SEEN_ANY_LEVEL, params)
     else:
-        rows = await live.rows(_SEEN_AT_LEVEL, {**params, "level": attempt.level})
+        rows = await live.rows(SEEN_AT_LEVEL, {**params, "level": attempt.level})
     return _SEEN.put(attempt.id, frozenset(r.item_id for r in rows))
 
 
@@ -307,111 +276,10 @@ async def decide(
     return version, decision
 
 
-# The hot path's statements, built once: Core statements on the tables (not ORM entities) with
-# bound parameters skip the ORM's per-call statement construction and compilation context, which
-# cost more CPU than the round trips themselves (bench/delivery_queries.py).
-_ITEMS_T = AttemptItem.metadata.tables[AttemptItem.__tablename__]
-_RESPONSES_T = Response.metadata.tables[Response.__tablename__]
-_SERVED_JOIN = _ITEMS_T.outerjoin(
-    _RESPONSES_T,
-    (_RESPONSES_T.c.attempt_id == _ITEMS_T.c.attempt_id)
-    & (_RESPONSES_T.c.position == _ITEMS_T.c.position),
-)
-_STEPS = (
-    select(
-        _ITEMS_T.c.position,
-        _ITEMS_T.c.item_id,
-        _ITEMS_T.c.served_at,
-        _ITEMS_T.c.deadline,
-        _RESPONSES_T.c.correct,
-    )
-    .select_from(_SERVED_JOIN)
-    .where(_ITEMS_T.c.attempt_id == bindparam("attempt_id"))
-    .order_by(_ITEMS_T.c.position)
-)
-_AT_POSITION = (
-    select(
-        _ITEMS_T.c.item_id,
-        _ITEMS_T.c.served_at,
-        _ITEMS_T.c.deadline,
-        _RESPONSES_T.c.answer,
-        _RESPONSES_T.c.timed_out,
-        _RESPONSES_T.c.answered_at,
-    )
-    .select_from(_SERVED_JOIN)
-    .where(
-        _ITEMS_T.c.attempt_id == bindparam("attempt_id"),
-        _ITEMS_T.c.position == bindparam("position"),
-    )
-)
-_POSITIONS = (
-    select(
-        _ITEMS_T.c.position,
-        _ITEMS_T.c.item_id,
-        _RESPONSES_T.c.answer,
-        _RESPONSES_T.c.correct,
-        _RESPONSES_T.c.timed_out,
-        _RESPONSES_T.c.answered_at,
-    )
-    .select_from(_SERVED_JOIN)
-    .where(_ITEMS_T.c.attempt_id == bindparam("attempt_id"))
-    .order_by(_ITEMS_T.c.position)
-)
-_ATTEMPTS_T = Attempt.metadata.tables[Attempt.__tablename__]
-
-
-class _LiveFacts(NamedTuple):
-    """What the hot path reads of an attempt (the rest of the row is needed only to finish
-    it); see :class:`Facts`."""
-
-    id: uuid.UUID
-    status: str
-    deadline: datetime | None
-    seed: int
-    kind: str
-    level: str | None
-    candidate_id: uuid.UUID
-    started_at: datetime
-    assessment_version_id: uuid.UUID
-
-
-# labelled: the served item's columns (``deadline``) keep their own names in the same row
-_FACTS = tuple(_ATTEMPTS_T.c[name].label(f"attempt_{name}") for name in _LiveFacts._fields)
-_LIVE_STEPS = (
-    select(*_FACTS, *_STEPS.selected_columns)
-    .select_from(_ATTEMPTS_T.outerjoin(_SERVED_JOIN, _ITEMS_T.c.attempt_id == _ATTEMPTS_T.c.id))
-    .where(_ATTEMPTS_T.c.id == bindparam("attempt_id"))
-    .order_by(_ITEMS_T.c.position)
-)
-_LIVE_AT_POSITION = (
-    select(*_FACTS, *_AT_POSITION.selected_columns)
-    .select_from(
-        _ATTEMPTS_T.outerjoin(
-            _SERVED_JOIN,
-            (_ITEMS_T.c.attempt_id == _ATTEMPTS_T.c.id)
-            & (_ITEMS_T.c.position == bindparam("position")),
-        )
-    )
-    .where(_ATTEMPTS_T.c.id == bindparam("attempt_id"))
-)
-_ATTEMPTS_SEEN = Attempt.metadata.tables[Attempt.__tablename__].alias("seen")
-_SEEN_ANY_LEVEL = (
-    select(_ITEMS_T.c.item_id)
-    .join(_ATTEMPTS_SEEN, _ATTEMPTS_SEEN.c.id == _ITEMS_T.c.attempt_id)
-    .where(
-        _ATTEMPTS_SEEN.c.candidate_id == bindparam("candidate_id"),
-        _ATTEMPTS_SEEN.c.id != bindparam("attempt_id"),
-        _ATTEMPTS_SEEN.c.kind == bindparam("kind"),
-        _ATTEMPTS_SEEN.c.started_at < bindparam("started_at"),
-    )
-)
-_SEEN_AT_LEVEL = _SEEN_ANY_LEVEL.where(_ATTEMPTS_SEEN.c.level == bindparam("level"))
-
-
 async def _steps(session: AsyncSession, attempt: Facts) -> Sequence[Any]:
     """Every served position with its answer's correctness (``None``: not answered yet), in
     order: one query, plain rows (the hot path needs no ORM objects for the history)."""
-    return await session_live(session).rows(_STEPS, {"attempt_id": attempt.id})
+    return await session_live(session).rows(STEPS, {"attempt_id": attempt.id})
 
 
 def _order(ids: list[str], seed: int, position: int, stream: int, shuffle: bool) -> list[str]:
@@ -480,10 +348,10 @@ async def current_by_id(
     """:func:`current` for the candidate API: the attempt and its served items in one query."""
     if not check_secret(settings.pepper(), attempt_id, secret):
         raise NotFound("No such attempt.")
-    rows = (await session.execute(_LIVE_STEPS, {"attempt_id": attempt_id})).all()
+    rows = (await session.execute(LIVE_STEPS, {"attempt_id": attempt_id})).all()
     if not rows:
         raise NotFound("No such attempt.")
-    facts = _LiveFacts(*rows[0][: len(_FACTS)])
+    facts = LiveFacts(*rows[0][: len(FACTS)])
     return await _current(session, facts, [r for r in rows if r.position is not None])
 
 
@@ -501,7 +369,7 @@ async def _current(session: AsyncSession, attempt: Facts, steps: Sequence[Any]) 
             assert served is not None
             return Current(served, await _item(session, last.item_id), attempt)
         if not await session_live(session).insert_new(
-            _RESPONSES_T,
+            RESPONSES_T,
             {
                 "attempt_id": attempt.id,
                 "position": last.position,
@@ -525,7 +393,7 @@ async def _current(session: AsyncSession, attempt: Facts, steps: Sequence[Any]) 
     position = len(steps) + 1
     attempt_deadline = _attempt_deadline(version, attempt, position, now)
     values = _served_values(version, attempt, item, position, now, attempt_deadline)
-    if await session_live(session).insert_new(_ITEMS_T, values):
+    if await session_live(session).insert_new(ITEMS_T, values):
         if attempt_deadline != attempt.deadline:
             # the clock starts with the first item, in the transaction that serves it: a
             # request that loses the race for position 1 keeps the winner's deadline
@@ -536,12 +404,7 @@ async def _current(session: AsyncSession, attempt: Facts, steps: Sequence[Any]) 
     # a concurrent request served this position first: use its row
     row = await _row_of(session, attempt)
     await session.refresh(row)
-    served = await session.scalar(
-        select(AttemptItem)
-        .where(AttemptItem.attempt_id == row.id)
-        .order_by(AttemptItem.position.desc())
-        .limit(1)
-    )
+    served = await repository.last_served(session, row.id)
     assert served is not None
     return Current(served, await _item(session, served.item_id), row)
 
@@ -606,10 +469,10 @@ async def next_item(
     cached in this process, a concurrent request): the caller then runs the full rules."""
     if not check_secret(settings.pepper(), attempt_id, secret):
         raise NotFound("No such attempt.")
-    rows = await live.rows(_LIVE_STEPS, {"attempt_id": attempt_id})
+    rows = await live.rows(LIVE_STEPS, {"attempt_id": attempt_id})
     if not rows:
         raise NotFound("No such attempt.")
-    attempt = _LiveFacts(*rows[0][: len(_FACTS)])
+    attempt = LiveFacts(*rows[0][: len(FACTS)])
     version = _ENGINES.get(attempt.assessment_version_id)
     if attempt.status != AttemptStatus.in_progress or _due(attempt) or version is None:
         return None
@@ -628,7 +491,7 @@ async def next_item(
     if item is None or deadline != attempt.deadline:
         return None
     values = _served_values(version, attempt, item, position, now, deadline)
-    if not await live.insert_new(_ITEMS_T, values):
+    if not await live.insert_new(ITEMS_T, values):
         return None
     return NextItem(
         Served(position, now, values["deadline"], values["option_order"], values["target_order"]),
@@ -700,7 +563,7 @@ async def answer(
     acknowledgement; a different one is 409). Late answers are stored as timed out (wrong).
     ``device`` is stored with the answer."""
     served = (
-        await session.execute(_AT_POSITION, {"attempt_id": attempt.id, "position": position})
+        await session.execute(AT_POSITION, {"attempt_id": attempt.id, "position": position})
     ).first()
     return await _answer(session, attempt, served, position, given, device)
 
@@ -718,13 +581,13 @@ async def answer_by_id(
     if not check_secret(settings.pepper(), attempt_id, secret):
         raise NotFound("No such attempt.")
     row = (
-        await session.execute(_LIVE_AT_POSITION, {"attempt_id": attempt_id, "position": position})
+        await session.execute(LIVE_AT_POSITION, {"attempt_id": attempt_id, "position": position})
     ).first()
     if row is None:
         raise NotFound("No such attempt.")
     return await _answer(
         session,
-        _LiveFacts(*row[: len(_FACTS)]),
+        LiveFacts(*row[: len(FACTS)]),
         row if row.item_id is not None else None,
         position,
         given,
@@ -747,14 +610,14 @@ async def first_answer(
     process, a concurrent answer): the caller then runs the full rules."""
     if not check_secret(settings.pepper(), attempt_id, secret):
         raise NotFound("No such attempt.")
-    found = await live.rows(_LIVE_AT_POSITION, {"attempt_id": attempt_id, "position": position})
+    found = await live.rows(LIVE_AT_POSITION, {"attempt_id": attempt_id, "position": position})
     if not found:
         raise NotFound("No such attempt.")
     served = found[0]
     if served.item_id is None:
         raise WrongPosition(f"No item was served at position {position}.")
     item = _ITEMS.get(served.item_id)
-    attempt = _LiveFacts(*served[: len(_FACTS)])
+    attempt = LiveFacts(*served[: len(FACTS)])
     if (
         item is None
         or served.answered_at is not None
@@ -766,7 +629,7 @@ async def first_answer(
     now = utcnow()
     late = served.deadline is not None and now > served.deadline + GRACE
     if not await live.insert_new(
-        _RESPONSES_T,
+        RESPONSES_T,
         _response_values(attempt, served, item, position, canonical, correct, late, now, device),
     ):
         return None
@@ -824,7 +687,7 @@ async def _answer(
     now = utcnow()
     late = served.deadline is not None and now > served.deadline + GRACE
     if await session_live(session).insert_new(
-        _RESPONSES_T,
+        RESPONSES_T,
         _response_values(attempt, served, item, position, canonical, correct, late, now, device),
     ):
         return Ack(position, late, now, False)
@@ -929,10 +792,8 @@ async def _still_open(session: AsyncSession, attempt: Attempt) -> bool:
     assert session.bind is not None
     if session.bind.dialect.name != "postgresql":
         return True
-    await session.execute(
-        select(TestToken.id).where(TestToken.id == attempt.token_id).with_for_update(key_share=True)
-    )
-    status = await session.scalar(select(Attempt.status).where(Attempt.id == attempt.id))
+    await repository.lock_token(session, attempt.token_id)
+    status = await repository.status_of(session, attempt.id)
     if status == AttemptStatus.in_progress:
         return True
     await session.refresh(attempt)
@@ -1008,32 +869,18 @@ async def _cant_do_and_review(
     """The Can't-Do statements and review lessons of these codes, by code."""
     statements = {
         c.code: CantDo(code=c.code, skill=c.skill, level=c.level, text=c.cannot_text)
-        for c in (
-            await session.scalars(select(CanDoStatement).where(CanDoStatement.code.in_(codes)))
-        ).all()
+        for c in await repository.can_do_statements(session, codes)
     }
     lessons = {
         r.code: ReviewLesson(code=r.code, title=r.title, url=r.url)
-        for r in (
-            await session.scalars(select(LessonRow).where(LessonRow.code.in_(lesson_codes)))
-        ).all()
+        for r in await repository.review_lessons(session, lesson_codes)
     }
     return statements, lessons
 
 
 async def sweep(session: AsyncSession) -> int:
     """Finish every attempt past its deadline (finish time = deadline). Returns how many."""
-    due = (
-        await session.scalars(
-            select(Attempt)
-            .where(
-                Attempt.status == AttemptStatus.in_progress,
-                Attempt.deadline.is_not(None),
-                Attempt.deadline < utcnow() - GRACE,
-            )
-            .limit(500)
-        )
-    ).all()
+    due = await repository.due_attempts(session, utcnow() - GRACE)
     for attempt in due:
         await finish(session, attempt, reason="deadline", at=attempt.deadline)
     return len(due)
