@@ -35,7 +35,6 @@ ALLOWED: dict[str, str] = {
 PENDING: frozenset[str] = frozenset(
     {
         "kit/pagination.py",
-        "web/take.py",
     }
 )
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.models import (
@@ -263,3 +263,24 @@ async def due_attempts(
             .limit(limit)
         )
     ).all()
+
+
+async def has_served_items(session: AsyncSession, attempt_id: uuid.UUID) -> bool:
+    """Whether any item was served in the attempt."""
+    return bool(await session.scalar(select(exists().where(AttemptItem.attempt_id == attempt_id))))
+
+
+async def any_listening(session: AsyncSession, ids: list[uuid.UUID]) -> bool:
+    """Whether any of these items is a listening item."""
+    return bool(
+        await session.scalar(select(exists().where(Item.id.in_(ids), Item.skill == "listening")))
+    )
+
+
+async def any_timed(session: AsyncSession, ids: list[uuid.UUID]) -> bool:
+    """Whether any of these items has its own time limit."""
+    return bool(
+        await session.scalar(
+            select(exists().where(Item.id.in_(ids), Item.time_limit_seconds.is_not(None)))
+        )
+    )

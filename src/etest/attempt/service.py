@@ -886,6 +886,30 @@ async def sweep(session: AsyncSession) -> int:
     return len(due)
 
 
+async def has_started(session: AsyncSession, attempt: Attempt) -> bool:
+    """Whether the attempt served its first item (the start page is behind it)."""
+    return await repository.has_served_items(session, attempt.id)
+
+
+@dataclass
+class StartFacts:
+    """What the start page shows of an attempt's pinned version."""
+
+    version: _Version
+    listening: bool  # the pool has listening items (the sound check is offered)
+    item_limits: bool  # items are timed one by one
+
+
+async def start_facts(session: AsyncSession, attempt: Attempt) -> StartFacts:
+    """The pinned version of ``attempt`` and what its item pool asks of the candidate."""
+    version = await load_version(session, attempt.assessment_version_id)
+    engine = version.version.engine
+    ids = engine_item_ids(engine)
+    listening = await repository.any_listening(session, ids)
+    item_limits = bool(engine.get("item_time_limits")) or await repository.any_timed(session, ids)
+    return StartFacts(version, listening, item_limits)
+
+
 async def get_for_candidate(
     session: AsyncSession, settings: Settings, attempt_id: uuid.UUID, secret: str | None
 ) -> Attempt:

@@ -15,7 +15,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.attempt import service
@@ -24,7 +23,6 @@ from etest.attempt.errors import AnswerConflict, AttemptFinished, WrongPosition
 from etest.attempt.outcome import AttemptStatus, Kind, PtOutcome, PtStatus
 from etest.attempt.outcome import load as load_outcome
 from etest.attempt.schemas import AttemptState
-from etest.attempt.service import engine_item_ids
 from etest.certificate import service as certificate_service
 from etest.certificate.endpoints import RendererDep, pdf_response
 from etest.config import Settings
@@ -189,7 +187,7 @@ async def attempt_page(
     if attempt.status == AttemptStatus.in_progress and not await service.expire_if_due(
         session, attempt
     ):
-        if not await _started(session, attempt):
+        if not await service.has_started(session, attempt):
             return await _start_page(session, attempt, credential)
         current = await service.current(session, settings, attempt)
         if current.served is not None and current.item is not None:
@@ -204,10 +202,6 @@ async def attempt_page(
     return await _finished_page(session, attempt)
 
 
-async def _started(session: AsyncSession, attempt: Attempt) -> bool:
-    return bool(await session.scalar(select(exists().where(AttemptItem.attempt_id == attempt.id))))
-
-
 def _remaining(deadline: datetime | None, now: datetime) -> float | None:
     return None if deadline is None else max(0.0, (deadline - now).total_seconds())
 
@@ -215,17 +209,9 @@ def _remaining(deadline: datetime | None, now: datetime) -> float | None:
 async def _start_page(
     session: AsyncSession, attempt: Attempt, credential: cookie.Credential
 ) -> Response:
-    version = await service.load_version(session, attempt.assessment_version_id)
+    facts = await service.start_facts(session, attempt)
+    version = facts.version
     engine = version.version.engine
-    ids = engine_item_ids(engine)
-    listening = bool(
-        await session.scalar(select(exists().where(Item.id.in_(ids), Item.skill == "listening")))
-    )
-    item_limits = bool(engine.get("item_time_limits")) or bool(
-        await session.scalar(
-            select(exists().where(Item.id.in_(ids), Item.time_limit_seconds.is_not(None)))
-        )
-    )
     total = int(getattr(version.engine, "total", 0)) or None
     limit = engine.get("time_limit_seconds")
     return render(
@@ -236,8 +222,8 @@ async def _start_page(
         total=total,
         time_limit_minutes=round(limit / 60) if limit else None,
         remaining=_remaining(attempt.deadline, utcnow()),
-        item_limits=item_limits,
-        listening=listening,
+        item_limits=facts.item_limits,
+        listening=facts.listening,
         csrf=cookie.csrf_token(credential),
     )
 
