@@ -376,3 +376,21 @@ async def test_the_clock_starts_with_the_first_item(
     deadline = datetime.fromisoformat(state["deadline"])
     served = datetime.fromisoformat(item["served_at"])
     assert deadline - served == timedelta(seconds=1800)
+
+
+async def test_the_finished_event_keeps_its_id_through_the_outbox_api(
+    app: FastAPI, client: httpx.AsyncClient, course: Course
+) -> None:
+    """``finish`` enqueues ``attempt.finished`` with the outbox's API: the event's id is still
+    the one receivers de-duplicate on, written out here as it was before."""
+    taker = Taker(app, client, await course.token(client, "CT", "A1"))
+    await taker.start()
+    await taker.run(all_right)
+    expected = uuid.uuid5(uuid.NAMESPACE_URL, f"etest:attempt.finished:{taker.attempt_id}")
+    async with transaction(app.state.sessionmaker) as session:
+        event = await session.get(OutboxEvent, expected)
+        attempt = await session.get(Attempt, uuid.UUID(taker.attempt_id))
+    assert event is not None and attempt is not None
+    assert event.topic == "attempt.finished" and event.payload["event_id"] == str(expected)
+    assert event.organization_id == attempt.organization_id
+    assert event.payload["attempt_id"] == taker.attempt_id

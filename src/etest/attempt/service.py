@@ -72,13 +72,13 @@ from etest.models import (
     Candidate,
     Item,
     Organization,
-    OutboxEvent,
     Plan,
     Response,
     TestToken,
 )
 from etest.models.base import utcnow
 from etest.organization.service import require_live
+from etest.outbox.jobs import enqueue, outbox_id
 from etest.review.service import ensure_may_start_ct
 
 #: Answers arriving this long after a deadline still count (network latency), never more.
@@ -759,23 +759,23 @@ async def finish(
         candidate.pt_level = result.level
         if org.settings.get("disable_candidate_after_pt"):
             candidate.disabled = True
-    event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"etest:attempt.finished:{attempt.id}")
-    session.add(
-        OutboxEvent(
-            id=event_id,
-            topic="attempt.finished",
-            organization_id=org.id,
-            payload={
-                "event_id": str(event_id),
-                "attempt_id": str(attempt.id),
-                "candidate_id": str(candidate.id),
-                "uic": org.uic,
-                "kind": attempt.kind,
-                "level": attempt.level,
-                "finished_at": finished_at.isoformat(),
-                "outcome": outcome,
-            },
-        )
+    # the event's id is the outbox's rule for (topic, key): one event per attempt
+    key = str(attempt.id)
+    await enqueue(
+        session,
+        "attempt.finished",
+        {
+            "event_id": str(outbox_id("attempt.finished", key)),
+            "attempt_id": str(attempt.id),
+            "candidate_id": str(candidate.id),
+            "uic": org.uic,
+            "kind": attempt.kind,
+            "level": attempt.level,
+            "finished_at": finished_at.isoformat(),
+            "outcome": outcome,
+        },
+        key=key,
+        organization_id=org.id,
     )
     await session.flush()
     return attempt
