@@ -187,8 +187,7 @@ async def start_attempt(
         session,
         settings,
         body.token,
-        user_agent=request.headers.get("user-agent"),
-        ip=client_ip(request),
+        device=device(request),
     )
     await session.flush()
     response.status_code = 200 if resumed else 201

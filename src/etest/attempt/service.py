@@ -160,7 +160,7 @@ async def _latest_version(session: AsyncSession, code: str) -> AssessmentVersion
 
 
 async def start(
-    session: AsyncSession, settings: Settings, code: str, *, user_agent: str | None, ip: str | None
+    session: AsyncSession, settings: Settings, code: str, *, device: Device
 ) -> tuple[Attempt, bool]:
     """Start an attempt with a token, or resume its open one; returns (attempt, resumed).
 
@@ -211,8 +211,7 @@ async def start(
         seed=secrets.randbits(62),
         attempt_number=number,
         started_at=utcnow(),
-        user_agent=(user_agent or "")[:500] or None,
-        ip=ip,
+        **device.columns(),
     )
     try:
         async with session.begin_nested():
@@ -533,14 +532,15 @@ class Ack:
 
 
 class Device(NamedTuple):
-    """Where a candidate's request came from, stored with each answer (the attempt keeps the
-    device it was started on): the client IP as the start takes it, and the user agent."""
+    """Where a candidate's request came from: stored with the attempt when it starts and with
+    each answer; the client IP and the user agent."""
 
     ip: str | None = None
     user_agent: str | None = None
 
     def columns(self) -> dict[str, str | None]:
-        """The ``responses`` columns, cut to their sizes."""
+        """The ``ip`` and ``user_agent`` columns (of attempts and responses), cut to their
+        sizes."""
         return {
             "ip": (self.ip or "")[:64] or None,
             "user_agent": (self.user_agent or "")[:500] or None,

@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.attempt import service
-from etest.attempt.endpoints import client_ip, device, item_view, state_of
+from etest.attempt.endpoints import device, item_view, state_of
 from etest.attempt.errors import AnswerConflict, AttemptFinished, WrongPosition
 from etest.attempt.outcome import AttemptStatus, Kind, PtOutcome, PtStatus
 from etest.attempt.outcome import load as load_outcome
@@ -106,8 +106,7 @@ async def _start(
             session,
             settings,
             code,
-            user_agent=request.headers.get("user-agent"),
-            ip=client_ip(request),
+            device=device(request),
         )
         await session.flush()
     except EtestError as exc:
