@@ -341,7 +341,7 @@ async def test_null_settings_flag_is_422(client: httpx.AsyncClient, tree: Tree) 
 async def test_null_candidate_name_is_422(client: httpx.AsyncClient, tree: Tree) -> None:
     """A null first or last name was stored as NULL into a NOT NULL column: a 409 "retry it"."""
     candidate = await create_candidate(client, tree.key["A"], uic=tree.uic["A"], first_name="Ann")
-    for field in ("first_name", "last_name"):
+    for field in ("first_name", "last_name", "email", "hidden", "disabled"):
         resp = await client.patch(
             f"/api/v1/candidates/{candidate['id']}", headers=tree.key["A"], json={field: None}
         )

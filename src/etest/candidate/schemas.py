@@ -39,9 +39,9 @@ class CandidateCreate(_CandidateFields):
 class CandidateUpdate(_CandidateFields):
     first_name: NameText = omittable(max_length=150)  # "" clears it; null is no name
     last_name: NameText = omittable(max_length=150)
-    email: EmailStr | None = None
-    hidden: bool | None = None
-    disabled: bool | None = None
+    email: EmailStr = omittable()
+    hidden: bool = omittable()
+    disabled: bool = omittable()
 
 
 class CandidateOut(Output):

@@ -65,16 +65,11 @@ async def update(
     actor.require("write")
     changes = body.model_dump(exclude_unset=True)
     if "email" in changes:
-        if changes["email"] is None:
-            raise InvalidValue("email cannot be null.")
         changes["email"] = str(changes["email"]).lower()
         if changes["email"] != candidate.email and await repository.email_taken(
             session, changes["email"], candidate.root_organization_id
         ):
             raise _email_registered()
-    for flag in ("hidden", "disabled"):
-        if flag in changes and changes[flag] is None:
-            raise InvalidValue(f"{flag} cannot be null.")
     if "plan_code" in changes:
         changes["plan_code"] = await require_plan_code(session, changes["plan_code"])
         if changes["plan_code"] != candidate.plan_code:

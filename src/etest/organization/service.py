@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.audit.service import record
 from etest.auth.actor import Actor
-from etest.errors import Forbidden, InvalidValue
+from etest.errors import Forbidden
 from etest.kit.ssrf import UrlRefused, UrlUnresolved, vet_url
 from etest.kit.webhook_signing import SECRET_OVERLAP
 from etest.models import Organization
@@ -266,8 +266,6 @@ async def update(
     for key, value in changes.items():
         if key == "callback_secret":
             continue
-        if key in ("name", "region", "timezone", "is_active") and value is None:
-            raise InvalidValue(f"{key} cannot be null.")
         setattr(org, key, str(value) if key in ("logo_url", "callback_url") and value else value)
     if body.settings is not None:
         merged = {**org.settings, **body.settings.model_dump(exclude_unset=True)}
