@@ -22,8 +22,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "etest"
 Edges = dict[str, dict[str, list[str]]]
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+def _module_name(path: Path, src: Path) -> str:
+    parts = list(path.relative_to(src.parent).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -37,8 +37,8 @@ def _node(module: str) -> str | None:
     return parts[1] if len(parts) > 1 else "etest"
 
 
-def _is_module(node: str) -> bool:
-    return (SRC / node).is_dir() or (SRC / f"{node}.py").is_file()
+def _is_module(node: str, src: Path) -> bool:
+    return (src / node).is_dir() or (src / f"{node}.py").is_file()
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -78,19 +78,21 @@ def _imports(tree: ast.Module, module: str, is_package: bool) -> list[tuple[str,
     return found
 
 
-def package_graph() -> Edges:
-    """node → imported node → the places (``file:line``) that import it."""
+def package_graph(src: Path = SRC) -> Edges:
+    """node → imported node → the places (``file:line``) that import it, for the ``etest``
+    package at ``src`` (this checkout's by default; bench/code_metrics.py passes an export of
+    another revision)."""
     edges: Edges = defaultdict(lambda: defaultdict(list))
-    for path in sorted(SRC.rglob("*.py")):
-        module = _module_name(path)
+    for path in sorted(src.rglob("*.py")):
+        module = _module_name(path, src)
         source = _node(module)
         assert source is not None
         tree = ast.parse(path.read_text(), filename=str(path))
         for target, line in _imports(tree, module, path.name == "__init__.py"):
             node = _node(target)
             # `from etest import __version__` names an attribute, not a module: no node
-            if node is not None and node not in (source, "etest") and _is_module(node):
-                edges[source][node].append(f"{path.relative_to(SRC.parent)}:{line}")
+            if node is not None and node not in (source, "etest") and _is_module(node, src):
+                edges[source][node].append(f"{path.relative_to(src.parent)}:{line}")
     return edges
 
 
