@@ -15,7 +15,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from etest.attempt import service
+from etest.attempt import cache
 from etest.db import transaction
 from etest.models import Response
 from tests.attempt.conftest import Course, key_of, right
@@ -88,7 +88,7 @@ async def test_each_answer_keeps_its_device_and_the_result_shows_them(
         second = await _answer_next(app, laptop, attempt_id, on_laptop)
         # the full rules store it too (a process that has not cached the item yet)
         await laptop.get(f"/api/v1/attempts/{attempt_id}/item", headers=on_laptop)
-        service._ITEMS.clear()
+        cache.ITEMS.clear()
         third = await _answer_next(app, laptop, attempt_id, on_laptop)
     assert await _stored(app, attempt_id) == {first: PHONE, second: LAPTOP, third: LAPTOP}
 

@@ -16,7 +16,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from etest.attempt.service import attempt_secret, sweep
+from etest.attempt.secret import attempt_secret
+from etest.attempt.service import sweep
 from etest.db import transaction
 from etest.models import Attempt, AttemptItem, Item, OutboxEvent
 from etest.outbox.jobs import JobContext

@@ -303,7 +303,7 @@ async def test_unexpected_errors_are_an_html_page(
     async def broken(*_: object, **__: object) -> None:
         raise RuntimeError("boom: secret internals")
 
-    monkeypatch.setattr("etest.web.take.service.current", broken)
+    monkeypatch.setattr("etest.web.take.delivery.serve", broken)
     resp = await page_client.post(f"{path}/start", data={"csrf": csrf_of(start)})
     html = assert_html_page(resp, 500)
     assert "boom" not in html and "Something went wrong" in html

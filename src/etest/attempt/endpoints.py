@@ -9,158 +9,27 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from etest.attempt import service
-from etest.attempt.outcome import AttemptStatus, Kind, dump, load
+from etest.attempt import delivery, service
+from etest.attempt.delivery import Current, Pending
+from etest.attempt.device import Device
 from etest.attempt.schemas import (
     AnswerAck,
     AnswerIn,
-    AnswerView,
     AttemptStart,
     AttemptStarted,
     AttemptState,
     CurrentItem,
-    ItemView,
-    MediaView,
-    OptionView,
-    Progress,
-    StimulusView,
 )
+from etest.attempt.secret import attempt_secret
+from etest.attempt.views import item_view, state_of
 from etest.config import Settings
 from etest.db import transaction
 from etest.deps import SessionDep, SettingsDep
-from etest.models import Attempt, AttemptItem, Item, Organization
+from etest.models import Attempt
 
 router = APIRouter(prefix="/api/v1/attempts", tags=["attempts"])
 _secret = HTTPBearer(auto_error=False, description="The attempt secret from POST /attempts")
 SecretDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_secret)]
-
-#: What a candidate may see of an outcome (the rest is for admins and reports).
-_PT_FIELDS = (
-    "kind",
-    "status",
-    "level",
-    "position",
-    "level_probabilities",
-    "correct",
-    "answered",
-    "served",
-    "min_answers",
-    "skills",
-    "areas_for_improvement",
-    "duration_seconds",
-    "finish_reason",
-)
-_CT_FIELDS = (
-    "kind",
-    "score",
-    "pass_mark",
-    "passed",
-    "status",
-    "total",
-    "correct",
-    "incorrect",
-    "answered",
-    "served",
-    "cant_do",
-    "review_list",
-    "continue_package",
-    "next_level",
-    "attempt_number",
-    "duration_seconds",
-    "finish_reason",
-    "skills",
-)
-
-
-def _media(ref: dict[str, Any] | None) -> MediaView | None:
-    if not ref:
-        return None
-    return MediaView(
-        url=f"/media/{ref['media']}", content_type=ref["content_type"], alt=ref.get("alt")
-    )
-
-
-def _options(options: list[dict[str, Any]], order: list[str]) -> list[OptionView]:
-    by_id = {o["id"]: o for o in options}
-    return [
-        OptionView(
-            id=i,
-            text=by_id[i].get("text"),
-            image=_media(by_id[i].get("image")),
-            audio=_media(by_id[i].get("audio")),
-        )
-        for i in order
-        if i in by_id
-    ]
-
-
-async def _total(session: AsyncSession, attempt: service.Facts) -> int | None:
-    version = await service.load_version(session, attempt.assessment_version_id)
-    return service.planned_total(version, attempt)
-
-
-def item_view(
-    served: AttemptItem | service.Served, item: Item, answered: int, total: int | None
-) -> ItemView:
-    stim = item.stimulus
-    return ItemView(
-        position=served.position,
-        type=item.type,
-        skill=item.skill,
-        prompt=item.prompt,
-        stimulus=None
-        if not stim
-        else StimulusView(
-            text=stim.get("text"), image=_media(stim.get("image")), audio=_media(stim.get("audio"))
-        ),
-        options=_options(item.options, served.option_order),
-        targets=_options(item.targets, served.target_order),
-        served_at=served.served_at,
-        deadline=served.deadline,
-        progress=Progress(answered=answered, total=total),
-    )
-
-
-async def state_of(session: AsyncSession, attempt: Attempt, *, fresh: bool = False) -> AttemptState:
-    """The attempt's state for the candidate (``fresh``: just started, nothing served yet)."""
-    rows = [] if fresh else await service.positions(session, attempt.id)
-    responses = [r for r in rows if r.answered_at is not None]
-    served = [r.position for r in rows]
-    org = await session.get(Organization, attempt.organization_id)
-    show = bool(org is None or org.settings.get("show_result_to_candidate", True))
-    outcome = None
-    if attempt.outcome is not None and show:
-        # through the type, so outcomes stored by earlier versions read as the results API
-        # reads them (etest.attempt.outcome)
-        stored = dump(load(attempt.outcome))
-        fields = _PT_FIELDS if attempt.kind == Kind.PT else _CT_FIELDS
-        outcome = {k: stored.get(k) for k in fields}
-    open_positions = sorted(set(served) - {r.position for r in responses})
-    return AttemptState(
-        id=attempt.id,
-        kind=attempt.kind,
-        level=attempt.level,
-        status=attempt.status,
-        attempt_number=attempt.attempt_number,
-        started_at=attempt.started_at,
-        deadline=attempt.deadline,
-        finished_at=attempt.finished_at,
-        progress=Progress(answered=len(responses), total=await _total(session, attempt)),
-        answers=[
-            AnswerView(
-                position=r.position,
-                answer=r.answer,
-                timed_out=r.timed_out,
-                answered_at=r.answered_at,
-            )
-            for r in responses
-        ],
-        current_position=open_positions[0]
-        if open_positions and attempt.status == AttemptStatus.in_progress
-        else None,
-        outcome=outcome,
-        result_hidden=attempt.outcome is not None and not show,
-    )
 
 
 def client_ip(request: Request) -> str | None:
@@ -168,9 +37,9 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def device(request: Request) -> service.Device:
+def device(request: Request) -> Device:
     """The device a request came from, as the start records it (IP as :func:`client_ip`)."""
-    return service.Device(client_ip(request), request.headers.get("user-agent"))
+    return Device(client_ip(request), request.headers.get("user-agent"))
 
 
 @router.post("", response_model=AttemptStarted, responses={201: {"model": AttemptStarted}})
@@ -194,7 +63,7 @@ async def start_attempt(
     return AttemptStarted(
         attempt_id=attempt.id,
         resumed=resumed,
-        secret=service.attempt_secret(settings.pepper(), attempt.id),
+        secret=attempt_secret(settings.pepper(), attempt.id),
         state=await state_of(session, attempt, fresh=not resumed),
     )
 
@@ -221,10 +90,19 @@ async def get_attempt(
 
 
 # The two routes below carry nearly all of the traffic (a candidate's every item): they take
-# no session dependency. The common case runs on the hot path's own connection
-# (etest.attempt.live, no ORM session and no transaction of its own on PostgreSQL); anything
-# else (the end of the test, timers, replays, resumes, races) on an ORM session in a transaction
-# committed before the response, with the full rules of etest.attempt.service.
+# no session dependency. etest.attempt.delivery reads the facts and applies the rules' decision on
+# the hot path (etest.attempt.live: no ORM session, no transaction of its own on PostgreSQL) when
+# it can; what it cannot apply (the end of the test, timers, resumes, races) it hands to an ORM
+# session in a transaction committed before the response.
+
+
+def current_body(current: Current) -> CurrentItem:
+    """The body of an item being served (every position before it is answered)."""
+    assert current.served is not None and current.item is not None
+    answered = current.served.position - 1
+    return CurrentItem(
+        finished=False, item=item_view(current.served, current.item, answered, current.total)
+    )
 
 
 @router.get("/{attempt_id}/item", response_model=CurrentItem)
@@ -233,32 +111,16 @@ async def get_current_item(request: Request, attempt_id: uuid.UUID, credentials:
     ``finished`` with the attempt's state."""
     settings: Settings = request.app.state.settings
     secret = credentials.credentials if credentials else None
-    fast = await request.app.state.live.run(
-        lambda live: service.next_item(live, settings, attempt_id, secret)
-    )
-    if fast is not None:
-        return _json(
-            CurrentItem(
-                finished=False,
-                item=item_view(fast.served, fast.item, fast.served.position - 1, fast.total),
-            )
-        )
-    async with transaction(request.app.state.sessionmaker) as session:
-        current = await service.current_by_id(session, settings, attempt_id, secret)
-        if current.served is None or current.item is None:
-            assert isinstance(current.attempt, Attempt)  # a finished attempt is read whole
-            body = CurrentItem(finished=True, state=await state_of(session, current.attempt))
-        else:
-            body = CurrentItem(
-                finished=False,
-                item=item_view(
-                    current.served,
-                    current.item,
-                    current.served.position - 1,
-                    await _total(session, current.attempt),
-                ),
-            )
-    return _json(body)
+    current = await delivery.serve(request.app.state.live, settings, attempt_id, secret)
+    if isinstance(current, Pending):
+        async with transaction(request.app.state.sessionmaker) as session:
+            current = await delivery.serve_in(session, settings, attempt_id, secret, current)
+            if current.served is None:
+                assert isinstance(current.attempt, Attempt)  # a finished attempt is read whole
+                return _json(
+                    CurrentItem(finished=True, state=await state_of(session, current.attempt))
+                )
+    return _json(current_body(current))
 
 
 @router.post("/{attempt_id}/responses", response_model=AnswerAck)
@@ -270,17 +132,12 @@ async def answer_item(
     after the answer is committed."""
     settings: Settings = request.app.state.settings
     secret = credentials.credentials if credentials else None
-    sender = device(request)
-    ack = await request.app.state.live.run(
-        lambda live: service.first_answer(
-            live, settings, attempt_id, secret, body.position, body.answer, sender
-        )
-    )
-    if ack is None:
+    sender, read = device(request), delivery.given(body.answer)
+    args = (settings, attempt_id, secret, body.position, read, sender)
+    ack = await delivery.answer(request.app.state.live, *args)
+    if isinstance(ack, Pending):
         async with transaction(request.app.state.sessionmaker) as session:
-            ack = await service.answer_by_id(
-                session, settings, attempt_id, secret, body.position, body.answer, sender
-            )
+            ack = await delivery.answer_in(session, *args, pending=ack)
     return _json(
         AnswerAck(
             position=ack.position,

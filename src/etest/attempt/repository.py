@@ -54,6 +54,8 @@ AT_POSITION = (
         ITEMS_T.c.item_id,
         ITEMS_T.c.served_at,
         ITEMS_T.c.deadline,
+        ITEMS_T.c.option_order,
+        ITEMS_T.c.target_order,
         RESPONSES_T.c.answer,
         RESPONSES_T.c.timed_out,
         RESPONSES_T.c.answered_at,

@@ -17,23 +17,26 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from etest.attempt import service
-from etest.attempt.endpoints import device, item_view, state_of
-from etest.attempt.errors import AnswerConflict, AttemptFinished, WrongPosition
+from etest.attempt import delivery, pinned, service
+from etest.attempt.delivery import Current, Pending, Served
+from etest.attempt.endpoints import device
+from etest.attempt.errors import AnswerConflict, AttemptFinished, InvalidAnswer, WrongPosition
 from etest.attempt.outcome import AttemptStatus, Kind, PtOutcome, PtStatus
 from etest.attempt.outcome import load as load_outcome
+from etest.attempt.rules import Facts
 from etest.attempt.schemas import AttemptState
+from etest.attempt.secret import attempt_secret, check_secret
+from etest.attempt.views import item_view, state_of
 from etest.certificate import service as certificate_service
 from etest.certificate.endpoints import RendererDep, pdf_response
 from etest.config import Settings
 from etest.deps import SessionDep, SettingsDep
 from etest.errors import EtestError, Forbidden, NotFound
 from etest.kit.levels import level_meaning
-from etest.models import Attempt, AttemptItem, Item
-from etest.models import Response as ResponseRow
+from etest.models import Attempt, Item
 from etest.models.base import utcnow
 from etest.web import cookie
-from etest.web.forms import Given, parse_answer
+from etest.web.forms import Given, Parsed, parse_answer
 from etest.web.pages import PageRoute, error_page, render
 from etest.web.texts import kind_name, skill_name
 
@@ -72,7 +75,7 @@ async def token_form(
         return await _start(request, session, settings, token, link=True)
     credential = cookie.read(request)
     resume = None
-    if credential is not None and service.check_secret(
+    if credential is not None and check_secret(
         settings.pepper(), credential.attempt_id, credential.secret
     ):
         resume = f"/take/{credential.attempt_id}"
@@ -121,55 +124,80 @@ async def _start(
         response = render("continue.html", target=target)
     else:
         response = _see_other(target)
-    cookie.write(
-        request, response, attempt.id, service.attempt_secret(settings.pepper(), attempt.id)
-    )
+    cookie.write(request, response, attempt.id, attempt_secret(settings.pepper(), attempt.id))
     return response
 
 
 # ---------------------------------------------------------------------------- the attempt
 
 
+def _gone() -> NotFound:
+    return NotFound(
+        "This test is not open in this browser. Enter your token again to go on where you left off."
+    )
+
+
+def _credential(request: Request, attempt_id: str) -> cookie.Credential:
+    """This browser's credential for the attempt named in the path (checked against the
+    attempt's secret by the service, which reads the attempt)."""
+    try:
+        wanted = uuid.UUID(attempt_id)
+    except ValueError:
+        raise _gone() from None
+    credential = cookie.read(request)
+    if credential is None or credential.attempt_id != wanted:
+        raise _gone()
+    return credential
+
+
 async def _authorised(
     request: Request, session: AsyncSession, settings: Settings, attempt_id: str
 ) -> tuple[Attempt, cookie.Credential]:
     """The attempt named in the path, when this browser's cookie holds its secret."""
-    gone = NotFound(
-        "This test is not open in this browser. Enter your token again to go on where you left off."
-    )
+    credential = _credential(request, attempt_id)
     try:
-        wanted = uuid.UUID(attempt_id)
-    except ValueError:
-        raise gone from None
-    credential = cookie.read(request)
-    if credential is None or credential.attempt_id != wanted:
-        raise gone
-    try:
-        attempt = await service.get_for_candidate(session, settings, wanted, credential.secret)
+        attempt = await service.get_for_candidate(
+            session, settings, credential.attempt_id, credential.secret
+        )
     except NotFound:
-        raise gone from None
+        raise _gone() from None
     return attempt, credential
 
 
-async def _checked(
-    request: Request, session: AsyncSession, settings: Settings, attempt_id: str
-) -> tuple[Attempt, cookie.Credential, Any]:
-    """As :func:`_authorised`, for a POST: also the form, with its CSRF field checked."""
-    attempt, credential = await _authorised(request, session, settings, attempt_id)
+async def _posted(request: Request, attempt_id: str) -> tuple[cookie.Credential, Any]:
+    """The credential and the form of a POST, the form ``None`` when its CSRF field is wrong."""
+    credential = _credential(request, attempt_id)
     form = await request.form()
-    if not cookie.csrf_ok(credential, form.get("csrf")):
-        return attempt, credential, None
-    return attempt, credential, form
+    return credential, form if cookie.csrf_ok(credential, form.get("csrf")) else None
 
 
-def _stale_form(attempt: Attempt) -> Response:
+def _stale_form(attempt_id: uuid.UUID) -> Response:
     return error_page(
         403,
         "This form is out of date or did not come from this page, so it "
         "was not accepted. Go back to your test and answer again.",
-        back=f"/take/{attempt.id}",
+        back=f"/take/{attempt_id}",
         back_text="Back to your test",
     )
+
+
+async def _serve(
+    request: Request,
+    session: AsyncSession,
+    settings: Settings,
+    credential: cookie.Credential,
+    *,
+    may_start: bool,
+) -> Current:
+    """The current item through the same service as the API's (the hot path first)."""
+    args = (settings, credential.attempt_id, credential.secret)
+    try:
+        current = await delivery.serve(request.app.state.live, *args, may_start=may_start)
+        if isinstance(current, Pending):
+            current = await delivery.serve_in(session, *args, current, may_start=may_start)
+    except NotFound:
+        raise _gone() from None
+    return current
 
 
 @router.get("/take/{attempt_id}")
@@ -181,23 +209,22 @@ async def attempt_page(
     n: str | None = None,
 ) -> Response:
     """Whatever the attempt is at: start page, current item (the same on every reload), or
-    the result."""
-    attempt, credential = await _authorised(request, session, settings, attempt_id)
-    if attempt.status == AttemptStatus.in_progress and not await service.expire_if_due(
-        session, attempt
-    ):
-        if not await service.has_started(session, attempt):
-            return await _start_page(session, attempt, credential)
-        current = await service.current(session, settings, attempt)
-        if current.served is not None and current.item is not None:
-            return await _item_page(
-                session,
-                attempt,
-                credential,
-                current.served,
-                current.item,
-                notice=NOTICES.get(n or ""),
-            )
+    the result. An item page costs what the API's ``GET …/item`` costs."""
+    credential = _credential(request, attempt_id)
+    current = await _serve(request, session, settings, credential, may_start=False)
+    if current.served is not None and current.item is not None:
+        return _item_page(
+            current.attempt,
+            credential,
+            current.served,
+            current.item,
+            current.total,
+            notice=NOTICES.get(n or ""),
+        )
+    attempt = await session.get(Attempt, credential.attempt_id)
+    assert attempt is not None  # the service found it
+    if not current.started:
+        return await _start_page(session, attempt, credential)
     return await _finished_page(session, attempt)
 
 
@@ -211,14 +238,13 @@ async def _start_page(
     facts = await service.start_facts(session, attempt)
     version = facts.version
     engine = version.version.engine
-    total = int(getattr(version.engine, "total", 0)) or None
     limit = engine.get("time_limit_seconds")
     return render(
         "start.html",
         attempt=attempt,
         title=version.version.title,
         kind=kind_name(attempt.kind),
-        total=total,
+        total=pinned.planned_total(version, attempt),
         time_limit_minutes=round(limit / 60) if limit else None,
         remaining=_remaining(attempt.deadline, utcnow()),
         item_limits=facts.item_limits,
@@ -231,26 +257,26 @@ async def _start_page(
 async def start_items(
     request: Request, session: SessionDep, settings: SettingsDep, attempt_id: str
 ) -> Response:
-    attempt, _, form = await _checked(request, session, settings, attempt_id)
+    credential, form = await _posted(request, attempt_id)
     if form is None:
-        return _stale_form(attempt)
-    await service.current(session, settings, attempt)  # serves the first item
-    return _see_other(f"/take/{attempt.id}")
+        return _stale_form(credential.attempt_id)
+    await _serve(request, session, settings, credential, may_start=True)  # the first item
+    return _see_other(f"/take/{credential.attempt_id}")
 
 
-async def _item_page(
-    session: AsyncSession,
-    attempt: Attempt,
+def _item_page(
+    attempt: Facts,
     credential: cookie.Credential,
-    served: AttemptItem,
+    served: Any,
     item: Item,
+    total: int | None,
     *,
     notice: str | None = None,
     error: str | None = None,
     given: Given | None = None,
 ) -> Response:
-    state = await state_of(session, attempt)
-    view = item_view(served, item, served.position - 1, state.progress.total)
+    answered = served.position - 1  # every position before the open one is answered
+    view = item_view(served, item, answered, total)
     now = utcnow()
     timers = []
     if served.deadline is not None and served.deadline != attempt.deadline:
@@ -263,8 +289,8 @@ async def _item_page(
         attempt=attempt,
         item=view,
         kind=attempt.kind,
-        answered=state.progress.answered,
-        total=state.progress.total,
+        answered=answered,
+        total=total,
         timers=timers,
         notice=notice,
         error=error,
@@ -273,45 +299,85 @@ async def _item_page(
     )
 
 
+class _FormReader:
+    """Reads the answer from the page's form once the served item is known (the service's
+    :data:`~etest.attempt.delivery.Reader`), keeping what it saw to show the form again."""
+
+    def __init__(self, form: Any, position: int) -> None:
+        self.form, self.position = form, position
+        self.parsed: Parsed | None = None
+        self.item: Item | None = None
+        self.served: Any = None
+
+    def __call__(self, item: Item, served: Any) -> Any:
+        self.item, self.served = item, served
+        self.parsed = parse_answer(item.type, self.form, served.option_order, served.target_order)
+        if self.parsed.error is not None:
+            raise InvalidAnswer(self.parsed.error)
+        return self.parsed.answer
+
+
 @router.post("/take/{attempt_id}/answer")
 async def answer(
     request: Request, session: SessionDep, settings: SettingsDep, attempt_id: str
 ) -> Response:
-    attempt, credential, form = await _checked(request, session, settings, attempt_id)
+    """Answer through the same service as the API's ``POST …/responses`` (the same statements),
+    then redirect to the next item."""
+    credential, form = await _posted(request, attempt_id)
     if form is None:
-        return _stale_form(attempt)
-    page = f"/take/{attempt.id}"
+        return _stale_form(credential.attempt_id)
+    page = f"/take/{credential.attempt_id}"
     raw = form.get("position")
     position = (
         int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 6 else 0
     )
-    served = await session.get(AttemptItem, (attempt.id, position))
-    if served is None:
+    read = _FormReader(form, position)
+    args = (settings, credential.attempt_id, credential.secret, position, read, device(request))
+    try:
+        ack = await delivery.answer(request.app.state.live, *args)
+        if isinstance(ack, Pending):
+            ack = await delivery.answer_in(session, *args, pending=ack)
+    except NotFound:
+        raise _gone() from None
+    except WrongPosition:
+        await session.rollback()
         return _see_other(f"{page}?n=moved")
-    item = await session.get(Item, served.item_id)
-    assert item is not None
-    parsed = parse_answer(item.type, form, served.option_order, served.target_order)
-    if parsed.error is None:
-        try:
-            ack = await service.answer(
-                session, settings, attempt, position, parsed.answer, device(request)
-            )
-        except (AnswerConflict, WrongPosition):
-            await session.rollback()
-            return _see_other(f"{page}?n=answered")
-        except AttemptFinished:
-            await session.rollback()
-            return _see_other(page)
-        except EtestError as exc:  # the service refused the answer's shape
-            await session.rollback()
-            parsed.error = exc.detail
-        else:
-            return _see_other(f"{page}?n={'late' if ack.timed_out else 'saved'}")
-    answered = await session.get(ResponseRow, (attempt.id, position))
-    if answered is not None or attempt.status != AttemptStatus.in_progress:
+    except AnswerConflict:
+        await session.rollback()
         return _see_other(f"{page}?n=answered")
-    return await _item_page(
-        session, attempt, credential, served, item, error=parsed.error, given=parsed.given
+    except AttemptFinished:
+        await session.rollback()
+        return _see_other(page)
+    except EtestError as exc:  # the answer's shape was refused (by the form or the service)
+        await session.rollback()
+        return await _refused(session, credential, read, exc.detail)
+    return _see_other(f"{page}?n={'late' if ack.timed_out else 'saved'}")
+
+
+async def _refused(
+    session: AsyncSession, credential: cookie.Credential, read: _FormReader, error: str
+) -> Response:
+    """The item again with the reason its answer was refused, unless it is answered or the
+    attempt finished meanwhile."""
+    page = f"/take/{credential.attempt_id}"
+    attempt = await session.get(Attempt, credential.attempt_id)
+    served, item = read.served, read.item
+    if served is None or item is None or attempt is None:
+        return _see_other(page)
+    if served.answered_at is not None or attempt.status != AttemptStatus.in_progress:
+        return _see_other(f"{page}?n=answered")
+    version = await pinned.load_version(session, attempt.assessment_version_id)
+    shown = Served(
+        read.position, served.served_at, served.deadline, served.option_order, served.target_order
+    )
+    return _item_page(
+        attempt,
+        credential,
+        shown,
+        item,
+        pinned.planned_total(version, attempt),
+        error=error,
+        given=read.parsed.given if read.parsed else None,
     )
 
 
@@ -344,9 +410,10 @@ async def finish_confirm(
 async def finish(
     request: Request, session: SessionDep, settings: SettingsDep, attempt_id: str
 ) -> Response:
-    attempt, _, form = await _checked(request, session, settings, attempt_id)
+    credential, form = await _posted(request, attempt_id)
     if form is None:
-        return _stale_form(attempt)
+        return _stale_form(credential.attempt_id)
+    attempt, _ = await _authorised(request, session, settings, attempt_id)
     if attempt.kind == Kind.CT and not await service.expire_if_due(session, attempt):
         await service.finish(session, attempt, reason="finished")
     return _see_other(f"/take/{attempt.id}")

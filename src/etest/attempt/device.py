@@ -1,0 +1,25 @@
+"""Where a candidate's request came from."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Device(NamedTuple):
+    """Where a candidate's request came from: stored with the attempt when it starts and with
+    each answer; the client IP and the user agent."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+    def columns(self) -> dict[str, str | None]:
+        """The ``ip`` and ``user_agent`` columns (of attempts and responses), cut to their
+        sizes."""
+        return {
+            "ip": (self.ip or "")[:64] or None,
+            "user_agent": (self.user_agent or "")[:500] or None,
+        }
+
+
+#: An answer without a request behind it (a timed-out item is stored by the server).
+NO_DEVICE = Device()

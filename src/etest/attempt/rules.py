@@ -1,0 +1,339 @@
+"""The rules of delivery, decided once per request by pure functions.
+
+Each function takes the facts of an attempt (rows already read: the attempt, its served positions,
+the one position being answered) and the time, and returns a *decision*: a small frozen value
+saying what to do. They touch no session and no connection, so they are tested without a database
+(``tests/attempt/test_rules.py``: every state against every request). The two storage paths of
+:mod:`etest.attempt.delivery` (the psycopg/Core hot path and the ORM transaction) only load facts
+and apply decisions; the engine is asked once per request, by :func:`serve` through the ``decide``
+callable it is given.
+
+Serving (``GET`` the current item) decides one of:
+
+=================  ======================================================================
+:class:`Show`      the attempt is finished: show its state and outcome
+:class:`Expire`    the attempt's deadline passed: finish it at that deadline, then show it
+:class:`NotYet`    nothing is served yet and the caller may not start the clock (a page
+                   view: the start page comes first)
+:class:`Resume`    an item is served and unanswered, still in time: the same item again
+:class:`Serve`     serve the engine's next item at the next position (first recording the
+                   open item as timed out, when its time ran out: :class:`TimeOut`)
+:class:`Stop`      the engine stops: finish the attempt with its reason (the same
+                   :class:`TimeOut` first, if any)
+=================  ======================================================================
+
+Answering (``POST`` an answer at a position) decides one of :class:`Accept` (store it; late when
+past the item's deadline, which stores it as timed out and wrong) or :class:`Replay` (the position
+is answered already with this answer: the first acknowledgement again); or raises
+:class:`~etest.attempt.errors.WrongPosition`, :class:`~etest.attempt.errors.AnswerConflict` or
+:class:`~etest.attempt.errors.AttemptFinished`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import numpy as np
+
+from etest.attempt.engines import Decision
+from etest.attempt.errors import AnswerConflict, AttemptFinished, WrongPosition
+from etest.models.attempt import AttemptStatus
+
+#: Answers arriving this long after a deadline still count (network latency), never more.
+GRACE = timedelta(seconds=2)
+
+#: The engine's call for one attempt: the answered history, in order -> its decision.
+Decide = Callable[[list[tuple[uuid.UUID, bool]]], Decision]
+
+
+class Facts(Protocol):
+    """What serving and answering read of an attempt: an ORM ``Attempt`` row, or the plain row
+    the hot path reads together with the served items (no ORM object per request)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def deadline(self) -> datetime | None: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def level(self) -> str | None: ...
+    @property
+    def candidate_id(self) -> uuid.UUID: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def assessment_version_id(self) -> uuid.UUID: ...
+
+
+class StepFacts(Protocol):
+    """A served position with its answer's correctness (``None``: not answered yet)."""
+
+    @property
+    def position(self) -> int: ...
+    @property
+    def item_id(self) -> uuid.UUID: ...
+    @property
+    def served_at(self) -> datetime: ...
+    @property
+    def deadline(self) -> datetime | None: ...
+    @property
+    def correct(self) -> bool | None: ...
+
+
+class AnsweredFacts(Protocol):
+    """The position being answered: its item, when and until when it was served, and its answer
+    if any (``answered_at`` None: not answered)."""
+
+    @property
+    def item_id(self) -> uuid.UUID: ...
+    @property
+    def served_at(self) -> datetime: ...
+    @property
+    def deadline(self) -> datetime | None: ...
+    @property
+    def answer(self) -> Any: ...
+    @property
+    def timed_out(self) -> bool | None: ...
+    @property
+    def answered_at(self) -> datetime | None: ...
+
+
+def due(deadline: datetime | None, now: datetime) -> bool:
+    """Whether a deadline has passed, grace included."""
+    return deadline is not None and now > deadline + GRACE
+
+
+def ms(delta: timedelta) -> int:
+    """A duration in whole milliseconds, never negative."""
+    return max(0, int(delta.total_seconds() * 1000))
+
+
+# ---------------------------------------------------------------------------- serving
+
+
+@dataclass(frozen=True)
+class Show:
+    """The attempt is finished: show it."""
+
+
+@dataclass(frozen=True)
+class Expire:
+    """The attempt's clock ran out: finish it with finish time ``at`` (its deadline)."""
+
+    at: datetime
+
+
+@dataclass(frozen=True)
+class NotYet:
+    """No item is served yet, and this request may not serve the first (it starts the clock)."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """The open item at ``position`` again (the same on every device until it is answered)."""
+
+    position: int
+    item_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class TimeOut:
+    """Record the open item at ``position`` as timed out (no answer, wrong) before going on."""
+
+    position: int
+    item_id: uuid.UUID
+    time_spent_ms: int
+
+
+@dataclass(frozen=True)
+class Serve:
+    """Serve ``item_id`` at ``position``, served ``at`` the time of the decision; the attempt's
+    deadline becomes ``attempt_deadline`` (set when the first item is served: time on the start
+    page does not count)."""
+
+    position: int
+    item_id: uuid.UUID
+    at: datetime
+    attempt_deadline: datetime | None
+    time_out: TimeOut | None
+    decision: Decision
+
+    @property
+    def starts_clock(self) -> bool:
+        """Whether serving this item sets the attempt's deadline."""
+        return self.position == 1 and self.attempt_deadline is not None
+
+
+@dataclass(frozen=True)
+class Stop:
+    """The engine stopped: finish the attempt for ``reason`` with ``decision`` (taken on
+    ``history``: the finisher reuses it while the answers are still those)."""
+
+    decision: Decision
+    history: tuple[tuple[uuid.UUID, bool], ...]
+    time_out: TimeOut | None
+
+    @property
+    def reason(self) -> str:
+        return self.decision.stop_reason or "complete"
+
+
+ServeDecision = Show | Expire | NotYet | Resume | Serve | Stop
+
+
+def serve(
+    attempt: Facts,
+    steps: Sequence[StepFacts],
+    now: datetime,
+    decide: Decide,
+    *,
+    time_limit_seconds: int | None,
+    may_start: bool = True,
+) -> ServeDecision:
+    """What a request for the current item does. ``steps`` are every served position in order;
+    ``decide`` is the engine's call (made at most once); ``may_start`` is False for a request
+    that only looks (a page view), which must not serve the first item."""
+    if attempt.status != AttemptStatus.in_progress:
+        return Show()
+    if due(attempt.deadline, now):
+        assert attempt.deadline is not None
+        return Expire(attempt.deadline)
+    if not steps and not may_start:
+        return NotYet()
+    history = [(s.item_id, bool(s.correct)) for s in steps if s.correct is not None]
+    time_out = None
+    if steps and steps[-1].correct is None:
+        last = steps[-1]
+        if not due(last.deadline, now):
+            return Resume(last.position, last.item_id)
+        assert last.deadline is not None
+        time_out = TimeOut(last.position, last.item_id, ms(last.deadline - last.served_at))
+        history.append((last.item_id, False))
+    decision = decide(history)
+    if decision.item_id is None:
+        return Stop(decision, tuple(history), time_out)
+    position = len(steps) + 1
+    return Serve(
+        position,
+        decision.item_id,
+        now,
+        attempt_deadline(attempt.deadline, time_limit_seconds, position, now),
+        time_out,
+        decision,
+    )
+
+
+def attempt_deadline(
+    current: datetime | None, time_limit_seconds: int | None, position: int, now: datetime
+) -> datetime | None:
+    """The attempt's deadline once ``position`` is served: its clock starts with the first."""
+    if position == 1 and current is None and time_limit_seconds:
+        return now + timedelta(seconds=int(time_limit_seconds))
+    return current
+
+
+def item_deadline(
+    seconds: int | None, now: datetime, attempt_deadline: datetime | None
+) -> datetime | None:
+    """A served item's deadline: its own time limit (``seconds``), never after the attempt's."""
+    deadline = now + timedelta(seconds=int(seconds)) if seconds else None
+    if attempt_deadline is not None and (deadline is None or deadline > attempt_deadline):
+        return attempt_deadline
+    return deadline
+
+
+def order(ids: list[str], seed: int, position: int, stream: int, shuffle: bool) -> list[str]:
+    """The order options (stream 0) or targets (stream 1) are shown in at ``position``: the same
+    for the attempt's seed on every device."""
+    if not shuffle or len(ids) < 2:
+        return ids
+    perm = np.random.default_rng([seed, 10 + stream, position]).permutation(len(ids))
+    return [ids[i] for i in perm]
+
+
+# ---------------------------------------------------------------------------- answering
+
+
+@dataclass(frozen=True)
+class Accept:
+    """Store the answer: ``late`` ones (past the item's deadline) as timed out and wrong."""
+
+    correct: bool
+    late: bool
+    time_spent_ms: int
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The position holds this answer already: acknowledge it again as it was."""
+
+    timed_out: bool
+    answered_at: datetime
+
+
+AnswerDecision = Accept | Replay
+
+
+def require_served(served: AnsweredFacts | None, position: int) -> AnsweredFacts:
+    """The served row at ``position``, or :class:`WrongPosition`."""
+    if served is None:
+        raise WrongPosition(f"No item was served at position {position}.")
+    return served
+
+
+def answer(
+    attempt: Facts,
+    served: AnsweredFacts,
+    position: int,
+    canonical: Any,
+    correct: bool,
+    now: datetime,
+) -> AnswerDecision:
+    """What an answer (already checked for shape, in canonical form) at a served position does.
+    Idempotent: the same answer again is a :class:`Replay`; a different one is 409."""
+    if served.answered_at is not None:
+        return replay(
+            served.answer, bool(served.timed_out), served.answered_at, canonical, position
+        )
+    if attempt.status != AttemptStatus.in_progress or due(attempt.deadline, now):
+        # past its deadline it is finished whoever records it (the next read or the sweeper)
+        raise AttemptFinished("The attempt is finished; no more answers are accepted.")
+    late = due(served.deadline, now)
+    spent = (served.deadline if late and served.deadline else now) - served.served_at
+    return Accept(correct and not late, late, ms(spent))
+
+
+def replay(
+    stored: Any, timed_out: bool, answered_at: datetime, canonical: Any, position: int
+) -> Replay:
+    """An answer at a position answered already: the first acknowledgement again when it is the
+    same answer, else 409 (a timed-out position accepts no answer after the fact)."""
+    if stored == canonical:
+        return Replay(timed_out, answered_at)
+    if timed_out:
+        raise AnswerConflict("This position timed out before an answer arrived.")
+    raise AnswerConflict(f"Position {position} was already answered differently.")
+
+
+# ---------------------------------------------------------------------------- finishing
+
+
+def may_finish(attempt: Facts) -> bool:
+    """Whether finishing does anything (finishing is idempotent)."""
+    return attempt.status == AttemptStatus.in_progress
+
+
+def expiry(attempt: Facts, now: datetime) -> datetime | None:
+    """The finish time of an open attempt past its deadline (the deadline), else ``None``."""
+    if attempt.status == AttemptStatus.in_progress and due(attempt.deadline, now):
+        return attempt.deadline
+    return None
