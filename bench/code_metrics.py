@@ -141,7 +141,13 @@ def static_metrics(src: Path) -> dict[str, Any]:
             assert fn.end_lineno is not None
             lines = fn.end_lineno - fn.lineno + 1
             if lines > LONG:
-                long.append({"function": f"{rel}:{fn.lineno} {name}", "lines": lines})
+                long.append(
+                    {
+                        "function": f"{rel}:{fn.lineno} {name}",
+                        "name": f"{rel} {name}",
+                        "lines": lines,
+                    }
+                )
     modules.sort(key=lambda m: (-m[1], m[0]))
     long.sort(key=lambda f: (-f["lines"], f["function"]))
     return {
@@ -231,7 +237,6 @@ async def child() -> dict[str, Any]:
         from tests.attempt.conftest import Taker, key_of, make_course, right
         from tests.conftest import create_candidate, create_key
         from tests.support.databases import throwaway_database
-        from tests.web.test_pages import csrf_of, position_of
 
         from etest import migrate
         from etest.app import create_app
@@ -308,6 +313,8 @@ async def child() -> dict[str, Any]:
             async def page_step(browser: httpx.AsyncClient, token: str) -> dict[str, Any]:
                 """Token, start page, start, item 1, answer 1, item 2; then the step: answer 2
                 and the page of item 3 the answer redirects to."""
+                from tests.web.test_pages import csrf_of, position_of  # /take's own test helpers
+
                 path = expect(await browser.post("/take", data={"token": token}), 303).headers[
                     "location"
                 ]
@@ -422,6 +429,13 @@ def main() -> None:
         print(json.dumps(asyncio.run(child())))
         return
     revs: list[str] = args.rev or [BASELINE, WORKTREE]
+    for rev in revs:
+        known = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+            capture_output=True,
+        )
+        if rev != WORKTREE and known.returncode != 0:
+            parser.error(f"--rev {rev}: not a commit of this repository (or use {WORKTREE})")
     databases = ["sqlite", "postgresql"] if args.postgres else ["sqlite"]
     results: dict[str, Any] = {}
     for rev in revs:
@@ -451,6 +465,14 @@ def main() -> None:
         print(f"\n{WORKTREE}: functions over {LONG} lines")
         for fn in worktree["static"]["long_functions"]:
             print(f"  {fn['lines']:>4}  {fn['function']}")
+    if len(revs) > 1:
+        first, last = (results[r]["static"]["long_functions"] for r in (revs[0], revs[-1]))
+        before, after = ({f["name"] for f in fs} for fs in (first, last))
+        for label, names in (
+            (f"no longer over {LONG} lines (or gone)", before - after),
+            (f"newly over {LONG} lines", after - before),
+        ):
+            print(f"\n{revs[-1]} against {revs[0]}, {label}: {', '.join(sorted(names)) or 'none'}")
     if not args.no_json:
         RESULT.write_text(
             json.dumps(
