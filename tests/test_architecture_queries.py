@@ -8,6 +8,12 @@ Such a call is allowed only in a module named ``repository.py`` (or inside a pac
 ``repository/``), in the modules of ``ALLOWED`` (each with its reason) and, for now, in the
 modules of ``PENDING``: those not yet moved. PENDING can only shrink: a module listed there that
 no longer builds a statement fails the test until it is taken off the list.
+
+Nor does an endpoint (a module named ``endpoints.py``) or a page (``web/``) narrow a statement a
+repository built: a list's filters are a repository function taking the typed filter values
+(``token.repository.filtered(actor, status=..., within=...)``); the endpoint parses and
+validates the query parameters and pages what it gets back. Any method call named ``where``,
+``filter``, ``filter_by`` or ``having`` there fails.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "etest"
 
 STATEMENTS = frozenset({"select", "insert", "update", "delete"})
+#: The methods that narrow a statement (SQLAlchemy 2 ``where``; the legacy ``filter`` spellings).
+FILTERS = frozenset({"where", "filter", "filter_by", "having"})
 
 # Not listed because not walked or already a repository: the Alembic migrations live in
 # migrations/, outside src/etest; the reports' read models are report/repository.py (queries
@@ -133,3 +141,47 @@ def test_the_search_sees_every_spelling() -> None:
         "ins(A)\n"
     )
     assert statement_calls(source) == [4, 5, 6, 7, 11]
+
+
+def filter_calls(source: str) -> list[int]:
+    """The lines of ``source`` that call a method named like a statement filter."""
+    return sorted(
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in FILTERS
+    )
+
+
+def _is_endpoint_or_page(relative: str) -> bool:
+    return relative.split("/")[-1] == "endpoints.py" or relative.startswith("web/")
+
+
+def test_endpoints_and_pages_build_no_filters() -> None:
+    found = {}
+    for path in sorted(SRC.rglob("*.py")):
+        relative = path.relative_to(SRC).as_posix()
+        if _is_endpoint_or_page(relative):
+            lines = filter_calls(path.read_text(encoding="utf-8"))
+            if lines:
+                found[relative] = lines
+    assert not found, (
+        "query filters (.where/.filter/.having) built in an endpoint or a page: give the "
+        "package's repository a function that takes the typed filter values and returns the "
+        "statement (as token.repository.filtered does), and call it from the endpoint: "
+        f"{found}"
+    )
+
+
+def test_the_filter_search_sees_method_calls_only() -> None:
+    source = (
+        "stmt = repository.visible(actor).where(A.id == 1)\n"
+        "where(x)\n"
+        "stmt.filter_by(id=1)\n"
+        "rows = [r for r in rows if r.where]\n"
+        "q.having(n > 1)\n"
+    )
+    assert filter_calls(source) == [1, 3, 5]
+    assert _is_endpoint_or_page("token/endpoints.py") and _is_endpoint_or_page("web/take.py")
+    assert not _is_endpoint_or_page("token/repository.py")

@@ -4,13 +4,19 @@ import hashlib
 import hmac
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
+from etest.attempt.voiding import on_token_reset
 from etest.db import transaction
-from etest.models import TestToken
+from etest.models import Attempt, TestToken
+from etest.token import service as token_service
+from etest.token.service import RESET_HOOKS
+from tests.attempt.conftest import Taker, make_course
 from tests.conftest import Headers, Tree, create_candidate, create_key, create_org, unique
 
 
@@ -352,3 +358,67 @@ async def test_token_list_filters_by_plan_alias(client: httpx.AsyncClient, tree:
             params={"candidate_id": cand["id"], "plan_code": name},
         )
         assert listed.status_code == 200 and listed.json()["total"] == total, name
+
+
+async def _reset_audit(client: httpx.AsyncClient, admin: Headers, token_id: str) -> dict[str, Any]:
+    audit = (
+        await client.get("/api/v1/audit", headers=admin, params={"action": "token.reset"})
+    ).json()["items"]
+    mine = [e for e in audit if e["target_id"] == token_id]
+    assert len(mine) == 1
+    details: dict[str, Any] = mine[0]["details"]
+    return details
+
+
+async def test_reset_voids_the_attempt_in_progress_through_the_attempt_package(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers
+) -> None:
+    # the token package writes no attempt row: the composition registered the attempt
+    # package's hook, which the reset calls in its transaction
+    assert on_token_reset in RESET_HOOKS
+    course = await make_course(app, client, su)
+    taker = Taker(app, client, await course.token(client, "PT"))
+    assert (await taker.start()).status_code == 201
+    await taker.item()
+    token_id = (
+        await client.get(
+            "/api/v1/tokens", headers=course.admin, params={"candidate_id": course.candidate["id"]}
+        )
+    ).json()["items"][0]["id"]
+    reset = await client.post(
+        f"/api/v1/tokens/{token_id}/reset", headers=course.admin, json={"reason": "tablet broke"}
+    )
+    assert reset.status_code == 201, reset.text
+    async with transaction(app.state.sessionmaker) as session:
+        attempt = await session.get(Attempt, uuid.UUID(taker.attempt_id))
+        assert attempt is not None
+        assert attempt.status == "voided" and attempt.finish_reason == "reset"
+        assert attempt.finished_at is not None and attempt.outcome is None
+    assert (await _reset_audit(client, course.admin, token_id))["voided_attempts"] == 1
+    # the new token has no attempt: its reset voids nothing, and says so
+    again = await client.post(
+        f"/api/v1/tokens/{reset.json()['id']}/reset",
+        headers=course.admin,
+        json={"reason": "second thoughts"},
+    )
+    assert again.status_code == 201, again.text
+    assert (await _reset_audit(client, course.admin, reset.json()["id"]))["voided_attempts"] == 0
+
+
+async def test_a_reset_without_the_attempt_hook_fails_loudly(
+    app: FastAPI, client: httpx.AsyncClient, tree: Tree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A composition that forgot the hook must not reset tokens and leave attempts running."""
+    cand = await create_candidate(client, tree.key["A"], uic=tree.uic["A"])
+    tok = (
+        await client.post(
+            "/api/v1/tokens", headers=tree.key["A"], json={"candidate_id": cand["id"], "type": "PT"}
+        )
+    ).json()
+    monkeypatch.setattr(token_service, "RESET_HOOKS", [])
+    resp = await client.post(
+        f"/api/v1/tokens/{tok['id']}/reset", headers=tree.key["A"], json={"reason": "no hook"}
+    )
+    assert resp.status_code == 500
+    kept = (await client.get(f"/api/v1/tokens/{tok['id']}", headers=tree.key["A"])).json()
+    assert kept["status"] == "issued" and kept["replaced_by_id"] is None

@@ -286,3 +286,19 @@ async def any_timed(session: AsyncSession, ids: list[uuid.UUID]) -> bool:
             select(exists().where(Item.id.in_(ids), Item.time_limit_seconds.is_not(None)))
         )
     )
+
+
+async def void_open_attempt_of(
+    session: AsyncSession, token_id: uuid.UUID, *, reason: str, at: datetime
+) -> int:
+    """Void the token's attempt in progress (one at most: ``uq_attempts_open_token``), finished
+    at ``at`` for ``reason``; returns how many were voided. One conditional ``UPDATE``: an
+    attempt a concurrent finish completed first stays completed."""
+    attempts = Attempt.metadata.tables[Attempt.__tablename__]
+    voided = await session.scalars(
+        attempts.update()
+        .where(attempts.c.token_id == token_id, attempts.c.status == AttemptStatus.in_progress)
+        .values(status=AttemptStatus.voided, finish_reason=reason, finished_at=at)
+        .returning(attempts.c.id)
+    )
+    return len(voided.all())

@@ -4,7 +4,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
-from sqlalchemy import or_
 
 from etest.candidate import importer, repository, service
 from etest.candidate.schemas import (
@@ -22,7 +21,7 @@ from etest.errors import PayloadTooLarge
 from etest.kit.levels import canonical_level
 from etest.kit.pagination import PaginationDep, paginate
 from etest.kit.schemas import TEXT_QUERY, Page, Uic
-from etest.models import Candidate, Organization
+from etest.models import Candidate
 from etest.organization import repository as org_repository
 
 router = APIRouter(prefix="/api/v1/candidates", tags=["candidates"])
@@ -32,11 +31,6 @@ def _out(candidate: Candidate, uic: str) -> CandidateOut:
     return CandidateOut.model_validate(
         {**{c: getattr(candidate, c) for c in CandidateOut.model_fields if c != "uic"}, "uic": uic}
     )
-
-
-def _like(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 @router.post("", response_model=CandidateOut, status_code=status.HTTP_201_CREATED)
@@ -75,38 +69,19 @@ async def search_candidates(
     """Search the actor's subtree. Without ``uic`` every organization of the subtree is searched;
     with it, that organization's subtree, or that organization alone with
     ``include_descendants=false`` (the same default as tokens and results)."""
-    stmt = repository.visible(actor).where(Candidate.hidden.is_(hidden))
-    if uic is not None:
-        org = await org_repository.get_by_uic(session, actor, uic)
-        stmt = stmt.where(
-            Organization.path.startswith(org.path, autoescape=True)
-            if include_descendants
-            else Candidate.organization_id == org.id
-        )
-    if q:
-        pattern = _like(q)
-        stmt = stmt.where(
-            or_(
-                *(
-                    col.ilike(pattern, escape="\\")
-                    for col in (
-                        Candidate.first_name,
-                        Candidate.last_name,
-                        Candidate.username,
-                        Candidate.email,
-                    )
-                )
-            )
-        )
-    if email:
-        stmt = stmt.where(Candidate.email == email.lower())
-    if username:
-        stmt = stmt.where(Candidate.username == username)
-    for column, value in ((Candidate.current_level, level), (Candidate.pt_level, pt_level)):
-        if value:
-            stmt = stmt.where(column == (canonical_level(value) or value))
-    if registered_from:
-        stmt = stmt.where(Candidate.registered_from == registered_from)
+    org = await org_repository.get_by_uic(session, actor, uic) if uic is not None else None
+    stmt = repository.filtered(
+        actor,
+        hidden=hidden,
+        within=org,
+        include_descendants=include_descendants,
+        q=q,
+        email=email,
+        username=username,
+        level=(canonical_level(level) or level) if level else None,
+        pt_level=(canonical_level(pt_level) or pt_level) if pt_level else None,
+        registered_from=registered_from,
+    )
     total, rows = await paginate(session, stmt, pagination, Candidate.created_at, Candidate.id)
     return Page(
         items=[_out(c, u) for c, u in rows],
@@ -123,10 +98,7 @@ async def lookup_candidates(
     """The candidates of the actor's subtree among these emails (others are simply absent: a
     candidate of another customer's tree is never reported). A global caller may get several
     candidates for one email, one per tree, each with its ``uic``."""
-    emails = {str(e).lower() for e in body.emails}
-    rows = await session.execute(
-        repository.visible(actor).where(Candidate.email.in_(emails)).order_by(Candidate.email)
-    )
+    rows = await repository.by_emails(session, actor, {str(e) for e in body.emails})
     return [_out(c, u) for c, u in rows]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import Select, distinct, func, select
+from sqlalchemy import Select, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
@@ -13,6 +13,7 @@ from etest.auth.scope import scoped
 from etest.candidate.errors import EmailAmbiguous
 from etest.errors import NotFound
 from etest.models import Candidate, CandidateTransfer, Organization
+from etest.organization.repository import in_organization
 
 
 def visible(actor: Actor) -> Select[Candidate, str]:
@@ -20,6 +21,75 @@ def visible(actor: Actor) -> Select[Candidate, str]:
         select(Candidate, Organization.uic), actor, Candidate.organization_id
     )
     return result
+
+
+def _like(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def filtered(
+    actor: Actor,
+    *,
+    hidden: bool = False,
+    within: Organization | None = None,
+    include_descendants: bool = True,
+    q: str | None = None,
+    email: str | None = None,
+    username: str | None = None,
+    level: str | None = None,
+    pt_level: str | None = None,
+    registered_from: str | None = None,
+) -> Select[Candidate, str]:
+    """The actor's candidates matching every filter given, for ``paginate``: hidden ones or
+    the others; ``within`` a visible organization (its subtree, or it alone without
+    ``include_descendants``); ``q`` a substring of the names, username or email
+    (case-insensitive, ``%`` and ``_`` literal); ``level`` and ``pt_level`` canonical names."""
+    stmt = visible(actor).where(Candidate.hidden.is_(hidden))
+    if within is not None:
+        stmt = stmt.where(
+            in_organization(
+                within, Candidate.organization_id, include_descendants=include_descendants
+            )
+        )
+    if q:
+        pattern = _like(q)
+        stmt = stmt.where(
+            or_(
+                *(
+                    col.ilike(pattern, escape="\\")
+                    for col in (
+                        Candidate.first_name,
+                        Candidate.last_name,
+                        Candidate.username,
+                        Candidate.email,
+                    )
+                )
+            )
+        )
+    if email:
+        stmt = stmt.where(Candidate.email == email.lower())
+    if username:
+        stmt = stmt.where(Candidate.username == username)
+    for column, value in ((Candidate.current_level, level), (Candidate.pt_level, pt_level)):
+        if value:
+            stmt = stmt.where(column == value)
+    if registered_from:
+        stmt = stmt.where(Candidate.registered_from == registered_from)
+    return stmt
+
+
+async def by_emails(
+    session: AsyncSession, actor: Actor, emails: Collection[str]
+) -> list[tuple[Candidate, str]]:
+    """The actor's candidates with any of these emails and their UICs, by email (several per
+    email for a caller who sees several customer trees)."""
+    rows = await session.execute(
+        visible(actor)
+        .where(Candidate.email.in_({e.lower() for e in emails}))
+        .order_by(Candidate.email)
+    )
+    return [(row[0], row[1]) for row in rows]
 
 
 async def get(

@@ -3,10 +3,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
-from sqlalchemy import or_
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from etest.auth.actor import Actor
 from etest.deps import ActorDep, SessionDep, SettingsDep
 from etest.kit.pagination import Pagination, PaginationDep, paginate
 from etest.kit.schemas import TEXT_QUERY, Page, Uic
@@ -42,14 +41,9 @@ async def _out(session: AsyncSession, orgs: list[Organization]) -> list[Organiza
 
 
 async def _page(
-    session: AsyncSession, actor: Actor, pagination: Pagination, *where: object
+    session: AsyncSession, stmt: Select[Organization], pagination: Pagination
 ) -> Page[OrganizationOut]:
-    total, rows = await paginate(
-        session,
-        repository.visible(actor).where(*where),  # type: ignore[arg-type]
-        pagination,
-        Organization.path,
-    )
+    total, rows = await paginate(session, stmt, pagination, Organization.path)
     return Page(
         items=await _out(session, [r[0] for r in rows]),
         total=total,
@@ -78,11 +72,7 @@ async def list_organizations(
     q: Annotated[str | None, Query(pattern=TEXT_QUERY, max_length=200)] = None,
 ) -> Page[OrganizationOut]:
     """Every organization of the actor's subtree, in tree order; ``q`` matches UIC or name."""
-    where = []
-    if q:
-        pattern = f"%{q.lower()}%"
-        where.append(or_(Organization.uic.ilike(pattern), Organization.name.ilike(pattern)))
-    return await _page(session, actor, pagination, *where)
+    return await _page(session, repository.filtered(actor, q=q), pagination)
 
 
 @router.get("/{uic}", response_model=OrganizationOut)
@@ -112,7 +102,7 @@ async def list_children(
     actor: ActorDep, session: SessionDep, uic: UicPath, pagination: PaginationDep
 ) -> Page[OrganizationOut]:
     org = await repository.get_by_uic(session, actor, uic)
-    return await _page(session, actor, pagination, Organization.parent_id == org.id)
+    return await _page(session, repository.filtered(actor, children_of=org), pagination)
 
 
 @router.get("/{uic}/subtree", response_model=Page[OrganizationOut])
@@ -121,6 +111,4 @@ async def list_subtree(
 ) -> Page[OrganizationOut]:
     """The organization and everything below it, in tree order."""
     org = await repository.get_by_uic(session, actor, uic)
-    return await _page(
-        session, actor, pagination, Organization.path.startswith(org.path, autoescape=True)
-    )
+    return await _page(session, repository.filtered(actor, subtree_of=org), pagination)

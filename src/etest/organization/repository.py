@@ -6,8 +6,9 @@ import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import ColumnElement, Row, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from etest.auth.actor import Actor
 from etest.auth.scope import in_subtree
@@ -17,6 +18,41 @@ from etest.models import Organization
 
 def visible(actor: Actor) -> Select[Organization]:
     return select(Organization).where(in_subtree(actor))
+
+
+def in_organization(
+    org: Organization,
+    org_id: QueryableAttribute[uuid.UUID | None],
+    *,
+    include_descendants: bool,
+) -> ColumnElement[bool]:
+    """A filter on rows joined to their owning :class:`Organization` (``auth.scope.scoped``):
+    those of ``org``'s subtree, or with ``include_descendants`` false those whose ``org_id``
+    is ``org`` itself. The ``uic`` filter of every list."""
+    if include_descendants:
+        return Organization.path.startswith(org.path, autoescape=True)
+    return org_id == org.id
+
+
+def filtered(
+    actor: Actor,
+    *,
+    q: str | None = None,
+    children_of: Organization | None = None,
+    subtree_of: Organization | None = None,
+) -> Select[Organization]:
+    """The actor's organizations matching every filter given, for ``paginate``: ``q`` in the
+    UIC or name (case-insensitive), the children of ``children_of``, ``subtree_of`` and
+    everything below it."""
+    stmt = visible(actor)
+    if q:
+        pattern = f"%{q.lower()}%"
+        stmt = stmt.where(or_(Organization.uic.ilike(pattern), Organization.name.ilike(pattern)))
+    if children_of is not None:
+        stmt = stmt.where(Organization.parent_id == children_of.id)
+    if subtree_of is not None:
+        stmt = stmt.where(in_organization(subtree_of, Organization.id, include_descendants=True))
+    return stmt
 
 
 async def get_by_uic(session: AsyncSession, actor: Actor, uic: str) -> Organization:

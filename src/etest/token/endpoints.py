@@ -5,15 +5,13 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, status
-from sqlalchemy import and_, or_
 
 from etest.deps import ActorDep, SessionDep, SettingsDep
 from etest.kit.levels import canonical_level
 from etest.kit.pagination import PaginationDep, paginate
 from etest.kit.schemas import TEXT_QUERY, Page, Uic
-from etest.models import Candidate, Organization, TestToken
+from etest.models import TestToken
 from etest.models.base import utcnow
-from etest.models.token import LIVE_STATUSES
 from etest.organization import repository as org_repository
 from etest.plan.service import find_plan
 from etest.token import repository, service
@@ -81,34 +79,19 @@ async def list_tokens(
         Query(pattern=TEXT_QUERY, max_length=64, description="a plan code or an old plan name"),
     ] = None,
 ) -> Page[TokenOut]:
-    stmt = repository.visible(actor)
-    if plan_code:
-        plan = await find_plan(session, plan_code)
-        stmt = stmt.where(TestToken.plan_code == (plan.code if plan else plan_code))
-    if candidate_id is not None:
-        stmt = stmt.where(TestToken.candidate_id == candidate_id)
-    if type is not None:
-        stmt = stmt.where(TestToken.type == type)
-    if level:
-        stmt = stmt.where(TestToken.level == (canonical_level(level) or level))
-    if status_ is not None:
-        now = utcnow()
-        live = and_(TestToken.status.in_(LIVE_STATUSES), TestToken.expires_at > now)
-        if status_ in LIVE_STATUSES:
-            stmt = stmt.where(TestToken.status == status_, TestToken.expires_at > now)
-        elif status_ == "expired":
-            stmt = stmt.where(
-                or_(TestToken.status == "expired", and_(TestToken.status.in_(LIVE_STATUSES), ~live))
-            )
-        else:
-            stmt = stmt.where(TestToken.status == status_)
-    if uic is not None:
-        org = await org_repository.get_by_uic(session, actor, uic)
-        stmt = stmt.where(
-            Organization.path.startswith(org.path, autoescape=True)
-            if include_descendants
-            else Candidate.organization_id == org.id
-        )
+    plan = await find_plan(session, plan_code) if plan_code else None
+    org = await org_repository.get_by_uic(session, actor, uic) if uic is not None else None
+    stmt = repository.filtered(
+        actor,
+        now=utcnow(),
+        plan_code=plan.code if plan else plan_code,
+        candidate_id=candidate_id,
+        type_=type,
+        level=(canonical_level(level) or level) if level else None,
+        status=status_,
+        within=org,
+        include_descendants=include_descendants,
+    )
     total, rows = await paginate(
         session, stmt, pagination, TestToken.created_at.desc(), TestToken.id
     )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, cast
+from datetime import datetime
 
-from sqlalchemy import CursorResult, Select, select, update
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
@@ -15,7 +15,6 @@ from etest.errors import NotFound
 from etest.models import (
     Assessment,
     AssessmentVersion,
-    Attempt,
     Candidate,
     Organization,
     Plan,
@@ -23,6 +22,7 @@ from etest.models import (
 )
 from etest.models.base import utcnow
 from etest.models.token import LIVE_STATUSES
+from etest.organization.repository import in_organization
 
 
 def visible(actor: Actor) -> Select[TestToken, str]:
@@ -31,6 +31,51 @@ def visible(actor: Actor) -> Select[TestToken, str]:
     )
     result: Select[TestToken, str] = scoped(stmt, actor, Candidate.organization_id)
     return result
+
+
+def filtered(
+    actor: Actor,
+    *,
+    now: datetime,
+    plan_code: str | None = None,
+    candidate_id: uuid.UUID | None = None,
+    type_: str | None = None,
+    level: str | None = None,
+    status: str | None = None,
+    within: Organization | None = None,
+    include_descendants: bool = True,
+) -> Select[TestToken, str]:
+    """The actor's tokens matching every filter given, for ``paginate``. ``plan_code`` and
+    ``level`` are canonical (an old plan name or level spelling is resolved by the caller);
+    ``status`` is the effective status at ``now`` (a live token past its expiry is
+    ``expired``, whatever is stored); ``within`` is a visible organization: its subtree, or it
+    alone without ``include_descendants``."""
+    stmt = visible(actor)
+    if plan_code:
+        stmt = stmt.where(TestToken.plan_code == plan_code)
+    if candidate_id is not None:
+        stmt = stmt.where(TestToken.candidate_id == candidate_id)
+    if type_ is not None:
+        stmt = stmt.where(TestToken.type == type_)
+    if level:
+        stmt = stmt.where(TestToken.level == level)
+    if status is not None:
+        live = and_(TestToken.status.in_(LIVE_STATUSES), TestToken.expires_at > now)
+        if status in LIVE_STATUSES:
+            stmt = stmt.where(TestToken.status == status, TestToken.expires_at > now)
+        elif status == "expired":
+            stmt = stmt.where(
+                or_(TestToken.status == "expired", and_(TestToken.status.in_(LIVE_STATUSES), ~live))
+            )
+        else:
+            stmt = stmt.where(TestToken.status == status)
+    if within is not None:
+        stmt = stmt.where(
+            in_organization(
+                within, Candidate.organization_id, include_descendants=include_descendants
+            )
+        )
+    return stmt
 
 
 async def get(session: AsyncSession, actor: Actor, token_id: uuid.UUID) -> tuple[TestToken, str]:
@@ -74,22 +119,6 @@ async def has_content(session: AsyncSession, assessment_code: str) -> bool:
         .limit(1)
     )
     return found is not None
-
-
-async def void_unfinished_attempts(session: AsyncSession, token_id: uuid.UUID) -> int:
-    """Void the token's attempt in progress (reason ``reset``); returns how many were voided.
-
-    The statement is on the attempt's table: it moves to the attempt package's repository when
-    that one exists (issue 12, "packages own their state")."""
-    result = cast(
-        "CursorResult[Any]",
-        await session.execute(
-            update(Attempt)
-            .where(Attempt.token_id == token_id, Attempt.status == "in_progress")
-            .values(status="voided", finish_reason="reset", finished_at=utcnow())
-        ),
-    )
-    return result.rowcount
 
 
 async def get_by_digest(session: AsyncSession, code_digest: str) -> TestToken | None:

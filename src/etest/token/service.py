@@ -1,9 +1,18 @@
 """Token rules: a live organization, a plan of its contract, a level of the candidate's plan, a
 test with content, at most one live token per candidate and scope, codes shown once, resets
-audited."""
+audited.
+
+A reset voids the token's unfinished attempt, but attempts belong to the attempt package, and
+``attempt`` imports ``token`` (finishing marks the token completed), so ``token`` cannot import
+``attempt`` (tests/test_architecture.py: no package cycle). The reset therefore calls the
+:data:`ResetHook` callbacks registered with :func:`on_reset`, synchronously and in its own
+transaction (a rolled-back reset voids nothing); the composition at the top registers the
+attempt package's (``etest.tasks``, imported by the app). A reset with no hook registered is a
+programming error and raises instead of silently leaving the attempt running (issue 12)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +41,20 @@ from etest.token.errors import (
     TokenNotLive,
 )
 from etest.token.schemas import TokenIssue
+
+ResetHook = Callable[[AsyncSession, TestToken], Awaitable[int]]
+"""Called by :func:`reset` in its transaction with the token being reset (already voided or
+expired, before its replacement is issued); voids what of that token another package owns
+and returns how many attempts it voided (the audit row's ``voided_attempts``)."""
+
+RESET_HOOKS: list[ResetHook] = []
+
+
+def on_reset(hook: ResetHook) -> ResetHook:
+    """Register ``hook`` to run on every token reset (once, however often it is registered)."""
+    if hook not in RESET_HOOKS:
+        RESET_HOOKS.append(hook)
+    return hook
 
 
 def effective_status(token: TestToken) -> str:
@@ -182,10 +205,16 @@ async def revoke(session: AsyncSession, actor: Actor, token: TestToken, reason: 
 async def reset(
     session: AsyncSession, actor: Actor, settings: Settings, token: TestToken, uic: str, reason: str
 ) -> tuple[TestToken, str, str]:
-    """Void the token (and, once attempts exist, its unfinished attempt) and issue a new one.
+    """Void the token and, through the :data:`ResetHook` callbacks (the attempt package's),
+    its unfinished attempt, and issue a new one; one audit row records both.
 
     Works on a token in any state: a completed or expired token is kept as it is and replaced,
     which is how an admin lets a candidate take the test again."""
+    if not RESET_HOOKS:
+        raise RuntimeError(
+            "token reset has no on_reset hook: the attempt package's must be registered "
+            "(etest.tasks does it; import it before resetting a token)"
+        )
     actor.require("reset_token")
     candidate = await session.get(Candidate, token.candidate_id)
     assert candidate is not None
@@ -200,7 +229,9 @@ async def reset(
         else:
             _void(token, reason)
         await session.flush()
-    voided = await repository.void_unfinished_attempts(session, token.id)
+    voided = 0
+    for hook in RESET_HOOKS:
+        voided += await hook(session, token)
     if token.type == "PT":
         candidate.disabled = False  # "disabled after PT" lasts until an admin resets
     new, _, code = await insert_token(

@@ -12,7 +12,7 @@ from etest.deps import ActorDep, SessionDep, SettingsDep
 from etest.errors import ReversedDateRange
 from etest.kit.pagination import PaginationDep, paginate
 from etest.kit.schemas import Page, Uic, UtcDatetime
-from etest.models import Organization, OutboxEvent, OutboxTry
+from etest.models import OutboxEvent, OutboxTry
 from etest.organization import repository as org_repository
 from etest.webhook import repository, service
 from etest.webhook.schemas import (
@@ -83,22 +83,16 @@ async def list_webhook_deliveries(
         raise ReversedDateRange(
             "'to' must be after 'from' (the range is half-open: from ≤ created_at < to)."
         )
-    stmt = repository.visible(actor)
-    if status is not None:
-        stmt = stmt.where(OutboxEvent.status == status)
-    if event_type is not None:
-        stmt = stmt.where(repository.event_type_is(event_type))
-    if uic is not None:
-        org = await org_repository.get_by_uic(session, actor, uic)
-        stmt = stmt.where(
-            Organization.path.startswith(org.path, autoescape=True)
-            if include_descendants
-            else OutboxEvent.organization_id == org.id
-        )
-    if from_ is not None:
-        stmt = stmt.where(OutboxEvent.created_at >= from_)
-    if to is not None:
-        stmt = stmt.where(OutboxEvent.created_at < to)
+    org = await org_repository.get_by_uic(session, actor, uic) if uic is not None else None
+    stmt = repository.filtered(
+        actor,
+        status=status,
+        event_type=event_type,
+        within=org,
+        include_descendants=include_descendants,
+        created_from=from_,
+        created_to=to,
+    )
     total, rows = await paginate(
         session, stmt, pagination, OutboxEvent.created_at.desc(), OutboxEvent.id
     )

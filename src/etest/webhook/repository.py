@@ -4,6 +4,7 @@ subtree (a foreign id is a 404) and their tries."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -13,6 +14,7 @@ from etest.auth.actor import Actor
 from etest.auth.scope import scoped
 from etest.errors import NotFound
 from etest.models import Organization, OutboxEvent, OutboxTry
+from etest.organization.repository import in_organization
 from etest.webhook.tasks import TOPIC
 
 
@@ -24,6 +26,37 @@ def visible(actor: Actor) -> Select[OutboxEvent, str]:
 
 def event_type_is(value: str) -> Any:
     return OutboxEvent.payload["type"].as_string() == value
+
+
+def filtered(
+    actor: Actor,
+    *,
+    status: str | None = None,
+    event_type: str | None = None,
+    within: Organization | None = None,
+    include_descendants: bool = True,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+) -> Select[OutboxEvent, str]:
+    """The actor's deliveries matching every filter given, for ``paginate``: ``within`` a
+    visible organization (its subtree, or it alone without ``include_descendants``), queued in
+    ``[created_from, created_to)``."""
+    stmt = visible(actor)
+    if status is not None:
+        stmt = stmt.where(OutboxEvent.status == status)
+    if event_type is not None:
+        stmt = stmt.where(event_type_is(event_type))
+    if within is not None:
+        stmt = stmt.where(
+            in_organization(
+                within, OutboxEvent.organization_id, include_descendants=include_descendants
+            )
+        )
+    if created_from is not None:
+        stmt = stmt.where(OutboxEvent.created_at >= created_from)
+    if created_to is not None:
+        stmt = stmt.where(OutboxEvent.created_at < created_to)
+    return stmt
 
 
 async def get(
