@@ -12,6 +12,19 @@
    level (default 200 more at a time, from 200 to 1,600, each level held 20 s; newcomers arrive
    spread over the first 5 s) until the step p99 over the level's last 15 s passes 100 ms or any
    request fails; reported: the largest level held (target >= 1,000 on a 2-core machine).
+4. Pages (``--pages N``, default the first saturation N): the same candidates at saturation
+   through the candidate's pages (``/take``) as a browser without JavaScript does
+   (``PageCandidates``; parsing in bench/delivery_pages.py); reported: server CPU per step
+   against the API's at the same N (target: pages/API <= 1.5).
+
+Old against new (``--baseline REV``, default 0cdec59, the revision before the delivery core's
+renovation; ``--baseline none`` to skip): the revision is exported with ``git archive`` and
+run beside the working tree (same venv, ``PYTHONPATH`` at its ``src``), on its own throwaway
+database migrated and filled by its own code (that revision's ``prepare``), through the same
+phases against the same ceiling. The two take turns in every phase, the order swapped from one
+phase to the next, so the shared machine's noise falls on both; a side-by-side table (old, new,
+new/old) ends the run and goes into the JSON (``comparison``; the old build's rows under
+``baseline``).
 
 Simulated candidates have an ability theta ~ N(0, 1) and answer right with the 3PL probability
 of the item they are shown (the driver knows the bank's keys from the database, matched on the
@@ -20,12 +33,14 @@ item's text; the API never shows them). Finished candidates start again with a n
 It makes its own throwaway database on 127.0.0.1:5432 (user postgres, trust auth), migrates it
 like ``etest db upgrade``, loads the demo bank like ``etest demo``, creates candidates and
 tokens in one transaction, and drops the database at the end. Loopback only; every phase is
-bounded in time; the whole run takes about 5 minutes (about 10 with ``--workers 1,2``).
+bounded in time; the whole run takes about 15 minutes with the baseline (about 8 with
+``--baseline none``; about twice that with ``--workers 1,2``).
 
-Run:  .venv/bin/python bench/delivery_load.py                (writes bench/results/…json)
-      .venv/bin/python bench/delivery_load.py --workers 1,2  (also etest serve --workers 2)
-      .venv/bin/python bench/delivery_load.py --quick        (a short smoke run, no JSON)
-      .venv/bin/python bench/delivery_load.py --profile      (py-spy of the server at N=50)
+Run:  .venv/bin/python bench/delivery_load.py                 (writes bench/results/…json)
+      .venv/bin/python bench/delivery_load.py --workers 1,2   (also etest serve --workers 2)
+      .venv/bin/python bench/delivery_load.py --quick         (a 2-minute smoke run, no JSON)
+      .venv/bin/python bench/delivery_load.py --baseline none (the working tree alone)
+      .venv/bin/python bench/delivery_load.py --profile       (py-spy of the server at N=50)
 """
 
 from __future__ import annotations
@@ -35,6 +50,8 @@ import asyncio
 import collections
 import contextlib
 import ctypes
+import functools
+import io
 import json
 import math
 import os
@@ -45,6 +62,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import uuid
@@ -60,14 +78,18 @@ import psycopg
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from delivery_pages import document, item_of, page_index, start_form
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "bench" / "results" / "delivery_load.json"
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PEPPER = "bench-pepper-not-secret"
 P99_LIMIT_MS = 100.0
 LOOSE_P99_MS = 1000.0  # reported too: the reference plan's L-01 bound for an answer save
-CEILING_TARGET = 0.5
+CEILING_TARGET = 0.65
 CAPACITY_TARGET = 1000
+PAGES_CPU_TARGET = 1.5  # server CPU per step through /take, as a multiple of the API's
+BASELINE = "0cdec59"  # before the delivery core's renovation (issue 12)
 
 
 # ---------------------------------------------------------------------------- processes
@@ -164,7 +186,13 @@ def _die_with_parent() -> None:
 
 @contextlib.contextmanager
 def serve(
-    name: str, argv: list[str], env: dict[str, str], port: int, ready_path: str, tmp: Path
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    port: int,
+    ready_path: str,
+    tmp: Path,
+    cwd: Path = ROOT,
 ) -> Iterator[Proc]:
     log = tmp / f"{name}.log"
     with log.open("wb") as out:
@@ -173,7 +201,7 @@ def serve(
             env={**os.environ, **env},
             stdout=out,
             stderr=subprocess.STDOUT,
-            cwd=ROOT,
+            cwd=cwd,
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
@@ -403,8 +431,21 @@ def answer_for(
     found = keys.get(fingerprint(item["type"], item["prompt"], view_stim, options))
     ids = [o["id"] for o in item["options"]]
     targets = [t["id"] for t in item["targets"]]
+    return respond(found, item["type"], ids, targets, theta, rng)
+
+
+def respond(
+    found: Key | None,
+    type_: str,
+    ids: list[str],
+    targets: list[str],
+    theta: float,
+    rng: random.Random,
+) -> tuple[Any, bool]:
+    """The answer (API shape) to an item whose key was ``found`` (or not: then a wrong one)
+    among options ``ids`` and ``targets``; (answer, known item)."""
     if found is None:
-        return _wrong(item["type"], {}, ids, targets), False
+        return _wrong(type_, {}, ids, targets), False
     p = found.c + (1 - found.c) / (1 + math.exp(-found.a * (theta - found.b)))
     if rng.random() < p:
         return _right(found.type, found.key), True
@@ -436,6 +477,79 @@ def _wrong(type_: str, key: dict[str, Any], ids: list[str], targets: list[str]) 
     if len(pairs) >= 2:
         pairs[0][1], pairs[1][1] = pairs[1][1], pairs[0][1]
     return pairs
+
+
+# ---------------------------------------------------------------------------- builds
+
+#: Run in a build's own tree (cwd) with its own src first on the path: that revision's
+#: bench/delivery_load.py ``prepare`` migrates and fills the build's database with its code.
+PREPARE = """\
+import asyncio, dataclasses, json, sys
+from pathlib import Path
+sys.path.insert(0, str(Path("bench").resolve()))
+from delivery_load import prepare
+codes, keys = asyncio.run(prepare(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])))
+Path(sys.argv[4]).write_text(json.dumps(
+    {"codes": codes, "keys": {k: dataclasses.asdict(v) for k, v in keys.items()}}))
+"""
+
+
+@dataclass
+class Build:
+    """One version of eTest under test: the tree whose ``src`` its server imports, its own
+    database and var dir, and its candidates' tokens. ``new`` is the working tree; ``old`` a
+    revision exported with ``git archive`` (``--baseline``), run in the same venv."""
+
+    name: str
+    revision: str
+    root: Path
+    url: str
+    var_dir: Path
+    tokens: collections.deque[str] = field(default_factory=collections.deque)
+    keys: dict[str, Key] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.revision})"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "PYTHONPATH": str(self.root / "src"),
+            "ETEST_DATABASE_URL": self.url,
+            "ETEST_SECRET_KEY": PEPPER,
+            "ETEST_VAR_DIR": str(self.var_dir),
+        }
+
+    def prepare(self, n_tokens: int) -> None:
+        """Tokens and keys from the build's own ``prepare``, run in a child process."""
+        out = self.var_dir.parent / f"prepared-{self.name}.json"
+        subprocess.run(
+            [sys.executable, "-c", PREPARE, self.url, str(self.var_dir), str(n_tokens), str(out)],
+            check=True,
+            cwd=self.root,
+            env={**os.environ, "PYTHONPATH": str(self.root / "src")},
+        )
+        data = json.loads(out.read_text())
+        self.tokens = collections.deque(data["codes"])
+        self.keys = {k: Key(**v) for k, v in data["keys"].items()}
+
+
+def export(revision: str, into: Path) -> str:
+    """``git archive`` of ``revision`` unpacked into ``into``; returns its short commit."""
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", f"{revision}^{{commit}}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", commit],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return commit
 
 
 # ---------------------------------------------------------------------------- driver
@@ -524,6 +638,13 @@ class Candidates:
             data = await resp.json(content_type=None)
             return resp.status, data, time.monotonic() - started
 
+    async def _thinks(self, rng: random.Random) -> bool:
+        """Think before answering (exponential, capped at a minute); False when the run
+        ended meanwhile."""
+        if self.think:
+            await asyncio.sleep(min(rng.expovariate(1 / self.think), 60))
+        return time.monotonic() < self.stop_at
+
     async def _user(self, delay: float) -> None:
         await asyncio.sleep(delay)
         rng = random.Random(self.rng.random())
@@ -560,10 +681,8 @@ class Candidates:
             item = current["item"]
             answer, known = answer_for(item, self.keys, theta, rng)
             self.record.unknown_items += not known
-            if self.think:
-                await asyncio.sleep(min(rng.expovariate(1 / self.think), 60))
-                if time.monotonic() >= self.stop_at:
-                    return
+            if not await self._thinks(rng):
+                return
             status, ack, post_took = await self._call(
                 "POST",
                 f"/api/v1/attempts/{attempt}/responses",
@@ -581,6 +700,81 @@ class Candidates:
             self.record.steps.append((time.monotonic(), get_took + post_took))
             self.record.positions.append((time.monotonic(), item["position"]))
         self.record.errors.append((time.monotonic(), "test did not finish in 100 steps"))
+
+
+class PageCandidates(Candidates):
+    """The same candidates through the candidate's pages (``/take``), as a browser without
+    JavaScript: the token form, the start page's button, then per item the page's form, each
+    POST answered by a 303 that is followed (GET) with the cookie kept. Each token gets a new
+    browser (its own cookie jar) on the shared connection pool.
+
+    A *step* is POST the answer + GET the next page (its redirect), the pages' counterpart of
+    the API's GET item + POST answer; a *start* is the token form up to the first item page
+    (POST /take, GET the start page, POST start, GET the item page)."""
+
+    @functools.cached_property
+    def page_keys(self) -> dict[str, Key]:
+        return page_index(self.keys)
+
+    async def _page(
+        self, browser: aiohttp.ClientSession, path: str, form: list[tuple[str, str]]
+    ) -> tuple[str, Any, str | None, float]:
+        """POST ``form`` to ``path`` and follow its 303: (outcome, page, notice, seconds);
+        outcome "ok" when a 303 led to a 200 page, else the statuses seen; ``notice`` is the
+        ``n`` of the page's address (``saved``, ``late``…)."""
+        started = time.monotonic()
+        async with browser.post(self.base + path, data=form) as resp:
+            body = await resp.read()
+            statuses = [r.status for r in resp.history] + [resp.status]
+            outcome = "ok" if statuses == [303, 200] else "/".join(map(str, statuses))
+            return outcome, document(body), resp.url.query.get("n"), time.monotonic() - started
+
+    async def _one_test(self, token: str, rng: random.Random) -> None:
+        async with aiohttp.ClientSession(
+            connector=self.http.connector,
+            connector_owner=False,
+            cookie_jar=aiohttp.CookieJar(unsafe=True),  # unsafe: cookies of 127.0.0.1
+            timeout=aiohttp.ClientTimeout(total=30),
+        ) as browser:
+            outcome, page, _, took = await self._page(browser, "/take", [("token", token)])
+            start = start_form(page) if outcome == "ok" else None
+            if start is None:
+                self.record.errors.append((time.monotonic(), f"take {outcome}"))
+                return
+            action, csrf = start
+            outcome, page, _, took_start = await self._page(browser, action, [("csrf", csrf)])
+            self.record.starts.append((time.monotonic(), took + took_start))
+            theta = rng.gauss(0, 1)
+            for _ in range(100):
+                if time.monotonic() >= self.stop_at:
+                    return
+                if outcome != "ok":
+                    self.record.errors.append((time.monotonic(), f"start {outcome}"))
+                    return
+                item = item_of(page)
+                if item is None:  # the result page
+                    self.record.tests += 1
+                    return
+                answer, known = respond(
+                    self.page_keys.get(item.fingerprint),
+                    item.type,
+                    item.options,
+                    item.targets,
+                    theta,
+                    rng,
+                )
+                self.record.unknown_items += not known
+                if not await self._thinks(rng):
+                    return
+                outcome, page, notice, took = await self._page(
+                    browser, item.action, item.form(answer)
+                )
+                if outcome != "ok" or notice != "saved":
+                    self.record.errors.append((time.monotonic(), f"answer {outcome} n={notice}"))
+                    return
+                self.record.steps.append((time.monotonic(), took))
+                self.record.positions.append((time.monotonic(), int(item.position)))
+            self.record.errors.append((time.monotonic(), "test did not finish in 100 steps"))
 
 
 async def ceiling_users(base: str, n: int, seconds: float, record: Record) -> None:
@@ -680,9 +874,10 @@ async def saturation(
     seconds: float,
     warmup: float,
     proc: Proc,
+    driver: type[Candidates] = Candidates,
 ) -> dict[str, Any]:
     record = Record()
-    users = Candidates(base, tokens, keys, record, think=0.0, seed=n)
+    users = driver(base, tokens, keys, record, think=0.0, seed=n)
     users.add(n)
     try:
         await asyncio.sleep(warmup)
@@ -897,28 +1092,50 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "ceiling_fraction": CEILING_TARGET,
             "capacity_candidates": CAPACITY_TARGET,
             "step_p99_ms": P99_LIMIT_MS,
+            "pages_to_api_cpu_per_step": PAGES_CPU_TARGET,
         },
     }
     with (
         tempfile.TemporaryDirectory(prefix="etest-bench-") as tmp_name,
-        throwaway_database() as url,
+        contextlib.ExitStack() as databases,
     ):
         tmp = Path(tmp_name)
-        n_tokens = args.tokens
-        codes, keys = await prepare(url, tmp / "var", n_tokens)
+        builds = [
+            Build(
+                "new",
+                "working tree",
+                ROOT,
+                databases.enter_context(throwaway_database()),
+                tmp / "var-new",
+            )
+        ]
+        if args.baseline != "none":
+            commit = export(args.baseline, tmp / "baseline")
+            builds.append(
+                Build(
+                    "old",
+                    commit,
+                    tmp / "baseline",
+                    databases.enter_context(throwaway_database()),
+                    tmp / "var-old",
+                )
+            )
+            result["baseline"] = {"revision": args.baseline, "commit": commit, "etest": {}}
+        for build in builds:
+            started = time.monotonic()
+            await asyncio.to_thread(build.prepare, args.tokens)
+            print(
+                f"{build.label}: prepared {len(build.tokens)} tokens and {len(build.keys)} "
+                f"item keys in {time.monotonic() - started:.0f} s"
+            )
         with psycopg.connect(
-            make_url(url).set(drivername="postgresql").render_as_string(False)
+            make_url(builds[0].url).set(drivername="postgresql").render_as_string(False)
         ) as conn:
             result["postgres"] = {
                 k: conn.execute(f"SHOW {k}").fetchone()[0]  # type: ignore[index]
                 for k in ("server_version", "synchronous_commit", "fsync")
             }
-        tokens = collections.deque(codes)
-        print(
-            f"prepared {len(codes)} tokens and {len(keys)} item keys in "
-            f"{time.monotonic() - began:.0f} s "
-            f"(PostgreSQL {result['postgres']['server_version']})"
-        )
+        print(f"PostgreSQL {result['postgres']['server_version']}")
 
         port = free_port()
         with serve(
@@ -938,7 +1155,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         with serve(
             "ceiling",
             uvicorn_argv("bench.delivery_apps:ceiling", port, factory=True),
-            {"BENCH_DATABASE_URL": url},
+            {"BENCH_DATABASE_URL": builds[0].url},
             port,
             "/item",
             tmp,
@@ -950,87 +1167,234 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         result["ceiling"] = ceiling_rows
         print_saturation("ceiling (Starlette, 1 read + 1 insert per step)", ceiling_rows)
 
-        env = {
-            "ETEST_DATABASE_URL": url,
-            "ETEST_SECRET_KEY": PEPPER,
-            "ETEST_VAR_DIR": str(tmp / "var"),
-        }
         result["etest"] = {}
         for workers in args.workers:
-            port = free_port()
-            runs: dict[str, Any] = {}
-            with serve(
-                f"etest-{workers}", etest_argv(port, workers), env, port, "/ready", tmp
-            ) as etest:
-                rows = []
-                for n in args.saturation:
-                    rows.append(
-                        await saturation(
-                            etest.base, tokens, keys, n, args.seconds, args.warmup, etest
-                        )
-                    )
-                for r, c in zip(rows, ceiling_rows, strict=True):
-                    r["fraction_of_ceiling"] = (
-                        round(r["steps_per_s"] / c["steps_per_s"], 2) if c["steps_per_s"] else None
-                    )
-                runs["saturation"] = rows
-                print_saturation(
-                    f"etest serve --workers {workers}: full placement tests, no think time", rows
-                )
-                for r in rows:
-                    print(
-                        f"  N={r['n']}: {r['fraction_of_ceiling']} of the ceiling "
-                        f"(target >= {CEILING_TARGET}); server CPU "
-                        f"{r.get('server_cpu_ms_per_step')} ms per step; "
-                        f"{r['tests_finished']} tests finished, mean position of the steps "
-                        f"timed {r['mean_position']}"
-                    )
-                if args.profile and workers == args.workers[0]:
-                    record = Record()
-                    users = Candidates(etest.base, tokens, keys, record, 0.0, 99)
-                    users.add(50)
-                    try:
-                        await asyncio.sleep(args.warmup)
-                        runs["profile_n50"] = await profile_server(etest, 15, args.profile_raw)
-                    finally:
-                        await users.close()
-                    prof = runs["profile_n50"]
-                    print("\nserver profile, N=50 (py-spy, share of busy samples, self time):")
-                    for label, share in prof.get("by_package", []):
-                        print(f"  {share:6.1%}  {label}")
-                    for label, share in prof.get("by_function", [])[:12]:
-                        print(f"  {share:6.1%}  {label}")
-                if not args.no_capacity:
-                    print(
-                        f"\ncapacity, etest serve --workers {workers}: think time exp(mean "
-                        f"{args.think:g} s), levels held {args.hold:g} s, p99 over the last "
-                        f"{args.hold - args.spawn:g} s"
-                    )
-                    print(
-                        f"  {'cands':>6} {'steps/s':>8} {'p50 ms':>7} {'p95 ms':>7} "
-                        f"{'p99 ms':>7} {'level p99':>9} {'errors':>6} {'starts':>6} "
-                        f"{'start p99':>9} {'cpu':>6} {'machine':>7} {'held':>5}"
-                    )
-                    runs["capacity"] = await capacity(
-                        etest.base,
-                        tokens,
-                        keys,
-                        args.levels,
-                        args.hold,
-                        args.spawn,
-                        args.think,
-                        etest,
-                    )
-                    cap = runs["capacity"]
-                    print(
-                        f"  largest level held with step p99 <= {P99_LIMIT_MS:.0f} ms: "
-                        f"{cap['held']} candidates (target >= {CAPACITY_TARGET}); "
-                        f"with p99 <= {LOOSE_P99_MS:.0f} ms: {cap['held_at_1s']}"
-                    )
-            result["etest"][f"workers_{workers}"] = runs
+            runs = await run_workers(args, builds, workers, ceiling_rows, tmp)
+            result["etest"][f"workers_{workers}"] = runs["new"]
+            if "old" in runs:
+                result["baseline"]["etest"][f"workers_{workers}"] = runs["old"]
+    if "baseline" in result:
+        result["comparison"] = comparison(result)
+        print_comparison(result)
     result["seconds"] = round(time.monotonic() - began)
     result["machine"]["load_average_at_end"] = os.getloadavg()
     return result
+
+
+async def run_workers(
+    args: argparse.Namespace,
+    builds: list[Build],
+    workers: int,
+    ceiling_rows: list[dict[str, Any]],
+    tmp: Path,
+) -> dict[str, dict[str, Any]]:
+    """Every phase against every build, each build on its own ``etest serve --workers``.
+    The builds take turns, the order swapping from one phase (or N) to the next, so that
+    noise from the shared machine falls on both."""
+    runs: dict[str, dict[str, Any]] = {b.name: {} for b in builds}
+    turn = 0
+
+    def turns() -> list[Build]:
+        nonlocal turn
+        turn += 1
+        return builds if turn % 2 else builds[::-1]
+
+    with contextlib.ExitStack() as servers:
+        procs: dict[str, Proc] = {}
+        for b in builds:
+            port = free_port()
+            procs[b.name] = servers.enter_context(
+                serve(
+                    f"etest-{b.name}-{workers}",
+                    etest_argv(port, workers),
+                    b.env(),
+                    port,
+                    "/ready",
+                    tmp,
+                    cwd=b.root,
+                )
+            )
+
+        async def saturate(
+            b: Build, n: int, driver: type[Candidates] = Candidates
+        ) -> dict[str, Any]:
+            proc = procs[b.name]
+            row = await saturation(
+                proc.base, b.tokens, b.keys, n, args.seconds, args.warmup, proc, driver
+            )
+            print(
+                f"  {b.label}, {'pages' if driver is PageCandidates else 'API'} N={n}: "
+                f"{row['steps_per_s']} steps/s, p99 {row['p99_ms']} ms, "
+                f"{row['errors']} errors, server CPU {row.get('server_cpu_ms_per_step')} "
+                f"ms per step",
+                flush=True,
+            )
+            return row
+
+        print(f"\nsaturation, etest serve --workers {workers}")
+        for n, ceiling in zip(args.saturation, ceiling_rows, strict=True):
+            for b in turns():
+                row = await saturate(b, n)
+                row["fraction_of_ceiling"] = (
+                    round(row["steps_per_s"] / ceiling["steps_per_s"], 2)
+                    if ceiling["steps_per_s"]
+                    else None
+                )
+                runs[b.name].setdefault("saturation", []).append(row)
+        for b in builds:
+            rows = runs[b.name]["saturation"]
+            print_saturation(
+                f"{b.label}, etest serve --workers {workers}: full placement tests, no think time",
+                rows,
+            )
+            for r in rows:
+                print(
+                    f"  N={r['n']}: {r['fraction_of_ceiling']} of the ceiling "
+                    f"(target >= {CEILING_TARGET}); server CPU "
+                    f"{r.get('server_cpu_ms_per_step')} ms per step; "
+                    f"{r['tests_finished']} tests finished, mean position of the steps "
+                    f"timed {r['mean_position']}"
+                )
+
+        if args.pages:
+            print(f"\npages (/take, no JavaScript) against the API, N={args.pages}")
+            for b in turns():
+                api = next(
+                    (r for r in runs[b.name]["saturation"] if r["n"] == args.pages), None
+                ) or await saturate(b, args.pages)
+                row = await saturate(b, args.pages, PageCandidates)
+                row["api"] = {k: api.get(k) for k in COMPARED}
+                row["pages_to_api_cpu_per_step"] = _ratio(
+                    row.get("server_cpu_ms_per_step"), api.get("server_cpu_ms_per_step")
+                )
+                runs[b.name]["pages"] = row
+            for b in builds:
+                row = runs[b.name]["pages"]
+                print_saturation(f"{b.label}: the same candidates through /take", [row])
+                print(
+                    f"  server CPU per step: pages {row.get('server_cpu_ms_per_step')} ms, API "
+                    f"{row['api']['server_cpu_ms_per_step']} ms: pages/API "
+                    f"{row['pages_to_api_cpu_per_step']} (target <= {PAGES_CPU_TARGET}); "
+                    f"{row['tests_finished']} tests finished, {row['unknown_items']} items "
+                    "not recognised"
+                )
+
+        new = builds[0]
+        if args.profile and workers == args.workers[0]:
+            record = Record()
+            users = Candidates(procs["new"].base, new.tokens, new.keys, record, 0.0, 99)
+            users.add(50)
+            try:
+                await asyncio.sleep(args.warmup)
+                runs["new"]["profile_n50"] = await profile_server(
+                    procs["new"], 15, args.profile_raw
+                )
+            finally:
+                await users.close()
+            prof = runs["new"]["profile_n50"]
+            print("\nserver profile, N=50 (py-spy, share of busy samples, self time):")
+            for label, share in prof.get("by_package", []):
+                print(f"  {share:6.1%}  {label}")
+            for label, share in prof.get("by_function", [])[:12]:
+                print(f"  {share:6.1%}  {label}")
+
+        if not args.no_capacity:
+            for b in turns():
+                print(
+                    f"\ncapacity, {b.label}, etest serve --workers {workers}: think time "
+                    f"exp(mean {args.think:g} s), levels held {args.hold:g} s, p99 over the "
+                    f"last {args.hold - args.spawn:g} s"
+                )
+                print(
+                    f"  {'cands':>6} {'steps/s':>8} {'p50 ms':>7} {'p95 ms':>7} "
+                    f"{'p99 ms':>7} {'level p99':>9} {'errors':>6} {'starts':>6} "
+                    f"{'start p99':>9} {'cpu':>6} {'machine':>7} {'held':>5}"
+                )
+                cap = await capacity(
+                    procs[b.name].base,
+                    b.tokens,
+                    b.keys,
+                    args.levels,
+                    args.hold,
+                    args.spawn,
+                    args.think,
+                    procs[b.name],
+                )
+                runs[b.name]["capacity"] = cap
+                print(
+                    f"  largest level held with step p99 <= {P99_LIMIT_MS:.0f} ms: "
+                    f"{cap['held']} candidates (target >= {CAPACITY_TARGET}); "
+                    f"with p99 <= {LOOSE_P99_MS:.0f} ms: {cap['held_at_1s']}"
+                )
+    return runs
+
+
+#: The figures of a saturation row set side by side (old / new) and kept for the API row
+#: next to the pages row.
+COMPARED = ("steps_per_s", "p50_ms", "p99_ms", "errors", "server_cpu_ms_per_step")
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a is not None and b else None
+
+
+def comparison(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Old and new side by side, per worker count: new/old is the ratio."""
+    rows: list[dict[str, Any]] = []
+    for workers, new in result["etest"].items():
+        old = result["baseline"]["etest"][workers]
+
+        def add(what: str, o: Any, n: Any, workers: str = workers) -> None:
+            rows.append(
+                {"workers": workers, "what": what, "old": o, "new": n, "new_over_old": _ratio(n, o)}
+            )
+
+        for o, n in zip(old.get("saturation", []), new.get("saturation", []), strict=True):
+            add(f"API N={n['n']}: steps/s", o["steps_per_s"], n["steps_per_s"])
+            add(
+                f"API N={n['n']}: of the ceiling",
+                o["fraction_of_ceiling"],
+                n["fraction_of_ceiling"],
+            )
+            add(f"API N={n['n']}: p99 ms", o["p99_ms"], n["p99_ms"])
+            add(
+                f"API N={n['n']}: server CPU ms per step",
+                o.get("server_cpu_ms_per_step"),
+                n.get("server_cpu_ms_per_step"),
+            )
+        if "pages" in old and "pages" in new:
+            o, n = old["pages"], new["pages"]
+            add(f"pages N={n['n']}: steps/s", o["steps_per_s"], n["steps_per_s"])
+            add(f"pages N={n['n']}: p99 ms", o["p99_ms"], n["p99_ms"])
+            add(
+                f"pages N={n['n']}: server CPU ms per step",
+                o.get("server_cpu_ms_per_step"),
+                n.get("server_cpu_ms_per_step"),
+            )
+            add(
+                f"pages N={n['n']}: CPU per step, pages/API",
+                o["pages_to_api_cpu_per_step"],
+                n["pages_to_api_cpu_per_step"],
+            )
+        if "capacity" in old and "capacity" in new:
+            add("capacity: held at p99 <= 100 ms", old["capacity"]["held"], new["capacity"]["held"])
+            add(
+                "capacity: held at p99 <= 1 s",
+                old["capacity"]["held_at_1s"],
+                new["capacity"]["held_at_1s"],
+            )
+    return rows
+
+
+def print_comparison(result: dict[str, Any]) -> None:
+    base = result["baseline"]
+    print(f"\nold = {base['revision']} ({base['commit']}), new = the working tree, same run")
+    print(f"  {'workers':<10} {'':<42} {'old':>9} {'new':>9} {'new/old':>8}")
+    for r in result["comparison"]:
+        print(
+            f"  {r['workers']:<10} {r['what']:<42} {r['old']!s:>9} {r['new']!s:>9} "
+            f"{r['new_over_old']!s:>8}"
+        )
 
 
 def main() -> None:
@@ -1055,8 +1419,20 @@ def main() -> None:
     )
     parser.add_argument("--think", type=float, default=5.0, help="mean think time (s)")
     parser.add_argument("--check-seconds", type=float, default=4.0)
-    parser.add_argument("--tokens", type=int, default=12000)
+    parser.add_argument("--tokens", type=int, default=12000, help="per build")
     parser.add_argument("--no-capacity", action="store_true")
+    parser.add_argument(
+        "--baseline",
+        default=BASELINE,
+        help=f"git revision run as 'old' beside the working tree (default {BASELINE}; "
+        "'none': the working tree only)",
+    )
+    parser.add_argument(
+        "--pages",
+        type=int,
+        default=None,
+        help="N of the /take pages phase (default: the first saturation N; 0: none)",
+    )
     parser.add_argument("--profile", action="store_true")
     parser.add_argument(
         "--profile-raw",
@@ -1071,6 +1447,8 @@ def main() -> None:
     if args.quick:
         args.saturation, args.levels, args.seconds, args.warmup = [20], [50, 100], 5.0, 2.0
         args.hold, args.spawn, args.check_seconds, args.tokens = 8.0, 2.0, 1.0, 600
+    if args.pages is None:
+        args.pages = args.saturation[0]
     result = asyncio.run(run(args))
     print(f"\nwhole run {result['seconds']} s")
     if not args.quick:
