@@ -268,7 +268,10 @@ async def child() -> dict[str, Any]:
             hot: list[str] = []
 
             def count(conn: Any, cursor: Any, sql: str, *_: Any) -> None:
-                engine.append(sql.lstrip().split(None, 1)[0].upper())
+                # the verb and the first table it names: "SELECT attempts", "INSERT responses"
+                verb = sql.lstrip().split(None, 1)[0].upper()
+                table = re.search(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)", sql, re.I)
+                engine.append(f"{verb} {table.group(1)}" if table else verb)
 
             event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
             if out["database"] == "postgresql":
