@@ -168,13 +168,9 @@ async def test_reset_voids_and_reissues_with_audit(
     assert new["id"] != tok["id"] and new["code"] != tok["code"]
     old = (await client.get(f"/api/v1/tokens/{tok['id']}", headers=tree.key["A"])).json()
     assert old["status"] == "revoked" and old["replaced_by_id"] == new["id"]
-    audit = (
-        await client.get("/api/v1/audit", headers=tree.key["A"], params={"action": "token.reset"})
-    ).json()["items"]
-    mine = [e for e in audit if e["target_id"] == tok["id"]]
-    assert len(mine) == 1
-    assert mine[0]["reason"] == "browser crashed" and mine[0]["actor_role"] == "support"
-    assert mine[0]["details"]["new_token_id"] == new["id"]
+    audit = await _reset_audit(client, tree.key["A"], tok["id"])
+    assert audit["reason"] == "browser crashed" and audit["actor_role"] == "support"
+    assert audit["details"]["new_token_id"] == new["id"]
 
 
 async def test_expired_token_is_not_live(
@@ -361,13 +357,14 @@ async def test_token_list_filters_by_plan_alias(client: httpx.AsyncClient, tree:
 
 
 async def _reset_audit(client: httpx.AsyncClient, admin: Headers, token_id: str) -> dict[str, Any]:
+    """The one ``token.reset`` audit entry of the token."""
     audit = (
         await client.get("/api/v1/audit", headers=admin, params={"action": "token.reset"})
     ).json()["items"]
     mine = [e for e in audit if e["target_id"] == token_id]
     assert len(mine) == 1
-    details: dict[str, Any] = mine[0]["details"]
-    return details
+    entry: dict[str, Any] = mine[0]
+    return entry
 
 
 async def test_reset_voids_the_attempt_in_progress_through_the_attempt_package(
@@ -394,7 +391,7 @@ async def test_reset_voids_the_attempt_in_progress_through_the_attempt_package(
         assert attempt is not None
         assert attempt.status == "voided" and attempt.finish_reason == "reset"
         assert attempt.finished_at is not None and attempt.outcome is None
-    assert (await _reset_audit(client, course.admin, token_id))["voided_attempts"] == 1
+    assert (await _reset_audit(client, course.admin, token_id))["details"]["voided_attempts"] == 1
     # the new token has no attempt: its reset voids nothing, and says so
     again = await client.post(
         f"/api/v1/tokens/{reset.json()['id']}/reset",
@@ -402,7 +399,8 @@ async def test_reset_voids_the_attempt_in_progress_through_the_attempt_package(
         json={"reason": "second thoughts"},
     )
     assert again.status_code == 201, again.text
-    assert (await _reset_audit(client, course.admin, reset.json()["id"]))["voided_attempts"] == 0
+    renewed = await _reset_audit(client, course.admin, reset.json()["id"])
+    assert renewed["details"]["voided_attempts"] == 0
 
 
 async def test_a_reset_without_the_attempt_hook_fails_loudly(
