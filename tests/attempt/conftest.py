@@ -247,6 +247,10 @@ def right(item_type: str, key: dict[str, Any]) -> Any:
         return " Went. "
     if item_type == "single_choice":
         return key["correct"][0]
+    if item_type == "ordering":
+        return key["order"]
+    if item_type == "matching":
+        return key["pairs"]
     return key["correct"]
 
 

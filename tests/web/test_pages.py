@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -54,6 +55,21 @@ async def open_attempt(client: httpx.AsyncClient, token: str) -> tuple[str, str]
     assert re.fullmatch(r"/take/[0-9a-f-]{36}", path)
     page = await client.get(path)
     return path, assert_html_page(page, 200)
+
+
+def right_form(item_type: str, key: dict[str, Any], html: str) -> dict[str, Any]:
+    """The form fields of the right answer to the item on ``html`` (whose key is ``key``)."""
+    if item_type == "ordering":
+        return {f"order-{n}": o for n, o in enumerate(key["order"], 1)}
+    if item_type == "matching":
+        served = re.findall(r'data-option="([^"]+)"', html)
+        pairs = dict(key["pairs"])
+        return {f"match-{n}": pairs[o] for n, o in enumerate(served, 1)}
+    if item_type == "text_entry":
+        return {"answer": "went"}
+    if item_type == "multiple_choice":
+        return {"answer": key["correct"]}
+    return {"answer": key["correct"][0]}
 
 
 async def served_count(app: FastAPI, attempt_path: str) -> tuple[int, int]:
@@ -232,17 +248,7 @@ async def test_answers_are_checked_with_sentences(
             page = assert_html_page(await page_client.post(f"{path}/answer", data=twice), 422)
             assert "exactly one position" in page
             assert page.count('value="w1" selected') == 2
-            data = {**base, **{f"order-{n}": o for n, o in enumerate(key["order"], 1)}}
-        elif item_type == "matching":
-            served = re.findall(r'data-option="([^"]+)"', html)
-            pairs = dict(key["pairs"])
-            data = {**base, **{f"match-{n}": pairs[o] for n, o in enumerate(served, 1)}}
-        elif item_type == "text_entry":
-            data = {**base, "answer": "went"}
-        elif item_type == "multiple_choice":
-            data = {**base, "answer": key["correct"]}  # type: ignore[dict-item]
-        else:
-            data = {**base, "answer": key["correct"][0]}
+        data = {**base, **right_form(item_type, key, html)}
         saved = await page_client.post(f"{path}/answer", data=data)
         assert saved.status_code == 303 and saved.headers["location"] == f"{path}?n=saved"
         # the same form again (a double click, Back then submit): the current item is shown
