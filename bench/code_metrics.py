@@ -210,14 +210,17 @@ def statements(rev: str, root: Path, database: str) -> dict[str, Any]:
     env.pop("ETEST_TEST_DATABASE_URL", None)
     if database == "postgresql":
         env["ETEST_TEST_DATABASE_URL"] = PG_URL
-    child = subprocess.run(
-        [sys.executable, __file__, "--child"],
-        env=env,
-        cwd=base,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    try:
+        child = subprocess.run(
+            [sys.executable, __file__, "--child"],
+            env=env,
+            cwd=base,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": "the measurement took more than 300 s and was stopped"}
     lines = child.stdout.strip().splitlines()
     if child.returncode != 0 or not lines:
         tail = (child.stderr or child.stdout).strip().splitlines()[-3:]
