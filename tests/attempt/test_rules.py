@@ -12,7 +12,14 @@ import pytest
 
 from etest.attempt import rules
 from etest.attempt.engines import Decision
-from etest.attempt.errors import AnswerConflict, AttemptFinished, WrongPosition
+from etest.attempt.errors import (
+    AnswerConflict,
+    AttemptFinished,
+    CandidateDisabledAtStart,
+    TokenExpired,
+    TokenRevoked,
+    WrongPosition,
+)
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 SEC = timedelta(seconds=1)
@@ -272,3 +279,72 @@ def test_facts_are_read_not_changed() -> None:
     rules.serve(attempt, steps, NOW, Engine(), time_limit_seconds=None)
     assert steps == OPEN_TIMED_OUT and attempt == A()
     assert replace(attempt, status="completed") != attempt  # frozen facts: compared by value
+
+
+@dataclass(frozen=True)
+class T:
+    status: str = "issued"
+    expires_at: datetime = NOW + 3600 * SEC
+
+
+# (state, token, latest attempt's status) -> what entering the token does, or the error
+OPENING_TABLE: list[tuple[str, T, str | None, Any]] = [
+    ("new token", T(), None, rules.Opening.new),
+    ("revoked", T(status="revoked"), None, TokenRevoked),
+    ("revoked with an open attempt", T(status="revoked"), "in_progress", TokenRevoked),
+    ("started, open attempt", T(status="started"), "in_progress", rules.Opening.resume),
+    (
+        "expired, open attempt",
+        T(status="started", expires_at=NOW),
+        "in_progress",
+        rules.Opening.resume,
+    ),
+    ("expired, nothing started", T(expires_at=NOW), None, TokenExpired),
+    ("completed attempt", T(status="completed"), "completed", rules.Opening.show),
+    (
+        "expired, completed attempt",
+        T(status="completed", expires_at=NOW),
+        "completed",
+        rules.Opening.show,
+    ),
+    ("token used up, attempt voided", T(status="completed"), "voided", rules.Opening.show),
+    ("reset: live again after a voided attempt", T(), "voided", rules.Opening.new),
+    ("reset and expired", T(expires_at=NOW - SEC), "voided", TokenExpired),
+]
+
+
+@pytest.mark.parametrize(
+    ("token", "latest", "expected"),
+    [row[1:] for row in OPENING_TABLE],
+    ids=[row[0] for row in OPENING_TABLE],
+)
+def test_what_a_token_opens(token: T, latest: str | None, expected: Any) -> None:
+    if isinstance(expected, type) and issubclass(expected, Exception):
+        with pytest.raises(expected):
+            rules.opening(token, latest, NOW)
+    else:
+        assert rules.opening(token, latest, NOW) == expected
+
+
+def test_a_disabled_candidate_starts_no_placement_test() -> None:
+    with pytest.raises(CandidateDisabledAtStart):
+        rules.require_may_start("PT", True)
+    rules.require_may_start("CT", True)
+    rules.require_may_start("PT", False)
+
+
+@pytest.mark.parametrize(
+    ("kind", "placed", "token_status", "disable", "expected"),
+    [
+        ("PT", "B1", "started", False, rules.Effects(True, "B1", False)),
+        ("PT", "B1", "started", True, rules.Effects(True, "B1", True)),
+        ("PT", None, "started", True, rules.Effects(True, None, False)),  # unplaced: as they were
+        ("CT", None, "started", True, rules.Effects(True, None, False)),
+        ("CT", None, "revoked", False, rules.Effects(False, None, False)),
+        ("PT", "A2", "completed", False, rules.Effects(False, "A2", False)),
+    ],
+)
+def test_what_finishing_changes(
+    kind: str, placed: str | None, token_status: str, disable: bool, expected: rules.Effects
+) -> None:
+    assert rules.effects(kind, placed, token_status, disable) == expected

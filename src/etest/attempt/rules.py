@@ -1,5 +1,8 @@
 """The rules of delivery, decided once per request by pure functions.
 
+Starting (a token entered) decides an :class:`Opening`; serving and answering are below;
+finishing is :func:`may_finish`, :func:`expiry` and :func:`effects`.
+
 Each function takes the facts of an attempt (rows already read: the attempt, its served positions,
 the one position being answered) and the time, and returns a *decision*: a small frozen value
 saying what to do. They touch no session and no connection, so they are tested without a database
@@ -35,13 +38,21 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol
 
 import numpy as np
 
 from etest.attempt.engines import Decision
-from etest.attempt.errors import AnswerConflict, AttemptFinished, WrongPosition
-from etest.models.attempt import AttemptStatus
+from etest.attempt.errors import (
+    AnswerConflict,
+    AttemptFinished,
+    CandidateDisabledAtStart,
+    TokenExpired,
+    TokenRevoked,
+    WrongPosition,
+)
+from etest.models.attempt import AttemptStatus, Kind
 
 #: Answers arriving this long after a deadline still count (network latency), never more.
 GRACE = timedelta(seconds=2)
@@ -115,6 +126,46 @@ def due(deadline: datetime | None, now: datetime) -> bool:
 def ms(delta: timedelta) -> int:
     """A duration in whole milliseconds, never negative."""
     return max(0, int(delta.total_seconds() * 1000))
+
+
+# ---------------------------------------------------------------------------- starting
+
+
+class Opening(StrEnum):
+    """What entering a token does: show its finished attempt, resume its open one, or start a
+    new one."""
+
+    show = "show"
+    resume = "resume"
+    new = "new"
+
+
+class TokenFacts(Protocol):
+    """What starting reads of a test token."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime: ...
+
+
+def opening(token: TokenFacts, latest: str | None, now: datetime) -> Opening:
+    """What a token opens, from its status and expiry and the status of its latest attempt
+    (``None``: none yet). A revoked token opens nothing; an expired one only its open attempt
+    (or a finished one, to show it)."""
+    if token.status == "revoked":
+        raise TokenRevoked("This test token was revoked or replaced; ask for a new one.")
+    if latest is not None and (latest == AttemptStatus.completed or token.status == "completed"):
+        return Opening.show
+    if token.expires_at <= now and latest != AttemptStatus.in_progress:
+        raise TokenExpired("This test token has expired.")
+    return Opening.resume if latest == AttemptStatus.in_progress else Opening.new
+
+
+def require_may_start(kind: str, candidate_disabled: bool) -> None:
+    """A disabled candidate starts no new placement test (a CT it may)."""
+    if kind == Kind.PT and candidate_disabled:
+        raise CandidateDisabledAtStart("This candidate may not take another placement test now.")
 
 
 # ---------------------------------------------------------------------------- serving
@@ -337,3 +388,26 @@ def expiry(attempt: Facts, now: datetime) -> datetime | None:
     if attempt.status == AttemptStatus.in_progress and due(attempt.deadline, now):
         return attempt.deadline
     return None
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What a finished attempt changes outside itself."""
+
+    complete_token: bool  # its token was live: it is used up now
+    pt_level: str | None  # a placed PT: the candidate's level
+    disable_candidate: bool  # a placed PT where the organization disables after a PT
+
+
+def effects(
+    kind: str, placed_level: str | None, token_status: str, disable_after_pt: bool
+) -> Effects:
+    """The effects of finishing an attempt of ``kind`` (``placed_level``: the level of a placed
+    PT, ``None`` otherwise: an unplaced PT leaves the candidate as they were, with no level and
+    free to retake)."""
+    placed = kind == Kind.PT and placed_level is not None
+    return Effects(
+        complete_token=token_status in ("issued", "started"),
+        pt_level=placed_level if placed else None,
+        disable_candidate=placed and disable_after_pt,
+    )

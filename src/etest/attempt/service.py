@@ -23,10 +23,7 @@ from etest.attempt.device import Device
 from etest.attempt.engines import Decision, Version
 from etest.attempt.errors import (
     AssessmentUnavailable,
-    CandidateDisabledAtStart,
-    TokenExpired,
     TokenNotFound,
-    TokenRevoked,
 )
 from etest.attempt.live import session_live
 from etest.attempt.outcome import (
@@ -84,19 +81,17 @@ async def start(
     if found is None:
         raise TokenNotFound("No test token with this code.")
     token, candidate, org = found
-    if token.status == "revoked":
-        raise TokenRevoked("This test token was revoked or replaced; ask for a new one.")
     existing = await repository.latest_attempt_of(session, token.id)
-    if existing is not None and (existing.status == "completed" or token.status == "completed"):
+    opening = rules.opening(token, existing.status if existing else None, utcnow())
+    if opening == rules.Opening.show:
+        assert existing is not None
         return existing, True
-    if token.expires_at <= utcnow() and (existing is None or existing.status != "in_progress"):
-        raise TokenExpired("This test token has expired.")
     await require_live(session, org)
-    if existing is not None and existing.status == "in_progress":
+    if opening == rules.Opening.resume:
+        assert existing is not None
         await expire_if_due(session, existing)
         return existing, True
-    if token.type == "PT" and candidate.disabled:
-        raise CandidateDisabledAtStart("This candidate may not take another placement test now.")
+    rules.require_may_start(token.type, candidate.disabled)
     plan = await session.get(Plan, token.plan_code)
     assert plan is not None
     if token.type == "PT":
@@ -192,18 +187,7 @@ async def finish(
     attempt.level_result = result.level if result.kind == Kind.PT else result.status
     attempt.passed = None if result.kind == Kind.PT else result.passed
     attempt.score = None if result.kind == Kind.PT else result.score
-    token = await session.get(TestToken, attempt.token_id)
-    assert token is not None
-    if token.status in ("issued", "started"):
-        token.status = "completed"
-    candidate = await session.get(Candidate, attempt.candidate_id)
-    org = await session.get(Organization, attempt.organization_id)
-    assert candidate is not None and org is not None
-    if result.kind == Kind.PT and result.status == PtStatus.placed:
-        # an unplaced PT leaves the candidate as they were: no level, and free to retake
-        candidate.pt_level = result.level
-        if org.settings.get("disable_candidate_after_pt"):
-            candidate.disabled = True
+    org = await _apply_effects(session, attempt, result)
     # the event's id is the outbox's rule for (topic, key): one event per attempt
     key = str(attempt.id)
     await enqueue(
@@ -212,7 +196,7 @@ async def finish(
         {
             "event_id": str(outbox_id("attempt.finished", key)),
             "attempt_id": str(attempt.id),
-            "candidate_id": str(candidate.id),
+            "candidate_id": str(attempt.candidate_id),
             "uic": org.uic,
             "kind": attempt.kind,
             "level": attempt.level,
@@ -224,6 +208,26 @@ async def finish(
     )
     await session.flush()
     return attempt
+
+
+async def _apply_effects(session: AsyncSession, attempt: Attempt, result: Outcome) -> Organization:
+    """What finishing changes outside the attempt (:func:`etest.attempt.rules.effects`): its
+    token, and the candidate of a placed PT. Returns the attempt's organization."""
+    token = await session.get(TestToken, attempt.token_id)
+    candidate = await session.get(Candidate, attempt.candidate_id)
+    org = await session.get(Organization, attempt.organization_id)
+    assert token is not None and candidate is not None and org is not None
+    placed = result.level if result.kind == Kind.PT and result.status == PtStatus.placed else None
+    effects = rules.effects(
+        attempt.kind, placed, token.status, bool(org.settings.get("disable_candidate_after_pt"))
+    )
+    if effects.complete_token:
+        token.status = "completed"
+    if effects.pt_level is not None:
+        candidate.pt_level = effects.pt_level
+    if effects.disable_candidate:
+        candidate.disabled = True
+    return org
 
 
 async def _still_open(session: AsyncSession, attempt: Attempt) -> bool:
