@@ -334,17 +334,16 @@ def test_a_disabled_candidate_starts_no_placement_test() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "placed", "token_status", "disable", "expected"),
+    ("kind", "placed", "disable", "expected"),
     [
-        ("PT", "B1", "started", False, rules.Effects(True, "B1", False)),
-        ("PT", "B1", "started", True, rules.Effects(True, "B1", True)),
-        ("PT", None, "started", True, rules.Effects(True, None, False)),  # unplaced: as they were
-        ("CT", None, "started", True, rules.Effects(True, None, False)),
-        ("CT", None, "revoked", False, rules.Effects(False, None, False)),
-        ("PT", "A2", "completed", False, rules.Effects(False, "A2", False)),
+        ("PT", "B1", False, rules.Effects("B1", False)),
+        ("PT", "B1", True, rules.Effects("B1", True)),
+        ("PT", None, True, rules.Effects(None, False)),  # unplaced: as they were
+        ("CT", None, True, rules.Effects(None, False)),
+        ("CT", "B1", True, rules.Effects(None, False)),  # a CT places no one
     ],
 )
 def test_what_finishing_changes(
-    kind: str, placed: str | None, token_status: str, disable: bool, expected: rules.Effects
+    kind: str, placed: str | None, disable: bool, expected: rules.Effects
 ) -> None:
-    assert rules.effects(kind, placed, token_status, disable) == expected
+    assert rules.effects(kind, placed, disable) == expected

@@ -392,22 +392,19 @@ def expiry(attempt: Facts, now: datetime) -> datetime | None:
 
 @dataclass(frozen=True)
 class Effects:
-    """What a finished attempt changes outside itself."""
+    """What a finished attempt changes in its candidate (its token is used up by the token
+    package: :func:`etest.token.service.mark_used`)."""
 
-    complete_token: bool  # its token was live: it is used up now
     pt_level: str | None  # a placed PT: the candidate's level
     disable_candidate: bool  # a placed PT where the organization disables after a PT
 
 
-def effects(
-    kind: str, placed_level: str | None, token_status: str, disable_after_pt: bool
-) -> Effects:
+def effects(kind: str, placed_level: str | None, disable_after_pt: bool) -> Effects:
     """The effects of finishing an attempt of ``kind`` (``placed_level``: the level of a placed
     PT, ``None`` otherwise: an unplaced PT leaves the candidate as they were, with no level and
     free to retake)."""
     placed = kind == Kind.PT and placed_level is not None
     return Effects(
-        complete_token=token_status in ("issued", "started"),
         pt_level=placed_level if placed else None,
         disable_candidate=placed and disable_after_pt,
     )

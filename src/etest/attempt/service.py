@@ -56,6 +56,7 @@ from etest.models.base import utcnow
 from etest.organization.service import require_live
 from etest.outbox.jobs import enqueue, outbox_id
 from etest.review.service import ensure_may_start_ct
+from etest.token import service as token_service
 
 # ---------------------------------------------------------------------------- start / resume
 
@@ -129,7 +130,7 @@ async def start(
         if winner is None:
             raise Conflict("The test is being started on another device; try again.") from exc
         return winner, True
-    token.status = "started"
+    token_service.mark_started(token)
     return attempt, False
 
 
@@ -219,10 +220,9 @@ async def _apply_effects(session: AsyncSession, attempt: Attempt, result: Outcom
     assert token is not None and candidate is not None and org is not None
     placed = result.level if result.kind == Kind.PT and result.status == PtStatus.placed else None
     effects = rules.effects(
-        attempt.kind, placed, token.status, bool(org.settings.get("disable_candidate_after_pt"))
+        attempt.kind, placed, bool(org.settings.get("disable_candidate_after_pt"))
     )
-    if effects.complete_token:
-        token.status = "completed"
+    token_service.mark_used(token)
     if effects.pt_level is not None:
         candidate.pt_level = effects.pt_level
     if effects.disable_candidate:

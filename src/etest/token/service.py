@@ -57,6 +57,19 @@ def on_reset(hook: ResetHook) -> ResetHook:
     return hook
 
 
+def mark_started(token: TestToken) -> None:
+    """An attempt was started with ``token`` (the attempt package calls this: the token's
+    state is the token package's)."""
+    token.status = "started"
+
+
+def mark_used(token: TestToken) -> None:
+    """An attempt of ``token`` finished: a live token is used up (``completed``); a revoked one
+    stays revoked."""
+    if token.status in LIVE_STATUSES:
+        token.status = "completed"
+
+
 def effective_status(token: TestToken) -> str:
     """``expired`` for a live token past its expiry, whatever the stored status says."""
     if token.status in LIVE_STATUSES and token.expires_at <= utcnow():
