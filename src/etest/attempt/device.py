@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from starlette.requests import Request
+
 
 class Device(NamedTuple):
     """Where a candidate's request came from: stored with the attempt when it starts and with
@@ -23,3 +25,14 @@ class Device(NamedTuple):
 
 #: An answer without a request behind it (a timed-out item is stored by the server).
 NO_DEVICE = Device()
+
+
+def client_ip(request: Request) -> str | None:
+    """The socket peer: ``X-Forwarded-For`` is not trusted (no proxy is configured by
+    default)."""
+    return request.client.host if request.client else None
+
+
+def device_of(request: Request) -> Device:
+    """The device a request came from (the API's and the pages' alike)."""
+    return Device(client_ip(request), request.headers.get("user-agent"))

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.attempt import delivery, service
 from etest.attempt.delivery import Current, Pending
-from etest.attempt.device import Device
+from etest.attempt.device import device_of
 from etest.attempt.schemas import (
     AnswerAck,
     AnswerIn,
@@ -32,16 +32,6 @@ _secret = HTTPBearer(auto_error=False, description="The attempt secret from POST
 SecretDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_secret)]
 
 
-def client_ip(request: Request) -> str | None:
-    # The socket peer: X-Forwarded-For is not trusted (no proxy is configured by default).
-    return request.client.host if request.client else None
-
-
-def device(request: Request) -> Device:
-    """The device a request came from, as the start records it (IP as :func:`client_ip`)."""
-    return Device(client_ip(request), request.headers.get("user-agent"))
-
-
 @router.post("", response_model=AttemptStarted, responses={201: {"model": AttemptStarted}})
 async def start_attempt(
     request: Request,
@@ -56,7 +46,7 @@ async def start_attempt(
         session,
         settings,
         body.token,
-        device=device(request),
+        device=device_of(request),
     )
     await session.flush()
     response.status_code = 200 if resumed else 201
@@ -132,7 +122,7 @@ async def answer_item(
     after the answer is committed."""
     settings: Settings = request.app.state.settings
     secret = credentials.credentials if credentials else None
-    sender, read = device(request), delivery.given(body.answer)
+    sender, read = device_of(request), delivery.given(body.answer)
     args = (settings, attempt_id, secret, body.position, read, sender)
     ack = await delivery.answer(request.app.state.live, *args)
     if isinstance(ack, Pending):

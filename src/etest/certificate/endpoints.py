@@ -7,23 +7,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.attempt import service as attempt_service
 from etest.attempt.endpoints import SecretDep
 from etest.certificate import repository, service
 from etest.certificate.credential import issuer_profile
+from etest.certificate.download import PDF, RendererDep, pdf_response
 from etest.certificate.keys import jwks
-from etest.certificate.pdf import PdfRenderer
 from etest.certificate.schemas import (
     CertificateOut,
     CertificateRevoke,
     CredentialOut,
     Verification,
 )
-from etest.config import Settings
 from etest.deps import ActorDep, SessionDep, SettingsDep
 from etest.kit.levels import canonical_level
 from etest.kit.pagination import PaginationDep, paginate
@@ -34,7 +32,6 @@ from etest.organization import repository as org_repository
 router = APIRouter(prefix="/api/v1/certificates", tags=["certificates"])
 public_router = APIRouter(tags=["certificates"])
 
-PDF = "application/pdf"
 #: The verification code as the path carries it: base32 letters and digits.
 Code = Annotated[str, PathParam(pattern=r"^[A-Za-z2-7]{1,40}$")]
 
@@ -51,37 +48,6 @@ def _out(certificate: Certificate, uic: str, settings: Any) -> CertificateOut:
             "verify_url": service.verify_url(settings, certificate.code),
         }
     )
-
-
-async def _renderer(request: Request) -> PdfRenderer:
-    renderer: PdfRenderer = request.app.state.render_pdf
-    return renderer
-
-
-RendererDep = Annotated[PdfRenderer, Depends(_renderer)]
-
-
-async def pdf_response(
-    session: AsyncSession, settings: Settings, render_pdf: PdfRenderer, certificate: Certificate
-) -> Response:
-    """The certificate's PDF as a download (also the ``/take`` page's, :mod:`etest.web.take`)."""
-    code = certificate.code
-    view = await service.certificate_view(session, settings, certificate.id)
-    # The route is the edge: it ends its unit of work before drawing, so no transaction (on
-    # SQLite, the write lock) stays open for the PDF; the session dependency's commit then
-    # finds nothing to do, and a 2xx still means committed.
-    await session.commit()
-    return Response(
-        await render_pdf(view),
-        media_type=PDF,
-        headers={
-            "Content-Disposition": f'attachment; filename="certificate-{code}.pdf"',
-            "Cache-Control": "no-store",
-        },
-    )
-
-
-# ---------------------------------------------------------------------------- admin API
 
 
 @router.get("", response_model=Page[CertificateOut])

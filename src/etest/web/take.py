@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.attempt import delivery, pinned, service
 from etest.attempt.delivery import Current, Pending, Served
-from etest.attempt.endpoints import device
+from etest.attempt.device import device_of
 from etest.attempt.errors import AnswerConflict, AttemptFinished, InvalidAnswer, WrongPosition
 from etest.attempt.outcome import AttemptStatus, Kind, PtOutcome, PtStatus
 from etest.attempt.outcome import load as load_outcome
@@ -28,7 +28,7 @@ from etest.attempt.schemas import AttemptState
 from etest.attempt.secret import attempt_secret, check_secret
 from etest.attempt.views import item_view, state_of
 from etest.certificate import service as certificate_service
-from etest.certificate.endpoints import RendererDep, pdf_response
+from etest.certificate.download import RendererDep, pdf_response
 from etest.config import Settings
 from etest.deps import SessionDep, SettingsDep
 from etest.errors import EtestError, Forbidden, NotFound
@@ -109,7 +109,7 @@ async def _start(
             session,
             settings,
             code,
-            device=device(request),
+            device=device_of(request),
         )
         await session.flush()
     except EtestError as exc:
@@ -332,7 +332,7 @@ async def answer(
         int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 6 else 0
     )
     read = _FormReader(form, position)
-    args = (settings, credential.attempt_id, credential.secret, position, read, device(request))
+    args = (settings, credential.attempt_id, credential.secret, position, read, device_of(request))
     try:
         ack = await delivery.answer(request.app.state.live, *args)
         if isinstance(ack, Pending):
