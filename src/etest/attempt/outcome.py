@@ -227,19 +227,27 @@ def compute(
     """The outcome of a finished attempt from its served positions and the engine's last
     decision. ``early``: the placement of a PT finished before its engine stopped.
     ``statements`` and ``lessons`` (by code) fill a failed CT's Can't-Do and review lists."""
-    answered = sum(s.answered and not s.timed_out for s in steps)
-    correct = sum(s.correct for s in steps)
+    common = _common(sitting, steps)
+    if sitting.kind == Kind.PT:
+        return _placement(sitting, decision, common, early)
+    return _certification(sitting, plan, decision, steps, common, statements or {}, lessons or {})
+
+
+def _skills(steps: Sequence[Step]) -> dict[str, SkillStats]:
     per_skill: dict[str, list[int]] = {}
     for s in steps:
         served_correct = per_skill.setdefault(s.skill, [0, 0])
         served_correct[0] += 1
         served_correct[1] += int(s.correct)
-    skills = {
+    return {
         k: SkillStats(served=v[0], correct=v[1], accuracy=round(v[1] / v[0], 3))
         for k, v in per_skill.items()
     }
-    wrong = missed(steps)
-    # weakest skill first; ties: the skill missed at the lowest level; then a fixed order
+
+
+def _areas(skills: dict[str, SkillStats], wrong: Sequence[Step]) -> list[str]:
+    """The skills to work on: weakest first; ties: the skill missed at the lowest level; then a
+    fixed order."""
     lowest_miss = {
         k: min(
             (LEVELS.index(s.level) for s in wrong if s.skill == k and s.level in LEVELS),
@@ -247,7 +255,7 @@ def compute(
         )
         for k in skills
     }
-    areas = sorted(
+    return sorted(
         skills,
         key=lambda k: (
             skills[k].accuracy,
@@ -255,74 +263,87 @@ def compute(
             SKILL_ORDER.index(k) if k in SKILL_ORDER else 99,
         ),
     )
-    common: dict[str, Any] = {
+
+
+def _common(sitting: Sitting, steps: Sequence[Step]) -> dict[str, Any]:
+    """The fields of both outcomes."""
+    correct = sum(s.correct for s in steps)
+    skills = _skills(steps)
+    return {
         "finish_reason": sitting.reason,
         "started_at": sitting.started_at,
         "finished_at": sitting.finished_at,
         "duration_seconds": round((sitting.finished_at - sitting.started_at).total_seconds(), 1),
         "correct": correct,
-        "answered": answered,
+        "answered": sum(s.answered and not s.timed_out for s in steps),
         "served": len(steps),
         "skills": skills,
-        "areas_for_improvement": areas,
+        "areas_for_improvement": _areas(skills, missed(steps)),
         "assessment": sitting.assessment,
         "assessment_version": sitting.assessment_version,
+        # served and not right, as in the results API (items never served score zero through
+        # a CT's ``total`` without being counted as answered wrongly)
         "incorrect": len(steps) - correct,
     }
-    if sitting.kind == Kind.PT:
-        pt = {
-            **common,
-            "min_answers": sitting.min_answers,
-            "stop_reason": decision.stop_reason or sitting.reason,
-        }
-        if answered < sitting.min_answers:
-            # too little evidence for a level (docs/placement.md, "Unplaced"): no level, no
-            # estimate, pt_level unchanged; emails, callbacks and results say so
-            return PtOutcome(**pt, status=PtStatus.unplaced)
-        if decision.level is not None:
-            level, position = decision.level, decision.position
-        else:  # finished before the engine stopped: placed on what was answered
-            assert early is not None
-            level, position = early
-        return PtOutcome(
-            **pt,
-            status=PtStatus.placed,
-            level=level,
-            position=position,
-            theta=decision.theta,
-            se=decision.se,
-            level_probabilities=decision.probabilities,
-        )
+
+
+def _placement(
+    sitting: Sitting,
+    decision: Decision,
+    common: dict[str, Any],
+    early: tuple[str, float | None] | None,
+) -> PtOutcome:
+    pt = {
+        **common,
+        "min_answers": sitting.min_answers,
+        "stop_reason": decision.stop_reason or sitting.reason,
+    }
+    if common["answered"] < sitting.min_answers:
+        # too little evidence for a level (docs/placement.md, "Unplaced"): no level, no
+        # estimate, pt_level unchanged; emails, callbacks and results say so
+        return PtOutcome(**pt, status=PtStatus.unplaced)
+    if decision.level is not None:
+        level, position = decision.level, decision.position
+    else:  # finished before the engine stopped: placed on what was answered
+        assert early is not None
+        level, position = early
+    return PtOutcome(
+        **pt,
+        status=PtStatus.placed,
+        level=level,
+        position=position,
+        theta=decision.theta,
+        se=decision.se,
+        level_probabilities=decision.probabilities,
+    )
+
+
+def _certification(
+    sitting: Sitting,
+    plan: Plan,
+    decision: Decision,
+    steps: Sequence[Step],
+    common: dict[str, Any],
+    statements: Mapping[str, CantDo],
+    lessons: Mapping[str, ReviewLesson],
+) -> CtOutcome:
     total = decision.planned_total or len(steps)
-    score = round(100.0 * correct / total, 1) if total else 0.0
+    score = round(100.0 * common["correct"] / total, 1) if total else 0.0
     mark = pass_mark(plan, sitting.level)
     passed = score >= mark
-    status = (
-        CtStatus.passed
-        if passed
-        else (
-            CtStatus.needs_review
-            if sitting.attempt_number >= max_attempts(plan)
-            else CtStatus.failed
-        )
-    )
+    if passed:
+        status = CtStatus.passed
+    elif sitting.attempt_number >= max_attempts(plan):
+        status = CtStatus.needs_review
+    else:
+        status = CtStatus.failed
     levels = [str(lv["level"]) for lv in plan.levels]
     nxt = levels.index(sitting.level) + 1 if sitting.level in levels else len(levels)
-    cant_do: list[CantDo] = []
-    review: list[ReviewLesson] = []
+    cant_do, review = [], []
     if not passed:
-        found = statements or {}
-        cant_do = [
-            found[c] for c in dict.fromkeys(s.can_do for s in wrong if s.can_do) if c in found
-        ]
-        known = lessons or {}
-        review = [
-            known[c]
-            for c in dict.fromkeys(c for s in wrong for c in s.review_lessons)
-            if c in known
-        ]
-    # incorrect: served and not right, as in the results API (items never served score zero
-    # through ``total`` without being counted as answered wrongly)
+        codes, lesson_codes = wanted_codes(steps)
+        cant_do = [statements[c] for c in codes if c in statements]
+        review = [lessons[c] for c in lesson_codes if c in lessons]
     return CtOutcome(
         **common,
         total=total,

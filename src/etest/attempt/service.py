@@ -68,6 +68,33 @@ async def _latest_version(session: AsyncSession, code: str) -> AssessmentVersion
     return version
 
 
+async def _assessment_and_number(
+    session: AsyncSession, token: TestToken, candidate_id: uuid.UUID, plan: Plan
+) -> tuple[str, int]:
+    """The assessment a new attempt of ``token`` takes and the attempt's number (its kind's, and
+    for a CT its level's); a CT only where the retake policy and the review decisions allow
+    (403 ``needs-review``: docs/review.md)."""
+    if token.type == Kind.PT:
+        return plan.pt_assessment, 1 + await repository.completed_count(
+            session, candidate_id, Kind.PT
+        )
+    code = next(str(lv["ct_assessment"]) for lv in plan.levels if lv["level"] == token.level)
+    previous = await repository.completed_cts(session, candidate_id, token.level)
+    await ensure_may_start_ct(session, candidate_id, token.level, plan, previous)
+    return code, len(previous) + 1
+
+
+async def _started_meanwhile(
+    session: AsyncSession, token_id: uuid.UUID, exc: IntegrityError
+) -> Attempt:
+    """Not expected behind the token's lock: should a writer that skipped the lock have created
+    the open attempt meanwhile, its attempt is the one to resume."""
+    winner = await repository.open_attempt_of(session, token_id)
+    if winner is None:
+        raise Conflict("The test is being started on another device; try again.") from exc
+    return winner
+
+
 async def start(
     session: AsyncSession, settings: Settings, code: str, *, device: Device
 ) -> tuple[Attempt, bool]:
@@ -95,18 +122,10 @@ async def start(
     rules.require_may_start(token.type, candidate.disabled)
     plan = await session.get(Plan, token.plan_code)
     assert plan is not None
-    if token.type == "PT":
-        code_ = plan.pt_assessment
-        number = 1 + await repository.completed_count(session, candidate.id, "PT")
-    else:
-        code_ = next(str(lv["ct_assessment"]) for lv in plan.levels if lv["level"] == token.level)
-        previous = await repository.completed_cts(session, candidate.id, token.level)
-        # the retake policy and the review decisions (403 needs-review): docs/review.md
-        await ensure_may_start_ct(session, candidate.id, token.level, plan, previous)
-        number = len(previous) + 1
+    code_, number = await _assessment_and_number(session, token, candidate.id, plan)
     version = await _latest_version(session, code_)
-    # The deadline is set when the first item is served (see current()): time spent on the
-    # start page and the sound check does not count against the candidate.
+    # The deadline is set when the first item is served (etest.attempt.rules.Serve): time spent
+    # on the start page and the sound check does not count against the candidate.
     attempt = Attempt(
         token_id=token.id,
         candidate_id=candidate.id,
@@ -124,12 +143,7 @@ async def start(
         async with session.begin_nested():
             session.add(attempt)
     except IntegrityError as exc:
-        # not expected behind the token's lock; should a writer that skipped the lock have
-        # created the open attempt meanwhile, its attempt is the one to resume
-        winner = await repository.open_attempt_of(session, token.id)
-        if winner is None:
-            raise Conflict("The test is being started on another device; try again.") from exc
-        return winner, True
+        return await _started_meanwhile(session, token.id, exc), True
     token_service.mark_started(token)
     return attempt, False
 
@@ -169,13 +183,8 @@ async def finish(
     if not rules.may_finish(attempt) or not await _still_open(session, attempt):
         return attempt
     served = await positions(session, attempt.id)
-    history = tuple((s.item_id, bool(s.correct)) for s in served if s.answered_at is not None)
     version = await pinned.load_version(session, attempt.assessment_version_id)
-    if decided is not None and decided.history == history:
-        decision = decided.decision
-    else:
-        seen = await pinned.seen_before(session_live(session), attempt)
-        decision = version.engine.decide(attempt.seed, list(history), set(seen))
+    decision = await _stop(session, attempt, version, served, decided)
     finished_at = at or utcnow()
     plan = await session.get(Plan, attempt.plan_code)
     assert plan is not None
@@ -189,6 +198,17 @@ async def finish(
     attempt.passed = None if result.kind == Kind.PT else result.passed
     attempt.score = None if result.kind == Kind.PT else result.score
     org = await _apply_effects(session, attempt, result)
+    await _announce(session, attempt, org, outcome)
+    await session.flush()
+    return attempt
+
+
+async def _announce(
+    session: AsyncSession, attempt: Attempt, org: Organization, outcome: dict[str, Any]
+) -> None:
+    """``attempt.finished`` in the outbox, in the finishing transaction."""
+    finished_at = attempt.finished_at
+    assert finished_at is not None
     # the event's id is the outbox's rule for (topic, key): one event per attempt
     key = str(attempt.id)
     await enqueue(
@@ -207,8 +227,22 @@ async def finish(
         key=key,
         organization_id=org.id,
     )
-    await session.flush()
-    return attempt
+
+
+async def _stop(
+    session: AsyncSession,
+    attempt: Attempt,
+    version: Version,
+    served: Sequence[Any],
+    decided: rules.Stop | None,
+) -> Decision:
+    """The engine's last decision on the answers stored: the caller's stop while they are the
+    answers it was decided on, else asked again."""
+    history = tuple((s.item_id, bool(s.correct)) for s in served if s.answered_at is not None)
+    if decided is not None and decided.history == history:
+        return decided.decision
+    seen = await pinned.seen_before(session_live(session), attempt)
+    return version.engine.decide(attempt.seed, list(history), set(seen))
 
 
 async def _apply_effects(session: AsyncSession, attempt: Attempt, result: Outcome) -> Organization:
