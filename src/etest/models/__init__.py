@@ -9,6 +9,7 @@ from etest.models.certificate import Certificate
 from etest.models.content import (
     Assessment,
     AssessmentVersion,
+    CalibrationRun,
     CanDoStatement,
     ContentImport,
     Item,
@@ -29,6 +30,7 @@ __all__ = [
     "AttemptItem",
     "AuditEntry",
     "Base",
+    "CalibrationRun",
     "CanDoStatement",
     "Candidate",
     "CandidateTransfer",

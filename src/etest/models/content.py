@@ -103,6 +103,11 @@ class AssessmentVersion(UUIDPk, Base):
     source_name: Mapped[str] = mapped_column(String(500))
     imported_by: Mapped[str] = mapped_column(String(300))
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: A placement test's evidence, stored when it was published: the simulation report
+    #: (accuracy per level, length, exposure) and the thresholds it was held to.
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    #: Why a superadmin published it below the thresholds (audited); ``None``: it met them.
+    override_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class ContentImport(UUIDPk, Base):
@@ -119,3 +124,25 @@ class ContentImport(UUIDPk, Base):
     imported_by: Mapped[str] = mapped_column(String(300))
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class CalibrationRun(UUIDPk, Timestamped, Base):
+    """One calibration of items from the responses eTest collected: what was asked, its
+    progress, the reviewable report and the proposed parameters. Nothing in the bank changes
+    until a content manager publishes it (``published_at``)."""
+
+    __tablename__ = "calibration_runs"
+
+    #: queued, running, done, failed, published
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    progress: Mapped[float] = mapped_column(default=0.0)
+    requested_by: Mapped[str] = mapped_column(String(300))
+    #: what to calibrate: assessment code or item codes, date range, model choices, anchoring
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: fit, drift, exposure, excluded items (the JSON report; the Excel one is built from it)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    #: the proposed parameters by item code: ``{"a": …, "b": …, "c": …, "model": …}``
+    proposal: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
+    published_by: Mapped[str | None] = mapped_column(String(300), default=None)
