@@ -16,6 +16,7 @@ Media (images, audio) are referenced by a path relative to the file (or package 
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
@@ -34,6 +35,7 @@ Normalization = Literal["exact", "trim", "casefold", "casefold_punctuation"]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,119}$")]
 OptionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 Text = Annotated[str, StringConstraints(max_length=20_000)]
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
 
 class MediaRef(Input):
@@ -200,6 +202,41 @@ _MIN_ANSWERS = (
 )
 
 
+class Pilot(Input):
+    """Pilot items tried on live candidates: served at seeded random positions, scored and
+    stored like any answer, never used for ability, result or pass mark (``docs/flows.md``)."""
+
+    items: list[Code] = Field(
+        min_length=1, max_length=200, description="Codes of items with status pilot"
+    )
+    rate: float = Field(
+        gt=0,
+        le=0.5,
+        allow_inf_nan=False,
+        description="The share of a test's positions given to pilot items, in (0, 0.5]",
+    )
+
+    @field_validator("items")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        dupes = sorted({c for c in value if value.count(c) > 1})
+        if dupes:
+            raise ValueError(f"pilot items are named twice: {dupes}")
+        return value
+
+
+def _pilots_apart(pilot: Pilot | None, operational: list[str]) -> None:
+    """A pilot item is never an operational item of the same engine."""
+    if pilot is None:
+        return
+    both = sorted(set(pilot.items) & set(operational))
+    if both:
+        raise ValueError(f"pilot items must not be operational items of the engine too: {both}")
+
+
+_PILOT = "Pilot items and their seeding rate (absent or null: no pilots)"
+
+
 class StagedGroup(Input):
     level: str
     role: Literal["core", "refinement"] = "core"
@@ -228,27 +265,104 @@ class StagedEngine(Input):
             "or the core items of the start level when there are fewer"
         ),
     )
+    pilot: Pilot | None = Field(None, description=_PILOT)
 
     _lvl = field_validator("start_level")(validate_level)
+
+    @model_validator(mode="after")
+    def _pilots(self) -> StagedEngine:
+        _pilots_apart(self.pilot, [c for g in self.groups for c in g.items])
+        return self
+
+
+class Prior(Input):
+    """The normal prior on ability of the EAP and MAP estimators (and of the MLE/WLE fallback
+    while the responses are all right or all wrong)."""
+
+    mean: float = Field(0.0, ge=-4, le=4, allow_inf_nan=False)
+    sd: float = Field(1.0, ge=0.2, le=5, allow_inf_nan=False)
+
+
+class EvidenceThresholds(Input):
+    """A placement test's thresholds for publishing (``docs/flows.md``, "Evidence"); a field
+    left out or null takes the settings' default."""
+
+    within_one_level: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        allow_inf_nan=False,
+        description="The least share of simulated candidates placed within one level of their "
+        "true level, at every level",
+    )
+    max_mean_length: float | None = Field(
+        None,
+        gt=0,
+        le=200,
+        allow_inf_nan=False,
+        description="The most items a simulated test may take on average",
+    )
 
 
 class IrtEngine(Input):
     """Adaptive PT on calibrated items (``etest.irt``). ``cut_scores`` are the ability values
-    between consecutive levels of the plan (one fewer than its levels)."""
+    between consecutive levels of the plan (one fewer than its levels). The psychometric
+    settings default to those of :class:`etest.irt.EngineConfig` (``docs/flows.md``)."""
 
     type: Literal["irt"]
     pool: list[Code] | None = Field(None, description="Item codes; default: pool_levels")
     pool_levels: list[str] | None = Field(None, description="All active items of these levels")
     cut_scores: list[float] = Field(min_length=1)
+    prior: Prior = Field(default_factory=Prior, description="Normal prior on ability")
+    estimator: Literal["eap", "map", "mle", "wle"] = Field(
+        "eap", description="Ability estimator for selection, stopping and the result"
+    )
     min_items: int = Field(10, ge=1, le=200)
     max_items: int = Field(40, ge=1, le=200)
-    se_target: float = Field(0.35, gt=0, le=2)
+    se_target: float | None = Field(
+        0.35, gt=0, le=2, description="Stop once the SE is at most this; null disables"
+    )
     randomesque: int = Field(5, ge=1, le=50)
+    exposure_max_rate: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        allow_inf_nan=False,
+        description="Sympson-Hetter target: the largest share of candidates any one item may "
+        "be given; its exposure parameters are computed when the version is published; null: off",
+    )
+    classification: Literal["ci", "sprt", "off"] = Field(
+        "ci",
+        description="Stop once the level is known: ci (the interval lies in one level), sprt "
+        "(one sequential test per cut score) or off",
+    )
     classification_ci: float = Field(0.95, gt=0.5, lt=1)
-    skill_targets: dict[Skill, float] | None = None
+    sprt_delta: float = Field(0.2, gt=0, le=2, allow_inf_nan=False)
+    sprt_alpha: float = Field(0.05, gt=0, lt=0.5)
+    sprt_beta: float = Field(0.05, gt=0, lt=0.5)
+    min_information: float = Field(
+        0.01,
+        ge=0,
+        le=10,
+        allow_inf_nan=False,
+        description="After min_items, stop when no eligible item has this much information at "
+        "the ability estimate; 0 disables",
+    )
+    skill_targets: dict[Skill, Share] | None = None
     min_answers: int | None = Field(
         None, ge=1, le=200, description=_MIN_ANSWERS.format(default="min_items")
     )
+    pilot: Pilot | None = Field(None, description=_PILOT)
+
+    @field_validator("prior", mode="before")
+    @classmethod
+    def _explicit_prior(cls, value: object) -> object:
+        if isinstance(value, str):
+            raise ValueError(
+                f"prior {value!r} is not supported: give {{'mean': ..., 'sd': ...}} (for "
+                "instance the mean and SD of the abilities of finished placement attempts)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> IrtEngine:
@@ -264,6 +378,18 @@ class IrtEngine(Input):
             raise ValueError("give pool (item codes) or pool_levels")
         if self.pool_levels is not None:
             self.pool_levels = [validate_level(lv) or lv for lv in self.pool_levels]
+        if self.classification == "sprt" and len(self.cut_scores) > 1:
+            half = min(b - a for a, b in pairwise(self.cut_scores)) / 2
+            if self.sprt_delta > half:
+                raise ValueError(
+                    f"sprt_delta must be at most half the narrowest band between cut scores "
+                    f"({half:g}), got {self.sprt_delta:g}"
+                )
+        if self.skill_targets is not None and abs(sum(self.skill_targets.values()) - 1) > 1e-6:
+            raise ValueError(
+                f"skill_targets must sum to 1, got {sum(self.skill_targets.values()):g}"
+            )
+        _pilots_apart(self.pilot, self.pool or [])
         return self
 
 
@@ -290,6 +416,12 @@ class FixedEngine(Input):
     item_time_limits: dict[ItemType, int] | None = None
     shuffle_items: bool = True
     shuffle_options: bool = True
+    pilot: Pilot | None = Field(None, description=_PILOT)
+
+    @model_validator(mode="after")
+    def _pilots(self) -> FixedEngine:
+        _pilots_apart(self.pilot, [c for s in self.sections for c in s.pool])
+        return self
 
 
 class FlowFile(Input):
@@ -309,6 +441,9 @@ class FlowFile(Input):
     engine: (
         Annotated[StagedEngine | IrtEngine | FixedEngine, Field(discriminator="type")] | None
     ) = None
+    evidence: EvidenceThresholds | None = Field(
+        None, description="PT only: thresholds a placement test must meet to be published"
+    )
 
     _lvl = field_validator("level")(validate_level)
 
@@ -322,6 +457,8 @@ class FlowFile(Input):
             dupes = sorted({c for c in codes if codes.count(c) > 1})
             if dupes:
                 raise ValueError(f"duplicate {what} codes {dupes}")
+        if self.evidence is not None and self.kind != "PT":
+            raise ValueError("only a placement test (kind PT) has evidence thresholds")
         if self.kind == "bank":
             if self.engine is not None or self.plan is not None:
                 raise ValueError("a bank has no engine and no plan")
