@@ -1,7 +1,13 @@
 """Placement quality by simulation: simulated candidates at each level take a PT flow through the
 same engine code that serves real attempts (:mod:`etest.attempt.engines`), answering by the 2PL/3PL
 model of each item. Reports, per true level: exact-level and within-one-level placement, mean and
-maximum length. Used to choose the PT defaults (``docs/placement.md``)."""
+maximum length; and how often the most used item was served. Used to choose the PT defaults
+(``docs/placement.md``).
+
+``guessing`` makes the simulated candidates guess on choice items (single and multiple choice)
+with at least that probability of a right answer, whatever the item's stored ``c``: the engine
+keeps scoring with the stored parameters, so a bank stored without ``c`` misplaces guessers
+exactly as it would misplace real ones."""
 
 from __future__ import annotations
 
@@ -19,11 +25,16 @@ from etest.attempt.engines import Engine, ItemInfo, build_engine
 from etest.content.schemas import FlowFile
 from etest.content.service import engine_with_ids
 
+#: Item types a candidate can answer by guessing among the options.
+CHOICE_TYPES = frozenset({"single_choice", "multiple_choice"})
+
 
 @dataclass(frozen=True)
 class Bank:
     items: dict[uuid.UUID, ItemInfo]
     by_code: dict[str, uuid.UUID]
+    #: The choice items (:data:`CHOICE_TYPES`): the ones ``guessing`` applies to.
+    choice: frozenset[uuid.UUID] = frozenset()
 
 
 def item_uuid(code: str) -> uuid.UUID:
@@ -34,6 +45,7 @@ def load_bank(folder: Path) -> Bank:
     """Every item of the flow files in ``folder`` (banks and flows), keyed by a stable id."""
     items: dict[uuid.UUID, ItemInfo] = {}
     by_code: dict[str, uuid.UUID] = {}
+    choice: set[uuid.UUID] = set()
     for path in sorted(folder.glob("*.json")):
         data = json.loads(path.read_text())
         if "format" not in data:
@@ -44,7 +56,9 @@ def load_bank(folder: Path) -> Bank:
             key = item_uuid(item.code)
             by_code[item.code] = key
             items[key] = ItemInfo(key, item.skill, item.level, item.irt.a, item.irt.b, item.irt.c)
-    return Bank(items, by_code)
+            if item.type in CHOICE_TYPES:
+                choice.add(key)
+    return Bank(items, by_code, frozenset(choice))
 
 
 def engine_config(flow: FlowFile, bank: Bank) -> dict[str, Any]:
@@ -95,7 +109,12 @@ def run_candidate(
     seed: int,
     rng: np.random.Generator,
     max_steps: int = 200,
+    *,
+    guessing: float | None = None,
+    exposure: dict[uuid.UUID, int] | None = None,
 ) -> tuple[str | None, int]:
+    """One simulated attempt; the candidate's true model is the item's, with the lower asymptote
+    raised to ``guessing`` on choice items. Served items are counted into ``exposure``."""
     history: list[tuple[uuid.UUID, bool]] = []
     for _ in range(max_steps):
         decision = engine.decide(seed, history, set())
@@ -103,8 +122,12 @@ def run_candidate(
             return decision.level, len(history)
         info = bank.items[decision.item_id]
         a, b, c = info.a or 1.0, info.b or 0.0, info.c or 0.0
+        if guessing is not None and decision.item_id in bank.choice:
+            c = max(c, guessing)
         p = c + (1 - c) / (1 + math.exp(-a * (theta - b)))
         history.append((decision.item_id, bool(rng.random() < p)))
+        if exposure is not None:
+            exposure[decision.item_id] = exposure.get(decision.item_id, 0) + 1
     return None, len(history)
 
 
@@ -117,8 +140,15 @@ def study(
     per_level: int = 100,
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
+    guessing: float | None = None,
+    exposure: dict[uuid.UUID, int] | None = None,
 ) -> list[LevelRow]:
-    """Simulate ``per_level`` candidates with abilities spread evenly inside each level band."""
+    """Simulate ``per_level`` candidates with abilities spread evenly inside each level band.
+    ``guessing``: the candidates' chance of guessing a choice item right (at least the item's
+    own ``c``; the engine still uses the stored parameters). ``exposure``: served items are
+    counted into it."""
+    if guessing is not None and not 0 <= guessing < 1:
+        raise ValueError(f"guessing must be in [0, 1), not {guessing}")
     engine = build_engine(config, bank.items, levels)
     rng = np.random.default_rng(seed)
     rows = []
@@ -128,7 +158,15 @@ def study(
         row = LevelRow(level)
         for k in range(per_level):
             theta = low + (high - low) * (k + 0.5) / per_level
-            placed, length = run_candidate(engine, bank, theta, int(rng.integers(2**62)), rng)
+            placed, length = run_candidate(
+                engine,
+                bank,
+                theta,
+                int(rng.integers(2**62)),
+                rng,
+                guessing=guessing,
+                exposure=exposure,
+            )
             row.n += 1
             row.lengths.append(length)
             if placed is not None:
@@ -163,10 +201,14 @@ def flow_study(
     cut_scores: list[float] | None = None,
     overrides: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
+    guessing: float | None = None,
+    exposure: dict[uuid.UUID, int] | None = None,
 ) -> dict[str, Any]:
     """Placement quality of one PT flow file, with the bank read from the files beside it.
     Levels and cut scores default to the flow's plan in ``etest/data/reference.json`` and the
-    flow's own cut scores (an irt flow) or those of the plan's irt flow beside it."""
+    flow's own cut scores (an irt flow) or those of the plan's irt flow beside it.
+    ``guessing`` and ``exposure`` as in :func:`study`; the result's ``exposure`` gives the
+    largest and the mean share of candidates served an item of the flow."""
     from etest.plan.service import reference_data
 
     flow = FlowFile.model_validate(json.loads(flow_path.read_text()))
@@ -183,19 +225,56 @@ def flow_study(
     if len(cut_scores) != len(levels) - 1:
         raise ValueError(f"need {len(levels) - 1} cut scores for {flow.plan}")
     config = {**engine_config(flow, bank), **(overrides or {})}
+    counts: dict[uuid.UUID, int] = {} if exposure is None else exposure
     rows = study(
-        config, bank, levels, cut_scores, per_level=per_level, seed=seed, progress=progress
+        config,
+        bank,
+        levels,
+        cut_scores,
+        per_level=per_level,
+        seed=seed,
+        progress=progress,
+        guessing=guessing,
+        exposure=counts,
     )
     return {
         "flow": flow.code,
         "engine": config["type"],
         "per_level": per_level,
         "seed": seed,
+        "guessing": guessing,
         "settings": {
             k: v for k, v in config.items() if k not in ("pool", "groups", "pool_levels", "type")
         },
         "levels": [r.as_dict() for r in rows],
         "overall": overall(rows),
+        "exposure": exposure_rates(counts, _flow_items(config), sum(r.n for r in rows)),
+    }
+
+
+def _flow_items(config: dict[str, Any]) -> set[str]:
+    """The ids of the items a stored engine can serve."""
+    if config["type"] == "staged":
+        return {i for g in config["groups"] for i in g["items"]}
+    if config["type"] == "irt":
+        return set(config["pool"])
+    return {i for s in config["sections"] for i in s["pool"]}
+
+
+def exposure_rates(
+    counts: dict[uuid.UUID, int], items: set[str], candidates: int
+) -> dict[str, Any]:
+    """Exposure of a flow's items: the share of candidates served the most used item
+    (``max_rate``), the mean share over all the flow's items, served or not (``mean_rate``),
+    and the share of its items nobody was served."""
+    if not items or not candidates:
+        return {"items": len(items), "max_rate": None, "mean_rate": None, "never_used": None}
+    rates = [counts.get(uuid.UUID(i), 0) / candidates for i in items]
+    return {
+        "items": len(items),
+        "max_rate": round(max(rates), 3),
+        "mean_rate": round(sum(rates) / len(rates), 3),
+        "never_used": round(sum(r == 0 for r in rates) / len(rates), 3),
     }
 
 
@@ -220,9 +299,11 @@ def _scale_cuts(folder: Path, levels: list[str], reference: dict[str, Any]) -> l
 
 
 def markdown(result: dict[str, Any]) -> str:
+    guessing = result.get("guessing")
+    guess = f"; choice items guessed at {guessing}" if guessing is not None else ""
     lines = [
         f"**{result['flow']}** ({result['engine']}; {result['per_level']} simulated "
-        f"candidates per level, seed {result['seed']})",
+        f"candidates per level, seed {result['seed']}{guess})",
         "",
         "| True level | Exact | Within one | Mean length | Max length |",
         "|---|---:|---:|---:|---:|",
@@ -232,4 +313,12 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {row['level']} | {row['exact']:.1%} | {row['within_one']:.1%} | "
             f"{row['mean_length']} | {row['max_length']} |"
         )
+    exposure = result.get("exposure") or {}
+    if exposure.get("max_rate") is not None:
+        lines += [
+            "",
+            f"Exposure over the flow's {exposure['items']} items: most used item "
+            f"{exposure['max_rate']:.1%} of candidates, mean {exposure['mean_rate']:.1%}, "
+            f"never used {exposure['never_used']:.1%}.",
+        ]
     return "\n".join(lines)
