@@ -120,6 +120,7 @@ async def _decide_serve(
         lambda history: version.engine.decide(attempt.seed, history, seen),
         time_limit_seconds=pinned.time_limit(version),
         may_start=may_start,
+        pilots=pinned.pilots(version),
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest.attempt import cache, repository
 from etest.attempt.engines import ItemInfo, Version, build_engine
 from etest.attempt.live import Live
+from etest.attempt.pilots import Pilots
 from etest.attempt.repository import SEEN_ANY_LEVEL, SEEN_AT_LEVEL
 from etest.attempt.rules import Facts
 from etest.models import Assessment, AssessmentVersion, Item, Plan
@@ -54,12 +55,19 @@ async def item(session: AsyncSession, item_id: uuid.UUID) -> Item:
 
 
 def engine_item_ids(engine: dict[str, Any]) -> list[uuid.UUID]:
-    """Every item id an assessment version's engine can serve."""
+    """Every item id an assessment version's engine can serve, its pilot items included."""
+    pilots = Pilots.of(engine)
+    trial = list(pilots.items) if pilots else []
     if engine["type"] == "fixed":
-        return [uuid.UUID(i) for s in engine["sections"] for i in s["pool"]]
+        return [uuid.UUID(i) for s in engine["sections"] for i in s["pool"]] + trial
     if engine["type"] == "staged":
-        return [uuid.UUID(i) for g in engine["groups"] for i in g["items"]]
-    return [uuid.UUID(i) for i in engine["pool"]]
+        return [uuid.UUID(i) for g in engine["groups"] for i in g["items"]] + trial
+    return [uuid.UUID(i) for i in engine["pool"]] + trial
+
+
+def pilots(version: Version) -> Pilots | None:
+    """The pinned version's pilot items (cheap: most versions have none)."""
+    return Pilots.of(version.version.engine)
 
 
 async def seen_before(live: Live, attempt: Facts) -> frozenset[uuid.UUID]:
@@ -96,7 +104,12 @@ def item_time_limit(version: Version, item: Item) -> int | None:
 
 
 def planned_total(version: Version, attempt: Facts) -> int | None:
-    """The number of items of a fixed-length test (CT); ``None`` for a variable-length PT."""
+    """The number of items of a fixed-length test (CT) as its candidate sees them (its pilot
+    items included); ``None`` for a variable-length PT."""
     if attempt.kind != Kind.CT:
         return None
-    return int(getattr(version.engine, "total", 0)) or None
+    total = int(getattr(version.engine, "total", 0))
+    trial = pilots(version)
+    if trial is not None and total:
+        return trial.positions_for(attempt.seed, total)
+    return total or None

@@ -52,6 +52,7 @@ from etest.attempt.errors import (
     TokenRevoked,
     WrongPosition,
 )
+from etest.attempt.pilots import Pilots
 from etest.models.attempt import AttemptStatus, Kind
 
 #: Answers arriving this long after a deadline still count (network latency), never more.
@@ -249,10 +250,13 @@ def serve(
     *,
     time_limit_seconds: int | None,
     may_start: bool = True,
+    pilots: Pilots | None = None,
 ) -> ServeDecision:
     """What a request for the current item does. ``steps`` are every served position in order;
-    ``decide`` is the engine's call (made at most once); ``may_start`` is False for a request
-    that only looks (a page view), which must not serve the first item."""
+    ``decide`` is the engine's call (made at most once) on the answers to operational items;
+    ``may_start`` is False for a request that only looks (a page view), which must not serve the
+    first item; ``pilots``: the version's pilot items, served in the slots of
+    :class:`~etest.attempt.pilots.Pilots` while the engine goes on."""
     if attempt.status != AttemptStatus.in_progress:
         return Show()
     if due(attempt.deadline, now):
@@ -260,7 +264,8 @@ def serve(
         return Expire(attempt.deadline)
     if not steps and not may_start:
         return NotYet()
-    history = [(s.item_id, bool(s.correct)) for s in steps if s.correct is not None]
+    trial = pilots.ids if pilots else frozenset()
+    history = operational(steps, trial)
     time_out = None
     if steps and steps[-1].correct is None:
         last = steps[-1]
@@ -268,19 +273,33 @@ def serve(
             return Resume(last.position, last.item_id)
         assert last.deadline is not None
         time_out = TimeOut(last.position, last.item_id, ms(last.deadline - last.served_at))
-        history.append((last.item_id, False))
+        if last.item_id not in trial:
+            history.append((last.item_id, False))
     decision = decide(history)
     if decision.item_id is None:
         return Stop(decision, tuple(history), time_out)
     position = len(steps) + 1
+    pilot = pilots.next_item(attempt.seed, position, {s.item_id for s in steps}) if pilots else None
     return Serve(
         position,
-        decision.item_id,
+        pilot or decision.item_id,
         now,
         attempt_deadline(attempt.deadline, time_limit_seconds, position, now),
         time_out,
         decision,
     )
+
+
+def operational(
+    steps: Sequence[StepFacts], pilots: frozenset[uuid.UUID]
+) -> list[tuple[uuid.UUID, bool]]:
+    """The engine's history: the answered positions of operational (not pilot) items, in
+    order, with their correctness."""
+    return [
+        (s.item_id, bool(s.correct))
+        for s in steps
+        if s.correct is not None and s.item_id not in pilots
+    ]
 
 
 def attempt_deadline(

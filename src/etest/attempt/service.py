@@ -238,7 +238,8 @@ async def _stop(
 ) -> Decision:
     """The engine's last decision on the answers stored: the caller's stop while they are the
     answers it was decided on, else asked again."""
-    history = tuple((s.item_id, bool(s.correct)) for s in served if s.answered_at is not None)
+    trial = pinned.pilots(version)
+    history = tuple(rules.operational(served, trial.ids if trial else frozenset()))
     if decided is not None and decided.history == history:
         return decided.decision
     seen = await pinned.seen_before(session_live(session), attempt)
@@ -293,11 +294,14 @@ async def _outcome(
     finished_at: datetime,
     reason: str,
 ) -> Outcome:
-    """Load what the outcome is computed from (the served items; for a failed CT the Can't-Do
-    statements and review lessons of the missed ones) and compute it
-    (:func:`etest.attempt.outcome.compute`)."""
+    """Load what the outcome is computed from (the served operational items: pilot items count
+    for nothing; for a failed CT the Can't-Do statements and review lessons of the missed ones)
+    and compute it (:func:`etest.attempt.outcome.compute`)."""
+    trial = pinned.pilots(version)
     steps = []
     for s in served:
+        if trial is not None and s.item_id in trial.ids:
+            continue
         item = await pinned.item(session, s.item_id)
         steps.append(
             Step(
