@@ -210,19 +210,7 @@ class IrtEngine:
             c=[p.c or 0.0 for p in pool],
             skills=[p.skill for p in pool],
         )
-        targets = config.get("skill_targets")
-        self.engine = irt.CatEngine(
-            bank,
-            irt.EngineConfig(
-                cut_scores=tuple(config["cut_scores"]),
-                min_items=int(config["min_items"]),
-                max_items=int(config["max_items"]),
-                se_target=float(config["se_target"]),
-                randomesque_k=int(config["randomesque"]),
-                ci_level=float(config.get("classification_ci", 0.95)),
-                content_targets=targets,
-            ),
-        )
+        self.engine = irt.CatEngine(bank, engine_config(config))
         self._states: Lru[tuple[int, tuple[int, ...]], irt.EngineState] = Lru(self.STATES)
         self.min_answers = int(config.get("min_answers") or config["min_items"])
 
@@ -277,6 +265,39 @@ class IrtEngine:
         for item, response in zip(administered[done:], responses[done:], strict=True):
             state.record(item, response)
         return self._states.put(key, state)
+
+
+#: Stored ``irt`` engine settings and the :class:`etest.irt.EngineConfig` field each sets; a
+#: setting absent from a stored engine (a version imported before it existed) takes the core's
+#: default, which is also the flow schema's (``content.schemas.IrtEngine``).
+_IRT_SETTINGS = {
+    "estimator": "estimator",
+    "min_items": "min_items",
+    "max_items": "max_items",
+    "se_target": "se_target",
+    "randomesque": "randomesque_k",
+    "classification": "classification",
+    "classification_ci": "ci_level",
+    "sprt_delta": "sprt_delta",
+    "sprt_alpha": "sprt_alpha",
+    "sprt_beta": "sprt_beta",
+    "min_information": "min_information",
+    "skill_targets": "content_targets",
+    "exposure_control": "exposure_control",
+}
+
+
+def engine_config(config: dict[str, Any]) -> irt.EngineConfig:
+    """The adaptive engine's settings from a stored ``irt`` engine: every psychometric setting
+    of the flow, and the Sympson–Hetter ``exposure_control`` ``{item id: K}`` computed when the
+    version was published. The placement engine and the publish checks build it alike."""
+    values: dict[str, Any] = {
+        field: config[key] for key, field in _IRT_SETTINGS.items() if key in config
+    }
+    prior = config.get("prior")
+    if prior is not None:
+        values["prior_mean"], values["prior_sd"] = float(prior["mean"]), float(prior["sd"])
+    return irt.EngineConfig(cut_scores=tuple(config["cut_scores"]), **values)
 
 
 def build_engine(
