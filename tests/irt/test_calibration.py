@@ -141,3 +141,82 @@ def test_infit_and_outfit_are_near_one_and_catch_a_miskey() -> None:
     assert fit.infit[0] > 1.3 and fit.outfit[0] > 1.3
     with pytest.raises(ShapeMismatch):
         item_fit(x[:, :5], bank, theta)
+
+
+def shifted_matrix(
+    persons: int, a: np.ndarray, b: np.ndarray, c: np.ndarray, mean: float, seed: int
+) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    theta = rng.normal(mean, 1.0, persons)
+    return (rng.random((persons, a.size)) < probability(theta, a, b, c)).astype(float)
+
+
+def test_items_without_variance_are_excluded_not_estimated_at_b_minus_200() -> None:
+    # Before issue 16 the 3PL run reported converged=True with b = −174 for the all-correct
+    # column (and the 2PL run b = −199, SE 1e20, not converged): no finite estimate exists.
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0.8, 1.6, 8), rng.normal(0.0, 1.0, 8)
+    x, _ = simulate_matrix(500, a, b, seed=1)
+    x[:, 0] = 1.0
+    x[:, 1] = 0.0
+    x[:250, 2] = np.nan
+    x[250:, 2] = 1.0  # everyone who answered was right; the others did not see it
+    ids = [f"i{j}" for j in range(8)]
+    for model in ("rasch", "1pl", "2pl", "3pl"):
+        cal = calibrate(x, model, item_ids=ids)  # type: ignore[arg-type]
+        assert cal.excluded == {"i0": "all_correct", "i1": "all_wrong", "i2": "all_correct"}
+        assert cal.item_ids == tuple(ids[3:]) and cal.skipped == ()
+        assert cal.converged and np.all(np.abs(cal.b) < 4) and np.all(cal.se_b < 1)
+    with pytest.raises(InvalidResponses, match="both right and wrong"):
+        calibrate(x[:, :3])
+
+
+def test_mixed_models_put_the_guessing_prior_on_3pl_columns_only() -> None:
+    rng = np.random.default_rng(14)
+    k = 24
+    a, b = np.clip(rng.lognormal(0.2, 0.2, k), 0.6, 2.5), rng.normal(0.0, 1.0, k)
+    c = np.where(np.arange(k) < 12, 0.2, 0.0)  # 12 choice items with guessing, 12 open items
+    x = shifted_matrix(4000, a, b, c, 0.0, seed=15)
+    models = ["3pl"] * 12 + ["2pl"] * 6 + ["1pl"] * 6
+    mixed = calibrate(x, models=models, log_a_prior=(0.0, 0.5))
+    assert mixed.converged and mixed.models == tuple(models)
+    assert np.all(mixed.c[12:] == 0.0) and np.all(mixed.se_c[12:] == 0.0)
+    assert np.all(mixed.c[:12] > 0.05) and abs(float(np.mean(mixed.c[:12])) - 0.2) < 0.06
+    assert np.all(mixed.a[18:] == mixed.a[18]) and mixed.se_a[18] > 0  # one common 1PL slope
+    assert np.sqrt(np.mean((mixed.b[:18] - b[:18]) ** 2)) < 0.2
+    # The old way, one 3PL for every column, puts guessing on the open items too.
+    everything = calibrate(x, "3pl", log_a_prior=(0.0, 0.5))
+    assert np.all(everything.c[12:] > 0.02) and np.mean(everything.c[12:]) > 0.05
+    with pytest.raises(ShapeMismatch, match="models"):
+        calibrate(x, models=["2pl"])
+    with pytest.raises(InvalidConfiguration, match="'4pl'"):
+        calibrate(x, models=["4pl"] * k)
+
+
+def test_anchored_items_put_free_items_on_the_bank_scale() -> None:
+    rng = np.random.default_rng(16)
+    k = 30
+    a, b = np.clip(rng.lognormal(0.1, 0.25, k), 0.5, 2.5), rng.normal(0.0, 1.0, k)
+    c = np.zeros(k)
+    ids = [f"q{j}" for j in range(k)]
+    # The new sample is 0.5 logits abler than the bank's reference population.
+    x = shifted_matrix(5000, a, b, c, 0.5, seed=17)
+    x[np.random.default_rng(18).random(x.shape) < 0.3] = np.nan
+    anchors = {ids[j]: (a[j], b[j], 0.0) for j in range(0, k, 2)}
+    anchors["not-in-the-data"] = (1.0, 0.0, 0.0)
+    cal = calibrate(x, "2pl", item_ids=ids, fixed=anchors)
+    free = np.arange(1, k, 2)
+    assert cal.converged and cal.anchored.tolist() == [j % 2 == 0 for j in range(k)]
+    assert np.allclose(cal.b[::2], b[::2]) and np.allclose(cal.a[::2], a[::2])
+    assert np.all(cal.se_b[::2] == 0.0) and np.all(cal.se_b[free] > 0)
+    assert cal.population_mean == pytest.approx(0.5, abs=0.07)
+    assert cal.population_sd == pytest.approx(1.0, abs=0.07)
+    assert abs(float(np.mean(cal.b[free] - b[free]))) < 0.06
+    assert np.sqrt(np.mean((cal.b[free] - b[free]) ** 2)) < 0.12
+    assert 0.5 < np.std(cal.b[free] - b[free]) / np.mean(cal.se_b[free]) < 2.0
+    # Without anchors N(0, 1) fixes the scale: every b comes out about 0.5 too easy.
+    loose = calibrate(x, "2pl", item_ids=ids)
+    assert float(np.mean(loose.b[free] - b[free])) == pytest.approx(-0.5, abs=0.1)
+    assert loose.population_mean == 0.0 and not loose.anchored.any()
+    with pytest.raises(InvalidConfiguration, match="q0"):
+        calibrate(x, "2pl", item_ids=ids, fixed={"q0": (0.0, 1.0, 0.0)})

@@ -3,37 +3,51 @@
 :func:`calibrate` takes a persons × items response matrix with NaN for items a person was not
 given (adaptive data leave most cells empty; unseen items contribute nothing, which is ignorable
 because the engine's choices depend only on observed responses — Mislevy & Wu 1996) and estimates
-Rasch, 1PL (one common slope), 2PL or 3PL parameters with θ ~ N(0, 1) fixing the scale.
+Rasch, 1PL (one common slope), 2PL or 3PL parameters — one model for every column, or a model per
+column (``models=``) mixed in one run. θ ~ N(0, 1) fixes the scale, unless items are anchored.
 
 * **E-step** (Bock & Aitkin 1981): each person's posterior over ``quadrature_points`` equally
   spaced nodes, computed with matrix products on the observed-cell mask; expected correct and
   expected responses per item and node.
 * **M-step**: per item, in slope–intercept form ``P = c + (1 − c) σ(a θ + d)`` over
   ``η = (ln a, d, logit c)``, Fisher scoring with analytic gradients and expected information
-  (plus prior curvature), step-halved so the penalised likelihood never falls. For the 1PL the
-  common slope takes its own scoring step after the intercepts.
-* **Priors**: the 3PL puts ``c ~ Beta(6, 16)`` (mode 0.25, four options; Swaminathan & Gifford
-  1986) on ``c``; an optional normal prior on ``ln a`` (``log_a_prior=(mean, sd)``) tames slopes.
-  Priors are densities on ``ln a`` and ``c`` themselves (no Jacobian), so the estimates are modes.
-* **Convergence**: largest change of any ``a``, ``b`` or ``c`` below ``tol`` and relative change of
-  the penalised log-likelihood below ``ll_tol``, else ``converged=False`` after ``max_cycles``.
+  (plus prior curvature), step-halved so the penalised likelihood never falls. Items are scored
+  in groups of one model; the 1PL columns share one slope, which takes its own scoring step after
+  their intercepts.
+* **Priors**: the 3PL columns (and only they) put ``c ~ Beta(6, 16)`` (mode 0.25, four options;
+  Swaminathan & Gifford 1986) on ``c``; an optional normal prior on ``ln a``
+  (``log_a_prior=(mean, sd)``) tames slopes. Priors are densities on ``ln a`` and ``c`` themselves
+  (no Jacobian), so the estimates are modes.
+* **Anchoring** (``fixed={id: (a, b, c)}``): anchored items keep the given parameters and take
+  part in every E-step; since they carry the bank's scale, the ability distribution is no longer
+  fixed at N(0, 1): its mean and SD are re-estimated after every M-step from the posterior moments
+  (fixed-parameter calibration with the prior updated every cycle, Kim 2006), so the free items'
+  estimates land on the anchors' scale.
+* **Items without variance** (among those who answered, all right or all wrong) have no finite
+  maximum-likelihood estimate: they are left out and listed in ``Calibration.excluded`` with the
+  reason (``"all_correct"`` / ``"all_wrong"``) instead of drifting to b = −200 (anchored items are
+  kept: they are not estimated).
+* **Convergence**: largest change of any ``a``, ``b`` or ``c`` (and of the population mean and SD
+  when estimated) below ``tol`` and relative change of the penalised log-likelihood below
+  ``ll_tol``, else ``converged=False`` after ``max_cycles``.
 * **Standard errors**: the empirical cross-product information (sum over persons of the outer
   products of their score vectors, Fisher's identity), inverted as a whole and carried to ``a``,
-  ``b`` and ``c`` by the delta method. Fixed parameters (Rasch ``a``, 1/2PL ``c``) get SE 0.
+  ``b`` and ``c`` by the delta method; the population's mean and ln SD are part of it when they
+  are estimated. Fixed parameters (Rasch ``a``, 1/2PL ``c``, anchored items) get SE 0.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias, cast
 
 import numpy as np
 import numpy.typing as npt
 from scipy.special import expit
 
-from etest.irt._types import FloatArray, IntArray
+from etest.irt._types import BoolArray, FloatArray, IntArray
 from etest.irt.bank import ItemBank
 from etest.irt.errors import EmptyBank, InvalidConfiguration, InvalidResponses, ShapeMismatch
 
@@ -47,10 +61,11 @@ class Calibration:
     """Estimated item parameters with standard errors and convergence information.
 
     Attributes:
-        model: the calibrated model.
-        item_ids: ids of the calibrated items (columns with at least ``min_responses``).
+        model: the default model of the run (``calibrate``'s ``model``).
+        item_ids: ids of the calibrated items: free columns with at least ``min_responses`` and
+            both right and wrong answers, and anchored columns with any response.
         a, b, c: parameters (logistic metric, slope–difficulty form).
-        se_a, se_b, se_c: standard errors (0 for parameters the model fixes).
+        se_a, se_b, se_c: standard errors (0 for parameters the model fixes and anchored items).
         n_responses: responses per calibrated item.
         skipped: ids of items left out for having fewer than ``min_responses`` responses.
         iterations: EM cycles run.
@@ -59,6 +74,12 @@ class Calibration:
         log_likelihood_change: change of the penalised log-likelihood in the last cycle.
         max_parameter_change: largest change of any ``a``, ``b`` or ``c`` in the last cycle.
         theta, theta_se: each person's EAP ability and posterior SD under the final parameters.
+        models: the model of each calibrated item.
+        anchored: per calibrated item, whether it was held at its ``fixed`` values.
+        excluded: ids of items left out for having no variance, with the reason
+            (``"all_correct"`` or ``"all_wrong"``).
+        population_mean, population_sd: the ability distribution (0 and 1 unless items were
+            anchored, when they are estimated on the anchors' scale).
     """
 
     model: CalibrationModel
@@ -78,10 +99,22 @@ class Calibration:
     max_parameter_change: float
     theta: FloatArray
     theta_se: FloatArray
+    models: tuple[CalibrationModel, ...] = ()
+    anchored: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    excluded: dict[str, str] = field(default_factory=dict)
+    population_mean: float = 0.0
+    population_sd: float = 1.0
 
     def to_bank(self, skills: Sequence[str] | None = None) -> ItemBank:
         """The calibrated items as an :class:`ItemBank` (``skills`` aligned with ``item_ids``)."""
         return ItemBank.from_arrays(self.item_ids, self.a, self.b, self.c, 1.0, skills=skills)
+
+    def parameters(self) -> dict[str, tuple[float, float, float]]:
+        """``{item id: (a, b, c)}`` of the calibrated items (the shape ``fixed`` takes)."""
+        return {
+            i: (float(a), float(b), float(c))
+            for i, a, b, c in zip(self.item_ids, self.a, self.b, self.c, strict=True)
+        }
 
 
 def response_matrix(responses: npt.ArrayLike) -> FloatArray:
@@ -141,9 +174,10 @@ def _curves(
         return ln_ps, ln_qs, ps, ps, qs, np.ones_like(ps)
     c = c[:, None]
     p = c + (1.0 - c) * ps
-    ln_p = np.logaddexp(np.log(c), np.log1p(-c) + ln_ps)
+    with np.errstate(divide="ignore"):  # c = 0 (an item without guessing): ln c = −∞
+        ln_p = np.logaddexp(np.log(c), np.log1p(-c) + ln_ps)
     ln_q = np.log1p(-c) + ln_qs
-    return ln_p, ln_q, p, ps, qs, ps / p
+    return ln_p, ln_q, p, ps, qs, np.divide(ps, p, out=np.ones_like(ps), where=p > 0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -264,10 +298,110 @@ def _common_slope_step(eta: FloatArray, expected: _Expected) -> FloatArray:
     return eta
 
 
+_MODEL_NAMES = ("rasch", "1pl", "2pl", "3pl")
+
+
+@dataclass(frozen=True, eq=False)
+class _Design:
+    """What :func:`calibrate` works on after validation: the kept columns and their roles."""
+
+    x: FloatArray  # persons × kept items, NaN not administered
+    ids: tuple[str, ...]  # ids of the input columns
+    keep: BoolArray  # input columns calibrated (free or anchored)
+    models: tuple[CalibrationModel, ...]  # per kept column
+    anchored: BoolArray  # per kept column
+    anchor_eta: FloatArray  # kept × 3, η of the anchored columns (rows of free ones unused)
+    counts: IntArray  # responses per input column
+    skipped: tuple[str, ...]
+    excluded: dict[str, str]
+
+
+def _design(
+    responses: npt.ArrayLike,
+    model: CalibrationModel,
+    models: Sequence[str] | None,
+    fixed: Mapping[str, tuple[float, float, float]] | None,
+    item_ids: Sequence[str] | None,
+    min_responses: int,
+) -> _Design:
+    x_all = response_matrix(responses)
+    width = x_all.shape[1]
+    ids = tuple(str(i) for i in item_ids) if item_ids is not None else tuple(map(str, range(width)))
+    if len(ids) != width:
+        raise ShapeMismatch(f"{len(ids)} item ids for {width} response columns")
+    per_column = [model] * width if models is None else [str(m) for m in models]
+    if len(per_column) != width:
+        raise ShapeMismatch(f"{len(per_column)} models for {width} response columns")
+    for j, m in enumerate(per_column):
+        if m not in _MODEL_NAMES:
+            raise InvalidConfiguration(
+                f"model of item {ids[j]!r} must be {_MODEL_NAMES}, got {m!r}"
+            )
+    anchors = _anchors(fixed or {}, ids)
+    observed = ~np.isnan(x_all)
+    counts = observed.sum(axis=0).astype(np.int64)
+    right = np.where(observed, x_all, 0.0).sum(axis=0)
+    is_anchor = np.array([i in anchors for i in ids], dtype=bool)
+    enough = counts >= min_responses
+    flat = enough & ((right == 0) | (right == counts)) & ~is_anchor
+    keep = (enough & ~flat) | (is_anchor & (counts > 0))
+    if not keep.any():
+        raise InvalidResponses(
+            f"no item has at least {min_responses} responses with both right and wrong answers"
+        )
+    excluded = {
+        ids[j]: ("all_correct" if right[j] == counts[j] else "all_wrong")
+        for j in np.flatnonzero(flat)
+    }
+    kept = np.flatnonzero(keep)
+    anchor_eta = np.zeros((kept.size, 3))
+    anchor_eta[:, _GAMMA] = -np.inf
+    for row, column in enumerate(kept.tolist()):
+        if is_anchor[column]:
+            anchor_eta[row] = anchors[ids[column]]
+    return _Design(
+        x=x_all[:, keep],
+        ids=ids,
+        keep=keep,
+        models=tuple(cast(CalibrationModel, per_column[j]) for j in kept),
+        anchored=is_anchor[keep],
+        anchor_eta=anchor_eta,
+        counts=counts,
+        skipped=tuple(ids[j] for j in np.flatnonzero(~keep & ~flat)),
+        excluded=excluded,
+    )
+
+
+def _anchors(
+    fixed: Mapping[str, tuple[float, float, float]], ids: tuple[str, ...]
+) -> dict[str, FloatArray]:
+    """η = (ln a, −a b, logit c) of each anchored item among the columns (others are ignored)."""
+    out: dict[str, FloatArray] = {}
+    columns = set(ids)
+    for item, params in fixed.items():
+        if str(item) not in columns:
+            continue
+        try:
+            a, b, c = (float(v) for v in params)
+        except (TypeError, ValueError):
+            raise InvalidConfiguration(
+                f"fixed[{item!r}] must be (a, b, c), got {params!r}"
+            ) from None
+        if not (math.isfinite(a) and math.isfinite(b) and a > 0 and 0.0 <= c < 1.0):
+            raise InvalidConfiguration(
+                f"fixed[{item!r}] = {params!r}: need finite a > 0, finite b and 0 <= c < 1"
+            )
+        gamma = -math.inf if c == 0.0 else math.log(c / (1.0 - c))
+        out[str(item)] = np.array([math.log(a), -a * b, gamma])
+    return out
+
+
 def calibrate(
     responses: npt.ArrayLike,
     model: CalibrationModel = "2pl",
     *,
+    models: Sequence[str] | None = None,
+    fixed: Mapping[str, tuple[float, float, float]] | None = None,
     item_ids: Sequence[str] | None = None,
     quadrature_points: int = 41,
     quadrature_bound: float = 5.0,
@@ -282,20 +416,26 @@ def calibrate(
 
     Args:
         responses: persons × items matrix.
-        model: ``"rasch"`` (a ≡ 1), ``"1pl"`` (one common a), ``"2pl"`` or ``"3pl"``.
+        model: ``"rasch"`` (a ≡ 1), ``"1pl"`` (one common a), ``"2pl"`` or ``"3pl"``: the model
+            of every column unless ``models`` says otherwise.
+        models: one model per column (mixed in one run). The ``"1pl"`` columns share one slope;
+            ``c_prior`` applies to the ``"3pl"`` columns only.
+        fixed: anchored items, ``{item id: (a, b, c)}``: held at these values (not estimated), so
+            the free items land on their scale; the ability distribution's mean and SD are then
+            estimated. Ids that are not among the columns are ignored.
         item_ids: ids of the columns (default ``"0"``, ``"1"``, …).
         quadrature_points, quadrature_bound: equally spaced nodes on ``[−bound, bound]``.
         max_cycles, tol, ll_tol: convergence settings (see the module docstring).
-        min_responses: columns with fewer responses are skipped (listed in ``skipped``).
+        min_responses: free columns with fewer responses are skipped (listed in ``skipped``).
         c_prior: Beta prior on the 3PL lower asymptote.
         log_a_prior: optional ``(mean, sd)`` of a normal prior on ``ln a``.
 
     Raises:
         InvalidResponses: values other than 0, 1 and NaN; no item with enough responses.
-        ShapeMismatch: not a matrix, or ``item_ids`` of the wrong length.
-        InvalidConfiguration: an unknown model or unusable settings.
+        ShapeMismatch: not a matrix, or ``item_ids`` or ``models`` of the wrong length.
+        InvalidConfiguration: an unknown model, unusable settings or anchor values.
     """
-    if model not in ("rasch", "1pl", "2pl", "3pl"):
+    if model not in _MODEL_NAMES:
         raise InvalidConfiguration(f"model must be rasch, 1pl, 2pl or 3pl, got {model!r}")
     if quadrature_points < 5 or not quadrature_bound > 0 or max_cycles < 1 or min_responses < 1:
         raise InvalidConfiguration(
@@ -306,94 +446,127 @@ def calibrate(
         raise InvalidConfiguration(f"c_prior must be Beta(α, β) with α, β >= 1, got {c_prior}")
     if log_a_prior is not None and not log_a_prior[1] > 0:
         raise InvalidConfiguration(f"log_a_prior sd must be > 0, got {log_a_prior}")
-    x_all = response_matrix(responses)
-    ids = (
-        tuple(str(i) for i in item_ids)
-        if item_ids is not None
-        else tuple(str(j) for j in range(x_all.shape[1]))
-    )
-    if len(ids) != x_all.shape[1]:
-        raise ShapeMismatch(f"{len(ids)} item ids for {x_all.shape[1]} response columns")
-    observed_all = ~np.isnan(x_all)
-    counts = observed_all.sum(axis=0)
-    keep = counts >= min_responses
-    if not keep.any():
-        raise InvalidResponses(f"no item has at least {min_responses} responses")
-    x = x_all[:, keep]
-    obs = observed_all[:, keep].astype(np.float64)
-    xf = np.where(obs > 0, x, 0.0)
-    wrong = obs - xf
-    persons = obs.sum(axis=1) > 0
-    xf_p, obs_p, wrong_p = xf[persons], obs[persons], wrong[persons]
-
-    spec = _MODELS[model]
+    design = _design(responses, model, models, fixed, item_ids, min_responses)
     nodes = np.linspace(-quadrature_bound, quadrature_bound, quadrature_points)
-    log_w = -0.5 * nodes**2
-    log_w -= np.logaddexp.reduce(log_w)
-    eta = _start_values(xf_p, obs_p, spec, c_prior)
+    em = _EM(design, nodes, c_prior, log_a_prior)
+    converged, cycles = em.run(max_cycles, tol, ll_tol)
+    return em.result(model, converged, cycles)
 
-    def e_step(eta: FloatArray) -> tuple[FloatArray, float]:
-        ln_p, ln_q = _curves(eta, nodes, spec.guessing)[:2]
-        ll = xf_p @ ln_p + wrong_p @ ln_q + log_w
+
+class _EM:
+    """The EM state of one calibration: η per kept item, the population, the last figures."""
+
+    def __init__(
+        self,
+        design: _Design,
+        nodes: FloatArray,
+        c_prior: tuple[float, float],
+        log_a_prior: tuple[float, float] | None,
+    ) -> None:
+        self.design, self.nodes = design, nodes
+        self.c_prior, self.log_a_prior = c_prior, log_a_prior
+        obs = ~np.isnan(design.x)
+        self.persons = obs.any(axis=1)
+        self.obs = obs[self.persons].astype(np.float64)
+        self.xf = np.where(obs, design.x, 0.0)[self.persons]
+        self.wrong = self.obs - self.xf
+        free = ~design.anchored
+        self.groups = {
+            name: np.flatnonzero(free & (np.array(design.models) == name))
+            for name in _MODEL_NAMES
+            if np.any(free & (np.array(design.models) == name))
+        }
+        self.eta = design.anchor_eta.copy()
+        for name, idx in self.groups.items():
+            self.eta[idx] = _start_values(self.xf[:, idx], self.obs[:, idx], _MODELS[name], c_prior)
+        self.guessing = bool(np.any(np.isfinite(self.eta[:, _GAMMA])))
+        self.estimate_population = bool(design.anchored.any())
+        self.mean, self.sd = 0.0, 1.0
+        self.change = self.max_change = math.inf
+
+    def e_step(self) -> tuple[FloatArray, float]:
+        """Each person's posterior over the nodes and the marginal log-likelihood."""
+        ln_p, ln_q = _curves(self.eta, self.nodes, self.guessing)[:2]
+        log_w = -0.5 * ((self.nodes - self.mean) / self.sd) ** 2
+        log_w -= np.logaddexp.reduce(log_w)
+        ll = self.xf @ ln_p + self.wrong @ ln_q + log_w
         top = ll.max(axis=1, keepdims=True)
         post = np.exp(ll - top)
         total = post.sum(axis=1, keepdims=True)
         post /= total
         return post, float((top[:, 0] + np.log(total[:, 0])).sum())
 
-    converged = False
-    previous = -math.inf
-    change = math.inf
-    max_change = math.inf
-    cycles = 0
-    for cycles in range(1, max_cycles + 1):  # noqa: B007 (cycles is reported)
-        post, loglik = e_step(eta)
-        expected = _Expected(
-            nodes, xf_p.T @ post, obs_p.T @ post, spec.guessing, log_a_prior, c_prior
+    def _expected(self, post: FloatArray, name: str, idx: IntArray) -> _Expected:
+        return _Expected(
+            self.nodes,
+            self.xf[:, idx].T @ post,
+            self.obs[:, idx].T @ post,
+            _MODELS[name].guessing,
+            self.log_a_prior,
+            self.c_prior,
         )
-        penalised = (
-            loglik
-            + float(expected.log_prior(eta, slope_prior=not spec.common_slope).sum())
-            + _shared_slope_prior(eta, spec, log_a_prior)
-        )
-        change = penalised - previous
-        old = np.concatenate(_abc(eta))
-        eta = _m_step(eta, expected, spec)
-        max_change = float(np.max(np.abs(np.concatenate(_abc(eta)) - old)))
-        if max_change < tol and abs(change) < ll_tol * abs(penalised):
-            converged = True
-            break
-        previous = penalised
 
-    post, loglik = e_step(eta)
-    se_a, se_b, se_c = _standard_errors(
-        eta, model, nodes, post, xf_p, wrong_p, log_a_prior, c_prior
-    )
-    theta = np.zeros(x.shape[0])
-    theta_se = np.ones(x.shape[0])
-    mean = post @ nodes
-    theta[persons] = mean
-    theta_se[persons] = np.sqrt(np.maximum(post @ nodes**2 - mean**2, 0.0))
-    a, b, c = _abc(eta)
-    return Calibration(
-        model=model,
-        item_ids=tuple(i for i, k in zip(ids, keep, strict=True) if k),
-        a=a,
-        b=b,
-        c=c,
-        se_a=se_a,
-        se_b=se_b,
-        se_c=se_c,
-        n_responses=counts[keep].astype(np.int64),
-        skipped=tuple(i for i, k in zip(ids, keep, strict=True) if not k),
-        iterations=cycles,
-        converged=converged,
-        log_likelihood=loglik,
-        log_likelihood_change=float(change),
-        max_parameter_change=max_change,
-        theta=theta,
-        theta_se=theta_se,
-    )
+    def run(self, max_cycles: int, tol: float, ll_tol: float) -> tuple[bool, int]:
+        previous = -math.inf
+        for cycle in range(1, max_cycles + 1):
+            post, loglik = self.e_step()
+            penalised = loglik
+            old = np.concatenate([*_abc(self.eta), [self.mean, self.sd]])
+            for name, idx in self.groups.items():
+                spec, expected = _MODELS[name], self._expected(post, name, idx)
+                penalised += float(
+                    expected.log_prior(self.eta[idx], slope_prior=not spec.common_slope).sum()
+                )
+                penalised += _shared_slope_prior(self.eta[idx], spec, self.log_a_prior)
+                self.eta[idx] = _m_step(self.eta[idx], expected, spec)
+            if self.estimate_population:
+                mean = post @ self.nodes
+                self.mean = float(mean.mean())
+                self.sd = float(np.sqrt(max((post @ self.nodes**2).mean() - self.mean**2, 1e-4)))
+            self.change = penalised - previous
+            new = np.concatenate([*_abc(self.eta), [self.mean, self.sd]])
+            self.max_change = float(np.max(np.abs(new - old)))
+            if self.max_change < tol and abs(self.change) < ll_tol * abs(penalised):
+                return True, cycle
+            previous = penalised
+        return False, max_cycles
+
+    def result(self, model: CalibrationModel, converged: bool, cycles: int) -> Calibration:
+        d = self.design
+        post, loglik = self.e_step()
+        se_a, se_b, se_c = _standard_errors(self, post)
+        theta = np.zeros(d.x.shape[0])
+        theta_se = np.ones(d.x.shape[0])
+        mean = post @ self.nodes
+        theta[self.persons] = mean
+        theta_se[self.persons] = np.sqrt(np.maximum(post @ self.nodes**2 - mean**2, 0.0))
+        a, b, c = _abc(self.eta)
+        anchored = d.anchored.copy()
+        anchored.setflags(write=False)
+        return Calibration(
+            model=model,
+            item_ids=tuple(i for i, k in zip(d.ids, d.keep, strict=True) if k),
+            a=a,
+            b=b,
+            c=c,
+            se_a=se_a,
+            se_b=se_b,
+            se_c=se_c,
+            n_responses=d.counts[d.keep],
+            skipped=d.skipped,
+            iterations=cycles,
+            converged=converged,
+            log_likelihood=loglik,
+            log_likelihood_change=float(self.change),
+            max_parameter_change=self.max_change,
+            theta=theta,
+            theta_se=theta_se,
+            models=d.models,
+            anchored=anchored,
+            excluded=dict(d.excluded),
+            population_mean=self.mean,
+            population_sd=self.sd,
+        )
 
 
 def _shared_slope_prior(
@@ -420,67 +593,72 @@ def _start_values(
     return eta
 
 
-def _standard_errors(
-    eta: FloatArray,
-    model: CalibrationModel,
-    nodes: FloatArray,
-    post: FloatArray,
-    xf: FloatArray,
-    wrong: FloatArray,
-    log_a_prior: tuple[float, float] | None,
-    c_prior: tuple[float, float],
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Cross-product information of the person scores, inverted; delta method to a, b, c."""
-    spec = _MODELS[model]
-    _, _, p, ps, qs, ratio = _curves(eta, nodes, spec.guessing)
-    a, b, c = _abc(eta)
-    items = a.size
+def _person_scores(em: _EM, post: FloatArray) -> list[tuple[int, IntArray, FloatArray]]:
+    """Each person's score for each free parameter (Fisher's identity: posterior-weighted), as
+    blocks ``(η column or −1 for the population, items, persons × width)``."""
+    eta, nodes, xf, wrong = em.eta, em.nodes, em.xf, em.wrong
+    _, _, p, ps, qs, ratio = _curves(eta, nodes, em.guessing)
+    a, _, c = _abc(eta)
     ax = a[:, None] * nodes[None, :]
     g1_z = (1.0 - c[:, None]) * qs * ratio  # ∂ ln P / ∂z
     g0_z = -ps  # ∂ ln Q / ∂z
-    # Each person's score for each free parameter (Fisher's identity: posterior-weighted).
-    scores: dict[int, FloatArray] = {
-        _ALPHA: xf * (post @ (g1_z * ax).T) + wrong * (post @ (g0_z * ax).T),
-        _D: xf * (post @ g1_z.T) + wrong * (post @ g0_z.T),
-    }
-    if spec.guessing:
-        g1_g = c[:, None] * (1.0 - c[:, None]) * qs / p
-        scores[_GAMMA] = xf * (post @ g1_g.T) - wrong * c[None, :]
-    columns = list(spec.free)
-    if spec.common_slope:
-        columns = [_ALPHA, *columns]
-        scores[_ALPHA] = scores[_ALPHA].sum(axis=1, keepdims=True)
-    stacked = np.concatenate([scores[k] for k in columns], axis=1)
+    blocks: list[tuple[int, IntArray, FloatArray]] = []
+    for name, idx in em.groups.items():
+        spec = _MODELS[name]
+        columns = [_ALPHA, *spec.free] if spec.common_slope else list(spec.free)
+        for k in columns:
+            if k == _ALPHA:
+                s = xf[:, idx] * (post @ (g1_z * ax)[idx].T) + wrong[:, idx] * (
+                    post @ (g0_z * ax)[idx].T
+                )
+                if spec.common_slope:
+                    s = s.sum(axis=1, keepdims=True)
+            elif k == _D:
+                s = xf[:, idx] * (post @ g1_z[idx].T) + wrong[:, idx] * (post @ g0_z[idx].T)
+            else:
+                g1_g = (c[:, None] * (1.0 - c[:, None]) * qs / p)[idx]
+                s = xf[:, idx] * (post @ g1_g.T) - wrong[:, idx] * c[None, idx]
+            blocks.append((k, idx, s))
+    if em.estimate_population:
+        z = (nodes - em.mean) / em.sd
+        both = np.stack([post @ z / em.sd, post @ (z**2 - 1.0)], axis=1)
+        blocks.append((-1, np.zeros(0, dtype=np.int64), both))
+    return blocks
+
+
+def _standard_errors(em: _EM, post: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Cross-product information of the person scores, inverted; delta method to a, b, c.
+
+    Anchored items and parameters a model fixes have no column (SE 0); when the population is
+    estimated its mean and ln SD are columns too, so their uncertainty reaches the items' SEs.
+    """
+    a, b, c = _abc(em.eta)
+    items = a.size
+    blocks = _person_scores(em, post)
+    stacked = np.concatenate([s for _, _, s in blocks], axis=1)
     info = stacked.T @ stacked
-    # Prior curvature: the priors are part of the penalised likelihood that was maximised.
+    position = {k: np.full(items, -1, dtype=np.int64) for k in (_ALPHA, _D, _GAMMA)}
     offset = 0
-    for k in columns:
-        width = scores[k].shape[1]
+    for k, idx, s in blocks:
+        width = s.shape[1]
         diag = np.arange(offset, offset + width)
-        if k == _ALPHA and log_a_prior is not None:
-            info[diag, diag] += 1.0 / log_a_prior[1] ** 2
+        # Prior curvature: the priors are part of the penalised likelihood that was maximised.
+        if k == _ALPHA and em.log_a_prior is not None:
+            info[diag, diag] += 1.0 / em.log_a_prior[1] ** 2
         if k == _GAMMA:
-            info[diag, diag] += (c_prior[0] + c_prior[1] - 2.0) * c * (1.0 - c)
+            info[diag, diag] += (em.c_prior[0] + em.c_prior[1] - 2.0) * c[idx] * (1.0 - c[idx])
+        if k >= 0:
+            position[k][idx] = diag if width == idx.size else offset
         offset += width
     try:
         cov = np.linalg.inv(info)
     except np.linalg.LinAlgError:
         cov = np.linalg.pinv(info)
-    var = np.maximum(np.diag(cov), 0.0)
-    start = {k: sum(scores[j].shape[1] for j in columns[: columns.index(k)]) for k in columns}
-    zeros = np.zeros(items)
-    d_at = start[_D] + np.arange(items)
-    var_d = var[d_at]
-    if _ALPHA in start:
-        alpha_at = start[_ALPHA] + (
-            np.zeros(items, dtype=np.int64) if spec.common_slope else np.arange(items)
-        )
-        var_alpha, cov_ad = var[alpha_at], cov[alpha_at, d_at]
-    else:
-        var_alpha = cov_ad = zeros
+    var = np.append(np.maximum(np.diag(cov), 0.0), 0.0)  # index −1: a parameter not estimated
+    cov = np.pad(cov, ((0, 1), (0, 1)))
+    at_a, at_d, at_g = position[_ALPHA], position[_D], position[_GAMMA]
+    var_alpha, var_d, cov_ad = var[at_a], var[at_d], cov[at_a, at_d]
     # b = −d e^{−α}: ∂b/∂α = −b, ∂b/∂d = −1/a.
     var_b = b**2 * var_alpha + var_d / a**2 + 2.0 * b / a * cov_ad
-    se_c = (
-        c * (1.0 - c) * np.sqrt(var[start[_GAMMA] + np.arange(items)]) if spec.guessing else zeros
-    )
+    se_c = c * (1.0 - c) * np.sqrt(var[at_g])
     return a * np.sqrt(var_alpha), np.sqrt(np.maximum(var_b, 0.0)), se_c
