@@ -173,33 +173,6 @@ def test_sprt_stops_otherwise_than_the_interval() -> None:
     assert {d.level for runs_of in runs.values() for _, d in runs_of} == {"A1"}
 
 
-def test_the_estimator_and_the_stop_settings_reach_the_core() -> None:
-    config = engine_config(
-        _stored(
-            estimator="map",
-            classification="sprt",
-            sprt_delta=0.3,
-            sprt_alpha=0.1,
-            sprt_beta=0.02,
-            min_information=0.5,
-            classification_ci=0.9,
-            randomesque=2,
-        )
-    )
-    assert (config.estimator, config.classification, config.ci_level, config.randomesque_k) == (
-        "map",
-        "sprt",
-        0.9,
-        2,
-    )
-    assert (config.sprt_delta, config.sprt_alpha, config.sprt_beta, config.min_information) == (
-        0.3,
-        0.1,
-        0.02,
-        0.5,
-    )
-
-
 def test_an_item_with_exposure_parameter_zero_is_never_given() -> None:
     favourite = _run(_stored(randomesque=1), 1, 0.0)[0][0]  # everyone's first item
     config = {**_stored(randomesque=1), "exposure_control": {str(favourite): 0.0}}

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from etest import irt
-from etest.attempt.engines import engine_config
+from etest.attempt.engines import IRT_SETTINGS, engine_config
 from etest.content.schemas import FixedEngine, FlowFile, IrtEngine, StagedEngine
 from etest.content.sources import parse_flow
 from etest.db import transaction
@@ -45,23 +45,14 @@ def _refused(model: Any, data: dict[str, Any]) -> str:
 def test_the_defaults_are_the_adaptive_cores() -> None:
     flow, core = _irt(), irt.EngineConfig(cut_scores=(-1.0, 0.0, 1.0))
     assert (flow.prior.mean, flow.prior.sd) == (core.prior_mean, core.prior_sd)
-    pairs = {
-        "estimator": "estimator",
-        "min_items": "min_items",
-        "max_items": "max_items",
-        "se_target": "se_target",
-        "randomesque": "randomesque_k",
-        "classification": "classification",
-        "classification_ci": "ci_level",
-        "sprt_delta": "sprt_delta",
-        "sprt_alpha": "sprt_alpha",
-        "sprt_beta": "sprt_beta",
-        "min_information": "min_information",
-    }
-    assert {k: getattr(flow, k) for k in pairs} == {k: getattr(core, v) for k, v in pairs.items()}
+    for key, name in IRT_SETTINGS.items():
+        if key in IrtEngine.model_fields:
+            assert getattr(flow, key) == getattr(core, name), key
     assert flow.exposure_max_rate is None and flow.pilot is None and core.exposure_control is None
-    # every setting of the core but the grid (and the plan's cut scores) can be set in a flow
-    settable = {*pairs.values(), "prior_mean", "prior_sd", "content_targets", "exposure_control"}
+    # every setting of the core but the grid reaches it from the stored engine: all from the
+    # flow, but the exposure parameters that publishing computes from exposure_max_rate
+    assert set(IRT_SETTINGS) - set(IrtEngine.model_fields) == {"exposure_control"}
+    settable = {*IRT_SETTINGS.values(), "prior_mean", "prior_sd"}
     core_fields = {f.name for f in dataclasses.fields(core)}
     assert core_fields - settable == {"cut_scores", "grid_points", "grid_bound"}
 

@@ -270,7 +270,7 @@ class IrtEngine:
 #: Stored ``irt`` engine settings and the :class:`etest.irt.EngineConfig` field each sets; a
 #: setting absent from a stored engine (a version imported before it existed) takes the core's
 #: default, which is also the flow schema's (``content.schemas.IrtEngine``).
-_IRT_SETTINGS = {
+IRT_SETTINGS = {
     "estimator": "estimator",
     "min_items": "min_items",
     "max_items": "max_items",
@@ -292,7 +292,7 @@ def engine_config(config: dict[str, Any]) -> irt.EngineConfig:
     of the flow, and the Sympson–Hetter ``exposure_control`` ``{item id: K}`` computed when the
     version was published. The placement engine and the publish checks build it alike."""
     values: dict[str, Any] = {
-        field: config[key] for key, field in _IRT_SETTINGS.items() if key in config
+        field: config[key] for key, field in IRT_SETTINGS.items() if key in config
     }
     prior = config.get("prior")
     if prior is not None:
