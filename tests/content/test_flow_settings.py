@@ -22,7 +22,7 @@ from etest.content.sources import parse_flow
 from etest.db import transaction
 from etest.models import Assessment, AssessmentVersion
 from tests.conftest import Headers, unique
-from tests.content.test_import import counts, make_bank, make_ct, make_pt, package, upload
+from tests.content.test_import import counts, make_bank, make_pt, package, upload
 
 IRT = {"type": "irt", "pool": ["r0", "r1", "r2"], "cut_scores": [-1.0, 0.0, 1.0]}
 STAGED = {"type": "staged", "groups": [{"level": "A1", "items": ["r0", "r1"]}]}
@@ -210,13 +210,56 @@ async def _stored_engine(app: FastAPI, code: str) -> dict[str, Any]:
     return engine
 
 
+def _bank(tag: str) -> dict[str, Any]:
+    """16 items spread over the abilities of the neo_jr plan (cut scores -2.25 and -1.75)."""
+    items = [
+        {
+            "code": f"{tag}-{n}",
+            "type": "single_choice",
+            "skill": ("reading", "grammar")[n % 2],
+            "level": "Pre A1" if b < -2.25 else "A1" if b < -1.75 else "A1+",
+            "prompt": "Pick one",
+            "options": [{"id": "A", "text": "yes"}, {"id": "B", "text": "no"}],
+            "key": {"correct": ["A"]},
+            "irt": {"a": 1.6, "b": b},
+        }
+        for n, b in enumerate(-3.5 + n * 0.2 for n in range(16))
+    ]
+    return {
+        "format": "etest-flow/1",
+        "kind": "bank",
+        "code": f"bank-{tag}",
+        "version": 1,
+        "title": "Bank",
+        "items": items,
+    }
+
+
+def _pt(code: str, bank: str, **settings: Any) -> dict[str, Any]:
+    engine = {
+        "type": "irt",
+        "pool": [f"{bank}-{n}" for n in range(16)],
+        "cut_scores": [-2.25, -1.75],
+        "min_items": 4,
+        "max_items": 12,
+    }
+    return {
+        "format": "etest-flow/1",
+        "kind": "PT",
+        "code": code,
+        "version": 1,
+        "title": "PT",
+        "plan": "neo_jr",
+        "evidence": EASY,
+        "engine": engine | settings,
+    }
+
+
 async def test_a_pt_stores_its_settings_and_a_reimport_is_a_no_op(
     app: FastAPI, client: httpx.AsyncClient, su: Headers
 ) -> None:
     tag = unique("s").lower()
-    pt = make_pt(tag)
-    pt["evidence"] = EASY
-    pt["engine"] |= {
+    settings = {
         "prior": {"mean": -1.5, "sd": 0.8},
         "estimator": "map",
         "se_target": None,
@@ -224,14 +267,11 @@ async def test_a_pt_stores_its_settings_and_a_reimport_is_a_no_op(
         "sprt_delta": 0.25,
         "min_information": 0.0,
     }
-    plain = make_pt(f"{tag}p") | {"evidence": EASY}
-    data = package(make_bank(tag), make_bank(f"{tag}p"), make_ct(tag), pt, plain)
+    data = package(_bank(tag), _pt(f"pt-{tag}", tag, **settings), _pt(f"pt-{tag}p", tag), media={})
     resp = await upload(client, su, data)
     assert resp.status_code == 200, resp.text
     stored = await _stored_engine(app, f"pt-{tag}")
-    assert {k: stored[k] for k in pt["engine"] if k != "pool"} == {
-        k: v for k, v in pt["engine"].items() if k != "pool"
-    }
+    assert {k: stored[k] for k in settings} == settings
     config = engine_config(stored)
     assert (config.prior_mean, config.prior_sd, config.estimator) == (-1.5, 0.8, "map")
     assert (config.se_target, config.classification, config.min_information) == (None, "sprt", 0)
@@ -239,7 +279,7 @@ async def test_a_pt_stores_its_settings_and_a_reimport_is_a_no_op(
     defaults = await _stored_engine(app, f"pt-{tag}p")
     assert defaults["prior"] == {"mean": 0.0, "sd": 1.0} and defaults["pilot"] is None
     assert engine_config(defaults) == irt.EngineConfig(
-        cut_scores=(-2.25, -1.75), min_items=2, max_items=3
+        cut_scores=(-2.25, -1.75), min_items=4, max_items=12
     )
     before = await counts(app)
     again = await upload(client, su, data)
