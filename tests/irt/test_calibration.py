@@ -11,11 +11,9 @@ from etest.irt import (
     EmptyBank,
     InvalidConfiguration,
     InvalidResponses,
-    ItemBank,
     ShapeMismatch,
     calibrate,
     classical_statistics,
-    item_fit,
     probability,
 )
 
@@ -128,19 +126,6 @@ def test_classical_statistics_by_hand() -> None:
     assert np.isnan(stats.point_biserial[3])  # everyone who saw it was right: undefined
     by_theta = classical_statistics(x, ability=[1.0, 0.0, -1.0, 2.0, 0.5])
     assert by_theta.criterion == "ability" and by_theta.point_biserial[0] > 0.5
-
-
-def test_infit_and_outfit_are_near_one_and_catch_a_miskey() -> None:
-    rng = np.random.default_rng(12)
-    a, b = rng.lognormal(0.0, 0.2, 10), rng.normal(0.0, 1.0, 10)
-    x, theta = simulate_matrix(3000, a, b, seed=13)
-    x[:, 0] = 1 - x[:, 0]
-    bank = ItemBank.from_arrays([f"i{j}" for j in range(10)], a, b)
-    fit = item_fit(x, bank, theta)
-    assert np.all(np.abs(fit.infit[1:] - 1.0) < 0.1) and np.all(np.abs(fit.outfit[1:] - 1.0) < 0.15)
-    assert fit.infit[0] > 1.3 and fit.outfit[0] > 1.3
-    with pytest.raises(ShapeMismatch):
-        item_fit(x[:, :5], bank, theta)
 
 
 def shifted_matrix(

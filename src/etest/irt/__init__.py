@@ -16,8 +16,10 @@ answer; psychometric tooling uses calibration, item statistics and simulation.
   :func:`level_probabilities`, :func:`posterior_level_probabilities`.
 * Engine: :class:`EngineConfig`, :class:`CatEngine`, :class:`EngineState`, :class:`Step`,
   :func:`next_step`, :class:`StepRandom`.
-* Calibration: :func:`calibrate` (Bock–Aitkin EM for Rasch/1PL/2PL/3PL) → :class:`Calibration`;
-  :func:`classical_statistics`, :func:`item_fit`.
+* Calibration: :func:`calibrate` (Bock–Aitkin EM for Rasch/1PL/2PL/3PL, mixed per column, with
+  anchored items) → :class:`Calibration`; :func:`classical_statistics`, :func:`item_fit` (a
+  grouped chi-square on the rest pattern, flagged at p < 0.01), :func:`drift` (changes against
+  stored parameters beyond 2 SE).
 * Simulation: :func:`simulate` → :class:`SimulationResult`; :func:`sympson_hetter`.
 
 Errors derive from :class:`IRTError` (a ``ValueError``); see :mod:`etest.irt.errors`.
@@ -65,7 +67,14 @@ from etest.irt.placement import (
 from etest.irt.randomness import StepRandom
 from etest.irt.selection import ContentRelaxation, Selection, select_item
 from etest.irt.simulation import ExposureCalibration, SimulationResult, simulate, sympson_hetter
-from etest.irt.statistics import ClassicalStatistics, ItemFit, classical_statistics, item_fit
+from etest.irt.statistics import (
+    ClassicalStatistics,
+    ItemFit,
+    ParameterDrift,
+    classical_statistics,
+    drift,
+    item_fit,
+)
 from etest.irt.stopping import (
     StopReason,
     interval_level,
@@ -93,6 +102,7 @@ __all__ = [
     "ItemBank",
     "ItemFit",
     "NoEligibleItem",
+    "ParameterDrift",
     "Placement",
     "QuadratureGrid",
     "Selection",
@@ -103,6 +113,7 @@ __all__ = [
     "StopReason",
     "calibrate",
     "classical_statistics",
+    "drift",
     "eap",
     "estimate_ability",
     "interval_level",
