@@ -174,13 +174,14 @@ def test_evidence_thresholds_belong_to_a_placement_test() -> None:
     assert flow.evidence is not None
     assert flow.evidence.model_dump() == {"within_one_level": 0.9, "max_mean_length": None}
     assert FlowFile.model_validate(_flow("PT")).evidence is None
+    assert FlowFile.model_validate(_flow("PT", evidence={"within_one_level": 0})).evidence
     for kind in ("CT", "bank"):
         assert "only a placement test (kind PT) has evidence thresholds" in _refused(
             FlowFile, _flow(kind, evidence={"max_mean_length": 30})
         )
     for evidence, message in (
         ({"within_one_level": 1.2}, "less than or equal to 1"),
-        ({"within_one_level": 0}, "greater than 0"),
+        ({"within_one_level": -0.1}, "greater than or equal to 0"),
         ({"max_mean_length": 0}, "greater than 0"),
         ({"exact": 0.5}, "evidence.exact: Extra inputs are not permitted"),
     ):

@@ -289,11 +289,11 @@ class EvidenceThresholds(Input):
 
     within_one_level: float | None = Field(
         None,
-        gt=0,
+        ge=0,
         le=1,
         allow_inf_nan=False,
         description="The least share of simulated candidates placed within one level of their "
-        "true level, at every level",
+        "true level, at every level (0: no requirement)",
     )
     max_mean_length: float | None = Field(
         None,
