@@ -22,6 +22,7 @@ from etest.attempt.endpoints import router as attempt_router
 from etest.attempt.live import LiveSource
 from etest.audit.endpoints import router as audit_router
 from etest.auth.sso import SsoVerifier
+from etest.bank.endpoints import router as bank_router
 from etest.candidate.endpoints import router as candidate_router
 from etest.certificate.endpoints import public_router as certificate_public_router
 from etest.certificate.endpoints import router as certificate_router
@@ -127,6 +128,7 @@ def create_app(
     app.include_router(review_router)
     app.include_router(report_router)
     app.include_router(webhook_router)
+    app.include_router(bank_router)
     mount_static(app)
     _operational_routes(app)
     install_links(app)

@@ -478,3 +478,102 @@ def main() -> None:  # pragma: no cover - console entry point
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+@app.command()
+def calibrate(
+    assessment: Annotated[
+        str | None, typer.Option(help="an assessment code (every version of it)")
+    ] = None,
+    items: Annotated[str | None, typer.Option(help="item codes, comma-separated")] = None,
+    date_from: Annotated[
+        datetime | None,
+        typer.Option("--from", formats=["%Y-%m-%d"], help="first UTC day of finished attempts"),
+    ] = None,
+    date_to: Annotated[
+        datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="last UTC day, included")
+    ] = None,
+    model: Annotated[
+        str, typer.Option(help="auto (3PL for choice items, 2PL for the rest), 2pl or 1pl")
+    ] = "auto",
+    free: Annotated[
+        bool, typer.Option("--free", help="estimate operational items too (default: anchored)")
+    ] = False,
+    min_responses: Annotated[int, typer.Option(help="fewer: reported, not estimated")] = 200,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", dir_okay=False, help="the report: .json or .xlsx")
+    ] = None,
+    publish: Annotated[
+        bool, typer.Option("--publish", help="publish the proposal: new item/test versions")
+    ] = False,
+    override_reason: Annotated[
+        str | None, typer.Option(help="--publish: why a PT below its evidence goes live anyway")
+    ] = None,
+) -> None:
+    """Calibrate items from the scored responses of finished attempts (as the superadmin
+    operator), the same run as POST /api/v1/calibrations; see docs/calibration.md."""
+    import json
+
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    import etest.tasks  # noqa: F401  (publishing a PT runs its registered publish checks)
+    from etest.bank import calibration
+    from etest.bank.report import workbook
+    from etest.bank.schemas import CalibrationCreate, CalibrationOut
+
+    if out_file is not None and out_file.suffix not in (".json", ".xlsx"):
+        err.print("[red]error[/red]: --out must end in .json or .xlsx")
+        raise typer.Exit(2)
+    if model not in ("auto", "2pl", "1pl"):
+        err.print(f"[red]error[/red]: --model must be auto, 2pl or 1pl, not {model!r}")
+        raise typer.Exit(2)
+    body = _parse(
+        CalibrationCreate,
+        assessment=assessment,
+        items=[c.strip() for c in items.split(",") if c.strip()] if items else None,
+        date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() if date_to else None,
+        free=free,
+        min_responses=min_responses,
+    ).model_copy(update={"model": model})  # _parse's own first parameter is called model
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), console=err, transient=True
+    ) as bar:
+        task = bar.add_task("reading responses", total=1.0)
+
+        async def step(share: float, what: str) -> None:
+            bar.update(task, completed=share, description=what)
+
+        async def work(session: AsyncSession, settings: Settings) -> Any:
+            run = await calibration.request(session, cli_actor(), body, queue=False)
+            await session.commit()  # the run exists before it runs (its progress is visible)
+            run = await calibration.execute(create_sessionmaker(session.bind), run.id, step)  # type: ignore[arg-type]
+            written = None
+            if publish:
+                written = await calibration.publish(
+                    session, cli_actor(), settings, run.id, override_reason
+                )
+            return CalibrationOut.model_validate(run).model_dump(mode="json"), written
+
+        data, written = run_in_transaction(work)
+    report = data["report"] or {}
+    if out_file is not None and out_file.suffix == ".json":
+        out_file.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    elif out_file is not None:
+        out_file.write_bytes(workbook(data))
+    flagged = [r for r in report.get("items", []) if r.get("flags")]
+    err.print(
+        f"calibration {data['id']}: {report.get('estimated', 0)} estimated, "
+        f"{report.get('anchored', 0)} anchored, {len(report.get('too_few', []))} with too few "
+        f"responses, {len(report.get('excluded', []))} excluded, {len(flagged)} flagged"
+        + (f"; report in {out_file}" if out_file else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
+    if written is not None:
+        err.print(
+            f"published {len(written['items'])} item versions, assessments "
+            + (", ".join(f"{a['code']} v{a['version']}" for a in written["assessments"]) or "none"),
+            highlight=False,
+            soft_wrap=True,
+        )

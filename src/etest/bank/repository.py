@@ -1,0 +1,179 @@
+"""Every query of the item bank's life cycle: the scored responses a calibration reads, the
+items they belong to, exposure counts, and the assessment versions that publishing renews.
+
+The responses of every organization are read (a calibration pools the whole service's data),
+so only the global roles that run the item bank may call these: :func:`require_calibrator`.
+Nothing of a tenant leaves this module but anonymous (attempt id, item, right/wrong) triples
+and counts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from etest.auth.actor import Actor
+from etest.errors import Forbidden
+from etest.models import (
+    Assessment,
+    AssessmentVersion,
+    Attempt,
+    AttemptItem,
+    CalibrationRun,
+    Item,
+    Response,
+)
+from etest.models.attempt import AttemptStatus
+
+
+def require_calibrator(actor: Actor) -> None:
+    """Content managers and global superadmins: a calibration reads every organization's
+    responses, which a superadmin scoped to a subtree may not."""
+    actor.require("manage_content")
+    if actor.role == "superadmin" and not actor.is_global:
+        raise Forbidden("Calibration pools every organization's responses: global roles only.")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose responses: attempts of the assessment ``assessment_id`` (any version), or the
+    items with ``item_codes`` in any attempt; finished (completed) in ``[start, end)``."""
+
+    assessment_id: uuid.UUID | None
+    item_codes: tuple[str, ...]
+    start: datetime | None
+    end: datetime | None
+
+    def finished(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [Attempt.status == AttemptStatus.completed]
+        if self.start is not None:
+            conditions.append(Attempt.finished_at >= self.start)
+        if self.end is not None:
+            conditions.append(Attempt.finished_at < self.end)
+        if self.assessment_id is not None:
+            versions = select(AssessmentVersion.id).where(
+                AssessmentVersion.assessment_id == self.assessment_id
+            )
+            conditions.append(Attempt.assessment_version_id.in_(versions))
+        return conditions
+
+    def items(self) -> list[ColumnElement[bool]]:
+        return [Item.code.in_(self.item_codes)] if self.item_codes else []
+
+
+async def assessment_by_code(session: AsyncSession, code: str) -> Assessment | None:
+    return await session.scalar(select(Assessment).where(Assessment.code == code))
+
+
+async def scored_responses(
+    session: AsyncSession, scope: Scope
+) -> Sequence[tuple[uuid.UUID, uuid.UUID, bool]]:
+    """(attempt id, item id, correct) of every scored response in the scope, by attempt.
+    A timed-out answer is stored as wrong and counts as wrong, as in scoring."""
+    stmt = (
+        select(Response.attempt_id, Response.item_id, Response.correct)
+        .join(Attempt, Attempt.id == Response.attempt_id)
+        .join(Item, Item.id == Response.item_id)
+        .where(*scope.finished(), *scope.items())
+        .order_by(Response.attempt_id, Response.position)
+    )
+    return [(a, i, bool(c)) for a, i, c in (await session.execute(stmt)).all()]
+
+
+async def response_counts(session: AsyncSession, scope: Scope) -> dict[str, int]:
+    """Scored responses per item code in the scope (the cheap check before a run is queued)."""
+    stmt = (
+        select(Item.code, func.count())
+        .select_from(Response)
+        .join(Attempt, Attempt.id == Response.attempt_id)
+        .join(Item, Item.id == Response.item_id)
+        .where(*scope.finished(), *scope.items())
+        .group_by(Item.code)
+    )
+    return {code: int(n) for code, n in (await session.execute(stmt)).all()}
+
+
+async def exposure_counts(session: AsyncSession, scope: Scope) -> tuple[dict[str, int], int]:
+    """Finished attempts that were served each item code, and the finished attempts of the
+    scope (an assessment's; for a set of items, those served any of them)."""
+    served = (
+        select(Item.code, func.count(func.distinct(AttemptItem.attempt_id)))
+        .select_from(AttemptItem)
+        .join(Attempt, Attempt.id == AttemptItem.attempt_id)
+        .join(Item, Item.id == AttemptItem.item_id)
+        .where(*scope.finished(), *scope.items())
+        .group_by(Item.code)
+    )
+    per_code = {code: int(n) for code, n in (await session.execute(served)).all()}
+    if scope.assessment_id is not None:
+        total = select(func.count()).select_from(Attempt).where(*scope.finished())
+    else:
+        total = (
+            select(func.count(func.distinct(AttemptItem.attempt_id)))
+            .select_from(AttemptItem)
+            .join(Attempt, Attempt.id == AttemptItem.attempt_id)
+            .join(Item, Item.id == AttemptItem.item_id)
+            .where(*scope.finished(), *scope.items())
+        )
+    return per_code, int(await session.scalar(total) or 0)
+
+
+async def items_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Item]:
+    if not ids:
+        return []
+    return (await session.scalars(select(Item).where(Item.id.in_(list(ids))))).all()
+
+
+async def latest_items(session: AsyncSession, codes: Sequence[str]) -> dict[str, Item]:
+    """The latest stored version of each of ``codes`` (missing codes are absent)."""
+    if not codes:
+        return {}
+    latest = (
+        select(Item.code, func.max(Item.version).label("v"))
+        .where(Item.code.in_(list(codes)))
+        .group_by(Item.code)
+        .subquery()
+    )
+    rows = await session.scalars(
+        select(Item).join(latest, and_(Item.code == latest.c.code, Item.version == latest.c.v))
+    )
+    return {item.code: item for item in rows}
+
+
+async def latest_assessment_versions(
+    session: AsyncSession,
+) -> Sequence[tuple[Assessment, AssessmentVersion]]:
+    """Every assessment with its newest version (the one new attempts get)."""
+    newest = (
+        select(AssessmentVersion.assessment_id, func.max(AssessmentVersion.version).label("v"))
+        .group_by(AssessmentVersion.assessment_id)
+        .subquery()
+    )
+    stmt = (
+        select(Assessment, AssessmentVersion)
+        .join(AssessmentVersion, AssessmentVersion.assessment_id == Assessment.id)
+        .join(
+            newest,
+            and_(
+                AssessmentVersion.assessment_id == newest.c.assessment_id,
+                AssessmentVersion.version == newest.c.v,
+            ),
+        )
+        .order_by(Assessment.code)
+    )
+    return [(a, v) for a, v in (await session.execute(stmt)).all()]
+
+
+async def calibration_run(
+    session: AsyncSession, run_id: uuid.UUID, *, lock: bool = False
+) -> CalibrationRun | None:
+    """The run, locked for update (PostgreSQL) when ``lock``: publishing twice at once must
+    find it published the second time."""
+    stmt = select(CalibrationRun).where(CalibrationRun.id == run_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
