@@ -25,6 +25,7 @@ from fastapi import FastAPI
 from sqlalchemy import insert, select
 from typer.testing import CliRunner
 
+from etest.bank import calibration
 from etest.cli import app as cli
 from etest.config import Settings, get_settings
 from etest.db import transaction
@@ -344,6 +345,8 @@ async def test_free_estimates_operational_items_and_reports_their_drift(
         assert row["drift"] is not None and row["stored"]["b"] is not None
         assert row["exposure"] == 1.0
     assert sorted(run["proposal"]) == bank.operational
+    again = await calibration.execute(app.state.sessionmaker, uuid.UUID(run["id"]))
+    assert (again.status, again.report) == ("done", run["report"])  # a repeated job: no rerun
     resp = await client.get(f"/api/v1/calibrations/{run['id']}/report.xlsx", headers=cm)
     assert resp.status_code == 200
     with zipfile.ZipFile(io.BytesIO(resp.content)) as book:
@@ -535,3 +538,14 @@ async def test_cli_calibrates_and_writes_the_report(
     )
     assert result.exit_code == 1
     assert "not-enough-responses" in result.output
+    # publishing: the CLI's settings hold the PT to the default evidence thresholds (0.95
+    # within one level), which this toy PT misses; the operator may override, with a reason
+    publish = ["calibrate", "--items", ",".join(bank.pilots), "--publish"]
+    result = await asyncio.to_thread(runner.invoke, cli, publish)
+    assert result.exit_code == 1 and "evidence-insufficient" in result.output
+    # last in the module: it changes the shared bank (new item and PT versions)
+    result = await asyncio.to_thread(
+        runner.invoke, cli, [*publish, "--override-reason", "a toy bank of a test"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"published {len(PILOTS)} item versions, assessments {bank.pt_code} v2" in result.output

@@ -28,7 +28,7 @@ import math
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -70,7 +70,9 @@ Progress = Callable[[float, str], Awaitable[None]]
 
 def _bounds(body: CalibrationCreate) -> tuple[datetime | None, datetime | None]:
     start = datetime.combine(body.date_from, time(), UTC) if body.date_from else None
-    end = datetime.combine(body.date_to, time(), UTC) + timedelta(days=1) if body.date_to else None
+    end = None  # the last day is included; 9999-12-31 has no next day and means "open"
+    if body.date_to is not None and body.date_to < date.max:
+        end = datetime.combine(body.date_to + timedelta(days=1), time(), UTC)
     return start, end
 
 
