@@ -56,6 +56,11 @@ def settings(
         jwks_refetch_interval=0.0,
         sweep_interval=0,
         worker_mode="external",
+        # the fixtures' placement tests are toys (a few items on a plan's first levels): their
+        # evidence is simulated quickly and held to no accuracy threshold by default; the
+        # evidence tests set their thresholds in the flow (tests/bank/test_evidence.py)
+        evidence_per_level=10,
+        evidence_within_one_level=0,
         # the ROW issuer may mint the global roles (no organization); the CN issuer may not
         sso_issuers=[
             TrustedIssuer(

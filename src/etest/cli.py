@@ -135,6 +135,7 @@ def db_upgrade() -> None:
 @app.command()
 def demo() -> None:
     """Load the demo bank and flows, a demo organization, candidate and admin API key."""
+    import etest.tasks  # noqa: F401  (registers the publish checks: a PT's evidence)
     from etest.content.media import MediaStore
     from etest.content.service import import_content
     from etest.content.sources import sources_from_path
@@ -144,7 +145,7 @@ def demo() -> None:
 
     async def load(session: AsyncSession, settings: Settings) -> Any:
         result = await import_content(
-            session, cli_actor(), MediaStore(settings.media_path), sources
+            session, cli_actor(), MediaStore(settings.media_path), sources, settings=settings
         )
         return result, await ensure_demo(session, settings, cli_actor())
 
@@ -273,10 +274,19 @@ def content_import(
     path: Annotated[Path, typer.Argument(help="flow JSON, folder, zip, QTI package or item")],
     skill: Annotated[str, typer.Option(help="skill of imported QTI items")] = "reading",
     level: Annotated[str | None, typer.Option(help="level of imported QTI items")] = None,
+    override_reason: Annotated[
+        str | None,
+        typer.Option(
+            help="why a placement test below its evidence thresholds is published anyway "
+            "(stored with the version, audited)"
+        ),
+    ] = None,
 ) -> None:
-    """Import content: everything is validated first, and nothing is written on any error."""
+    """Import content: everything is validated first, and nothing is written on any error. A
+    placement test is published with its evidence (simulation), or refused below thresholds."""
     from rich.progress import Progress
 
+    import etest.tasks  # noqa: F401  (registers the publish checks: a PT's evidence)
     from etest.content.media import MediaStore
     from etest.content.service import import_content
     from etest.content.sources import sources_from_path
@@ -289,7 +299,14 @@ def content_import(
         sources = sources_from_path(path, skill=skill, level=level)  # type: ignore[arg-type]
 
     async def run(session: AsyncSession, settings: Settings) -> Any:
-        return await import_content(session, cli_actor(), MediaStore(settings.media_path), sources)
+        return await import_content(
+            session,
+            cli_actor(),
+            MediaStore(settings.media_path),
+            sources,
+            settings=settings,
+            override_reason=override_reason,
+        )
 
     print_import(run_in_transaction(run))
 

@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     #: Seconds between two sweeps of attempts past their deadline (0: no sweeper in this
     #: process; ``etest sweep`` does one pass).
     sweep_interval: float = 30.0
+    #: Publishing a placement test (docs/flows.md, "Evidence"): simulated candidates per level,
+    #: and the thresholds a flow's ``evidence`` block does not set (0: no accuracy threshold).
+    evidence_per_level: int = Field(default=200, ge=1, le=10_000)
+    evidence_within_one_level: float = Field(default=0.95, ge=0, le=1)
+    evidence_max_mean_length: float = Field(default=40.0, gt=0, le=200)
 
     # -- outbox delivery (docs/outbox.md)
     #: ``embedded``: ``etest serve`` also runs a dispatcher (the SQLite default); ``external``:

@@ -18,12 +18,15 @@ import etest.certificate.tasks
 import etest.notification.tasks
 import etest.webhook.tasks  # noqa: F401
 from etest.attempt.voiding import on_token_reset
+from etest.bank import evidence
 from etest.config import Settings
+from etest.content.service import on_publish
 from etest.notification.mailer import mailer_from_settings
 from etest.outbox.jobs import JobContext
 from etest.token.service import on_reset
 
 on_reset(on_token_reset)
+on_publish(evidence.check)
 
 
 def job_context(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> JobContext:

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from etest.kit.levels import LEVELS
+
 #: The plans the tests give organizations and candidates.
 PLANS = ("neo_plus", "neo_jr", "neo_pro")
 VERSION = 1000
@@ -34,6 +36,8 @@ def _item(level: str) -> dict[str, Any]:
         "prompt": f"Reading at {level}",
         "options": [{"id": "A", "text": "yes"}, {"id": "B", "text": "no"}],
         "key": {"correct": ["A"]},
+        # a placement test is published with its simulated evidence, which needs IRT parameters
+        "irt": {"b": LEVELS.index(level) * 0.5 - 2.5},
     }
 
 

@@ -52,10 +52,20 @@ async def import_content_file(
     ],
     skill: Annotated[Skill, Form(description="skill of imported QTI items")] = "reading",
     level: Annotated[str | None, Form(description="level of imported QTI items")] = None,
+    override_reason: Annotated[
+        str | None,
+        Form(
+            max_length=2000,
+            description="superadmins only: why a placement test below its evidence thresholds "
+            "is published anyway (stored with the version, audited)",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Validate everything, then import all of it or nothing (content managers and
     superadmins: whoever writes an item writes its key). Importing the same file again changes
-    nothing."""
+    nothing. A placement test is published only with its evidence (docs/flows.md, "Evidence"):
+    below its thresholds it is refused (422 ``evidence-insufficient``) unless a superadmin
+    gives ``override_reason``."""
     actor.require("manage_content")
     data = await file.read(settings.max_content_bytes + 1)
     if len(data) > settings.max_content_bytes:
@@ -66,7 +76,14 @@ async def import_content_file(
         skill=skill,
         level=canonical_level(level) if level else None,
     )
-    result = await import_content(session, actor, media_store(request), sources)
+    result = await import_content(
+        session,
+        actor,
+        media_store(request),
+        sources,
+        settings=settings,
+        override_reason=override_reason,
+    )
     record(
         session,
         actor,

@@ -4,19 +4,25 @@ transaction, or nothing.
 Idempotent by (code, version): a file imported again with the same bytes changes nothing; the
 same (code, version) with other content is refused (publish a new version instead). A new
 version of a flow serves new attempts; started attempts keep the version (and the item versions)
-they pinned. QTI content has no version: a changed package becomes the next version."""
+they pinned. QTI content has no version: a changed package becomes the next version.
+
+A new placement-test version is published only through the publish checks registered with
+:func:`on_publish` (``etest.tasks`` registers the evidence check of ``etest.bank.evidence``,
+which ``content`` cannot import): they run in the import's transaction once the version row is
+built, before anything is committed, and refuse it by raising."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
+from etest.config import Settings, get_settings
 from etest.content import repository
 from etest.content.errors import ContentInvalid
 from etest.content.media import MediaStore, content_type_of, media_problem
@@ -67,6 +73,38 @@ class ImportResult:
         from dataclasses import asdict
 
         return {"files": [asdict(f) for f in self.files], "qti": self.qti}
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A new placement-test version about to be published, as a publish check sees it: the
+    version row (added to the session, not committed; a check may still change its ``engine``,
+    ``evidence`` and ``override_reason``), the flow it was imported from (its ``evidence``
+    thresholds, its engine's settings), the settings, and a superadmin's reason to publish it
+    below the thresholds (``None``: none given)."""
+
+    version: AssessmentVersion
+    flow: FlowFile
+    settings: Settings
+    override_reason: str | None
+
+
+PublishCheck = Callable[[AsyncSession, Actor, Publication], Awaitable[None]]
+"""A check run on every new placement-test version before it is committed: it may complete the
+version (evidence, exposure control) and refuses it by raising an :class:`EtestError`."""
+
+PUBLISH_CHECKS: list[PublishCheck] = []
+
+#: What an import's publish checks get besides the version and flow: settings, override reason.
+_Publish = tuple[Settings, str | None]
+
+
+def on_publish(check: PublishCheck) -> PublishCheck:
+    """Register ``check`` to run on every new placement-test version (once, however often it
+    is registered)."""
+    if check not in PUBLISH_CHECKS:
+        PUBLISH_CHECKS.append(check)
+    return check
 
 
 @dataclass
@@ -314,6 +352,22 @@ def _validate_engine(
                             f"{item.code} is a {item.skill} item, the section is {section.skill}",
                         )
                     )
+    if engine.pilot is not None:
+        _validate_pilots(engine.pilot.items, name, batch, problems)
+
+
+def _validate_pilots(codes: list[str], name: str, batch: _Batch, problems: list[Problem]) -> None:
+    """Pilot items exist and have status ``pilot``. None is an operational item of its engine:
+    the flow schema refuses a code named as both, and a pool by levels takes active items."""
+    for n, code in enumerate(codes):
+        at = f"$.engine.pilot.items[{n}]"
+        item = batch.items.get(code)
+        if item is None:
+            problems.append(Problem(name, at, f"unknown item {code!r}"))
+        elif item.status != "pilot":
+            problems.append(
+                Problem(name, at, f"{code} has status {item.status!r}; pilot items need 'pilot'")
+            )
 
 
 def _media_json(ref: MediaRef | None, media: dict[str, _Media]) -> dict[str, Any] | None:
@@ -390,6 +444,7 @@ async def _write(
     store: MediaStore,
     plan: _Plan,
     items_by_code: dict[str, Item],
+    publish: _Publish,
 ) -> FileReport:
     flow, source = plan.flow, plan.source
     report = FileReport(
@@ -422,7 +477,7 @@ async def _write(
         report.items_new += 1
     await session.flush()
     if flow.kind != "bank":
-        await _write_assessment(session, actor, plan, items_by_code)
+        await _write_assessment(session, actor, plan, items_by_code, publish)
     session.add(
         ContentImport(
             code=flow.code,
@@ -443,14 +498,17 @@ def engine_with_ids(
     id_of: Mapping[str, Any],
     level_pool: Callable[[list[str]], list[str]],
 ) -> tuple[dict[str, Any], int]:
-    """The stored form of an engine: item codes replaced by item ids, an irt ``pool_levels``
-    resolved (by ``level_pool``, sorted) and pinned; with the number of items it serves.
+    """The stored form of an engine: item codes replaced by item ids (its pilot items' too),
+    an irt ``pool_levels`` resolved (by ``level_pool``, sorted) and pinned; with the number of
+    operational items it serves.
     The import and the placement simulation both use it, so they store the same engine."""
 
     def ids(codes: list[str]) -> list[str]:
         return [str(id_of[c]) for c in codes]
 
     config: dict[str, Any] = engine.model_dump(mode="json")
+    if config.get("pilot") is not None:
+        config["pilot"]["items"] = ids(config["pilot"]["items"])
     if isinstance(engine, StagedEngine):
         for group in config["groups"]:
             group["items"] = ids(group["items"])
@@ -467,7 +525,7 @@ def engine_with_ids(
 
 
 async def _write_assessment(
-    session: AsyncSession, actor: Actor, plan: _Plan, items: dict[str, Item]
+    session: AsyncSession, actor: Actor, plan: _Plan, items: dict[str, Item], publish: _Publish
 ) -> None:
     flow = plan.flow
     assert flow.engine is not None
@@ -490,26 +548,47 @@ async def _write_assessment(
         await session.flush()
     else:
         assessment.title = flow.title
-    session.add(
-        AssessmentVersion(
-            assessment_id=assessment.id,
-            version=plan.version,
-            title=flow.title,
-            engine=engine,
-            item_count=count,
-            content_hash=plan.source.content_hash,
-            source_name=plan.source.name,
-            imported_by=actor.subject,
-        )
+    version = AssessmentVersion(
+        assessment_id=assessment.id,
+        version=plan.version,
+        title=flow.title,
+        engine=engine,
+        item_count=count,
+        content_hash=plan.source.content_hash,
+        source_name=plan.source.name,
+        imported_by=actor.subject,
     )
+    session.add(version)
+    if flow.kind == "PT":
+        await _publish(session, actor, Publication(version, flow, *publish))
+
+
+async def _publish(session: AsyncSession, actor: Actor, publication: Publication) -> None:
+    if not PUBLISH_CHECKS:
+        raise RuntimeError(
+            "publishing a placement test has no publish check: the bank package's evidence "
+            "check must be registered (etest.tasks does it; import it before importing content)"
+        )
+    for check in PUBLISH_CHECKS:
+        await check(session, actor, publication)
 
 
 async def import_content(
-    session: AsyncSession, actor: Actor, store: MediaStore, sources: list[Source]
+    session: AsyncSession,
+    actor: Actor,
+    store: MediaStore,
+    sources: list[Source],
+    *,
+    settings: Settings | None = None,
+    override_reason: str | None = None,
 ) -> ImportResult:
     """Validate every source, then write them all; on any problem write nothing and raise
-    :class:`ContentInvalid` listing every problem (file, JSON path, message)."""
+    :class:`ContentInvalid` listing every problem (file, JSON path, message). Every new
+    placement-test version goes through the publish checks (:func:`on_publish`), which may
+    refuse it; ``override_reason`` is a superadmin's reason to publish one below the evidence
+    thresholds (the caller rolls back on any error: nothing is written)."""
     actor.require("manage_content")
+    publish: _Publish = (settings or get_settings(), override_reason)
     result = ImportResult()
     for source in sources:
         for r in source.qti_reports:
@@ -539,5 +618,5 @@ async def import_content(
         )
     items_by_code = dict(batch.stored)
     for plan in plans:
-        result.files.append(await _write(session, actor, store, plan, items_by_code))
+        result.files.append(await _write(session, actor, store, plan, items_by_code, publish))
     return result
