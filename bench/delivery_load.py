@@ -306,6 +306,7 @@ def fingerprint(
 
 async def prepare(url: str, var_dir: Path, n_tokens: int) -> tuple[list[str], dict[str, Key]]:
     """Migrate, load the demo bank, and make ``n_tokens`` candidates with a PT token each."""
+    import etest.tasks  # noqa: F401  (registers the publish checks, as `etest demo` does)
     from etest import migrate
     from etest.cli import cli_actor
     from etest.config import Settings
@@ -322,7 +323,16 @@ async def prepare(url: str, var_dir: Path, n_tokens: int) -> tuple[list[str], di
     if not (DEMO_CONTENT / "pt_neo_plus.json").is_file():
         raise SystemExit("the demo bank (src/etest/data/demo with pt_neo_plus) is missing")
     await asyncio.to_thread(migrate.upgrade, url)
-    settings = Settings(database_url=url, var_dir=var_dir, secret_key=PEPPER, log_level="ERROR")
+    settings = Settings(
+        database_url=url,
+        var_dir=var_dir,
+        secret_key=PEPPER,
+        log_level="ERROR",
+        # The demo bank's quality is not measured here: its placement tests go live without
+        # the evidence accuracy threshold, their evidence simulated on few candidates.
+        evidence_within_one_level=0.0,
+        evidence_per_level=20,
+    )
     engine = create_engine(settings)
     maker = create_sessionmaker(engine)
     try:
@@ -333,6 +343,7 @@ async def prepare(url: str, var_dir: Path, n_tokens: int) -> tuple[list[str], di
                 cli_actor(),
                 MediaStore(settings.media_path),
                 sources_from_path(DEMO_CONTENT),
+                settings=settings,
             )
             demo = await ensure_demo(session, settings, cli_actor())
         codes: list[str] = []
@@ -523,12 +534,14 @@ class Build:
     def prepare(self, n_tokens: int) -> None:
         """Tokens and keys from the build's own ``prepare``, run in a child process."""
         out = self.var_dir.parent / f"prepared-{self.name}.json"
-        subprocess.run(
+        child = subprocess.run(
             [sys.executable, "-c", PREPARE, self.url, str(self.var_dir), str(n_tokens), str(out)],
-            check=True,
+            check=False,
             cwd=self.root,
             env={**os.environ, "PYTHONPATH": str(self.root / "src")},
         )
+        if child.returncode:
+            raise SystemExit(f"{self.label}: its prepare failed (its traceback is above)")
         data = json.loads(out.read_text())
         self.tokens = collections.deque(data["codes"])
         self.keys = {k: Key(**v) for k, v in data["keys"].items()}
@@ -896,6 +909,7 @@ async def saturation(
         mean_position=round(sum(positions) / len(positions), 1) if positions else None,
         unknown_items=record.unknown_items,
         cpu=meter.per_second(),
+        load_average=round(os.getloadavg()[0], 2),  # the shared machine's, over the last minute
     )
     if result["steps"]:
         result["server_cpu_ms_per_step"] = round(1000 * meter.server_seconds() / result["steps"], 2)
@@ -952,6 +966,7 @@ async def capacity(
                 starts=whole["starts"],
                 start_p99_ms=whole["start_p99_ms"],
                 cpu=meter.per_second(),
+                load_average=round(os.getloadavg()[0], 2),
                 tokens_left=len(tokens),
             )
             clean = row["errors"] == 0 and row["steps"] > 0
@@ -1019,32 +1034,46 @@ def _self_time(raw: Path) -> dict[str, Any]:
         return {"error": "py-spy wrote nothing (ptrace not permitted?)"}
     packages: collections.Counter[str] = collections.Counter()
     functions: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        top = stack.split(";")[-1]
+        frames = stack.split(";")
+        top = frames[-1]
         if any(mark in top for mark in IDLE):
             continue
-        where = top.rsplit("(", 1)[-1].rstrip(")")
-        path = where.rsplit(":", 1)[0]
-        # py-spy names files relative to sys.path ("sqlalchemy/orm/session.py")
-        path = path.split("site-packages/")[-1].split("/src/")[-1]
-        parts = path.split("/")
-        if path.startswith("/") or not path:
-            package = path or "(native)"
-        elif parts[0] == "etest" and len(parts) > 1:
-            package = "etest." + parts[1].removesuffix(".py")
-        elif len(parts) == 1:
-            package = "stdlib " + parts[0].removesuffix(".py")
-        else:
-            package = parts[0]
+        package = _package(top)
         packages[package] += int(count)
         functions[top.split(" (")[0] + f" ({package})"] += int(count)
+        for name in {
+            f.split(" (")[0] + f" ({_package(f)})"
+            for f in frames
+            if _package(f).startswith("etest")
+        }:
+            inclusive[name] += int(count)
     busy = sum(packages.values()) or 1
     return {
         "busy_samples": busy,
         "by_package": [(k, round(v / busy, 3)) for k, v in packages.most_common(15)],
         "by_function": [(k, round(v / busy, 3)) for k, v in functions.most_common(20)],
+        # eTest's functions with what they call: the share of busy samples under each
+        "etest_inclusive": [(k, round(v / busy, 3)) for k, v in inclusive.most_common(25)],
     }
+
+
+def _package(frame: str) -> str:
+    """The package of a py-spy frame ``function (path:line)``."""
+    where = frame.rsplit("(", 1)[-1].rstrip(")")
+    path = where.rsplit(":", 1)[0]
+    # py-spy names files relative to sys.path ("sqlalchemy/orm/session.py")
+    path = path.split("site-packages/")[-1].split("/src/")[-1]
+    parts = path.split("/")
+    if path.startswith("/") or not path:
+        return path or "(native)"
+    if parts[0] == "etest" and len(parts) > 1:
+        return "etest." + parts[1].removesuffix(".py")
+    if len(parts) == 1:
+        return "stdlib " + parts[0].removesuffix(".py")
+    return parts[0]
 
 
 # ---------------------------------------------------------------------------- output
@@ -1226,7 +1255,7 @@ async def run_workers(
                 f"  {b.label}, {'pages' if driver is PageCandidates else 'API'} N={n}: "
                 f"{row['steps_per_s']} steps/s, p99 {row['p99_ms']} ms, "
                 f"{row['errors']} errors, server CPU {row.get('server_cpu_ms_per_step')} "
-                f"ms per step",
+                f"ms per step (load average {row['load_average']})",
                 flush=True,
             )
             return row
@@ -1279,24 +1308,32 @@ async def run_workers(
                     "not recognised"
                 )
 
-        new = builds[0]
         if args.profile and workers == args.workers[0]:
-            record = Record()
-            users = Candidates(procs["new"].base, new.tokens, new.keys, record, 0.0, 99)
-            users.add(50)
-            try:
-                await asyncio.sleep(args.warmup)
-                runs["new"]["profile_n50"] = await profile_server(
-                    procs["new"], 15, args.profile_raw
+            new = builds[0]
+            drivers = [("profile_n50", "API", Candidates)]
+            if args.pages:
+                drivers.append(("profile_pages_n50", "pages", PageCandidates))
+            for name, what, driver in drivers:
+                record = Record()
+                users = driver(procs["new"].base, new.tokens, new.keys, record, 0.0, 99)
+                users.add(50)
+                try:
+                    await asyncio.sleep(args.warmup)
+                    prof = await profile_server(procs["new"], 15, args.profile_raw)
+                finally:
+                    await users.close()
+                runs["new"][name] = prof
+                print(
+                    f"\nserver profile, {new.label}, {what}, N=50 (py-spy, share of busy "
+                    "samples, self time):"
                 )
-            finally:
-                await users.close()
-            prof = runs["new"]["profile_n50"]
-            print("\nserver profile, N=50 (py-spy, share of busy samples, self time):")
-            for label, share in prof.get("by_package", []):
-                print(f"  {share:6.1%}  {label}")
-            for label, share in prof.get("by_function", [])[:12]:
-                print(f"  {share:6.1%}  {label}")
+                for label, share in prof.get("by_package", []):
+                    print(f"  {share:6.1%}  {label}")
+                for label, share in prof.get("by_function", [])[:12]:
+                    print(f"  {share:6.1%}  {label}")
+                print("  eTest's functions with what they call (inclusive):")
+                for label, share in prof.get("etest_inclusive", [])[:15]:
+                    print(f"  {share:6.1%}  {label}")
 
         if not args.no_capacity:
             for b in turns():
