@@ -7,12 +7,10 @@ publishing test goes through the API, since what it serves next is what is teste
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import uuid
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -26,8 +24,6 @@ from sqlalchemy import insert, select
 from typer.testing import CliRunner
 
 from etest.bank import calibration
-from etest.cli import app as cli
-from etest.config import Settings, get_settings
 from etest.db import transaction
 from etest.models import (
     Assessment,
@@ -44,7 +40,10 @@ from etest.outbox.worker import drain
 from etest.tasks import job_context
 from tests.attempt.conftest import Taker, right
 from tests.conftest import Headers, create_candidate, create_key, create_org, unique
+from tests.report import test_report_cli as report_cli
 
+#: ``etest`` on the session's database in a thread of its own (the report CLI's fixture).
+runner, invoke = report_cli.runner, report_cli.invoke
 LEVELS = ["A1", "A1+", "A2"]
 #: Operational items: single choice, stored 3PL parameters = the truth.
 OPERATIONAL = [
@@ -501,51 +500,32 @@ async def test_publish_writes_new_versions_and_started_attempts_keep_theirs(
     assert sorted(actions) == ["calibration.publish", "calibration.request"]
 
 
-@pytest.fixture
-def runner(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[CliRunner]:
-    monkeypatch.setenv("ETEST_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("ETEST_VAR_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
-
-
 async def test_cli_calibrates_and_writes_the_report(
     runner: CliRunner, bank: Bank, tmp_path: Path
 ) -> None:
     out = tmp_path / "report.json"
     items = ",".join([*bank.pilots, f"{bank.tag}-few"])
-    result = await asyncio.to_thread(
-        runner.invoke, cli, ["calibrate", "--items", items, "--out", str(out)]
-    )
+    result = await invoke(runner, "calibrate", "--items", items, "--out", str(out))
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     assert data["status"] == "done" and sorted(data["proposal"]) == bank.pilots
     assert [r["code"] for r in data["report"]["too_few"]] == [f"{bank.tag}-few"]
     book = tmp_path / "report.xlsx"
-    result = await asyncio.to_thread(
-        runner.invoke,
-        cli,
-        ["calibrate", "--items", items, "--model", "2pl", "--out", str(book)],
+    result = await invoke(
+        runner, "calibrate", "--items", items, "--model", "2pl", "--out", str(book)
     )
     assert result.exit_code == 0, result.output
     with zipfile.ZipFile(book) as zf:
         assert len([n for n in zf.namelist() if n.startswith("xl/media/")]) == len(PILOTS)
-    result = await asyncio.to_thread(
-        runner.invoke, cli, ["calibrate", "--items", f"{bank.tag}-few"]
-    )
+    result = await invoke(runner, "calibrate", "--items", f"{bank.tag}-few")
     assert result.exit_code == 1
     assert "not-enough-responses" in result.output
     # publishing: the CLI's settings hold the PT to the default evidence thresholds (0.95
     # within one level), which this toy PT misses; the operator may override, with a reason
     publish = ["calibrate", "--items", ",".join(bank.pilots), "--publish"]
-    result = await asyncio.to_thread(runner.invoke, cli, publish)
+    result = await invoke(runner, *publish)
     assert result.exit_code == 1 and "evidence-insufficient" in result.output
     # last in the module: it changes the shared bank (new item and PT versions)
-    result = await asyncio.to_thread(
-        runner.invoke, cli, [*publish, "--override-reason", "a toy bank of a test"]
-    )
+    result = await invoke(runner, *publish, "--override-reason", "a toy bank of a test")
     assert result.exit_code == 0, result.output
     assert f"published {len(PILOTS)} item versions, assessments {bank.pt_code} v2" in result.output

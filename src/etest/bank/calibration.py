@@ -399,8 +399,9 @@ def compose(
     for k, code in enumerate(cal.item_ids):
         item = data.items[code]
         x = fitted.x[:, col[code]]
-        model = fitted.models[col[code]]
         anchored = options.anchored(item)
+        # an anchored item keeps its stored model (the fitted column's model is moot for it)
+        model = (item.model or "2pl").lower() if anchored else fitted.models[col[code]]
         estimate = {
             "a": _number(cal.a[k]),
             "b": _number(cal.b[k]),
