@@ -340,10 +340,11 @@ async def test_the_settings_give_the_thresholds_a_flow_leaves_out(
     }
 
 
-async def test_a_staged_pt_is_simulated_between_cut_scores_from_its_items(
+async def test_a_staged_pt_is_simulated_between_the_scales_cut_scores(
     app: FastAPI, client: httpx.AsyncClient, cm: Headers
 ) -> None:
     tag = unique("e").lower()
+    scale = [-2.2, -1.8]  # the newest irt placement test's: the one ability scale
     flow = pt(tag)
     flow["engine"] = {
         "type": "staged",
@@ -355,14 +356,14 @@ async def test_a_staged_pt_is_simulated_between_cut_scores_from_its_items(
         ],
     }
     flow["evidence"] = {"within_one_level": 0.5}
-    resp = await upload(client, cm, package(bank(tag), flow))
+    irt = pt(f"{tag}i", cut_scores=scale) | {"code": f"pt-{tag}-irt"}
+    resp = await upload(client, cm, package(bank(tag), bank(f"{tag}i"), irt, flow))
     assert resp.status_code == 200, resp.text
     report = (await stored(app, f"pt-{tag}")).evidence
     assert report is not None
     assert report["simulation"]["engine"] == "staged"
-    assert report["simulation"]["cut_scores_from"] == "item difficulties"
-    # the groups' median difficulties (items k = 0, 2, 4, 6) are -2.65, -2.05, -1.45
-    assert report["simulation"]["cut_scores"] == pytest.approx([-2.35, -1.75])
+    assert report["simulation"]["cut_scores_from"] == "scale"
+    assert report["simulation"]["cut_scores"] == scale
     assert report["exposure"]["items"] == 12
 
 
@@ -521,7 +522,8 @@ def test_staged_cut_scores_fill_levels_without_groups() -> None:
         ],
     }
     levels = ["Pre A1", "A1", "A1+", "A2", "A2+"]
-    cuts, source = evidence.cut_scores(config, bank, levels)
+    partial = {("Pre A1", "A1"): -2.25}  # a scale without every pair of the plan's levels
+    cuts, source = evidence.cut_scores(config, bank, levels, partial)
     # centres -0.9 (A1) and 0.1 (A2), 0.5 apart per level: Pre A1 -1.4, A1+ -0.4, A2+ 0.6
     assert source == "item difficulties"
     assert cuts == pytest.approx([-1.15, -0.65, -0.15, 0.35])

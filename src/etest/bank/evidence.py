@@ -35,9 +35,11 @@ from etest.attempt.quality import CHOICE_TYPES, Bank, bands, exposure_rates, ove
 from etest.audit.service import record
 from etest.auth.actor import Actor
 from etest.bank.errors import EvidenceInsufficient
+from etest.content import repository as content_repository
 from etest.content.schemas import IrtEngine
 from etest.content.service import Publication
-from etest.models import Plan
+from etest.models import AssessmentVersion, Plan
+from etest.plan import repository as plan_repository
 
 #: The simulation's seed: the same version gives the same evidence.
 SEED = 0
@@ -153,7 +155,8 @@ async def evidence_of(session: AsyncSession, publication: Publication) -> dict[s
     missing = sorted(i for i in _operational(config) if bank.items[uuid.UUID(i)].b is None)
     if missing:
         return _unsimulated(thresholds, missing)
-    cuts, cuts_from = cut_scores(config, bank, levels)
+    known = await scale(session) if config["type"] == "staged" else None
+    cuts, cuts_from = cut_scores(config, bank, levels, known)
     control, r_max = None, _exposure_max_rate(publication)
     if r_max is not None:
         n = settings.evidence_per_level * len(levels)
@@ -240,13 +243,43 @@ def _operational(config: dict[str, Any]) -> list[str]:
     return list(config["pool"])
 
 
-def cut_scores(config: dict[str, Any], bank: Bank, levels: list[str]) -> tuple[list[float], str]:
+async def scale(session: AsyncSession) -> dict[tuple[str, str], float]:
+    """The ability scale's cut score between each pair of consecutive levels, read from the
+    newest version of every ``irt`` placement test (the latest import wins where two differ):
+    "placed at B1" means the same band of the one ability scale on every plan."""
+    levels_of = {
+        p.code: [str(lv["level"]) for lv in p.levels] for p in await plan_repository.plans(session)
+    }
+    plan_of = {a.id: a.plan_code for a in await content_repository.assessments(session, kind="PT")}
+    newest: dict[uuid.UUID, AssessmentVersion] = {}
+    for version in await content_repository.versions_newest_first(session):
+        newest.setdefault(version.assessment_id, version)
+    between: dict[tuple[str, str], float] = {}
+    for version in sorted(newest.values(), key=lambda v: v.imported_at):
+        scale = levels_of.get(plan_of.get(version.assessment_id) or "", [])
+        cuts = version.engine.get("cut_scores") or []
+        if version.engine.get("type") == "irt" and len(cuts) == len(scale) - 1:
+            between.update({pair: float(c) for pair, c in zip(pairwise(scale), cuts, strict=True)})
+    return between
+
+
+def cut_scores(
+    config: dict[str, Any],
+    bank: Bank,
+    levels: list[str],
+    scale: dict[tuple[str, str], float] | None = None,
+) -> tuple[list[float], str]:
     """The ability values between the plan's levels that the simulated candidates are drawn
-    within: an ``irt`` engine's own; for a ``staged`` engine (which has none) the midpoints
-    between the median difficulties of its groups of consecutive levels, a level without a group
-    placed by linear interpolation (or extrapolation) over the level order."""
+    within, and where they came from: an ``irt`` engine's own (``engine``); for a ``staged``
+    engine (which has none) those of the ability ``scale`` when it has every pair of the plan's
+    levels (``scale``), else the midpoints between the median difficulties of its groups of
+    consecutive levels, a level without a group placed by linear interpolation (or
+    extrapolation) over the level order (``item difficulties``)."""
     if config["type"] == "irt":
         return [float(c) for c in config["cut_scores"]], "engine"
+    pairs = list(pairwise(levels))
+    if scale and all(pair in scale for pair in pairs):
+        return [scale[pair] for pair in pairs], "scale"
     difficulties: dict[int, list[float]] = {}
     for group in config["groups"]:
         if group["level"] in levels:
