@@ -45,7 +45,7 @@ from etest.content import repository as content_repository
 from etest.content.media import MediaStore
 from etest.content.service import import_content
 from etest.content.sources import sources_from_bytes
-from etest.db import transaction
+from etest.db import create_read_sessionmaker, transaction
 from etest.errors import NotFound
 from etest.irt._types import FloatArray
 from etest.models import Assessment, AssessmentVersion, CalibrationRun, Item
@@ -504,7 +504,7 @@ async def _finish(
 async def execute(
     maker: async_sessionmaker[AsyncSession], run_id: uuid.UUID, progress: Progress | None = None
 ) -> CalibrationRun:
-    """Run a queued calibration: read (one transaction), fit and compose in a worker thread
+    """Run a queued calibration: read (a snapshot, no write lock), fit and compose in a thread
     (the EM is CPU-heavy; the event loop keeps serving), store report and proposal. Progress
     is written on the run between stages. A run that is done, failed or published already is
     returned untouched (a repeated job). A failure is stored on the run (``failed``, ``error``)
@@ -517,9 +517,11 @@ async def execute(
             return run
         run.status, run.progress, run.error = "running", 0.05, None
         body = CalibrationCreate.model_validate(run.params)
-        data = await collect(session, body)
     options = Options.of(body)
     try:
+        # a snapshot that takes no write lock (SQLite): candidates' answers need not wait
+        async with create_read_sessionmaker(maker.kw["bind"])() as session:
+            data = await collect(session, body)
         await _set_progress(maker, run_id, 0.2, f"{data.matrix.shape[0]} attempts read", progress)
         fitted = await asyncio.to_thread(fit, data, options)
         await _set_progress(maker, run_id, 0.8, "items calibrated", progress)
