@@ -19,8 +19,10 @@ from tests.conftest import Headers, Tree, create_candidate, create_key, create_o
 from tests.support.openapi import Operation, operations, sample
 
 #: Path parameters that name data shared by every organization (reference data, the item
-#: bank and its media, report names): not tenant-owned.
-GLOBAL_PARAMS = {"code", "item_id", "sha256", "name"}
+#: bank and its media, its calibrations, report names): not tenant-owned (a calibration is
+#: a content manager's, over every organization's responses: an admin gets 403 by role,
+#: tests/bank/test_calibration.py).
+GLOBAL_PARAMS = {"code", "item_id", "sha256", "name", "calibration_id"}
 #: Path parameters of candidate routes: only the attempt's own secret opens them (attempt-to-
 #: attempt isolation is tested in tests/attempt; staff reading an attempt's result through
 #: ``/api/v1/results/{attempt_id}`` is scoped in tests/result).

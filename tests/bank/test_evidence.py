@@ -274,6 +274,12 @@ async def test_a_superadmin_publishes_below_the_thresholds_with_a_reason(
     assert entry.actor_role == "superadmin" and entry.target_type == "assessment_version"
     assert entry.details["assessment"] == f"pt-{tag}"
     assert entry.details["failures"] == report["failures"]
+    # staff see the evidence and the reason with the version
+    listed = await client.get("/api/v1/assessments", headers=su, params={"kind": "PT"})
+    assert listed.status_code == 200, listed.text
+    [shown] = [a for a in listed.json() if a["code"] == f"pt-{tag}"]
+    assert shown["versions"][0]["evidence"] == report
+    assert shown["versions"][0]["override_reason"] == "pilot school only"
 
 
 async def test_a_blank_reason_is_no_reason(

@@ -220,6 +220,8 @@ async def list_assessments(
                         source_name=v.source_name,
                         imported_by=v.imported_by,
                         imported_at=v.imported_at,
+                        evidence=v.evidence,
+                        override_reason=v.override_reason,
                     )
                     for v in vs
                 ],

@@ -63,6 +63,14 @@ class AssessmentVersionOut(Output):
     source_name: str
     imported_by: str
     imported_at: datetime
+    evidence: dict[str, Any] | None = Field(
+        None,
+        description="A placement test's simulation report when it was published "
+        "(docs/psychometrics.md); null for a certification test",
+    )
+    override_reason: str | None = Field(
+        None, description="Why a superadmin published it below the evidence thresholds"
+    )
 
 
 class AssessmentOut(Output):
