@@ -23,13 +23,13 @@ from etest.attempt.device import device_of
 from etest.attempt.errors import AnswerConflict, AttemptFinished, InvalidAnswer, WrongPosition
 from etest.attempt.outcome import AttemptStatus, Kind, PtOutcome, PtStatus
 from etest.attempt.outcome import load as load_outcome
-from etest.attempt.rules import Facts
 from etest.attempt.schemas import AttemptState
 from etest.attempt.secret import attempt_secret, check_secret
 from etest.attempt.views import item_view, state_of
 from etest.certificate import service as certificate_service
 from etest.certificate.download import RendererDep, pdf_response
 from etest.config import Settings
+from etest.db import transaction
 from etest.deps import SessionDep, SettingsDep
 from etest.errors import EtestError, Forbidden, NotFound
 from etest.kit.levels import level_meaning
@@ -181,51 +181,30 @@ def _stale_form(attempt_id: uuid.UUID) -> Response:
     )
 
 
-async def _serve(
-    request: Request,
-    session: AsyncSession,
-    settings: Settings,
-    credential: cookie.Credential,
-    *,
-    may_start: bool,
-) -> Current:
-    """The current item through the same service as the API's (the hot path first)."""
+@router.get("/take/{attempt_id}")
+async def attempt_page(request: Request, attempt_id: str, n: str | None = None) -> Response:
+    """Whatever the attempt is at: start page, current item (the same on every reload), or
+    the result. An item page costs what the API's ``GET …/item`` costs: no session unless the
+    hot path hands the request over (etest.attempt.delivery)."""
+    settings: Settings = request.app.state.settings
+    credential = _credential(request, attempt_id)
     args = (settings, credential.attempt_id, credential.secret)
+    notice = NOTICES.get(n or "")
     try:
-        current = await delivery.serve(request.app.state.live, *args, may_start=may_start)
-        if isinstance(current, Pending):
-            current = await delivery.serve_in(session, *args, current, may_start=may_start)
+        current = await delivery.serve(request.app.state.live, *args, may_start=False)
+        if not isinstance(current, Pending):
+            return _item_page(current, credential, notice=notice)
+        async with transaction(request.app.state.sessionmaker) as session:
+            current = await delivery.serve_in(session, *args, current, may_start=False)
+            if current.served is not None:
+                return _item_page(current, credential, notice=notice)
+            attempt = await session.get(Attempt, credential.attempt_id)
+            assert attempt is not None  # the service found it
+            if not current.started:
+                return await _start_page(session, attempt, credential)
+            return await _finished_page(session, attempt)
     except NotFound:
         raise _gone() from None
-    return current
-
-
-@router.get("/take/{attempt_id}")
-async def attempt_page(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    attempt_id: str,
-    n: str | None = None,
-) -> Response:
-    """Whatever the attempt is at: start page, current item (the same on every reload), or
-    the result. An item page costs what the API's ``GET …/item`` costs."""
-    credential = _credential(request, attempt_id)
-    current = await _serve(request, session, settings, credential, may_start=False)
-    if current.served is not None and current.item is not None:
-        return _item_page(
-            current.attempt,
-            credential,
-            current.served,
-            current.item,
-            current.total,
-            notice=NOTICES.get(n or ""),
-        )
-    attempt = await session.get(Attempt, credential.attempt_id)
-    assert attempt is not None  # the service found it
-    if not current.started:
-        return await _start_page(session, attempt, credential)
-    return await _finished_page(session, attempt)
 
 
 def _remaining(deadline: datetime | None, now: datetime) -> float | None:
@@ -254,29 +233,34 @@ async def _start_page(
 
 
 @router.post("/take/{attempt_id}/start")
-async def start_items(
-    request: Request, session: SessionDep, settings: SettingsDep, attempt_id: str
-) -> Response:
+async def start_items(request: Request, attempt_id: str) -> Response:
     credential, form = await _posted(request, attempt_id)
     if form is None:
         return _stale_form(credential.attempt_id)
-    await _serve(request, session, settings, credential, may_start=True)  # the first item
+    settings: Settings = request.app.state.settings
+    args = (settings, credential.attempt_id, credential.secret)
+    try:  # the first item: it starts the clock
+        current = await delivery.serve(request.app.state.live, *args)
+        if isinstance(current, Pending):
+            async with transaction(request.app.state.sessionmaker) as session:
+                await delivery.serve_in(session, *args, current)
+    except NotFound:
+        raise _gone() from None
     return _see_other(f"/take/{credential.attempt_id}")
 
 
 def _item_page(
-    attempt: Facts,
+    current: Current,
     credential: cookie.Credential,
-    served: Any,
-    item: Item,
-    total: int | None,
     *,
     notice: str | None = None,
     error: str | None = None,
     given: Given | None = None,
 ) -> Response:
+    served, item, attempt = current.served, current.item, current.attempt
+    assert served is not None and item is not None
     answered = served.position - 1  # every position before the open one is answered
-    view = item_view(served, item, answered, total)
+    view = item_view(served, item, answered, current.total)
     now = utcnow()
     timers = []
     if served.deadline is not None and served.deadline != attempt.deadline:
@@ -290,7 +274,7 @@ def _item_page(
         item=view,
         kind=attempt.kind,
         answered=answered,
-        total=total,
+        total=current.total,
         timers=timers,
         notice=notice,
         error=error,
@@ -318,14 +302,13 @@ class _FormReader:
 
 
 @router.post("/take/{attempt_id}/answer")
-async def answer(
-    request: Request, session: SessionDep, settings: SettingsDep, attempt_id: str
-) -> Response:
+async def answer(request: Request, attempt_id: str) -> Response:
     """Answer through the same service as the API's ``POST …/responses`` (the same statements),
     then redirect to the next item."""
     credential, form = await _posted(request, attempt_id)
     if form is None:
         return _stale_form(credential.attempt_id)
+    settings: Settings = request.app.state.settings
     page = f"/take/{credential.attempt_id}"
     raw = form.get("position")
     position = (
@@ -336,21 +319,19 @@ async def answer(
     try:
         ack = await delivery.answer(request.app.state.live, *args)
         if isinstance(ack, Pending):
-            ack = await delivery.answer_in(session, *args, pending=ack)
+            async with transaction(request.app.state.sessionmaker) as session:
+                ack = await delivery.answer_in(session, *args, pending=ack)
     except NotFound:
         raise _gone() from None
     except WrongPosition:
-        await session.rollback()
         return _see_other(f"{page}?n=moved")
     except AnswerConflict:
-        await session.rollback()
         return _see_other(f"{page}?n=answered")
     except AttemptFinished:
-        await session.rollback()
         return _see_other(page)
     except EtestError as exc:  # the answer's shape was refused (by the form or the service)
-        await session.rollback()
-        return await _refused(session, credential, read, exc.detail)
+        async with transaction(request.app.state.sessionmaker) as session:
+            return await _refused(session, credential, read, exc.detail)
     return _see_other(f"{page}?n={'late' if ack.timed_out else 'saved'}")
 
 
@@ -371,11 +352,8 @@ async def _refused(
         read.position, served.served_at, served.deadline, served.option_order, served.target_order
     )
     return _item_page(
-        attempt,
+        Current(shown, item, attempt, pinned.planned_total(version, attempt)),
         credential,
-        shown,
-        item,
-        pinned.planned_total(version, attempt),
         error=error,
         given=read.parsed.given if read.parsed else None,
     )
