@@ -7,7 +7,14 @@ request (SELECT / INSERT / UPDATE / other), mean wall and CPU ms per request; an
 per call of the attempt service's functions (sequential requests, so a function's CPU is the
 process's CPU between its start and its return). ``--cprofile`` adds cProfile's view.
 
-Run:  .venv/bin/python bench/delivery_queries.py [--sqlite] [--tests 20] [--cprofile]
+``--pages`` also takes the same number of tests through the candidate's pages (``/take``: form
+posts and 303 redirects, as a browser without JavaScript; bench/delivery_pages.py reads them),
+and prints the server's CPU per step for both: an ASGI wrapper adds up the process CPU while
+the app handles each request (requests are sequential, so that is the server's share; the
+client's parsing is outside it). A page step is ``POST /take/{id}/answer`` + the ``GET`` of the
+next item's page; an API step ``GET …/item`` + ``POST …/responses`` (issue 12: pages/API <= 1.5).
+
+Run:  .venv/bin/python bench/delivery_queries.py [--sqlite] [--tests 20] [--cprofile] [--pages]
 """
 
 from __future__ import annotations
@@ -30,7 +37,8 @@ import httpx
 from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from delivery_load import PEPPER, answer_for, prepare, throwaway_database
+from delivery_load import PEPPER, answer_for, prepare, respond, throwaway_database
+from delivery_pages import document, item_of, page_index, start_form
 
 ROUTE = re.compile(r"/api/v1/attempts(/[^/]+)?(/item|/responses|/finish)?$")
 
@@ -82,7 +90,8 @@ async def main(args: argparse.Namespace) -> None:
         tempfile.TemporaryDirectory() as tmp,
         _sqlite(Path(tmp)) if args.sqlite else throwaway_database() as url,
     ):
-        codes, keys = await prepare(url, Path(tmp) / "var", args.tests)
+        codes, keys = await prepare(url, Path(tmp) / "var", args.tests * (2 if args.pages else 1))
+        codes, page_codes = codes[: args.tests], codes[args.tests :]
         settings = Settings(
             database_url=url,
             var_dir=Path(tmp) / "var",
@@ -102,26 +111,33 @@ async def main(args: argparse.Namespace) -> None:
             per_route: dict[str, dict[str, Any]] = collections.defaultdict(
                 lambda: {"requests": 0, "seconds": 0.0, "cpu": 0.0, "kinds": collections.Counter()}
             )
-            transport = httpx.ASGITransport(app=app)
+            server_cpu = [0.0]
+
+            async def measured(scope: Any, receive: Any, send: Any) -> None:
+                started = time.process_time()
+                try:
+                    await app(scope, receive, send)
+                finally:
+                    server_cpu[0] += time.process_time() - started
+
+            transport = httpx.ASGITransport(app=measured)
             profiler = cProfile.Profile(time.process_time) if args.cprofile else None
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
 
                 async def call(method: str, path: str, **kw: Any) -> httpx.Response:
                     statements.clear()
+                    server_cpu[0] = 0.0
                     started, cpu = time.perf_counter(), time.process_time()
                     resp = await client.request(method, path, **kw)
                     took = time.perf_counter() - started
-                    m = ROUTE.search(path)
-                    name = (
-                        f"{method} /attempts{'/{id}' if m and m.group(1) else ''}"
-                        f"{m.group(2) or '' if m else ''}"
-                    )
+                    name = _route(method, path)
                     row = per_route[name]
                     row["requests"] += 1
                     row["seconds"] += took
                     row["cpu"] += time.process_time() - cpu
+                    row["server"] = row.get("server", 0.0) + server_cpu[0]
                     row["kinds"].update(statements)
-                    assert resp.status_code < 300, resp.text
+                    assert resp.status_code < 400, resp.text
                     return resp
 
                 rng = random.Random(1)
@@ -145,20 +161,24 @@ async def main(args: argparse.Namespace) -> None:
                             headers=headers,
                             json={"position": item["position"], "answer": answer},
                         )
+                if args.pages:
+                    await _pages(call, page_codes, keys)
                 if profiler:
                     profiler.disable()
         print(
-            f"{'route':<36} {'requests':>8} {'ms/req':>7} {'cpu ms':>7} {'stmts/req':>9}"
-            "  kinds per request"
+            f"{'route':<36} {'requests':>8} {'ms/req':>7} {'cpu ms':>7} {'server':>7}"
+            f" {'stmts/req':>9}  kinds per request"
         )
         for name, row in per_route.items():
             n = row["requests"]
             kinds = ", ".join(f"{k} {v / n:.1f}" for k, v in row["kinds"].most_common())
             print(
                 f"{name:<36} {n:>8} {1000 * row['seconds'] / n:>7.2f} "
-                f"{1000 * row['cpu'] / n:>7.2f} "
+                f"{1000 * row['cpu'] / n:>7.2f} {1000 * row['server'] / n:>7.2f} "
                 f"{sum(row['kinds'].values()) / n:>9.1f}  {kinds}"
             )
+        if args.pages:
+            print_step_ratio(per_route)
         print(f"\n{'attempt service function':<24} {'calls':>6} {'cpu ms/call':>11}")
         for name, (calls, cpu) in sorted(spent.items(), key=lambda kv: -kv[1][1]):
             print(f"{name:<24} {int(calls):>6} {1000 * cpu / calls:>11.2f}")
@@ -175,6 +195,57 @@ async def main(args: argparse.Namespace) -> None:
                 50,
             )
             print(out.getvalue())
+
+
+def _route(method: str, path: str) -> str:
+    """A request's route, ids left out."""
+    m = ROUTE.search(path)
+    if m:
+        return f"{method} /attempts{'/{id}' if m.group(1) else ''}{m.group(2) or ''}"
+    path = path.split("?", 1)[0]
+    return f"{method} " + re.sub(r"/take/[0-9a-f-]{36}", "/take/{id}", path)
+
+
+async def _pages(call: Any, codes: list[str], keys: dict[str, Any]) -> None:
+    """Take the tests of ``codes`` through the pages: the token form, the start page, and per
+    item the answer's POST and the redirect's GET of the next page."""
+    by_page = page_index(keys)
+    rng = random.Random(2)
+    for code in codes:
+        sent = await call("POST", "/take", data={"token": code})
+        path = sent.headers["location"]
+        start = start_form(document((await call("GET", path)).content))
+        assert start is not None
+        action, csrf = start
+        await call("POST", action, data={"csrf": csrf})
+        page = document((await call("GET", path)).content)
+        theta = rng.gauss(0, 1)
+        for _ in range(100):
+            item = item_of(page)
+            if item is None:  # the result page
+                break
+            answer, _ = respond(
+                by_page.get(item.fingerprint), item.type, item.options, item.targets, theta, rng
+            )
+            saved = await call("POST", item.action, data=item.form(answer))
+            assert saved.status_code == 303, saved.text
+            page = document((await call("GET", saved.headers["location"])).content)
+
+
+def print_step_ratio(per_route: dict[str, dict[str, Any]]) -> None:
+    """Server CPU per step on the API and on the pages, and their ratio."""
+
+    def per_request(name: str) -> float:
+        row = per_route[name]
+        return float(row["server"] / row["requests"])
+
+    api = per_request("GET /attempts/{id}/item") + per_request("POST /attempts/{id}/responses")
+    pages = per_request("POST /take/{id}/answer") + per_request("GET /take/{id}")
+    print(
+        f"\nserver CPU per step: API {1000 * api:.2f} ms, pages {1000 * pages:.2f} ms, "
+        f"pages/API {pages / api:.2f} (target <= 1.5; GET /take/{{id}} includes the start "
+        "and result pages)"
+    )
 
 
 def _count_live(statements: list[str]) -> None:
@@ -211,4 +282,5 @@ if __name__ == "__main__":
     parser.add_argument("--tests", type=int, default=20)
     parser.add_argument("--sqlite", action="store_true")
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--pages", action="store_true", help="also the /take pages")
     asyncio.run(main(parser.parse_args()))
