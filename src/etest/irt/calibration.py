@@ -329,14 +329,7 @@ def _design(
     ids = tuple(str(i) for i in item_ids) if item_ids is not None else tuple(map(str, range(width)))
     if len(ids) != width:
         raise ShapeMismatch(f"{len(ids)} item ids for {width} response columns")
-    per_column = [model] * width if models is None else [str(m) for m in models]
-    if len(per_column) != width:
-        raise ShapeMismatch(f"{len(per_column)} models for {width} response columns")
-    for j, m in enumerate(per_column):
-        if m not in _MODEL_NAMES:
-            raise InvalidConfiguration(
-                f"model of item {ids[j]!r} must be {_MODEL_NAMES}, got {m!r}"
-            )
+    per_column = _column_models(model, models, ids)
     anchors = _anchors(fixed or {}, ids)
     observed = ~np.isnan(x_all)
     counts = observed.sum(axis=0).astype(np.int64)
@@ -353,23 +346,35 @@ def _design(
         ids[j]: ("all_correct" if right[j] == counts[j] else "all_wrong")
         for j in np.flatnonzero(flat)
     }
-    kept = np.flatnonzero(keep)
-    anchor_eta = np.zeros((kept.size, 3))
+    anchor_eta = np.zeros((int(keep.sum()), 3))
     anchor_eta[:, _GAMMA] = -np.inf
-    for row, column in enumerate(kept.tolist()):
-        if is_anchor[column]:
-            anchor_eta[row] = anchors[ids[column]]
+    for row, column in enumerate(np.flatnonzero(keep).tolist()):
+        anchor_eta[row] = anchors.get(ids[column], anchor_eta[row])
     return _Design(
         x=x_all[:, keep],
         ids=ids,
         keep=keep,
-        models=tuple(cast(CalibrationModel, per_column[j]) for j in kept),
+        models=tuple(cast(CalibrationModel, per_column[j]) for j in np.flatnonzero(keep)),
         anchored=is_anchor[keep],
         anchor_eta=anchor_eta,
         counts=counts,
         skipped=tuple(ids[j] for j in np.flatnonzero(~keep & ~flat)),
         excluded=excluded,
     )
+
+
+def _column_models(
+    model: CalibrationModel, models: Sequence[str] | None, ids: tuple[str, ...]
+) -> list[str]:
+    per_column = [str(model)] * len(ids) if models is None else [str(m) for m in models]
+    if len(per_column) != len(ids):
+        raise ShapeMismatch(f"{len(per_column)} models for {len(ids)} response columns")
+    for j, m in enumerate(per_column):
+        if m not in _MODEL_NAMES:
+            raise InvalidConfiguration(
+                f"model of item {ids[j]!r} must be {_MODEL_NAMES}, got {m!r}"
+            )
+    return per_column
 
 
 def _anchors(
@@ -435,13 +440,7 @@ def calibrate(
         ShapeMismatch: not a matrix, or ``item_ids`` or ``models`` of the wrong length.
         InvalidConfiguration: an unknown model, unusable settings or anchor values.
     """
-    if model not in _MODEL_NAMES:
-        raise InvalidConfiguration(f"model must be rasch, 1pl, 2pl or 3pl, got {model!r}")
-    if quadrature_points < 5 or not quadrature_bound > 0 or max_cycles < 1 or min_responses < 1:
-        raise InvalidConfiguration(
-            "need quadrature_points >= 5, quadrature_bound > 0, "
-            "max_cycles >= 1 and min_responses >= 1"
-        )
+    _check_settings(model, quadrature_points, quadrature_bound, max_cycles, min_responses)
     if not (c_prior[0] >= 1 and c_prior[1] >= 1):
         raise InvalidConfiguration(f"c_prior must be Beta(α, β) with α, β >= 1, got {c_prior}")
     if log_a_prior is not None and not log_a_prior[1] > 0:
@@ -451,6 +450,18 @@ def calibrate(
     em = _EM(design, nodes, c_prior, log_a_prior)
     converged, cycles = em.run(max_cycles, tol, ll_tol)
     return em.result(model, converged, cycles)
+
+
+def _check_settings(
+    model: str, quadrature_points: int, quadrature_bound: float, max_cycles: int, min_responses: int
+) -> None:
+    if model not in _MODEL_NAMES:
+        raise InvalidConfiguration(f"model must be rasch, 1pl, 2pl or 3pl, got {model!r}")
+    if quadrature_points < 5 or not quadrature_bound > 0 or max_cycles < 1 or min_responses < 1:
+        raise InvalidConfiguration(
+            "need quadrature_points >= 5, quadrature_bound > 0, "
+            "max_cycles >= 1 and min_responses >= 1"
+        )
 
 
 class _EM:

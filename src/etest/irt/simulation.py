@@ -321,18 +321,11 @@ def sympson_hetter(
 ) -> ExposureCalibration:
     """Derive Sympson–Hetter exposure parameters for a target maximum exposure rate ``r_max``.
 
-    Round ``r`` (0, 1, …) simulates ``n`` new candidates (seed ``seed + r``) with the current
-    ``K``, measures ``S_j`` (share drawn for the lottery) and ``A_j`` (share given), and sets
-    ``K_j = 1`` if ``S_j ≤ r_max`` else ``r_max / S_j``. Each ``A_j`` is an estimate from ``n``
-    candidates with a binomial SD of about ``√(r_max(1 − r_max)/n)`` at the target, and the largest
-    of many controlled items sits a couple of SDs above it even when every true rate is on target;
-    so the criterion allows ``tol + z`` such SDs: it stops when ``max A_j ≤ r_max + tol +
-    z·√(r_max(1 − r_max)/n)`` (``z = 3``: a round of 30 items all on target passes with
-    probability about 0.96) on two consecutive rounds, or after ``max_rounds`` with
-    ``converged=False``. The rounds used to reuse one seed, which froze one draw of that noise:
-    with many items controlled the same items stayed above the target round after round. The
-    ``K`` found are then run once more on new candidates and that maximum is reported as
-    ``realised_max_rate``.
+    Round ``r`` simulates ``n`` new candidates (seed ``seed + r``) with the current ``K`` and sets
+    ``K_j = min(1, r_max / S_j)`` from the share ``S_j`` drawn for the lottery; it stops when the
+    largest share given is within ``r_max + tol + z·√(r_max(1 − r_max)/n)`` (its binomial noise)
+    on two consecutive rounds, then runs the ``K`` found on new candidates (seed
+    ``seed + max_rounds``) for ``realised_max_rate``. Why and figures: docs/irt.md.
     """
     if not 0 < r_max <= 1:
         raise InvalidConfiguration(f"r_max must be in (0, 1], got {r_max}")
@@ -344,9 +337,7 @@ def sympson_hetter(
     streak = 0
 
     def run(values: FloatArray, round_seed: int) -> SimulationResult:
-        cfg = config.replace(
-            exposure_control={bank.ids[j]: float(values[j]) for j in np.flatnonzero(values < 1)}
-        )
+        cfg = config.replace(exposure_control=_controlled(bank, values))
         return simulate(
             bank, cfg, n=n, seed=round_seed, ability_mean=ability_mean, ability_sd=ability_sd
         )
@@ -360,13 +351,17 @@ def sympson_hetter(
         if streak >= 2:
             break
         k = np.where(drawn <= r_max, 1.0, r_max / np.maximum(drawn, 1e-12))
-    params = {bank.ids[j]: float(k[j]) for j in np.flatnonzero(k < 1)}
     check = run(k, seed + max_rounds)
     return ExposureCalibration(
-        parameters=params,
+        parameters=_controlled(bank, k),
         converged=streak >= 2,
         rounds=len(max_rates),
         max_rates=tuple(max_rates),
         allowance=allowance,
         realised_max_rate=float(check.exposure_rates().max()),
     )
+
+
+def _controlled(bank: ItemBank, k: FloatArray) -> dict[str, float]:
+    """``K`` by item id of the items with ``K < 1``."""
+    return {bank.ids[j]: float(k[j]) for j in np.flatnonzero(k < 1)}

@@ -180,10 +180,10 @@ def classical_statistics(
 _FREE_PARAMETERS = {"rasch": 1, "1pl": 1, "2pl": 2, "3pl": 3}
 
 
-def _fit_columns(
+def _fit_matrix(
     x: FloatArray, calibration: Calibration, item_ids: Sequence[str] | None
-) -> IntArray:
-    """For each calibrated item, its column in ``x`` (−1 when the matrix has none)."""
+) -> FloatArray:
+    """The columns of ``x`` in the calibration's item order (all NaN for an item it lacks)."""
     if item_ids is None:
         if x.shape[1] != len(calibration.item_ids):
             raise ShapeMismatch(
@@ -194,7 +194,10 @@ def _fit_columns(
     else:
         names = _ids(item_ids, x.shape[1])
     where = {name: j for j, name in enumerate(names)}
-    return np.array([where.get(i, -1) for i in calibration.item_ids], dtype=np.int64)
+    columns = np.array([where.get(i, -1) for i in calibration.item_ids], dtype=np.int64)
+    out = np.full((x.shape[0], columns.size), np.nan)
+    out[:, columns >= 0] = x[:, columns[columns >= 0]]
+    return out
 
 
 def item_fit(
@@ -222,13 +225,8 @@ def item_fit(
         raise InvalidConfiguration(
             "need 0 < alpha < 1, groups >= 2, min_group >= 1 and quadrature_points >= 5"
         )
-    x_all = response_matrix(responses)
-    columns = _fit_columns(x_all, calibration, item_ids)
-    items = columns.size
-    present = columns >= 0
-    x = np.full((x_all.shape[0], items), np.nan)
-    x[:, present] = x_all[:, columns[present]]
-    seen = ~np.isnan(x)
+    x = _fit_matrix(response_matrix(responses), calibration, item_ids)
+    seen, items = ~np.isnan(x), x.shape[1]
     xf = np.where(seen, x, 0.0)
     cal = calibration
     nodes = cal.population_mean + cal.population_sd * np.linspace(-5.0, 5.0, quadrature_points)
@@ -244,20 +242,23 @@ def item_fit(
         expected = _softmax(ll[who] - own) @ p_nodes[j]  # given the other responses only
         estimated = 0 if cal.anchored.size and cal.anchored[j] else _parameters(cal, j)
         count = min(groups, who.size // min_group)
-        if count - estimated < 1:
-            continue
-        order = np.argsort(expected, kind="stable")
-        chunks = np.array_split(order, count)
-        obs_g = np.array([xf[who[g], j].sum() for g in chunks])
-        exp_g = np.array([expected[g].sum() for g in chunks])
-        var_g = np.array([(expected[g] * (1.0 - expected[g])).sum() for g in chunks])
-        stat[j] = float(((obs_g - exp_g) ** 2 / var_g).sum())
-        df[j] = count - estimated
-        pval[j] = float(chi2.sf(stat[j], df[j]))
+        if count - estimated >= 1:
+            stat[j] = _grouped_chi_square(xf[who, j], expected, count)
+            df[j] = count - estimated
+            pval[j] = float(chi2.sf(stat[j], df[j]))
     infit, outfit = _mean_squares(x, theta, cal)
     flagged = np.asarray(np.nan_to_num(pval, nan=1.0) < alpha)
     n = seen.sum(axis=0).astype(np.int64)
     return ItemFit(cal.item_ids, n, stat, df, pval, flagged, infit, outfit, alpha)
+
+
+def _grouped_chi_square(x: FloatArray, expected: FloatArray, count: int) -> float:
+    """``Σ_g (O_g − E_g)² / Σ E(1 − E)`` over ``count`` equal groups ordered by ``expected``."""
+    chunks = np.array_split(np.argsort(expected, kind="stable"), count)
+    obs_g = np.array([x[g].sum() for g in chunks])
+    exp_g = np.array([expected[g].sum() for g in chunks])
+    var_g = np.array([(expected[g] * (1.0 - expected[g])).sum() for g in chunks])
+    return float(((obs_g - exp_g) ** 2 / var_g).sum())
 
 
 def _parameters(calibration: Calibration, j: int) -> int:
