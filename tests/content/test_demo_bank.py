@@ -12,6 +12,7 @@ import importlib.machinery
 import importlib.util
 import itertools
 import json
+import math
 import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -47,6 +48,14 @@ _loader = importlib.machinery.SourceFileLoader(
 )
 BUILDER = importlib.util.module_from_spec(importlib.util.spec_from_loader(_loader.name, _loader))
 _loader.exec_module(BUILDER)
+#: scripts/demo_bank_params.py: the formula that sets every item's IRT parameters.
+_params_loader = importlib.machinery.SourceFileLoader(
+    "demo_bank_params", str(ROOT / "scripts" / "demo_bank_params.py")
+)
+PARAMS = importlib.util.module_from_spec(
+    importlib.util.spec_from_loader(_params_loader.name, _params_loader)
+)
+_params_loader.exec_module(PARAMS)
 
 Item = dict[str, Any]
 Flow = dict[str, Any]
@@ -118,14 +127,33 @@ def can_do_problems(
     return problems
 
 
+def blind_guess(item: Item) -> float | None:
+    """The chance of guessing a choice item right without reading it; None for other types."""
+    options = len(item.get("options", []))
+    if item["type"] == "single_choice":
+        return 1 / options
+    if item["type"] == "multiple_choice":
+        return 1 / math.comb(options, len(item["key"]["correct"]))
+    return None
+
+
 def irt_problems(items: list[Item]) -> list[str]:
     problems = []
     for item in items:
         irt = item.get("irt") or {}
         lo, hi = BANDS[item["level"]]
-        b, a = irt.get("b"), irt.get("a")
-        if irt.get("model") != "2PL" or a is None or b is None:
+        b, a, c = irt.get("b"), irt.get("a"), irt.get("c")
+        guess = blind_guess(item)
+        if guess is None and (irt.get("model") != "2PL" or c):
             problems.append(f"{item['code']}: wants 2PL parameters, has {irt}")
+            continue
+        if guess is not None and (
+            irt.get("model") != "3PL" or not c or not 0 < c <= round(guess, 3)
+        ):
+            problems.append(f"{item['code']}: wants 3PL with 0 < c <= {guess:.3g}, has {irt}")
+            continue
+        if a is None or b is None:
+            problems.append(f"{item['code']}: wants a and b, has {irt}")
             continue
         outer = item["level"] in ("Pre A1", "C1-Bridge")
         inside = lo <= b <= hi if outer else lo < b < hi
@@ -328,6 +356,12 @@ def test_irt_parameters_sit_in_their_level_bands() -> None:
     assert irt_problems(ITEMS) == []
 
 
+def test_irt_parameters_are_the_scripts() -> None:
+    """Every item's parameters are what scripts/demo_bank_params.py gives: rerunning it would
+    change nothing (docs/demo-bank.md)."""
+    assert PARAMS.main(["--check"]) == 0
+
+
 def test_media_exist_and_are_small_and_safe() -> None:
     assert media_problems(ITEMS, DEMO) == []
     with_images = [i for i in ITEMS if any(k == "image" for k, _ in media_refs(i))]
@@ -479,6 +513,12 @@ def test_irt_check_catches_a_misplaced_difficulty() -> None:
         if item["level"] == "B2":
             item["irt"]["b"] = 0.2
     assert any("not strictly increasing" in p for p in irt_problems(items))
+    items = copy.deepcopy(ITEMS)
+    guessed = next(i for i in items if i["code"] == "demo-a2-r01")
+    guessed["irt"]["c"] = 0.3  # more than a blind guess among four options
+    assert irt_problems(items) == [
+        f"demo-a2-r01: wants 3PL with 0 < c <= 0.25, has {guessed['irt']}"
+    ]
 
 
 def test_can_do_check_catches_a_dangling_reference() -> None:
