@@ -33,14 +33,14 @@ item's text; the API never shows them). Finished candidates start again with a n
 It makes its own throwaway database on 127.0.0.1:5432 (user postgres, trust auth), migrates it
 like ``etest db upgrade``, loads the demo bank like ``etest demo``, creates candidates and
 tokens in one transaction, and drops the database at the end. Loopback only; every phase is
-bounded in time; the whole run takes about 15 minutes with the baseline (about 8 with
-``--baseline none``; about twice that with ``--workers 1,2``).
+bounded in time; the whole run takes 8-13 minutes with the baseline (capacity stops at the
+first level past 1 s), about half that with ``--baseline none``, twice with ``--workers 1,2``.
 
 Run:  .venv/bin/python bench/delivery_load.py                 (writes bench/results/…json)
       .venv/bin/python bench/delivery_load.py --workers 1,2   (also etest serve --workers 2)
       .venv/bin/python bench/delivery_load.py --quick         (a 2-minute smoke run, no JSON)
       .venv/bin/python bench/delivery_load.py --baseline none (the working tree alone)
-      .venv/bin/python bench/delivery_load.py --profile       (py-spy of the server at N=50)
+      .venv/bin/python bench/delivery_load.py --profile       (py-spy of the new server: API, pages)
 """
 
 from __future__ import annotations
@@ -328,10 +328,9 @@ async def prepare(url: str, var_dir: Path, n_tokens: int) -> tuple[list[str], di
         var_dir=var_dir,
         secret_key=PEPPER,
         log_level="ERROR",
-        # The demo bank's quality is not measured here: its placement tests go live without
-        # the evidence accuracy threshold, their evidence simulated on few candidates.
+        # The demo bank's quality is not measured here: a placement test whose flow sets no
+        # evidence thresholds goes live without the settings' accuracy threshold.
         evidence_within_one_level=0.0,
-        evidence_per_level=20,
     )
     engine = create_engine(settings)
     maker = create_sessionmaker(engine)
@@ -1336,32 +1335,39 @@ async def run_workers(
                     print(f"  {share:6.1%}  {label}")
 
         if not args.no_capacity:
-            for b in turns():
-                print(
-                    f"\ncapacity, {b.label}, etest serve --workers {workers}: think time "
-                    f"exp(mean {args.think:g} s), levels held {args.hold:g} s, p99 over the "
-                    f"last {args.hold - args.spawn:g} s"
-                )
-                print(
-                    f"  {'cands':>6} {'steps/s':>8} {'p50 ms':>7} {'p95 ms':>7} "
-                    f"{'p99 ms':>7} {'level p99':>9} {'errors':>6} {'starts':>6} "
-                    f"{'start p99':>9} {'cpu':>6} {'machine':>7} {'held':>5}"
-                )
-                cap = await capacity(
-                    procs[b.name].base,
-                    b.tokens,
-                    b.keys,
-                    args.levels,
-                    args.hold,
-                    args.spawn,
-                    args.think,
-                    procs[b.name],
-                )
-                runs[b.name]["capacity"] = cap
-                print(
-                    f"  largest level held with step p99 <= {P99_LIMIT_MS:.0f} ms: "
-                    f"{cap['held']} candidates (target >= {CAPACITY_TARGET}); "
-                    f"with p99 <= {LOOSE_P99_MS:.0f} ms: {cap['held_at_1s']}"
+            for rnd in range(1, args.capacity_rounds + 1):
+                for b in turns():
+                    print(
+                        f"\ncapacity, {b.label}, etest serve --workers {workers}, round {rnd}: "
+                        f"think time exp(mean {args.think:g} s), levels held {args.hold:g} s, "
+                        f"p99 over the last {args.hold - args.spawn:g} s"
+                    )
+                    print(
+                        f"  {'cands':>6} {'steps/s':>8} {'p50 ms':>7} {'p95 ms':>7} "
+                        f"{'p99 ms':>7} {'level p99':>9} {'errors':>6} {'starts':>6} "
+                        f"{'start p99':>9} {'cpu':>6} {'machine':>7} {'held':>5}"
+                    )
+                    cap = await capacity(
+                        procs[b.name].base,
+                        b.tokens,
+                        b.keys,
+                        args.levels,
+                        args.hold,
+                        args.spawn,
+                        args.think,
+                        procs[b.name],
+                    )
+                    runs[b.name].setdefault("capacity_rounds", []).append(cap)
+                    print(
+                        f"  largest level held with step p99 <= {P99_LIMIT_MS:.0f} ms: "
+                        f"{cap['held']} candidates (target >= {CAPACITY_TARGET}); "
+                        f"with p99 <= {LOOSE_P99_MS:.0f} ms: {cap['held_at_1s']}"
+                    )
+            for b in builds:
+                # a level lost to a spike of the others' load is not the server's: the best
+                # round stands (the rounds take the builds in turn: old, new, new, old)
+                runs[b.name]["capacity"] = max(
+                    runs[b.name]["capacity_rounds"], key=lambda c: (c["held"], c["held_at_1s"])
                 )
     return runs
 
@@ -1459,6 +1465,12 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=12000, help="per build")
     parser.add_argument("--no-capacity", action="store_true")
     parser.add_argument(
+        "--capacity-rounds",
+        type=int,
+        default=2,
+        help="capacity ramps per build, the builds in turn; the best round is reported",
+    )
+    parser.add_argument(
         "--baseline",
         default=BASELINE,
         help=f"git revision run as 'old' beside the working tree (default {BASELINE}; "
@@ -1484,6 +1496,7 @@ def main() -> None:
     if args.quick:
         args.saturation, args.levels, args.seconds, args.warmup = [20], [50, 100], 5.0, 2.0
         args.hold, args.spawn, args.check_seconds, args.tokens = 8.0, 2.0, 1.0, 600
+        args.capacity_rounds = 1
     if args.pages is None:
         args.pages = args.saturation[0]
     result = asyncio.run(run(args))
