@@ -107,8 +107,7 @@ CATALOG: dict[str, str] = {
     "evidence-insufficient": "The placement test's simulation is below the thresholds of its "
     "flow or the settings; a superadmin may publish it with a reason (docs/psychometrics.md).",
     "calibration-not-found": "No calibration with this id.",
-    "calibration-not-ready": "The calibration is still running, failed, or was published "
-    "already.",
+    "calibration-not-ready": "The calibration is still running, failed, or was published already.",
     "not-enough-responses": "No item of the request has enough scored responses to calibrate.",
     "internal-error": "An unexpected error; it has been logged with the request id.",
 }
