@@ -3,10 +3,7 @@ through the real import, an organization, a candidate and a token."""
 
 from __future__ import annotations
 
-import io
-import json
 import uuid
-import zipfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +15,7 @@ from sqlalchemy import select
 from etest.db import transaction
 from etest.models import AttemptItem, Item
 from tests.conftest import Headers, create_candidate, create_key, create_org, unique
+from tests.support.flows import import_flows
 
 LEVELS = ["A1", "A1+", "A2"]
 B = {"A1": -1.6, "A1+": -1.0, "A2": -0.4}
@@ -211,16 +209,7 @@ async def make_course(
         "plan": plan,
         "engine": engine,
     }
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for n, flow in enumerate((bank, ct, pt)):
-            zf.writestr(f"{n}.json", json.dumps(flow))
-    resp = await client.post(
-        "/api/v1/content/import",
-        headers=su,
-        files={"file": ("c.zip", buf.getvalue(), "application/zip")},
-    )
-    assert resp.status_code == 200, resp.text
+    await import_flows(client, su, bank, ct, pt)
     org = await create_org(client, su, plan_code=plan, settings=settings or {})
     admin = await create_key(app, "admin", org["uic"])
     candidate = await create_candidate(client, admin, uic=org["uic"])

@@ -4,10 +4,7 @@ without them (the same operational answers give the same outcome)."""
 
 from __future__ import annotations
 
-import io
-import json
 import uuid
-import zipfile
 from typing import Any
 
 import httpx
@@ -19,6 +16,7 @@ from etest.db import transaction
 from etest.models import Attempt, AttemptItem, Item, Response
 from tests.attempt.conftest import Course, Taker, _items, make_course, right, wrong
 from tests.conftest import Headers, create_candidate
+from tests.support.flows import import_flows
 
 #: An attempt seed whose second position is a pilot slot at rate 0.5 (found below, asserted).
 SEED = next(s for s in range(1000) if Pilots((uuid.UUID(int=1),), 0.5).is_slot(s, 2))
@@ -38,19 +36,6 @@ def _pilot_items(tag: str) -> list[dict[str, Any]]:
         }
         for n in range(3)
     ]
-
-
-async def _import(client: httpx.AsyncClient, su: Headers, *flows: dict[str, Any]) -> None:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for n, flow in enumerate(flows):
-            zf.writestr(f"{n}.json", json.dumps(flow))
-    resp = await client.post(
-        "/api/v1/content/import",
-        headers=su,
-        files={"file": ("p.zip", buf.getvalue(), "application/zip")},
-    )
-    assert resp.status_code == 200, resp.text
 
 
 async def _with_pilots(client: httpx.AsyncClient, su: Headers, course: Course) -> list[str]:
@@ -104,7 +89,7 @@ async def _with_pilots(client: httpx.AsyncClient, su: Headers, course: Course) -
             "pilot": {"items": codes, "rate": 0.5},
         },
     }
-    await _import(client, su, bank, pt, ct)
+    await import_flows(client, su, bank, pt, ct)
     return codes
 
 

@@ -41,6 +41,7 @@ from etest.tasks import job_context
 from tests.attempt.conftest import Taker, right
 from tests.conftest import Headers, create_candidate, create_key, create_org, unique
 from tests.report import test_report_cli as report_cli
+from tests.support.flows import import_flows
 
 #: ``etest`` on the session's database in a thread of its own (the report CLI's fixture).
 runner, invoke = report_cli.runner, report_cli.invoke
@@ -154,16 +155,7 @@ async def make_bank(app: FastAPI, client: httpx.AsyncClient, su: Headers) -> Ban
             "pilot": {"items": pilots, "rate": 0.5},
         },
     }
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for n, flow in enumerate((bank, pt)):
-            zf.writestr(f"{n}.json", json.dumps(flow))
-    resp = await client.post(
-        "/api/v1/content/import",
-        headers=su,
-        files={"file": ("k.zip", buf.getvalue(), "application/zip")},
-    )
-    assert resp.status_code == 200, resp.text
+    await import_flows(client, su, bank, pt)
     org = await create_org(client, su, plan_code=plan)
     admin = await create_key(app, "admin", org["uic"])
     async with transaction(app.state.sessionmaker) as session:

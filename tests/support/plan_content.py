@@ -7,14 +7,12 @@ into the same database and rolls back."""
 
 from __future__ import annotations
 
-import io
-import json
-import zipfile
 from typing import Any
 
 import httpx
 
 from etest.kit.levels import LEVELS
+from tests.support.flows import import_flows
 
 #: The plans the tests give organizations and candidates.
 PLANS = ("neo_plus", "neo_jr", "neo_pro")
@@ -95,13 +93,4 @@ def flows(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def import_plan_content(client: httpx.AsyncClient, su: dict[str, str]) -> None:
     """Import (idempotently) content for :data:`PLANS` through the real content API."""
     plans = [(await client.get(f"/api/v1/plans/{code}")).json() for code in PLANS]
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for n, flow in enumerate(flows(plans)):
-            zf.writestr(f"{n:03d}.json", json.dumps(flow))
-    resp = await client.post(
-        "/api/v1/content/import",
-        headers=su,
-        files={"file": ("plans.zip", buf.getvalue(), "application/zip")},
-    )
-    assert resp.status_code == 200, resp.text
+    await import_flows(client, su, *flows(plans))
