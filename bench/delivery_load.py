@@ -34,7 +34,7 @@ item's text; the API never shows them). Finished candidates start again with a n
 It makes its own throwaway database on 127.0.0.1:5432 (user postgres, trust auth), migrates it
 like ``etest db upgrade``, loads the demo bank like ``etest demo``, creates candidates and
 tokens in one transaction, and drops the database at the end. Loopback only; every phase is
-bounded in time; the whole run takes 8-13 minutes with the baseline (capacity stops at the
+bounded in time; the whole run takes 9-18 minutes with the baseline (a capacity ramp stops at the
 first level past 1 s), about half that with ``--baseline none``, twice with ``--workers 1,2``.
 
 Run:  .venv/bin/python bench/delivery_load.py                 (writes bench/results/…json)
