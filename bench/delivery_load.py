@@ -1261,18 +1261,19 @@ async def run_workers(
         ceiling_rows = []
         for n in args.saturation:
             order: list[Build | None] = list(turns())
-            rows: dict[str, dict[str, Any]] = {}
-            for b in [None, *order] if turn % 2 else [*order, None]:
-                if b is None:
+            measured: dict[str, dict[str, Any]] = {}
+            ceiling: dict[str, Any] = {}
+            for contestant in [None, *order] if turn % 2 else [*order, None]:
+                if contestant is None:
                     ceiling = await ceiling_saturation(
                         ceil.base, n, args.seconds, args.warmup, ceil
                     )
                     ceiling["workers"] = workers
                     print(f"  ceiling N={n}: {ceiling['steps_per_s']} steps/s", flush=True)
                 else:
-                    rows[b.name] = await saturate(b, n)
+                    measured[contestant.name] = await saturate(contestant, n)
             ceiling_rows.append(ceiling)
-            for name, row in rows.items():
+            for name, row in measured.items():
                 row["fraction_of_ceiling"] = _ratio(row["steps_per_s"], ceiling["steps_per_s"])
                 runs[name].setdefault("saturation", []).append(row)
         print_saturation("ceiling (Starlette, 1 read + 1 insert per step)", ceiling_rows)
