@@ -24,7 +24,7 @@ service stored (issue 16).
    mean |c - c_true| of the choice items, and the population mean and SD estimated (read in
    process with ``bank.calibration.collect``/``fit``: the report does not carry them).
 
-Run:  .venv/bin/python bench/calibration_e2e.py          (about 10 minutes; writes
+Run:  .venv/bin/python bench/calibration_e2e.py          (about 11 minutes at load 4-6; writes
                                                           bench/results/calibration_e2e.json)
       .venv/bin/python bench/calibration_e2e.py --quick  (stages 100, 200; no JSON)
 """
