@@ -295,6 +295,8 @@ async def test_calibration_anchors_operational_items_and_recovers_pilots(
     assert run["progress"] == 1.0
     report, rows = run["report"], _rows(run)
     assert report["attempts"] == SIMULEES and report["anchored"] == len(OPERATIONAL)
+    # the simulees are N(0, 1) on the bank's scale: the anchors say so
+    assert abs(report["population_mean"]) < 0.25 and 0.7 < report["population_sd"] < 1.3
     for n, (a, b, c) in enumerate(OPERATIONAL):  # anchored: exactly the stored values
         row = rows[f"{bank.tag}-op{n}"]
         assert row["anchored"] and row["model"] == "3pl"

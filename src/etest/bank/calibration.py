@@ -456,6 +456,9 @@ def compose(
         "converged": bool(cal.converged),
         "iterations": int(cal.iterations),
         "log_likelihood": _number(cal.log_likelihood),
+        # the candidates' ability distribution on the bank's scale (N(0, 1) unless anchored)
+        "population_mean": _number(cal.population_mean),
+        "population_sd": _number(cal.population_sd),
         "anchored": sum(1 for r in rows if r["anchored"]),
         "estimated": len(proposal),
         "fit_rule": FIT_RULE,
