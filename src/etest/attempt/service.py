@@ -84,6 +84,32 @@ async def _assessment_and_number(
     return code, len(previous) + 1
 
 
+def _new_attempt(
+    token: TestToken,
+    candidate_id: uuid.UUID,
+    organization_id: uuid.UUID,
+    plan_code: str,
+    version_id: uuid.UUID,
+    number: int,
+    device: Device,
+) -> Attempt:
+    """The attempt row a token starts. Its deadline is set when the first item is served
+    (etest.attempt.rules.Serve): time on the start page and the sound check does not count."""
+    return Attempt(
+        token_id=token.id,
+        candidate_id=candidate_id,
+        organization_id=organization_id,
+        assessment_version_id=version_id,
+        kind=token.type,
+        level=token.level,
+        plan_code=plan_code,
+        seed=secrets.randbits(62),
+        attempt_number=number,
+        started_at=utcnow(),
+        **device.columns(),
+    )
+
+
 async def _started_meanwhile(
     session: AsyncSession, token_id: uuid.UUID, exc: IntegrityError
 ) -> Attempt:
@@ -124,21 +150,7 @@ async def start(
     assert plan is not None
     code_, number = await _assessment_and_number(session, token, candidate.id, plan)
     version = await _latest_version(session, code_)
-    # The deadline is set when the first item is served (etest.attempt.rules.Serve): time spent
-    # on the start page and the sound check does not count against the candidate.
-    attempt = Attempt(
-        token_id=token.id,
-        candidate_id=candidate.id,
-        organization_id=org.id,
-        assessment_version_id=version.id,
-        kind=token.type,
-        level=token.level,
-        plan_code=plan.code,
-        seed=secrets.randbits(62),
-        attempt_number=number,
-        started_at=utcnow(),
-        **device.columns(),
-    )
+    attempt = _new_attempt(token, candidate.id, org.id, plan.code, version.id, number, device)
     try:
         async with session.begin_nested():
             session.add(attempt)
@@ -314,17 +326,7 @@ async def _outcome(
                 review_lessons=tuple(item.review_lessons),
             )
         )
-    sitting = Sitting(
-        kind=Kind(attempt.kind),
-        level=attempt.level,
-        attempt_number=attempt.attempt_number,
-        started_at=attempt.started_at,
-        finished_at=finished_at,
-        reason=reason,
-        assessment=version.assessment.code,
-        assessment_version=version.version.version,
-        min_answers=version.engine.min_answers,
-    )
+    sitting = _sitting(attempt, version, finished_at, reason)
     early = (
         _early_placement(version, decision)
         if sitting.kind == Kind.PT and decision.level is None
@@ -335,6 +337,21 @@ async def _outcome(
         statements, lessons = await _cant_do_and_review(session, *wanted_codes(steps))
         result = compute(sitting, plan, decision, steps, statements=statements, lessons=lessons)
     return result
+
+
+def _sitting(attempt: Attempt, version: Version, finished_at: datetime, reason: str) -> Sitting:
+    """What the outcome needs of the attempt and its pinned version."""
+    return Sitting(
+        kind=Kind(attempt.kind),
+        level=attempt.level,
+        attempt_number=attempt.attempt_number,
+        started_at=attempt.started_at,
+        finished_at=finished_at,
+        reason=reason,
+        assessment=version.assessment.code,
+        assessment_version=version.version.version,
+        min_answers=version.engine.min_answers,
+    )
 
 
 def _early_placement(version: Version, decision: Decision) -> tuple[str, float | None]:
