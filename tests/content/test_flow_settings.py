@@ -99,7 +99,7 @@ def test_the_stored_engine_runs_what_the_flow_says() -> None:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"prior": "estimated"}, "prior 'estimated' is not supported: give {'mean': ..., 'sd'"),
+        ({"prior": "guessed"}, "prior 'guessed' is not supported: give {'mean': ..., 'sd': ...}"),
         ({"prior": {"mean": 0, "sd": 0}}, "prior.sd: Input should be greater than or equal to 0.2"),
         ({"prior": {"mean": 9}}, "prior.mean: Input should be less than or equal to 4"),
         ({"prior": {"mean": 0, "sd": 1, "n": 3}}, "prior.n: Extra inputs are not permitted"),
@@ -303,11 +303,11 @@ async def test_bad_settings_are_reported_with_their_path(
 ) -> None:
     tag = unique("s").lower()
     pt = make_pt(tag)
-    pt["engine"] |= {"prior": "estimated", "pilot": {"items": [f"{tag}-r0"], "rate": 0.7}}
+    pt["engine"] |= {"prior": "guessed", "pilot": {"items": [f"{tag}-r0"], "rate": 0.7}}
     before = await counts(app)
     resp = await upload(client, su, package(make_bank(tag), pt))
     assert resp.status_code == 422
     problems = {p["path"]: p["message"] for p in resp.json()["errors"]}
-    assert "prior 'estimated' is not supported" in problems["$.engine.irt.prior"]
+    assert "prior 'guessed' is not supported" in problems["$.engine.irt.prior"]
     assert "less than or equal to 0.5" in problems["$.engine.irt.pilot.rate"]
     assert await counts(app) == before

@@ -295,6 +295,8 @@ def engine_config(config: dict[str, Any]) -> irt.EngineConfig:
         field: config[key] for key, field in IRT_SETTINGS.items() if key in config
     }
     prior = config.get("prior")
+    # a stored version's "estimated" prior holds the numbers computed when it was published
+    # (bank.evidence); a flow file simulated as it is (etest simulate) runs the core's N(0, 1)
     if prior is not None:
         values["prior_mean"], values["prior_sd"] = float(prior["mean"]), float(prior["sd"])
     return irt.EngineConfig(cut_scores=tuple(config["cut_scores"]), **values)

@@ -34,6 +34,7 @@ from etest.attempt.engines import ItemInfo
 from etest.attempt.quality import CHOICE_TYPES, Bank, bands, exposure_rates, overall, study
 from etest.audit.service import record
 from etest.auth.actor import Actor
+from etest.bank import repository
 from etest.bank.errors import EvidenceInsufficient
 from etest.content import repository as content_repository
 from etest.content.schemas import IrtEngine
@@ -150,6 +151,11 @@ async def evidence_of(session: AsyncSession, publication: Publication) -> dict[s
     assert plan is not None  # the import validated the plan
     levels = [str(lv["level"]) for lv in plan.levels]
     config = dict(version.engine)
+    prior = None
+    if (config.get("prior") or {}).get("estimated"):
+        prior = await estimated_prior(session, publication.flow.code)
+        config["prior"] = {"mean": prior["mean"], "sd": prior["sd"]}
+        version.engine = config
     bank = await _bank(session, config)
     thresholds = Thresholds.of(publication)
     missing = sorted(i for i in _operational(config) if bank.items[uuid.UUID(i)].b is None)
@@ -170,8 +176,41 @@ async def evidence_of(session: AsyncSession, publication: Publication) -> dict[s
     report["exposure_control"] = None if control is None else _control(control, r_max)
     report["thresholds"] = thresholds.as_dict()
     report["failures"] = thresholds.failures(report)
+    if prior is not None:
+        report["estimated_prior"] = prior
+        if prior["placements"] < ESTIMATED_PRIOR_MIN:
+            report["failures"].append(
+                {
+                    "level": "all",
+                    "figure": "estimated_prior_placements",
+                    "value": prior["placements"],
+                    "threshold": ESTIMATED_PRIOR_MIN,
+                }
+            )
     report["passed"] = not report["failures"]
     return report
+
+
+#: The fewest finished placements an ``estimated`` prior is computed from; fewer, and the
+#: version is refused (a superadmin may publish it, with the N(0, 1) prior, with a reason).
+ESTIMATED_PRIOR_MIN = 100
+
+
+async def estimated_prior(session: AsyncSession, assessment_code: str) -> dict[str, Any]:
+    """The normal prior of an ``estimated`` flow: the mean of this test's finished placements'
+    ability estimates, and their spread with the estimates' own uncertainty added back (the
+    variance of EAP estimates understates the abilities' by about the mean posterior
+    variance: SD = sqrt(var(theta) + mean(SE^2))). N(0, 1) below
+    :data:`ESTIMATED_PRIOR_MIN` placements (reported: the check then refuses the version)."""
+    found = await repository.placed_abilities(session, assessment_code)
+    n = len(found)
+    if n < ESTIMATED_PRIOR_MIN:
+        return {"mean": 0.0, "sd": 1.0, "placements": n, "estimated": False}
+    thetas = np.array([t for t, _ in found])
+    ses = np.array([s for _, s in found])
+    mean = float(np.clip(thetas.mean(), -4, 4))
+    sd = float(np.clip(np.sqrt(thetas.var() + (ses**2).mean()), 0.2, 5))
+    return {"mean": round(mean, 3), "sd": round(sd, 3), "placements": n, "estimated": True}
 
 
 def _control(control: irt.ExposureCalibration, r_max: float | None) -> dict[str, Any]:
@@ -193,9 +232,12 @@ def _exposure_max_rate(publication: Publication) -> float | None:
 
 def _refusal(code: str, number: int, failures: list[dict[str, Any]], had_reason: bool) -> str:
     figures = "; ".join(
-        f"{f['figure']} {f['value']} at {f['level']} (threshold {f['threshold']})"
-        if f["figure"] != "items_without_irt"
-        else f"{f['value']} items without IRT parameters"
+        f"{f['value']} items without IRT parameters"
+        if f["figure"] == "items_without_irt"
+        else f"{f['value']} finished placements to estimate the prior from (at least "
+        f"{f['threshold']})"
+        if f["figure"] == "estimated_prior_placements"
+        else f"{f['figure']} {f['value']} at {f['level']} (threshold {f['threshold']})"
         for f in failures
     )
     tail = (

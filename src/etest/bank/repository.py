@@ -177,3 +177,25 @@ async def calibration_run(
     if lock:
         stmt = stmt.with_for_update()
     return await session.scalar(stmt)
+
+
+async def placed_abilities(
+    session: AsyncSession, assessment_code: str
+) -> list[tuple[float, float]]:
+    """The ability estimate and its SE of every finished placement of this assessment (any
+    version) that placed its candidate: what an ``estimated`` prior is computed from."""
+    rows = await session.scalars(
+        select(Attempt.outcome)
+        .join(AssessmentVersion, AssessmentVersion.id == Attempt.assessment_version_id)
+        .join(Assessment, Assessment.id == AssessmentVersion.assessment_id)
+        .where(
+            Assessment.code == assessment_code,
+            Attempt.kind == "PT",
+            Attempt.status == AttemptStatus.completed,
+        )
+    )
+    return [
+        (float(o["theta"]), float(o.get("se") or 0.0))
+        for o in rows
+        if o and o.get("status") == "placed" and o.get("theta") is not None
+    ]

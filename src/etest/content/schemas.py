@@ -17,9 +17,16 @@ from __future__ import annotations
 
 import re
 from itertools import pairwise
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from etest.kit.levels import validate_level
 from etest.kit.schemas import Input
@@ -281,6 +288,17 @@ class Prior(Input):
 
     mean: float = Field(0.0, ge=-4, le=4, allow_inf_nan=False)
     sd: float = Field(1.0, ge=0.2, le=5, allow_inf_nan=False)
+    #: ``prior: "estimated"`` in a flow: mean and SD are computed from the test's finished
+    #: placements when the version is published (etest.bank.evidence.estimated_prior).
+    estimated: bool = False
+
+    @model_serializer(mode="wrap")
+    def _stored(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # an explicit prior is stored as {mean, sd}, as before "estimated" existed
+        data: dict[str, Any] = handler(self)
+        if not self.estimated:
+            data.pop("estimated", None)
+        return data
 
 
 class EvidenceThresholds(Input):
@@ -313,7 +331,11 @@ class IrtEngine(Input):
     pool: list[Code] | None = Field(None, description="Item codes; default: pool_levels")
     pool_levels: list[str] | None = Field(None, description="All active items of these levels")
     cut_scores: list[float] = Field(min_length=1)
-    prior: Prior = Field(default_factory=Prior, description="Normal prior on ability")
+    prior: Prior = Field(
+        default_factory=Prior,
+        description="Normal prior on ability: {mean, sd}, or 'estimated' from this test's "
+        "finished placements when the version is published (docs/flows.md)",
+    )
     estimator: Literal["eap", "map", "mle", "wle"] = Field(
         "eap", description="Ability estimator for selection, stopping and the result"
     )
@@ -357,10 +379,13 @@ class IrtEngine(Input):
     @field_validator("prior", mode="before")
     @classmethod
     def _explicit_prior(cls, value: object) -> object:
+        if value == "estimated":
+            return {"estimated": True}
         if isinstance(value, str):
             raise ValueError(
-                f"prior {value!r} is not supported: give {{'mean': ..., 'sd': ...}} (for "
-                "instance the mean and SD of the abilities of finished placement attempts)"
+                f"prior {value!r} is not supported: give {{'mean': ..., 'sd': ...}} or "
+                "'estimated' (the mean and SD of the abilities of this test's finished "
+                "placements, computed when the version is published)"
             )
         return value
 
