@@ -101,6 +101,13 @@ def _facts(rows: Sequence[Any]) -> LiveFacts:
     return LiveFacts(*rows[0][: len(FACTS)])
 
 
+def _at_position(rows: Sequence[Any], position: int) -> tuple[LiveFacts, Any]:
+    """The attempt's facts and the served row at ``position`` (LIVE_AT_POSITION's one row), or
+    404 / :class:`~etest.attempt.errors.WrongPosition`."""
+    attempt = _facts(rows)
+    return attempt, rules.require_served(rows[0] if rows[0].item_id is not None else None, position)
+
+
 # ---------------------------------------------------------------------------- serving
 
 
@@ -381,8 +388,7 @@ async def hot_answer(
     expired attempt is refused as to a finished one (the next read or the sweeper finishes it)."""
     _authorised(settings, attempt_id, secret)
     rows = await live.rows(LIVE_AT_POSITION, {"attempt_id": attempt_id, "position": position})
-    attempt = _facts(rows)
-    served = rules.require_served(rows[0] if rows[0].item_id is not None else None, position)
+    attempt, served = _at_position(rows, position)
     item = cache.ITEMS.get(served.item_id)
     if item is None:
         return Pending(attempt, rows)
@@ -431,8 +437,7 @@ async def answer_in(
         _authorised(settings, attempt_id, secret)
         params = {"attempt_id": attempt_id, "position": position}
         rows = (await session.execute(LIVE_AT_POSITION, params)).all()
-    attempt = _facts(rows)
-    served = rules.require_served(rows[0] if rows[0].item_id is not None else None, position)
+    attempt, served = _at_position(rows, position)
     item = await pinned.item(session, served.item_id)
     now = utcnow()
     if pending.decision is not None:

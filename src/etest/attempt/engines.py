@@ -20,6 +20,7 @@ import numpy as np
 
 from etest import irt
 from etest.attempt.cache import STATES_PER_ENGINE, Lru
+from etest.attempt.pilots import Pilots
 from etest.kit.levels import LEVELS
 
 if TYPE_CHECKING:
@@ -68,6 +69,8 @@ class Version:
     assessment: Assessment
     engine: Engine
     plan_levels: list[str]
+    #: The version's pilot items (``None``: none), read once with the version.
+    pilots: Pilots | None = None
 
 
 def _rng(seed: int, *stream: int) -> np.random.Generator:

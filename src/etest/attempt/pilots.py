@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ class Pilots:
             return None
         return cls(tuple(uuid.UUID(str(i)) for i in block["items"]), float(block["rate"]))
 
-    @property
+    @cached_property
     def ids(self) -> frozenset[uuid.UUID]:
         return frozenset(self.items)
 
@@ -64,12 +65,18 @@ class Pilots:
 
     def positions_for(self, seed: int, operational: int) -> int:
         """How many positions a test of ``operational`` items has with its pilots (a fixed
-        test's planned length as the candidate sees it)."""
-        position, given, pilots = 0, 0, 0
-        while given < operational:
-            position += 1
-            if pilots < len(self.items) and self.is_slot(seed, position):
-                pilots += 1
-            else:
-                given += 1
-        return position
+        test's planned length as the candidate sees it; every item page shows it, so it is
+        worked out once per attempt and process)."""
+        return _positions_for(self, seed, operational)
+
+
+@lru_cache(maxsize=10_000)
+def _positions_for(pilots: Pilots, seed: int, operational: int) -> int:
+    position, given, served = 0, 0, 0
+    while given < operational:
+        position += 1
+        if served < len(pilots.items) and pilots.is_slot(seed, position):
+            served += 1
+        else:
+            given += 1
+    return position

@@ -38,7 +38,13 @@ async def load_version(session: AsyncSession, version_id: uuid.UUID) -> Version:
         cache.ITEMS.put(row.id, row)
     return cache.ENGINES.put(
         version_id,
-        Version(version, assessment, build_engine(version.engine, infos, plan_levels), plan_levels),
+        Version(
+            version,
+            assessment,
+            build_engine(version.engine, infos, plan_levels),
+            plan_levels,
+            Pilots.of(version.engine),
+        ),
     )
 
 
@@ -66,8 +72,8 @@ def engine_item_ids(engine: dict[str, Any]) -> list[uuid.UUID]:
 
 
 def pilots(version: Version) -> Pilots | None:
-    """The pinned version's pilot items (cheap: most versions have none)."""
-    return Pilots.of(version.version.engine)
+    """The pinned version's pilot items, read once when the version was loaded."""
+    return version.pilots
 
 
 async def seen_before(live: Live, attempt: Facts) -> frozenset[uuid.UUID]:
