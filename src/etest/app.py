@@ -28,6 +28,8 @@ from etest.certificate.endpoints import public_router as certificate_public_rout
 from etest.certificate.endpoints import router as certificate_router
 from etest.certificate.pdf import PdfRenderer, render_off_loop
 from etest.config import Settings, get_settings
+from etest.console import root as console_root
+from etest.console import router as console_router
 from etest.content.endpoints import router as content_router
 from etest.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from etest.errors import CATALOG, NotFound, install_handlers, problem
@@ -129,6 +131,8 @@ def create_app(
     app.include_router(report_router)
     app.include_router(webhook_router)
     app.include_router(bank_router)
+    app.include_router(console_router)
+    app.include_router(console_root)
     mount_static(app)
     _operational_routes(app)
     install_links(app)

@@ -139,7 +139,7 @@ def demo() -> None:
     from etest.content.media import MediaStore
     from etest.content.service import import_content
     from etest.content.sources import sources_from_path
-    from etest.demo import DEMO_CONTENT, ensure_demo
+    from etest.demo import DEMO_ADMIN, DEMO_CONTENT, DEMO_OPERATOR, ensure_demo
 
     sources = sources_from_path(DEMO_CONTENT) if DEMO_CONTENT.is_dir() else []
 
@@ -166,6 +166,14 @@ def demo() -> None:
         highlight=False,
         soft_wrap=True,
     )
+    err.print(
+        f"""[bold]Staff console:[/bold]   {base}/console
+  School admin:    {DEMO_ADMIN}   password {data.staff_password}
+  Operator:        {DEMO_OPERATOR}   (same password; also in var/demo_staff_password)
+""",
+        highlight=False,
+        soft_wrap=True,
+    )
     if data.take_url:
         err.print("[bold]Take the placement test as the demo candidate:[/bold]")
         out.print(data.take_url, highlight=False, soft_wrap=True)
@@ -178,6 +186,35 @@ def sweep() -> None:
 
     count = run_in_transaction(lambda s, _: sweep_once(s))
     err.print(f"finished {count} attempt(s) past their deadline")
+
+
+staff_app = typer.Typer(help="Staff accounts of the console.", no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
+
+
+@staff_app.command("create")
+def staff_create(
+    email: Annotated[str, typer.Option(help="the staff member's email (their sign-in)")],
+    role: Annotated[str, typer.Option(help=f"one of {', '.join(ROLES)}")],
+    uic: Annotated[
+        str | None,
+        typer.Option(help="organization; none for content_manager, optional for superadmin"),
+    ] = None,
+    name: Annotated[str, typer.Option(help="the name shown in the console and audit log")] = "",
+) -> None:
+    """Create a staff account and print a password for its first sign-in (change it after)."""
+    import secrets
+
+    from etest.staff.service import create_account
+
+    password = secrets.token_urlsafe(12)
+    run_in_transaction(
+        lambda s, _: create_account(
+            s, cli_actor(), email=email, name=name, role=role, uic=uic, password=password
+        )
+    )
+    err.print(f"Staff account {email.strip().lower()} created; its password (shown once):")
+    out.print(password, soft_wrap=True, highlight=False)
 
 
 @apikey_app.command("create")

@@ -1,8 +1,11 @@
 """Demo data for the first README command: an organization, an admin API key (kept in
-``var/demo_api_key`` so a rerun reuses it) and a candidate. Idempotent."""
+``var/demo_api_key`` so a rerun reuses it), a candidate, and two staff accounts of the console
+(the school's admin and a global operator) sharing one password kept in
+``var/demo_staff_password``. Idempotent."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +22,16 @@ from etest.models.token import LIVE_STATUSES
 from etest.organization import repository as org_repository
 from etest.organization import service as organizations
 from etest.organization.schemas import OrganizationCreate
+from etest.staff import repository as staff_repository
+from etest.staff import service as staff
+from etest.staff.passwords import verify_password
 
 #: The demo item bank and flows shipped with eTest (see docs/demo-bank.md).
 DEMO_CONTENT = Path(__file__).parent / "data" / "demo"
 DEMO_UIC = "DEMO"
 DEMO_EMAIL = "demo.candidate@example.org"
+DEMO_ADMIN = "demo.admin@example.org"
+DEMO_OPERATOR = "demo.operator@example.org"
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,7 @@ class Demo:
     api_key: str
     candidate_email: str
     take_url: str | None
+    staff_password: str = ""
 
 
 async def ensure_demo(session: AsyncSession, settings: Settings, actor: Actor) -> Demo:
@@ -71,7 +80,32 @@ async def ensure_demo(session: AsyncSession, settings: Settings, actor: Actor) -
         api_key=key,
         candidate_email=DEMO_EMAIL,
         take_url=f"{settings.base_url}/take?token={code}" if code else None,
+        staff_password=await _demo_staff(session, settings, actor),
     )
+
+
+async def _demo_staff(session: AsyncSession, settings: Settings, actor: Actor) -> str:
+    """The demo's staff accounts, with the password of ``var/demo_staff_password``."""
+    password_file = settings.var_dir / "demo_staff_password"
+    if password_file.exists():
+        password = password_file.read_text().strip()
+    else:
+        password = secrets.token_urlsafe(12)
+        password_file.parent.mkdir(parents=True, exist_ok=True)
+        password_file.write_text(password)
+        password_file.chmod(0o600)
+    for email, name, role, uic in (
+        (DEMO_ADMIN, "Demo School Admin", "admin", DEMO_UIC),
+        (DEMO_OPERATOR, "Demo Operator", "superadmin", None),
+    ):
+        account = await staff_repository.account_by_email(session, email)
+        if account is None:
+            await staff.create_account(
+                session, actor, email=email, name=name, role=role, uic=uic, password=password
+            )
+        elif not await verify_password(account.password_hash, password):
+            await staff.set_password(session, account, password)
+    return password
 
 
 async def _demo_token(

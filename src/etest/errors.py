@@ -109,6 +109,10 @@ CATALOG: dict[str, str] = {
     "calibration-not-found": "No calibration with this id.",
     "calibration-not-ready": "The calibration is still running, failed, or was published already.",
     "not-enough-responses": "No item of the request has enough scored responses to calibrate.",
+    "staff-email-taken": "A staff account with this email exists already.",
+    "csrf-refused": "A console form came without its session's CSRF token (another site, or a "
+    "form older than the session); reload the page and send it again.",
+    "weak-password": "The password is too short or too long (10 to 200 characters).",
     "internal-error": "An unexpected error; it has been logged with the request id.",
 }
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 # Imported for their registrations (@subscriber, @job) against etest.outbox.jobs.
+import etest.background.tasks
 import etest.bank.tasks
 import etest.certificate.tasks
 import etest.notification.tasks

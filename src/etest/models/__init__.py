@@ -20,6 +20,8 @@ from etest.models.organization import Organization
 from etest.models.outbox import OutboxEvent, OutboxTry
 from etest.models.reference import Level, Plan
 from etest.models.review import ReviewDecision
+from etest.models.staff import StaffAccount, StaffSession, StaffTicket
+from etest.models.task import BackgroundTask
 from etest.models.token import TestToken
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "Attempt",
     "AttemptItem",
     "AuditEntry",
+    "BackgroundTask",
     "Base",
     "CalibrationRun",
     "CanDoStatement",
@@ -46,5 +49,8 @@ __all__ = [
     "Response",
     "ReviewDecision",
     "ReviewLesson",
+    "StaffAccount",
+    "StaffSession",
+    "StaffTicket",
     "TestToken",
 ]

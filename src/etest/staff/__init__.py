@@ -1,0 +1,1 @@
+"""Staff accounts of the console: passwords, sessions, invitations, second factor, OIDC."""
