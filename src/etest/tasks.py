@@ -15,8 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 # Imported for their registrations (@subscriber, @job) against etest.outbox.jobs.
 import etest.background.tasks
 import etest.bank.tasks
+import etest.candidate.tasks
 import etest.certificate.tasks
+import etest.content.tasks
 import etest.notification.tasks
+import etest.report.tasks
+import etest.staff.tasks
 import etest.webhook.tasks  # noqa: F401
 from etest.attempt.voiding import on_token_reset
 from etest.bank import evidence

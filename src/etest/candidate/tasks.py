@@ -1,0 +1,1 @@
+"""Background work of the candidate package (registered by ``etest.tasks``)."""

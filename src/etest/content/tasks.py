@@ -1,0 +1,1 @@
+"""Background work of the content package (registered by ``etest.tasks``)."""

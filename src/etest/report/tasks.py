@@ -1,0 +1,1 @@
+"""Background work of the report package (registered by ``etest.tasks``)."""

@@ -1,0 +1,1 @@
+"""Background work of the staff package (registered by ``etest.tasks``)."""
