@@ -88,6 +88,42 @@ def test_demo_loads_content_and_prints_a_take_url(cli_env: CliRunner) -> None:
     again = cli_env.invoke(app, ["demo"])
     assert [line for line in again.output.splitlines() if "/take?token=" in line] == urls
     assert "0 new items" in again.output
+    # the staff console's URL and a demo sign-in whose password stays the same across runs
+    console = [line for line in first.output.splitlines() if "/console" in line]
+    assert console and console[0].split()[-1].endswith("/console"), first.output
+    admin = next(line for line in first.output.splitlines() if "demo.admin@example.org" in line)
+    assert admin in again.output
+    password = admin.split("password")[-1].strip()
+    assert len(password) >= 10
+
+
+def test_staff_create_prints_a_password_that_signs_in(cli_env: CliRunner) -> None:
+    import asyncio
+
+    from etest.config import get_settings
+    from etest.db import create_engine, create_sessionmaker, transaction
+    from etest.staff.service import authenticate
+
+    assert cli_env.invoke(app, ["db", "upgrade"]).exit_code == 0
+    made = cli_env.invoke(
+        app, ["staff", "create", "--email", "Ops@Example.test", "--role", "superadmin"]
+    )
+    assert made.exit_code == 0, made.output
+    password = made.output.strip().splitlines()[-1]
+    twice = cli_env.invoke(
+        app, ["staff", "create", "--email", "ops@example.test", "--role", "superadmin"]
+    )
+    assert twice.exit_code != 0 and "has an account already" in twice.output
+
+    async def check() -> bool:
+        engine = create_engine(get_settings())
+        try:
+            async with transaction(create_sessionmaker(engine)) as session:
+                return await authenticate(session, "ops@example.test", password) is not None
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(check())
 
 
 def test_content_import_of_a_qti_folder(cli_env: CliRunner, tmp_path: Path) -> None:
