@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from openpyxl import load_workbook
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from etest.audit.service import record
 from etest.auth.actor import Actor
 from etest.candidate import service
 from etest.candidate.errors import BadUpload
@@ -118,11 +120,21 @@ def read_rows(filename: str, data: bytes) -> tuple[list[str], list[tuple[int, di
     return header, out
 
 
-async def import_candidates(
-    session: AsyncSession, actor: Actor, filename: str, data: bytes, default_uic: str | None
-) -> ImportReport:
+#: rows written per transaction when an import runs in the background (progress between them)
+BATCH = 50
+
+Progress = Callable[[int, int], Awaitable[None]]
+Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+async def import_rows(
+    session: AsyncSession,
+    actor: Actor,
+    rows: Sequence[tuple[int, dict[str, str]]],
+    default_uic: str | None,
+) -> list[ImportRow]:
+    """Write ``rows`` (from :func:`read_rows`), each in its own savepoint: the per-row report."""
     actor.require("write")
-    _, rows = read_rows(filename, data)
     report: list[ImportRow] = []
     for number, values in rows:
         email = values.get("email")
@@ -136,7 +148,7 @@ async def import_candidates(
             continue
         try:
             async with session.begin_nested():
-                candidate, _ = await service.create(session, actor, body)
+                candidate, _ = await service.create(session, actor, body, audited=False)
         except EtestError as exc:
             report.append(ImportRow(row=number, status="error", email=email, error=exc.detail))
             continue
@@ -145,5 +157,62 @@ async def import_candidates(
                 row=number, status="imported", email=candidate.email, candidate_id=candidate.id
             )
         )
-    imported = sum(r.status == "imported" for r in report)
-    return ImportReport(imported=imported, failed=len(report) - imported, rows=report)
+    return report
+
+
+def _report(rows: list[ImportRow]) -> ImportReport:
+    imported = sum(r.status == "imported" for r in rows)
+    return ImportReport(imported=imported, failed=len(rows) - imported, rows=rows)
+
+
+def _audit(
+    session: AsyncSession, actor: Actor, filename: str, report: ImportReport, uic: str | None
+) -> None:
+    record(
+        session,
+        actor,
+        "candidate.import",
+        target_type="candidate_import",
+        target_id=filename[:200] or "upload",
+        organization_id=actor.organization_id,
+        details={"imported": report.imported, "failed": report.failed, "uic": uic},
+    )
+
+
+async def import_candidates(
+    session: AsyncSession, actor: Actor, filename: str, data: bytes, default_uic: str | None
+) -> ImportReport:
+    """The whole file in the caller's transaction (the API's synchronous import)."""
+    actor.require("write")
+    _, rows = read_rows(filename, data)
+    report = _report(await import_rows(session, actor, rows, default_uic))
+    _audit(session, actor, filename, report, default_uic)
+    return report
+
+
+async def import_in_batches(
+    transaction: Transaction,
+    actor: Actor,
+    filename: str,
+    data: bytes,
+    default_uic: str | None,
+    progress: Progress,
+    *,
+    batch: int = BATCH,
+) -> ImportReport:
+    """The same import in transactions of ``batch`` rows, calling ``progress(done, total)``
+    before the first and after each (a background task: the rows written so far are kept and
+    the page watching the task sees them counted; no transaction is open during ``progress``,
+    which writes the task's row in its own)."""
+    actor.require("write")
+    _, rows = read_rows(filename, data)
+    await progress(0, len(rows))
+    done: list[ImportRow] = []
+    for start in range(0, len(rows), batch):
+        async with transaction() as session:
+            done += await import_rows(session, actor, rows[start : start + batch], default_uic)
+        await progress(len(done), len(rows))
+    report = _report(done)
+    async with transaction() as session:
+        _audit(session, actor, filename, report, default_uic)
+    return report

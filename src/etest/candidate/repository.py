@@ -12,7 +12,14 @@ from etest.auth.actor import Actor
 from etest.auth.scope import scoped
 from etest.candidate.errors import EmailAmbiguous
 from etest.errors import NotFound
-from etest.models import Candidate, CandidateTransfer, Organization
+from etest.models import (
+    Attempt,
+    Candidate,
+    CandidateTransfer,
+    Certificate,
+    Organization,
+    Response,
+)
 from etest.organization.repository import in_organization
 
 
@@ -191,3 +198,54 @@ async def in_tree_by_email(
             Candidate.root_organization_id == root_id, Candidate.email == email.lower()
         )
     )
+
+
+# ------------------------------------------------------------- a candidate's history (console)
+
+
+async def attempts_of(
+    session: AsyncSession, actor: Actor, candidate_id: uuid.UUID
+) -> list[tuple[Attempt, str]]:
+    """The candidate's attempts of every status with the UIC they were taken in, newest first,
+    scoped like results: by the organization the attempt was taken in (an attempt taken
+    before a transfer from outside the actor's subtree is not shown)."""
+    stmt = scoped(select(Attempt, Organization.uic), actor, Attempt.organization_id).where(
+        Attempt.candidate_id == candidate_id
+    )
+    rows = await session.execute(stmt.order_by(Attempt.started_at.desc(), Attempt.id))
+    return [(row[0], row[1]) for row in rows]
+
+
+async def answer_devices(
+    session: AsyncSession, attempt_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[str | None, str | None, int]]]:
+    """For each attempt, the devices its answers came from: (IP, user agent, answers), most
+    answers first (answers stored without a device are left out)."""
+    if not attempt_ids:
+        return {}
+    rows = await session.execute(
+        select(Response.attempt_id, Response.ip, Response.user_agent, func.count())
+        .where(
+            Response.attempt_id.in_(list(attempt_ids)),
+            or_(Response.ip.is_not(None), Response.user_agent.is_not(None)),
+        )
+        .group_by(Response.attempt_id, Response.ip, Response.user_agent)
+    )
+    found: dict[uuid.UUID, list[tuple[str | None, str | None, int]]] = {}
+    for attempt_id, ip, user_agent, count in rows:
+        found.setdefault(attempt_id, []).append((ip, user_agent, count))
+    for devices in found.values():
+        devices.sort(key=lambda d: -d[2])
+    return found
+
+
+async def certificates_of(
+    session: AsyncSession, actor: Actor, candidate_id: uuid.UUID
+) -> list[tuple[Certificate, str]]:
+    """The candidate's certificates of the actor's subtree (by the organization that issued
+    them), newest first."""
+    stmt = scoped(select(Certificate, Organization.uic), actor, Certificate.organization_id).where(
+        Certificate.candidate_id == candidate_id
+    )
+    rows = await session.execute(stmt.order_by(Certificate.issued_at.desc(), Certificate.id))
+    return [(row[0], row[1]) for row in rows]

@@ -38,8 +38,9 @@ async def target_org(session: AsyncSession, actor: Actor, uic: str | None) -> Or
 
 
 async def create(
-    session: AsyncSession, actor: Actor, body: CandidateCreate
+    session: AsyncSession, actor: Actor, body: CandidateCreate, *, audited: bool = True
 ) -> tuple[Candidate, str]:
+    """Register a candidate (audited as ``candidate.create``; an import audits itself once)."""
     actor.require("write")
     org = await target_org(session, actor, body.uic)
     email = str(body.email).lower()
@@ -56,6 +57,15 @@ async def create(
     )
     session.add(candidate)
     await session.flush()
+    if audited:
+        record(
+            session,
+            actor,
+            "candidate.create",
+            target_type="candidate",
+            target_id=candidate.id,
+            organization_id=org.id,
+        )
     return candidate, org.uic
 
 
@@ -76,9 +86,23 @@ async def update(
             await check_plans(
                 session, actor, await repository.get_org(session, candidate), [changes["plan_code"]]
             )
+    changed = sorted(k for k, v in changes.items() if getattr(candidate, k) != v)
     for key, value in changes.items():
         setattr(candidate, key, value)
     await session.flush()
+    if changed:
+        action = "candidate.update"
+        if changed == ["hidden"]:
+            action = "candidate.hide" if candidate.hidden else "candidate.unhide"
+        record(
+            session,
+            actor,
+            action,
+            target_type="candidate",
+            target_id=candidate.id,
+            organization_id=candidate.organization_id,
+            details={"fields": changed},
+        )
     return candidate
 
 
