@@ -6,9 +6,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from etest.auth.actor import Actor
+from etest.auth.scope import in_subtree
 from etest.models import ApiKey, Organization
 
 
@@ -25,10 +27,28 @@ async def live_key(session: AsyncSession, key_digest: str) -> tuple[ApiKey, str 
     return None if row is None else (row[0], row[1])
 
 
-async def live_key_by_prefix(session: AsyncSession, prefix: str) -> ApiKey | None:
-    """The unrevoked API key with this prefix, or None."""
-    return await session.scalar(
-        select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
+async def live_key_by_prefix(
+    session: AsyncSession, prefix: str, actor: Actor | None = None
+) -> ApiKey | None:
+    """The unrevoked API key with this prefix, or None; with ``actor`` only a key the actor
+    sees (:func:`keys_visible`)."""
+    stmt = select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
+    if actor is not None and not actor.is_global:
+        stmt = stmt.join(Organization, Organization.id == ApiKey.organization_id).where(
+            in_subtree(actor)
+        )
+    return await session.scalar(stmt)
+
+
+def keys_visible(actor: Actor) -> Select[ApiKey, str | None]:
+    """The API keys of the actor's subtree with their organization's UIC (for the operator
+    every key, those of no organization too), revoked ones included; the caller orders and
+    pages."""
+    stmt: Select[ApiKey, str | None] = select(ApiKey, Organization.uic)
+    if actor.is_global:
+        return stmt.outerjoin(Organization, Organization.id == ApiKey.organization_id)
+    return stmt.join(Organization, Organization.id == ApiKey.organization_id).where(
+        in_subtree(actor)
     )
 
 

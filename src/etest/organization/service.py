@@ -25,6 +25,7 @@ from etest.organization.errors import (
     UicTaken,
 )
 from etest.organization.schemas import OrganizationCreate, OrganizationSettings, OrganizationUpdate
+from etest.plan import repository as plan_repository
 from etest.plan.errors import PlanInUse, PlanNotAllowed
 from etest.plan.service import require_plan_code, require_plan_codes
 
@@ -172,6 +173,28 @@ async def _check_uic(
 # ------------------------------------------------------------------------------ create/update
 
 
+def may_change_contract(actor: Actor, org: Organization) -> bool:
+    """Expiry, activity, plans and region are set from above: by the operator or an admin of
+    an ancestor, never by the organization's own staff."""
+    return actor.is_global or (
+        actor.can("write") and actor.organization_id != org.id and actor.covers(org.path)
+    )
+
+
+async def plans_for_child(session: AsyncSession, actor: Actor, parent: Organization) -> list[str]:
+    """The plans ``actor`` may give a new organization below ``parent`` (what
+    :func:`check_plans` lets through): the operator any plan, anyone else the plans of both
+    the parent's contract and its own."""
+    if actor.is_global:
+        return [p.code for p in await plan_repository.plans(session)]
+    plans = set(await allowed_plans(session, parent))
+    if actor.organization_id is not None and actor.organization_id != parent.id:
+        own = await session.get(Organization, actor.organization_id)
+        assert own is not None  # an actor's organization exists
+        plans &= await allowed_plans(session, own)
+    return sorted(plans)
+
+
 async def create(
     session: AsyncSession,
     actor: Actor,
@@ -235,9 +258,7 @@ async def update(
     actor.require("write")
     org = await repository.get_by_uic(session, actor, uic)
     changes = body.model_dump(exclude_unset=True, exclude={"settings"})
-    if any(f in changes for f in _CONTRACT_FIELDS) and not (
-        actor.is_global or (actor.organization_id != org.id and actor.covers(org.path))
-    ):
+    if any(f in changes for f in _CONTRACT_FIELDS) and not may_change_contract(actor, org):
         raise Forbidden(
             "Only an ancestor organization may change expiry, activity, plans or region."
         )

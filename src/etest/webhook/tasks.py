@@ -108,11 +108,30 @@ async def _excerpt(response: httpx.Response) -> str:
     return b"".join(chunks).decode("utf-8", "replace")[:EXCERPT_CHARS]
 
 
+def signed_headers(secrets: list[str], msg_id: str, now: datetime, body: str) -> dict[str, str]:
+    """The Standard Webhooks headers of one request (``body`` exactly as sent)."""
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature(secrets, msg_id, now, body),
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
+
+
 async def _post(
     ctx: JobContext, vetted: VettedUrl, headers: dict[str, str], body: bytes
 ) -> tuple[int, str]:
+    return await post_vetted(ctx.settings.callback_timeout, vetted, headers, body)
+
+
+async def post_vetted(
+    seconds: float, vetted: VettedUrl, headers: dict[str, str], body: bytes
+) -> tuple[int, str]:
+    """POST ``body`` to the vetted address within ``seconds``; the status and an excerpt of
+    the answer (no redirect followed, no proxy from the environment)."""
+    timeout = seconds
     url, host, extensions = pinned_request(vetted)
-    timeout = ctx.settings.callback_timeout
     # trust_env=False: an HTTP(S)_PROXY in the environment would connect elsewhere than the
     # vetted address. The outer timeout bounds the whole exchange (httpx's is per phase).
     async with httpx.AsyncClient(
@@ -154,14 +173,7 @@ async def deliver(ctx: JobContext, job_: Job) -> dict[str, Any]:
         raise JobFailed(str(exc), detail={"url": url}) from exc
     body = json.dumps(job_.payload["body"], ensure_ascii=False, separators=(",", ":"))
     msg_id = str(job_.payload["webhook_id"])
-    now = ctx.clock()
-    headers = {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": signature(secrets, msg_id, now, body),
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-    }
+    headers = signed_headers(secrets, msg_id, ctx.clock(), body)
     try:
         status, excerpt = await _post(ctx, vetted, headers, body.encode())
     except (TimeoutError, httpx.TimeoutException) as exc:
