@@ -57,6 +57,33 @@ class TrustedIssuer(BaseModel):
         return value
 
 
+class OidcProvider(BaseModel):
+    """An organization's single sign-on provider for the console (OpenID Connect, authorization
+    code flow with PKCE; docs/console/accounts.md). Staff of the organizations ``uics`` (and
+    their subtrees) whose account exists may sign in with it."""
+
+    #: the provider's name in the console's addresses (``/console/sign-in/oidc/<name>``)
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    #: the words on the sign-in button: "Sign in with <label>"
+    label: str = Field(min_length=1, max_length=80)
+    #: the issuer; its ``/.well-known/openid-configuration`` says where everything else is
+    issuer: str
+    client_id: str = Field(min_length=1)
+    #: None for a public client (PKCE alone)
+    client_secret: SecretStr | None = None
+    uics: list[str] = Field(min_length=1)
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
+
+    @field_validator("issuer")
+    @classmethod
+    def _https_issuer(cls, value: str) -> str:
+        # plain http only on loopback (a provider of one's own machine, tests)
+        loopback = value.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]"))
+        if not (value.startswith("https://") or loopback):
+            raise ValueError(f"an OIDC issuer must be an https:// URL, got {value!r}")
+        return value
+
+
 class Settings(BaseSettings):
     """Every knob of eTest. Defaults serve one machine with SQLite under ``./var``."""
 
@@ -137,6 +164,13 @@ class Settings(BaseSettings):
     #: Addresses or networks (CIDR) a callback URL may resolve to although they are loopback,
     #: private, link-local ... (the SSRF guard refuses those otherwise).
     callback_allow_networks: list[str] = Field(default_factory=list)
+
+    # -- console sign-in (docs/console/accounts.md)
+    #: Single sign-on providers of the console; as an environment variable, a JSON list.
+    oidc_providers: list[OidcProvider] = Field(default_factory=list)
+    #: ``redis://host:port/db``: the sign-in rate limits are counted there (shared by every
+    #: process); unset: in the memory of each process.
+    redis_url: str | None = None
 
     @model_validator(mode="after")
     def _derive_base_url(self) -> Settings:
