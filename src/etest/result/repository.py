@@ -10,14 +10,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, case, func, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
 from etest.auth.scope import scoped
 from etest.kit.pagination import Pagination, paginate
-from etest.models import Attempt, AttemptItem, Candidate, Item, Organization, Response
+from etest.models import (
+    Attempt,
+    AttemptItem,
+    Candidate,
+    Item,
+    Organization,
+    OutboxEvent,
+    Response,
+    TestToken,
+)
 from etest.models.attempt import AttemptStatus, Kind, PtStatus
+from etest.models.token import LIVE_STATUSES
 from etest.review.repository import pending_review, review_decided
 
 #: Columns of the candidate shown with every result (not the whole row: no phone, no flags).
@@ -39,6 +49,8 @@ class ResultFilter:
     email: str | None = None
     status: str | None = None
     review: str | None = None
+    #: a candidate search: part of the email, first or last name (case-insensitive)
+    search: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,18 @@ def _filtered(actor: Actor, f: ResultFilter) -> Select[Any]:
         stmt = stmt.where(Attempt.kind == Kind.CT, Attempt.level_result == f.status)
     if f.review is not None:
         stmt = stmt.where(pending_review() if f.review == "pending" else review_decided())
+    if f.search:
+        needle = f.search.lower()
+        stmt = stmt.where(
+            or_(
+                func.lower(Candidate.email).contains(needle, autoescape=True),
+                func.lower(Candidate.first_name).contains(needle, autoescape=True),
+                func.lower(Candidate.last_name).contains(needle, autoescape=True),
+                func.lower(Candidate.first_name + " " + Candidate.last_name).contains(
+                    needle, autoescape=True
+                ),
+            )
+        )
     return stmt
 
 
@@ -166,5 +190,189 @@ async def steps(session: AsyncSession, attempt_id: uuid.UUID) -> Sequence[Any]:
             )
             .where(AttemptItem.attempt_id == attempt_id)
             .order_by(AttemptItem.position)
+        )
+    ).all()
+
+
+#: Items that can still be served: a right answer to one of them is its key, so their answers
+#: are shown only to roles that read keys (the rule of the ``responses`` and ``ct-log``
+#: reports, docs/roles.md "Answers in reports").
+LIVE_ITEM_STATUSES = ("pilot", "active")
+
+
+async def answer_log(
+    session: AsyncSession, attempt_id: uuid.UUID, *, reads_keys: bool
+) -> Sequence[Any]:
+    """Every served position with its item (code, skill, level, type, options and targets),
+    the order its options were shown in, and the response: one query. ``answer`` is the
+    candidate's answer, null for an item still in use unless ``reads_keys``; ``key`` is the
+    item's key for ``reads_keys`` only (null otherwise: it is never read)."""
+    answer = (
+        Response.answer
+        if reads_keys
+        else case((Item.status.in_(LIVE_ITEM_STATUSES), null()), else_=Response.answer)
+    )
+    key = Item.key if reads_keys else null()
+    return (
+        await session.execute(
+            select(
+                AttemptItem.position,
+                AttemptItem.served_at,
+                AttemptItem.option_order,
+                Item.code,
+                Item.skill,
+                Item.level,
+                Item.type,
+                Item.status.label("item_status"),
+                Item.options,
+                Item.targets,
+                Response.correct,
+                Response.timed_out,
+                Response.time_spent_ms,
+                Response.answered_at,
+                answer.label("answer"),
+                key.label("key"),
+            )
+            .join(Item, Item.id == AttemptItem.item_id)
+            .outerjoin(
+                Response,
+                and_(
+                    Response.attempt_id == AttemptItem.attempt_id,
+                    Response.position == AttemptItem.position,
+                ),
+            )
+            .where(AttemptItem.attempt_id == attempt_id)
+            .order_by(AttemptItem.position)
+        )
+    ).all()
+
+
+# ---------------------------------------------------------------------------- the home page
+# The counts of the console's home page (result/dashboard.py), each one scoped query.
+
+#: The outbox topic of callback deliveries (``etest.webhook.tasks.TOPIC``: that package sits
+#: above this one, so the name is repeated here and a test holds them equal).
+WEBHOOK_TOPIC = "webhook.deliver"
+
+
+async def count_in_progress(session: AsyncSession, actor: Actor) -> int:
+    """Attempts of the actor's subtree running now."""
+    stmt = scoped(
+        select(func.count(Attempt.id)).where(Attempt.status == AttemptStatus.in_progress),
+        actor,
+        Attempt.organization_id,
+    )
+    return int(await session.scalar(stmt) or 0)
+
+
+async def finished_by_kind(session: AsyncSession, actor: Actor, since: datetime) -> dict[str, int]:
+    """Attempts of the actor's subtree finished (with a result) since ``since``, by kind."""
+    stmt = scoped(
+        select(Attempt.kind, func.count(Attempt.id))
+        .where(Attempt.status == AttemptStatus.completed, Attempt.finished_at >= since)
+        .group_by(Attempt.kind),
+        actor,
+        Attempt.organization_id,
+    )
+    return {kind: int(n) for kind, n in (await session.execute(stmt)).all()}
+
+
+async def placement_levels(
+    session: AsyncSession, actor: Actor, since: datetime
+) -> dict[str | None, int]:
+    """Finished placement tests since ``since`` by placed level (None: unplaced)."""
+    stmt = scoped(
+        select(Attempt.level_result, func.count(Attempt.id))
+        .where(
+            Attempt.status == AttemptStatus.completed,
+            Attempt.kind == Kind.PT,
+            Attempt.finished_at >= since,
+        )
+        .group_by(Attempt.level_result),
+        actor,
+        Attempt.organization_id,
+    )
+    return {level: int(n) for level, n in (await session.execute(stmt)).all()}
+
+
+async def certification_by_level(
+    session: AsyncSession, actor: Actor, since: datetime
+) -> dict[str, tuple[int, int]]:
+    """Finished certification tests since ``since`` by level: (taken, passed)."""
+    passed = func.sum(case((Attempt.passed.is_(True), 1), else_=0))
+    stmt = scoped(
+        select(Attempt.level, func.count(Attempt.id), passed)
+        .where(
+            Attempt.status == AttemptStatus.completed,
+            Attempt.kind == Kind.CT,
+            Attempt.finished_at >= since,
+        )
+        .group_by(Attempt.level),
+        actor,
+        Attempt.organization_id,
+    )
+    return {
+        str(level): (int(n), int(p or 0)) for level, n, p in (await session.execute(stmt)).all()
+    }
+
+
+async def count_pending_reviews(session: AsyncSession, actor: Actor) -> int:
+    """``needs_review`` certification results of the subtree no decision followed yet."""
+    stmt = scoped(
+        select(func.count(Attempt.id)).where(
+            Attempt.status == AttemptStatus.completed, pending_review()
+        ),
+        actor,
+        Attempt.organization_id,
+    )
+    return int(await session.scalar(stmt) or 0)
+
+
+async def failing_callbacks(session: AsyncSession, actor: Actor) -> tuple[int, int]:
+    """Callback deliveries of the subtree that failed: (given up — ``dead``, retrying — due
+    again after a failed try)."""
+    dead = func.sum(case((OutboxEvent.status == "dead", 1), else_=0))
+    retrying = func.sum(
+        case(
+            (and_(OutboxEvent.status.in_(("pending", "running")), OutboxEvent.tries > 0), 1),
+            else_=0,
+        )
+    )
+    stmt = scoped(
+        select(dead, retrying).where(OutboxEvent.topic == WEBHOOK_TOPIC),
+        actor,
+        OutboxEvent.organization_id,
+    )
+    row = (await session.execute(stmt)).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+async def count_expiring_tokens(
+    session: AsyncSession, actor: Actor, now: datetime, until: datetime
+) -> int:
+    """Live tokens (issued, started) of the subtree's candidates whose expiry falls in
+    ``(now, until]``: still usable, not for long."""
+    stmt = scoped(
+        select(func.count(TestToken.id))
+        .join(Candidate, Candidate.id == TestToken.candidate_id)
+        .where(
+            TestToken.status.in_(LIVE_STATUSES),
+            TestToken.expires_at > now,
+            TestToken.expires_at <= until,
+        ),
+        actor,
+        Candidate.organization_id,
+    )
+    return int(await session.scalar(stmt) or 0)
+
+
+async def item_counts(session: AsyncSession) -> Sequence[Any]:
+    """Item versions of the bank by (status, level, count): the bank is global content, read by
+    every role; the home page shows it to content managers."""
+    return (
+        await session.execute(
+            select(Item.status, Item.level, func.count(Item.id))
+            .group_by(Item.status, Item.level)
+            .order_by(Item.status, Item.level)
         )
     ).all()

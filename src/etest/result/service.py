@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +52,7 @@ async def list_results(
     email: str | None = None,
     status: str | None = None,
     review: str | None = None,
+    search: str | None = None,
 ) -> Page[ResultSummary]:
     """Finished attempts of the actor's subtree, newest first. A foreign ``uic`` is a 404 like
     a missing one; a range whose ``to`` is not after ``from`` is refused (422)."""
@@ -75,6 +77,7 @@ async def list_results(
         email=email,
         status=status,
         review=review,
+        search=search.strip() or None if search else None,
     )
     total, rows = await repository.page(session, actor, filters, pagination)
     return Page(
@@ -100,6 +103,122 @@ async def get_result(session: AsyncSession, actor: Actor, attempt_id: uuid.UUID)
     result = await detail(session, row)
     result.review = await result_review(session, actor, attempt)
     return result
+
+
+@dataclass(frozen=True)
+class AnswerLine:
+    """One served position of a finished attempt as the console's answer log shows it.
+    ``answer`` is None when it is withheld (an item still in use, for a role that does not read
+    keys: ``answer_withheld``) or when nothing was answered; ``key`` is None unless the caller
+    reads keys."""
+
+    position: int
+    item_code: str
+    skill: str
+    level: str | None
+    item_type: str
+    answered: bool
+    correct: bool
+    timed_out: bool
+    time_spent_ms: int | None
+    served_at: datetime
+    answered_at: datetime | None
+    answer: str | None
+    answer_withheld: bool
+    key: str | None
+
+
+async def answer_log(
+    session: AsyncSession, actor: Actor, attempt_id: uuid.UUID
+) -> list[AnswerLine]:
+    """The answer-by-answer log of a finished attempt of the actor's subtree: each served item
+    with the answer given, right or not and the time taken. Answers to items still in use and
+    every key only for the roles that read keys (docs/roles.md); the same 404 and 409 as
+    :func:`get_result`."""
+    actor.require("read")
+    row = await repository.get(session, actor, attempt_id)
+    if row is None:
+        raise NotFound("No such result.")
+    if row.attempt.status == AttemptStatus.in_progress:
+        raise AttemptInProgress("The attempt has not finished yet; its result is not ready.")
+    if row.attempt.status != AttemptStatus.completed:
+        raise NotFound("This attempt was voided (its token was reset); it has no result.")
+    lines = []
+    for s in await repository.answer_log(session, attempt_id, reads_keys=actor.reads_keys):
+        answered = s.correct is not None and not s.timed_out
+        withheld = (
+            answered and not actor.reads_keys and s.item_status in repository.LIVE_ITEM_STATUSES
+        )
+        lines.append(
+            AnswerLine(
+                position=s.position,
+                item_code=s.code,
+                skill=s.skill,
+                level=s.level,
+                item_type=s.type,
+                answered=answered,
+                correct=bool(s.correct),
+                timed_out=bool(s.timed_out),
+                time_spent_ms=s.time_spent_ms,
+                served_at=s.served_at,
+                answered_at=s.answered_at,
+                answer=describe_answer(s.type, s.options, s.targets, s.answer)
+                if answered and not withheld
+                else None,
+                answer_withheld=withheld,
+                key=describe_key(s.type, s.options, s.targets, s.key) if s.key else None,
+            )
+        )
+    return lines
+
+
+def _labels(choices: Sequence[dict[str, Any]] | None) -> dict[str, str]:
+    out = {}
+    for c in choices or ():
+        text = c.get("text") or (c.get("image") or {}).get("alt") or ""
+        out[str(c.get("id"))] = f"{c.get('id')} ({text})" if text else str(c.get("id"))
+    return out
+
+
+def describe_answer(
+    item_type: str,
+    options: Sequence[dict[str, Any]] | None,
+    targets: Sequence[dict[str, Any]] | None,
+    answer: Any,
+) -> str:
+    """An answer as a line of text: the chosen options with their words, the order given, the
+    pairs made, or the text typed."""
+    if answer is None:
+        return ""
+    if isinstance(answer, str):
+        return _labels(options).get(answer, answer)
+    opts, tgts = _labels(options), _labels(targets)
+    if isinstance(answer, list):
+        if answer and all(isinstance(p, list) and len(p) == 2 for p in answer):
+            return "; ".join(
+                f"{opts.get(str(a), str(a))} → {tgts.get(str(b), str(b))}" for a, b in answer
+            )
+        joiner = " → " if item_type == "ordering" else ", "
+        return joiner.join(opts.get(str(a), str(a)) for a in answer)
+    return str(answer)
+
+
+def describe_key(
+    item_type: str,
+    options: Sequence[dict[str, Any]] | None,
+    targets: Sequence[dict[str, Any]] | None,
+    key: dict[str, Any],
+) -> str:
+    """An item's key as a line of text (for the roles that read keys)."""
+    if "accepted" in key:
+        return " | ".join(str(a) for a in key["accepted"])
+    if "order" in key:
+        return describe_answer("ordering", options, targets, key["order"])
+    if "pairs" in key:
+        return describe_answer(item_type, options, targets, key["pairs"])
+    if "correct" in key:
+        return describe_answer("multiple_choice", options, targets, list(key["correct"]))
+    return str(key)
 
 
 async def latest_pt_result(
