@@ -6,13 +6,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
 from etest.auth.scope import scoped
 from etest.errors import NotFound
-from etest.models import Certificate, Organization
+from etest.models import Candidate, Certificate, Organization
 
 
 def visible(actor: Actor) -> Select[Certificate, str]:
@@ -56,3 +56,61 @@ async def by_attempt(session: AsyncSession, attempt_id: uuid.UUID) -> Certificat
 
 async def by_code(session: AsyncSession, code: str) -> Certificate | None:
     return await session.scalar(select(Certificate).where(Certificate.code == code))
+
+
+def listed(
+    actor: Actor,
+    *,
+    org_path: str | None = None,
+    level: str | None = None,
+    issued_from: datetime | None = None,
+    issued_to: datetime | None = None,
+    status: str | None = None,
+    candidate_id: uuid.UUID | None = None,
+    q: str | None = None,
+) -> Select[tuple[Certificate, str, Candidate]]:
+    """:func:`filtered` with each certificate's candidate (the console's list): also
+    ``status`` ``valid`` or ``revoked``, one candidate, and ``q`` a substring of the holder's
+    name or the candidate's email (case-insensitive, ``%`` and ``_`` literal) or the code."""
+    stmt = (
+        filtered(
+            actor, org_path=org_path, level=level, issued_from=issued_from, issued_to=issued_to
+        )
+        .add_columns(Candidate)
+        .join(Candidate, Candidate.id == Certificate.candidate_id)
+    )
+    if status == "valid":
+        stmt = stmt.where(Certificate.revoked_at.is_(None))
+    elif status == "revoked":
+        stmt = stmt.where(Certificate.revoked_at.is_not(None))
+    if candidate_id is not None:
+        stmt = stmt.where(Certificate.candidate_id == candidate_id)
+    if q:
+        escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        stmt = stmt.where(
+            or_(
+                Certificate.holder_name.ilike(pattern, escape="\\"),
+                Candidate.email.ilike(pattern, escape="\\"),
+                Certificate.code == q.strip().upper(),
+            )
+        )
+    result: Select[tuple[Certificate, str, Candidate]] = stmt
+    return result
+
+
+async def get_with_candidate(
+    session: AsyncSession, actor: Actor, certificate_id: uuid.UUID
+) -> tuple[Certificate, str, Candidate]:
+    """A visible certificate with its organization's UIC and its candidate (404 otherwise)."""
+    row = (
+        await session.execute(
+            visible(actor)
+            .add_columns(Candidate)
+            .join(Candidate, Candidate.id == Certificate.candidate_id)
+            .where(Certificate.id == certificate_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("No such certificate.")
+    return row[0], row[1], row[2]

@@ -31,6 +31,8 @@ from etest.kit.logo import Logo
 from etest.notification.texts import CATALOG, level_meaning, skill_name
 
 KINDS = ("pt_result", "ct_pass", "ct_fail")
+#: the invitation to take a test (console: tokens handed out by email)
+INVITE = "token_invite"
 _LOGO_CID = "logo@etest.invalid"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -126,29 +128,34 @@ def subject(content: EmailContent) -> str:
     return CATALOG[content.language][f"{template(content)}.subject"].format(level=content.level)
 
 
-def render(
-    content: EmailContent, *, sender: str, msg_id: str, logo: Logo, now: datetime
+def _envelope(
+    *,
+    subject_line: str,
+    to: str,
+    first_name: str,
+    last_name: str,
+    sender: str,
+    msg_id: str,
+    now: datetime,
 ) -> EmailMessage:
-    """The complete message for ``content``."""
-    if content.kind not in KINDS:
-        raise ValueError(f"unknown email kind {content.kind!r}")
-    env = _environment()
-    ctx = _context(content)
     message = EmailMessage()
-    message["Subject"] = subject(content)
+    message["Subject"] = subject_line
     message["From"] = sender
     # by parts: the parser of ``addr_spec`` refuses a non-ASCII local part, which SMTPUTF8
     # servers accept (the mailer asks for SMTPUTF8 when an address needs it)
-    local, _, domain = content.to.rpartition("@")
+    local, _, domain = to.rpartition("@")
     message["To"] = Address(
-        display_name=_clean(f"{content.first_name} {content.last_name}"),
-        username=local,
-        domain=domain,
+        display_name=_clean(f"{first_name} {last_name}"), username=local, domain=domain
     )
     message["Date"] = format_datetime(now)
     message["Message-ID"] = msg_id
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
-    name = template(content)
+    return message
+
+
+def _bodies(message: EmailMessage, name: str, ctx: dict[str, Any], logo: Logo) -> None:
+    """The text and HTML parts of template ``name``, the logo inline in the HTML."""
+    env = _environment()
     message.set_content(env.get_template(f"{name}.txt").render(ctx))
     message.add_alternative(env.get_template(f"{name}.html").render(ctx), subtype="html")
     html = message.get_body(("html",))
@@ -160,6 +167,24 @@ def render(
         cid=f"<{_LOGO_CID}>",
         filename=f"logo.{logo.subtype}",
     )
+
+
+def render(
+    content: EmailContent, *, sender: str, msg_id: str, logo: Logo, now: datetime
+) -> EmailMessage:
+    """The complete message for ``content``."""
+    if content.kind not in KINDS:
+        raise ValueError(f"unknown email kind {content.kind!r}")
+    message = _envelope(
+        subject_line=subject(content),
+        to=content.to,
+        first_name=content.first_name,
+        last_name=content.last_name,
+        sender=sender,
+        msg_id=msg_id,
+        now=now,
+    )
+    _bodies(message, template(content), _context(content), logo)
     if content.certificate_pdf is not None:
         message.add_attachment(
             content.certificate_pdf,
@@ -168,5 +193,72 @@ def render(
             filename=f"certificate-{content.certificate_code}.pdf",
         )
     # last: set_content and add_alternative move Content-* headers into the parts
+    message["Content-Language"] = content.language
+    return message
+
+
+@dataclass(frozen=True)
+class InviteContent:
+    """An invitation to take a test: the take link of a token issued from the console (the
+    code in clear exists only here and, sealed, in the outbox row)."""
+
+    to: str
+    first_name: str
+    last_name: str
+    organization: str
+    language: str
+    timezone: str
+    #: ``PT``, or ``CT`` with ``level``
+    type: str
+    level: str | None
+    link: str
+    expires_at: datetime = field(repr=False)
+
+    kind: str = INVITE
+
+
+def _invite_context(content: InviteContent) -> dict[str, Any]:
+    words = CATALOG[content.language]
+
+    def say(key: str, **values: Any) -> str:
+        return words[key].format(**values)
+
+    name = _clean(content.first_name) or _clean(f"{content.first_name} {content.last_name}")
+    expires = content.expires_at.astimezone(zoneinfo.ZoneInfo(content.timezone))
+    test = (
+        say("token_invite.pt")
+        if content.type == "PT"
+        else say("token_invite.ct", level=content.level or "")
+    )
+    return {
+        "say": say,
+        "lang": content.language,
+        "kind": INVITE,
+        "greeting": say("greeting", name=name) if name else say("greeting_anonymous"),
+        "organization": content.organization,
+        "test": test,
+        "link": content.link,
+        "expires": f"{expires:%Y-%m-%d %H:%M} ({content.timezone})",
+        "logo_cid": _LOGO_CID,
+    }
+
+
+def render_invite(
+    content: InviteContent, *, sender: str, msg_id: str, logo: Logo, now: datetime
+) -> EmailMessage:
+    """The invitation email: the take link as a button and in full, until when it works."""
+    ctx = _invite_context(content)
+    message = _envelope(
+        subject_line=CATALOG[content.language]["token_invite.subject"].format(
+            org=_clean(content.organization), test=ctx["test"]
+        ),
+        to=content.to,
+        first_name=content.first_name,
+        last_name=content.last_name,
+        sender=sender,
+        msg_id=msg_id,
+        now=now,
+    )
+    _bodies(message, INVITE, ctx, logo)
     message["Content-Language"] = content.language
     return message

@@ -10,6 +10,12 @@ Events → jobs (database only, in the event's transaction):
   ``send_certificate_email`` (a pass is mailed once its certificate exists, so the PDF can go
   with it).
 
+And one job written by a staff action: ``token_invite`` (:func:`enqueue_invite`, the console's
+tokens handed out by email), keyed by the token, in the organization's language. Its payload
+keeps the take link sealed (``etest.kit.sealed``, bound to the token id), never the code in
+clear; the handler unseals it and sends only while the token is still live (a revoked, reset or
+expired token cancels the job).
+
 Each job's key is ``f"{kind}:{attempt_id}"``: a re-run subscriber finds the row it wrote, so one
 finished attempt gives exactly one email job. The organization is the attempt's (where the test
 was taken), even if the candidate has moved since. Hidden and disabled candidates are mailed like
@@ -35,11 +41,21 @@ from etest.certificate.pdf import CertificateView, render_off_loop
 from etest.certificate.service import certificate_view, verify_url
 from etest.config import Settings
 from etest.kit.logo import load_logo
-from etest.models import Attempt, Candidate, Certificate, Organization
-from etest.notification.render import EmailContent, message_id, render
+from etest.kit.sealed import seal, unseal
+from etest.models import Attempt, Candidate, Certificate, Organization, TestToken
+from etest.models.token import LIVE_STATUSES
+from etest.notification.render import (
+    INVITE,
+    EmailContent,
+    InviteContent,
+    message_id,
+    render,
+    render_invite,
+)
 from etest.notification.texts import language_of
 from etest.organization.schemas import OrganizationSettings
 from etest.outbox.jobs import Event, Job, JobCancelled, JobContext, enqueue, job, subscriber
+from etest.token.service import effective_status
 
 TOPIC = "email.send"
 
@@ -54,6 +70,8 @@ def _switches(org: Organization) -> OrganizationSettings:
 def wanted(org: Organization, kind: str) -> bool:
     """Whether ``org``'s settings ask for emails of ``kind``."""
     switches = _switches(org)
+    if kind == INVITE:  # asked for by a staff member, for this candidate, now
+        return True
     if kind == "pt_result":
         return switches.notify_after_pt
     if kind == "ct_pass":
@@ -137,10 +155,76 @@ async def _content(
     ), view
 
 
+def _invite_purpose(token_id: uuid.UUID | str) -> str:
+    return f"token-invite:{token_id}"
+
+
+async def enqueue_invite(
+    session: AsyncSession, settings: Settings, token: TestToken, candidate: Candidate, link: str
+) -> uuid.UUID:
+    """An ``email.send`` job inviting ``candidate`` to take the test of ``token`` (just issued
+    or reset, in the caller's transaction); ``link`` (the take link with the code) is kept
+    sealed. Idempotent per token."""
+    payload = {
+        "kind": INVITE,
+        "token_id": str(token.id),
+        "to": candidate.email,
+        "link": seal(settings.pepper(), _invite_purpose(token.id), link),
+    }
+    return await enqueue(
+        session,
+        TOPIC,
+        payload,
+        key=f"{INVITE}:{token.id}",
+        organization_id=candidate.organization_id,
+    )
+
+
+async def _invite(
+    session: AsyncSession, settings: Settings, payload: dict[str, Any]
+) -> InviteContent:
+    token = await session.get(TestToken, uuid.UUID(payload["token_id"]))
+    if token is None:
+        raise JobCancelled("the token is gone")
+    if effective_status(token) not in LIVE_STATUSES:
+        raise JobCancelled(f"the token is {effective_status(token)}: its link no longer opens")
+    link = unseal(settings.pepper(), _invite_purpose(token.id), payload["link"])
+    if link is None:
+        raise JobCancelled("the sealed link cannot be opened (the server's secret key changed)")
+    candidate = await session.get(Candidate, token.candidate_id)
+    assert candidate is not None
+    org = await session.get(Organization, candidate.organization_id)
+    assert org is not None
+    return InviteContent(
+        to=payload["to"],
+        first_name=candidate.first_name,
+        last_name=candidate.last_name,
+        organization=org.name,
+        language=language_of(_switches(org).language),
+        timezone=org.timezone,
+        type=token.type,
+        level=token.level,
+        link=link,
+        expires_at=token.expires_at,
+    )
+
+
 @job(TOPIC)
 async def send_email(ctx: JobContext, job: Job) -> dict[str, Any]:
-    """Render and send one result email; the Message-ID is the job's, so a repeated delivery
-    is recognisably the same message."""
+    """Render and send one email; the Message-ID is the job's, so a repeated delivery is
+    recognisably the same message."""
+    if job.payload["kind"] == INVITE:
+        async with ctx.transaction() as session:
+            invite = await _invite(session, ctx.settings, job.payload)
+        return await ctx.mailer.send(
+            render_invite(
+                invite,
+                sender=ctx.settings.email_from,
+                msg_id=message_id(job.id, ctx.settings.email_from),
+                logo=load_logo(ctx.settings.default_logo_path),
+                now=ctx.clock(),
+            )
+        )
     async with ctx.transaction() as session:
         content, view = await _content(session, ctx.settings, job.payload)
     if view is not None:  # drawn after the transaction: no lock is held meanwhile

@@ -51,6 +51,16 @@ CATALOG: dict[str, dict[str, str]] = {
         "company.",
         "ct_fail.needs_review": "Your teacher or support team will look at your result with "
         "you before you try this level again.",
+        # token invitation (issued from the console)
+        "token_invite.subject": "{org} invites you to take the {test}",
+        "token_invite.intro": "{org} invites you to take the {test}.",
+        "token_invite.pt": "Assessment Test",
+        "token_invite.ct": "{level} Certification Test",
+        "token_invite.open": "Open this link to start the test:",
+        "token_invite.button": "Start the test",
+        "token_invite.expires": "The link works until {date}.",
+        "token_invite.private": "This link is for you alone: please do not share it. If you "
+        "stop before the end, open it again to continue where you left off.",
     },
     "es": {
         "greeting": "Hola, {name}:",
@@ -89,6 +99,15 @@ CATALOG: dict[str, dict[str, str]] = {
         "escuela o empresa.",
         "ct_fail.needs_review": "Tu profesor o el equipo de apoyo revisará tu resultado contigo "
         "antes de que vuelvas a intentar este nivel.",
+        "token_invite.subject": "{org} te invita a hacer la {test}",
+        "token_invite.intro": "{org} te invita a hacer la {test}.",
+        "token_invite.pt": "prueba de nivel",
+        "token_invite.ct": "prueba de certificación de nivel {level}",
+        "token_invite.open": "Abre este enlace para empezar la prueba:",
+        "token_invite.button": "Empezar la prueba",
+        "token_invite.expires": "El enlace funciona hasta el {date}.",
+        "token_invite.private": "Este enlace es solo para ti: no lo compartas. Si te detienes "
+        "antes del final, vuelve a abrirlo para continuar donde lo dejaste.",
     },
     "vi": {
         "greeting": "Chào {name},",
@@ -126,6 +145,15 @@ CATALOG: dict[str, dict[str, str]] = {
         "hoặc công ty của bạn.",
         "ct_fail.needs_review": "Giáo viên hoặc bộ phận hỗ trợ sẽ xem lại kết quả cùng bạn "
         "trước khi bạn thi lại trình độ này.",
+        "token_invite.subject": "{org} mời bạn làm {test}",
+        "token_invite.intro": "{org} mời bạn làm {test}.",
+        "token_invite.pt": "bài kiểm tra xếp trình độ",
+        "token_invite.ct": "bài thi chứng chỉ trình độ {level}",
+        "token_invite.open": "Hãy mở liên kết này để bắt đầu làm bài:",
+        "token_invite.button": "Bắt đầu làm bài",
+        "token_invite.expires": "Liên kết có hiệu lực đến hết {date}.",
+        "token_invite.private": "Liên kết này chỉ dành riêng cho bạn: vui lòng không chia sẻ. "
+        "Nếu bạn dừng giữa chừng, hãy mở lại liên kết để làm tiếp từ chỗ đã dừng.",
     },
 }
 

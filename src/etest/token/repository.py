@@ -151,3 +151,80 @@ async def plan_has_pt_content(session: AsyncSession, plan_code: str) -> bool:
         .limit(1)
     )
     return found is not None
+
+
+def listed(
+    actor: Actor,
+    *,
+    now: datetime,
+    candidate_id: uuid.UUID | None = None,
+    type_: str | None = None,
+    level: str | None = None,
+    status: str | None = None,
+    within: Organization | None = None,
+    include_descendants: bool = True,
+    expiring_before: datetime | None = None,
+    q: str | None = None,
+) -> Select[tuple[TestToken, str, Candidate]]:
+    """:func:`filtered` with the candidate of each token (the console's list): also only
+    live tokens expiring before ``expiring_before`` (and not yet expired), and ``q`` a
+    substring of the candidate's names, username or email (case-insensitive, ``%`` and ``_``
+    literal)."""
+    stmt = filtered(
+        actor,
+        now=now,
+        candidate_id=candidate_id,
+        type_=type_,
+        level=level,
+        status=status,
+        within=within,
+        include_descendants=include_descendants,
+    ).add_columns(Candidate)
+    if expiring_before is not None:
+        stmt = stmt.where(
+            TestToken.status.in_(LIVE_STATUSES),
+            TestToken.expires_at > now,
+            TestToken.expires_at <= expiring_before,
+        )
+    if q:
+        escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        stmt = stmt.where(
+            or_(
+                *(
+                    col.ilike(pattern, escape="\\")
+                    for col in (
+                        Candidate.first_name,
+                        Candidate.last_name,
+                        Candidate.username,
+                        Candidate.email,
+                    )
+                )
+            )
+        )
+    result: Select[tuple[TestToken, str, Candidate]] = stmt
+    return result
+
+
+async def get_with_candidate(
+    session: AsyncSession, actor: Actor, token_id: uuid.UUID
+) -> tuple[TestToken, str, Candidate]:
+    """A visible token with its organization's UIC and its candidate (404 otherwise)."""
+    row = (
+        await session.execute(visible(actor).add_columns(Candidate).where(TestToken.id == token_id))
+    ).first()
+    if row is None:
+        raise NotFound("No such token.")
+    return row[0], row[1], row[2]
+
+
+async def candidate_label(
+    session: AsyncSession, actor: Actor, candidate_id: uuid.UUID
+) -> str | None:
+    """How a batch's report names a visible candidate (the email), None when not visible."""
+    email: str | None = await session.scalar(
+        scoped(select(Candidate.email), actor, Candidate.organization_id).where(
+            Candidate.id == candidate_id
+        )
+    )
+    return email

@@ -12,9 +12,12 @@ programming error and raises instead of silently leaving the attempt running (is
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +26,7 @@ from etest.audit.service import record
 from etest.auth.actor import Actor
 from etest.candidate import repository as candidate_repository
 from etest.config import Settings
+from etest.errors import EtestError
 from etest.kit.secrets import digest, new_token_code
 from etest.models import Candidate, Organization, Plan, TestToken
 from etest.models.base import utcnow
@@ -262,3 +266,73 @@ async def reset(
         voided_attempts=voided,
     )
     return new, uic, code
+
+
+def take_url(settings: Settings, code: str) -> str:
+    """The link that opens the test with ``code`` (the API's ``take_url``, the handouts')."""
+    return f"{settings.base_url.rstrip('/')}/take?token={quote(code)}"
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A token just issued (or reset) with its one-time code, and what a handout prints."""
+
+    token: TestToken
+    candidate: Candidate
+    uic: str
+    code: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A candidate of a batch who got no token, and why (the problem's detail)."""
+
+    candidate_id: uuid.UUID
+    label: str
+    reason: str
+
+
+@dataclass
+class Batch:
+    issued: list[Issued] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+
+
+async def issue_many(
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    candidate_ids: Sequence[uuid.UUID],
+    *,
+    type_: str,
+    level: str | None,
+    expires_in_days: int | None,
+) -> Batch:
+    """Issue one token per candidate through :func:`issue` (every rule, one live token per
+    scope), each in its own savepoint: a refused candidate (no plan, a live token already,
+    outside the actor's subtree: "no such candidate") is reported with the reason and the
+    others are issued. The role is checked once, before any candidate."""
+    actor.require("write")
+    batch = Batch()
+    for candidate_id in dict.fromkeys(candidate_ids):
+        try:
+            async with session.begin_nested():
+                token, uic, code = await issue(
+                    session,
+                    actor,
+                    settings,
+                    TokenIssue(
+                        candidate_id=candidate_id,
+                        type=type_,
+                        level=level,
+                        expires_in_days=expires_in_days,
+                    ),
+                )
+        except EtestError as exc:
+            label = await repository.candidate_label(session, actor, candidate_id)
+            batch.refused.append(Refused(candidate_id, label or str(candidate_id), exc.detail))
+            continue
+        candidate = await session.get(Candidate, candidate_id)
+        assert candidate is not None
+        batch.issued.append(Issued(token, candidate, uic, code))
+    return batch
