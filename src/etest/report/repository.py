@@ -13,10 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, distinct, false, func, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.models import (
     Attempt,
     AttemptItem,
+    BackgroundTask,
     Candidate,
     CanDoStatement,
     Item,
@@ -59,6 +61,11 @@ def _finished(window: Window, *kinds: str) -> list[ColumnElement[bool]]:
         window.during(Attempt.finished_at),
         window.subtree(),
     ]
+
+
+def count(stmt: AnySelect) -> Select[int]:
+    """The number of rows ``stmt`` returns (a report's total, for its progress bar)."""
+    return select(func.count()).select_from(stmt.order_by(None).subquery())
 
 
 def finished_attempts(
@@ -253,3 +260,20 @@ def item_stats(window: Window) -> AnySelect:
     if window.level is not None:
         stmt = stmt.where(Item.level == window.level)
     return stmt.order_by(Item.code, Item.version)
+
+
+#: The kind of background task that builds a report (``report/tasks.py``).
+TASK_KIND = "report.build"
+
+
+async def recent_tasks(
+    session: AsyncSession, subject: str, limit: int = 20
+) -> Sequence[BackgroundTask]:
+    """The report tasks ``subject`` started, newest first."""
+    stmt = (
+        select(BackgroundTask)
+        .where(BackgroundTask.kind == TASK_KIND, BackgroundTask.requested_by == subject)
+        .order_by(BackgroundTask.created_at.desc(), BackgroundTask.id)
+        .limit(limit)
+    )
+    return (await session.scalars(stmt)).all()

@@ -5,7 +5,10 @@ Every report reads through a :class:`~etest.report.repository.Window`: the subtr
 organization the actor covers (a foreign UIC is a 404, like everywhere else) and whole UTC days
 ``from``..``to``, both included. Rows come from ``session.stream`` in batches and are written in
 a worker thread batch by batch, so memory stays flat and the event loop keeps serving while a
-large report is written. The API and ``etest report`` both call :func:`write_report`.
+large report is written. The API, ``etest report`` and the console's background task
+(``report/tasks.py``) all call :func:`write_report`; the task passes ``watch`` to learn the rows
+written and the rows expected (each report counts its rows first, only then), for its progress
+bar.
 """
 
 from __future__ import annotations
@@ -37,7 +40,15 @@ from etest.organization import repository as org_repository
 from etest.report import repository
 from etest.report.errors import DateRangeTooLong, ReportEmails, UnknownReport
 from etest.report.repository import AnySelect, Window
-from etest.report.workbook import Book, Column, Kind, Sheet
+from etest.report.workbook import (
+    CHART_HEIGHT_PX,
+    CHART_WIDTH_PX,
+    Book,
+    Column,
+    Kind,
+    Sheet,
+    print_setup,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +59,10 @@ MAX_DAYS = 3660
 MAX_EMAILS = 200
 #: Rows fetched from the database and written per hop to the writer thread.
 BATCH = 2000
+
+#: Told (data rows written, data rows expected) once before the first row and after every
+#: batch; awaited, so it may write the progress somewhere (a background task's row).
+Watch = Callable[[int, int], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,12 @@ class _Run:
     #: The actor may see keys (content managers, superadmins): the answers to live items and
     #: IRT parameters. Others get the answer column empty for items that can still be served.
     reads_keys: bool = False
+    #: see :data:`Watch`; ``expected`` is the report's count of rows
+    watch: Watch | None = None
+    expected: int = 0
+
+    async def count(self, stmt: AnySelect) -> int:
+        return int((await self.session.execute(repository.count(stmt))).scalar_one())
 
     async def stream(
         self, sheet: Sheet, stmt: AnySelect, convert: Callable[[Any], Sequence[Any]] = tuple
@@ -92,6 +113,8 @@ class _Run:
             rows = [convert(row) for row in batch]
             await asyncio.to_thread(sheet.extend, rows)
             self.book.report_progress()
+            if self.watch is not None:
+                await self.watch(self.book.rows, max(self.expected, self.book.rows))
 
     async def table(
         self,
@@ -113,6 +136,8 @@ class Report:
     name: str
     description: str
     write: Callable[[_Run], Awaitable[None]]
+    #: the data rows ``write`` will write (counted before writing, for a progress bar)
+    count: Callable[[_Run], Awaitable[int]]
     needs_emails: bool = False
     #: Aggregates over items, no row of a tenant: a content manager reads it over every
     #: organization (every other report is empty for it).
@@ -254,7 +279,13 @@ def _level_summary(book: Book, sheet: Sheet, levels: Counter[str]) -> None:
     chart.set_x_axis({"name": "Level"})
     chart.set_y_axis({"name": "Placements"})
     chart.set_legend({"none": True})
-    ws.insert_chart(1, 4, chart, {"x_scale": 1.5, "y_scale": 1.4})
+    # one printed page: the table and, beside it, the chart at a size that fits A4 landscape
+    chart.set_size({"width": CHART_WIDTH_PX, "height": CHART_HEIGHT_PX})
+    ws.insert_chart(1, 4, chart, {"x_offset": 8, "y_offset": 0, "object_position": 3})
+    print_setup(ws, pages_tall=1)
+    sheet.fixed_print_area = True
+    last_row = max(len(shown) + 2, 1 + CHART_HEIGHT_PX // 20 + 1)
+    ws.print_area(0, 0, last_row, 4 + (8 + CHART_WIDTH_PX) // 64 + 1)
 
 
 async def _responses(run: _Run) -> None:
@@ -465,6 +496,42 @@ async def _item_stats(run: _Run) -> None:
         run.about.append(("IRT parameters", "shown to content managers and superadmins only"))
 
 
+# -- the rows each report will write (the same statements, counted) ---------------------------
+
+
+async def _count_placement(run: _Run) -> int:
+    return await run.count(repository.finished_attempts(run.window, "PT", [Attempt.id]))
+
+
+async def _count_responses(run: _Run) -> int:
+    return await run.count(
+        repository.served_items(run.window, [AttemptItem.position], emails=run.params.emails)
+    )
+
+
+async def _count_ct_review(run: _Run) -> int:
+    return await run.count(
+        repository.finished_attempts(run.window, "CT", [Attempt.id], failed_only=True)
+    )
+
+
+async def _count_ct_log(run: _Run) -> int:
+    total = 0
+    for level in (await run.session.scalars(repository.ct_levels(run.window))).all():
+        if level is not None:
+            stmt = repository.served_items(run.window, [AttemptItem.position], ct_level=level)
+            total += await run.count(stmt)
+    return total
+
+
+async def _count_cant_do(run: _Run) -> int:
+    return await run.count(repository.cant_do(run.window))
+
+
+async def _count_item_stats(run: _Run) -> int:
+    return await run.count(repository.item_stats(run.window))
+
+
 REPORTS: dict[str, Report] = {
     r.name: r
     for r in (
@@ -473,24 +540,33 @@ REPORTS: dict[str, Report] = {
             "One row per finished placement test, and a summary sheet with the "
             "level distribution as a chart",
             _placement,
+            _count_placement,
         ),
         Report(
             "responses",
             "Every served PT and CT item of the candidates given by email",
             _responses,
+            _count_responses,
             needs_emails=True,
         ),
         Report(
             "ct-review",
             "Failed certification tests with their Can't-Do statements and review lessons",
             _ct_review,
+            _count_ct_review,
         ),
-        Report("ct-log", "One row per served CT item, one sheet per level", _ct_log),
-        Report("cant-do", "Can-Do statements most often missed on placement tests", _cant_do),
+        Report("ct-log", "One row per served CT item, one sheet per level", _ct_log, _count_ct_log),
+        Report(
+            "cant-do",
+            "Can-Do statements most often missed on placement tests",
+            _cant_do,
+            _count_cant_do,
+        ),
         Report(
             "item-stats",
             "Per item: exposures, p-value, point-biserial, IRT parameters",
             _item_stats,
+            _count_item_stats,
             across_tenants=True,
         ),
     )
@@ -550,6 +626,17 @@ async def _window(
     return Window(path, start, end, level, nowhere=nowhere), checked
 
 
+async def check(
+    session: AsyncSession, actor: Actor, name: str, params: ReportParams
+) -> ReportParams:
+    """The checks :func:`write_report` makes before writing (role, name, dates, emails, level,
+    an organization the actor covers), without writing: the console asks before it starts a
+    background task, so a bad form is answered at once. Returns the params as normalised."""
+    actor.require("read")
+    _, checked = await _window(session, actor, get_report(name), params)
+    return checked
+
+
 def filename(name: str, params: ReportParams) -> str:
     return f"{name}_{params.uic or 'all'}_{params.date_from}_{params.date_to}.xlsx"
 
@@ -561,9 +648,13 @@ async def write_report(
     params: ReportParams,
     path: Path,
     progress: Callable[[int], None] | None = None,
+    *,
+    watch: Watch | None = None,
 ) -> int:
     """Write report ``name`` to ``path`` as seen by ``actor``; returns the data rows written.
-    Reads only: nothing to flush. Raises before creating the file when the request is bad."""
+    Reads only: nothing to flush. Raises before creating the file when the request is bad.
+    ``progress`` is told the rows written after every batch; ``watch`` (awaited) also the rows
+    expected, which costs one count of the report's rows first."""
     actor.require("read")
     report = get_report(name)
     window, params = await _window(session, actor, report, params)
@@ -571,6 +662,10 @@ async def write_report(
     book = Book(path, progress)
     run = _Run(session, book, window, params, reads_keys=actor.reads_keys)
     try:
+        if watch is not None:
+            run.expected = await report.count(run)
+            await watch(0, run.expected)
+            run.watch = watch
         await report.write(run)
     finally:
         _about(run, report)

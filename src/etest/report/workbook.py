@@ -7,6 +7,12 @@ price is that rows of a sheet must be written in order, which streaming gives fo
 Text is always written with ``write_string`` (never parsed as a formula, number or URL) and a
 value that a spreadsheet would read as a formula once re-typed or exported to CSV (``= + - @``,
 tab, CR) is prefixed with ``'``. Numbers stay numbers; times are real Excel dates (UTC).
+
+Every sheet prints well (:func:`print_setup`): A4, a data sheet landscape and one page wide
+(as many pages tall as it needs) with its header row repeated on every page, printed gridlines,
+the sheet's name and page numbers in the header and footer, and a print area over the written
+cells. A chart is sized to fit one printed page at 100 % (``CHART_WIDTH_PX`` by
+``CHART_HEIGHT_PX`` next to a narrow table), and its sheet is set to print on one page.
 """
 
 from __future__ import annotations
@@ -41,6 +47,31 @@ _FORMATS: dict[Kind, dict[str, Any]] = {
 }
 
 
+#: XlsxWriter's number for A4 paper.
+PAPER_A4 = 9
+#: Margins in inches: narrow sides (more columns per page), room for header and footer.
+MARGIN_SIDE, MARGIN_TOP, MARGIN_BOTTOM, MARGIN_HEADER = 0.4, 0.75, 0.6, 0.3
+#: A chart's size in pixels (96 per inch): with the summary table beside it, it fits the
+#: printable width of A4 landscape ((11.69 - 2 * 0.4) in = 1045 px) and height
+#: ((8.27 - 0.75 - 0.6) in = 664 px) at 100 %.
+CHART_WIDTH_PX, CHART_HEIGHT_PX = 640, 400
+
+
+def print_setup(ws: Any, *, landscape: bool = True, pages_tall: int = 0) -> None:
+    """Print ``ws`` on A4, one page wide and ``pages_tall`` pages tall (0: as many as it needs),
+    with gridlines, the sheet's name on top and page numbers below."""
+    ws.set_paper(PAPER_A4)
+    if landscape:
+        ws.set_landscape()
+    else:
+        ws.set_portrait()
+    ws.fit_to_pages(1, pages_tall)
+    ws.set_margins(left=MARGIN_SIDE, right=MARGIN_SIDE, top=MARGIN_TOP, bottom=MARGIN_BOTTOM)
+    ws.hide_gridlines(0)  # shown on screen and printed: rows of a wide table are easy to follow
+    ws.set_header("&L&A", {"margin": MARGIN_HEADER})
+    ws.set_footer("&LeTest&RPage &P of &N", {"margin": MARGIN_HEADER})
+
+
 def safe_text(value: str) -> str:
     """``value`` as text no spreadsheet will evaluate: a leading formula character gets ``'``."""
     if value.startswith(FORMULA_TRIGGERS):
@@ -61,11 +92,15 @@ class Sheet:
     def __init__(self, book: Book, name: str, columns: Sequence[Column]) -> None:
         self.book, self.name, self.columns = book, name, tuple(columns)
         self.rows = 0
+        #: set by a free-form sheet (a summary with a chart) that sets its own print area
+        self.fixed_print_area = False
         self._ws = book.workbook.add_worksheet(name)
         for n, column in enumerate(self.columns):
             self._ws.set_column(n, n, column.width)
             self._ws.write_string(0, n, column.header, book.header_format)
         self._ws.freeze_panes(1, 0)
+        print_setup(self._ws)
+        self._ws.repeat_rows(0)  # the header row on every printed page
         # resolved once per sheet: the per-cell path is the hot loop of a large report
         self._writers = [(_WRITERS[c.kind], book.formats[c.kind]) for c in self.columns]
 
@@ -81,8 +116,11 @@ class Sheet:
             self.append(row)
 
     def finish(self) -> None:
-        """The filter buttons over the written rows (the range is known only at the end)."""
+        """The filter buttons and the print area over the written rows (the range is known only
+        at the end)."""
         self._ws.autofilter(0, 0, max(self.rows, 1), len(self.columns) - 1)
+        if not self.fixed_print_area:
+            self._ws.print_area(0, 0, max(self.rows, 1), len(self.columns) - 1)
 
     @property
     def worksheet(self) -> Any:
@@ -145,6 +183,8 @@ class Book:
         ws = self.workbook.add_worksheet(name)
         ws.set_column(0, 0, 26)
         ws.set_column(1, 1, 60)
+        print_setup(ws, landscape=False)
+        ws.print_area(0, 0, max(len(pairs) - 1, 0), 1)
         for n, (label, value) in enumerate(pairs):
             ws.write_string(n, 0, label, self.bold)
             kind: Kind = (
