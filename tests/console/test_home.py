@@ -135,8 +135,8 @@ def test_charts_are_accessible_svg_without_inline_style() -> None:
     assert "A1 &lt;b&gt;" in bars and "<b>" not in bars  # escaped
     assert 'class="visually-hidden"' in bars and "<caption>" in bars
     assert " style=" not in bars
-    widths = re.findall(r'<rect x="110" y="\d+" width="([\d.]+)" height="20" fill="#1a4d8f"', bars)
-    assert widths == ["380", "126.7"]  # the longest bar fills the track
+    widths = re.findall(r'<rect x="96" y="\d+" width="([\d.]+)" height="20" fill="#1a4d8f"', bars)
+    assert widths == ["248", "82.7"]  # the longest bar fills the track
     columns = probability_chart(
         [("A1", 0.1), ("A2", 0.85), ("B1", 0.05)],
         title="Sure",

@@ -310,3 +310,38 @@ async def test_a_result_page_on_a_phone_and_the_404_of_another_tree(
     await expect(tab.page.get_by_role("heading", level=1)).to_have_text("Page not found")
     await tab.check("404")
     tab.assert_clean()
+
+
+async def test_answers_to_retired_items_are_shown_to_an_admin(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers, console: ConsoleClient
+) -> None:
+    course = await make_course(app, client, su)
+    taker = Taker(app, client, await course.token(client, "CT", "A1"))
+    assert (await taker.start()).status_code == 201
+    await taker.run(lambda _n, t, k: wrong(t, k))
+    served = await client.get(f"/api/v1/results/{taker.attempt_id}", headers=course.admin)
+    grammar = next(r for r in served.json()["responses"] if r["skill"] == "grammar")
+    retired = await client.patch(
+        f"/api/v1/items/{grammar['item_id']}", headers=su, json={"status": "retired"}
+    )
+    assert retired.status_code == 200, retired.text
+    await console.sign_in(await make_staff(app, "admin", course.uic))
+    html = (await console.get(f"/console/results/{taker.attempt_id}")).text
+    assert html.count(">Not shown<") == 3  # the reading and vocabulary items are still active
+    assert "<td>goed</td>" in html  # the retired text-entry item's answer
+    assert ">Key<" not in html
+
+
+async def test_the_list_pages(
+    app: FastAPI, world: World, console: ConsoleClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("etest.console.results.PER_PAGE", 2)
+    await signed_in(app, console, "viewer", world.uic["P"])
+    first = await console.get("/console/results", params={"uic": world.uic["P"]})
+    assert "Page 1 of 2" in first.text and 'rel="next"' in first.text
+    next_link = re.search(r'href="\?([^"]+)" rel="next"', first.text)
+    assert next_link and f"uic={world.uic['P']}" in next_link.group(1)
+    second = await console.get("/console/results?" + next_link.group(1).replace("&amp;", "&"))
+    assert "Page 2 of 2" in second.text and 'rel="prev"' in second.text
+    assert len(listed(first.text) | listed(second.text)) == 3
+    assert not listed(first.text) & listed(second.text)

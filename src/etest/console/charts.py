@@ -72,7 +72,7 @@ def bar_chart(
     """Horizontal bars, one per ``Bar``, longest = ``max_value`` (default: the largest value),
     the value written after each bar; ``headers`` name the table's two columns. Without
     ``with_table`` the page shows its own table of the numbers (the ``desc`` should say so)."""
-    width, label_w, value_w, row_h, pad = 640, 110, 150, 30, 6
+    width, label_w, value_w, row_h, pad = 480, 96, 136, 30, 6
     track_w = width - label_w - value_w
     top = max((b.value for b in bars), default=0.0)
     scale = max_value if max_value else (top or 1.0)
