@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
@@ -199,3 +199,94 @@ async def placed_abilities(
         for o in rows
         if o and o.get("status") == "placed" and o.get("theta") is not None
     ]
+
+
+def pools_responses(actor: Actor) -> bool:
+    """True for the roles :func:`require_calibrator` lets read every organization's responses
+    (content managers and global superadmins): they alone see pooled item statistics."""
+    return actor.can("manage_content") and not (actor.role == "superadmin" and not actor.is_global)
+
+
+@dataclass(frozen=True)
+class ItemStatistics:
+    """One item version on the finished attempts (PT and CT) of every organization: times
+    served, answered (not timed out), correct, the mean time of its answers, and the sums a
+    point-biserial against the rest score needs (x the item score, y the attempt's other
+    correct answers): the item-statistics report's figures (``etest.report``), for one item."""
+
+    n: int
+    answered: int
+    correct: int
+    sy: float
+    sxy: float
+    syy: float
+    mean_ms: float | None
+
+    @property
+    def p_value(self) -> float | None:
+        return self.correct / self.n if self.n else None
+
+
+_CORRECT = case((Response.correct.is_(True), 1), else_=0)
+
+
+async def item_statistics(
+    session: AsyncSession, actor: Actor, item_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, ItemStatistics]:
+    """The statistics of these item versions (items never served on a finished attempt are
+    absent). Pooled over every organization, so for :func:`require_calibrator`'s roles only."""
+    require_calibrator(actor)
+    if not item_ids:
+        return {}
+    ids = list(item_ids)
+    finished = Attempt.status == AttemptStatus.completed
+    answer = and_(
+        Response.attempt_id == AttemptItem.attempt_id, Response.position == AttemptItem.position
+    )
+    attempts = (
+        select(AttemptItem.attempt_id)
+        .join(Attempt, Attempt.id == AttemptItem.attempt_id)
+        .where(finished, AttemptItem.item_id.in_(ids))
+    )
+    totals = (
+        select(AttemptItem.attempt_id.label("attempt_id"), func.sum(_CORRECT).label("total"))
+        .select_from(AttemptItem)
+        .outerjoin(Response, answer)
+        .where(AttemptItem.attempt_id.in_(attempts))
+        .group_by(AttemptItem.attempt_id)
+        .subquery("totals")
+    )
+    rest = totals.c.total - _CORRECT
+    answered = case(
+        (and_(Response.attempt_id.is_not(None), Response.timed_out.is_(False)), 1), else_=0
+    )
+    stmt = (
+        select(
+            AttemptItem.item_id,
+            func.count(),
+            func.sum(answered),
+            func.sum(_CORRECT),
+            func.sum(rest),
+            func.sum(_CORRECT * rest),
+            func.sum(rest * rest),
+            func.avg(Response.time_spent_ms),
+        )
+        .select_from(AttemptItem)
+        .join(Attempt, Attempt.id == AttemptItem.attempt_id)
+        .join(totals, totals.c.attempt_id == AttemptItem.attempt_id)
+        .outerjoin(Response, answer)
+        .where(finished, AttemptItem.item_id.in_(ids))
+        .group_by(AttemptItem.item_id)
+    )
+    return {
+        item_id: ItemStatistics(
+            n=int(n),
+            answered=int(a or 0),
+            correct=int(sx or 0),
+            sy=float(sy or 0),
+            sxy=float(sxy or 0),
+            syy=float(syy or 0),
+            mean_ms=float(ms) if ms is not None else None,
+        )
+        for item_id, n, a, sx, sy, sxy, syy, ms in (await session.execute(stmt)).all()
+    }

@@ -10,7 +10,6 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 
-from etest.audit.service import record
 from etest.auth.actor import Actor
 from etest.content import repository
 from etest.content.media import MediaStore
@@ -24,8 +23,8 @@ from etest.content.schemas_out import (
     ItemStatusChange,
     ItemSummary,
 )
-from etest.content.service import import_content
-from etest.content.sources import sources_from_bytes
+from etest.content.service import change_item_status as change_item_status_in
+from etest.content.service import import_file, item_by_id
 from etest.deps import ActorDep, SessionDep, SettingsDep
 from etest.errors import NotFound, PayloadTooLarge
 from etest.kit.levels import canonical_level
@@ -70,28 +69,16 @@ async def import_content_file(
     data = await file.read(settings.max_content_bytes + 1)
     if len(data) > settings.max_content_bytes:
         raise PayloadTooLarge(f"The file is larger than {settings.max_content_bytes} bytes.")
-    sources = sources_from_bytes(
-        file.filename or "upload",
-        data,
-        skill=skill,
-        level=canonical_level(level) if level else None,
-    )
-    result = await import_content(
+    result = await import_file(
         session,
         actor,
         media_store(request),
-        sources,
+        file.filename or "upload",
+        data,
+        skill=skill,
+        level=level,
         settings=settings,
         override_reason=override_reason,
-    )
-    record(
-        session,
-        actor,
-        "content.import",
-        target_type="content",
-        target_id=(file.filename or "upload")[:64],
-        organization_id=None,
-        details={"files": [f.code for f in result.files]},
     )
     return result.as_dict()
 
@@ -147,19 +134,12 @@ async def list_items(
     )
 
 
-async def _item(session: Any, item_id: uuid.UUID) -> Item:
-    item = await session.get(Item, item_id)
-    if item is None:
-        raise NotFound("No such item.")
-    return item  # type: ignore[no-any-return]
-
-
 @router.get("/api/v1/items/{item_id}", response_model=ItemDetail, response_model_exclude_unset=True)
 async def get_item(actor: ActorDep, session: SessionDep, item_id: uuid.UUID) -> ItemDetail:
     """The whole item; its key, IRT parameters and transcript for content managers and
     superadmins only (a school that could read keys could forge certificates)."""
     _staff(actor)
-    return _view(ItemDetail, await _item(session, item_id), actor)
+    return _view(ItemDetail, await item_by_id(session, item_id), actor)
 
 
 @router.patch("/api/v1/items/{item_id}", response_model=ItemDetail)
@@ -168,20 +148,7 @@ async def change_item_status(
 ) -> Item:
     """Move an item between draft, pilot, active and retired (content managers and
     superadmins, audited)."""
-    actor.require("manage_content")
-    item = await _item(session, item_id)
-    before, item.status = item.status, body.status
-    record(
-        session,
-        actor,
-        "item.status",
-        target_type="item",
-        target_id=item.id,
-        organization_id=None,
-        details={"from": before, "to": body.status},
-    )
-    await session.flush()
-    return item
+    return await change_item_status_in(session, actor, item_id, body.status)
 
 
 @router.get("/api/v1/assessments", response_model=list[AssessmentOut])

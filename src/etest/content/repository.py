@@ -4,15 +4,19 @@ read it."""
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from etest.auth.actor import Actor
 from etest.models import (
     Assessment,
     AssessmentVersion,
+    BackgroundTask,
     CanDoStatement,
     ContentImport,
     Item,
@@ -102,4 +106,73 @@ async def versions_newest_first(session: AsyncSession) -> Sequence[AssessmentVer
     """Every assessment version, newest version first."""
     return (
         await session.scalars(select(AssessmentVersion).order_by(AssessmentVersion.version.desc()))
+    ).all()
+
+
+async def versions_of_item(session: AsyncSession, code: str) -> Sequence[Item]:
+    """Every stored version of the item ``code``, newest first."""
+    return (
+        await session.scalars(select(Item).where(Item.code == code).order_by(Item.version.desc()))
+    ).all()
+
+
+async def items_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Item]:
+    """The items with these ids (missing ids are absent)."""
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Item).where(Item.id.in_(list(ids))))
+    return {item.id: item for item in rows}
+
+
+async def assessment(session: AsyncSession, assessment_id: uuid.UUID) -> Assessment | None:
+    return await session.get(Assessment, assessment_id)
+
+
+async def versions_of_assessment(
+    session: AsyncSession, assessment_id: uuid.UUID
+) -> Sequence[AssessmentVersion]:
+    """The versions of one assessment, newest first."""
+    return (
+        await session.scalars(
+            select(AssessmentVersion)
+            .where(AssessmentVersion.assessment_id == assessment_id)
+            .order_by(AssessmentVersion.version.desc())
+        )
+    ).all()
+
+
+async def versions_using(
+    session: AsyncSession, item_id: uuid.UUID
+) -> list[tuple[Assessment, AssessmentVersion]]:
+    """The assessment versions whose engine names this item version (operational or pilot),
+    newest first. Engines are JSON of every dialect's own kind, so the ids are looked for in
+    Python over the versions (a few hundred rows at most)."""
+    needle = str(item_id)
+    rows = await session.execute(
+        select(Assessment, AssessmentVersion)
+        .join(AssessmentVersion, AssessmentVersion.assessment_id == Assessment.id)
+        .order_by(Assessment.code, AssessmentVersion.version.desc())
+    )
+    return [(a, v) for a, v in rows.all() if needle in json.dumps(v.engine)]
+
+
+async def recent_imports(session: AsyncSession, *, limit: int = 30) -> Sequence[ContentImport]:
+    """The latest imported flows (one row per (code, version)), newest first."""
+    return (
+        await session.scalars(
+            select(ContentImport).order_by(ContentImport.imported_at.desc()).limit(limit)
+        )
+    ).all()
+
+
+async def import_tasks(
+    session: AsyncSession, actor: Actor, kind: str, *, limit: int = 20
+) -> Sequence[BackgroundTask]:
+    """The latest background imports of ``kind`` the actor may see: its own, or every one for
+    a global superadmin (a content import belongs to no organization)."""
+    stmt = select(BackgroundTask).where(BackgroundTask.kind == kind)
+    if not actor.is_global:
+        stmt = stmt.where(BackgroundTask.requested_by == actor.subject)
+    return (
+        await session.scalars(stmt.order_by(BackgroundTask.created_at.desc()).limit(limit))
     ).all()

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from etest.audit.service import record
 from etest.auth.actor import Actor
 from etest.config import Settings, get_settings
 from etest.content import repository
@@ -32,11 +34,15 @@ from etest.content.schemas import (
     FlowFile,
     IrtEngine,
     ItemIn,
+    ItemStatus,
     MediaRef,
     Option,
+    Skill,
     StagedEngine,
 )
-from etest.content.sources import Problem, Source
+from etest.content.sources import Problem, Source, sources_from_bytes
+from etest.errors import NotFound
+from etest.kit.levels import canonical_level
 from etest.models import (
     Assessment,
     AssessmentVersion,
@@ -620,3 +626,66 @@ async def import_content(
     for plan in plans:
         result.files.append(await _write(session, actor, store, plan, items_by_code, publish))
     return result
+
+
+async def import_file(
+    session: AsyncSession,
+    actor: Actor,
+    store: MediaStore,
+    name: str,
+    data: bytes,
+    *,
+    skill: Skill = "reading",
+    level: str | None = None,
+    settings: Settings | None = None,
+    override_reason: str | None = None,
+) -> ImportResult:
+    """One uploaded file (flow JSON, zip of flows with media, QTI package or item XML) imported
+    as the API and the console's background import both do: read into sources, imported by
+    :func:`import_content` (all or nothing), and audited as ``content.import``."""
+    actor.require("manage_content")
+    sources = sources_from_bytes(
+        name, data, skill=skill, level=canonical_level(level) if level else None
+    )
+    result = await import_content(
+        session, actor, store, sources, settings=settings, override_reason=override_reason
+    )
+    record(
+        session,
+        actor,
+        "content.import",
+        target_type="content",
+        target_id=name[:64],
+        organization_id=None,
+        details={"files": [f.code for f in result.files]},
+    )
+    return result
+
+
+async def item_by_id(session: AsyncSession, item_id: uuid.UUID) -> Item:
+    """The stored item version with this id (items are global content: no tenant scope)."""
+    item = await session.get(Item, item_id)
+    if item is None:
+        raise NotFound("No such item.")
+    return item
+
+
+async def change_item_status(
+    session: AsyncSession, actor: Actor, item_id: uuid.UUID, status: ItemStatus
+) -> Item:
+    """Move an item between draft, pilot, active and retired (content managers and
+    superadmins; audited as ``item.status`` with the statuses before and after)."""
+    actor.require("manage_content")
+    item = await item_by_id(session, item_id)
+    before, item.status = item.status, status
+    record(
+        session,
+        actor,
+        "item.status",
+        target_type="item",
+        target_id=item.id,
+        organization_id=None,
+        details={"from": before, "to": status},
+    )
+    await session.flush()
+    return item
