@@ -22,9 +22,9 @@ import time
 from dataclasses import dataclass, field
 
 from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 
 
 @dataclass(frozen=True)
