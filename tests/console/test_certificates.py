@@ -56,6 +56,8 @@ async def test_list_page_pdf_and_revoke(
         assert f"{count} certificates" in page.text, params
     bad_date = await console.get("/console/certificates", params={"issued_from": "31/01/2026"})
     assert bad_date.status_code == 422 and "Give a date like 2026-01-31." in bad_date.text
+    typo = await console.get("/console/certificates", params={"uic": "NO-SUCH-UIC"})
+    assert typo.status_code == 422 and "None of your organizations has this UIC." in typo.text
 
     page = await console.get(f"/console/certificates/{cert_id}")
     assert page.status_code == 200

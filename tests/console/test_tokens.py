@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from playwright.async_api import expect
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -24,7 +25,6 @@ from etest.models import AuditEntry, OutboxEvent, TestToken
 from tests.conftest import Headers, Tree, create_candidate, create_org
 from tests.console.conftest import ConsoleClient, make_staff
 from tests.notification.conftest import SmtpServer, context, smtp  # noqa: F401
-from tests.web.conftest import WebCourse
 
 pytestmark = pytest.mark.asyncio
 
@@ -352,8 +352,134 @@ async def test_list_filters(
     assert "2 tokens" in below.text
     revoked = await console.get("/console/tokens", params={"q": "Filter", "status": "revoked"})
     assert "0 tokens" in revoked.text
+    typo = await console.get("/console/tokens", params={"uic": tree.uic["B"]})
+    assert typo.status_code == 422 and "None of your organizations has this UIC." in typo.text
     by_candidate = await console.get("/console/tokens", params={"candidate": people[1]["id"]})
     assert "1 tokens" in by_candidate.text and people[1]["email"] in by_candidate.text
 
 
-_ = WebCourse  # the browser tests below use the page course
+# ---------------------------------------------------------------------------- in Chromium
+
+
+async def _group(client: httpx.AsyncClient, tree: Tree, tag: str) -> list[dict[str, Any]]:
+    return [
+        await create_candidate(
+            client,
+            tree.key["A"],
+            uic=tree.uic["A"],
+            first_name=f"{tag}{n}",
+            last_name="Pupil",
+            email=f"{tag.lower()}{n}-{uuid.uuid4().hex[:8]}@example.org",
+        )
+        for n in range(5)
+    ]
+
+
+async def _find(tab: Any, tree: Tree, search: str) -> None:
+    await tab.goto("/console/tokens/new")
+    await tab.page.get_by_label("Organization", exact=True).select_option(tree.uic["A"])
+    await tab.page.get_by_label("Search").fill(search)
+    await tab.submit("Find candidates")
+    await expect(tab.page.locator("input.tick:checked")).to_have_count(5)
+
+
+async def _download(tab: Any, button: str) -> bytes:
+    async with tab.page.expect_download() as info:
+        await tab.page.get_by_role("button", name=button).click()
+    download = await info.value
+    path = await download.path()
+    return await asyncio.to_thread(Path(path).read_bytes)
+
+
+def _path(link: str) -> str:
+    found = re.search(r"/take\?token=[^\s\"<]+", link)
+    assert found, link
+    return found.group(0)
+
+
+async def test_tokens_in_the_browser(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tree: Tree,
+    open_tab: Any,
+    smtp: SmtpServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    tag = f"Br{uuid.uuid4().hex[:5]}"
+    sheet, table, mailed = [await _group(client, tree, f"{tag}{g}") for g in "PCE"]
+    admin = await make_staff(app, "admin", tree.uic["A"], name="Token Admin")
+    tab = await open_tab("tokens-")
+    await tab.sign_in(admin)
+
+    # 1. five placement tokens as a printable sheet: names, links and QR codes in the PDF
+    await _find(tab, tree, f"{tag}P")
+    await tab.check("new")
+    await tab.page.get_by_label("A printable sheet (PDF)").check()
+    pdf = await _download(tab, "Issue tokens")
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    for person in sheet:
+        assert f"{person['first_name']} Pupil" in text and person["email"] in text
+    links = re.findall(r"https?://\S+/take\?token=\S+", text)
+    assert len(links) == 5
+    assert sorted(await asyncio.to_thread(qr_codes, pdf, tmp_path)) == sorted(links)
+
+    # 2. five more as a CSV of take links
+    await _find(tab, tree, f"{tag}C")
+    await tab.page.get_by_label("A CSV file of take links").check()
+    rows = list(
+        csv.DictReader(io.StringIO((await _download(tab, "Issue tokens")).decode("utf-8-sig")))
+    )
+    assert sorted(r["email"] for r in rows) == sorted(p["email"] for p in table)
+    assert all(r["issued"] == "yes" and "/take?token=" in r["take_link"] for r in rows)
+
+    # 3. five more by email: the invitation's link opens the test
+    await _find(tab, tree, f"{tag}E")
+    await tab.page.get_by_label("Email an invitation to each candidate").check()
+    await tab.submit("Issue tokens")
+    await expect(tab.page.get_by_role("heading", level=1)).to_have_text("Tokens issued")
+    await expect(tab.page.get_by_text("5 invitations are on their way.")).to_be_visible()
+    await tab.check("emailed")
+    from etest.outbox.worker import drain
+
+    await drain(context(app, app.state.settings, smtp_url=smtp.url))
+    messages = [smtp.inbox.to(p["email"]) for p in mailed]
+    assert all(len(m) == 1 for m in messages)
+    body = messages[0][0].get_body(("plain",))
+    assert body is not None
+    taker = await open_tab("tokens-take-")
+    await taker.goto(_path(body.get_content()))
+    assert re.search(r"/take/[0-9a-f-]{36}$", taker.page.url), taker.page.url
+
+    # 4. the list, filtered; a token's page; revoke with a reason
+    await tab.goto(f"/console/tokens?q={sheet[0]['email']}")
+    await expect(tab.page.get_by_text("1 tokens")).to_be_visible()
+    await tab.check("list")
+    await tab.page.get_by_role("link", name=f"{sheet[0]['first_name']} Pupil").click()
+    await expect(tab.page.get_by_role("heading", level=1)).to_contain_text("Token of")
+    await tab.check("token")
+    await tab.page.locator("#f-revoke-reason").fill("The candidate left the school")
+    await tab.submit("Revoke the token")
+    await expect(tab.page.get_by_role("status")).to_contain_text("The token was revoked")
+    await expect(tab.page.get_by_text("The candidate left the school")).to_be_visible()
+
+    # 5. reset: a new code, shown once on the page, opens the test
+    await tab.page.locator("#f-reset-reason").fill("The candidate came back")
+    await tab.submit("Reset the token")
+    await expect(tab.page.get_by_role("heading", level=1)).to_have_text("New token issued")
+    await tab.check("reset")
+    link = await tab.page.locator("td span.secret").first.inner_text()
+    fresh = await open_tab("tokens-take-reset-")
+    await fresh.goto(_path(link))
+    assert re.search(r"/take/[0-9a-f-]{36}$", fresh.page.url), fresh.page.url
+
+    # 6. without JavaScript, on a phone: one candidate from the candidate page's link
+    bare = await open_tab("tokens-nojs-", phone=True, javascript=False)
+    await bare.sign_in(admin)
+    [single] = await _candidates(client, tree.key["A"], tree.uic["A"], 1, f"{tag}S")
+    await bare.goto(f"/console/tokens/new?candidate={single['id']}")
+    await bare.check("new")
+    await bare.submit("Issue tokens")
+    await expect(bare.page.locator("code.secret")).to_have_count(1)
+    await bare.check("issued")
+    for t in (tab, taker, fresh, bare):
+        t.assert_clean()

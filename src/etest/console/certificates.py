@@ -21,12 +21,12 @@ from etest.config import Settings
 from etest.console.i18n import N_
 from etest.console.pages import ConsoleRoute, redirect, render
 from etest.console.session import StaffDep
+from etest.console.tokens import UNKNOWN_UIC, known_org
 from etest.deps import SessionDep, SettingsDep
 from etest.errors import NotFound
 from etest.kit.levels import LEVELS, canonical_level
 from etest.kit.pagination import Pagination, paginate
 from etest.models import Certificate
-from etest.organization import repository as org_repository
 
 router = APIRouter(route_class=ConsoleRoute)
 
@@ -71,18 +71,16 @@ async def list_certificates(
 ) -> Response:
     actor = staff.actor
     actor.require("read")
-    org_path = (
-        (await org_repository.get_by_uic(session, actor, uic.strip())).path if uic.strip() else None
-    )
+    org, unknown = await known_org(session, actor, uic)
     start, end = _day(issued_from), _day(issued_to)
-    errors = {}
+    errors = {"uic": UNKNOWN_UIC} if unknown else {}
     if issued_from and start is None:
         errors["issued_from"] = N_("Give a date like 2026-01-31.")
     if issued_to and end is None:
         errors["issued_to"] = N_("Give a date like 2026-01-31.")
     stmt = repository.listed(
         actor,
-        org_path=org_path,
+        org_path=org.path if org else None,
         level=canonical_level(level) if level else None,
         issued_from=datetime.combine(start, time(), UTC) if start else None,
         # "to" is the last day included
@@ -92,8 +90,10 @@ async def list_certificates(
         q=q.strip()[:100] or None,
     )
     pagination = Pagination(page=max(1, min(page, 1_000_000)), per_page=PER_PAGE)
-    total, rows = await paginate(
-        session, stmt, pagination, Certificate.issued_at.desc(), Certificate.id
+    total, rows = (
+        (0, [])
+        if unknown
+        else await paginate(session, stmt, pagination, Certificate.issued_at.desc(), Certificate.id)
     )
     filters = {
         "q": q,

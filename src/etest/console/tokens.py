@@ -53,6 +53,15 @@ HANDOUTS: tuple[tuple[str, str], ...] = (
     ("email", N_("Email an invitation to each candidate")),
 )
 HANDOUT_KEYS = tuple(k for k, _ in HANDOUTS)
+#: the printed sheet's words (``handout.ENGLISH``), in the staff member's language
+SHEET_WORDS = {
+    "title": N_("Test tokens"),
+    "organization": N_("Organization"),
+    "test": N_("Test"),
+    "expires": N_("Valid until"),
+    "link": N_("Open this link, or scan the code, to take the test:"),
+    "missing": N_("Not issued"),
+}
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:
@@ -118,7 +127,7 @@ async def list_tokens(
     actor.require("read")
     _ = translator(staff.account.language)
     now = utcnow()
-    within = await org_repository.get_by_uic(session, actor, uic.strip()) if uic.strip() else None
+    within, unknown = await known_org(session, actor, uic)
     days = int(expiring) if expiring.isdigit() and 0 < int(expiring) <= 365 else None
     lvl = canonical_level(level) if level else None
     stmt = repository.listed(
@@ -134,8 +143,10 @@ async def list_tokens(
         q=q.strip()[:100] or None,
     )
     pagination = Pagination(page=max(1, min(page, 1_000_000)), per_page=PER_PAGE)
-    total, rows = await paginate(
-        session, stmt, pagination, TestToken.created_at.desc(), TestToken.id
+    total, rows = (
+        (0, [])
+        if unknown
+        else await paginate(session, stmt, pagination, TestToken.created_at.desc(), TestToken.id)
     )
     query = {
         "q": q,
@@ -152,7 +163,9 @@ async def list_tokens(
         request,
         staff,
         "console/tokens/list.html",
+        status=422 if unknown else 200,
         title=N_("Tokens"),
+        uic_error=UNKNOWN_UIC if unknown else None,
         rows=[
             {
                 "token": t,
@@ -170,6 +183,22 @@ async def list_tokens(
         filters=query | {"subtree": _flag(subtree, True)},
         level_options=[(lv, lv) for lv in LEVELS],
     )
+
+
+UNKNOWN_UIC = N_("None of your organizations has this UIC.")
+
+
+async def known_org(
+    session: AsyncSession, actor: Actor, uic: str
+) -> tuple[Organization | None, bool]:
+    """The organization a list's UIC filter names, and whether the UIC is unknown (a filter
+    with a typo is the form's error, not the 404 page)."""
+    if not uic.strip():
+        return None, False
+    try:
+        return await org_repository.get_by_uic(session, actor, uic.strip()), False
+    except NotFound:
+        return None, True
 
 
 @dataclass(frozen=True)
@@ -363,7 +392,7 @@ async def _hand_out(
     missing = [handout.Missing(r.label, r.reason) for r in batch.refused]
     stamp = f"{utcnow():%Y%m%d-%H%M}"
     if batch.issued and how == "pdf":
-        labels = {k: _(v) for k, v in handout.ENGLISH.items()}
+        labels = {k: _(v) for k, v in SHEET_WORDS.items()}
         await session.commit()  # no transaction (nor SQLite's write lock) while drawing
         data = await on_pdf_thread(handout.sheet_pdf, entries, missing, labels)
         return download(data, f"tokens-{stamp}.pdf", "application/pdf")
@@ -378,7 +407,9 @@ async def _hand_out(
         staff,
         "console/tokens/issued.html",
         status=200 if batch.issued else 422,
-        title=N_("Tokens issued") if batch.issued else N_("No token was issued"),
+        title=(N_("New token issued") if reset_of else N_("Tokens issued"))
+        if batch.issued
+        else N_("No token was issued"),
         shown=[
             {"entry": e, "code": i.code, "token": i.token}
             for e, i in zip(entries, batch.issued, strict=True)
