@@ -15,6 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from openpyxl import Workbook, load_workbook
+from playwright.async_api import expect
 from sqlalchemy import select
 
 from etest.db import transaction
@@ -481,3 +482,169 @@ async def test_import_templates_download(
     assert xlsx.status_code == 200
     sheet = load_workbook(io.BytesIO(xlsx.content)).worksheets[0]
     assert [c.value for c in sheet[1]][:2] == ["email", "username"]
+
+
+# ---------------------------------------------------------------------------- in Chromium
+
+
+async def test_search_open_edit_and_hide_in_a_browser(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers, open_tab: Any
+) -> None:
+    school, branch = await _tree(client, su)
+    tag = uuid.uuid4().hex[:6]
+    for first, last, level, uic in (
+        ("Ana", "Lima", "B1", school["uic"]),
+        ("Bruno", "Sousa", "A2", branch["uic"]),
+        ("Carla", "Dias", "B1", branch["uic"]),
+    ):
+        await create_candidate(
+            client,
+            su,
+            uic=uic,
+            first_name=first,
+            last_name=f"{last} {tag}",
+            current_level=level,
+            username=f"{first.lower()}{tag}",
+        )
+    staff = await make_staff(app, "admin", school["uic"], name="Sofia Admin")
+    tab = await open_tab("candidates-")
+    await tab.sign_in(staff)
+    await tab.goto("/console/candidates")
+    page = tab.page
+    await page.get_by_label("Name, username or email contains").fill(tag)
+    await page.get_by_label("Current level").select_option("B1")
+    await page.get_by_role("button", name="Search").click()  # htmx swaps the results
+    results = page.locator("#results")
+    await expect(results).to_contain_text("2 candidates found.")
+    await expect(results).not_to_contain_text("Bruno")
+    assert "level=B1" in page.url  # the address keeps the search
+    await tab.check("search")
+
+    async with page.expect_navigation():
+        await page.get_by_role("link", name=f"Carla Dias {tag}").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Carla Dias {tag}")
+    await tab.check("candidate")
+
+    async with page.expect_navigation():
+        await page.get_by_role("link", name="Edit").click()
+    await page.get_by_label("Last name").fill(f"Dias Moreira {tag}")
+    await page.get_by_label("Phone").fill("0911 222 333")
+    await page.get_by_label("Current level").select_option("B2")
+    await tab.check("edit")
+    await tab.submit("Save the changes")
+    await expect(page.get_by_role("status")).to_contain_text("The changes are saved.")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Carla Dias Moreira {tag}")
+
+    await tab.submit("Hide")
+    await expect(page.get_by_role("status")).to_contain_text("The candidate is hidden")
+    await tab.goto(f"/console/candidates?q={tag}")
+    await expect(page.locator("#results")).not_to_contain_text("Carla")
+    tab.assert_clean()
+
+
+async def test_create_and_transfer_on_a_phone_without_javascript(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers, open_tab: Any
+) -> None:
+    school, branch = await _tree(client, su)
+    staff = await make_staff(app, "admin", school["uic"])
+    tab = await open_tab("candidates-phone-", phone=True, javascript=False)
+    await tab.sign_in(staff)
+    await tab.goto("/console/candidates")
+    page = tab.page
+    async with page.expect_navigation():
+        await page.get_by_role("link", name="Register a candidate").click()
+    await page.get_by_label("Email").fill("not an email")
+    await tab.submit("Register the candidate")
+    await expect(page.locator(".error-summary")).to_be_visible()
+    await tab.check("create-error")
+    email = _email("phone")
+    await page.get_by_label("Organization").select_option(branch["uic"])
+    await page.get_by_label("First name").fill("Rui")
+    await page.get_by_label("Last name").fill("Pinto")
+    await page.get_by_label("Email").fill(email)
+    await tab.submit("Register the candidate")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Rui Pinto")
+    await tab.check("created")
+
+    async with page.expect_navigation():
+        await page.get_by_role("link", name="Transfer").click()
+    await page.get_by_label("Move to").select_option(school["uic"])
+    await page.get_by_label("Reason (optional)").fill("moved to the main school")
+    await tab.check("transfer")
+    await tab.submit("Transfer")
+    await expect(page.get_by_role("status")).to_contain_text("The candidate is moved")
+    await expect(page.get_by_role("region", name="Transfers")).to_contain_text(branch["uic"])
+    await tab.check("transferred")
+    tab.assert_clean()
+
+
+@pytest.mark.parametrize("javascript", [False, True], ids=["no-js", "js"])
+async def test_import_an_xlsx_and_watch_it_finish(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers, open_tab: Any, javascript: bool
+) -> None:
+    school = await create_org(client, su)
+    taken = await create_candidate(client, su, uic=school["uic"])
+    rows = [["email", "first_name", "last_name", "phone"]]
+    for n in range(20):
+        rows.append([_email("x"), f"Pupil{n:02d}", "Class 7B", f"0{n:03d}"])
+    rows[6][0] = "no-at-sign"  # spreadsheet row 7
+    rows[15][0] = taken["email"]  # spreadsheet row 16
+    staff = await make_staff(app, "admin", school["uic"])
+    suffix = "js-" if javascript else "no-js-"
+    tab = await open_tab(f"candidates-import-{suffix}", javascript=javascript)
+    await tab.sign_in(staff)
+    await tab.goto("/console/candidates/import")
+    page = tab.page
+    await tab.check("form")
+    await page.set_input_files(
+        "#f-file",
+        files=[
+            {
+                "name": "class-7b.xlsx",
+                "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "buffer": _xlsx(rows),
+            }
+        ],
+    )
+    await tab.submit("Start the import")
+    assert "/console/candidates/import/" in page.url
+    await expect(page.locator("progress")).to_be_visible()
+    await expect(page.get_by_role("status").first).to_contain_text("0 of 20")
+    await tab.check("progress")
+    await drain_outbox(app)  # the worker runs the task (the server's worker is external)
+    report = page.get_by_role("status").first
+    await expect(report).to_contain_text("18 candidates imported, 2 rows refused.", timeout=15_000)
+    refused = page.get_by_role("region", name="Refused rows")
+    await expect(refused).to_contain_text("no-at-sign")
+    await expect(refused).to_contain_text("already registered")
+    await expect(
+        page.get_by_role("region", name="Imported rows").get_by_role("link")
+    ).to_have_count(18)
+    await tab.check("report")
+    async with page.expect_navigation():
+        await page.get_by_role("link", name=rows[1][0]).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Pupil00 Class 7B")
+    tab.assert_clean()
+
+
+async def test_review_decision_in_a_browser(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers, open_tab: Any
+) -> None:
+    course = await make_course(app, client, su)
+    await _fail_three(app, client, course)
+    staff = await make_staff(app, "support", course.uic, name="Sam Support")
+    tab = await open_tab("candidates-review-")
+    await tab.sign_in(staff)
+    await tab.goto(f"/console/candidates/{course.candidate['id']}")
+    page = tab.page
+    await expect(page.get_by_text("Review pending")).to_be_visible()
+    await tab.check("pending")
+    await page.get_by_label("Confirm the lock (no further attempt)").check()
+    await page.get_by_label("Reason").fill("Oral review: not ready for A1 yet")
+    await tab.submit("Record the decision")
+    await expect(page.get_by_role("status")).to_contain_text("the lock at this level is confirmed")
+    await expect(page.get_by_role("region", name="Review decisions")).to_contain_text(
+        "Lock confirmed"
+    )
+    await tab.check("decided")
+    tab.assert_clean()
