@@ -71,7 +71,7 @@ async def test_the_home_page_counts_the_subtree(
     assert "2 placement" not in html and "1 placement, 2 certification" in html
     assert card(html, "Reviews pending") == "0"
     assert card(html, "Callbacks failing") == "2"  # A's dead one and P's retrying one
-    assert "1 given up, 1 retrying" in html
+    assert '>1 given up</a>, <a href="/console/callbacks?status=pending">1 retrying<' in html
     assert card(html, "Tokens expiring in 7 days") == "1"
     assert 'href="/console/callbacks"' in html and 'href="/console/tokens"' in html
     # the charts: server-drawn SVG with a title, a description and the numbers as a table
