@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import Select, distinct, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
@@ -64,7 +64,9 @@ def entries(
 async def actions(session: AsyncSession, actor: Actor, limit: int = 200) -> list[str]:
     """The actions that occur in the actor's audit entries, in order (for a filter's choices)."""
     sub = _visible(actor).subquery()
-    rows = await session.scalars(select(distinct(sub.c.action)).order_by(sub.c.action).limit(limit))
+    rows = await session.scalars(
+        select(sub.c.action).distinct().order_by(sub.c.action).limit(limit)
+    )
     return list(rows)
 
 
