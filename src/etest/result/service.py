@@ -77,7 +77,7 @@ async def list_results(
         email=email,
         status=status,
         review=review,
-        search=search.strip() or None if search else None,
+        search=(search.strip() or None) if search else None,
     )
     total, rows = await repository.page(session, actor, filters, pagination)
     return Page(
