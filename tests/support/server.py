@@ -21,7 +21,7 @@ import pytest
 
 from etest.config import Settings
 
-READY_TIMEOUT = 30.0
+READY_TIMEOUT = 90.0  # a loaded 2-core machine starts uvicorn slowly
 PEPPER = "test-pepper-not-secret"
 #: One TLS context for every device client (plain HTTP here, but httpx builds a context per
 #: client otherwise, ~50 ms each).
