@@ -419,6 +419,20 @@ class OidcWebServer(Server):
             "ETEST_BASE_URL": self.base,
         }
 
+    def wait_ready(self, started: float) -> float:
+        """As ``Server.wait_ready``, but patient: this second server starts while the shared
+        one runs, on a machine other test runs may load heavily."""
+        assert self.proc is not None
+        while time.monotonic() < started + 120 and self.proc.poll() is None:
+            try:
+                if httpx.get(f"{self.base}/ready", timeout=1).status_code == 200:
+                    return time.monotonic() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        pytest.fail(f"the OIDC test server did not become ready:\n{self.log_tail()}")
+
 
 async def test_browser_oidc_sign_in_with_the_local_provider(
     app: FastAPI,
