@@ -187,8 +187,9 @@ async def test_bank_in_a_browser(app: FastAPI, web_course: WebCourse, open_tab: 
     await expect(tab.page.get_by_role("heading", level=1)).to_have_text("Item bank")
     await tab.page.get_by_label("Code or text").fill(f"{tag}-w-")
     await tab.page.get_by_label("Skill").select_option("listening")
-    await tab.page.get_by_role("button", name="Filter").click()
-    await expect(tab.page.get_by_text("1 item", exact=True)).to_be_visible()
+    async with tab.page.expect_response(lambda r: "skill=listening" in r.url):
+        await tab.page.get_by_role("button", name="Filter").click()  # htmx swaps the results
+    await expect(tab.page.get_by_text("1 item", exact=True)).to_be_visible(timeout=15_000)
     await expect(tab.page.get_by_role("link", name=f"{tag}-w-listen")).to_be_visible()
     assert "skill=listening" in tab.page.url  # htmx pushed the filtered address
     await tab.check("list")

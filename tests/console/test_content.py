@@ -81,8 +81,9 @@ async def test_an_upload_is_imported_in_the_background_with_its_report(
     assert done.status_code == 200
     assert "http-equiv" not in done.text and "hx-trigger" not in done.text
     assert "<h2>Imported</h2>" in done.text
-    assert "1 files: 1 imported, 0 unchanged, 0 skipped; 3 items new or changed, 0 unchanged" in (
-        done.text
+    assert (
+        "Files: 1 (1 imported, 0 unchanged, 0 skipped). Items: 3 new or changed, 0 unchanged."
+        in done.text
     )
     listing = await console.get("/console/content")
     assert f"bank-{tag}" in listing.text and f"/console/content/tasks/{task}" in listing.text
@@ -90,7 +91,7 @@ async def test_an_upload_is_imported_in_the_background_with_its_report(
     again = await upload(console, "bank.zip", flow_zip([small_bank(tag)]))
     await drain_outbox(app)
     same = await console.get(f"/console/content/tasks/{task_id_of(again)}")
-    assert "1 files: 0 imported, 1 unchanged" in same.text
+    assert "Files: 1 (0 imported, 1 unchanged" in same.text
     async with transaction(app.state.sessionmaker) as session:
         rows = (
             await session.scalars(select(ContentImport).where(ContentImport.code == f"bank-{tag}"))
@@ -218,14 +219,15 @@ async def test_import_a_zip_in_a_browser_and_watch_it_to_the_report(
     await tab.goto("/console/content")
     await tab.check("form")
     await tab.page.get_by_label("File to import").set_input_files(str(path))
-    await tab.submit("Import")
+    async with tab.page.expect_navigation():
+        await tab.page.get_by_role("button", name="Import", exact=True).click()
     await expect(tab.page.get_by_role("heading", level=1)).to_have_text("Import of bank.zip")
     await expect(tab.page.get_by_role("heading", name="Waiting for the worker")).to_be_visible()
     await tab.check("waiting")
     await drain_outbox(app)
     # htmx polls the page every 2 s and swaps the report in
     await expect(tab.page.get_by_role("heading", name="Imported")).to_be_visible(timeout=15_000)
-    await expect(tab.page.get_by_text("3 items new or changed")).to_be_visible()
+    await expect(tab.page.get_by_text("Items: 3 new or changed")).to_be_visible()
     await tab.check("report")
     tab.assert_clean()
 
