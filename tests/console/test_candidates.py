@@ -18,6 +18,9 @@ from openpyxl import Workbook, load_workbook
 from playwright.async_api import expect
 from sqlalchemy import select
 
+from etest.background.service import input_path
+from etest.candidate import importer
+from etest.cli import cli_actor
 from etest.db import transaction
 from etest.models import AuditEntry, BackgroundTask
 from tests.attempt.conftest import Course, Taker, make_course, right, wrong
@@ -469,6 +472,54 @@ async def test_import_runs_in_the_background_with_a_per_row_report(
     async with transaction(app.state.sessionmaker) as session:
         task = await session.get(BackgroundTask, uuid.UUID(task_id))
         assert task is not None and (task.status, task.done, task.total) == ("done", 5, 5)
+
+
+async def test_import_in_batches_reports_progress_between_commits(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers
+) -> None:
+    """The task's import commits every batch and calls back between them; the API's synchronous
+    import is the same rows in one transaction (tests/candidate)."""
+    school = await create_org(client, su)
+    rows = [["email"], *([_email("b")] for _ in range(5)), ["bad"]]
+    calls: list[tuple[int, int]] = []
+    committed: list[int] = []
+
+    async def progress(done: int, total: int) -> None:
+        calls.append((done, total))
+        found = await client.get("/api/v1/candidates", headers=su, params={"uic": school["uic"]})
+        committed.append(found.json()["total"])  # what another connection sees meanwhile
+
+    report = await importer.import_in_batches(
+        lambda: transaction(app.state.sessionmaker),
+        cli_actor(),
+        "b.csv",
+        _csv(rows),
+        school["uic"],
+        progress,
+        batch=2,
+    )
+    assert (report.imported, report.failed) == (5, 1)
+    assert calls == [(0, 6), (2, 6), (4, 6), (6, 6)]
+    assert committed == [0, 2, 4, 5]
+
+
+async def test_a_failed_import_says_so(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers, console: ConsoleClient
+) -> None:
+    school = await create_org(client, su)
+    await console.sign_in(await make_staff(app, "admin", school["uic"]))
+    started = await console.http.post(
+        "/console/candidates/import",
+        data={"csrf": console.csrf, "uic": school["uic"]},
+        files={"file": ("a.csv", _csv([["email"], [_email()]]), "text/csv")},
+    )
+    task_id = _task_id(str(started.url))
+    input_path(app.state.settings, uuid.UUID(task_id)).unlink()  # the upload is lost
+    await drain_outbox(app)
+    page = await console.get(f"/console/candidates/import/{task_id}")
+    assert page.status_code == 200
+    assert "The import stopped" in page.text and "unexpected error" in page.text
+    assert "refresh" not in page.text
 
 
 async def test_import_templates_download(
