@@ -454,7 +454,7 @@ async def test_tokens_in_the_browser(
     await tab.goto(f"/console/tokens?q={sheet[0]['email']}")
     await expect(tab.page.get_by_text("1 tokens")).to_be_visible()
     await tab.check("list")
-    await tab.page.get_by_role("link", name=f"{sheet[0]['first_name']} Pupil").click()
+    await tab.page.get_by_role("link", name=f"{sheet[0]['first_name']} Pupil", exact=True).click()
     await expect(tab.page.get_by_role("heading", level=1)).to_contain_text("Token of")
     await tab.check("token")
     await tab.page.locator("#f-revoke-reason").fill("The candidate left the school")

@@ -397,7 +397,9 @@ async def _hand_out(
         data = await on_pdf_thread(handout.sheet_pdf, entries, missing, labels)
         return download(data, f"tokens-{stamp}.pdf", "application/pdf")
     if batch.issued and how == "csv":
-        return download(handout.links_csv(entries, missing), f"tokens-{stamp}.csv", "text/csv")
+        return download(
+            handout.links_csv(entries, missing), f"tokens-{stamp}.csv", "text/csv; charset=utf-8"
+        )
     if how == "email":
         for item in batch.issued:
             link = token_service.take_url(settings, item.code)
