@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from etest.db import transaction
 from etest.models import AuditEntry, OutboxEvent, TestToken
+from etest.token import handout
 from tests.conftest import Headers, Tree, create_candidate, create_org
 from tests.console.conftest import ConsoleClient, make_staff
 from tests.notification.conftest import SmtpServer, context, smtp  # noqa: F401
@@ -197,16 +198,20 @@ async def test_invitation_emails_carry_the_link_but_the_outbox_does_not(
     )
     people = await _candidates(client, tree.key["A"], tree.uic["A"], 1, "Mail")
     people += await _candidates(client, tree.key["A"], spanish["uic"], 1, "Correo")
+    [gone] = await _candidates(client, tree.key["A"], tree.uic["A"], 1, "Revoked")
     await console.sign_in(await make_staff(app, "admin", tree.uic["A"]))
     await console.get("/console/tokens/new")
-    resp = await _issue(console, people, "email")
+    resp = await _issue(console, [*people, gone], "email")
     assert resp.status_code == 200, resp.text
-    assert "2 invitations are on their way." in resp.text
+    assert "3 invitations are on their way." in resp.text
     assert not CODE.findall(resp.text)
-    tokens = [(await _tokens_of(app, p["id"]))[0] for p in people]
+    tokens = [(await _tokens_of(app, p["id"]))[0] for p in [*people, gone]]
     async with transaction(app.state.sessionmaker) as session:
         rows = [await session.get(OutboxEvent, (await _outbox_id(t))) for t in tokens]
     assert all(r is not None and "token=" not in str(r.payload) for r in rows)
+    # a token revoked before its invitation goes out: the email is cancelled, not sent
+    revoked = await client.post(f"/api/v1/tokens/{tokens[2].id}/revoke", headers=tree.key["A"])
+    assert revoked.status_code == 200, revoked.text
     from etest.outbox.worker import drain
 
     await drain(context(app, app.state.settings, smtp_url=smtp.url))
@@ -221,6 +226,35 @@ async def test_invitation_emails_carry_the_link_but_the_outbox_does_not(
         "A invites you to take the Assessment Test",
         "Escuela te invita a hacer la prueba de nivel",
     ]
+    assert smtp.inbox.to(gone["email"]) == []
+    async with transaction(app.state.sessionmaker) as session:
+        cancelled = await session.get(OutboxEvent, await _outbox_id(tokens[2]))
+        assert cancelled is not None and cancelled.status == "cancelled"
+
+
+def test_handout_prints_names_in_any_script_and_csv_is_safe() -> None:
+    entries = [
+        handout.Entry(
+            name,
+            f"p{n}@example.org",
+            "Escuela",
+            "Placement test",
+            f"http://x/take?token=T{n}",
+            "2027-01-05",
+        )
+        for n, name in enumerate(
+            ("Nguyễn Thị Hương", "王小明", "Ольга Петрова", "=cmd|' /C calc'!A0")
+        )
+    ]
+    pdf = handout.sheet_pdf(
+        entries, [handout.Missing("late@example.org", "A live PT token exists.")]
+    )
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    for entry in entries:
+        assert entry.name in text, entry.name
+    assert "Not issued" in text and "A live PT token exists." in text
+    rows = list(csv.reader(io.StringIO(handout.links_csv(entries).decode("utf-8-sig"))))
+    assert rows[4][0] == "'=cmd|' /C calc'!A0"
 
 
 async def _outbox_id(token: TestToken) -> uuid.UUID:
