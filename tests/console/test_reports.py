@@ -49,6 +49,14 @@ async def _task(app: FastAPI, task_id: str) -> BackgroundTask:
         return task
 
 
+async def _set(app: FastAPI, task_id: str, **values: Any) -> None:
+    async with transaction(app.state.sessionmaker) as session:
+        task = await session.get(BackgroundTask, uuid.UUID(task_id))
+        assert task is not None
+        for name, value in values.items():
+            setattr(task, name, value)
+
+
 async def _ask(console: ConsoleClient, seed: Seed, **fields: str) -> httpx.Response:  # noqa: F811
     form = {"report": "placement", "uic": seed.uic["R"], **seed.range, "level": "", "emails": ""}
     return await console.post("/console/reports", {**form, **fields})
@@ -244,6 +252,7 @@ async def _browser_run(
     app: FastAPI,
     open_tab: Any,
     seed: Seed,  # noqa: F811
+    tmp_path: Path,
     *,
     javascript: bool,
     phone: bool,
@@ -263,9 +272,15 @@ async def _browser_run(
     assert TASK_URL.search(tab.page.url), tab.page.url
     await expect(tab.page.get_by_role("heading", level=2)).to_have_text("Waiting to start")
     await tab.check("task-waiting")
+    task_id = _task_id_of(tab.page.url)
+    if javascript:  # a moment of a large report as the worker reports it: htmx shows it
+        await _set(app, task_id, status="running", done=1200, total=3000)
+        await expect(tab.page.get_by_text("1200 of 3000 rows written")).to_be_visible()
+        await tab.check("task-progress")
+        await _set(app, task_id, status="queued", done=0, total=None)
 
     await drain_outbox(app)
-    assert (await _task(app, _task_id_of(tab.page.url))).status == "done"
+    assert (await _task(app, task_id)).status == "done"
     # no reload by the test: the page updates itself (htmx, or the meta refresh without JS)
     link = tab.page.get_by_role("link", name="Download the workbook")
     await expect(link).to_be_visible(timeout=10_000)
@@ -275,7 +290,9 @@ async def _browser_run(
         await link.click()
     download = await info.value
     assert download.suggested_filename.startswith(f"placement_{seed.uic['X']}_")
-    book = openpyxl.load_workbook(await download.path())
+    saved = tmp_path / download.suggested_filename
+    await download.save_as(saved)
+    book = openpyxl.load_workbook(saved)
     rows = list(book["Placements"].iter_rows(values_only=True))
     assert len(rows) == 3  # the header and X's two placements
     assert {r[3] for r in rows[1:]} == {seed.uic["X"]}  # the UIC column
@@ -290,16 +307,18 @@ async def test_in_a_browser_with_javascript(
     app: FastAPI,
     open_tab: Any,
     seed: Seed,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
-    await _browser_run(app, open_tab, seed, javascript=True, phone=False)
+    await _browser_run(app, open_tab, seed, tmp_path, javascript=True, phone=False)
 
 
 async def test_in_a_browser_without_javascript_on_a_phone(
     app: FastAPI,
     open_tab: Any,
     seed: Seed,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
-    await _browser_run(app, open_tab, seed, javascript=False, phone=True)
+    await _browser_run(app, open_tab, seed, tmp_path, javascript=False, phone=True)
 
 
 async def test_in_a_browser_another_school_s_task_is_the_404_page(
@@ -322,3 +341,51 @@ async def test_in_a_browser_another_school_s_task_is_the_404_page(
     await other.goto(f"/console/reports/tasks/{mine.group(1)}")
     await expect(other.page.get_by_role("heading", level=1)).to_have_text("Page not found")
     await other.check("404")
+
+
+# ------------------------------------------------------- the same background report, by API
+
+
+async def test_api_clients_write_a_report_in_the_background(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    seed: Seed,  # noqa: F811
+) -> None:
+    """``POST /api/v1/reports/{name}/tasks`` → 202 and a task; ``GET`` it for progress, then
+    its download; another school's key gets the 404 of a missing task."""
+    body = {**seed.range, "uic": seed.uic["X"]}
+    started = await client.post("/api/v1/reports/placement/tasks", headers=seed.key["X"], json=body)
+    assert started.status_code == 202, started.text
+    task = started.json()
+    assert started.headers["location"] == f"/api/v1/reports/tasks/{task['id']}"
+    assert (task["report"], task["status"], task["download"]) == ("placement", "queued", None)
+    early = await client.get(f"/api/v1/reports/tasks/{task['id']}/download", headers=seed.key["X"])
+    assert early.status_code == 409
+
+    await drain_outbox(app)
+    status = await client.get(started.headers["location"], headers=seed.key["X"])
+    assert status.status_code == 200
+    done = status.json()
+    assert (done["status"], done["done"], done["total"], done["rows"]) == ("done", 2, 2, 2)
+    file = await client.get(done["download"], headers=seed.key["X"])
+    assert file.status_code == 200 and file.headers["content-type"] == XLSX
+    book = openpyxl.load_workbook(io.BytesIO(file.content))
+    assert book["Placements"].max_row == 3
+
+    # the admin of R above X sees it; Y's admin gets the 404 of a missing task
+    assert (await client.get(started.headers["location"], headers=seed.key["R"])).status_code == 200
+    foreign = await client.get(started.headers["location"], headers=seed.key["Y"])
+    missing = await client.get(f"/api/v1/reports/tasks/{uuid.uuid4()}", headers=seed.key["Y"])
+    assert foreign.status_code == missing.status_code == 404
+    assert foreign.json()["detail"] == missing.json()["detail"]
+    # the checks of GET /{name}.xlsx, answered at once
+    refused = await client.post(
+        "/api/v1/reports/placement/tasks",
+        headers=seed.key["X"],
+        json={**seed.range, "uic": seed.uic["Y"]},
+    )
+    assert refused.status_code == 404
+    emails = await client.post(
+        "/api/v1/reports/responses/tasks", headers=seed.key["X"], json=seed.range
+    )
+    assert emails.status_code == 422 and emails.json()["type"] == "/errors/report-emails"
