@@ -236,3 +236,30 @@ async def test_import_a_zip_in_a_browser_and_watch_it_to_the_report(
     await plain.goto("/console/content")
     await expect(plain.page.get_by_role("link", name="bank.zip")).to_be_visible()
     await plain.check()
+
+
+async def test_a_superadmin_publishes_a_refused_placement_test_in_a_browser(
+    app: FastAPI, open_tab: Any, tmp_path: Any
+) -> None:
+    tag = unique("eb").lower()
+    path = tmp_path / "pt.zip"
+    path.write_bytes(package(bank(tag), poor_pt(tag)))
+    staff = await make_staff(app, "superadmin", None, name="Sam Super")
+    tab = await open_tab("content-evidence-")
+    await tab.sign_in(staff)
+    await tab.goto("/console/content")
+    await tab.page.get_by_label("File to import").set_input_files(str(path))
+    async with tab.page.expect_navigation():
+        await tab.page.get_by_role("button", name="Import", exact=True).click()
+    await drain_outbox(app)
+    refused = tab.page.get_by_role("heading", name="Refused: nothing was imported")
+    await expect(refused).to_be_visible(timeout=15_000)
+    await expect(tab.page.get_by_text("were placed within one level").first).to_be_visible()
+    await tab.check("refused")
+    await tab.page.get_by_label("Publish it anyway: your reason").fill("Pilot schools only")
+    await tab.submit("Publish with this reason")
+    await drain_outbox(app)
+    imported = tab.page.get_by_role("heading", name="Imported", exact=True)
+    await expect(imported).to_be_visible(timeout=15_000)
+    await expect(tab.page.get_by_text("“Pilot schools only”")).to_be_visible()
+    tab.assert_clean()
