@@ -172,6 +172,27 @@ async def test_bad_filters_re_render_the_form_with_the_error(
     assert odd.status_code == 422 and "Choose an outcome from the list." in odd.text
 
 
+async def test_the_list_is_the_apis_list(
+    app: FastAPI, client: httpx.AsyncClient, world: World, console: ConsoleClient
+) -> None:
+    """The page and GET /api/v1/results are one service: the same filters give the same
+    results in the same order."""
+    await signed_in(app, console, "admin", world.uic["P"])
+    for page_params, api_params in (
+        ({}, {}),
+        ({"type": "CT", "outcome": "failed"}, {"type": "CT", "passed": "false"}),
+        (
+            {"uic": world.uic["A"], "scope": "only"},
+            {"uic": world.uic["A"], "include_descendants": "false"},
+        ),
+    ):
+        html = (await console.get("/console/results", params=page_params)).text
+        api = await client.get("/api/v1/results", headers=world.key["P"], params=api_params)
+        assert api.status_code == 200, api.text
+        in_page = re.findall(r'href="/console/results/([0-9a-f-]{36})"', html)
+        assert in_page == [i["attempt_id"] for i in api.json()["items"]], page_params
+
+
 def test_the_filters_read_from_the_query() -> None:
     f, kwargs, page = _read(
         {
