@@ -366,3 +366,18 @@ async def test_the_list_pages(
     assert "Page 2 of 2" in second.text and 'rel="prev"' in second.text
     assert len(listed(first.text) | listed(second.text)) == 3
     assert not listed(first.text) & listed(second.text)
+
+
+async def test_the_results_pages_only_read(
+    app: FastAPI, world: World, console: ConsoleClient
+) -> None:
+    """Nothing on these pages posts: a forged post is refused by CSRF before any route, and a
+    post with the token finds no action (the console's 404 page)."""
+    await signed_in(app, console, "admin", world.uic["P"])
+    target = f"/console/results/{world.attempt['pt_alice']}"
+    forged = await console.http.post(target, data={"csrf": "forged"})
+    assert forged.status_code == 403
+    await console.get("/console/results")
+    with_token = await console.post(target)
+    assert with_token.status_code in (404, 405)
+    assert "<h1>Page not found</h1>" in with_token.text or "Not allowed" in with_token.text
