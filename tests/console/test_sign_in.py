@@ -21,6 +21,7 @@ from sqlalchemy import select
 from etest.config import OidcProvider as OidcProviderSettings
 from etest.config import Settings
 from etest.db import transaction
+from etest.kit.ratelimit import Limiter, Rule
 from etest.models import StaffAccount
 from etest.staff import service as staff_service
 from tests.conftest import Headers, create_org
@@ -468,3 +469,17 @@ async def test_browser_oidc_sign_in_with_the_local_provider(
         await ctx.close()
     finally:
         server.stop()
+
+
+async def test_the_limiter_counts_failures_and_forgets_on_success() -> None:
+    limiter = Limiter()
+    rule = Rule("3/15 minutes", "test-rule")
+    check = (rule, ("someone", "10.0.0.1"))
+    assert await limiter.blocked(check) == 0
+    for _ in range(3):
+        await limiter.fail(check)
+    wait = await limiter.blocked(check)
+    assert 0 < wait <= 15 * 60
+    assert await limiter.blocked((rule, ("someone else", "10.0.0.1"))) == 0
+    await limiter.forget(check)
+    assert await limiter.blocked(check) == 0

@@ -336,7 +336,14 @@ async def invite(
     if uic is None and not actor.is_global:
         raise InvalidValue("Name the organization of the new account.")
     address = normalise_email(email)
-    if "@" not in address or len(address) > 320 or any(c.isspace() for c in address):
+    local, _, domain = address.partition("@")
+    if (
+        not local
+        or "." not in domain.strip(".")
+        or "@" in domain
+        or len(address) > 320
+        or any(c.isspace() or ord(c) < 32 for c in address)
+    ):
         raise InvalidValue("This is not an email address.")
     account = await create_account(
         session, actor, email=address, name=clean_name(name), role=role, uic=uic
