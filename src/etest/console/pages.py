@@ -45,6 +45,12 @@ log = structlog.get_logger(__name__)
 
 HERE = TEMPLATES_DIR.parent.parent / "console" / "templates"
 NOTICE_COOKIE = "etest_notice"
+#: ``/take``'s headers, and htmx's requests to the site itself (``default-src 'none'`` would
+#: refuse them: ``connect-src`` is the one source the console adds).
+CONSOLE_HEADERS = {
+    **HEADERS,
+    "Content-Security-Policy": HEADERS["Content-Security-Policy"] + "; connect-src 'self'",
+}
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,9 @@ def render(
         notice=notice,
         **context,
     )
-    response = HTMLResponse(html, status_code=status, headers={**HEADERS, **(headers or {})})
+    response = HTMLResponse(
+        html, status_code=status, headers={**CONSOLE_HEADERS, **(headers or {})}
+    )
     if notice:
         response.delete_cookie(NOTICE_COOKIE, path=PATH)
     return response
