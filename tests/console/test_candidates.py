@@ -586,6 +586,14 @@ async def test_search_open_edit_and_hide_in_a_browser(
     await expect(page.get_by_role("status")).to_contain_text("The changes are saved.")
     await expect(page.get_by_role("heading", level=1)).to_have_text(f"Carla Dias Moreira {tag}")
 
+    here = page.url.removeprefix(tab.base)
+    for path, name in (
+        (f"{here}/transfer", "transfer-form"),
+        ("/console/candidates/new", "new-form"),
+    ):
+        await tab.goto(path)
+        await tab.check(name)  # axe-core runs with JavaScript only: the forms are checked here
+    await tab.goto(here)
     await tab.submit("Hide")
     await expect(page.get_by_role("status")).to_contain_text("The candidate is hidden")
     await tab.goto(f"/console/candidates?q={tag}")
