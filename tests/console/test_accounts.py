@@ -192,6 +192,66 @@ async def test_who_may_give_which_role(
     assert ok.status_code == 200 and "The invitation is on its way" in ok.text
 
 
+async def test_operator_and_superadmin_powers_and_disabling_ends_sessions(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    su: Headers,
+    console: ConsoleClient,
+    app_client: Any,
+) -> None:
+    a, a1, b = await two_trees(app, client, su)
+    boss = await make_staff(app, "superadmin", a["uic"])
+    member = await make_staff(app, "admin", a1["uic"], name="Mia Member")
+    cm = await make_staff(app, "content_manager", None, name="Cara Content")
+    await make_staff(app, "viewer", b["uic"], name="Far Away")
+
+    # an organization's superadmin may give superadmin within its subtree, never globally
+    await console.sign_in(boss)
+    form = await console.get("/console/staff/invite")
+    assert 'value="superadmin"' in form.text and 'value="content_manager"' not in form.text
+    ok = await console.post(
+        "/console/staff/invite",
+        {
+            "email": f"sa-{uuid.uuid4().hex[:8]}@example.test",
+            "role": "superadmin",
+            "uic": a1["uic"],
+        },
+    )
+    assert "The invitation is on its way" in ok.text
+    no_org = await console.post(
+        "/console/staff/invite",
+        {"email": f"g-{uuid.uuid4().hex[:8]}@example.test", "role": "superadmin", "uic": ""},
+    )
+    assert no_org.status_code == 422 and "Name the organization" in no_org.text
+    listed = await console.get("/console/staff")
+    assert "Cara Content" not in listed.text and "Far Away" not in listed.text
+
+    # disabling ends the member's sessions at once; enabling lets them sign in again
+    async with app_client() as other:
+        await other.sign_in(member)
+        member_id = (await account(app, member.email)).id
+        await console.post(f"/console/staff/{member_id}/disable")
+        assert "/console/sign-in" in str((await other.get("/console")).url)
+        refused = await other.http.post(
+            "/console/sign-in", data={"email": member.email, "password": PASSWORD}
+        )
+        assert refused.status_code == 401
+        await console.post(f"/console/staff/{member_id}/enable")
+        await other.sign_in(member)
+    await console.post("/console/sign-out")
+
+    # the operator sees every tree and the accounts of no organization
+    operator = await make_staff(app, "superadmin", None)
+    await console.sign_in(operator)
+    every = await console.get("/console/staff?q=a")
+    for name in ("Cara Content", "Far Away", "Mia Member"):
+        assert name in every.text, name
+    cm_id = (await account(app, cm.email)).id
+    assert "Disable the account" in (await console.get(f"/console/staff/{cm_id}")).text
+    own = (await account(app, operator.email)).id
+    assert (await console.post(f"/console/staff/{own}/disable")).status_code == 403
+
+
 # ---------------------------------------------------------------------------- invitation
 
 
