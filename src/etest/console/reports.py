@@ -31,7 +31,6 @@ from etest.report import repository
 from etest.report.service import MAX_EMAILS, REPORTS, ReportParams, check
 from etest.report.tasks import params_of, start_report
 from etest.staff.service import SignedIn
-from etest.web.pages import HEADERS
 
 router = APIRouter(route_class=ConsoleRoute)
 
@@ -70,13 +69,6 @@ TITLES: dict[str, tuple[str, str]] = {
     ),
 }
 assert set(TITLES) == set(REPORTS), "every report needs its words on the console"
-
-#: The task page polls its status with htmx (XHR): the pages' CSP (``default-src 'none'``)
-#: would refuse it, so this page adds ``connect-src 'self'`` (the lead may move this to
-#: ``console/pages.py`` for every console page).
-POLLING_HEADERS = {
-    "Content-Security-Policy": HEADERS["Content-Security-Policy"] + "; connect-src 'self'"
-}
 
 STATUS_WORDS = {
     "queued": N_("Waiting to start"),
@@ -270,7 +262,6 @@ async def task_page(
         request,
         staff,
         "console/reports/task.html",
-        headers=POLLING_HEADERS,
         **_task_context(task),
     )
 
