@@ -365,6 +365,8 @@ async def test_history_and_the_review_decision(
     assert f"/console/results/{pt.attempt_id}" in page.text
     assert "Failed: review needed" in page.text and "Placed at" in page.text
     assert "TabletBrowser/1" in page.text  # the device each attempt started on
+    # started on a tablet, answered by another browser: flagged as the results API does
+    assert page.text.count("More than one device or network") == 3
     assert "Certification test A1" in page.text and "Placement test" in page.text
     assert "completed" in page.text  # the tokens' states
     assert "Review pending" in page.text and "Record the decision" in page.text

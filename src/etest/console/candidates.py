@@ -41,6 +41,7 @@ from etest.models.base import utcnow
 from etest.organization import repository as org_repository
 from etest.organization.service import allowed_plans
 from etest.plan.errors import PlanNotAllowed
+from etest.result.service import network
 from etest.review import service as review_service
 from etest.review.schemas import ReviewCreate
 from etest.token import repository as token_repository
@@ -461,6 +462,16 @@ async def _history(session: SessionDep, actor: Actor, candidate: Candidate) -> d
     )
     attempts = await candidate_repository.attempts_of(session, actor, candidate.id)
     devices = await candidate_repository.answer_devices(session, [a.id for a, _ in attempts])
+    # the results API's rule (result.service): the start counts, and so does any answer
+    several: dict[uuid.UUID, bool] = {}
+    for attempt, _ in attempts:
+        seen = [
+            (attempt.user_agent, attempt.ip),
+            *((u, i) for i, u, _ in devices.get(attempt.id, [])),
+        ]
+        agents = {u for u, _ in seen if u}
+        networks = {network(i) for _, i in seen if i}
+        several[attempt.id] = len(agents) > 1 or len(networks) > 1
     results = []
     for attempt, uic in attempts:
         outcome = load_optional(attempt.outcome) if attempt.status == "completed" else None
@@ -485,6 +496,7 @@ async def _history(session: SessionDep, actor: Actor, candidate: Candidate) -> d
         "tokens": [(t, effective_status(t)) for t, _ in tokens],
         "attempts": attempts,
         "devices": devices,
+        "several_devices": several,
         "results": results,
         "certificates": await candidate_repository.certificates_of(session, actor, candidate.id),
         "transfers": [
