@@ -391,3 +391,31 @@ async def test_organizations_workflow_in_a_browser(
             await phone.close()
     finally:
         await ctx.close()
+
+
+async def test_the_operator_creates_a_top_level_organization(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers, console: ConsoleClient
+) -> None:
+    orgs = await tree(client, su)
+    admin = ConsoleClient(console.http)
+    await admin.sign_in(await make_staff(app, "admin", orgs["ROOT"]["uic"]))
+    assert (await admin.get("/console/organizations/-new")).status_code == 403
+    assert "Create a top-level organization" not in (await admin.get("/console/organizations")).text
+    operator = ConsoleClient(console.http)
+    await operator.sign_in(await make_staff(app, "superadmin", None))
+    listed = await operator.get("/console/organizations")
+    assert "Create a top-level organization" in listed.text
+    form = await operator.get("/console/organizations/-new")
+    assert form.status_code == 200 and 'name="region"' in form.text
+    inside = await operator.post(
+        "/console/organizations/-new", {"uic": f"{orgs['ROOT']['uic']}-X", "name": "Squatter"}
+    )
+    assert inside.status_code == 422 and "namespace" in inside.text
+    uic = unique("TOP")
+    made = await operator.post(
+        "/console/organizations/-new",
+        {"uic": uic, "name": "New Customer", "plan_code": "neo_jr", "region": "CN"},
+    )
+    assert str(made.url).endswith(f"/console/organizations/{uic}")
+    row = await org_row(app, uic)
+    assert row.parent_id is None and row.region == "CN" and row.plan_code == "neo_jr"

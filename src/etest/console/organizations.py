@@ -23,11 +23,12 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
+from etest.config import Settings
 from etest.console.i18n import N_, translator
 from etest.console.pages import ConsoleRoute, redirect, render
 from etest.console.session import StaffDep
 from etest.deps import SessionDep, SettingsDep
-from etest.errors import Conflict, Unprocessable
+from etest.errors import Conflict, Forbidden, Unprocessable
 from etest.kit.pagination import Pagination, paginate
 from etest.kit.webhook_signing import PREFIX
 from etest.models import Organization
@@ -38,6 +39,7 @@ from etest.organization.schemas import (
     OrganizationSettings,
     OrganizationUpdate,
 )
+from etest.plan import repository as plan_repository
 from etest.staff.service import SignedIn
 from etest.webhook import service as webhook_service
 
@@ -146,6 +148,28 @@ async def organizations(
     )
 
 
+def _require_operator(staff: SignedIn) -> None:
+    if not staff.actor.is_global:
+        raise Forbidden("Only the operator creates a top-level organization.")
+
+
+@router.get("/organizations/-new")
+async def new_top_level(request: Request, staff: StaffDep, session: SessionDep) -> Response:
+    """A top-level organization (a new customer): the operator only. (Registered before
+    ``/organizations/{uic}``; no UIC starts with a dash.)"""
+    _require_operator(staff)
+    values = {"plan_code": "", "uic": "", "name": "", "region": "ROW"}
+    return await _child_form(request, staff, session, None, values, {})
+
+
+@router.post("/organizations/-new")
+async def create_top_level(
+    request: Request, staff: StaffDep, session: SessionDep, settings: SettingsDep
+) -> Response:
+    _require_operator(staff)
+    return await _create(request, staff, session, settings, None)
+
+
 # ----------------------------------------------------------------------------- one organization
 
 
@@ -194,13 +218,18 @@ async def _child_form(
     request: Request,
     staff: SignedIn,
     session: AsyncSession,
-    parent: Organization,
+    parent: Organization | None,
     values: dict[str, str],
     errors: dict[str, str],
     status: int = 200,
 ) -> Response:
-    plans = await service.plans_for_child(session, staff.actor, parent)
-    root = await session.get(Organization, parent.root_id)
+    """The form of a new organization below ``parent`` (None: a top-level one, the operator's)."""
+    if parent is None:
+        plans = [p.code for p in await plan_repository.plans(session)]
+        root = None
+    else:
+        plans = await service.plans_for_child(session, staff.actor, parent)
+        root = await session.get(Organization, parent.root_id)
     return render(
         request,
         staff,
@@ -210,6 +239,7 @@ async def _child_form(
         prefix=f"{root.uic}-" if root is not None and not staff.actor.is_global else "",
         plans=plans,
         plan_options=[(p, p) for p in plans],
+        regions=[("ROW", "ROW"), ("CN", "CN")],
         values=values,
         errors=errors,
     )
@@ -229,18 +259,30 @@ async def create_child(
 ) -> Response:
     staff.actor.require("write")
     parent = await repository.get_by_uic(session, staff.actor, uic)
+    return await _create(request, staff, session, settings, parent)
+
+
+async def _create(
+    request: Request,
+    staff: SignedIn,
+    session: AsyncSession,
+    settings: Settings,
+    parent: Organization | None,
+) -> Response:
     form = await request.form()
-    values = {k: _text(form, k) for k in ("uic", "name", "plan_code")}
+    values = {k: _text(form, k) for k in ("uic", "name", "plan_code", "region")}
     try:
         body = OrganizationCreate(
             uic=values["uic"],
             name=values["name"],
-            parent_uic=parent.uic,
+            parent_uic=parent.uic if parent else None,
             plan_code=values["plan_code"] or None,
-            region=parent.region,
-            timezone=parent.timezone,
+            region=parent.region if parent else values["region"] or "ROW",
+            timezone=parent.timezone if parent else "UTC",
             settings=OrganizationSettings(
                 language=OrganizationSettings.model_validate(parent.settings).language
+                if parent
+                else "en"
             ),
         )
     except ValidationError as exc:
