@@ -58,6 +58,14 @@ async def _all_resources(
             organization_id=uuid.UUID(org_id),
         )
     found["delivery_id"] = str(delivery)
+    # a report written in the background (report/tasks.py), asked for by the org's admin
+    started = await client.post(
+        "/api/v1/reports/placement/tasks",
+        headers=tree.key[org],
+        json={"from": "2026-01-01", "to": "2026-01-31", "uic": tree.uic[org]},
+    )
+    assert started.status_code == 202, started.text
+    found["task_id"] = started.json()["id"]
     return found
 
 

@@ -29,13 +29,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
 from etest.auth.actor import Actor
+from etest.console.errors import SecondFactorRequired, SignInRequired
 from etest.console.i18n import N_, translator
-from etest.console.session import (
-    PATH,
-    SecondFactorRequired,
-    SignInRequired,
-    csrf_token,
-)
+from etest.console.session import PATH, csrf_token
 from etest.errors import EtestError
 from etest.staff.service import SignedIn
 from etest.web.pages import HEADERS, TEMPLATES_DIR, duration, static_url

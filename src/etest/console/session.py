@@ -16,24 +16,14 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 
 from etest.config import Settings
+from etest.console.errors import SecondFactorRequired, SignInRequired
 from etest.deps import SessionDep, SettingsDep
-from etest.errors import EtestError
 from etest.staff.errors import CsrfRefused
 from etest.staff.service import SignedIn, signed_in
 
 COOKIE = "etest_console"
 PATH = "/console"
 SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class SignInRequired(EtestError):
-    """No live session: the console answers with the sign-in page (``next`` = where to go)."""
-
-    status, code, title = 401, "unauthorized", "Sign in"
-
-
-class SecondFactorRequired(EtestError):
-    status, code, title = 401, "unauthorized", "Second factor"
 
 
 def write_cookie(request: Request, response: Response, value: str) -> None:
