@@ -107,9 +107,18 @@ async def test_issue_for_many_shows_codes_once_and_reports_refusals(
     assert "3 tokens" in listing.text
     for code in codes:
         assert code not in listing.text
-    # every token went through the service: one audit-free issue per candidate, issued_by staff
+    # every token went through the service: issued by the staff member, audited
     tokens = await _tokens_of(app, people[1]["id"])
     assert len(tokens) == 1 and tokens[0].issued_by.startswith("staff:")
+    async with transaction(app.state.sessionmaker) as session:
+        issued = (
+            await session.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.action == "token.issue", AuditEntry.target_id == str(tokens[0].id)
+                )
+            )
+        ).all()
+    assert len(issued) == 1 and issued[0].actor == tokens[0].issued_by
 
 
 async def test_issue_form_checks_its_fields(

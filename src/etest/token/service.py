@@ -104,7 +104,7 @@ async def issue(
     await check_issuable(session, org, plan, body.type, body.level)
     if body.type == "PT" and candidate.disabled:
         raise CandidateDisabled("The candidate is disabled for further placement tests.")
-    return await insert_token(
+    token, uic, code = await insert_token(
         session,
         actor,
         settings,
@@ -115,6 +115,22 @@ async def issue(
         plan.code,
         body.expires_in_days,
     )
+    await session.flush()
+    record(  # who issued which token to whom (the API's and the console's issues alike)
+        session,
+        actor,
+        "token.issue",
+        target_type="token",
+        target_id=token.id,
+        organization_id=candidate.organization_id,
+        details={
+            "type": token.type,
+            "level": token.level,
+            "candidate_id": str(candidate.id),
+            "expires_at": token.expires_at.isoformat(),
+        },
+    )
+    return token, uic, code
 
 
 async def check_issuable(
