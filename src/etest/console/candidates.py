@@ -46,7 +46,6 @@ from etest.review import service as review_service
 from etest.review.schemas import ReviewCreate
 from etest.token import repository as token_repository
 from etest.token.service import effective_status
-from etest.web.pages import HEADERS
 
 router = APIRouter(route_class=ConsoleRoute)
 
@@ -66,26 +65,6 @@ FIELDS = (
 GENERAL = "_"
 #: the import report shows at most this many imported rows (every refused row is shown)
 REPORT_IMPORTED = 500
-
-
-#: htmx (the search, the import's progress) fetches from this site, which the shared CSP's
-#: ``default-src 'none'`` refuses without ``connect-src``. To be moved into ``console/pages.py``
-#: for every console page; until then this section's pages add it.
-_CSP = {"Content-Security-Policy": HEADERS["Content-Security-Policy"] + "; connect-src 'self'"}
-
-
-def _page(
-    request: Request,
-    staff: StaffDep,
-    template: str,
-    *,
-    status: int = 200,
-    headers: dict[str, str] | None = None,
-    **context: Any,
-) -> Response:
-    return render(
-        request, staff, template, status=status, headers={**_CSP, **(headers or {})}, **context
-    )
 
 
 @dataclass(frozen=True)
@@ -198,7 +177,7 @@ async def search(
             if v
         }
     )
-    return _page(
+    return render(
         request,
         staff,
         "console/candidates/list.html",
@@ -246,7 +225,7 @@ async def _create_form(
         if values.get("uic")
         else await _own_org(session, staff.actor)
     )
-    return _page(
+    return render(
         request,
         staff,
         "console/candidates/form.html",
@@ -309,7 +288,7 @@ async def _import_form(
     status: int = 200,
 ) -> Response:
     own = await _own_org(session, staff.actor)
-    return _page(
+    return render(
         request,
         staff,
         "console/candidates/import.html",
@@ -421,7 +400,7 @@ async def import_task(
     request: Request, session: SessionDep, staff: StaffDep, task_id: str
 ) -> Response:
     task = await _task(session, staff.actor, task_id)
-    return _page(
+    return render(
         request,
         staff,
         "console/candidates/import_task.html",
@@ -438,7 +417,7 @@ async def import_progress(
     """The progress fragment htmx polls; once the task has ended, htmx reloads the page."""
     task = await _task(session, staff.actor, task_id)
     running = task.status in ("queued", "running")
-    return _page(
+    return render(
         request,
         staff,
         "console/candidates/_import_progress.html",
@@ -519,7 +498,7 @@ async def _candidate_page(
     actor = staff.actor
     actor.require("read")
     candidate, uic = await candidate_repository.get(session, actor, candidate_id)
-    return _page(
+    return render(
         request,
         staff,
         "console/candidates/show.html",
@@ -557,7 +536,7 @@ async def _edit_form(
     plans = await _plans_for(session, org)
     if candidate.plan_code and candidate.plan_code not in plans:
         plans.append(candidate.plan_code)  # kept as it is unless changed
-    return _page(
+    return render(
         request,
         staff,
         "console/candidates/form.html",
@@ -653,7 +632,7 @@ async def _transfer_form(
     status: int = 200,
 ) -> Response:
     organizations = [o for o in await _organizations(session, staff.actor) if o[0] != uic]
-    return _page(
+    return render(
         request,
         staff,
         "console/candidates/transfer.html",

@@ -25,13 +25,8 @@ from etest.deps import SessionDep, SettingsDep
 from etest.errors import Forbidden, NotFound
 from etest.kit.levels import LEVELS, canonical_level
 from etest.models import BackgroundTask
-from etest.web.pages import HEADERS
 
 router = APIRouter(route_class=ConsoleRoute)
-
-#: htmx fetches from the page's own origin, which the pages' CSP (``default-src 'none'``) refuses
-#: without ``connect-src``: the pages using htmx add it (the lead may move it into pages.py).
-HTMX_CSP = {"Content-Security-Policy": HEADERS["Content-Security-Policy"] + "; connect-src 'self'"}
 
 
 def _content_staff(staff: Any) -> Actor:
@@ -191,7 +186,6 @@ async def _task_page(
         request,
         staff,
         "console/content/task.html",
-        headers=HTMX_CSP,
         status=status,
         task=task,
         running=running,
