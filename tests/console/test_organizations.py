@@ -419,3 +419,31 @@ async def test_the_operator_creates_a_top_level_organization(
     assert str(made.url).endswith(f"/console/organizations/{uic}")
     row = await org_row(app, uic)
     assert row.parent_id is None and row.region == "CN" and row.plan_code == "neo_jr"
+
+
+async def test_the_ping_reports_the_ssrf_guard_refusing_the_address(
+    app: FastAPI,
+    hook_app: FastAPI,  # noqa: F811
+    client: httpx.AsyncClient,
+    su: Headers,
+    hook_console: ConsoleClient,
+    console: ConsoleClient,
+    receiver: Receiver,
+) -> None:
+    """Saved while the operator allowed loopback (``hook_app``), pinged by a server that does
+    not (``app``): the guard refuses before any request leaves, and the page says why."""
+    orgs = await tree(client, su)
+    a = orgs["A"]["uic"]
+    staff = await make_staff(hook_app, "admin", a)
+    await hook_console.sign_in(staff)
+    await hook_console.get(f"/console/organizations/{a}/settings")
+    await hook_console.post(
+        f"/console/organizations/{a}/callback",
+        {"callback_url": receiver.url, "secret_action": "own", "callback_secret": "s" * 20},
+    )
+    await console.sign_in(staff)
+    await console.get(f"/console/organizations/{a}/settings")
+    refused = await console.post(f"/console/organizations/{a}/ping")
+    assert refused.status_code == 200
+    assert "Test ping failed" in refused.text and "loopback" in refused.text
+    assert receiver.requests == []

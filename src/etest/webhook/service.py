@@ -3,6 +3,7 @@ sends to the organization's endpoint."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -131,9 +132,14 @@ async def send_ping(
         return PingResult(ok, status, error, response, elapsed, msg_id)
 
     try:
-        vetted = await vet_url(target.url, settings.callback_allow_networks)
+        async with asyncio.timeout(settings.callback_timeout):
+            vetted = await vet_url(target.url, settings.callback_allow_networks)
     except UrlRefused as exc:
         return result(None, str(exc))
+    except TimeoutError:
+        return result(
+            None, f"The host name did not resolve within {settings.callback_timeout:g} s."
+        )
     headers = signed_headers(target.secrets, msg_id, now, body)
     try:
         status, excerpt = await post_vetted(
