@@ -11,12 +11,24 @@ per issuer for an hour; an unknown ``kid`` fetches the key set again (at most ev
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import jwt
-from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
+
+with warnings.catch_warnings():
+    # Authlib 1.9 announces, on import, that its httpx client will move to the httpx2 package;
+    # the client works as documented, and the notice would be printed by every process start.
+    # (authlib.deprecate installs an "always" filter for its warnings when imported: ours goes
+    # in front of it)
+    import authlib.deprecate  # type: ignore[import-untyped]  # noqa: F401
+
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from authlib.integrations.httpx_client import (  # type: ignore[import-untyped]
+        AsyncOAuth2Client,
+    )
 
 from etest.config import OidcProvider
 
