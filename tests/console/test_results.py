@@ -185,12 +185,15 @@ async def test_the_list_is_the_apis_list(
             {"uic": world.uic["A"], "scope": "only"},
             {"uic": world.uic["A"], "include_descendants": "false"},
         ),
+        ({"q": "BOB TESTER"}, {"q": "BOB TESTER"}),
     ):
         html = (await console.get("/console/results", params=page_params)).text
         api = await client.get("/api/v1/results", headers=world.key["P"], params=api_params)
         assert api.status_code == 200, api.text
         in_page = re.findall(r'href="/console/results/([0-9a-f-]{36})"', html)
         assert in_page == [i["attempt_id"] for i in api.json()["items"]], page_params
+        if "q" in api_params:
+            assert in_page == [world.attempt["ct_bob"]]
 
 
 def test_the_filters_read_from_the_query() -> None:

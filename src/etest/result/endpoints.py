@@ -51,6 +51,15 @@ async def list_results(
         ReviewFilter | None,
         Query(description="CT needs_review: pending (no decision yet) or decided"),
     ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            pattern=TEXT_QUERY,
+            max_length=200,
+            description="part of the candidate's email, first or last name, or 'first last' "
+            "(case-insensitive); the console's candidate search",
+        ),
+    ] = None,
 ) -> Page[ResultSummary]:
     """Finished attempts of the caller's subtree as outcome summaries, newest first."""
     return await service.list_results(
@@ -68,6 +77,7 @@ async def list_results(
         email=email,
         status=status,
         review=review,
+        search=q,
     )
 
 
