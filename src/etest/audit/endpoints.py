@@ -7,7 +7,6 @@ from fastapi import APIRouter, Query
 from etest.audit import repository
 from etest.audit.schemas import AuditEntryOut
 from etest.deps import ActorDep, SessionDep
-from etest.errors import Forbidden
 from etest.kit.pagination import PaginationDep, paginate
 from etest.kit.schemas import TEXT_QUERY, Page, UtcDatetime
 from etest.models import AuditEntry
@@ -25,8 +24,7 @@ async def list_audit_entries(
     to: UtcDatetime | None = None,
 ) -> Page[AuditEntryOut]:
     """Audit entries of the actor's subtree, newest first (admins and superadmins only)."""
-    if actor.role not in ("admin", "superadmin"):
-        raise Forbidden("Only admins read the audit log.")
+    repository.require_reader(actor)
     stmt = repository.entries(actor, action=action, from_=from_, to=to)
     total, rows = await paginate(
         session, stmt, pagination, AuditEntry.created_at.desc(), AuditEntry.id

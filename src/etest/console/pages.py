@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
+from etest.audit import repository as audit_repository
 from etest.auth.actor import Actor
 from etest.console.errors import SecondFactorRequired, SignInRequired
 from etest.console.i18n import N_, translator
@@ -83,7 +84,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("/console/reports", N_("Reports"), _tenants),
     NavEntry("/console/certificates", N_("Certificates"), _tenants),
     NavEntry("/console/callbacks", N_("Callbacks"), _tenants),
-    NavEntry("/console/audit", N_("Audit log"), _tenants),
+    NavEntry("/console/audit", N_("Audit log"), audit_repository.may_read),
     NavEntry("/console/api-keys", N_("API keys"), _writers),
     NavEntry("/console/bank", N_("Item bank"), _content),
     NavEntry("/console/content", N_("Content imports"), _content),
