@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from etest.audit import repository
+from etest.console import fields
 from etest.console.i18n import N_
 from etest.console.pages import ConsoleRoute, render
 from etest.console.session import StaffDep
@@ -26,13 +26,6 @@ from etest.models import AuditEntry
 router = APIRouter(route_class=ConsoleRoute)
 
 PER_PAGE = 50
-
-
-def _day(value: str) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
 
 
 def details_text(details: dict[str, object]) -> str:
@@ -54,7 +47,7 @@ async def audit_log(
     the subject (``staff:<email>``, ``apikey:<prefix>``, ``sso:…``, ``cli:…``)."""
     who = staff.actor
     repository.require_reader(who)
-    first, last = _day(from_), _day(to)
+    first, last = fields.day(from_), fields.day(to)
     errors = {}
     if (from_ and first is None) or (to and last is None):
         errors["dates"] = N_("Give the dates as YYYY-MM-DD.")
@@ -64,8 +57,8 @@ async def audit_log(
     stmt = repository.entries(
         who,
         action=action.strip() or None,
-        from_=datetime.combine(first, time(0), UTC) if first and ok else None,
-        to=datetime.combine(last + timedelta(days=1), time(0), UTC) if last and ok else None,
+        from_=fields.start_of(first) if first and ok else None,
+        to=fields.end_of(last) if last and ok else None,
         actor_contains=actor.strip() or None,
     )
     total, rows = await paginate(

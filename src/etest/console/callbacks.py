@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import urllib.parse
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from etest.console import fields
 from etest.console.i18n import N_, translator
 from etest.console.pages import ConsoleRoute, redirect, render
 from etest.console.session import StaffDep
@@ -48,13 +48,6 @@ def failed(row: OutboxEvent) -> bool:
     return row.status in ("dead", "cancelled") or (row.status == "pending" and row.tries > 0)
 
 
-def _day(value: str) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
 @router.get("/callbacks")
 async def deliveries(
     request: Request,
@@ -70,7 +63,7 @@ async def deliveries(
     """Newest first. ``from``/``to`` are days (UTC), both included."""
     actor = staff.actor
     within = await org_repository.get_by_uic(session, actor, uic.strip()) if uic.strip() else None
-    first, last = _day(from_), _day(to)
+    first, last = fields.day(from_), fields.day(to)
     errors = {}
     if (from_ and first is None) or (to and last is None):
         errors["dates"] = N_("Give the dates as YYYY-MM-DD.")
@@ -81,10 +74,8 @@ async def deliveries(
         status=status if status in dict(STATUSES) else None,
         event_type=event_type if event_type in EVENT_TYPES else None,
         within=within,
-        created_from=datetime.combine(first, time(0), UTC) if first and not errors else None,
-        created_to=datetime.combine(last + timedelta(days=1), time(0), UTC)
-        if last and not errors
-        else None,
+        created_from=fields.start_of(first) if first and not errors else None,
+        created_to=fields.end_of(last) if last and not errors else None,
     )
     total, rows = await paginate(
         session, stmt, Pagination(page, PER_PAGE), OutboxEvent.created_at.desc(), OutboxEvent.id

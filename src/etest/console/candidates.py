@@ -29,6 +29,7 @@ from etest.candidate import repository as candidate_repository
 from etest.candidate.errors import BadUpload, EmailRegistered
 from etest.candidate.schemas import CandidateCreate, CandidateTransferIn, CandidateUpdate
 from etest.candidate.tasks import KIND as IMPORT_KIND
+from etest.console import fields
 from etest.console.i18n import N_
 from etest.console.pages import ConsoleRoute, download, redirect, render
 from etest.console.session import StaffDep
@@ -72,14 +73,6 @@ class PageInfo:
     page: int
     pages: int
     total: int
-
-
-def _id(value: str) -> uuid.UUID:
-    """A path's id; anything that is not one is the same 404 as a missing row."""
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound("No such page.") from None
 
 
 async def _organizations(session: SessionDep, actor: Actor) -> list[tuple[str, str]]:
@@ -377,7 +370,7 @@ async def template_xlsx(staff: StaffDep) -> Response:
 
 
 async def _task(session: SessionDep, actor: Actor, task_id: str) -> BackgroundTask:
-    task = await background.get(session, actor, _id(task_id))
+    task = await background.get(session, actor, fields.path_id(task_id))
     if task.kind != IMPORT_KIND:
         raise NotFound("No such task.")
     return task
@@ -517,7 +510,7 @@ async def _candidate_page(
 async def show(
     request: Request, session: SessionDep, staff: StaffDep, candidate_id: str
 ) -> Response:
-    return await _candidate_page(request, session, staff, _id(candidate_id))
+    return await _candidate_page(request, session, staff, fields.path_id(candidate_id))
 
 
 # ----------------------------------------------------------------------------- edit
@@ -555,7 +548,9 @@ async def edit(
     request: Request, session: SessionDep, staff: StaffDep, candidate_id: str
 ) -> Response:
     staff.actor.require("write")
-    candidate, _ = await candidate_repository.get(session, staff.actor, _id(candidate_id))
+    candidate, _ = await candidate_repository.get(
+        session, staff.actor, fields.path_id(candidate_id)
+    )
     values = {name: str(getattr(candidate, name) or "") for name in FIELDS}
     return await _edit_form(request, session, staff, candidate, values, {})
 
@@ -565,7 +560,9 @@ async def update(
     request: Request, session: SessionDep, staff: StaffDep, candidate_id: str
 ) -> Response:
     staff.actor.require("write")
-    candidate, _ = await candidate_repository.get(session, staff.actor, _id(candidate_id))
+    candidate, _ = await candidate_repository.get(
+        session, staff.actor, fields.path_id(candidate_id)
+    )
     values = _form_values(await request.form())
     # a field changes only when its value differs (an empty optional field clears it)
     changes: dict[str, Any] = {}
@@ -598,7 +595,9 @@ async def update(
 async def _set_hidden(
     session: SessionDep, staff: StaffDep, candidate_id: str, hidden: bool
 ) -> Response:
-    candidate, _ = await candidate_repository.get(session, staff.actor, _id(candidate_id))
+    candidate, _ = await candidate_repository.get(
+        session, staff.actor, fields.path_id(candidate_id)
+    )
     await service.update(session, staff.actor, candidate, CandidateUpdate(hidden=hidden))
     notice = (
         N_("The candidate is hidden: lists show it only when asked for hidden candidates.")
@@ -650,7 +649,9 @@ async def transfer_page(
     request: Request, session: SessionDep, staff: StaffDep, candidate_id: str
 ) -> Response:
     staff.actor.require("write")
-    candidate, uic = await candidate_repository.get(session, staff.actor, _id(candidate_id))
+    candidate, uic = await candidate_repository.get(
+        session, staff.actor, fields.path_id(candidate_id)
+    )
     return await _transfer_form(
         request, session, staff, candidate, uic, {"uic": "", "reason": ""}, {}
     )
@@ -666,7 +667,9 @@ async def transfer(
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     staff.actor.require("write")
-    candidate, current = await candidate_repository.get(session, staff.actor, _id(candidate_id))
+    candidate, current = await candidate_repository.get(
+        session, staff.actor, fields.path_id(candidate_id)
+    )
     values = {"uic": uic, "reason": reason}
     try:
         body = CandidateTransferIn.model_validate({"uic": uic, "reason": reason.strip() or None})
@@ -707,7 +710,7 @@ async def review(
     """The decision after the oral review (``review.service.record_decision``: support,
     admin, superadmin)."""
     staff.actor.require("record_review")
-    cid = _id(candidate_id)
+    cid = fields.path_id(candidate_id)
     values = {"level": level, "decision": decision, "reason": reason}
     try:
         body = ReviewCreate.model_validate(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -18,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest.certificate import repository, service
 from etest.certificate.download import RendererDep, pdf_response
 from etest.config import Settings
+from etest.console import fields
 from etest.console.i18n import N_
 from etest.console.pages import ConsoleRoute, redirect, render
 from etest.console.session import StaffDep
 from etest.console.tokens import UNKNOWN_UIC, known_org
 from etest.deps import SessionDep, SettingsDep
-from etest.errors import NotFound
 from etest.kit.levels import LEVELS, canonical_level
 from etest.kit.pagination import Pagination, paginate
 from etest.models import Certificate
@@ -38,20 +37,6 @@ class _Pager:
     page: int
     pages: int
     total: int
-
-
-def _day(value: str) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
-def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value) if value else None
-    except ValueError:
-        return None
 
 
 @router.get("/certificates")
@@ -72,7 +57,7 @@ async def list_certificates(
     actor = staff.actor
     actor.require("read")
     org, unknown = await known_org(session, actor, uic)
-    start, end = _day(issued_from), _day(issued_to)
+    start, end = fields.day(issued_from), fields.day(issued_to)
     errors = {"uic": UNKNOWN_UIC} if unknown else {}
     if issued_from and start is None:
         errors["issued_from"] = N_("Give a date like 2026-01-31.")
@@ -82,11 +67,11 @@ async def list_certificates(
         actor,
         org_path=org.path if org else None,
         level=canonical_level(level) if level else None,
-        issued_from=datetime.combine(start, time(), UTC) if start else None,
+        issued_from=fields.start_of(start) if start else None,
         # "to" is the last day included
-        issued_to=datetime.combine(end + timedelta(days=1), time(), UTC) if end else None,
+        issued_to=fields.end_of(end) if end else None,
         status=status if status in ("valid", "revoked") else None,
-        candidate_id=_uuid(candidate),
+        candidate_id=fields.uuid_or_none(candidate),
         q=q.strip()[:100] or None,
     )
     pagination = Pagination(page=max(1, min(page, 1_000_000)), per_page=PER_PAGE)
@@ -147,13 +132,6 @@ async def _page(
     )
 
 
-def _id(value: str) -> uuid.UUID:
-    found = _uuid(value)
-    if found is None:
-        raise NotFound("No such certificate.")
-    return found
-
-
 @router.get("/certificates/{certificate_id}")
 async def show_certificate(
     request: Request,
@@ -162,7 +140,7 @@ async def show_certificate(
     settings: SettingsDep,
     certificate_id: str,
 ) -> Response:
-    return await _page(request, staff, session, settings, _id(certificate_id))
+    return await _page(request, staff, session, settings, fields.path_id(certificate_id))
 
 
 @router.get("/certificates/{certificate_id}/pdf")
@@ -174,7 +152,7 @@ async def certificate_pdf(
     certificate_id: str,
 ) -> Response:
     """The PDF, opened in the browser (a revoked certificate is marked as such)."""
-    certificate, _ = await repository.get(session, staff.actor, _id(certificate_id))
+    certificate, _ = await repository.get(session, staff.actor, fields.path_id(certificate_id))
     return await pdf_response(session, settings, render_pdf, certificate, inline=True)
 
 
@@ -186,7 +164,7 @@ async def revoke_certificate(
     settings: SettingsDep,
     certificate_id: str,
 ) -> Response:
-    found = _id(certificate_id)
+    found = fields.path_id(certificate_id)
     certificate, _ = await repository.get(session, staff.actor, found)
     staff.actor.require("write")
     data = await request.form()

@@ -11,13 +11,14 @@ outside the staff member's reach is the same 404 page as a missing one."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, Response
 
 from etest.background import service as tasks
+from etest.console import fields
 from etest.console.i18n import N_
 from etest.console.pages import ConsoleRoute, redirect, render
 from etest.console.session import StaffDep
@@ -146,13 +147,6 @@ async def reports_page(request: Request, session: SessionDep, staff: StaffDep) -
     return await _page(request, session, staff)
 
 
-def _day(value: str) -> date | None:
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        return None
-
-
 @router.post("/reports")
 async def start(
     request: Request,
@@ -177,7 +171,7 @@ async def start(
     errors: dict[str, str] = {}
     if report not in REPORTS:
         errors["report"] = N_("Choose a report.")
-    first, last = _day(date_from), _day(date_to)
+    first, last = fields.day(date_from), fields.day(date_to)
     if first is None:
         errors["from"] = N_("Give the first day as a date.")
     if last is None:

@@ -12,12 +12,13 @@ import math
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from etest.console import fields
 from etest.console.charts import Bar, bar_chart, probability_chart
 from etest.console.i18n import N_, translator
 from etest.console.pages import ConsoleRoute, error_page, render
@@ -93,13 +94,10 @@ def _clean(value: str | None, limit: int = 200) -> str:
 
 
 def _day(value: str, name: str, errors: dict[str, str]) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
-    except ValueError:
+    found = fields.day(value)
+    if value and found is None:
         errors[name] = N_("Enter a date as YYYY-MM-DD.")
-        return None
+    return fields.start_of(found) if found else None
 
 
 def _read(params: Any) -> tuple[Filters, dict[str, Any], int]:

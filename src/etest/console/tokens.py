@@ -25,6 +25,7 @@ from etest.auth.actor import Actor
 from etest.candidate import repository as candidate_repository
 from etest.certificate.download import on_pdf_thread
 from etest.config import Settings
+from etest.console import fields
 from etest.console.i18n import N_, translator
 from etest.console.pages import ConsoleRoute, download, redirect, render
 from etest.console.session import StaffDep
@@ -64,20 +65,9 @@ SHEET_WORDS = {
 }
 
 
-def _uuid(value: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value) if value else None
-    except ValueError:
-        return None
-
-
 def _uuids(values: list[str]) -> list[uuid.UUID]:
-    found = [_uuid(v) for v in values]
+    found = [fields.uuid_or_none(v) for v in values]
     return [v for v in found if v is not None]
-
-
-def _flag(value: str | None, default: bool) -> bool:
-    return default if value is None else value in ("1", "on", "true", "yes")
 
 
 def _safe_back(target: str | None, fallback: str) -> str:
@@ -133,12 +123,12 @@ async def list_tokens(
     stmt = repository.listed(
         actor,
         now=now,
-        candidate_id=_uuid(candidate),
+        candidate_id=fields.uuid_or_none(candidate),
         type_=type if type in ("PT", "CT") else None,
         level=lvl,
         status=status if status in STATUSES else None,
         within=within,
-        include_descendants=_flag(subtree, True),
+        include_descendants=fields.flag(subtree, True),
         expiring_before=now + timedelta(days=days) if days else None,
         q=q.strip()[:100] or None,
     )
@@ -180,7 +170,7 @@ async def list_tokens(
         total=total,
         paging=_Pager(pagination.page, max(1, -(-total // PER_PAGE)), total),
         base_query="&".join(f"{k}={_quote(v)}" for k, v in query.items() if v),
-        filters=query | {"subtree": _flag(subtree, True)},
+        filters=query | {"subtree": fields.flag(subtree, True)},
         level_options=[(lv, lv) for lv in LEVELS],
     )
 
@@ -284,7 +274,7 @@ async def new_tokens(
     actor = staff.actor
     actor.require("write")
     ids = _uuids(request.query_params.getlist("candidate"))
-    find = {"uic": uic, "q": q, "subtree": _flag(subtree, True), "searched": False}
+    find = {"uic": uic, "q": q, "subtree": fields.flag(subtree, True), "searched": False}
     chosen: list[tuple[Candidate, str]] = []
     more = False
     if ids:
@@ -295,7 +285,10 @@ async def new_tokens(
             await org_repository.get_by_uic(session, actor, uic.strip()) if uic.strip() else None
         )
         stmt = candidate_repository.filtered(
-            actor, within=within, include_descendants=_flag(subtree, True), q=q.strip() or None
+            actor,
+            within=within,
+            include_descendants=fields.flag(subtree, True),
+            q=q.strip() or None,
         )
         rows = (await session.execute(stmt.order_by(Candidate.email).limit(MAX_BATCH + 1))).all()
         more = len(rows) > MAX_BATCH
@@ -458,7 +451,7 @@ async def _token_page(
 async def show_token(
     request: Request, staff: StaffDep, session: SessionDep, token_id: str
 ) -> Response:
-    found = _uuid(token_id)
+    found = fields.uuid_or_none(token_id)
     if found is None:
         raise NotFound("No such token.")
     return await _token_page(request, staff, session, found)
@@ -468,7 +461,7 @@ async def show_token(
 async def revoke_token(
     request: Request, staff: StaffDep, session: SessionDep, token_id: str
 ) -> Response:
-    found = _uuid(token_id)
+    found = fields.uuid_or_none(token_id)
     if found is None:
         raise NotFound("No such token.")
     data = await request.form()
@@ -503,7 +496,7 @@ async def reset_token(
 ) -> Response:
     """Void the token (and its unfinished attempt) and issue a new one, handed out like a new
     token; support may do it."""
-    found = _uuid(token_id)
+    found = fields.uuid_or_none(token_id)
     if found is None:
         raise NotFound("No such token.")
     data = await request.form()
