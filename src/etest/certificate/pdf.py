@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-import segno
 import structlog
 from reportlab.lib.colors import Color, HexColor
 from reportlab.lib.pagesizes import A4, landscape
@@ -28,6 +27,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
 from etest.certificate.fonts import Run, bold_font, runs, width
+from etest.kit.qr import draw_qr
 
 log = structlog.get_logger(__name__)
 
@@ -109,29 +109,6 @@ def _silhouette(canvas: Canvas, x: float, y: float, w: float, h: float) -> None:
     canvas.rect(x, y - h * 0.06, w, h * 0.06, stroke=0, fill=1)
 
 
-def _qr(canvas: Canvas, url: str, x: float, y: float, size: float) -> None:
-    """The QR code as vector squares (sharp at any zoom, no image decoder needed)."""
-    qr = segno.make(url, error="m", micro=False)
-    matrix = [list(row) for row in qr.matrix]
-    border = 2
-    modules = len(matrix) + 2 * border
-    cell = size / modules
-    canvas.setFillColor(HexColor("#ffffff"))
-    canvas.rect(x, y, size, size, stroke=0, fill=1)
-    canvas.setFillColor(HexColor("#000000"))
-    for r, row in enumerate(matrix):
-        for c, dark in enumerate(row):
-            if dark:
-                canvas.rect(
-                    x + (c + border) * cell,
-                    y + size - (r + border + 1) * cell,
-                    cell,
-                    cell,
-                    stroke=0,
-                    fill=1,
-                )
-
-
 def render(view: CertificateView) -> bytes:
     buf = io.BytesIO()
     canvas = Canvas(buf, pagesize=(PAGE_W, PAGE_H), invariant=True)
@@ -177,7 +154,7 @@ def render(view: CertificateView) -> bytes:
 
     qr_size = 112
     qr_x, qr_y = PAGE_W - 64 - qr_size, 64
-    _qr(canvas, view.verify_url, qr_x, qr_y, qr_size)
+    draw_qr(canvas, view.verify_url, qr_x, qr_y, qr_size, border=2)
     canvas.setFillColor(MUTED)
     _text(canvas, f"Verification code: {view.code}", 9, qr_x + qr_size, qr_y - 14, align="right")
     _text(canvas, view.verify_url, 8, mid, 48, max_width=PAGE_W - 360)

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import segno
 from reportlab.lib.colors import HexColor
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.pdfgen.canvas import Canvas
+
+from etest.kit.qr import draw_qr
 
 FONTS: tuple[Path, ...] = (
     Path("/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf"),
@@ -112,27 +113,6 @@ def _fit(text: str, font: str, size: float, width: float) -> list[str]:
     return [*lines, line] if line else lines
 
 
-def _qr(canvas: Canvas, url: str, x: float, y: float, size: float) -> None:
-    """The QR code as vector squares with a quiet zone (as the certificate draws it)."""
-    matrix = [list(row) for row in segno.make(url, error="m", micro=False).matrix]
-    border = 4
-    cell = size / (len(matrix) + 2 * border)
-    canvas.setFillColor(HexColor("#ffffff"))
-    canvas.rect(x, y, size, size, stroke=0, fill=1)
-    canvas.setFillColor(HexColor("#000000"))
-    for r, row in enumerate(matrix):
-        for c, dark in enumerate(row):
-            if dark:
-                canvas.rect(
-                    x + (c + border) * cell,
-                    y + size - (r + border + 1) * cell,
-                    cell,
-                    cell,
-                    stroke=0,
-                    fill=1,
-                )
-
-
 def _block(canvas: Canvas, entry: Entry, top: float, labels: dict[str, str]) -> None:
     left = MARGIN + 8
     text_w = PAGE_W - 2 * MARGIN - QR_SIZE - 32
@@ -160,7 +140,9 @@ def _block(canvas: Canvas, entry: Entry, top: float, labels: dict[str, str]) -> 
         canvas.drawString(left, y, line)
         y -= 11
     canvas.setFillColor(HexColor("#000000"))
-    _qr(canvas, entry.link, PAGE_W - MARGIN - QR_SIZE - 8, top - BLOCK_H + 16, QR_SIZE)
+    draw_qr(
+        canvas, entry.link, PAGE_W - MARGIN - QR_SIZE - 8, top - BLOCK_H + 16, QR_SIZE, border=4
+    )
     # the cut line under the block
     canvas.setStrokeColor(HexColor("#9aa3b0"))
     canvas.setDash(4, 3)
