@@ -8,8 +8,9 @@ import json
 import re
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
@@ -20,8 +21,20 @@ from etest.models import (
     CanDoStatement,
     ContentImport,
     Item,
+    Response,
     ReviewLesson,
 )
+
+#: Items that can still be served: a right answer to one of them is its key, so a candidate's
+#: answer to one is shown only to roles that read keys (content managers, superadmins);
+#: correctness to every role (docs/roles.md "Answers in reports"). The reports, the results'
+#: answer log and the console share this rule.
+LIVE_ITEM_STATUSES = ("pilot", "active")
+
+
+def answer_unless_live() -> ColumnElement[Any]:
+    """``responses.answer``, or null for an item that can still be served."""
+    return case((Item.status.in_(LIVE_ITEM_STATUSES), null()), else_=Response.answer)
 
 
 def items(

@@ -26,12 +26,12 @@ from typing import Any
 
 import structlog
 from pydantic import TypeAdapter
-from sqlalchemy import case, null
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.attempt.outcome import CantDo, CtOutcome, PtOutcome, ReviewLesson
 from etest.auth.actor import Actor
 from etest.candidate import repository as candidate_repository
+from etest.content import repository as content_repository
 from etest.errors import ReversedDateRange
 from etest.kit.levels import LEVELS, require_level
 from etest.models import Attempt, AttemptItem, Candidate, Item, Organization, Response
@@ -169,7 +169,7 @@ _ATTEMPT = [
 #: A right answer is the item's key: the answer to an item that can still be served (pilot,
 #: active) is shown to content managers and superadmins only; correctness to every role.
 _ANSWER = _col("Answer", Response.answer, "json", 20)
-_ANSWER_UNLESS_LIVE = case((Item.status.in_(("pilot", "active")), null()), else_=Response.answer)
+_ANSWER_UNLESS_LIVE = content_repository.answer_unless_live()
 _SERVED = [
     _col("Position", AttemptItem.position, "int", 9),
     _col("Item code", Item.code, width=24),

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
 from etest.auth.scope import scoped
+from etest.content import repository as content_repository
 from etest.kit.pagination import Pagination, paginate
 from etest.models import (
     Attempt,
@@ -194,10 +195,8 @@ async def steps(session: AsyncSession, attempt_id: uuid.UUID) -> Sequence[Any]:
     ).all()
 
 
-#: Items that can still be served: a right answer to one of them is its key, so their answers
-#: are shown only to roles that read keys (the rule of the ``responses`` and ``ct-log``
-#: reports, docs/roles.md "Answers in reports").
-LIVE_ITEM_STATUSES = ("pilot", "active")
+#: the reports' rule (``content.repository``): answers to items still in use for key readers
+LIVE_ITEM_STATUSES = content_repository.LIVE_ITEM_STATUSES
 
 
 async def answer_log(
@@ -207,11 +206,7 @@ async def answer_log(
     the order its options were shown in, and the response: one query. ``answer`` is the
     candidate's answer, null for an item still in use unless ``reads_keys``; ``key`` is the
     item's key for ``reads_keys`` only (null otherwise: it is never read)."""
-    answer = (
-        Response.answer
-        if reads_keys
-        else case((Item.status.in_(LIVE_ITEM_STATUSES), null()), else_=Response.answer)
-    )
+    answer = Response.answer if reads_keys else content_repository.answer_unless_live()
     key = Item.key if reads_keys else null()
     return (
         await session.execute(
