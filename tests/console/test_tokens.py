@@ -241,7 +241,7 @@ async def test_invitation_emails_carry_the_link_but_the_outbox_does_not(
         assert cancelled is not None and cancelled.status == "cancelled"
 
 
-def test_handout_prints_names_in_any_script_and_csv_is_safe() -> None:
+async def test_handout_prints_names_in_any_script_and_csv_is_safe() -> None:
     entries = [
         handout.Entry(
             name,

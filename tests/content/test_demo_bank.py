@@ -7,6 +7,7 @@ feed it a broken copy to show that it can fail."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import importlib.machinery
 import importlib.util
@@ -19,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 
 from etest.attempt.scoring import check, normalize
 from etest.content.media import MediaStore, media_problem
@@ -467,20 +467,38 @@ def test_flows_match_the_reference_data() -> None:
     assert refined == {"A1+", "A2+", "B1+", "B2+"}
 
 
-async def test_the_importer_accepts_the_demo_folder(app: FastAPI, tmp_path: Path) -> None:
-    """The real import (schema, references, media rules, engines against the plans in the
-    database), rolled back so that other tests never see the demo items."""
+async def test_the_importer_accepts_the_demo_folder(tmp_path: Path) -> None:
+    """The real import (schema, references, media rules, engines against the plans, a placement
+    test's evidence at the default thresholds) into a database of its own, as the first README
+    command does: the session's database holds other tests' placement tests, whose cut scores
+    are the one ability scale a staged flow is simulated on (``bank.evidence.scale``)."""
+    from etest import migrate
     from etest.cli import cli_actor
+    from etest.config import Settings
     from etest.content.service import import_content
     from etest.content.sources import sources_from_path
+    from etest.db import create_engine, create_sessionmaker, transaction
+    from etest.plan.service import load_reference
+    from tests.support.databases import throwaway_database
 
     sources = sources_from_path(DEMO)
     assert [s.problems for s in sources if s.problems] == []
-    async with app.state.sessionmaker() as session:
+    with throwaway_database(tmp_path) as url:
+        await asyncio.to_thread(migrate.upgrade, url)
+        settings = Settings(env="test", database_url=url, var_dir=tmp_path, secret_key="x")
+        engine = create_engine(settings)
         try:
-            result = await import_content(session, cli_actor(), MediaStore(tmp_path), sources)
+            async with transaction(create_sessionmaker(engine)) as session:
+                await load_reference(session)
+                result = await import_content(
+                    session,
+                    cli_actor(),
+                    MediaStore(tmp_path / "media"),
+                    sources,
+                    settings=settings,
+                )
         finally:
-            await session.rollback()
+            await engine.dispose()
     assert [f.file for f in result.files] == FILES
     assert {f.status for f in result.files} <= {"imported", "unchanged"}
     imported = [f for f in result.files if f.status == "imported"]
