@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,3 +115,9 @@ async def _actor(
 
 
 ActorDep = Annotated[Actor, Depends(_actor)]
+
+
+def no_store(response: Response) -> None:
+    """A response that carries a secret (a token's code, an attempt's secret) is never kept by
+    a browser or a proxy cache."""
+    response.headers["Cache-Control"] = "no-store"

@@ -38,6 +38,10 @@ REFUSED = [
     ("http://198.18.0.1/hook", "private"),
     ("http://localhost/hook", "loopback"),
     ("http://LOCALHOST./hook", "loopback"),
+    # ranges Python's ipaddress calls global (issue 13): they passed the guard before
+    ("http://[fec0::1]/hook", "site-local"),
+    ("http://192.88.99.1/hook", "6to4 relay anycast"),
+    ("http://[3fff::1]/hook", "IPv6 documentation"),
 ]
 
 

@@ -24,7 +24,7 @@ from etest.attempt.secret import attempt_secret
 from etest.attempt.views import item_view, state_of
 from etest.config import Settings
 from etest.db import transaction
-from etest.deps import SessionDep, SettingsDep
+from etest.deps import SessionDep, SettingsDep, no_store
 from etest.models import Attempt
 
 router = APIRouter(prefix="/api/v1/attempts", tags=["attempts"])
@@ -50,6 +50,7 @@ async def start_attempt(
     )
     await session.flush()
     response.status_code = 200 if resumed else 201
+    no_store(response)
     return AttemptStarted(
         attempt_id=attempt.id,
         resumed=resumed,

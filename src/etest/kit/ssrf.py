@@ -30,6 +30,13 @@ METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
 )
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT, RFC 6598
+#: Ranges Python's ``ipaddress`` (3.11) calls global that no callback may reach: they route to
+#: no single public host (issue 13's findings).
+_NOT_PUBLIC: tuple[tuple[IPNetwork, str], ...] = (
+    (ipaddress.ip_network("fec0::/10"), "IPv6 site-local (deprecated, RFC 3879)"),
+    (ipaddress.ip_network("192.88.99.0/24"), "the 6to4 relay anycast (deprecated, RFC 7526)"),
+    (ipaddress.ip_network("3fff::/20"), "IPv6 documentation (RFC 9637)"),
+)
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 #: What ``inet_aton`` would read as an IPv4 address: ``2130706433``, ``0x7f000001``,
 #: ``0177.0.0.1``, ``127.1`` (checked first, because glibc's ``inet_aton`` ignores trailing text).
@@ -104,6 +111,9 @@ def refusal(address: IPAddress, allowed: Sequence[IPNetwork] = ()) -> str | None
             return why
     if isinstance(address, ipaddress.IPv4Address) and address in _SHARED:
         return "carrier-grade NAT (100.64.0.0/10)"
+    for net, why in _NOT_PUBLIC:
+        if address.version == net.version and address in net:
+            return why
     if not address.is_global:
         return "not globally routable"
     return None

@@ -4,9 +4,9 @@ import uuid
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
-from etest.deps import ActorDep, SessionDep, SettingsDep
+from etest.deps import ActorDep, SessionDep, SettingsDep, no_store
 from etest.kit.levels import canonical_level
 from etest.kit.pagination import PaginationDep, paginate
 from etest.kit.schemas import TEXT_QUERY, Page, Uic
@@ -47,7 +47,11 @@ def _issued(token: TestToken, uic: str, code: str, base_url: str) -> TokenIssued
 
 @router.post("", response_model=TokenIssued, status_code=status.HTTP_201_CREATED)
 async def issue_token(
-    actor: ActorDep, session: SessionDep, settings: SettingsDep, body: TokenIssue
+    actor: ActorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    body: TokenIssue,
+    response: Response,
 ) -> TokenIssued:
     """Issue a PT token, or a CT token for a level of the candidate's plan. The code is returned
     once. A second live token of the same type (and level) is 409 ``token-exists``. Refused
@@ -57,6 +61,7 @@ async def issue_token(
     up in the caller's subtree (or ``uic``'s); an email of several trees is 409
     ``email-ambiguous``."""
     token, uic, code = await service.issue(session, actor, settings, body)
+    no_store(response)
     return _issued(token, uic, code, settings.base_url)
 
 
@@ -124,8 +129,10 @@ async def reset_token(
     settings: SettingsDep,
     token_id: uuid.UUID,
     body: TokenReset,
+    response: Response,
 ) -> TokenIssued:
     """Admin reset: void the token and issue a new one (audited with who, when and why)."""
     token, uic = await repository.get(session, actor, token_id)
     new, uic, code = await service.reset(session, actor, settings, token, uic, body.reason)
+    no_store(response)
     return _issued(new, uic, code, settings.base_url)
