@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from etest.attempt.device import client_ip
 from etest.config import OidcProvider, Settings
+from etest.console import fields
 from etest.console.i18n import N_
 from etest.console.pages import ConsoleRoute, error_page, redirect, render
 from etest.console.session import PATH, MaybeStaffDep, StaffDep, clear_cookie, write_cookie
@@ -81,14 +82,7 @@ def too_many(request: Request, wait: int) -> Response:
 
 def safe_next(target: str | None) -> str:
     """Where to go after signing in: a console path only (never another site)."""
-    if (
-        target
-        and target.startswith("/console")
-        and not target.startswith("//")
-        and "\\" not in target
-    ):
-        return target
-    return "/console"
+    return fields.console_path(target)
 
 
 def _providers(settings: Settings) -> list[OidcProvider]:

@@ -46,3 +46,15 @@ def path_id(value: str) -> uuid.UUID:
 def flag(value: str | None, default: bool) -> bool:
     """A check box or a yes/no parameter; absent: ``default``."""
     return default if value is None else value in ("1", "on", "true", "yes")
+
+
+def console_path(target: str | None, fallback: str = "/console") -> str:
+    """Where to send the browser next (after signing in, after a form): an address of the
+    console on this site only, never another site (``//host``, a backslash that browsers read
+    as a slash); anything else is ``fallback``."""
+    on_console = target is not None and (
+        target == "/console" or target.startswith(("/console/", "/console?"))
+    )
+    if on_console and target is not None and "\\" not in target:
+        return target
+    return fallback

@@ -70,12 +70,6 @@ def _uuids(values: list[str]) -> list[uuid.UUID]:
     return [v for v in found if v is not None]
 
 
-def _safe_back(target: str | None, fallback: str) -> str:
-    if target and target.startswith("/console/") and not target.startswith("//"):
-        return target
-    return fallback
-
-
 def what_test(_: Callable[..., str], type_: str, level: str | None) -> str:
     """The test a token opens, in the staff member's words."""
     if type_ == "PT":
@@ -486,7 +480,7 @@ async def revoke_token(
         return await _token_page(
             request, staff, session, found, errors={"revoke": exc.detail}, status=exc.status
         )
-    back = _safe_back(str(data.get("back") or ""), f"/console/tokens/{token.id}")
+    back = fields.console_path(str(data.get("back") or ""), f"/console/tokens/{token.id}")
     return redirect(back, N_("The token was revoked: its code no longer opens the test."))
 
 
