@@ -8,13 +8,10 @@ import gc
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import structlog
 from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from etest import __version__
@@ -32,10 +29,14 @@ from etest.console import root as console_root
 from etest.console import router as console_router
 from etest.content.endpoints import router as content_router
 from etest.db import create_engine, create_read_sessionmaker, create_sessionmaker
-from etest.errors import CATALOG, NotFound, install_handlers, problem
+from etest.errors import install_handlers
 from etest.kit.logging import configure_logging
-from etest.migrate import current_revision, head_revision
 from etest.openapi import install_links
+from etest.ops import edge as ops_edge
+from etest.ops import errorreport as ops_errorreport
+from etest.ops import metrics as ops_metrics
+from etest.ops import routes as ops_routes
+from etest.ops import security as ops_security
 from etest.organization.endpoints import router as organization_router
 from etest.outbox.worker import Dispatcher
 from etest.plan.endpoints import router as plan_router
@@ -58,6 +59,7 @@ def create_app(
     """The app; ``render_pdf`` replaces the certificate PDF port (tests)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    ops_errorreport.init(settings, component="api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -103,11 +105,18 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
         description="Adaptive placement and certification tests for language learning.",
+        docs_url=None,  # ops.routes serves /docs without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.render_pdf = render_pdf or render_off_loop
     install_handlers(app)
+    # middleware, innermost first (the last added runs first): the edge's size limits, the
+    # access log, metrics, proxy and security headers, then the request id around everything
+    ops_edge.install(app, settings)
     app.add_middleware(AccessLog)
+    ops_metrics.install(app, settings)
+    ops_security.install(app, settings)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
 
     # the candidate API first: routers are matched in order, and its two routes carry most of
@@ -134,7 +143,7 @@ def create_app(
     app.include_router(console_router)
     app.include_router(console_root)
     mount_static(app)
-    _operational_routes(app)
+    ops_routes.install(app, settings)
     install_links(app)
     return app
 
@@ -195,37 +204,3 @@ class AccessLog:
                 ms=round((time.perf_counter() - started) * 1000, 1),
                 actor=state.get("actor"),
             )
-
-
-def _operational_routes(app: FastAPI) -> None:
-    @app.get("/health", tags=["operations"])
-    async def health() -> dict[str, str]:
-        """Liveness: the process answers."""
-        return {"status": "ok", "version": __version__}
-
-    @app.get("/ready", tags=["operations"], responses={503: {"description": "Not ready"}})
-    async def ready(request: Request) -> Any:
-        """Readiness: the database answers and its schema is at the migrations' head."""
-        try:
-            async with request.app.state.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-                current = await conn.run_sync(current_revision)
-        except Exception as exc:  # any driver error means "not ready"
-            log.warning("not_ready", error=str(exc))
-            return problem(503, "not-ready", "Not ready", "The database is not reachable.")
-        head = head_revision()
-        if current != head:
-            return problem(
-                503,
-                "not-ready",
-                "Not ready",
-                f"The database is at revision {current}, the code expects {head}: "
-                "run 'etest db upgrade'.",
-            )
-        return JSONResponse({"status": "ready", "revision": current})
-
-    @app.get("/errors/{code}", tags=["operations"], include_in_schema=False)
-    async def error_type(code: str) -> dict[str, str]:
-        if code not in CATALOG:
-            raise NotFound(f"No error type {code!r}.")
-        return {"type": f"/errors/{code}", "description": CATALOG[code]}

@@ -113,7 +113,10 @@ def serve(
         port=port or settings.port,
         workers=workers,
         log_level="warning",
+        # proxy headers are read in the app (ops.security, from ETEST_TRUSTED_PROXIES), so
+        # that every way of running it (uvicorn, gunicorn, tests) behaves the same
         proxy_headers=False,
+        h11_max_incomplete_event_size=settings.max_request_head_bytes,
     )
 
 
@@ -392,11 +395,13 @@ def worker(
     """Deliver outbox rows (emails, callbacks, certificates) until SIGTERM or Ctrl-C, which let
     the jobs in hand finish. Run several on PostgreSQL; see docs/outbox.md."""
     from etest.kit.logging import configure_logging
+    from etest.ops import errorreport
     from etest.outbox.worker import work
     from etest.tasks import job_context
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    errorreport.init(settings, component="worker")
     count = asyncio.run(work(settings, job_context, once=once, concurrency=concurrency))
     if once:
         err.print(f"processed {count} outbox row(s)")

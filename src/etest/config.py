@@ -11,7 +11,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = Literal["superadmin", "admin", "support", "viewer", "content_manager"]
@@ -172,6 +180,39 @@ class Settings(BaseSettings):
     #: process); unset: in the memory of each process.
     redis_url: str | None = None
 
+    # -- production operations (docs/operations.md)
+    #: Bytes an ``Authorization`` header may hold; a longer one is refused (401) before any
+    #: decoding, so a megabyte "token" costs nothing.
+    max_auth_header_bytes: int = Field(default=8192, ge=256)
+    #: Bytes a JSON request body may hold (the candidate and admin API); uploads and imports
+    #: have ``max_upload_bytes`` and ``max_content_bytes``. Enforced while the body streams in.
+    max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: Bytes of request line plus headers uvicorn buffers before it refuses the request.
+    max_request_head_bytes: int = Field(default=32 * 1024, ge=4096)
+    #: Addresses or networks (CIDR) of reverse proxies whose ``X-Forwarded-For`` and
+    #: ``X-Forwarded-Proto`` are believed (uvicorn's ``forwarded_allow_ips``); as an environment
+    #: variable, a JSON list. Empty: the peer address is the client and the scheme is the
+    #: socket's.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    #: ``Strict-Transport-Security`` max-age in seconds, sent when ``ETEST_BASE_URL`` is https
+    #: (0: never sent).
+    hsts_max_age: int = Field(default=365 * 24 * 3600, ge=0)
+    #: Seconds a client is told to wait (``Retry-After``) when the database is unreachable.
+    unavailable_retry_after: int = Field(default=5, ge=1)
+    #: Rate limits: ``false`` turns every one off (benchmarks on one address do not need it:
+    #: only failures and per-token starts are counted). ``rate_limits`` overrides a rule's
+    #: limit by its name, e.g. ``{"credential-failures-address": "100/minute"}``.
+    rate_limit_enabled: bool = True
+    rate_limits: dict[str, str] = Field(default_factory=dict)
+    #: Prometheus metrics at ``/metrics``; ``metrics_token`` (optional) is then required as
+    #: ``Authorization: Bearer <token>``. Several processes: set ``PROMETHEUS_MULTIPROC_DIR``.
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
+    #: Error reporting with sentry-sdk when a DSN is set; no personal data is sent.
+    sentry_dsn: SecretStr | None = None
+    sentry_environment: str | None = None
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0, le=1)
+
     @model_validator(mode="after")
     def _derive_base_url(self) -> Settings:
         if self.base_url:
@@ -199,15 +240,15 @@ class Settings(BaseSettings):
             raise ValueError("ETEST_SSO_MAX_TOKEN_LIFETIME must be a positive number of seconds")
         return value
 
-    @field_validator("callback_allow_networks")
+    @field_validator("callback_allow_networks", "trusted_proxies")
     @classmethod
-    def _networks(cls, value: list[str]) -> list[str]:
+    def _networks(cls, value: list[str], info: ValidationInfo) -> list[str]:
         for entry in value:
             try:
                 ipaddress.ip_network(entry, strict=False)
             except ValueError as exc:
                 raise ValueError(
-                    f"ETEST_CALLBACK_ALLOW_NETWORKS: {entry!r} is not an address "
+                    f"ETEST_{(info.field_name or '').upper()}: {entry!r} is not an address "
                     "or a network in CIDR notation"
                 ) from exc
         return value
@@ -215,6 +256,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def https(self) -> bool:
+        """The public URL is https: cookies are ``Secure`` and HSTS is sent."""
+        return self.base_url.startswith("https://")
 
     @property
     def media_path(self) -> Path:

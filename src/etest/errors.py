@@ -9,6 +9,9 @@ Hierarchy::
     ├── NotFound (404)              not-found (also for everything outside the actor's subtree)
     ├── Conflict (409)              email-registered, token-exists, ...
     ├── PayloadTooLarge (413)
+    ├── HeaderTooLarge (431)
+    ├── TooManyRequests (429)       too-many-requests, with Retry-After
+    ├── ServiceUnavailable (503)    service-unavailable, with Retry-After
     └── Unprocessable (422)         a rule of the domain refuses a well-formed request
         ├── InvalidValue            validation-error (a value the schema lets through)
         ├── ReversedDateRange       reversed-date-range (results, reports, deliveries)
@@ -110,9 +113,15 @@ CATALOG: dict[str, str] = {
     "calibration-not-ready": "The calibration is still running, failed, or was published already.",
     "not-enough-responses": "No item of the request has enough scored responses to calibrate.",
     "staff-email-taken": "A staff account with this email exists already.",
-    "csrf-refused": "A console form came without its session's CSRF token (another site, or a "
-    "form older than the session); reload the page and send it again.",
+    "csrf-refused": "A form came without its session's CSRF token (another site, or a form "
+    "older than the session); reload the page and send it again.",
     "weak-password": "The password is too short or too long (10 to 200 characters).",
+    "header-too-large": "A request header (such as Authorization) is longer than the service "
+    "accepts; it was refused before being read.",
+    "too-many-requests": "Too many failed or repeated tries from this address or with this "
+    "credential; wait the Retry-After seconds, then try again.",
+    "service-unavailable": "The database cannot be reached or is saturated right now; nothing "
+    "was changed: retry after the Retry-After seconds.",
     "internal-error": "An unexpected error; it has been logged with the request id.",
 }
 
@@ -129,6 +138,10 @@ class EtestError(Exception):
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.extra = extra
+
+    def headers(self) -> dict[str, str] | None:
+        """Response headers the error needs (``Retry-After`` ...); none by default."""
+        return None
 
 
 class BadRequest(EtestError):
@@ -155,6 +168,29 @@ class PayloadTooLarge(EtestError):
     status, code, title = 413, "payload-too-large", "Payload too large"
 
 
+class HeaderTooLarge(EtestError):
+    status, code, title = 431, "header-too-large", "Request header too large"
+
+
+class _RetryLater(EtestError):
+    """An error that tells the client when to come back (``Retry-After``, whole seconds)."""
+
+    def __init__(self, detail: str | None = None, *, retry_after: int, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = max(1, int(retry_after))
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class TooManyRequests(_RetryLater):
+    status, code, title = 429, "too-many-requests", "Too many requests"
+
+
+class ServiceUnavailable(_RetryLater):
+    status, code, title = 503, "service-unavailable", "Service unavailable"
+
+
 class Unprocessable(EtestError):
     status, code, title = 422, "unprocessable", "Unprocessable request"
 
@@ -179,7 +215,15 @@ class UnknownLevel(Unprocessable):
     code, title = "unknown-level", "Unknown level"
 
 
-def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"/errors/{code}",
         "title": title,
@@ -187,7 +231,8 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
         "detail": detail,
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -204,7 +249,9 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(EtestError)
     async def _etest(_: Request, exc: EtestError) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+        return problem(
+            exc.status, exc.code, exc.title, exc.detail, headers=exc.headers(), **exc.extra
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,0 +1,10 @@
+// Starts Swagger UI on /openapi.json (a file of its own: the page's CSP allows no inline script).
+window.addEventListener("load", function () {
+  window.ui = SwaggerUIBundle({
+    url: "/openapi.json",
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    layout: "BaseLayout",
+    presets: [SwaggerUIBundle.presets.apis],
+  });
+});
