@@ -1,5 +1,5 @@
 """The operational routes: ``/health`` (liveness), ``/ready`` (readiness), ``/errors/<code>``
-and the API documentation at ``/docs``, served from the ``swagger-ui-bundle`` package (no CDN:
+and the API documentation at ``/docs``, served from the ``fastapi-offline`` package (no CDN:
 it works offline) under a Content-Security-Policy of its own."""
 
 from __future__ import annotations
@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
-from swagger_ui_bundle import swagger_ui_path
 
 from etest import __version__
 from etest.config import Settings
@@ -21,6 +21,9 @@ from etest.migrate import current_revision, head_revision
 
 log = structlog.get_logger(__name__)
 _STATIC = Path(__file__).parent / "static"
+#: Swagger UI 5 (it reads OpenAPI 3.1) as shipped in the ``fastapi-offline`` package: its files
+#: only (the package's own app wiring is not used).
+_SWAGGER = Path(fastapi_offline.__file__).parent / "static"
 
 #: Swagger UI's stylesheet sets some styles inline (hence ``'unsafe-inline'`` for styles only);
 #: scripts come from this service alone.
@@ -37,7 +40,7 @@ _DOCS_PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>eTest API</title>
 <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
-<link rel="icon" type="image/png" href="/docs/assets/favicon-32x32.png">
+<link rel="icon" type="image/png" href="/docs/assets/favicon.png">
 </head>
 <body>
 <main id="swagger-ui"><h1>eTest API</h1><p>Loading the API description from
@@ -61,22 +64,35 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     @app.get("/ready", tags=["operations"], responses={503: {"description": "Not ready"}})
     async def ready(request: Request) -> Any:
-        """Readiness: the database answers and its schema is at the migrations' head."""
+        """Readiness: the database answers and its schema is at the migrations' head. When not,
+        the 503 says why (unreachable with the driver's reason, pool exhausted, schema behind),
+        so that an operator reading the probe's output knows where to look. The probe never
+        waits on an exhausted pool: it says so at once."""
+        from etest.db import database_unavailable, pool_exhausted
+
+        def not_ready(detail: str, reason: str) -> JSONResponse:
+            log.warning("not_ready", reason=reason)
+            return problem(503, "not-ready", "Not ready", detail, reason=reason)
+
+        engine = request.app.state.engine
+        exhausted = pool_exhausted(engine)
+        if exhausted is not None:
+            return not_ready(f"The database cannot serve more requests: {exhausted}.", exhausted)
         try:
-            async with request.app.state.engine.connect() as conn:
+            async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
                 current = await conn.run_sync(current_revision)
         except Exception as exc:  # any driver error means "not ready"
-            log.warning("not_ready", error=str(exc))
-            return problem(503, "not-ready", "Not ready", "The database is not reachable.")
+            reason = (
+                database_unavailable(exc) or f"the database check failed ({type(exc).__name__})"
+            )
+            return not_ready(f"The database is not reachable: {reason}.", reason)
         head = head_revision()
         if current != head:
-            return problem(
-                503,
-                "not-ready",
-                "Not ready",
+            return not_ready(
                 f"The database is at revision {current}, the code expects {head}: "
                 "run 'etest db upgrade'.",
+                "schema behind" if current is not None else "schema missing",
             )
         return JSONResponse({"status": "ready", "revision": current})
 
@@ -96,4 +112,4 @@ def install(app: FastAPI, settings: Settings) -> None:
     async def docs_start() -> FileResponse:
         return FileResponse(_STATIC / "docs.js", media_type="text/javascript", headers=headers)
 
-    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    app.mount("/docs/assets", StaticFiles(directory=_SWAGGER), name="docs-assets")

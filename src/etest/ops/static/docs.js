@@ -4,6 +4,7 @@ window.addEventListener("load", function () {
     url: "/openapi.json",
     dom_id: "#swagger-ui",
     deepLinking: true,
+    validatorUrl: null, // no badge fetched from swagger.io
     layout: "BaseLayout",
     presets: [SwaggerUIBundle.presets.apis],
   });
