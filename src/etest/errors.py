@@ -245,13 +245,45 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def install_handlers(app: FastAPI) -> None:
-    """Translate every exception into problem+json; nothing else formats errors."""
+    """Translate every exception into problem+json; nothing else formats errors.
+
+    A lost or saturated database (``etest.db.database_unavailable``) is a 503 with
+    ``Retry-After``, logged once as a warning. It is answered by a handler of its own classes
+    (Starlette's ``ExceptionMiddleware``), not by the catch-all: the catch-all runs in
+    ``ServerErrorMiddleware``, which re-raises after answering, and uvicorn then closes the
+    client's keep-alive connection; during an outage that dropped every client's connection.
+    Any other driver error is re-raised from here to the catch-all, as before (500, logged with
+    its stack, reported)."""
+    import psycopg
+    from sqlalchemy.exc import DBAPIError, DisconnectionError
+    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+    from etest.db import database_unavailable
 
     @app.exception_handler(EtestError)
     async def _etest(_: Request, exc: EtestError) -> JSONResponse:
         return problem(
             exc.status, exc.code, exc.title, exc.detail, headers=exc.headers(), **exc.extra
         )
+
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        reason = database_unavailable(exc)
+        if reason is None:
+            raise exc  # a fault, not an outage: the catch-all answers 500 and reports it
+        retry_after = request.app.state.settings.unavailable_retry_after
+        log.warning(
+            "database_unavailable", method=request.method, path=request.url.path, reason=reason
+        )
+        return await _etest(
+            request,
+            ServiceUnavailable(
+                f"The database is unavailable right now; retry in {retry_after} seconds.",
+                retry_after=retry_after,
+            ),
+        )
+
+    for cls in (DBAPIError, PoolTimeoutError, DisconnectionError, psycopg.OperationalError):
+        app.add_exception_handler(cls, _database)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
