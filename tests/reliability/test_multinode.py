@@ -328,8 +328,8 @@ async def test_two_nodes_one_killed_lose_no_answer_and_deliver_each_callback_onc
             f"\nsurviving node's log:\n{nodes[1].log_tail()}"
         )
         assert nodes[0].proc is not None and nodes[0].proc.poll() is not None, "node 0 is dead"
-        served_before = dict(balancer.stats.connections)
-        assert all(served_before.get(n.port, 0) > 0 for n in nodes), "both nodes served"
+        served = dict(balancer.stats.connections)
+        assert all(served.get(n.port, 0) > 0 for n in nodes), "both nodes served"
 
         # every acknowledged answer is in the database, with the value sent
         async with transaction(app.state.sessionmaker) as session:
@@ -388,7 +388,7 @@ async def test_two_nodes_one_killed_lose_no_answer_and_deliver_each_callback_onc
 
     print(
         f"\nmulti-node: {CANDIDATES} candidates on 2 nodes behind a round-robin balancer "
-        f"(connections per node before the end {sorted(served_before.values())}), 2 workers; "
+        f"(connections per node {sorted(served.values())}), 2 workers; "
         f"node 0 SIGKILLed after {run.acks_at_kill} acks; {len(acked)} answers acknowledged, "
         f"0 lost; {run.transport_errors} requests died with the node, {run.resumes} resumes, "
         f"{run.retries} unacknowledged answers retried ({run.replays} had been committed); "
