@@ -103,6 +103,8 @@ def serve(
         os.environ["ETEST_HOST"] = host
     if port is not None:
         os.environ["ETEST_PORT"] = str(port)
+    from etest.ops.edge import HeadLimitedHttpTools
+
     get_settings.cache_clear()
     settings = get_settings()
     err.print(f"Serving on {settings.base_url} (Ctrl-C stops)")
@@ -116,6 +118,13 @@ def serve(
         # proxy headers are read in the app (ops.security, from ETEST_TRUSTED_PROXIES), so
         # that every way of running it (uvicorn, gunicorn, tests) behaves the same
         proxy_headers=False,
+        # httptools stays (h11 parses in Python: fewer requests per second), but httptools has
+        # no bound on a request's head and concatenates a long header read by read (a 21 MB
+        # header cost seconds of CPU before any of our code ran), and uvicorn's
+        # h11_max_incomplete_event_size only applies to h11. HeadLimitedHttpTools reads that
+        # same option and refuses a longer head with 431: one setting bounds either parser.
+        # Measured in bench/hostile_input.py (bench/README.md, "Hostile input").
+        http=HeadLimitedHttpTools,
         h11_max_incomplete_event_size=settings.max_request_head_bytes,
     )
 

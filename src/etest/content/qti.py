@@ -20,13 +20,8 @@ Errors::
 
 from __future__ import annotations
 
-import io
 import posixpath
 import re
-import stat
-import struct
-import zipfile
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -38,41 +33,36 @@ from etest.content.errors import QtiPackageError, QtiUnknownLevel
 from etest.content.qti_item import Files, Skip, convert_item, item_identifier, resolve_path
 from etest.content.qti_xml import Element, XmlMalformed, XmlRejected, is_element, read_document
 from etest.content.schemas import ItemIn, Skill
+from etest.kit.archive import ArchiveLimits, ArchiveRefused, SafeZip, safe_entry_name
 from etest.kit.levels import LEVELS, canonical_level
 
 __all__ = ["QtiImport", "QtiItemReport", "QtiLimits", "QtiPackageError", "read_qti"]
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _MANIFEST = "imsmanifest.xml"
-# Below this size a high compression ratio is ordinary (indented XML, blank images), not a bomb.
-_RATIO_MIN_BYTES = 64 * 1024
 _CODE_MAX = 120
-# What zipfile raises on damaged or exotic archives (unknown versions and compression methods,
-# truncated headers, bad CRCs): all of them mean "this package cannot be read".
-_ZIP_ERRORS = (
-    zipfile.BadZipFile,
-    zipfile.LargeZipFile,
-    NotImplementedError,
-    RuntimeError,
-    ValueError,
-    OSError,
-    EOFError,
-    struct.error,
-    zlib.error,
-    KeyError,
-)
 
 
 @dataclass(frozen=True)
 class QtiLimits:
-    """Bounds on what one import may read; every one is checked before the bytes are read."""
+    """Bounds on what one import may read; every one is checked before the bytes are read.
+    The zip's own bounds are :class:`etest.kit.archive.ArchiveLimits` (the flow zip path
+    shares them)."""
 
     max_package_bytes: int = 100 * 1024**2
-    max_entry_bytes: int = 50 * 1024**2
-    max_total_uncompressed: int = 300 * 1024**2
-    max_entries: int = 5000
-    max_ratio: float = 200.0  # compression-ratio bomb guard
+    max_entry_bytes: int = ArchiveLimits.max_entry_bytes
+    max_total_uncompressed: int = ArchiveLimits.max_total_uncompressed
+    max_entries: int = ArchiveLimits.max_entries
+    max_ratio: float = ArchiveLimits.max_ratio  # compression-ratio bomb guard
     max_xml_bytes: int = 5 * 1024**2
+
+    def archive(self) -> ArchiveLimits:
+        return ArchiveLimits(
+            max_entry_bytes=self.max_entry_bytes,
+            max_total_uncompressed=self.max_total_uncompressed,
+            max_entries=self.max_entries,
+            max_ratio=self.max_ratio,
+        )
 
 
 @dataclass(frozen=True)
@@ -151,13 +141,10 @@ def _looks_like_xml(data: bytes) -> bool:
 
 def _safe_entry_name(raw: str) -> str:
     """A zip entry name → its normalised path, or QtiPackageError("unsafe path")."""
-    name = _posix(raw)
-    if "\x00" in name or name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-        raise QtiPackageError(f"unsafe path in the zip: {raw[:200]!r} is absolute")
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise QtiPackageError(f"unsafe path in the zip: {raw[:200]!r} leaves the package")
-    return "/".join(parts)
+    try:
+        return safe_entry_name(raw)
+    except ArchiveRefused as exc:
+        raise QtiPackageError(str(exc)) from exc
 
 
 class _Package(Files, Protocol):
@@ -189,67 +176,24 @@ class _FileSet:
 
 
 class _ZipFiles(_FileSet):
-    """A zip checked entry by entry before anything is decompressed."""
+    """A zip checked entry by entry before anything is decompressed (etest.kit.archive)."""
 
     def __init__(self, data: bytes, limits: QtiLimits) -> None:
         self.limits = limits
         try:
-            self.zip = zipfile.ZipFile(io.BytesIO(data))
-            infos = self.zip.infolist()
-        except _ZIP_ERRORS as exc:
-            raise QtiPackageError(f"not a readable zip file: {exc}") from exc
-        if len(infos) > limits.max_entries:
-            raise QtiPackageError(
-                f"the zip has {len(infos)} entries; at most {limits.max_entries} are allowed"
-            )
-        self.infos: dict[str, zipfile.ZipInfo] = {}
-        total = 0
-        for info in infos:
-            path = _safe_entry_name(info.filename)
-            mode = info.external_attr >> 16
-            if stat.S_ISLNK(mode):
-                raise QtiPackageError(
-                    f"unsafe path in the zip: {info.filename[:200]!r} is a symbolic link"
-                )
-            if info.is_dir() or not path:
-                continue
-            if info.flag_bits & 0x1:
-                raise QtiPackageError(f"the zip entry {path!r} is encrypted")
-            if info.file_size > limits.max_entry_bytes:
-                raise QtiPackageError(
-                    f"the zip entry {path!r} is larger than {limits.max_entry_bytes} bytes"
-                )
-            total += info.file_size
-            if total > limits.max_total_uncompressed:
-                raise QtiPackageError(
-                    f"the zip uncompresses to more than {limits.max_total_uncompressed} bytes"
-                )
-            if info.file_size > _RATIO_MIN_BYTES and (
-                info.file_size / max(info.compress_size, 1) > limits.max_ratio
-            ):
-                raise QtiPackageError(
-                    f"the zip entry {path!r} has a compression ratio above "
-                    f"{limits.max_ratio:g} (a zip bomb?)"
-                )
-            if path in self.infos:
-                raise QtiPackageError(f"the zip holds {path!r} twice")
-            self.infos[path] = info
-        super().__init__(list(self.infos))
+            self.zip = SafeZip(data, limits.archive())
+        except ArchiveRefused as exc:
+            raise QtiPackageError(str(exc)) from exc
+        super().__init__(list(self.zip.infos))
 
     def size(self, key: str) -> int:
-        return self.infos[key].file_size
+        return self.zip.size(key)
 
     def read(self, key: str) -> bytes:
-        info = self.infos[key]
         try:
-            with self.zip.open(info) as stream:
-                # zipfile stops at the declared size; the cap makes that our rule, not theirs.
-                data = stream.read(info.file_size + 1)
-        except _ZIP_ERRORS as exc:
-            raise QtiPackageError(f"the zip entry {key!r} cannot be read: {exc}") from exc
-        if len(data) != info.file_size:
-            raise QtiPackageError(f"the zip entry {key!r} is not the size its header declares")
-        return data
+            return self.zip.read(key)
+        except ArchiveRefused as exc:
+            raise QtiPackageError(str(exc)) from exc
 
 
 class _LooseFiles(_FileSet):

@@ -9,10 +9,15 @@ they pinned. QTI content has no version: a changed package becomes the next vers
 A new placement-test version is published only through the publish checks registered with
 :func:`on_publish` (``etest.tasks`` registers the evidence check of ``etest.bank.evidence``,
 which ``content`` cannot import): they run in the import's transaction once the version row is
-built, before anything is committed, and refuse it by raising."""
+built, before anything is committed, and refuse it by raising.
+
+The CPU-heavy parts (unzip, parse, validate, read and hash media, sanitise and hash items) run
+in worker threads (``anyio.to_thread``); the database work stays on the event loop, so a large
+import does not stall the other requests of its process."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -20,6 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from anyio import to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.audit.service import record
@@ -219,30 +225,40 @@ async def _validate(
         plan = _Plan(source, flow, version)
         batch.can_do |= {cd.code for cd in flow.can_do}
         batch.lessons |= {lesson.code for lesson in flow.review_lessons}
-        kept: list[ItemIn] = []
-        for n, item in enumerate(flow.items):
-            found = _check_item(item, f"$.items[{n}]", name, source, batch, plan)
-            if found and source.auto_version:
-                # QTI is tolerant per item: a bad item is reported and left out
-                result.qti.append(
-                    {
-                        "file": name,
-                        "identifier": item.source,
-                        "code": item.code,
-                        "status": "skipped",
-                        "reason": "; ".join(f"{p.path}: {p.message}" for p in found),
-                    }
-                )
-                continue
-            problems.extend(found)
-            kept.append(item)
-            batch.items[item.code] = item
-        flow.items = kept
+        # reading, checking and hashing every item's media: off the event loop
+        await to_thread.run_sync(_check_items, source, plan, batch, problems, result)
         if flow.kind != "bank":
             _validate_engine(flow, name, batch, plan_levels, problems)
         if len(problems) == before:
             plans.append(plan)
     return plans
+
+
+def _check_items(
+    source: Source, plan: _Plan, batch: _Batch, problems: list[Problem], result: ImportResult
+) -> None:
+    """Check every item of a source (run in a worker thread: it reads and hashes media); keep
+    the good ones in the flow and the batch, report the bad ones."""
+    flow, name = plan.flow, source.name
+    kept: list[ItemIn] = []
+    for n, item in enumerate(flow.items):
+        found = _check_item(item, f"$.items[{n}]", name, source, batch, plan)
+        if found and source.auto_version:
+            # QTI is tolerant per item: a bad item is reported and left out
+            result.qti.append(
+                {
+                    "file": name,
+                    "identifier": item.source,
+                    "code": item.code,
+                    "status": "skipped",
+                    "reason": "; ".join(f"{p.path}: {p.message}" for p in found),
+                }
+            )
+            continue
+        problems.extend(found)
+        kept.append(item)
+        batch.items[item.code] = item
+    flow.items = kept
 
 
 def _check_item(
@@ -428,6 +444,17 @@ def item_row_values(item: ItemIn, media: dict[str, _Media]) -> dict[str, Any]:
     }
 
 
+def _item_rows(
+    items: list[ItemIn], media: dict[str, _Media]
+) -> list[tuple[ItemIn, dict[str, Any], str]]:
+    """Each item with its stored form and that form's hash (sanitising HTML is the cost)."""
+    rows = []
+    for item in items:
+        values = item_row_values(item, media)
+        rows.append((item, values, _hash(values)))
+    return rows
+
+
 def _hash(values: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -456,8 +483,11 @@ async def _write(
     report = FileReport(
         source.name, flow.kind, flow.code, plan.version, "imported", media=len(plan.media)
     )
+    # files written and item rows sanitised and hashed in a worker thread; the rows are added
+    # here, on the loop, where the session lives
+    await to_thread.run_sync(lambda: [store.put(m.data) for m in plan.media.values()])
+    rows = await to_thread.run_sync(_item_rows, flow.items, plan.media)
     for m in plan.media.values():
-        store.put(m.data)
         if await session.get(MediaObject, m.digest) is None:
             session.add(MediaObject(sha256=m.digest, content_type=m.content_type, size=len(m.data)))
     for model, entries in ((CanDoStatement, flow.can_do), (ReviewLesson, flow.review_lessons)):
@@ -465,9 +495,7 @@ async def _write(
             await _upsert_by_code(session, model, entry.model_dump())
     report.can_do, report.review_lessons = len(flow.can_do), len(flow.review_lessons)
     await session.flush()
-    for item in flow.items:
-        values = item_row_values(item, plan.media)
-        digest = _hash(values)
+    for item, values, digest in rows:
         latest = items_by_code.get(item.code)
         if latest is not None and latest.content_hash == digest:
             report.items_reused += 1
@@ -644,8 +672,16 @@ async def import_file(
     as the API and the console's background import both do: read into sources, imported by
     :func:`import_content` (all or nothing), and audited as ``content.import``."""
     actor.require("manage_content")
-    sources = sources_from_bytes(
-        name, data, skill=skill, level=canonical_level(level) if level else None
+    # unzipping, parsing and validating run in a worker thread: the event loop keeps serving
+    # other requests while a large import is read (bench/hostile_input.py)
+    sources = await to_thread.run_sync(
+        functools.partial(
+            sources_from_bytes,
+            name,
+            data,
+            skill=skill,
+            level=canonical_level(level) if level else None,
+        )
     )
     result = await import_content(
         session, actor, store, sources, settings=settings, override_reason=override_reason

@@ -16,8 +16,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from etest.content.schemas import FORMAT, FlowFile, Skill
+from etest.kit.archive import ArchiveLimits, ArchiveRefused, SafeZip, safe_entry_name
 
 MediaReader = Callable[[str], bytes | None]
+
+#: The limits of every zip read here, flows or QTI (the QTI reader applies its own
+#: :class:`~etest.content.qti.QtiLimits`, whose zip bounds default to these).
+ZIP_LIMITS = ArchiveLimits()
 
 
 @dataclass(frozen=True)
@@ -78,15 +83,18 @@ def _folder_reader(root: Path) -> MediaReader:
     return read
 
 
-def _zip_reader(zf: zipfile.ZipFile, base: str, limit: int) -> MediaReader:
-    names = {info.filename: info for info in zf.infolist()}
-
+def _zip_reader(zipped: SafeZip, base: str, limit: int) -> MediaReader:
     def read(src: str) -> bytes | None:
-        key = str(PurePosixPath(base) / src) if base else src
-        info = names.get(key)
-        if info is None or info.file_size > limit:
+        try:
+            key = safe_entry_name(f"{base}/{src}" if base else src)
+        except ArchiveRefused:
+            return None  # a path leaving the zip names nothing in it
+        if key not in zipped.infos or zipped.size(key) > limit:
             return None
-        return zf.read(info)
+        try:
+            return zipped.read(key)
+        except ArchiveRefused:
+            return None  # damaged, or not the size its header declares: as good as absent
 
     return read
 
@@ -265,14 +273,16 @@ def sources_from_bytes(
         reader = _folder_reader(folder) if folder is not None else (lambda _: None)
         return [parse_flow(name, data, reader)]
     if data[:2] == b"PK":
+        # One set of limits for every zip (etest.kit.archive, the QTI reader's too): a zip
+        # that is too large, too many files or a bomb is refused before anything expands.
         try:
-            zf = zipfile.ZipFile(io.BytesIO(data))
-            names = zf.namelist()
-        except zipfile.BadZipFile:
-            return [Source(name, None, lambda _: None, [Problem(name, "$", "not a zip file")])]
+            zipped = SafeZip(data, ZIP_LIMITS)
+        except ArchiveRefused as exc:
+            return [Source(name, None, lambda _: None, [Problem(name, "$", str(exc))])]
+        names = list(zipped.infos)
         if "imsmanifest.xml" in names or not any(n.endswith(".json") for n in names):
             return [_qti_source(name, data, skill, level)]
-        return _flows_in_zip(name, zf, media_limit)
+        return _flows_in_zip(name, zipped, media_limit)
     if lowered.endswith(".xml") or data.lstrip()[:1] == b"<":
         if not _is_qti_xml(data):
             return [
@@ -299,38 +309,31 @@ def sources_from_bytes(
     ]
 
 
-def _flows_in_zip(name: str, zf: zipfile.ZipFile, media_limit: int) -> list[Source]:
+def _flows_in_zip(name: str, zipped: SafeZip, media_limit: int) -> list[Source]:
+    """The flows of a zip (every ``*.json`` but ``index.json``), each reading its media from
+    beside it. The zip was checked as a whole already (paths, sizes, ratio: :class:`SafeZip`);
+    a single file may still be over ``media_limit``."""
     out = []
-    for info in zf.infolist():
-        parts = PurePosixPath(info.filename).parts
-        if info.filename.startswith("/") or ".." in parts:
-            return [
-                Source(
-                    name, None, lambda _: None, [Problem(name, info.filename, "unsafe path in zip")]
-                )
-            ]
-    jsons = [
-        i
-        for i in zf.infolist()
-        if i.filename.endswith(".json") and not i.filename.endswith("index.json")
-    ]
-    for info in jsons:
-        if info.file_size > media_limit:
+    jsons = [p for p in zipped.infos if p.endswith(".json") and not p.endswith("index.json")]
+    for path in jsons:
+        if zipped.size(path) > media_limit:
             out.append(
                 Source(
-                    f"{name}/{info.filename}",
+                    f"{name}/{path}",
                     None,
                     lambda _: None,
-                    [Problem(f"{name}/{info.filename}", "$", "file too large")],
+                    [Problem(f"{name}/{path}", "$", "file too large")],
                 )
             )
             continue
-        base = str(PurePosixPath(info.filename).parent)
+        base = str(PurePosixPath(path).parent)
+        try:
+            raw = zipped.read(path)
+        except ArchiveRefused as exc:
+            return [Source(name, None, lambda _: None, [Problem(name, path, str(exc))])]
         out.append(
             parse_flow(
-                f"{name}/{info.filename}",
-                zf.read(info),
-                _zip_reader(zf, "" if base == "." else base, media_limit),
+                f"{name}/{path}", raw, _zip_reader(zipped, "" if base == "." else base, media_limit)
             )
         )
     out.sort(key=lambda s: (0 if s.flow is not None and s.flow.kind == "bank" else 1, s.name))
