@@ -19,6 +19,7 @@ from etest.db import transaction
 from etest.errors import Unauthorized
 from etest.kit.secrets import digest
 from etest.models.base import utcnow
+from etest.ops import ratelimits
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -43,6 +44,10 @@ async def _settings(request: Request) -> Settings:
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(_read_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+
+#: the rule of :mod:`etest.ops.ratelimits` failed API keys, SSO tokens and attempt secrets count
+#: against, per client address
+CREDENTIAL_FAILURES = "credential-failures-address"
 
 _bearer = HTTPBearer(auto_error=False, description="An API key (etk_…) or an SSO JWT")
 
@@ -103,13 +108,25 @@ async def _actor(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
+    """The caller of the admin API. Failed credentials (a wrong or revoked API key, an SSO token
+    that does not verify or grants nothing) are counted per client address; once the address
+    has too many, it is refused (429) before the key's digest is looked up or the token's
+    signature verified, so a flood costs one counter read a request. A caller who gets it right
+    pays that one read too (microseconds in memory; one round trip with Redis): the check has
+    to come first to spare the database and the JWT verification. No credential at all is not
+    a guess and is not counted."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send 'Authorization: Bearer <API key or SSO token>'.")
+    await ratelimits.guard(request, CREDENTIAL_FAILURES)
     token = credentials.credentials
-    if token.startswith("etk_"):
-        actor = await _actor_from_api_key(session, settings, token)
-    else:
-        actor = await _actor_from_jwt(session, request.app.state.sso, token)
+    try:
+        if token.startswith("etk_"):
+            actor = await _actor_from_api_key(session, settings, token)
+        else:
+            actor = await _actor_from_jwt(session, request.app.state.sso, token)
+    except Unauthorized:
+        await ratelimits.charge(request, CREDENTIAL_FAILURES)
+        raise
     request.state.actor = actor.subject
     return actor
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -12,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest.attempt import delivery, service
 from etest.attempt.delivery import Current, Pending
 from etest.attempt.device import device_of
+from etest.attempt.errors import TokenNotFound
 from etest.attempt.schemas import (
     AnswerAck,
     AnswerIn,
@@ -20,16 +23,43 @@ from etest.attempt.schemas import (
     AttemptState,
     CurrentItem,
 )
-from etest.attempt.secret import attempt_secret
+from etest.attempt.secret import attempt_secret, check_secret
 from etest.attempt.views import item_view, state_of
 from etest.config import Settings
 from etest.db import transaction
-from etest.deps import SessionDep, SettingsDep, no_store
+from etest.deps import CREDENTIAL_FAILURES, SessionDep, SettingsDep, no_store
+from etest.errors import NotFound
 from etest.models import Attempt
+from etest.ops import ratelimits
 
 router = APIRouter(prefix="/api/v1/attempts", tags=["attempts"])
 _secret = HTTPBearer(auto_error=False, description="The attempt secret from POST /attempts")
 SecretDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_secret)]
+
+#: rules of etest.ops.ratelimits: wrong token codes per client address, starts per token
+CODE_FAILURES = "token-failures-address"
+STARTS = "attempt-starts-token"
+
+
+@asynccontextmanager
+async def _secret_failures(
+    request: Request, attempt_id: uuid.UUID, credentials: HTTPAuthorizationCredentials | None
+) -> AsyncIterator[None]:
+    """Count a wrong attempt secret against the client address, on the failure path only.
+
+    A wrong secret is refused (404) after one HMAC, without the database, so reading a counter
+    before every call would cost the delivery hot path more than the failure it guards against;
+    and a secret (192 bits) is not guessed by trying. So a right secret costs nothing, and
+    only the 404 of a wrong one asks the limiter: 429 when the address already failed too
+    often, else the failure is counted and the 404 goes out."""
+    try:
+        yield
+    except NotFound:
+        settings: Settings = request.app.state.settings
+        secret = credentials.credentials if credentials else None
+        if not check_secret(settings.pepper(), attempt_id, secret):
+            await ratelimits.refuse(request, CREDENTIAL_FAILURES)
+        raise
 
 
 @router.post("", response_model=AttemptStarted, responses={201: {"model": AttemptStarted}})
@@ -41,13 +71,24 @@ async def start_attempt(
     body: AttemptStart,
 ) -> AttemptStarted:
     """Start the test of a token, or resume its open attempt (any device). Returns the attempt
-    secret: send it as ``Authorization: Bearer <secret>`` on the attempt's other calls."""
-    attempt, resumed = await service.start(
-        session,
-        settings,
-        body.token,
-        device=device_of(request),
-    )
+    secret: send it as ``Authorization: Bearer <secret>`` on the attempt's other calls.
+
+    Rate limits (429 ``too-many-requests``): wrong codes per client address, and starts or
+    resumes per token; both are checked before the token is looked up."""
+    token = ratelimits.token_key(settings, body.token)
+    await ratelimits.guard(request, CODE_FAILURES)
+    await ratelimits.guard(request, STARTS, token)
+    try:
+        attempt, resumed = await service.start(
+            session,
+            settings,
+            body.token,
+            device=device_of(request),
+        )
+    except TokenNotFound:
+        await ratelimits.charge(request, CODE_FAILURES)
+        raise
+    await ratelimits.charge(request, STARTS, token)
     await session.flush()
     response.status_code = 200 if resumed else 201
     no_store(response)
@@ -72,10 +113,15 @@ async def _attempt(
 
 @router.get("/{attempt_id}", response_model=AttemptState)
 async def get_attempt(
-    session: SessionDep, settings: SettingsDep, attempt_id: uuid.UUID, credentials: SecretDep
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    attempt_id: uuid.UUID,
+    credentials: SecretDep,
 ) -> AttemptState:
     """Progress, deadline, the answers given, and the outcome once finished."""
-    attempt = await _attempt(session, settings, attempt_id, credentials)
+    async with _secret_failures(request, attempt_id, credentials):
+        attempt = await _attempt(session, settings, attempt_id, credentials)
     await service.expire_if_due(session, attempt)
     return await state_of(session, attempt)
 
@@ -102,7 +148,8 @@ async def get_current_item(request: Request, attempt_id: uuid.UUID, credentials:
     ``finished`` with the attempt's state."""
     settings: Settings = request.app.state.settings
     secret = credentials.credentials if credentials else None
-    current = await delivery.serve(request.app.state.live, settings, attempt_id, secret)
+    async with _secret_failures(request, attempt_id, credentials):
+        current = await delivery.serve(request.app.state.live, settings, attempt_id, secret)
     if isinstance(current, Pending):
         async with transaction(request.app.state.sessionmaker) as session:
             current = await delivery.serve_in(session, settings, attempt_id, secret, current)
@@ -125,7 +172,8 @@ async def answer_item(
     secret = credentials.credentials if credentials else None
     sender, read = device_of(request), delivery.given(body.answer)
     args = (settings, attempt_id, secret, body.position, read, sender)
-    ack = await delivery.answer(request.app.state.live, *args)
+    async with _secret_failures(request, attempt_id, credentials):
+        ack = await delivery.answer(request.app.state.live, *args)
     if isinstance(ack, Pending):
         async with transaction(request.app.state.sessionmaker) as session:
             ack = await delivery.answer_in(session, *args, pending=ack)
@@ -147,10 +195,15 @@ def _json(model: CurrentItem | AnswerAck) -> Response:
 
 @router.post("/{attempt_id}/finish", response_model=AttemptState)
 async def finish_attempt(
-    session: SessionDep, settings: SettingsDep, attempt_id: uuid.UUID, credentials: SecretDep
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    attempt_id: uuid.UUID,
+    credentials: SecretDep,
 ) -> AttemptState:
     """Finish now (idempotent); returns the outcome the organization lets the candidate see."""
-    attempt = await _attempt(session, settings, attempt_id, credentials)
+    async with _secret_failures(request, attempt_id, credentials):
+        attempt = await _attempt(session, settings, attempt_id, credentials)
     if not await service.expire_if_due(session, attempt):
         await service.finish(session, attempt, reason="finished")
     return await state_of(session, attempt)

@@ -25,6 +25,7 @@ from etest.deps import SessionDep, SettingsDep
 from etest.kit.ratelimit import Check, Limiter, Rule
 from etest.kit.sealed import seal, unseal
 from etest.models import StaffAccount
+from etest.ops import ratelimits
 from etest.staff import oidc, service
 
 log = structlog.get_logger(__name__)
@@ -55,12 +56,10 @@ OIDC_FAILED = N_(
 
 
 def limiter(request: Request) -> Limiter:
-    """The app's one limiter (made on first use): Redis when ``ETEST_REDIS_URL`` is set."""
-    found: Limiter | None = getattr(request.app.state, "console_limiter", None)
-    if found is None:
-        found = Limiter(request.app.state.settings.redis_url)
-        request.app.state.console_limiter = found
-    return found
+    """The app's one limiter, shared with the API's rate limits (etest.ops.ratelimits): Redis
+    when ``ETEST_REDIS_URL`` is set. The console's rules keep namespaces of their own, and
+    ``ETEST_RATE_LIMIT_ENABLED`` does not turn them off."""
+    return ratelimits.limiter(request)
 
 
 def address(request: Request) -> str:

@@ -4,24 +4,35 @@ Only what a guesser or a flood needs is counted, so legitimate load is never slo
 credentials and failed token codes per client address, attempt starts per token, imports per
 staff member. A rule is checked *before* the guarded work (:func:`guard`, which raises 429
 ``too-many-requests`` with ``Retry-After``) and charged (:func:`charge`) only for what it counts
-(a failure, a start, an import).
+(a failure, a start, an import). Where the failure itself costs less than reading a counter (a
+wrong attempt secret is one HMAC, no database), the rule is read on the failure path only
+(:func:`refuse`): a right answer then costs nothing at all, and a candidate who shares an
+address with a flood keeps working.
 
-Counts live in the app's one :class:`~etest.kit.ratelimit.Limiter`: this process's memory by
-default, Redis when ``ETEST_REDIS_URL`` is set (every process of a deployment then counts
-together). ``ETEST_RATE_LIMITS`` overrides a limit by name; ``ETEST_RATE_LIMIT_ENABLED=false``
-turns them all off. The client address is the socket peer, or the ``X-Forwarded-For`` of a
-trusted proxy (``ETEST_TRUSTED_PROXIES``, applied by :mod:`etest.ops.security`).
+Counts live in the app's one :class:`~etest.kit.ratelimit.Limiter` (the console's sign-in rules
+use it too): this process's memory by default, Redis when ``ETEST_REDIS_URL`` is set (every
+process of a deployment then counts together; while Redis is unreachable each process counts in
+its memory, see :mod:`etest.kit.ratelimit`). ``ETEST_RATE_LIMITS`` overrides a limit by name;
+``ETEST_RATE_LIMIT_ENABLED=false`` turns these rules off (not the console's sign-in rules). The
+client address is the socket peer, or the ``X-Forwarded-For`` of a trusted proxy
+(``ETEST_TRUSTED_PROXIES``, applied by :mod:`etest.ops.security` before the app sees the
+request).
 """
 
 from __future__ import annotations
 
 from functools import cache
 
+import structlog
+from limits import parse
 from starlette.requests import Request
 
 from etest.config import Settings
 from etest.errors import TooManyRequests
 from etest.kit.ratelimit import Check, Limiter, Rule
+from etest.kit.secrets import digest
+
+log = structlog.get_logger(__name__)
 
 #: name -> default limit (``limits`` notation). The names are the keys of ``ETEST_RATE_LIMITS``.
 DEFAULTS: dict[str, str] = {
@@ -48,6 +59,22 @@ def rule(settings: Settings, name: str) -> Rule:
     return _rule(name, settings.rate_limits.get(name, DEFAULTS[name]))
 
 
+def check(settings: Settings) -> None:
+    """Refuse ``ETEST_RATE_LIMITS`` with an unknown name or a limit ``limits`` cannot read, at
+    start-up (not at the first request that needs the rule)."""
+    for name, limit in settings.rate_limits.items():
+        if name not in DEFAULTS:
+            raise ValueError(
+                f"ETEST_RATE_LIMITS: unknown rule {name!r} (known: {', '.join(DEFAULTS)})"
+            )
+        try:
+            parse(limit)
+        except ValueError as exc:
+            raise ValueError(
+                f"ETEST_RATE_LIMITS: {name}: {limit!r} is not a limit such as '60/minute'"
+            ) from exc
+
+
 def limiter(request: Request) -> Limiter:
     """The app's one limiter, made on first use (Redis when ``ETEST_REDIS_URL`` is set)."""
     state = request.app.state
@@ -61,6 +88,12 @@ def limiter(request: Request) -> Limiter:
 def client_address(request: Request) -> str:
     """The address counts are kept under (after a trusted proxy's ``X-Forwarded-For``)."""
     return request.client.host if request.client else "unknown"
+
+
+def token_key(settings: Settings, code: str) -> str:
+    """The key a token's counters are kept under: its digest (the code itself, a credential,
+    never reaches Redis)."""
+    return digest(settings.pepper(), code.strip())
 
 
 def _checks(request: Request, name: str, keys: tuple[str, ...]) -> Check:
@@ -80,6 +113,7 @@ async def guard(request: Request, name: str, *keys: str) -> None:
     """Raise 429 ``too-many-requests`` (with ``Retry-After``) when rule ``name`` is full."""
     wait = await wait_for(request, name, *keys)
     if wait:
+        log.info("rate_limited", rule=name, path=request.url.path, retry_after=wait)
         raise TooManyRequests(TOO_MANY.format(seconds=wait), retry_after=wait)
 
 
@@ -88,3 +122,10 @@ async def charge(request: Request, name: str, *keys: str) -> None:
     settings: Settings = request.app.state.settings
     if settings.rate_limit_enabled:
         await limiter(request).fail(_checks(request, name, keys))
+
+
+async def refuse(request: Request, name: str, *keys: str) -> None:
+    """A failure checked on the failure path only: 429 when rule ``name`` is already full,
+    otherwise the failure is counted and the caller answers it as it would have (401, 404)."""
+    await guard(request, name, *keys)
+    await charge(request, name, *keys)
