@@ -8,9 +8,11 @@ password are percent-decoded, so ``p%40ss`` is ``p@ss``.
 How a failed send is reported to the outbox (``JobFailed.retry``): a recipient refused with a
 permanent 5xx reply, a message refused after ``DATA`` with a 5xx, or a non-ASCII address on a
 server without SMTPUTF8 will be refused again, so the job goes dead at once. Everything else
-(server down, time-outs, 4xx, a refused login or sender, SMTP not configured) is about the server
-or our configuration, which an operator can fix: the job is retried with back-off and the mail
-waits in the outbox meanwhile.
+(server down, time-outs, 4xx, a refused login or sender) is about the server or our
+configuration, which an operator can fix: the job is retried with back-off and the mail waits in
+the outbox meanwhile. With no ``ETEST_SMTP_URL`` at all, nothing is tried: the mail waits, without
+using up tries, until a worker runs with the setting, and the worker says so once
+(:data:`NOT_CONFIGURED`, :class:`etest.outbox.worker.NotConfigured`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 
 from etest.config import Settings
-from etest.outbox.jobs import JobFailed, Mailer
+from etest.outbox.jobs import JobContext, JobFailed, Mailer
+from etest.outbox.worker import NotConfigured
+
+#: What an operator reads (once per worker process) while ``ETEST_SMTP_URL`` is unset.
+NOT_CONFIGURED = (
+    "SMTP is not configured, so emails wait in the outbox: ETEST_SMTP_URL is not set; "
+    "set it (and restart the worker) and they go out"
+)
 
 _DEFAULT_PORT = {"smtp": 25, "smtps": 465}
 
@@ -111,11 +120,18 @@ def _replies(refusals: list[aiosmtplib.SMTPRecipientRefused]) -> str:
 
 
 class UnconfiguredMailer:
-    """Stands in while ``ETEST_SMTP_URL`` is unset: every send fails with a retry, so mail
-    waits in the outbox instead of being dropped."""
+    """Stands in while ``ETEST_SMTP_URL`` is unset: every send raises :class:`NotConfigured`
+    (a ``JobFailed`` asking for a retry), so mail waits in the outbox instead of being dropped,
+    and no try is used up."""
 
     async def send(self, message: EmailMessage) -> dict[str, Any]:
-        raise JobFailed("SMTP is not configured (set ETEST_SMTP_URL)", retry=True)
+        raise NotConfigured(NOT_CONFIGURED)
+
+
+def smtp_missing(ctx: JobContext) -> str | None:
+    """The check a mail job registers (``etest.outbox.worker.requires``): why it cannot run in
+    this worker, or None."""
+    return NOT_CONFIGURED if isinstance(ctx.mailer, UnconfiguredMailer) else None
 
 
 def mailer_from_settings(settings: Settings) -> Mailer:

@@ -24,7 +24,8 @@ is due, and ``hidden`` only keeps a candidate out of admin lists.
 
 The ``email.send`` handler reads what it needs in one short transaction, renders outside it (the
 certificate PDF through ``ctx.render_pdf``, off the event loop) and sends through
-``ctx.mailer``. The switches are read again at send time: an organization that turns
+``ctx.mailer``; with no SMTP server configured it does not run at all (``requires``: the rows
+wait). The switches are read again at send time: an organization that turns
 emails off stops the ones still waiting (the job is cancelled, not retried).
 """
 
@@ -44,6 +45,7 @@ from etest.kit.logo import load_logo
 from etest.kit.sealed import seal, unseal
 from etest.models import Attempt, Candidate, Certificate, Organization, TestToken
 from etest.models.token import LIVE_STATUSES
+from etest.notification.mailer import smtp_missing
 from etest.notification.render import (
     INVITE,
     EmailContent,
@@ -55,9 +57,13 @@ from etest.notification.render import (
 from etest.notification.texts import language_of
 from etest.organization.schemas import OrganizationSettings
 from etest.outbox.jobs import Event, Job, JobCancelled, JobContext, enqueue, job, subscriber
+from etest.outbox.worker import requires
 from etest.token.service import effective_status
 
 TOPIC = "email.send"
+
+# no SMTP server: the emails wait (no try used up), and the worker says why once
+requires(TOPIC)(smtp_missing)
 
 
 def _switches(org: Organization) -> OrganizationSettings:

@@ -14,6 +14,21 @@ one write transaction at a time (``BEGIN IMMEDIATE``, see :mod:`etest.db`).
   schedules a retry with exponential back-off and full jitter, marks it ``dead`` after
   ``max_tries`` (at once on ``JobFailed(retry=False)``) or ``cancelled`` on ``JobCancelled``.
 
+A job that cannot run because something is not configured (no ``ETEST_SMTP_URL`` for the emails)
+is not a failure: its handler raises :class:`NotConfigured`, or, cheaper, a check registered with
+:func:`requires` says so before the handler runs. The row goes back to ``pending`` with its try
+given back (no try burnt, never dead) and is looked at again after :data:`NOT_CONFIGURED_RECHECK`
+s, so a worker started with the setting sends it within that time; the process says what is
+missing once, at warning level, in an operator's words, instead of a retry line every few
+seconds.
+
+An unexpected exception of a job or event (not ``JobFailed``/``JobCancelled``/``NotConfigured``)
+is also reported to the error tracker when one is configured (:func:`etest.ops.errorreport.report`;
+its traceback goes there, scrubbed, never into the row or the log). A row enqueued by a request
+may carry that request's id under :data:`REQUEST_ID_KEY`; the worker strips it from the payload
+handlers see and runs the job under it (asgi-correlation-id's context variable), so every log
+line of the job carries ``request_id``.
+
 Settling a row checks that the lease is still ours (same try number): a worker that outlived its
 lease records its try but leaves the row to whoever claimed it since. Nothing here lets an error
 end the loop, and what is stored or logged about an error is its type and, for our own
@@ -38,11 +53,13 @@ from datetime import timedelta
 from typing import Any, Literal
 
 import structlog
+from asgi_correlation_id import correlation_id
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from etest.config import Settings
 from etest.db import create_engine, create_sessionmaker
 from etest.models import OutboxEvent, OutboxTry
+from etest.ops import errorreport
 from etest.outbox import jobs, repository
 from etest.outbox.jobs import Event, Job, JobCancelled, JobContext, JobFailed, Subscriber
 
@@ -56,8 +73,49 @@ DEFAULT_CONCURRENCY = 4
 #: claim the row again, so one delivery does not overlap the next).
 HANDLER_SHARE_OF_LEASE = 0.8
 ERROR_CHARS = 500
+#: Seconds a row that waits for a setting is left alone before a worker looks at it again.
+NOT_CONFIGURED_RECHECK = 60.0
+#: Payload key of the id of the request that enqueued the row (stripped before handlers run).
+REQUEST_ID_KEY = "_request_id"
 
-Status = Literal["done", "retry", "dead", "cancelled"]
+Status = Literal["done", "retry", "dead", "cancelled", "waiting"]
+
+
+class NotConfigured(JobFailed):
+    """The job cannot run in this process because a setting is missing; the message says, in
+    an operator's words, what is missing and what setting it does (logged once per process).
+    A ``JobFailed`` that asks for a retry, for callers that know only that; the worker gives the
+    try back instead of counting it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry=True)
+
+
+#: Checks run before a job's handler: a sentence saying what is missing, or None to go on.
+Requirement = Callable[[JobContext], str | None]
+REQUIREMENTS: dict[str, list[Requirement]] = {}
+#: What this process has said is missing (each said once).
+_said: set[str] = set()
+
+
+def requires(topic: str) -> Callable[[Requirement], Requirement]:
+    """Register a check that the jobs of ``topic`` can run with a worker's context (a setting
+    they need is there); a row of a topic whose check fails waits instead of being tried."""
+
+    def register(check: Requirement) -> Requirement:
+        REQUIREMENTS.setdefault(topic, []).append(check)
+        return check
+
+    return register
+
+
+def missing(ctx: JobContext, topic: str) -> str | None:
+    """The first sentence of a failed requirement of ``topic``, or None."""
+    for check in REQUIREMENTS.get(topic, ()):
+        reason = check(ctx)
+        if reason:
+            return reason
+    return None
 
 
 def new_worker_id() -> str:
@@ -184,7 +242,13 @@ async def _settle(
         status = "dead"
     row.locked_by = row.locked_until = None
     row.last_error = outcome.error
-    if status == "retry":
+    if status == "waiting":  # not a try: give it back, and look again later
+        if try_row is not None:
+            await session.delete(try_row)
+        row.tries = max(0, row.tries - 1)
+        row.status = "pending"
+        row.available_at = now + timedelta(seconds=NOT_CONFIGURED_RECHECK)
+    elif status == "retry":
         row.status = "pending"
         settings = ctx.settings
         row.available_at = now + timedelta(
@@ -205,10 +269,24 @@ async def process(ctx: JobContext, job: Job, worker_id: str) -> Status | None:
     """Run one claimed row and settle it. Never raises (but for cancellation): a failure to
     reach the database leaves the lease to expire, and the row runs again later."""
     started = time.perf_counter()
+    request_id = job.payload.pop(REQUEST_ID_KEY, None)
+    # the request's id, as if the job ran inside it: on log lines (etest.kit.logging), error
+    # reports, and the rows this job enqueues
+    token = correlation_id.set(request_id if isinstance(request_id, str) else None)
+    try:
+        return await _process(ctx, job, worker_id, started)
+    finally:
+        correlation_id.reset(token)
+
+
+async def _process(ctx: JobContext, job: Job, worker_id: str, started: float) -> Status | None:
     subscribers = jobs.SUBSCRIBERS.get(job.topic)
     handler = jobs.HANDLERS.get(job.topic)
     try:
-        if subscribers:
+        reason = None if subscribers else missing(ctx, job.topic)
+        if reason is not None:
+            status = await _settle_apart(ctx, job, worker_id, _waiting(job, reason))
+        elif subscribers:
             status = await _run_event(ctx, job, worker_id, subscribers)
         elif handler is not None:
             status = await _run_job(ctx, job, worker_id, handler)
@@ -251,7 +329,7 @@ async def _run_event(
             await session.flush()
             return await _settle(session, ctx, job, worker_id, Outcome("done"))
     except Exception as exc:  # rolled back: none of the subscribers' writes happened
-        return await _settle_apart(ctx, job, worker_id, _failure(exc))
+        return await _settle_apart(ctx, job, worker_id, _failure(exc, job))
 
 
 async def _run_job(
@@ -265,20 +343,31 @@ async def _run_job(
         if deadline.expired():
             outcome = Outcome("retry", f"the job ran longer than {budget:g} s")
         else:
-            outcome = _failure(exc)
+            outcome = _failure(exc, job)
     except Exception as exc:
-        outcome = _failure(exc)
+        outcome = _failure(exc, job)
     else:
         outcome = Outcome("done", detail=_jsonable(detail))
     return await _settle_apart(ctx, job, worker_id, outcome)
 
 
-def _failure(exc: Exception) -> Outcome:
+def _failure(exc: Exception, job: Job) -> Outcome:
     if isinstance(exc, JobCancelled):
         return Outcome("cancelled", describe(exc), _jsonable(exc.detail))
+    if isinstance(exc, NotConfigured):
+        return _waiting(job, describe(exc))
     if isinstance(exc, JobFailed):
         return Outcome("retry" if exc.retry else "dead", describe(exc), _jsonable(exc.detail))
+    errorreport.report(exc, topic=job.topic, outbox_id=str(job.id), try_number=str(job.try_number))
     return Outcome("retry", describe(exc))
+
+
+def _waiting(job: Job, reason: str) -> Outcome:
+    """The outcome of a row that waits for a setting; the reason is logged once per process."""
+    if reason not in _said:
+        _said.add(reason)
+        log.warning("outbox_not_configured", topic=job.topic, reason=reason)
+    return Outcome("waiting", reason)
 
 
 async def _settle_apart(
@@ -298,6 +387,8 @@ def _log_outcome(job: Job, worker_id: str, status: Status | None, started: float
     }
     if status is None:
         log.warning("outbox_lease_lost", **fields)
+    elif status == "waiting":  # said once by _waiting
+        log.debug("outbox_waiting", **fields)
     elif status == "done":
         log.info("outbox_done", **fields)
     elif status == "retry":
