@@ -4,6 +4,8 @@ processes on loopback)."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -15,12 +17,15 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from structlog.testing import capture_logs
 
 from etest.app import create_app
 from etest.config import Settings
 from etest.db import transaction
 from etest.models import OutboxEvent
 from etest.models.base import utcnow
+from etest.ops import metrics
 from etest.outbox.jobs import enqueue
 from tests.attempt.conftest import Taker, make_course, right
 from tests.conftest import Headers, unique
@@ -181,3 +186,44 @@ async def test_several_processes_one_directory(
     assert len(list(shared.iterdir())) >= 2  # each process wrote its own files
     assert len(named(found, "etest_attempts_in_progress")) == 1
     assert len(named(found, "etest_metrics_database_up")) == 1
+
+
+async def test_a_locked_database_does_not_hang_the_scrape(tmp_path: Path) -> None:
+    """A SQLite file locked by another connection (its reads wait up to a minute): the read is
+    given up on, the next scrape does not start another while it hangs, and the one after the
+    lock is gone reads again (here: a file without tables, so it fails at once)."""
+    path = tmp_path / "locked.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    engine = create_async_engine(f"sqlite+aiosqlite:///{path}", connect_args={"timeout": 60})
+    maker = async_sessionmaker(engine)
+    try:
+        with capture_logs() as logs:
+            assert await metrics.read_snapshot(maker, within=0.5) is None
+            assert await metrics.read_snapshot(maker, within=0.5) is None
+        assert [entry["error"] for entry in logs] == ["TimeoutError", "a previous read still runs"]
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        hanging = metrics._reading
+        assert hanging is not None
+        await asyncio.wait({hanging}, timeout=60)
+        await engine.dispose()
+    with capture_logs() as logs:
+        assert await metrics.read_snapshot(maker, within=5) is None
+    assert [entry["error"] for entry in logs] == ["OperationalError"]  # no such table
+    await engine.dispose()
+
+
+async def test_an_unreachable_database_gives_up_at_once() -> None:
+    engine = create_async_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    try:
+        with capture_logs() as logs:
+            snapshot = await metrics.read_snapshot(async_sessionmaker(engine), within=30)
+    finally:
+        await engine.dispose()
+    assert snapshot is None
+    assert [entry["error"] for entry in logs] == ["OperationalError"]
+    body, _ = metrics.exposition(None, engine.pool)
+    assert b"etest_metrics_database_up 0.0" in body
+    assert b"etest_outbox_pending" not in body

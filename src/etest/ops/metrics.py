@@ -46,6 +46,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -194,16 +195,50 @@ def _pool_families(pool: Any) -> Iterable[Metric]:
             yield GaugeMetricFamily(name, doc, value=float(read()))
 
 
-async def read_snapshot(app: FastAPI) -> repository.Snapshot | None:
-    """The database figures, or None when the database did not answer in time."""
-    try:
-        async with asyncio.timeout(DATABASE_TIMEOUT):
-            async with app.state.read_sessionmaker() as session:
-                await repository.limit_statement_time(session, int(DATABASE_TIMEOUT * 1000))
-                return await repository.snapshot(session, utcnow())
-    except Exception as exc:  # a scrape must answer: the figures are missing, up says why
-        log.warning("metrics_database_unavailable", error=type(exc).__name__)
+#: The read of the last scrape (see :func:`read_snapshot`).
+_reading: asyncio.Future[repository.Snapshot] | None = None
+
+
+async def read_snapshot(
+    sessionmaker: async_sessionmaker[AsyncSession], within: float = DATABASE_TIMEOUT
+) -> repository.Snapshot | None:
+    """The database figures, or None when the database did not answer within ``within`` s.
+
+    The read runs in a task of its own that is cancelled, not awaited, when time is up: a
+    SQLite read waiting on a lock sits in aiosqlite's thread until the busy timeout, and closing
+    its session would wait as long. On PostgreSQL the server gives up too (statement_timeout).
+    While a read given up on still runs, scrapes do not start another (each would hold a
+    connection of the pool)."""
+    global _reading
+    if _reading is not None and not _reading.done():
+        log.warning("metrics_database_unavailable", error="a previous read still runs")
         return None
+    task = _reading = asyncio.ensure_future(_read(sessionmaker, within))
+    task.add_done_callback(_forget)
+    done, _ = await asyncio.wait({task}, timeout=within)
+    if not done:
+        task.cancel()
+        log.warning("metrics_database_unavailable", error="TimeoutError", seconds=within)
+        return None
+    error = task.exception()
+    if error is not None:  # a scrape must answer: the figures are missing, up says why
+        log.warning("metrics_database_unavailable", error=type(error).__name__)
+        return None
+    return task.result()
+
+
+async def _read(
+    sessionmaker: async_sessionmaker[AsyncSession], within: float
+) -> repository.Snapshot:
+    async with sessionmaker() as session:
+        await repository.limit_statement_time(session, int(within * 1000))
+        return await repository.snapshot(session, utcnow())
+
+
+def _forget(task: asyncio.Future[repository.Snapshot]) -> None:
+    """Retrieve the outcome of a read given up on (no "exception never retrieved" warning)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def multiprocess() -> bool:
@@ -255,7 +290,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     async def metrics(request: Request) -> Response:
         if token:
             _authorize(request, token)
-        snapshot = await read_snapshot(request.app)
+        snapshot = await read_snapshot(request.app.state.read_sessionmaker)
         body, content_type = exposition(
             snapshot, request.app.state.engine.pool, request.headers.get("accept")
         )
