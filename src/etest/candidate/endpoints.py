@@ -3,7 +3,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
+from fastapi.responses import FileResponse
 
 from etest.candidate import importer, repository, service
 from etest.candidate.schemas import (
@@ -22,6 +23,7 @@ from etest.kit.levels import canonical_level
 from etest.kit.pagination import PaginationDep, paginate
 from etest.kit.schemas import TEXT_QUERY, Page, Uic
 from etest.models import Candidate
+from etest.ops import ratelimits
 from etest.organization import repository as org_repository
 
 router = APIRouter(prefix="/api/v1/candidates", tags=["candidates"])
@@ -104,13 +106,17 @@ async def lookup_candidates(
 
 @router.post("/import", response_model=ImportReport)
 async def import_candidates(
+    request: Request,
     actor: ActorDep,
     session: SessionDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="CSV (UTF-8) or XLSX with a header row")],
     uic: Annotated[Uic | None, Form(description="organization for rows without a uic")] = None,
 ) -> ImportReport:
-    """Per-row report: valid rows are imported, invalid rows are reported, never half a row."""
+    """Per-row report: valid rows are imported, invalid rows are reported, never half a row.
+    Imports are counted per staff member or key (429 ``too-many-requests`` past the limit)."""
+    await ratelimits.guard(request, "imports-actor", actor.subject)
+    await ratelimits.charge(request, "imports-actor", actor.subject)
     data = await file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise PayloadTooLarge(f"The file is larger than {settings.max_upload_bytes} bytes.")
@@ -149,6 +155,29 @@ async def set_candidate_photo(
         raise PayloadTooLarge(f"The file is larger than {settings.max_upload_bytes} bytes.")
     return _out(
         await service.set_photo(session, actor, settings, candidate, file.filename or "", data), uic
+    )
+
+
+@router.get(
+    "/{candidate_id}/photo",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}},
+)
+async def get_candidate_photo(
+    actor: ActorDep, session: SessionDep, settings: SettingsDep, candidate_id: uuid.UUID
+) -> FileResponse:
+    """The candidate's photo, to those who may see the candidate (404 outside the caller's
+    subtree, or when it has none). Never cached by a shared cache: it is personal data."""
+    candidate, _ = await repository.get(session, actor, candidate_id)
+    photo = await service.photo_file(session, settings, candidate)
+    return FileResponse(
+        photo.path,
+        media_type=photo.content_type,
+        headers={
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
     )
 
 

@@ -3,6 +3,9 @@ target organization, transfers with history (docs/tenancy.md)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.audit.service import record
@@ -12,7 +15,7 @@ from etest.candidate.errors import BadUpload, EmailRegistered
 from etest.candidate.schemas import CandidateCreate, CandidateTransferIn, CandidateUpdate
 from etest.config import Settings
 from etest.content.media import MediaStore, content_type_of, media_problem
-from etest.errors import InvalidValue
+from etest.errors import InvalidValue, NotFound
 from etest.models import Candidate, CandidateTransfer, MediaObject, Organization
 from etest.organization import repository as org_repository
 from etest.organization.service import check_plans
@@ -174,6 +177,25 @@ async def set_photo(
         organization_id=candidate.organization_id,
     )
     return candidate
+
+
+@dataclass(frozen=True)
+class PhotoFile:
+    path: Path
+    content_type: str
+
+
+async def photo_file(session: AsyncSession, settings: Settings, candidate: Candidate) -> PhotoFile:
+    """The file of the candidate's photo. The caller has already found the candidate in the
+    actor's subtree: the photo is personal data, never public by its hash (``/media`` serves
+    only items' media)."""
+    media = (
+        await session.get(MediaObject, candidate.photo_sha256) if candidate.photo_sha256 else None
+    )
+    path = MediaStore(settings.media_path).path(media.sha256) if media is not None else None
+    if media is None or path is None or not path.is_file():
+        raise NotFound("The candidate has no photo.")
+    return PhotoFile(path, media.content_type)
 
 
 async def remove_photo(session: AsyncSession, actor: Actor, candidate: Candidate) -> Candidate:

@@ -1,10 +1,10 @@
 """The console's browser credential and its CSRF token.
 
 The cookie ``etest_console`` holds a random session value (HttpOnly, SameSite=Lax, path
-``/console``, Secure when the console is reached over https); the database keeps its digest
-(``etest.staff.service``). Every unsafe request (every form) must carry the session's CSRF
-token, an HMAC of the session's id, in the field ``csrf`` or the header ``X-CSRF-Token`` (htmx);
-without it the request is refused before the route runs."""
+``/console``, Secure when :func:`etest.ops.security.is_secure` says the console is reached over
+https); the database keeps its digest (``etest.staff.service``). Every unsafe request (every
+form) must carry the session's CSRF token, an HMAC of the session's id, in the field ``csrf`` or
+the header ``X-CSRF-Token`` (htmx); without it the request is refused before the route runs."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from fastapi import Depends, Request, Response
 from etest.config import Settings
 from etest.console.errors import SecondFactorRequired, SignInRequired
 from etest.deps import SessionDep, SettingsDep
+from etest.ops.security import is_secure
 from etest.staff.errors import CsrfRefused
 from etest.staff.service import SignedIn, signed_in
 
@@ -33,7 +34,7 @@ def write_cookie(request: Request, response: Response, value: str) -> None:
         path=PATH,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=is_secure(request),
     )
 
 

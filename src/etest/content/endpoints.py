@@ -1,6 +1,7 @@
 """Content API: import and item status (content managers and superadmins), items and
 assessments (staff of every role; keys, IRT parameters and transcripts for content managers and
-superadmins only), the flow JSON Schema and media (public: candidates' pages load them)."""
+superadmins only), the flow JSON Schema and the items' media (public: candidates' pages load
+them; nothing else stored as media is)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
 from etest.content import repository
@@ -31,6 +33,7 @@ from etest.kit.levels import canonical_level
 from etest.kit.pagination import PaginationDep, paginate
 from etest.kit.schemas import TEXT_QUERY, Page
 from etest.models import AssessmentVersion, Item, MediaObject
+from etest.ops import ratelimits
 
 router = APIRouter(tags=["content"])
 
@@ -66,6 +69,8 @@ async def import_content_file(
     below its thresholds it is refused (422 ``evidence-insufficient``) unless a superadmin
     gives ``override_reason``."""
     actor.require("manage_content")
+    await ratelimits.guard(request, "imports-actor", actor.subject)
+    await ratelimits.charge(request, "imports-actor", actor.subject)
     data = await file.read(settings.max_content_bytes + 1)
     if len(data) > settings.max_content_bytes:
         raise PayloadTooLarge(f"The file is larger than {settings.max_content_bytes} bytes.")
@@ -206,14 +211,35 @@ async def flow_schema() -> dict[str, Any]:
     return schema
 
 
+#: Hashes found to be item media, per process: an item row is never rewritten, so once public
+#: an object stays public and its later requests cost no query. Bounded: it only saves queries.
+_ITEM_MEDIA_CACHE = 20_000
+
+
+async def _public_media(request: Request, session: AsyncSession, sha256: str) -> bool:
+    known: set[str] | None = getattr(request.app.state, "item_media", None)
+    if known is None:
+        known = request.app.state.item_media = set()
+    if sha256 in known:
+        return True
+    if not await repository.is_item_media(session, sha256):
+        return False
+    if len(known) >= _ITEM_MEDIA_CACHE:
+        known.clear()
+    known.add(sha256)
+    return True
+
+
 @router.get("/media/{sha256}", tags=["content"], response_class=FileResponse)
 async def get_media(
     request: Request, session: SessionDep, sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
 ) -> FileResponse:
-    """An image or audio file by content hash: range requests, immutable caching."""
+    """An image or audio file of an item by content hash: range requests, immutable caching.
+    Only what an item shows is public; any other stored object (a candidate's photo, which is
+    served to those who may see the candidate at ``/api/v1/candidates/{id}/photo``) is 404."""
     media = await session.get(MediaObject, sha256)
     path = media_store(request).path(sha256)
-    if media is None or not path.is_file():
+    if media is None or not path.is_file() or not await _public_media(request, session, sha256):
         raise NotFound("No such media.")
     return FileResponse(
         path,

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, null, or_, select
+from sqlalchemy import ColumnElement, Select, Text, case, cast, func, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.auth.actor import Actor
@@ -35,6 +35,25 @@ LIVE_ITEM_STATUSES = ("pilot", "active")
 def answer_unless_live() -> ColumnElement[Any]:
     """``responses.answer``, or null for an item that can still be served."""
     return case((Item.status.in_(LIVE_ITEM_STATUSES), null()), else_=Response.answer)
+
+
+async def is_item_media(session: AsyncSession, sha256: str) -> bool:
+    """Some item (any version) shows or plays the media object ``sha256``: a stimulus, option or
+    target names it (``{"media": "<sha256>", ...}`` in their JSON). Only such objects are public
+    at ``/media``; a candidate's photo, stored in the same place, is not."""
+    quoted = f'%"{sha256}"%'  # a hex digest: no LIKE wildcard can hide in it
+    stmt = (
+        select(Item.id)
+        .where(
+            or_(
+                cast(Item.stimulus, Text).like(quoted),
+                cast(Item.options, Text).like(quoted),
+                cast(Item.targets, Text).like(quoted),
+            )
+        )
+        .limit(1)
+    )
+    return (await session.scalar(stmt)) is not None
 
 
 def items(

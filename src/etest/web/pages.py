@@ -96,6 +96,7 @@ _TITLES = {
     410: "No longer available",
     413: "Too much data",
     422: "Please check your answer",
+    429: "Too many tries",
     500: "Something went wrong",
 }
 
@@ -107,7 +108,10 @@ def error_page(
     title: str | None = None,
     back: str = "/take",
     back_text: str = "Enter a test token",
+    code: str | None = None,
 ) -> HTMLResponse:
+    """An error as a page; ``code`` (a problem code, e.g. ``csrf-refused``) is shown as the
+    reference a candidate can quote to support."""
     return render(
         "error.html",
         status=status,
@@ -115,6 +119,7 @@ def error_page(
         detail=detail,
         back=back,
         back_text=back_text,
+        code=code,
     )
 
 

@@ -20,7 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest.attempt import delivery, pinned, service
 from etest.attempt.delivery import Current, Pending, Served
 from etest.attempt.device import device_of
-from etest.attempt.errors import AnswerConflict, AttemptFinished, InvalidAnswer, WrongPosition
+from etest.attempt.errors import (
+    AnswerConflict,
+    AttemptFinished,
+    InvalidAnswer,
+    TokenNotFound,
+    WrongPosition,
+)
 from etest.attempt.outcome import AttemptStatus, Kind, PtOutcome, PtStatus
 from etest.attempt.outcome import load as load_outcome
 from etest.attempt.schemas import AttemptState
@@ -35,7 +41,9 @@ from etest.errors import EtestError, Forbidden, NotFound
 from etest.kit.levels import level_meaning
 from etest.models import Attempt, Item
 from etest.models.base import utcnow
+from etest.ops import ratelimits
 from etest.web import cookie
+from etest.web.errors import CsrfRefused
 from etest.web.forms import Given, Parsed, parse_answer
 from etest.web.pages import PageRoute, error_page, render
 from etest.web.texts import kind_name, skill_name
@@ -54,16 +62,45 @@ NOTICES = {
 
 
 def _see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
+    # no-store: the redirect that follows a token carries the attempt's secret in its cookie
+    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
 
 
 # ---------------------------------------------------------------------------- token entry
 
 
 def _token_page(
-    *, error: str | None = None, status: int = 200, value: str = "", resume: str | None = None
+    request: Request,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    value: str = "",
+    resume: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
-    return render("token.html", status=status, error=error, value=value, resume=resume)
+    """The token form, bound to this browser's form cookie (set now when it has none)."""
+    settings: Settings = request.app.state.settings
+    binding = cookie.form_binding(request, settings.pepper())
+    response = render(
+        "token.html",
+        status=status,
+        headers=headers,
+        error=error,
+        value=value,
+        resume=resume,
+        csrf=binding.field,
+    )
+    binding.keep(request, response)
+    return response
+
+
+def _csrf_refused() -> Response:
+    return error_page(
+        CsrfRefused.status,
+        "This form is out of date or did not come from this site's own page, so it was not "
+        "accepted. Open the token form again and enter your token there.",
+        code=CsrfRefused.code,
+    )
 
 
 @router.get("/take")
@@ -79,31 +116,51 @@ async def token_form(
         settings.pepper(), credential.attempt_id, credential.secret
     ):
         resume = f"/take/{credential.attempt_id}"
-    return _token_page(resume=resume)
+    return _token_page(request, resume=resume)
 
 
 @router.post("/take")
 async def submit_token(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The token form: only from our own page in this browser (its CSRF field matches the form
+    cookie, which SameSite=Strict keeps off every other site's form)."""
     if request.headers.get("sec-fetch-site") == "cross-site":
         raise Forbidden("The test can only be started from this site's own form.")
     form = await request.form()
+    if not cookie.form_csrf_ok(request, settings.pepper(), form.get("csrf")):
+        return _csrf_refused()
     value = form.get("token")
     return await _start(
         request, session, settings, value if isinstance(value, str) else "", link=False
     )
 
 
+def _too_many(request: Request, wait: int, value: str) -> Response:
+    return _token_page(
+        request,
+        error=ratelimits.TOO_MANY.format(seconds=wait),
+        status=429,
+        value=value,
+        headers={"Retry-After": str(wait)},
+    )
+
+
 async def _start(
     request: Request, session: AsyncSession, settings: Settings, code: str, *, link: bool
 ) -> Response:
+    """Check the code (under the wrong-codes-per-address limit), then start or resume its
+    attempt (under the starts-per-token limit) and hand the browser its credential."""
     code = code.strip()
     if not code:
-        return _token_page(error="Enter the test token you were given.", status=422)
+        return _token_page(request, error="Enter the test token you were given.", status=422)
     if len(code) > MAX_TOKEN:
         return _token_page(
+            request,
             error="This is too long to be a test token. Check that you copied only the token.",
             status=422,
         )
+    wait = await ratelimits.wait_for(request, "token-failures-address")
+    if wait:
+        return _too_many(request, wait, code)
     try:
         attempt, _ = await service.start(
             session,
@@ -114,7 +171,15 @@ async def _start(
         await session.flush()
     except EtestError as exc:
         await session.rollback()
-        return _token_page(error=exc.detail, status=exc.status, value=code)
+        if isinstance(exc, TokenNotFound):
+            await ratelimits.charge(request, "token-failures-address")
+        return _token_page(request, error=exc.detail, status=exc.status, value=code)
+    token_key = str(attempt.token_id)
+    wait = await ratelimits.wait_for(request, "attempt-starts-token", token_key)
+    if wait:
+        await session.rollback()  # a start the limit refuses leaves nothing behind
+        return _too_many(request, wait, code)
+    await ratelimits.charge(request, "attempt-starts-token", token_key)
     target = f"/take/{attempt.id}"
     response: Response
     if link and request.headers.get("sec-fetch-site") not in (None, "none", "same-origin"):
@@ -173,11 +238,12 @@ async def _posted(request: Request, attempt_id: str) -> tuple[cookie.Credential,
 
 def _stale_form(attempt_id: uuid.UUID) -> Response:
     return error_page(
-        403,
+        CsrfRefused.status,
         "This form is out of date or did not come from this page, so it "
         "was not accepted. Go back to your test and answer again.",
         back=f"/take/{attempt_id}",
         back_text="Back to your test",
+        code=CsrfRefused.code,
     )
 
 
