@@ -118,7 +118,7 @@ def serve(
         # proxy headers are read in the app (ops.security, from ETEST_TRUSTED_PROXIES), so
         # that every way of running it (uvicorn, gunicorn, tests) behaves the same
         proxy_headers=False,
-        # httptools stays (h11 parses in Python: fewer requests per second), but httptools has
+        # httptools stays (h11 parses in Python and was no faster here), but httptools has
         # no bound on a request's head and concatenates a long header read by read (a 21 MB
         # header cost seconds of CPU before any of our code ran), and uvicorn's
         # h11_max_incomplete_event_size only applies to h11. HeadLimitedHttpTools reads that

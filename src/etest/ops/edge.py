@@ -224,10 +224,13 @@ class HeadLimitedHttpTools(HttpToolsProtocol):
     ``max_request_head_bytes``, so the one setting bounds both of uvicorn's parsers) the
     request is refused 431 problem+json and the connection closed.
 
-    Why not switch to h11, which has that bound built in: h11 parses in Python and serves
-    fewer requests per second than httptools (measured in ``bench/hostile_input.py``'s notes,
-    bench/README.md); this subclass keeps httptools' speed and adds the bound, counting only
-    while a head is incomplete (one integer add per network read)."""
+    Why not switch to h11, which has that bound built in: h11 parses in Python; httptools is
+    uvicorn's default for speed. ``bench/hostile_input.py --throughput`` (bench/README.md,
+    "Hostile input") found this subclass within the noise of plain httptools and h11 no
+    faster (lower median) on the shared 2-core machine. The subclass keeps httptools and adds
+    the bound, counting only while a head is incomplete (one integer add per network read).
+    A pipelined request whose head starts inside a read is counted from that read's start:
+    it may be refused up to one read (64 KiB) early; no browser pipelines."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
