@@ -32,6 +32,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Protocol
 
+from asgi_correlation_id import correlation_id
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -144,6 +145,12 @@ def outbox_id(topic: str, key: str) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"etest:{topic}:{key}")
 
 
+#: The payload member that carries the id of the request that enqueued a row; the worker takes it
+#: out before the job sees the payload and runs the job under that id (its logs, error reports
+#: and the rows it enqueues carry it).
+REQUEST_ID_KEY = "_request_id"
+
+
 async def enqueue(
     session: AsyncSession,
     topic: str,
@@ -159,6 +166,9 @@ async def enqueue(
     row_id = outbox_id(topic, key)
     if await session.get(OutboxEvent, row_id) is not None:
         return row_id
+    request_id = correlation_id.get()
+    if request_id and REQUEST_ID_KEY not in payload:
+        payload = {**payload, REQUEST_ID_KEY: request_id}
     row = OutboxEvent(
         id=row_id,
         topic=topic,

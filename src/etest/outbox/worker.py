@@ -61,7 +61,15 @@ from etest.db import create_engine, create_sessionmaker
 from etest.models import OutboxEvent, OutboxTry
 from etest.ops import errorreport
 from etest.outbox import jobs, repository
-from etest.outbox.jobs import Event, Job, JobCancelled, JobContext, JobFailed, Subscriber
+from etest.outbox.jobs import (
+    REQUEST_ID_KEY,
+    Event,
+    Job,
+    JobCancelled,
+    JobContext,
+    JobFailed,
+    Subscriber,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -76,7 +84,6 @@ ERROR_CHARS = 500
 #: Seconds a row that waits for a setting is left alone before a worker looks at it again.
 NOT_CONFIGURED_RECHECK = 60.0
 #: Payload key of the id of the request that enqueued the row (stripped before handlers run).
-REQUEST_ID_KEY = "_request_id"
 
 Status = Literal["done", "retry", "dead", "cancelled", "waiting"]
 
