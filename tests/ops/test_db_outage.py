@@ -17,14 +17,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from etest.db import database_unavailable
-from tests.support.outage import prepare, run_outage
+from etest.db import (
+    POOL_OVERFLOW,
+    POOL_SIZE,
+    create_engine,
+    database_unavailable,
+    pool_exhausted,
+)
+from tests.support.outage import outage_settings, prepare, run_outage
 from tests.support.pgcluster import PgCluster, pg_cluster, skip_reason
 from tests.support.server import Server
 
@@ -164,6 +171,58 @@ async def test_outage_answers_503_keeps_connections_and_recovers(
     # logged as warnings, once per request, never as a stack trace
     assert "database_unavailable" in log, summary
     assert "Traceback" not in log and "unhandled_error" not in log, summary
+
+
+async def test_pool_exhausted_is_seen_without_waiting(
+    cluster: tuple[PgCluster, str], tmp_path: Path
+) -> None:
+    pg, url = cluster
+    if not pg.running:
+        await asyncio.to_thread(pg.start)
+    engine = create_engine(outage_settings(url, tmp_path))
+    held = []
+    try:
+        assert pool_exhausted(engine) is None
+        for _ in range(POOL_SIZE + POOL_OVERFLOW):
+            conn = await engine.connect()
+            await conn.execute(text("SELECT 1"))
+            held.append(conn)
+        reason = pool_exhausted(engine)
+        assert reason is not None and f"{POOL_SIZE + POOL_OVERFLOW} of" in reason
+        await held.pop().close()
+        assert pool_exhausted(engine) is None
+    finally:
+        for conn in held:
+            await conn.close()
+        await engine.dispose()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the candidate's pages render every exception themselves (web/pages.py "
+    "_html_error): a 500 page until they call etest.db.database_unavailable",
+)
+async def test_take_page_is_a_503_page_while_down(
+    cluster: tuple[PgCluster, str], tmp_path: Path
+) -> None:
+    pg, url = cluster
+    if not pg.running:
+        await asyncio.to_thread(pg.start)
+    prepared = await prepare(url, tmp_path / "var", 1)
+    server = Server(prepared.settings, tmp_path)
+    try:
+        await server.astart()
+        await asyncio.to_thread(pg.stop, "fast")
+        try:
+            async with httpx.AsyncClient(base_url=server.base, timeout=60) as browser:
+                resp = await browser.get("/take", params={"token": prepared.tokens[0]})
+        finally:
+            await asyncio.to_thread(pg.start)
+    finally:
+        server.kill()
+    assert resp.headers["content-type"].startswith("text/html"), resp.text[:300]
+    assert resp.status_code == 503, resp.text[:300]
+    assert int(resp.headers["retry-after"]) >= 1
 
 
 def test_cluster_is_not_the_shared_server(cluster: tuple[PgCluster, str]) -> None:
