@@ -325,7 +325,7 @@ async def child() -> dict[str, Any]:
                 and the page of item 3 the answer redirects to."""
                 from tests.web.test_pages import csrf_of, position_of  # /take's own test helpers
 
-                path = expect(await browser.post("/take", data={"token": token}), 303).headers[
+                path = expect(await browser.get("/take", params={"token": token}), 303).headers[
                     "location"
                 ]
                 start = expect(await browser.get(path), 200)

@@ -212,7 +212,7 @@ async def _pages(call: Any, codes: list[str], keys: dict[str, Any]) -> None:
     by_page = page_index(keys)
     rng = random.Random(2)
     for code in codes:
-        sent = await call("POST", "/take", data={"token": code})
+        sent = await call("GET", "/take", params={"token": code})  # the invitation link
         path = sent.headers["location"]
         start = start_form(document((await call("GET", path)).content))
         assert start is not None

@@ -19,6 +19,7 @@ from etest import migrate
 from etest.app import create_app
 from etest.config import Settings, TrustedIssuer
 from etest.db import transaction
+from etest.ops.ratelimits import DEFAULTS as RATE_LIMITS
 from etest.plan.service import load_reference
 from tests.support.databases import throwaway_database
 from tests.support.jwks import Issuer, JwksServer, SigningKey
@@ -61,6 +62,10 @@ def settings(
         # evidence tests set their thresholds in the flow (tests/bank/test_evidence.py)
         evidence_per_level=10,
         evidence_within_one_level=0,
+        # the suite imports hundreds of packages and sends thousands of wrong credentials from
+        # one address with one key: the named rate limits are out of its way here, and tested
+        # with limits of their own (tests/ops/test_ratelimits.py, test_import_limits.py ...)
+        rate_limits=dict.fromkeys(RATE_LIMITS, "1000000/minute"),
         # the ROW issuer may mint the global roles (no organization); the CN issuer may not
         sso_issuers=[
             TrustedIssuer(

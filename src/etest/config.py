@@ -181,8 +181,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
 
     # -- production operations (docs/operations.md)
-    #: Bytes an ``Authorization`` header may hold; a longer one is refused (401) before any
-    #: decoding, so a megabyte "token" costs nothing.
+    #: Bytes an ``Authorization`` header may hold; a longer one is refused before any
+    #: decoding (431 ``header-too-large``), so a megabyte "token" costs nothing.
     max_auth_header_bytes: int = Field(default=8192, ge=256)
     #: Bytes a JSON request body may hold (the candidate and admin API); uploads and imports
     #: have ``max_upload_bytes`` and ``max_content_bytes``. Enforced while the body streams in.

@@ -92,6 +92,7 @@ CATALOG: dict[str, str] = {
     "bad-qti-package": "The QTI package cannot be read safely.",
     "attempt-in-progress": "The attempt has not finished yet, so it has no result.",
     "no-result": "The candidate has no finished test of this kind yet.",
+    "no-photo": "The candidate has no photo (certificates print the default picture).",
     "reversed-date-range": "The date range ends before it starts.",
     "outbox-row-not-found": "No outbox row with this id.",
     "outbox-row-not-retryable": "Only a dead or cancelled outbox row can be retried.",

@@ -164,7 +164,7 @@ async def test_the_take_pages_store_the_device_of_each_answer(
 ) -> None:
     token = await course.token(client, "CT", "A1")
     async with device(app, *LAPTOP) as browser:
-        entered = await browser.post("/take", data={"token": token})
+        entered = await browser.get("/take", params={"token": token})  # the invitation link
         assert entered.status_code == 303, entered.text
         path = entered.headers["location"]
         attempt_id = path.rsplit("/", 1)[1]

@@ -356,7 +356,7 @@ async def test_the_take_page_says_no_level_honestly(
     token = await course.token(client, "PT")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as browser:
-        entered = await browser.post("/take", data={"token": token})
+        entered = await browser.get("/take", params={"token": token})  # the invitation link
         assert entered.status_code == 303, entered.text
         path = entered.headers["location"]
         attempt_id = path.rsplit("/", 1)[1]

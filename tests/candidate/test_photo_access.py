@@ -31,7 +31,9 @@ async def test_a_photo_is_served_only_within_the_candidates_subtree(
 ) -> None:
     candidate = await create_candidate(client, tree.key["A1"], uic=tree.uic["A1"])
     url = f"/api/v1/candidates/{candidate['id']}/photo"
-    assert (await client.get(url, headers=tree.key["A1"])).status_code == 404  # none yet
+    none_yet = await client.get(url, headers=tree.key["A1"])
+    assert none_yet.status_code == 404
+    assert none_yet.json()["type"] == "/errors/no-photo"  # found, but it has none
     photo = a_photo()
     stored = await client.put(
         url, headers=tree.key["A1"], files={"file": ("me.png", photo, "image/png")}
@@ -60,7 +62,8 @@ async def test_a_photo_is_served_only_within_the_candidates_subtree(
 
     removed = await client.delete(url, headers=tree.key["A1"])
     assert removed.status_code == 200
-    assert (await client.get(url, headers=tree.key["A1"])).status_code == 404
+    gone = await client.get(url, headers=tree.key["A1"])
+    assert gone.status_code == 404 and gone.json()["type"] == "/errors/no-photo"
     assert (await client.get(f"/media/{digest}")).status_code == 404
 
 

@@ -101,6 +101,11 @@ class Server:
                     "warning",
                     "--timeout-graceful-shutdown",
                     "2",
+                    # the protocol `etest serve` runs: httptools with the request head bounded
+                    "--http",
+                    "etest.ops.edge:HeadLimitedHttpTools",
+                    "--h11-max-incomplete-event-size",
+                    str(self.settings.max_request_head_bytes),
                 ],
                 env=self._env(),
                 stdout=log,

@@ -47,9 +47,14 @@ def assert_html_page(resp: httpx.Response, status: int) -> str:
     return html
 
 
+async def form_csrf(client: httpx.AsyncClient) -> str:
+    """Open the token form as a browser does (it binds the form to a cookie); its CSRF field."""
+    return csrf_of((await client.get("/take")).text)
+
+
 async def open_attempt(client: httpx.AsyncClient, token: str) -> tuple[str, str]:
     """Enter the token; returns the attempt path and the start page."""
-    resp = await client.post("/take", data={"token": token})
+    resp = await client.post("/take", data={"token": token, "csrf": await form_csrf(client)})
     assert resp.status_code == 303, resp.text
     path = resp.headers["location"]
     assert re.fullmatch(r"/take/[0-9a-f-]{36}", path)
@@ -108,7 +113,10 @@ async def test_token_form(page_client: httpx.AsyncClient) -> None:
 async def test_token_errors_render_the_form_again(
     page_client: httpx.AsyncClient, token: str, status: int, message: str
 ) -> None:
-    html = assert_html_page(await page_client.post("/take", data={"token": token}), status)
+    csrf = await form_csrf(page_client)
+    html = assert_html_page(
+        await page_client.post("/take", data={"token": token, "csrf": csrf}), status
+    )
     assert message in html
     assert 'role="alert"' in html and "<title>Error: " in html
     assert 'aria-describedby="token-hint token-error"' in html
@@ -123,7 +131,8 @@ async def test_revoked_token(web_course: WebCourse, page_client: httpx.AsyncClie
     )
     token = issued.json()
     await web_course.client.post(f"/api/v1/tokens/{token['id']}/revoke", headers=admin)
-    html = assert_html_page(await page_client.post("/take", data={"token": token["code"]}), 410)
+    data = {"token": token["code"], "csrf": await form_csrf(page_client)}
+    html = assert_html_page(await page_client.post("/take", data=data), 410)
     assert "revoked" in html and token["code"] in html
 
 
@@ -149,7 +158,7 @@ async def test_cookie_is_secure_over_https(app: FastAPI, web_course: WebCourse) 
     token = await web_course.token("PT")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
-        resp = await c.post("/take", data={"token": token})
+        resp = await c.post("/take", data={"token": token, "csrf": await form_csrf(c)})
     assert resp.status_code == 303
     assert "secure" in resp.headers["set-cookie"].lower()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from etest.errors import BadRequest, Conflict
+from etest.errors import BadRequest, Conflict, NotFound
 
 
 class EmailAmbiguous(Conflict):
@@ -23,3 +23,11 @@ class BadUpload(BadRequest):
     """An uploaded file (candidate import, photo) that cannot be read as what it should be."""
 
     code = "bad-upload"
+
+
+class NoPhoto(NotFound):
+    """The candidate (found in the caller's subtree) has no photo: a code of its own, so it
+    cannot be mistaken for the ``not-found`` that a missing or foreign candidate gets."""
+
+    code = "no-photo"
+    title = "No photo"

@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest.audit.service import record
 from etest.auth.actor import Actor
 from etest.candidate import repository
-from etest.candidate.errors import BadUpload, EmailRegistered
+from etest.candidate.errors import BadUpload, EmailRegistered, NoPhoto
 from etest.candidate.schemas import CandidateCreate, CandidateTransferIn, CandidateUpdate
 from etest.config import Settings
 from etest.content.media import MediaStore, content_type_of, media_problem
-from etest.errors import InvalidValue, NotFound
+from etest.errors import InvalidValue
 from etest.models import Candidate, CandidateTransfer, MediaObject, Organization
 from etest.organization import repository as org_repository
 from etest.organization.service import check_plans
@@ -194,7 +194,7 @@ async def photo_file(session: AsyncSession, settings: Settings, candidate: Candi
     )
     path = MediaStore(settings.media_path).path(media.sha256) if media is not None else None
     if media is None or path is None or not path.is_file():
-        raise NotFound("The candidate has no photo.")
+        raise NoPhoto("The candidate has no photo.")
     return PhotoFile(path, media.content_type)
 
 
