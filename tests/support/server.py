@@ -104,6 +104,8 @@ class Server:
                     # the protocol `etest serve` runs: httptools with the request head bounded
                     "--http",
                     "etest.ops.edge:HeadLimitedHttpTools",
+                    # like `etest serve`: X-Forwarded-* only from ETEST_TRUSTED_PROXIES (in the app)
+                    "--no-proxy-headers",
                     "--h11-max-incomplete-event-size",
                     str(self.settings.max_request_head_bytes),
                 ],

@@ -59,7 +59,8 @@ class CandidateOut(Output):
     disabled: bool
     pt_level: str | None
     current_level: str | None
-    #: The certificate photo (``/media/{photo_sha256}``), set with ``PUT …/photo``.
+    #: The certificate photo's digest: set with ``PUT …/photo``, read with ``GET …/photo`` (only
+    #: by those who may see the candidate; ``/media`` does not serve photos).
     photo_sha256: str | None
     created_at: datetime
     updated_at: datetime
