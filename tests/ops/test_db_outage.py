@@ -41,9 +41,18 @@ CLIENTS = 6
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[tuple[PgCluster, str]]:
+def made_cluster() -> Iterator[tuple[PgCluster, str]]:
     with pg_cluster() as made:
         yield made
+
+
+@pytest.fixture
+def cluster(made_cluster: tuple[PgCluster, str]) -> tuple[PgCluster, str]:
+    """The module's cluster, running (a failed test may have left it stopped)."""
+    pg, _ = made_cluster
+    if not pg.running:
+        pg.start()
+    return made_cluster
 
 
 async def _capture(engine: AsyncEngine, sql: str = "SELECT 1") -> BaseException:
@@ -138,8 +147,6 @@ async def test_outage_answers_503_keeps_connections_and_recovers(
     cluster: tuple[PgCluster, str], tmp_path: Path, mode: str
 ) -> None:
     pg, url = cluster
-    if not pg.running:
-        await asyncio.to_thread(pg.start)
     prepared = await prepare(url, tmp_path / "var", CLIENTS)
     server = Server(prepared.settings, tmp_path)
     try:
@@ -176,9 +183,7 @@ async def test_outage_answers_503_keeps_connections_and_recovers(
 async def test_pool_exhausted_is_seen_without_waiting(
     cluster: tuple[PgCluster, str], tmp_path: Path
 ) -> None:
-    pg, url = cluster
-    if not pg.running:
-        await asyncio.to_thread(pg.start)
+    _, url = cluster
     engine = create_engine(outage_settings(url, tmp_path))
     held = []
     try:
@@ -206,8 +211,6 @@ async def test_take_page_is_a_503_page_while_down(
     cluster: tuple[PgCluster, str], tmp_path: Path
 ) -> None:
     pg, url = cluster
-    if not pg.running:
-        await asyncio.to_thread(pg.start)
     prepared = await prepare(url, tmp_path / "var", 1)
     server = Server(prepared.settings, tmp_path)
     try:
