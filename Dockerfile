@@ -33,12 +33,11 @@ RUN set -eu; \
     /opt/etest/bin/pip install --quiet "$@" --find-links /wheels --upgrade pip; \
     /opt/etest/bin/pip install --quiet "$@" --find-links /wheels -r /tmp/requirements.txt
 
-# -- builder: eTest itself as a wheel, and its migrations -------------------------------------
+# -- builder: eTest itself as a wheel (its migrations inside) ----------------------------------
 FROM deps AS builder
 ARG OFFLINE=0
 COPY README.md LICENSE ./
 COPY src ./src
-COPY migrations ./dist/migrations
 RUN set -eu; \
     if [ "$OFFLINE" = 1 ]; then set -- --no-index; else set --; fi; \
     /opt/etest/bin/pip wheel --quiet "$@" --find-links /wheels --no-deps --wheel-dir dist .
@@ -59,15 +58,10 @@ RUN groupadd --gid 10001 etest \
       --shell /usr/sbin/nologin etest \
  && install -d -o etest -g etest -m 0750 /var/lib/etest
 COPY --from=deps /opt/etest /opt/etest
-# etest.migrate looks for the Alembic scripts beside the package's parent (a source checkout's
-# layout), which a wheel does not ship: they are copied where it looks. (COPY, not a RUN bind
-# mount: buildah's cache notices a changed COPY source, not a changed mount.)
+# (COPY, not a RUN bind mount: buildah's cache notices a changed COPY source, not a changed mount)
 COPY --from=builder /src/dist /dist
 RUN set -eu; \
     /opt/etest/bin/pip install --quiet --no-index --no-deps /dist/etest-*.whl; \
-    target=$(/opt/etest/bin/python -c 'from etest.migrate import MIGRATIONS_DIR; print(MIGRATIONS_DIR)'); \
-    mkdir -p "$(dirname "$target")"; \
-    cp -r /dist/migrations "$target"; \
     rm -rf /dist; \
     /opt/etest/bin/etest --help >/dev/null
 # media, the signing keys and (without ETEST_SECRET_KEY) the digest pepper live here: share it

@@ -14,7 +14,7 @@ lint:
 	scripts/lint
 
 format:
-	.venv/bin/ruff format src tests bench migrations
+	.venv/bin/ruff format src tests bench
 
 bench:
 	.venv/bin/python bench/irt_step.py && .venv/bin/python bench/irt_calibration.py

@@ -27,8 +27,8 @@ STATEMENTS = frozenset({"select", "insert", "update", "delete"})
 #: The methods that narrow a statement (SQLAlchemy 2 ``where``; the legacy ``filter`` spellings).
 FILTERS = frozenset({"where", "filter", "filter_by", "having"})
 
-# Not listed because not walked or already a repository: the Alembic migrations live in
-# migrations/, outside src/etest; the reports' read models are report/repository.py (queries
+# Not listed because not walked or already a repository: the Alembic migrations
+# (src/etest/migrations/, the schema's history, skipped below); the reports' read models are report/repository.py (queries
 # shaped for one workbook or JSON report each, scoped like every other repository).
 ALLOWED: dict[str, str] = {
     "migrate.py": "runs Alembic: the schema's own tool, not a domain query",
@@ -101,7 +101,7 @@ def _queries_outside_repositories() -> dict[str, list[int]]:
     found = {}
     for path in sorted(SRC.rglob("*.py")):
         relative = path.relative_to(SRC).as_posix()
-        if _is_repository(relative):
+        if _is_repository(relative) or relative.startswith("migrations/"):
             continue
         lines = statement_calls(path.read_text(encoding="utf-8"))
         if lines:

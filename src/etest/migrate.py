@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from etest.db import ensure_sqlite_dir, sync_url
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:
