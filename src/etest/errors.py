@@ -74,7 +74,8 @@ CATALOG: dict[str, str] = {
     "candidate-disabled": "The candidate is disabled for further placement tests.",
     "bad-request": "The request cannot be processed as sent.",
     "unprocessable": "A rule of the domain refuses this request.",
-    "not-ready": "The service is not ready: database unreachable or not migrated.",
+    "not-ready": "The service is not ready: database unreachable, its connection pool "
+    "exhausted, or not migrated; the member 'reason' says which.",
     "invalid-data": "A value was refused by the database (e.g. out of range).",
     "token-not-found": "No test token with this code.",
     "token-expired": "The test token has expired.",
@@ -121,8 +122,9 @@ CATALOG: dict[str, str] = {
     "accepts; it was refused before being read.",
     "too-many-requests": "Too many failed or repeated tries from this address or with this "
     "credential; wait the Retry-After seconds, then try again.",
-    "service-unavailable": "The database cannot be reached or is saturated right now; nothing "
-    "was changed: retry after the Retry-After seconds.",
+    "service-unavailable": "The database cannot be reached or is saturated right now; the "
+    "request took effect whole or not at all: retry it after the Retry-After seconds (starting "
+    "and answering are idempotent).",
     "internal-error": "An unexpected error; it has been logged with the request id.",
 }
 

@@ -202,11 +202,6 @@ async def test_pool_exhausted_is_seen_without_waiting(
         await engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the candidate's pages render every exception themselves (web/pages.py "
-    "_html_error): a 500 page until they call etest.db.database_unavailable",
-)
 async def test_take_page_is_a_503_page_while_down(
     cluster: tuple[PgCluster, str], tmp_path: Path
 ) -> None:

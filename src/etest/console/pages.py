@@ -33,6 +33,7 @@ from etest.auth.actor import Actor
 from etest.console.errors import SecondFactorRequired, SignInRequired
 from etest.console.i18n import N_, translator
 from etest.console.session import PATH, csrf_token
+from etest.db import database_unavailable
 from etest.errors import EtestError
 from etest.staff.service import SignedIn
 from etest.web.pages import HEADERS, TEMPLATES_DIR, duration, static_url
@@ -201,6 +202,7 @@ _TITLES = {
     422: N_("Please check the form"),
     429: N_("Too many tries"),
     500: N_("Something went wrong"),
+    503: N_("Please try again in a moment"),
 }
 
 #: One sentence for every 404: a page of another organization reads exactly like a missing one.
@@ -210,12 +212,21 @@ NOT_FOUND = N_(
 )
 
 
-def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
+UNAVAILABLE = N_(
+    "The console cannot reach its database for a moment. Try again in a few seconds; if you "
+    "were saving a change, check whether it was saved."
+)
+
+
+def error_page(
+    request: Request, status: int, detail: str, headers: dict[str, str] | None = None
+) -> HTMLResponse:
     return render(
         request,
         None,
         "console/error.html",
         status=status,
+        headers=headers,
         title=_TITLES.get(status, N_("Error")),
         detail=NOT_FOUND if status == 404 else detail,
     )
@@ -234,7 +245,7 @@ async def _console_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, SecondFactorRequired):
         return RedirectResponse("/console/sign-in/code", status_code=303)
     if isinstance(exc, EtestError):
-        return error_page(request, exc.status, exc.detail)
+        return error_page(request, exc.status, exc.detail, exc.headers())
     if isinstance(exc, RequestValidationError):
         fields = ", ".join(str(e.get("loc", ["?"])[-1]) for e in exc.errors())
         return error_page(request, 422, f"Please check these fields: {fields}.")
@@ -245,6 +256,11 @@ async def _console_error(request: Request, exc: Exception) -> Response:
         return error_page(
             request, 409, "Your change crossed another one. Reload the page and try again."
         )
+    reason = database_unavailable(exc)
+    if reason is not None:
+        log.warning("database_unavailable", path=request.url.path, reason=reason)
+        retry_after = str(request.app.state.settings.unavailable_retry_after)
+        return error_page(request, 503, UNAVAILABLE, {"Retry-After": retry_after})
     log.error("console_error", path=request.url.path, exc_info=exc)
     return error_page(
         request, 500, "An unexpected error occurred and has been logged. Please try again."

@@ -76,3 +76,6 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
             uvicorn_logger.propagate = True
     for noisy in ("uvicorn.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # psycopg's pool logs every failed reconnect as a multi-line warning during an outage; the
+    # requests' 503s and /ready already say it, once each
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)

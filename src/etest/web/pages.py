@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
+from etest.db import database_unavailable
 from etest.errors import EtestError
 
 HERE = Path(__file__).parent
@@ -98,6 +99,7 @@ _TITLES = {
     422: "Please check your answer",
     429: "Too many tries",
     500: "Something went wrong",
+    503: "Please try again in a moment",
 }
 
 
@@ -109,12 +111,14 @@ def error_page(
     back: str = "/take",
     back_text: str = "Enter a test token",
     code: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """An error as a page; ``code`` (a problem code, e.g. ``csrf-refused``) is shown as the
     reference a candidate can quote to support."""
     return render(
         "error.html",
         status=status,
+        headers=headers,
         title=title or _TITLES.get(status, "Error"),
         detail=detail,
         back=back,
@@ -125,7 +129,7 @@ def error_page(
 
 async def _html_error(request: Request, exc: Exception) -> HTMLResponse:
     if isinstance(exc, EtestError):
-        return error_page(exc.status, exc.detail)
+        return error_page(exc.status, exc.detail, headers=exc.headers())
     if isinstance(exc, StarletteHTTPException):
         return error_page(exc.status_code, "This page cannot be shown.")
     if isinstance(exc, IntegrityError):
@@ -134,6 +138,17 @@ async def _html_error(request: Request, exc: Exception) -> HTMLResponse:
             409,
             "Your request crossed another one (perhaps from a second tab or "
             "device). Please reload the page.",
+        )
+    reason = database_unavailable(exc)
+    if reason is not None:
+        log.warning("database_unavailable", path=request.url.path, reason=reason)
+        retry_after = request.app.state.settings.unavailable_retry_after
+        return error_page(
+            503,
+            "The test service cannot reach its database for a moment. The answers you saw "
+            f"saved are kept: reload this page in {retry_after} seconds.",
+            code="service-unavailable",
+            headers={"Retry-After": str(retry_after)},
         )
     log.error("page_error", path=request.url.path, exc_info=exc)
     return error_page(
