@@ -37,6 +37,10 @@ tokens in one transaction, and drops the database at the end. Loopback only; eve
 bounded in time; the whole run takes 9-18 minutes with the baseline (a capacity ramp stops at the
 first level past 1 s), about half that with ``--baseline none``, twice with ``--workers 1,2``.
 
+Rate limits (``--baseline limits-off``): the "old" build is the working tree with
+``ETEST_RATE_LIMIT_ENABLED=false``, the new one the same tree with them on (each build's server
+gets the variable); the same phases, turns and comparison, and any 429 shows in ``errors``.
+
 Run:  .venv/bin/python bench/delivery_load.py                 (writes bench/results/…json)
       .venv/bin/python bench/delivery_load.py --workers 1,2   (also etest serve --workers 2)
       .venv/bin/python bench/delivery_load.py --quick         (a 2-minute smoke run, no JSON)
@@ -58,6 +62,7 @@ import math
 import os
 import platform
 import random
+import re
 import signal
 import socket
 import ssl
@@ -518,6 +523,9 @@ class Build:
     var_dir: Path
     tokens: collections.deque[str] = field(default_factory=collections.deque)
     keys: dict[str, Key] = field(default_factory=dict)
+    #: ``ETEST_RATE_LIMIT_ENABLED`` of its server (``--baseline limits-off``: the working tree
+    #: with them off is the "old" build)
+    rate_limits: bool = True
 
     @property
     def label(self) -> str:
@@ -529,6 +537,7 @@ class Build:
             "ETEST_DATABASE_URL": self.url,
             "ETEST_SECRET_KEY": PEPPER,
             "ETEST_VAR_DIR": str(self.var_dir),
+            "ETEST_RATE_LIMIT_ENABLED": "true" if self.rate_limits else "false",
         }
 
     def prepare(self, n_tokens: int) -> None:
@@ -749,7 +758,13 @@ class PageCandidates(Candidates):
             cookie_jar=aiohttp.CookieJar(unsafe=True),  # unsafe: cookies of 127.0.0.1
             timeout=aiohttp.ClientTimeout(total=30),
         ) as browser:
-            outcome, page, _, took = await self._page(browser, "/take", [("token", token)])
+            # the token form as a browser has it: its CSRF field is bound to a cookie it sets
+            async with browser.get(self.base + "/take") as form_page:
+                found = re.search(rb'name="csrf" value="([^"]+)"', await form_page.read())
+            csrf = found.group(1).decode() if found else ""
+            outcome, page, _, took = await self._page(
+                browser, "/take", [("token", token), ("csrf", csrf)]
+            )
             start = start_form(page) if outcome == "ok" else None
             if start is None:
                 self.record.errors.append((time.monotonic(), f"take {outcome}"))
@@ -1140,7 +1155,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 tmp / "var-new",
             )
         ]
-        if args.baseline != "none":
+        if args.baseline == "limits-off":
+            builds.append(
+                Build(
+                    "old",
+                    "working tree, rate limits off",
+                    ROOT,
+                    databases.enter_context(throwaway_database()),
+                    tmp / "var-old",
+                    rate_limits=False,
+                )
+            )
+            result["baseline"] = {"revision": "limits-off", "commit": "working tree", "etest": {}}
+        elif args.baseline != "none":
             commit = export(args.baseline, tmp / "baseline")
             builds.append(
                 Build(
@@ -1482,7 +1509,8 @@ def main() -> None:
         "--baseline",
         default=BASELINE,
         help=f"git revision run as 'old' beside the working tree (default {BASELINE}; "
-        "'none': the working tree only)",
+        "'none': the working tree only; 'limits-off': the working tree with its rate limits "
+        "off as 'old', against the same tree with them on)",
     )
     parser.add_argument(
         "--pages",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -41,25 +39,21 @@ CODE_FAILURES = "token-failures-address"
 STARTS = "attempt-starts-token"
 
 
-@asynccontextmanager
-async def _secret_failures(
+async def _wrong_secret(
     request: Request, attempt_id: uuid.UUID, credentials: HTTPAuthorizationCredentials | None
-) -> AsyncIterator[None]:
-    """Count a wrong attempt secret against the client address, on the failure path only.
+) -> None:
+    """After a 404 of an attempt route: when the secret was wrong, count it against the client
+    address (or answer 429 when the address already failed too often).
 
-    A wrong secret is refused (404) after one HMAC, without the database, so reading a counter
-    before every call would cost the delivery hot path more than the failure it guards against;
-    and a secret (192 bits) is not guessed by trying. So a right secret costs nothing, and
-    only the 404 of a wrong one asks the limiter: 429 when the address already failed too
-    often, else the failure is counted and the 404 goes out."""
-    try:
-        yield
-    except NotFound:
-        settings: Settings = request.app.state.settings
-        secret = credentials.credentials if credentials else None
-        if not check_secret(settings.pepper(), attempt_id, secret):
-            await ratelimits.refuse(request, CREDENTIAL_FAILURES)
-        raise
+    Called on the failure path only (``except NotFound``, free in Python 3.11 until it is
+    raised): a wrong secret is refused after one HMAC, without the database, so reading a
+    counter before every call would cost the delivery hot path more than the failure it guards
+    against; and a secret (192 bits) is not guessed by trying. So a right secret costs nothing,
+    and a candidate who shares an address with a flood keeps working."""
+    settings: Settings = request.app.state.settings
+    secret = credentials.credentials if credentials else None
+    if not check_secret(settings.pepper(), attempt_id, secret):
+        await ratelimits.refuse(request, CREDENTIAL_FAILURES)
 
 
 @router.post("", response_model=AttemptStarted, responses={201: {"model": AttemptStarted}})
@@ -120,8 +114,11 @@ async def get_attempt(
     credentials: SecretDep,
 ) -> AttemptState:
     """Progress, deadline, the answers given, and the outcome once finished."""
-    async with _secret_failures(request, attempt_id, credentials):
+    try:
         attempt = await _attempt(session, settings, attempt_id, credentials)
+    except NotFound:
+        await _wrong_secret(request, attempt_id, credentials)
+        raise
     await service.expire_if_due(session, attempt)
     return await state_of(session, attempt)
 
@@ -148,8 +145,11 @@ async def get_current_item(request: Request, attempt_id: uuid.UUID, credentials:
     ``finished`` with the attempt's state."""
     settings: Settings = request.app.state.settings
     secret = credentials.credentials if credentials else None
-    async with _secret_failures(request, attempt_id, credentials):
+    try:
         current = await delivery.serve(request.app.state.live, settings, attempt_id, secret)
+    except NotFound:
+        await _wrong_secret(request, attempt_id, credentials)
+        raise
     if isinstance(current, Pending):
         async with transaction(request.app.state.sessionmaker) as session:
             current = await delivery.serve_in(session, settings, attempt_id, secret, current)
@@ -172,8 +172,11 @@ async def answer_item(
     secret = credentials.credentials if credentials else None
     sender, read = device_of(request), delivery.given(body.answer)
     args = (settings, attempt_id, secret, body.position, read, sender)
-    async with _secret_failures(request, attempt_id, credentials):
+    try:
         ack = await delivery.answer(request.app.state.live, *args)
+    except NotFound:
+        await _wrong_secret(request, attempt_id, credentials)
+        raise
     if isinstance(ack, Pending):
         async with transaction(request.app.state.sessionmaker) as session:
             ack = await delivery.answer_in(session, *args, pending=ack)
@@ -202,8 +205,11 @@ async def finish_attempt(
     credentials: SecretDep,
 ) -> AttemptState:
     """Finish now (idempotent); returns the outcome the organization lets the candidate see."""
-    async with _secret_failures(request, attempt_id, credentials):
+    try:
         attempt = await _attempt(session, settings, attempt_id, credentials)
+    except NotFound:
+        await _wrong_secret(request, attempt_id, credentials)
+        raise
     if not await service.expire_if_due(session, attempt):
         await service.finish(session, attempt, reason="finished")
     return await state_of(session, attempt)
