@@ -17,7 +17,7 @@ from sqlalchemy import text
 from etest import __version__
 from etest.config import Settings
 from etest.errors import CATALOG, NotFound, problem
-from etest.migrate import current_revision, head_revision
+from etest.migrate import current_revision, head_revision, known_revision
 
 log = structlog.get_logger(__name__)
 _STATIC = Path(__file__).parent / "static"
@@ -88,6 +88,10 @@ def install(app: FastAPI, settings: Settings) -> None:
             )
             return not_ready(f"The database is not reachable: {reason}.", reason)
         head = head_revision()
+        if current is not None and current != head and not known_revision(current):
+            # a newer release has migrated (expand/contract: its migration only adds), and this
+            # node keeps serving until it is replaced: a rolling upgrade takes no node offline
+            return JSONResponse({"status": "ready", "revision": current, "schema": "ahead"})
         if current != head:
             return not_ready(
                 f"The database is at revision {current}, the code expects {head}: "
