@@ -10,7 +10,8 @@ the limits counting in memory, then back in Redis when it returns.
 
 Redis must be running (CI starts it; locally: ``redis-server --daemonize yes --bind 127.0.0.1
 -::1 --port 6379 --save "" --appendonly no``): these tests fail, they do not skip, without it.
-They use Redis database ``ETEST_TEST_REDIS_DB`` (default 13) alone, flushed before and after.
+They use Redis database ``ETEST_TEST_REDIS_DB`` alone (default 13 on SQLite, 12 on PostgreSQL),
+flushed before and after.
 """
 
 from __future__ import annotations
@@ -42,7 +43,14 @@ from tests.attempt.conftest import Course, make_course
 from tests.conftest import Headers, create_candidate
 from tests.support.server import Server, free_port
 
-REDIS_DB = int(os.environ.get("ETEST_TEST_REDIS_DB", "13"))
+#: CI runs the suite on SQLite and on PostgreSQL side by side, against one Redis: each run has a
+#: database of its own (the flush of one must not empty the other's counts, nor their failures
+#: from 127.0.0.1 add up)
+REDIS_DB = int(
+    os.environ.get(
+        "ETEST_TEST_REDIS_DB", "12" if os.environ.get("ETEST_TEST_DATABASE_URL") else "13"
+    )
+)
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 SMALL = {
     "credential-failures-address": "3/minute",
