@@ -67,11 +67,11 @@ async def start_attempt(
     """Start the test of a token, or resume its open attempt (any device). Returns the attempt
     secret: send it as ``Authorization: Bearer <secret>`` on the attempt's other calls.
 
-    Rate limits (429 ``too-many-requests``): wrong codes per client address, and starts or
-    resumes per token; both are checked before the token is looked up."""
-    token = ratelimits.token_key(settings, body.token)
+    Rate limits (429 ``too-many-requests``): wrong codes per client address, checked before the
+    code is looked up; starts and resumes per token (keyed by the token's id, as the ``/take``
+    page counts them), checked once the token is known: a start over the limit is rolled back
+    with the request."""
     await ratelimits.guard(request, CODE_FAILURES)
-    await ratelimits.guard(request, STARTS, token)
     try:
         attempt, resumed = await service.start(
             session,
@@ -82,7 +82,8 @@ async def start_attempt(
     except TokenNotFound:
         await ratelimits.charge(request, CODE_FAILURES)
         raise
-    await ratelimits.charge(request, STARTS, token)
+    await ratelimits.guard(request, STARTS, str(attempt.token_id))
+    await ratelimits.charge(request, STARTS, str(attempt.token_id))
     await session.flush()
     response.status_code = 200 if resumed else 201
     no_store(response)

@@ -30,7 +30,6 @@ from starlette.requests import Request
 from etest.config import Settings
 from etest.errors import TooManyRequests
 from etest.kit.ratelimit import Check, Limiter, Rule
-from etest.kit.secrets import digest
 
 log = structlog.get_logger(__name__)
 
@@ -88,12 +87,6 @@ def limiter(request: Request) -> Limiter:
 def client_address(request: Request) -> str:
     """The address counts are kept under (after a trusted proxy's ``X-Forwarded-For``)."""
     return request.client.host if request.client else "unknown"
-
-
-def token_key(settings: Settings, code: str) -> str:
-    """The key a token's counters are kept under: its digest (the code itself, a credential,
-    never reaches Redis)."""
-    return digest(settings.pepper(), code.strip())
 
 
 def _checks(request: Request, name: str, keys: tuple[str, ...]) -> Check:
