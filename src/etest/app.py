@@ -35,6 +35,7 @@ from etest.openapi import install_links
 from etest.ops import edge as ops_edge
 from etest.ops import errorreport as ops_errorreport
 from etest.ops import metrics as ops_metrics
+from etest.ops import ratelimits as ops_ratelimits
 from etest.ops import routes as ops_routes
 from etest.ops import security as ops_security
 from etest.organization.endpoints import router as organization_router
@@ -60,6 +61,7 @@ def create_app(
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
     ops_errorreport.init(settings, component="api")
+    ops_ratelimits.check(settings)  # a bad ETEST_RATE_LIMITS fails at start, not on a request
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

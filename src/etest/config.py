@@ -176,8 +176,8 @@ class Settings(BaseSettings):
     # -- console sign-in (docs/console/accounts.md)
     #: Single sign-on providers of the console; as an environment variable, a JSON list.
     oidc_providers: list[OidcProvider] = Field(default_factory=list)
-    #: ``redis://host:port/db``: the sign-in rate limits are counted there (shared by every
-    #: process); unset: in the memory of each process.
+    #: ``redis://host:port/db``: every rate limit (sign-in, credentials, codes, starts, imports)
+    #: is counted there, shared by every process; unset: in the memory of each process.
     redis_url: str | None = None
 
     # -- production operations (docs/operations.md)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -74,6 +75,9 @@ class Server:
             "ETEST_ENV": "test",
             # delivery is driven by the tests that check it, not by every server they start
             "ETEST_WORKER_MODE": "external",
+            # the rate limits of the settings it was given (the session's are out of the way)
+            "ETEST_RATE_LIMIT_ENABLED": str(self.settings.rate_limit_enabled).lower(),
+            "ETEST_RATE_LIMITS": json.dumps(self.settings.rate_limits),
         }
 
     @property
