@@ -28,8 +28,9 @@ STATEMENTS = frozenset({"select", "insert", "update", "delete"})
 FILTERS = frozenset({"where", "filter", "filter_by", "having"})
 
 # Not listed because not walked or already a repository: the Alembic migrations
-# (src/etest/migrations/, the schema's history, skipped below); the reports' read models are report/repository.py (queries
-# shaped for one workbook or JSON report each, scoped like every other repository).
+# (src/etest/migrations/, the schema's history, skipped below); the reports' read models are
+# report/repository.py (queries shaped for one workbook or JSON report each, scoped like every
+# other repository).
 ALLOWED: dict[str, str] = {
     "migrate.py": "runs Alembic: the schema's own tool, not a domain query",
     "db.py": "engines and sessions: the frame every repository runs on",
