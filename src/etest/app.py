@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 import structlog
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from etest import __version__
 from etest.attempt.endpoints import router as attempt_router
@@ -30,6 +30,7 @@ from etest.console import router as console_router
 from etest.content.endpoints import router as content_router
 from etest.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from etest.errors import install_handlers
+from etest.kit.asgi import StatusCapture
 from etest.kit.logging import configure_logging
 from etest.openapi import install_links
 from etest.ops import edge as ops_edge
@@ -186,23 +187,16 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        capture = StatusCapture(send)
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive, capture)
         finally:
             state = scope.get("state") or {}
             log.info(
                 "request",
                 method=scope["method"],
                 path=scope["path"],
-                status=status,
+                status=capture.status,
                 ms=round((time.perf_counter() - started) * 1000, 1),
                 actor=state.get("actor"),
             )

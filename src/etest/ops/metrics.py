@@ -48,10 +48,11 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.routing import Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from etest.config import Settings
 from etest.errors import Unauthorized
+from etest.kit.asgi import StatusCapture
 from etest.models.base import utcnow
 from etest.ops import repository
 
@@ -119,18 +120,11 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        capture = StatusCapture(send)
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, capture)
         finally:
-            observe(route_of(scope), scope["method"], status, time.perf_counter() - started)
+            observe(route_of(scope), scope["method"], capture.status, time.perf_counter() - started)
 
 
 class _Figures(Collector):
