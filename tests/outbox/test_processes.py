@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -28,50 +25,25 @@ from etest.outbox.jobs import JobContext
 from etest.tasks import job_context
 from tests.outbox import tasks
 from tests.outbox.conftest import put, row, tries, wait_status
-from tests.support.server import PEPPER, _die_with_parent
+from tests.support.server import PEPPER
+from tests.support.worker import WorkerProcess
 
-ROOT = Path(__file__).resolve().parents[2]
 JOBS = 150
 KILL_AT = (40, 90)  # lines in the receiver's file before each SIGKILL
 LEASE = 2.0
 RUN_TIMEOUT = 120.0
 
 
-class WorkerProcess:
-    """One ``etest worker`` process on the session database; its output goes to a log file."""
-
-    def __init__(self, settings: Settings, log_dir: Path, *args: str) -> None:
-        env = {
-            **os.environ,
-            "ETEST_DATABASE_URL": settings.database_url,
-            "ETEST_SECRET_KEY": PEPPER,
-            "ETEST_VAR_DIR": str(settings.var_dir),
-            "ETEST_ENV": "test",
-            "ETEST_LOG_LEVEL": "INFO",
-            "ETEST_WORKER_EXTRA_TASKS": json.dumps(["tests.outbox.tasks"]),
-            "ETEST_WORKER_LEASE_SECONDS": str(LEASE),
-            "ETEST_WORKER_POLL_INTERVAL": "0.05",
-            "ETEST_OUTBOX_BACKOFF_BASE": "0.1",
-        }
-        env.pop("ETEST_SMTP_URL", None)
-        self.log_path = log_dir / f"worker-{len(list(log_dir.glob('worker-*')))}.log"
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from etest.cli import main; main()", "worker", *args],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
-            )
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def log(self) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-30:])
+def start_worker(settings: Settings, log_dir: Path, *args: str) -> WorkerProcess:
+    """``etest worker *args`` on the session database, running this package's test tasks."""
+    env = {
+        "ETEST_WORKER_EXTRA_TASKS": json.dumps(["tests.outbox.tasks"]),
+        "ETEST_WORKER_LEASE_SECONDS": str(LEASE),
+        "ETEST_WORKER_POLL_INTERVAL": "0.05",
+        "ETEST_OUTBOX_BACKOFF_BASE": "0.1",
+    }
+    log_path = log_dir / f"worker-{len(list(log_dir.glob('worker-*')))}.log"
+    return WorkerProcess(settings, log_path, env, args)
 
 
 @pytest.fixture
@@ -95,9 +67,9 @@ async def _lines(path: Path, at_least: int, worker: WorkerProcess) -> list[str]:
         if len(lines) >= at_least:
             return lines
         if worker.proc.poll() is not None:
-            pytest.fail(f"the worker exited ({worker.proc.returncode}):\n{worker.log()}")
+            pytest.fail(f"the worker exited ({worker.proc.returncode}):\n{worker.log_tail()}")
         if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"{len(lines)} deliveries after {RUN_TIMEOUT} s:\n{worker.log()}")
+            pytest.fail(f"{len(lines)} deliveries after {RUN_TIMEOUT} s:\n{worker.log_tail()}")
         await asyncio.sleep(0.02)
 
 
@@ -113,9 +85,9 @@ async def _until_done(ctx: JobContext, ids: list[uuid.UUID], worker: WorkerProce
         if statuses["done"] == len(ids):
             return
         if worker.proc.poll() is not None:
-            pytest.fail(f"the worker exited ({worker.proc.returncode}):\n{worker.log()}")
+            pytest.fail(f"the worker exited ({worker.proc.returncode}):\n{worker.log_tail()}")
         if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"after {RUN_TIMEOUT} s: {dict(statuses)}\n{worker.log()}")
+            pytest.fail(f"after {RUN_TIMEOUT} s: {dict(statuses)}\n{worker.log_tail()}")
         await asyncio.sleep(0.05)
 
 
@@ -125,14 +97,14 @@ async def test_sigkilled_workers_lose_nothing_and_repeat_only_with_the_same_id(
     received = tmp_path / "received.txt"
     ids = await put(ctx, "test.append", {"path": str(received), "sleep": 0.01}, n=JOBS)
     for at in KILL_AT:
-        workers.append(WorkerProcess(settings, tmp_path, "--concurrency", "4"))
+        workers.append(start_worker(settings, tmp_path, "--concurrency", "4"))
         await _lines(received, at, workers[-1])
         workers[-1].kill()
-    last = WorkerProcess(settings, tmp_path, "--concurrency", "4")
+    last = start_worker(settings, tmp_path, "--concurrency", "4")
     workers.append(last)
     await _until_done(ctx, ids, last)
     last.proc.send_signal(signal.SIGTERM)  # a clean stop: exit code 0
-    assert await asyncio.to_thread(last.proc.wait, 15) == 0, last.log()
+    assert await asyncio.to_thread(last.proc.wait, 15) == 0, last.log_tail()
 
     deliveries = Counter(received.read_text().split())
     assert set(deliveries) == {str(i) for i in ids}, "every job delivered, nothing else"

@@ -18,7 +18,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from tests.attempt.conftest import Course
-from tests.reliability.conftest import Server, device, fingerprint, right_answer, tokens_for
+from tests.reliability.conftest import Server, device, tokens_for
+from tests.support.candidate_run import Step, step
 
 CANDIDATES = 50
 ITEMS = 12  # make_course's staged PT: 3 levels x 4 items when every answer is right
@@ -175,38 +176,12 @@ class Candidate:
                 self.epoch = self.chaos.epoch
             if self.finished:
                 return
-            resp = await self.call("GET", f"/api/v1/attempts/{self.attempt_id}/item")
-            if resp is None:
-                continue
-            if resp.status_code != 200:
-                self.fail(f"item: {resp.status_code} {resp.text[:300]}")
+            outcome = await step(self, "after a restart")
+            if outcome is Step.FAILED:  # recorded
                 return
-            body = resp.json()
-            if body["finished"]:
-                self.finished = True
-                self.check_state(body["state"])
-                continue
-            item = body["item"]
-            position = item["position"]
-            if position in self.seen and self.seen[position] != fingerprint(item):
-                self.fail(f"position {position} served differently after a restart")
-            self.seen[position] = fingerprint(item)
-            answer = right_answer(item, self.n + position)
-            self.sent[position] = answer
-            self.unacked = (position, answer)
-            resp = await self.call(
-                "POST",
-                f"/api/v1/attempts/{self.attempt_id}/responses",
-                json={"position": position, "answer": answer},
-            )
-            if resp is None:
-                continue
-            if resp.status_code != 200:
-                self.fail(f"answer {position}: {resp.status_code} {resp.text[:300]}")
-                return
-            self.unacked = None
-            self.acked[position] = answer
-            self.chaos.acked()
+            if outcome is Step.ANSWERED:
+                self.chaos.acked()
+            # no response: the next pass resumes after the restart; finished: it returns
         self.fail("did not finish within the step bound")
 
 

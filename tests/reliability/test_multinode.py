@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -39,9 +36,11 @@ from etest.db import transaction
 from etest.models import OutboxEvent, Response
 from tests.attempt.conftest import Course, make_course
 from tests.conftest import Headers
-from tests.reliability.conftest import fingerprint, right_answer, tokens_for
+from tests.reliability.conftest import tokens_for
 from tests.support.balancer import Balancer
-from tests.support.server import PEPPER, Server, _die_with_parent
+from tests.support.candidate_run import Step, step
+from tests.support.server import Server
+from tests.support.worker import WorkerProcess
 from tests.webhook.conftest import QUIET, finished_event_id
 from tests.webhook.receiver import Receiver
 
@@ -53,7 +52,6 @@ pytestmark = [
     ),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 CANDIDATES = 30
 ITEMS = 12  # make_course's staged PT when every answer is right
 KILL_AFTER = 140  # acknowledged answers (of 360) before the SIGKILL
@@ -71,43 +69,17 @@ class Node(Server):
         return {**super()._env(), "ETEST_CALLBACK_ALLOW_NETWORKS": ALLOW}
 
 
-class Worker:
-    """One ``etest worker`` process on the test database; output to a log file. The default
-    lease (120 s) is kept: a lease that expires while a slow delivery is still running is what
-    turns at-least-once into a duplicate, and no worker is killed here."""
-
-    def __init__(self, settings: Settings, log_dir: Path, n: int) -> None:
-        env = {
-            **os.environ,
-            "ETEST_DATABASE_URL": settings.database_url,
-            "ETEST_SECRET_KEY": PEPPER,
-            "ETEST_VAR_DIR": str(settings.var_dir),
-            "ETEST_ENV": "test",
-            "ETEST_LOG_LEVEL": "INFO",
-            "ETEST_WORKER_MODE": "external",
-            "ETEST_WORKER_POLL_INTERVAL": "0.2",
-            "ETEST_OUTBOX_BACKOFF_BASE": "0.5",
-            "ETEST_CALLBACK_ALLOW_NETWORKS": ALLOW,
-        }
-        env.pop("ETEST_SMTP_URL", None)
-        self.log_path = log_dir / f"worker-{n}.log"
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from etest.cli import main; main()", "worker"],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
-            )
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def log_tail(self) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-30:])
+def start_worker(settings: Settings, log_dir: Path, n: int) -> WorkerProcess:
+    """One ``etest worker`` process on the test database. The default lease (120 s) is kept: a
+    lease that expires while a slow delivery is still running is what turns at-least-once into
+    a duplicate, and no worker is killed here."""
+    env = {
+        "ETEST_WORKER_MODE": "external",
+        "ETEST_WORKER_POLL_INTERVAL": "0.2",
+        "ETEST_OUTBOX_BACKOFF_BASE": "0.5",
+        "ETEST_CALLBACK_ALLOW_NETWORKS": ALLOW,
+    }
+    return WorkerProcess(settings, log_dir / f"worker-{n}.log", env)
 
 
 @dataclass
@@ -230,40 +202,13 @@ class Candidate:
     async def run(self) -> None:
         await self.start()
         for _ in range(4 * ITEMS):  # bounded: each pass answers one item or recovers
-            resp = await self.call("GET", f"/api/v1/attempts/{self.attempt_id}/item")
-            if resp is None:
+            outcome = await step(self, "by the other node")
+            if outcome is Step.NO_RESPONSE:
                 await self.recover()
-                continue
-            if resp.status_code != 200:
-                self.fail(f"item: {resp.status_code} {resp.text[:300]}")
+            elif outcome is Step.ANSWERED:
+                self.run_.acked()
+            else:  # finished, or failed (recorded)
                 return
-            body = resp.json()
-            if body["finished"]:
-                self.finished = True
-                self.check_state(body["state"])
-                return
-            item = body["item"]
-            position = item["position"]
-            if position in self.seen and self.seen[position] != fingerprint(item):
-                self.fail(f"position {position} served differently by the other node")
-            self.seen[position] = fingerprint(item)
-            answer = right_answer(item, self.n + position)
-            self.sent[position] = answer
-            self.unacked = (position, answer)
-            resp = await self.call(
-                "POST",
-                f"/api/v1/attempts/{self.attempt_id}/responses",
-                json={"position": position, "answer": answer},
-            )
-            if resp is None:
-                await self.recover()
-                continue
-            if resp.status_code != 200:
-                self.fail(f"answer {position}: {resp.status_code} {resp.text[:300]}")
-                return
-            self.unacked = None
-            self.acked[position] = answer
-            self.run_.acked()
         self.fail("did not finish within the step bound")
 
 
@@ -293,7 +238,7 @@ async def test_two_nodes_one_killed_lose_no_answer_and_deliver_each_callback_onc
     course: Course = await make_course(app, client, su, settings=QUIET)
     tokens = await tokens_for(app, course, CANDIDATES)
     nodes = [Node(settings, tmp_path), Node(settings, tmp_path)]
-    workers: list[Worker] = []
+    workers: list[WorkerProcess] = []
     receiver = Receiver().start()
     balancer = Balancer([n.port for n in nodes]).start()
     candidates: list[Candidate] = []
@@ -301,7 +246,7 @@ async def test_two_nodes_one_killed_lose_no_answer_and_deliver_each_callback_onc
         started = [n.spawn() for n in nodes]  # both boot at once
         for node, when in zip(nodes, started, strict=True):
             await asyncio.to_thread(node.wait_ready, when)
-        workers = [Worker(settings, tmp_path, n) for n in range(2)]
+        workers = [start_worker(settings, tmp_path, n) for n in range(2)]
         async with device(balancer.base) as admin:
             resp = await admin.patch(
                 f"/api/v1/organizations/{course.uic}",
