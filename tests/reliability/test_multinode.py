@@ -165,7 +165,12 @@ class Candidate:
         """After a request died with the node: resume with the token (the device lost its
         state), check every acknowledged answer is there, retry the unacknowledged one."""
         self.headers = {}
-        resp = await self.call("POST", "/api/v1/attempts", json={"token": self.token})
+        # a resume sent while the kill is under way may die with the node too (call() allows it
+        # only for a request sent before the node was dead), so it is tried again
+        for _ in range(3):
+            resp = await self.call("POST", "/api/v1/attempts", json={"token": self.token})
+            if resp is not None:
+                break
         assert resp is not None, "a resume after the kill cannot die with it"
         body = resp.json()
         if resp.status_code != 200 or not body["resumed"] or body["attempt_id"] != self.attempt_id:
@@ -176,11 +181,14 @@ class Candidate:
         self.check_state(body["state"])
         if self.unacked is not None and body["state"]["status"] == "in_progress":
             position, answer = self.unacked
-            retry = await self.call(
-                "POST",
-                f"/api/v1/attempts/{self.attempt_id}/responses",
-                json={"position": position, "answer": answer},
-            )
+            for _ in range(3):  # the same: a retry sent during the kill may die with it
+                retry = await self.call(
+                    "POST",
+                    f"/api/v1/attempts/{self.attempt_id}/responses",
+                    json={"position": position, "answer": answer},
+                )
+                if retry is not None:
+                    break
             assert retry is not None
             if retry.status_code != 200:
                 self.fail(f"retry of {position}: {retry.status_code} {retry.text[:300]}")
