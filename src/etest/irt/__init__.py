@@ -5,7 +5,11 @@ passed in). The delivery layer calls :func:`next_step` (or a cached :class:`CatE
 answer; psychometric tooling uses calibration, item statistics and simulation.
 
 * Models: :func:`probability`, :func:`log_probability`, :func:`log_likelihood`,
-  :func:`item_information`, :func:`total_information`, :func:`max_information`; :class:`ItemBank`.
+  :func:`item_information`, :func:`total_information`, :func:`max_information`; :class:`ItemBank`
+  (dichotomous items mixed with polytomous ones scored 0..k).
+* Polytomous (generalized partial credit model): :func:`gpcm_probabilities`,
+  :func:`gpcm_log_probabilities`, :func:`gpcm_information`, :func:`gpcm_expected_score`,
+  :func:`gpcm_log_likelihood`; :func:`calibrate_gpcm` → :class:`PolytomousCalibration`.
 * Estimation: :func:`eap` (default), :func:`map_estimate`, :func:`mle`, :func:`wle`,
   :func:`estimate_ability`, :func:`posterior_weights`; :class:`QuadratureGrid`.
 * Selection: :func:`select_item` (MFI, randomesque, Sympson–Hetter, content balancing,
@@ -27,6 +31,7 @@ Errors derive from :class:`IRTError` (a ``ValueError``); see :mod:`etest.irt.err
 
 from etest.irt.bank import ItemBank
 from etest.irt.calibration import Calibration, calibrate
+from etest.irt.calibration_polytomous import PolytomousCalibration, calibrate_gpcm
 from etest.irt.config import EngineConfig
 from etest.irt.engine import CatEngine, EngineState, Step, next_step
 from etest.irt.errors import (
@@ -63,6 +68,13 @@ from etest.irt.placement import (
     place,
     position_in_level,
     posterior_level_probabilities,
+)
+from etest.irt.polytomous import (
+    gpcm_expected_score,
+    gpcm_information,
+    gpcm_log_likelihood,
+    gpcm_log_probabilities,
+    gpcm_probabilities,
 )
 from etest.irt.randomness import StepRandom
 from etest.irt.selection import ContentRelaxation, Selection, select_item
@@ -104,6 +116,7 @@ __all__ = [
     "NoEligibleItem",
     "ParameterDrift",
     "Placement",
+    "PolytomousCalibration",
     "QuadratureGrid",
     "Selection",
     "ShapeMismatch",
@@ -112,10 +125,16 @@ __all__ = [
     "StepRandom",
     "StopReason",
     "calibrate",
+    "calibrate_gpcm",
     "classical_statistics",
     "drift",
     "eap",
     "estimate_ability",
+    "gpcm_expected_score",
+    "gpcm_information",
+    "gpcm_log_likelihood",
+    "gpcm_log_probabilities",
+    "gpcm_probabilities",
     "interval_level",
     "item_fit",
     "item_information",

@@ -32,7 +32,6 @@ from etest.irt.config import EngineConfig
 from etest.irt.errors import InvalidConfiguration, InvalidResponses
 from etest.irt.estimation import eap_from_log_posterior, estimate_ability, response_arrays
 from etest.irt.infoindex import information_index
-from etest.irt.models import log_probability
 from etest.irt.placement import Placement, place
 from etest.irt.randomness import StepRandom
 from etest.irt.selection import ContentPlan, Selection, choose_item, exposure_array
@@ -140,24 +139,22 @@ class CatEngine:
         self._sprt_rows = shared.setdefault(("sprt", config.cut_scores, config.sprt_delta), {})
 
     def likelihood_row(self, item: int) -> FloatArray:
-        """``[ln Q, ln P]`` of one item on the grid nodes, shape ``(2, nodes)`` (cached).
+        """``ln P_x`` of one item on the grid nodes for each score ``x``, shape ``(k + 1, nodes)``
+        (``[ln Q, ln P]`` for a dichotomous item; cached).
 
         Computed per item, never in a batch, so an attempt updated answer by answer and the same
         attempt rebuilt from its responses add exactly the same values.
         """
         row = self._ll_rows.get(item)
         if row is None:
-            bank = self.bank
-            ln_p, ln_q = log_probability(
-                self.grid.nodes, bank.a[item], bank.b[item], bank.c[item], bank.d[item]
-            )
-            row = np.stack((ln_q, ln_p))
+            row = self.bank.category_log_probabilities(self.grid.nodes, item)
             row.setflags(write=False)
             self._ll_rows[item] = row
         return row
 
     def sprt_row(self, item: int) -> FloatArray:
-        """One item's SPRT increments at every cut, ``[if wrong, if correct]`` (cached)."""
+        """One item's SPRT increments at every cut, one row per score (``[if wrong, if correct]``
+        for a dichotomous item; cached)."""
         row = self._sprt_rows.get(item)
         if row is None:
             bank = self.bank
@@ -165,7 +162,7 @@ class CatEngine:
             row = np.stack(
                 [
                     sprt_increments(bank, idx, np.array([x]), self.cuts, self.config.sprt_delta)[0]
-                    for x in (0.0, 1.0)
+                    for x in range(int(bank.max_score[item]) + 1)
                 ]
             )
             row.setflags(write=False)
@@ -255,11 +252,12 @@ class EngineState:
         )
 
     def record(self, item: int, response: int) -> None:
-        """Add the response (0 or 1) to an item served by this attempt, in serving order.
+        """Add the response (0 or 1; a score ``0..k`` for a polytomous item) to an item served
+        by this attempt, in serving order.
 
         Raises:
             InvalidResponses: a position outside the bank, an item already administered or
-                excluded, or a response that is not 0 or 1.
+                excluded, or a response that is not 0 or 1 (not a score in ``0..k``).
         """
         bank = self.engine.bank
         if not (isinstance(item, (int, np.integer)) and 0 <= item < len(bank)):
@@ -270,9 +268,11 @@ class EngineState:
         if not self._available[item]:
             what = "already administered" if item in self.administered else "excluded"
             raise InvalidResponses(f"item {bank.ids[item]!r} is {what}")
-        if response not in (0, 1):
+        top = int(bank.max_score[item])
+        if response not in range(top + 1):
+            allowed = "0 or 1" if top == 1 else f"a score in 0..{top}"
             raise InvalidResponses(
-                f"response {response!r} to item {bank.ids[item]!r} is not 0 or 1"
+                f"response {response!r} to item {bank.ids[item]!r} is not {allowed}"
             )
         x = int(response)
         if self.engine.exposure is not None:
@@ -399,7 +399,8 @@ def next_step(
         config: the engine configuration (cut scores included).
         seed: the attempt's stored seed (a non-negative integer).
         administered: bank positions served so far, in order.
-        responses: the 0/1 score of each, in the same order (a timed-out item is 0).
+        responses: the score of each (0/1, or 0..k for a polytomous item), in the same order
+            (a timed-out item is 0).
         seen: positions seen in the candidate's earlier attempts (last resort).
         excluded: positions that must not be served.
 

@@ -1,7 +1,8 @@
 """Ability estimation: EAP on a quadrature grid (the default), MAP, MLE and WLE.
 
-Every estimator takes the bank, the positions of the administered items and the 0/1 responses,
-and returns an :class:`AbilityEstimate` with a standard error:
+Every estimator takes the bank, the positions of the administered items and the responses (0/1,
+or a score ``0 … k`` for a polytomous GPCM item, :mod:`etest.irt.polytomous`), and returns an
+:class:`AbilityEstimate` with a standard error:
 
 * **EAP** (Bock & Mislevy 1982): posterior mean on a fixed grid with a normal prior; the SE is the
   posterior SD (it includes the prior). Exists for every pattern, including the empty one.
@@ -11,6 +12,10 @@ and returns an :class:`AbilityEstimate` with a standard error:
   ``method="eap"``); with ``perfect="bound"`` it is clamped to the search bound and flagged
   (``at_bound=True``). A mixed 3PL pattern whose likelihood peaks at the bound is flagged too.
 * **WLE** (Warm 1989): root of ``ℓ′ + J/(2I)``; finite for perfect patterns.
+
+A perfect pattern is every score at its minimum (0) or every score at its maximum. A GPCM item
+adds ``a (x − E[X|θ])`` to the score, ``a² Var(X|θ)`` to the information and
+``a³ E[(X − E X)³|θ]`` to Warm's ``J``.
 
 The modes are located on the grid first (the 3PL likelihood can be multimodal) and polished with
 Brent's method between the neighbours of the best node, so no estimate is ever ±∞ or NaN.
@@ -32,6 +37,7 @@ from etest.irt._types import FloatArray, IntArray
 from etest.irt.bank import ItemBank
 from etest.irt.errors import InvalidConfiguration, InvalidResponses, ShapeMismatch
 from etest.irt.models import log_probability
+from etest.irt.polytomous import gpcm_log_probabilities, gpcm_moments
 
 __all__ = [
     "AbilityEstimate",
@@ -115,12 +121,12 @@ def response_arrays(
     administered: Sequence[int] | npt.ArrayLike,
     responses: Sequence[int] | npt.ArrayLike,
 ) -> tuple[IntArray, FloatArray]:
-    """Validate administered positions and 0/1 responses; return them as arrays.
+    """Validate administered positions and responses (0/1, or ``0..k`` for a GPCM item).
 
     Raises:
         ShapeMismatch: the two sequences differ in length.
         InvalidResponses: a position outside the bank, a repeated position, or a response that is
-            not 0 or 1.
+            not 0 or 1 (not an integer score in ``0..k`` for a polytomous item).
     """
     idx = np.asarray(administered)
     x = np.asarray(responses)
@@ -141,10 +147,16 @@ def response_arrays(
         dup = int(values[counts > 1][0])
         raise InvalidResponses(f"item {bank.ids[dup]!r} (position {dup}) is administered twice")
     xf = x.astype(np.float64)
-    bad = (xf != 0.0) & (xf != 1.0)
+    if bank.steps is None:
+        bad = (xf != 0.0) & (xf != 1.0)
+    else:
+        top = bank.max_score[idx]
+        bad = (xf != np.round(xf)) | (xf < 0.0) | (xf > top)
     if np.any(bad):
         j = int(np.flatnonzero(bad)[0])
-        raise InvalidResponses(f"response {x[j]!r} to item {bank.ids[idx[j]]!r} is not 0 or 1")
+        k = int(bank.max_score[idx[j]])
+        allowed = "0 or 1" if k == 1 else f"a score in 0..{k}"
+        raise InvalidResponses(f"response {x[j]!r} to item {bank.ids[idx[j]]!r} is not {allowed}")
     return idx, xf
 
 
@@ -155,7 +167,15 @@ def log_likelihood_rows(
     ln_p, ln_q = log_probability(nodes[:, None], bank.a[idx], bank.b[idx], bank.c[idx], bank.d[idx])
     ln_p = ln_p.reshape(len(nodes), len(idx))
     ln_q = ln_q.reshape(len(nodes), len(idx))
-    return np.ascontiguousarray(np.where(x == 1.0, ln_p, ln_q).T)
+    rows = np.ascontiguousarray(np.where(x == 1.0, ln_p, ln_q).T)
+    if bank.steps is not None:
+        which = np.flatnonzero(bank.max_score[idx] >= 2)
+        if which.size:
+            poly = idx[which]
+            lp = gpcm_log_probabilities(nodes, bank.a[poly], bank.steps[poly])  # nodes × J × m+1
+            cats = x[which].astype(np.int64)
+            rows[which] = lp[:, np.arange(which.size), cats].T
+    return rows
 
 
 def accumulate(log_prior: FloatArray, rows: FloatArray) -> FloatArray:
@@ -223,6 +243,18 @@ def _score_info(
     theta: float, bank: ItemBank, idx: IntArray, x: FloatArray
 ) -> tuple[float, float, float]:
     """``ℓ′(θ)``, ``I(θ)`` and Warm's ``J(θ)``."""
+    if bank.steps is not None:
+        is_poly = bank.max_score[idx] >= 2
+        if is_poly.any():
+            poly = idx[is_poly]
+            a = bank.a[poly]
+            mean, var, third = gpcm_moments(theta, a, bank.steps[poly])
+            s, i, j = _score_info(theta, bank, idx[~is_poly], x[~is_poly])
+            return (
+                s + float(np.sum(a * (x[is_poly] - mean))),
+                i + float(np.sum(a**2 * var)),
+                j + float(np.sum(a**3 * third)),
+            )
     p, q, p1, p2 = _derivatives(theta, bank, idx)
     pq = p * q
     return (
@@ -311,11 +343,13 @@ def mle(
     """
     idx, x = response_arrays(bank, administered, responses)
     nodes = _search_nodes(bounds, points)
-    if idx.size == 0 or (perfect == "eap" and np.all(x == x[0])):
+    highest = bool(np.all(x == bank.max_score[idx]))
+    perfect_pattern = highest or bool(np.all(x == 0.0))
+    if idx.size == 0 or (perfect == "eap" and perfect_pattern):
         est = eap(bank, idx, x, grid)
         return AbilityEstimate(theta=est.theta, se=est.se, method="eap", fallback=True)
-    if np.all(x == x[0]):
-        theta = bounds[1] if x[0] == 1.0 else bounds[0]
+    if perfect_pattern:
+        theta = bounds[1] if highest else bounds[0]
         info = _score_info(theta, bank, idx, x)[1]
         return AbilityEstimate(
             theta=theta, se=1.0 / math.sqrt(info), method="mle", fallback=True, at_bound=True

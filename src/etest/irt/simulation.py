@@ -6,7 +6,8 @@ what the configuration does: test length, bias and RMSE, classification accuracy
 true level, stop reasons, exposure and content relaxations. Everything is seeded: simulee ``p``
 gets its own stream from ``SeedSequence(seed).spawn``, which pre-draws a uniform ``U[p, j]`` for
 every item (common random numbers: a simulee answers item ``j`` the same way under any design)
-and the engine seed of the attempt.
+and the engine seed of the attempt. A polytomous (GPCM) item is scored by inversion with the same
+uniform: ``x`` = the number of cumulative category probabilities below ``U[p, j]``.
 
 :func:`sympson_hetter` derives Sympson–Hetter exposure parameters by iterating :func:`simulate`
 (Sympson & Hetter 1985; Hetter & Sympson 1997).
@@ -220,6 +221,7 @@ def simulate(
     eng = engine or CatEngine(bank, config)
     cuts = np.asarray(config.cut_scores, dtype=np.float64)
     a, b, c, d = (truth.a.tolist(), truth.b.tolist(), truth.c.tolist(), truth.d.tolist())
+    poly = set(truth.polytomous.tolist())
     out_theta = np.empty(count)
     out_se = np.empty(count)
     length = np.empty(count, dtype=np.int64)
@@ -249,8 +251,11 @@ def simulate(
                 selection[list(sel.exposure_rejections)] += 1
             if sel.relaxations:
                 relax[p] += len(sel.relaxations)
-            prob = c[j] + (d[j] - c[j]) / (1.0 + math.exp(-a[j] * (th - b[j])))
-            state.record(j, 1 if uniforms[j] < prob else 0)
+            if j in poly:
+                state.record(j, _score(truth, j, th, float(uniforms[j])))
+            else:
+                prob = c[j] + (d[j] - c[j]) / (1.0 + math.exp(-a[j] * (th - b[j])))
+                state.record(j, 1 if uniforms[j] < prob else 0)
             steps += 1
         adm = np.asarray(state.administered, dtype=np.int64)
         exposure[adm] += 1
@@ -304,6 +309,14 @@ class ExposureCalibration:
     max_rates: tuple[float, ...]
     allowance: float = 0.0
     realised_max_rate: float = math.nan
+
+
+def _score(truth: ItemBank, item: int, theta: float, uniform: float) -> int:
+    """A polytomous item's score by inversion: the number of cumulative ``P_x(θ)`` below ``U``
+    (with one uniform per item, as for dichotomous items, so designs share random numbers)."""
+    lp = truth.category_log_probabilities(np.array([theta]), item)[:, 0]
+    cumulative = np.cumsum(np.exp(lp))[:-1]
+    return int(np.searchsorted(cumulative, uniform, side="right"))
 
 
 def sympson_hetter(

@@ -91,6 +91,11 @@ def sprt_increments(
     ln_p = ln_p.reshape(2 * k, idx.size)
     ln_q = ln_q.reshape(2 * k, idx.size)
     ratio = np.where(x == 1.0, ln_p[:k] - ln_p[k:], ln_q[:k] - ln_q[k:])
+    if bank.steps is not None:
+        # A polytomous item adds ln P_x(c + δ) − ln P_x(c − δ) for its score x.
+        for col in np.flatnonzero(bank.max_score[idx] >= 2).tolist():
+            row = bank.category_log_probabilities(points, int(idx[col]))[int(x[col])]
+            ratio[:, col] = row[:k] - row[k:]
     return np.ascontiguousarray(ratio.T)
 
 
