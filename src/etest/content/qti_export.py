@@ -80,9 +80,11 @@ __all__ = [
     "QtiVersion",
     "bundle_of_assessment",
     "bundle_of_items",
+    "export_package",
     "export_source",
     "export_to_file",
     "read_export",
+    "save_package",
     "write_package",
 ]
 
@@ -1017,6 +1019,11 @@ def export_to_file(
             await engine.dispose()
 
     bundle, data = asyncio.run(main())
+    return save_package(out, bundle, data, qti)
+
+
+def save_package(out: Path, bundle: Bundle, data: bytes, qti: str) -> ExportSummary:
+    """Write a package atomically (never a half-written zip under ``out``'s name)."""
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(out)
