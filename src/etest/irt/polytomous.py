@@ -8,18 +8,20 @@ are
 
 with slope ``a > 0`` and step difficulties ``b_1 … b_k`` (the empty sum of ``x = 0`` is 0; ``b_v``
 is where categories ``v − 1`` and ``v`` are equally likely). With ``k = 1`` this is the 2PL with
-``b = b_1``, so a dichotomous item is the one-step special case and one code path serves both.
+``b = b_1``: a 0/1 item is the one-step case (:func:`~etest.irt.calibrate_gpcm` fits 0/1 columns
+so; the bank keeps the faster dichotomous formulas for them).
 
-Why the GPCM and not Samejima's graded response model: the GPCM is an exponential family in θ
-with sufficient statistic ``a·x``, which gives the closed forms used everywhere in
-:mod:`etest.irt` —
+Why the GPCM and not Samejima's graded response model (both reduce to the 2PL for one step): the
+GPCM is an exponential family in θ with sufficient statistic ``a·x``, which gives the closed forms
+used everywhere in :mod:`etest.irt` —
 
 * score ``∂ ln P_x / ∂θ = a (x − E[X | θ])``,
-* Fisher information ``I(θ) = a² Var(X | θ)``,
+* Fisher information ``I(θ) = a² Var(X | θ)`` (also the observed information, for every score),
 * Warm's ``J(θ) = a³ E[(X − E X)³ | θ]``,
 
-and steps need not be ordered, which suits gaps of different difficulty in any order (a GRM needs
-ordered thresholds and a cumulative "at least x" interpretation that gap counts do not have).
+its steps compare adjacent scores and need no order (a passage's second gap may be easier than its
+first; the GRM's boundaries must be ordered), and with equal slopes the number of gap points is a
+sufficient statistic, as certification scoring counts them.
 
 Shapes: ``theta`` of shape ``S`` (any), ``a`` of shape ``(J,)`` and ``steps`` of shape ``(J, m)``
 with ``NaN`` after an item's last step (items may have different ``k``); results are
