@@ -330,9 +330,20 @@ def content_import(
             "(stored with the version, audited)"
         ),
     ] = None,
+    partial: Annotated[
+        bool,
+        typer.Option(
+            "--partial",
+            help="import the readable items of a QTI package with an unreadable item file "
+            "(else the package is refused whole)",
+        ),
+    ] = False,
 ) -> None:
     """Import content: everything is validated first, and nothing is written on any error. A
-    placement test is published with its evidence (simulation), or refused below thresholds."""
+    placement test is published with its evidence (simulation), or refused below thresholds.
+
+    Exit codes: 0 imported; 1 nothing imported (the errors are listed); 2 bad arguments; 3 the
+    rest imported, but files of a folder or zip were refused (each listed as "refused")."""
     from rich.progress import Progress
 
     import etest.tasks  # noqa: F401  (registers the publish checks: a PT's evidence)
@@ -345,7 +356,12 @@ def content_import(
         raise typer.Exit(2)
     with Progress(console=err, transient=True) as progress:
         progress.add_task(f"reading {path}", total=None)
-        sources = sources_from_path(path, skill=skill, level=level)  # type: ignore[arg-type]
+        sources = sources_from_path(
+            path,
+            skill=skill,  # type: ignore[arg-type]
+            level=level,
+            partial=partial,
+        )
 
     async def run(session: AsyncSession, settings: Settings) -> Any:
         return await import_content(
@@ -357,13 +373,18 @@ def content_import(
             override_reason=override_reason,
         )
 
-    print_import(run_in_transaction(run))
+    if print_import(run_in_transaction(run)):
+        raise typer.Exit(3)
 
 
-def print_import(result: Any) -> None:
+def print_import(result: Any) -> int:
+    """Print what was imported; return how many files were refused (an unreadable QTI package
+    among several: the service reports it as a skipped file and imports the others)."""
+    refused = 0
     for f in result.files:
         if f.status == "skipped":
-            out.print(f"skipped   {f.file}: {f.reason}", highlight=False, soft_wrap=True)
+            refused += 1
+            out.print(f"refused   {f.file}: {f.reason}", highlight=False, soft_wrap=True)
             continue
         line = f"{f.status:<9} {f.kind:<4} {f.code} v{f.version}"
         if f.status == "imported":
@@ -386,6 +407,13 @@ def print_import(result: Any) -> None:
                 highlight=False,
                 soft_wrap=True,
             )
+    if refused:
+        err.print(
+            f"[red]{refused} file(s) refused[/red] (exit code 3)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return refused
 
 
 outbox_app = typer.Typer(

@@ -3,6 +3,8 @@ does not have, is refused (422 ``invalid-answer``) rather than scored as wrong."
 
 from __future__ import annotations
 
+import math
+import re
 import string
 import unicodedata
 from typing import Any
@@ -35,6 +37,48 @@ def normalize(text: str, rule: str) -> str:
     return text
 
 
+_NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$")
+
+
+def parse_number(text: str) -> float | None:
+    """A candidate's typed number, or None. One decimal separator, a point or a comma ("4,14"
+    in most of Europe); no thousands separators, so "4,136" is 4.136 and never 4136."""
+    text = unicodedata.normalize("NFKC", text).strip().replace("\u2212", "-")
+    if not _NUMBER.match(text) or text.count(",") + text.count(".") > 1:
+        return None
+    try:
+        value = float(text.replace(",", "."))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _number_correct(answer: str, number: dict[str, Any], accepted: list[str]) -> bool:
+    """QTI ``equal`` with ``toleranceMode``: exact, absolute (value - t0 … value + t1) or
+    relative (percent of value); a further accepted number (a mapping's) scores when equal."""
+    given = parse_number(answer)
+    if given is None or (number.get("integer") and not given.is_integer()):
+        return False
+    value = float(number["value"])
+    for other in accepted:
+        alt = parse_number(other)
+        if alt is not None and math.isclose(given, alt, rel_tol=1e-12, abs_tol=1e-12):
+            return True
+    mode = number.get("tolerance_mode", "exact")
+    if mode == "exact":
+        return math.isclose(given, value, rel_tol=1e-12, abs_tol=1e-12)
+    t0, t1 = (list(number["tolerance"]) * 2)[:2]
+    if mode == "absolute":
+        low, high = value - t0, value + t1
+    else:
+        low, high = value * (1 - t0 / 100), value * (1 + t1 / 100)
+        low, high = min(low, high), max(low, high)
+    slack = 1e-12 * max(1.0, abs(low), abs(high))  # 4.136 × 1.05 is not exactly representable
+    above = given > low - slack if number.get("include_lower", True) else given > low + slack
+    below = given < high + slack if number.get("include_upper", True) else given < high - slack
+    return bool(above and below)
+
+
 def check(
     item_type: str, key: dict[str, Any], options: list[str], targets: list[str], answer: Any
 ) -> tuple[Any, bool]:
@@ -53,6 +97,8 @@ def check(
     if item_type == "text_entry":
         if not isinstance(answer, str) or len(answer) > 500 or "\x00" in answer:
             raise InvalidAnswer("text_entry: expected a text of at most 500 characters")
+        if key.get("number"):
+            return answer, _number_correct(answer, key["number"], key["accepted"])
         rule = key.get("normalize", "casefold_punctuation")
         accepted = {normalize(a, rule) for a in key["accepted"]}
         return answer, normalize(answer, rule) in accepted

@@ -90,6 +90,7 @@ def read_qti(
     code_prefix: str | None = None,
     limits: QtiLimits = QtiLimits(),
     files: Mapping[str, bytes] | None = None,
+    partial: bool = False,
 ) -> QtiImport:
     """Read a QTI content package (zip with ``imsmanifest.xml``) or a single item XML.
 
@@ -98,6 +99,11 @@ def read_qti(
     files around it (its images and audio) keyed by path relative to the same root as ``name``
     (``name="items/q1.xml"``, ``files={"img/a.png": ...}``); without it, an item that refers
     to media is skipped as "missing media".
+
+    An item file that is not readable XML (malformed, or declaring entities) refuses the whole
+    input with :class:`QtiPackageError` naming the file: a package is all or nothing, so a
+    broken export is never half imported unnoticed. ``partial=True`` is the explicit choice to
+    import the rest and report that file as skipped.
     """
     if level is not None and canonical_level(level) is None:
         raise QtiUnknownLevel(f"unknown level {level!r}; levels are {', '.join(LEVELS)}")
@@ -110,9 +116,8 @@ def read_qti(
         skill=skill,
         level=level,
         limits=limits,
-        prefix=_slug(code_prefix, keep_colon=True)
-        if code_prefix
-        else _slug(posixpath.splitext(posixpath.basename(_posix(name)))[0]),
+        prefix=_slug(code_prefix, keep_colon=True) if code_prefix else _name_prefix(name),
+        partial=partial,
     )
     if data.startswith(_ZIP_MAGIC):
         reader.read_package(_ZipFiles(data, limits))
@@ -130,6 +135,12 @@ def read_qti(
 
 def _posix(path: str) -> str:
     return path.replace("\\", "/")
+
+
+def _name_prefix(name: str) -> str:
+    """Codes start with the file name without its extension (callers that know the package a
+    single XML came from pass ``code_prefix``: :mod:`etest.content.sources` does)."""
+    return _slug(posixpath.splitext(posixpath.basename(_posix(name)))[0])
 
 
 def _looks_like_xml(data: bytes) -> bool:
@@ -267,7 +278,14 @@ def _classify(resource_type: str) -> str | None:
 
 class _Reader:
     def __init__(
-        self, *, name: str, skill: Skill, level: str | None, limits: QtiLimits, prefix: str
+        self,
+        *,
+        name: str,
+        skill: Skill,
+        level: str | None,
+        limits: QtiLimits,
+        prefix: str,
+        partial: bool = False,
     ) -> None:
         self.name = name
         self.skill = skill
@@ -279,6 +297,7 @@ class _Reader:
         self.reports: list[QtiItemReport] = []
         self.codes: set[str] = set()
         self.single = False
+        self.partial = partial
 
     # -- inputs --
 
@@ -420,6 +439,10 @@ class _Reader:
         try:
             root = read_document(data)
         except XmlRejected as exc:
+            if not self.partial:
+                raise QtiPackageError(
+                    f"{key}: {exc}; nothing was imported (import with partial to skip it)"
+                ) from exc
             self._skip(key, None, str(exc))
             return
         self._item_root(files, key, root)

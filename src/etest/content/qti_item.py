@@ -15,14 +15,13 @@ import binascii
 import copy
 import hashlib
 import html
+import math
 import posixpath
 import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-import nh3
 
 from etest.content.qti_xml import (
     Element,
@@ -31,13 +30,13 @@ from etest.content.qti_xml import (
     children,
     descendants,
     is_element,
-    new_element,
     read_document,
     remove,
     text_before,
     text_of,
     to_html,
 )
+from etest.content.sanitize import HIDDEN_CLASS, HIDDEN_CLASSES, clean_html, lost_text
 
 SUPPORTED = ("choiceInteraction", "textEntryInteraction", "orderInteraction", "matchInteraction")
 # Interactions that carry no scored response of their own: a media player in front of the
@@ -59,47 +58,8 @@ _NOT_CONTENT = {
     "stylesheet",
 }
 _INLINE_GAP = "_____"
-
-_MATHML = {
-    "math",
-    "semantics",
-    "mrow",
-    "mi",
-    "mn",
-    "mo",
-    "ms",
-    "mtext",
-    "mspace",
-    "msup",
-    "msub",
-    "msubsup",
-    "mfrac",
-    "msqrt",
-    "mroot",
-    "mfenced",
-    "mover",
-    "munder",
-    "munderover",
-    "mtable",
-    "mtr",
-    "mtd",
-    "mstyle",
-    "mpadded",
-    "mphantom",
-    "menclose",
-}
-_HTML_TAGS = (set(nh3.ALLOWED_TAGS) | _MATHML) - {"area", "map"}
-_HTML_ATTRIBUTES: dict[str, set[str]] = {
-    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
-    "*": {"lang", "dir", "title"},
-    "img": {"src", "alt", "width", "height"},
-    "math": {"display"},
-    "mi": {"mathvariant"},
-    "mo": {"stretchy", "fence", "separator", "form"},
-    "mspace": {"width"},
-    "mfrac": {"linethickness"},
-    "mtd": {"rowspan", "columnspan", "columnalign"},
-}
+# Stored HTML keeps no <img> (etest.content.sanitize): a second picture would vanish.
+_MORE_IMAGES = "unsupported media: {n} images in {where} (eTest keeps one image there)"
 
 _IMAGE_EXT = {"png", "jpg", "jpeg", "gif", "webp", "svg", "bmp", "ico", "avif"}
 _AUDIO_EXT = {"mp3", "ogg", "oga", "opus", "wav", "m4a", "aac", "flac", "weba"}
@@ -190,8 +150,8 @@ def convert_item(root: Element, *, path: str, files: Files, max_xml_bytes: int) 
         el, folder = image_refs[0]
         stimulus["image"] = media.ref(el, folder, "image")
         remove(el)
-        for el, folder in image_refs[1:]:
-            media.inline(el, folder)
+        if len(image_refs) > 1:
+            raise Skip(_MORE_IMAGES.format(n=len(image_refs), where="the stimulus"))
 
     texts = [_inner_html(el) for el, _ in bodies]
     stimulus_html = "\n".join(t for t in texts if t)
@@ -250,8 +210,39 @@ def _correct_values(declaration: Element) -> list[str]:
 def _require_correct(declaration: Element) -> list[str]:
     values = _correct_values(declaration)
     if not values:
-        raise Skip("no correct response")
+        raise Skip(_no_key_reason(declaration))
     return values
+
+
+def _no_key_reason(declaration: Element) -> str:
+    """Why there is no ``correctResponse`` to read, accurately: a key that lives in a mapping
+    (scores per answer) or in custom response processing is there, only not read yet."""
+    mapping = child(declaration, "mapping")
+    if mapping is not None and any(
+        _number(entry.get("mappedValue")) not in (None, 0.0)
+        for entry in children(mapping, "mapEntry")
+    ):
+        return "key only in a mapping: scores per answer (mapEntry) are not imported"
+    if child(declaration, "areaMapping") is not None:
+        return "key only in a mapping: an area mapping"
+    rid = (declaration.get("identifier") or "").strip()
+    root = declaration.getparent()
+    processing = child(root, "responseProcessing") if root is not None else None
+    if processing is not None and not (processing.get("template") or "").strip():
+        uses = any(
+            (v.get("identifier") or "").strip() == rid for v in descendants(processing, "variable")
+        )
+        if uses and descendants(processing, "baseValue"):
+            return "key only in response processing: custom response processing is not read"
+    return "no correct response"
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        value = float((text or "").strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _flag(el: Element, name: str) -> bool:
@@ -318,8 +309,8 @@ def _options(
         if images:
             option["image"] = media.ref(images[0], media.folder, "image")
             remove(images[0])
-            for img in images[1:]:
-                media.inline(img, media.folder)
+            if len(images) > 1:
+                raise Skip(_MORE_IMAGES.format(n=len(images), where=f"choice {qti_id}"))
         text = _inner_html(content)
         if text:
             option["text"] = f'<span dir="rtl">{text}</span>' if rtl else text
@@ -368,22 +359,57 @@ def _text_entry(declaration: Element) -> dict[str, Any]:
     mapping = child(declaration, "mapping")
     if mapping is not None:
         for entry in children(mapping, "mapEntry"):
-            try:
-                value = float((entry.get("mappedValue") or "0").strip())
-            except ValueError:
-                continue
+            value = _number(entry.get("mappedValue") or "0")
             answer = " ".join((entry.get("mapKey") or "").split())
-            if value > 0 and answer:
+            if value is not None and value > 0 and answer:
                 accepted.append(answer)
                 exact = exact or _flag(entry, "caseSensitive")
     accepted = list(dict.fromkeys(accepted))
     if not accepted:
-        raise Skip("no correct response")
-    return {
-        "type": "text_entry",
-        "shuffle_options": False,
-        "key": {"accepted": accepted, "normalize": "exact" if exact else "casefold_punctuation"},
+        raise Skip(_no_key_reason(declaration))
+    key: dict[str, Any] = {
+        "accepted": accepted,
+        "normalize": "exact" if exact else "casefold_punctuation",
     }
+    base_type = (declaration.get("baseType") or "").strip()
+    if base_type in ("float", "integer"):
+        key["number"] = _numeric_key(declaration, accepted, integer=base_type == "integer")
+    return {"type": "text_entry", "shuffle_options": False, "key": key}
+
+
+def _numeric_key(declaration: Element, accepted: list[str], *, integer: bool) -> dict[str, Any]:
+    """A ``float`` / ``integer`` response is a number: "4.14" is 4.136 within 5 %, "4136" is
+    not. The tolerance is the one response processing compares with (``equal``)."""
+    values = [_number(v) for v in accepted]
+    if any(v is None for v in values):
+        bad = next(a for a, v in zip(accepted, values, strict=True) if v is None)
+        kind = "integer" if integer else "float"
+        raise Skip(f"invalid key: {bad[:60]!r} is not a number (baseType {kind})")
+    correct = _correct_values(declaration)
+    value = _number(correct[0]) if correct else values[0]
+    assert value is not None
+    key: dict[str, Any] = {"value": value, "integer": integer}
+    rid = (declaration.get("identifier") or "").strip()
+    root = declaration.getparent()
+    processing = child(root, "responseProcessing") if root is not None else None
+    for equal in descendants(processing, "equal") if processing is not None else []:
+        names = {(v.get("identifier") or "").strip() for v in descendants(equal, "variable")}
+        names |= {(v.get("identifier") or "").strip() for v in descendants(equal, "correct")}
+        if rid not in names:
+            continue
+        mode = (equal.get("toleranceMode") or "exact").strip()
+        if mode not in ("exact", "absolute", "relative"):
+            raise Skip(f"invalid key: toleranceMode {mode[:30]!r}")
+        if mode != "exact":
+            tolerance = [_number(t) for t in (equal.get("tolerance") or "").split()]
+            if not 1 <= len(tolerance) <= 2 or any(t is None or t < 0 for t in tolerance):
+                raise Skip(f"invalid key: tolerance {(equal.get('tolerance') or '')[:30]!r}")
+            key["tolerance_mode"] = mode
+            key["tolerance"] = tolerance
+            key["include_lower"] = (equal.get("includeLowerBound") or "true").strip() != "false"
+            key["include_upper"] = (equal.get("includeUpperBound") or "true").strip() != "false"
+        break
+    return key
 
 
 def _order(interaction: Element, declaration: Element, media: _Media, rtl: bool) -> dict[str, Any]:
@@ -497,19 +523,20 @@ def _tidy(root: Element) -> None:
     for el in reversed([e for e in root.iter() if is_element(e) and e is not root]):
         if el.tag in _PRUNABLE and len(el) == 0 and not (el.text or "").strip():
             remove(el)
-    for math in list(root.iter("math")):
-        for el in math.iter():
+    for formula in list(root.iter("math")):
+        for el in formula.iter():
             if el.text is not None and not el.text.strip():
                 el.text = None
-            if el is not math and el.tail is not None and not el.tail.strip():
+            if el is not formula and el.tail is not None and not el.tail.strip():
                 el.tail = None
 
 
 def _inner_html(el: Element) -> str:
     _tidy(el)
+    _hidden_text(el)
     raw = html.escape(el.text or "", quote=False) + "".join(to_html(kid) for kid in el)
     cleaned = _clean(raw)
-    if "<img" not in cleaned and not "".join(_TAGS.sub("", cleaned).split()):
+    if not "".join(_TAGS.sub("", cleaned).split()):
         return ""
     return cleaned
 
@@ -517,10 +544,26 @@ def _inner_html(el: Element) -> str:
 _TAGS = re.compile(r"<[^>]*>")
 
 
+def _hidden_text(root: Element) -> None:
+    """Text for screen readers only keeps the one class storage keeps for it; other classes
+    would be removed anyway (and a removed ``sr-only`` would show the text to everyone)."""
+    for el in root.iter():
+        if not is_element(el) or el.get("class") is None:
+            continue
+        classes = set((el.get("class") or "").split())
+        if classes & HIDDEN_CLASSES:
+            el.set("class", HIDDEN_CLASS)
+        else:
+            del el.attrib["class"]
+
+
 def _clean(raw: str) -> str:
-    cleaned = nh3.clean(
-        raw, tags=_HTML_TAGS, attributes=_HTML_ATTRIBUTES, link_rel="noopener noreferrer"
-    )
+    """The HTML as storage will keep it (:func:`etest.content.sanitize.clean_html`), or Skip
+    when cleaning would remove words, formulas or pictures from it."""
+    lost = lost_text(raw)
+    if lost is not None:
+        raise Skip(f"unsupported markup: {lost}")
+    cleaned = clean_html(raw)
     if "<pre" not in cleaned:
         cleaned = re.sub(r"[ \t\r\f\v]*\n\s*", "\n", cleaned)
     return cleaned.strip()
@@ -612,18 +655,6 @@ class _Media:
         alt = el.get("alt") if el.tag == "img" else text_of(el) if el.tag == "object" else None
         alt = " ".join((alt or "").split())[:500] or None
         return {"src": key, "alt": alt}
-
-    def inline(self, el: Element, folder: str) -> None:
-        """A further image stays in the HTML, pointing at the same normalised key."""
-        key = self._load(_source_of(el), folder, "image")
-        if el.tag != "img":
-            img = new_element("img", src=key, alt=text_of(el))
-            img.tail = el.tail
-            parent = el.getparent()
-            if parent is not None:
-                parent.replace(el, img)
-        else:
-            el.set("src", key)
 
     def _load(self, ref: str, folder: str, kind: str) -> str:
         if not ref:

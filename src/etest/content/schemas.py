@@ -87,11 +87,51 @@ class ChoiceKey(Input):
     correct: list[OptionId] = Field(min_length=1)
 
 
+class NumberKey(Input):
+    """A numeric answer: the candidate's text is read as a number ("4.14", "4,14", "-2e3") and
+    compared with ``value`` within the tolerance, as QTI's ``equal`` operator does (a text such
+    as "4136" is a different number, never a spelling of 4.136)."""
+
+    value: float = Field(allow_inf_nan=False)
+    integer: bool = Field(False, description="Only a whole number is an answer (4.5 is wrong)")
+    tolerance_mode: Literal["exact", "absolute", "relative"] = Field(
+        "exact",
+        description="exact: equal to value; absolute: within value - t0 … value + t1; "
+        "relative: within value × (1 - t0/100) … value × (1 + t1/100) (percent)",
+    )
+    tolerance: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(
+        default_factory=list,
+        max_length=2,
+        description="[t0] or [t0, t1] (below, above); empty when tolerance_mode is exact",
+    )
+    include_lower: bool = True
+    include_upper: bool = True
+
+    @model_validator(mode="after")
+    def _tolerance(self) -> NumberKey:
+        if (self.tolerance_mode == "exact") != (not self.tolerance):
+            raise ValueError("a tolerance is given exactly when tolerance_mode is not exact")
+        return self
+
+
 class TextEntryKey(Input):
     accepted: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
-        min_length=1
+        min_length=1,
+        description="Accepted answers; with number, the correct value as written (shown to "
+        "reviewers) and further numbers that also score",
     )
     normalize: Normalization = "casefold_punctuation"
+    number: NumberKey | None = Field(
+        None, description="Score the answer as a number (QTI baseType float or integer)"
+    )
+
+    @model_serializer(mode="wrap")
+    def _stored(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # a key without number is stored as before number existed (same content hash)
+        data: dict[str, Any] = handler(self)
+        if self.number is None:
+            data.pop("number", None)
+        return data
 
 
 class OrderKey(Input):

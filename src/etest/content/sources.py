@@ -136,7 +136,14 @@ def _media_around(folder: Path, limit: int = 50 * 1024 * 1024) -> dict[str, byte
 
 
 def _qti_source(
-    name: str, data: bytes, skill: Skill, level: str | None, files: dict[str, bytes] | None = None
+    name: str,
+    data: bytes,
+    skill: Skill,
+    level: str | None,
+    files: dict[str, bytes] | None = None,
+    *,
+    partial: bool = False,
+    code_prefix: str | None = None,
 ) -> Source:
     from etest.content.qti import QtiPackageError, read_qti
 
@@ -148,7 +155,8 @@ def _qti_source(
             skill=skill,
             level=level,
             files=files,
-            code_prefix=_code_prefix(name),
+            code_prefix=code_prefix or _code_prefix(name),
+            partial=partial,
         )
     except QtiPackageError as exc:
         return Source(
@@ -208,14 +216,37 @@ def _order(paths: list[Path], root: Path) -> list[Path]:
     return sorted(paths, key=key)
 
 
+def _package_of(path: Path) -> tuple[str, str | None]:
+    """The name a single QTI XML file is imported under and the code prefix of its items.
+
+    A file of an unpacked package (the nearest folder above, up to four, holding an
+    ``imsmanifest.xml``) is named ``<package>/<path in it>`` and its items take the package's
+    prefix, the codes they get when the package folder is imported whole: ``kennisnet-1/
+    ITEM002.xml`` gives ``kennisnet-1:ITEM002`` and ``kennisnet-2/ITEM002.xml``
+    ``kennisnet-2:ITEM002``, two items, never two versions of one. A loose file is named
+    ``<its folder>/<file>`` (prefix ``<folder>-<stem>``)."""
+    for parent in list(path.parents)[:4]:
+        if (parent / "imsmanifest.xml").is_file() and parent.name:
+            return f"{parent.name}/{path.relative_to(parent).as_posix()}", _code_prefix(parent.name)
+    return f"{path.parent.name}/{path.name}".lstrip("/"), None
+
+
 def sources_from_path(
-    path: Path, *, skill: Skill = "reading", level: str | None = None
+    path: Path, *, skill: Skill = "reading", level: str | None = None, partial: bool = False
 ) -> list[Source]:
     """A flow file, a QTI file, a zip, or a folder (walked recursively: a folder holding an
-    ``imsmanifest.xml`` is read as one unpacked QTI package)."""
+    ``imsmanifest.xml`` is read as one unpacked QTI package). ``partial``: a QTI package with an
+    unreadable item file imports its other items (else it is refused whole)."""
     if path.is_file():
+        name, prefix = _package_of(path) if path.suffix.lower() == ".xml" else (path.name, None)
         return sources_from_bytes(
-            path.name, path.read_bytes(), skill=skill, level=level, folder=path.parent
+            name,
+            path.read_bytes(),
+            skill=skill,
+            level=level,
+            folder=path.parent,
+            partial=partial,
+            code_prefix=prefix,
         )
     if not path.is_dir():
         return [
@@ -234,7 +265,9 @@ def sources_from_path(
     for item in _order(files, path):
         if item.is_dir():
             sources.append(
-                _qti_source(str(item.relative_to(path)), _zip_folder(item), skill, level)
+                _qti_source(
+                    str(item.relative_to(path)), _zip_folder(item), skill, level, partial=partial
+                )
             )
         elif item.name != "index.json" and item.name != "imsmanifest.xml":
             sources.extend(
@@ -244,6 +277,7 @@ def sources_from_path(
                     skill=skill,
                     level=level,
                     folder=item.parent,
+                    partial=partial,
                 )
             )
     return sources
@@ -266,6 +300,8 @@ def sources_from_bytes(
     level: str | None = None,
     folder: Path | None = None,
     media_limit: int = 20 * 1024 * 1024,
+    partial: bool = False,
+    code_prefix: str | None = None,
 ) -> list[Source]:
     """One uploaded or named file: flow JSON, QTI XML, QTI package zip, or a zip of flows."""
     lowered = name.lower()
@@ -281,7 +317,7 @@ def sources_from_bytes(
             return [Source(name, None, lambda _: None, [Problem(name, "$", str(exc))])]
         names = list(zipped.infos)
         if "imsmanifest.xml" in names or not any(n.endswith(".json") for n in names):
-            return [_qti_source(name, data, skill, level)]
+            return [_qti_source(name, data, skill, level, partial=partial)]
         return _flows_in_zip(name, zipped, media_limit)
     if lowered.endswith(".xml") or data.lstrip()[:1] == b"<":
         if not _is_qti_xml(data):
@@ -296,7 +332,13 @@ def sources_from_bytes(
             ]
         return [
             _qti_source(
-                name, data, skill, level, _media_around(folder) if folder is not None else None
+                name,
+                data,
+                skill,
+                level,
+                _media_around(folder) if folder is not None else None,
+                partial=partial,
+                code_prefix=code_prefix,
             )
         ]
     return [
