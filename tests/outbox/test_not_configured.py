@@ -26,7 +26,7 @@ from etest.models import OutboxEvent
 from etest.models.base import utcnow
 from etest.notification.mailer import NOT_CONFIGURED
 from etest.outbox.jobs import Job, JobContext, enqueue, job
-from etest.outbox.worker import NOT_CONFIGURED_RECHECK, REQUEST_ID_KEY, drain
+from etest.outbox.worker import NOT_CONFIGURED_RECHECK, drain
 from tests.attempt.conftest import make_course
 from tests.conftest import Headers, unique
 from tests.notification.conftest import (
@@ -38,7 +38,8 @@ from tests.notification.conftest import (
 )
 from tests.notification.test_email import take
 from tests.outbox.conftest import row, tries
-from tests.outbox.test_processes import WorkerProcess
+from tests.outbox.test_processes import start_worker
+from tests.support.worker import WorkerProcess
 
 MAIL_TOPIC = "test.mail"
 ECHO_TOPIC = "test.echo"
@@ -93,7 +94,7 @@ async def test_emails_wait_and_say_so_once(
             )
             for _ in range(3)
         ]
-    worker = WorkerProcess(settings, tmp_path)
+    worker = start_worker(settings, tmp_path)
     try:
         for _ in range(3):
             started = utcnow()
@@ -169,15 +170,24 @@ async def test_waiting_mail_goes_out_once_configured(
     assert [(t.number, t.ok) for t in attempts] == [(1, True)]
 
 
+async def _enqueue_in_request(
+    ctx: JobContext, request_id: str, topic: str, payload: dict[str, Any]
+) -> uuid.UUID:
+    """Enqueue as a request with ``request_id`` would (the middleware sets the variable)."""
+    token = correlation_id.set(request_id)
+    try:
+        async with transaction(ctx.sessionmaker) as session:
+            return await enqueue(session, topic, payload, key=unique())
+    finally:
+        correlation_id.reset(token)
+
+
 async def test_a_job_runs_under_the_id_of_its_request(app: FastAPI, settings: Settings) -> None:
     """The handler runs under the id of the request that enqueued its row, and does not find
     the id in its payload."""
     ctx: JobContext = context(app, settings)
     request_id = uuid.uuid4().hex
-    async with transaction(ctx.sessionmaker) as session:
-        row_id = await enqueue(
-            session, ECHO_TOPIC, {"n": 1, REQUEST_ID_KEY: request_id}, key=unique()
-        )
+    row_id = await _enqueue_in_request(ctx, request_id, ECHO_TOPIC, {"n": 1})
     outside = correlation_id.get()
     await drain(ctx)
     assert ECHOED[row_id] == ({"n": 1}, request_id)
@@ -191,9 +201,8 @@ async def test_a_worker_logs_a_job_under_the_id_of_its_request(
     other lines none."""
     ctx: JobContext = context(app, settings)
     request_id = uuid.uuid4().hex
-    async with transaction(ctx.sessionmaker) as session:
-        row_id = await enqueue(session, "test.count", {REQUEST_ID_KEY: request_id}, key=unique())
-    worker = WorkerProcess(settings, tmp_path)
+    row_id = await _enqueue_in_request(ctx, request_id, "test.count", {})
+    worker = start_worker(settings, tmp_path)
     try:
 
         async def done() -> bool:
@@ -203,7 +212,7 @@ async def test_a_worker_logs_a_job_under_the_id_of_its_request(
     finally:
         await stop(worker)
     about = [line for line in lines(worker.log_path) if line.get("id") == str(row_id)]
-    assert about, worker.log()
+    assert about, worker.log_tail()
     assert all(line.get("request_id") == request_id for line in about), about
     others = [line for line in lines(worker.log_path) if line["event"] == "worker_started"]
     assert others and "request_id" not in others[0]

@@ -39,6 +39,9 @@ class OutboxEvent(UUIDPk, Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    #: The ``X-Request-ID`` of the request that enqueued the row (or of the job that did): the
+    #: worker runs the job under it, so its log lines and error reports carry it.
+    request_id: Mapped[str | None] = mapped_column(String(128))
 
 
 class OutboxTry(UUIDPk, Base):

@@ -55,6 +55,8 @@ class Job:
     #: 1 on the first try.
     try_number: int
     organization_id: uuid.UUID | None = None
+    #: The id of the request that enqueued the row (``OutboxEvent.request_id``).
+    request_id: str | None = None
 
 
 class Mailer(Protocol):
@@ -145,12 +147,6 @@ def outbox_id(topic: str, key: str) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"etest:{topic}:{key}")
 
 
-#: The payload member that carries the id of the request that enqueued a row; the worker takes it
-#: out before the job sees the payload and runs the job under that id (its logs, error reports
-#: and the rows it enqueues carry it).
-REQUEST_ID_KEY = "_request_id"
-
-
 async def enqueue(
     session: AsyncSession,
     topic: str,
@@ -166,15 +162,14 @@ async def enqueue(
     row_id = outbox_id(topic, key)
     if await session.get(OutboxEvent, row_id) is not None:
         return row_id
-    request_id = correlation_id.get()
-    if request_id and REQUEST_ID_KEY not in payload:
-        payload = {**payload, REQUEST_ID_KEY: request_id}
     row = OutboxEvent(
         id=row_id,
         topic=topic,
         payload=payload,
         organization_id=organization_id,
         available_at=available_at or utcnow(),
+        # the request (or the job) being served: the worker runs the job under its id
+        request_id=(correlation_id.get() or None),
     )
     if max_tries is not None:
         row.max_tries = max_tries

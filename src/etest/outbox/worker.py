@@ -25,9 +25,8 @@ seconds.
 An unexpected exception of a job or event (not ``JobFailed``/``JobCancelled``/``NotConfigured``)
 is also reported to the error tracker when one is configured (:func:`etest.ops.errorreport.report`;
 its traceback goes there, scrubbed, never into the row or the log). A row enqueued by a request
-may carry that request's id under :data:`REQUEST_ID_KEY`; the worker strips it from the payload
-handlers see and runs the job under it (asgi-correlation-id's context variable), so every log
-line of the job carries ``request_id``.
+carries that request's id (``OutboxEvent.request_id``); the worker runs the job under it
+(asgi-correlation-id's context variable), so every log line of the job carries ``request_id``.
 
 Settling a row checks that the lease is still ours (same try number): a worker that outlived its
 lease records its try but leaves the row to whoever claimed it since. Nothing here lets an error
@@ -62,7 +61,6 @@ from etest.models import OutboxEvent, OutboxTry
 from etest.ops import errorreport
 from etest.outbox import jobs, repository
 from etest.outbox.jobs import (
-    REQUEST_ID_KEY,
     Event,
     Job,
     JobCancelled,
@@ -212,6 +210,7 @@ async def claim(ctx: JobContext, worker_id: str, limit: int) -> list[Job]:
                     payload=dict(row.payload),
                     try_number=row.tries,
                     organization_id=row.organization_id,
+                    request_id=row.request_id,
                 )
             )
     return claimed
@@ -276,10 +275,9 @@ async def process(ctx: JobContext, job: Job, worker_id: str) -> Status | None:
     """Run one claimed row and settle it. Never raises (but for cancellation): a failure to
     reach the database leaves the lease to expire, and the row runs again later."""
     started = time.perf_counter()
-    request_id = job.payload.pop(REQUEST_ID_KEY, None)
     # the request's id, as if the job ran inside it: on log lines (etest.kit.logging), error
     # reports, and the rows this job enqueues
-    token = correlation_id.set(request_id if isinstance(request_id, str) else None)
+    token = correlation_id.set(job.request_id)
     try:
         return await _process(ctx, job, worker_id, started)
     finally:
