@@ -16,7 +16,7 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -210,12 +210,9 @@ def _plain(text: str | None) -> str:
 def test_the_qti_alone_carries_each_item(qti: str) -> None:
     """What any QTI tool sees: the ordinary importer, which ignores eTest's metadata, reads
     every demo item back with its type, options, key, shuffle, media and texts."""
-    bank = FlowFile.model_validate(
-        {"format": "etest-flow/1", "kind": "bank", "code": "b", "version": 1, "title": "b"}
-        | {"items": [i.model_dump() for i in DEMO_ITEMS]}
-    )
-    media = {src: (DEMO_CONTENT / src).read_bytes() for i in DEMO_ITEMS for src in _srcs(i)}
-    data = write_package(Bundle(bank, media), qti)  # type: ignore[arg-type]
+    bundle = demo_bundle()
+    media = bundle.media
+    data = write_package(bundle, qti)  # type: ignore[arg-type]
     result = read_qti(data, name="demo.zip")
     assert [r for r in result.reports if r.status != "imported"] == []
     by_code = {i.code.split(":", 1)[1]: i for i in result.items}
@@ -270,6 +267,27 @@ def _srcs(item: ItemIn) -> list[str]:
     for o in [*item.options, *item.targets]:
         refs += [o.image, o.audio]
     return [r.src for r in refs if r is not None]
+
+
+def demo_bundle(flow: FlowFile | None = None, items: list[ItemIn] | None = None) -> Bundle:
+    """A demo flow (a bank of ``items`` when None) with the demo items it names and their
+    media, as the export would bundle it, without a database."""
+    if flow is None:
+        flow = FlowFile.model_validate(
+            {
+                "format": "etest-flow/1",
+                "kind": "bank",
+                "code": "demo",
+                "version": 1,
+                "title": "demo",
+            }
+            | {"items": [i.model_dump() for i in items or DEMO_ITEMS]}
+        )
+    by_code = {i.code: i for i in DEMO_ITEMS}
+    chosen = [by_code[c] for c in _codes(flow)]
+    full = FlowFile.model_validate(flow.model_dump() | {"items": [i.model_dump() for i in chosen]})
+    media = {src: (DEMO_CONTENT / src).read_bytes() for i in chosen for src in _srcs(i)}
+    return Bundle(full, media)
 
 
 # --- structure ----------------------------------------------------------------------------------
@@ -390,13 +408,7 @@ def _check_item(doc: Any, dialect: Any, names: set[str], href: str) -> list[str]
 @pytest.mark.parametrize("qti", ["3.0", "2.2"])
 def test_packages_are_well_formed(qti: str) -> None:
     for flow in DEMO_FLOWS:
-        items = {i.code: i for i in DEMO_ITEMS}
-        codes = _codes(flow)
-        full = FlowFile.model_validate(
-            flow.model_dump() | {"items": [items[c].model_dump() for c in codes]}
-        )
-        media = {src: (DEMO_CONTENT / src).read_bytes() for c in codes for src in _srcs(items[c])}
-        data = write_package(Bundle(full, media), qti)  # type: ignore[arg-type]
+        data = write_package(demo_bundle(flow), qti)  # type: ignore[arg-type]
         assert check_package(data, qti) == [], flow.code
 
 
@@ -413,36 +425,25 @@ def _codes(flow: FlowFile) -> list[str]:
 
 
 def test_the_structure_check_can_fail() -> None:
-    item = DEMO_ITEMS[0]
-    bank = FlowFile.model_validate(
-        {"format": "etest-flow/1", "kind": "bank", "code": "b", "version": 1, "title": "b"}
-        | {"items": [item.model_dump()]}
-    )
-    media = {src: (DEMO_CONTENT / src).read_bytes() for src in _srcs(item)}
-    data = write_package(Bundle(bank, media), "3.0")
-    broken = _replace(data, "items/", lambda xml: xml.replace(b"<qti-value>b<", b"<qti-value>zz<"))
+    data = write_package(demo_bundle(items=DEMO_ITEMS[:1]), "3.0")
+    broken = _rewrite(data, "items/", lambda xml: xml.replace(b"<qti-value>b<", b"<qti-value>zz<"))
     assert any("names no choice" in p for p in check_package(broken, "3.0"))
-    missing = _drop(data, "media/")
+    missing = _rewrite(data, "media/", lambda _: None)
     assert any("missing files" in p for p in check_package(missing, "3.0"))
 
 
-def _replace(data: bytes, prefix: str, change: Any) -> bytes:
+def _rewrite(data: bytes, prefix: str, change: Callable[[bytes], bytes | None]) -> bytes:
+    """The package with the files under ``prefix`` changed (or dropped where ``change`` gives
+    None), as another tool might leave it."""
     src = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as zf:
         for info in src.infolist():
-            body = src.read(info)
-            zf.writestr(info, change(body) if info.filename.startswith(prefix) else body)
-    return out.getvalue()
-
-
-def _drop(data: bytes, prefix: str) -> bytes:
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        for info in src.infolist():
-            if not info.filename.startswith(prefix):
-                zf.writestr(info, src.read(info))
+            body: bytes | None = src.read(info)
+            if info.filename.startswith(prefix):
+                body = change(body or b"")
+            if body is not None:
+                zf.writestr(info, body)
     return out.getvalue()
 
 
@@ -451,16 +452,11 @@ def _drop(data: bytes, prefix: str) -> bytes:
 
 def test_an_item_changed_elsewhere_is_read_from_its_qti() -> None:
     item = next(i for i in DEMO_ITEMS if i.type == "single_choice" and i.irt is not None)
-    bank = FlowFile.model_validate(
-        {"format": "etest-flow/1", "kind": "bank", "code": "b", "version": 1, "title": "b"}
-        | {"items": [item.model_dump()]}
-    )
-    media = {src: (DEMO_CONTENT / src).read_bytes() for src in _srcs(item)}
-    data = write_package(Bundle(bank, media), "3.0")
+    data = write_package(demo_bundle(items=[item]), "3.0")
     same = read_export(data)
     assert same is not None and same.flow.items == [item.model_copy(update={})]
     first = item.options[0].text or ""
-    edited = _replace(
+    edited = _rewrite(
         data, "items/", lambda xml: xml.replace(f">{first}<".encode(), b">edited elsewhere<")
     )
     back = read_export(edited)
@@ -477,13 +473,23 @@ def test_an_item_changed_elsewhere_is_read_from_its_qti() -> None:
     assert back.reports[0].reason and "changed since export" in back.reports[0].reason
 
 
-def test_other_packages_are_not_exports() -> None:
+def test_which_packages_are_exports() -> None:
     assert read_export(b"<assessmentItem/>") is None
     plain = io.BytesIO()
     with zipfile.ZipFile(plain, "w") as zf:
         zf.writestr("imsmanifest.xml", "<manifest><resources/></manifest>")
     assert read_export(plain.getvalue()) is None
     assert export_source("x.zip", plain.getvalue()) is None
+    claims = io.BytesIO()
+    with zipfile.ZipFile(claims, "w") as zf:
+        zf.writestr(
+            "imsmanifest.xml",
+            f'<manifest><metadata><etestFlow xmlns="{NS_ETEST}">{{not json</etestFlow>'
+            "</metadata><resources/></manifest>",
+        )
+    broken = export_source("claims.zip", claims.getvalue())
+    assert broken is not None and broken.flow is None
+    assert "not JSON" in broken.problems[0].message
 
 
 async def test_export_to_file(dbs: tuple[Db, Db], tmp_path: Path) -> None:
@@ -506,20 +512,10 @@ async def _in_thread(fn: Any) -> Any:
 
 
 if __name__ == "__main__":  # the figures of docs/qti.md, "Export"
-    items = {i.code: i for i in DEMO_ITEMS}
-    bank = FlowFile.model_validate(
-        {"format": "etest-flow/1", "kind": "bank", "code": "demo", "version": 1, "title": "demo"}
-        | {"items": [i.model_dump() for i in DEMO_ITEMS]}
-    )
-    flows = [bank, *(f for f in DEMO_FLOWS if f.kind != "bank")]
-    for flow in flows:
-        codes = _codes(flow)
-        full = FlowFile.model_validate(
-            flow.model_dump() | {"items": [items[c].model_dump() for c in codes]}
-        )
-        media = {s: (DEMO_CONTENT / s).read_bytes() for c in codes for s in _srcs(items[c])}
-        sizes = [len(write_package(Bundle(full, media), q)) for q in ("3.0", "2.2")]
+    for flow in [None, *(f for f in DEMO_FLOWS if f.kind != "bank")]:
+        bundle = demo_bundle(flow)
+        sizes = [len(write_package(bundle, q)) for q in ("3.0", "2.2")]
         print(
-            f"{flow.code:28} {len(codes):4} items {len(media):4} media "
-            f"{sizes[0]:9} bytes (QTI 3.0) {sizes[1]:9} bytes (2.2)"
+            f"{flow.code if flow else 'whole demo bank':28} {len(bundle.flow.items):4} items "
+            f"{len(bundle.media):4} media {sizes[0]:9} bytes (QTI 3.0) {sizes[1]:9} bytes (2.2)"
         )

@@ -52,7 +52,7 @@ from etest.config import Settings
 from etest.content import repository
 from etest.content.errors import QtiPackageError
 from etest.content.media import CONTENT_TYPES, MediaStore
-from etest.content.qti import QtiItemReport
+from etest.content.qti import QtiItemReport, QtiLimits
 from etest.content.qti_item import Skip, convert_item
 from etest.content.qti_xml import XmlRejected, read_document
 from etest.content.schemas import (
@@ -137,6 +137,7 @@ _XSI = "http://www.w3.org/2001/XMLSchema-instance"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _RESPONSE = "RESPONSE"
 _ITEMS = "items"  # the folder of item files in a package
+_MAX_XML = QtiLimits().max_xml_bytes  # the importer's bound on one XML document
 #: content type → the extension media get in a package (the first of etest.content.media's).
 _EXTENSION = {ctype: ext for ext, ctype in reversed(list(CONTENT_TYPES.items()))}
 
@@ -700,8 +701,8 @@ def read_export(data: bytes, *, name: str = "package.zip") -> Exported | None:
         zipped = SafeZip(data, ArchiveLimits())
     except ArchiveRefused:
         return None  # the ordinary reader says why
-    if "imsmanifest.xml" not in zipped.infos:
-        return None
+    if "imsmanifest.xml" not in zipped.infos or zipped.size("imsmanifest.xml") > _MAX_XML:
+        return None  # not an export, or one the ordinary reader refuses with its reason
     try:
         manifest = read_document(zipped.read("imsmanifest.xml"))
     except (XmlRejected, ArchiveRefused):
@@ -753,6 +754,8 @@ def _read_item(
     QTI says (a draft, without IRT parameters)."""
     if files.find(path) is None:
         raise Skip(f"file not in package: {path}")
+    if files.size(path) > _MAX_XML:
+        raise Skip("XML too large")
     data = files.read(path)
     srcs = _media_of(definition)
     present = all(files.find(src) is not None for src in srcs)
@@ -762,7 +765,7 @@ def _read_item(
             {src: files.read(src) for src in srcs},
             None,
         )
-    converted = convert_item(read_document(data), path=path, files=files, max_xml_bytes=5 << 20)
+    converted = convert_item(read_document(data), path=path, files=files, max_xml_bytes=_MAX_XML)
     kept = definition.model_dump(
         mode="json",
         include={"code", "skill", "level", "can_do", "review_lessons", "time_limit_seconds"},
