@@ -24,6 +24,11 @@ those it was exported with takes its definition from the metadata (so import(exp
 an item changed by another tool since is read from its QTI (the importer's mapping,
 :func:`etest.content.qti_item.convert_item`), keeps its code, skill, level, can-do and lessons,
 and comes back as a ``draft`` without IRT parameters: its calibration was of other content.
+
+Entry points: :func:`bundle_of_items` / :func:`bundle_of_assessment` read the stored versions
+(the repository's queries) into a :class:`Bundle`; :func:`write_package` writes it (pure, no
+database); :func:`export_to_file` is ``etest content export``; :func:`export_source` is the
+import's hook. Item types are the :data:`WRITERS` table.
 """
 
 from __future__ import annotations
@@ -83,6 +88,7 @@ __all__ = [
     "export_package",
     "export_source",
     "export_to_file",
+    "item_xml",
     "read_export",
     "save_package",
     "write_package",
@@ -167,7 +173,7 @@ Writer = Callable[["_ItemXml", ItemIn], None]
 
 
 class _ItemXml:
-    """Builds one item in the QTI 2 vocabulary (no namespace); :func:`_finish` maps it onto
+    """Builds one item in the QTI 2 vocabulary (no namespace); :func:`_qti_names` maps it onto
     the dialect's names."""
 
     def __init__(self, item: ItemIn, identifier: str, dialect: _Dialect, v22: bool) -> None:
