@@ -67,6 +67,8 @@ def test_storage_keeps_mathml() -> None:
     stored = sanitize.clean_html(f"<p>What is {MATH}?</p>")
     assert "<math><mrow><mi>x</mi><mo>+</mo><mn>2</mn></mrow></math>" in stored
     assert sanitize.lost_text(f"<p>What is {MATH}?</p>") is None
+    tex = '<math><semantics><mi>x</mi><annotation encoding="TeX">x</annotation></semantics></math>'
+    assert sanitize.clean_html(tex) == "<math><semantics><mi>x</mi></semantics></math>"
 
 
 async def test_mathml_survives_an_import_over_the_api(

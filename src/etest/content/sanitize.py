@@ -137,6 +137,9 @@ HIDDEN_CLASSES = frozenset(
     }
 )
 _CLASSES = {tag: {HIDDEN_CLASS} for tag in ("span", "div", "p")}
+#: Removed with their content: code, and MathML annotations (a formula's TeX source, an
+#: alternative to the rendering that would otherwise show as text beside it).
+_NOT_TEXT = ("script", "style", "template", "annotation", "annotation-xml")
 
 
 def clean_html(html: str) -> str:
@@ -145,6 +148,7 @@ def clean_html(html: str) -> str:
         tags=set(TAGS),
         attributes=ATTRIBUTES,
         allowed_classes=_CLASSES,
+        clean_content_tags=set(_NOT_TEXT),
         strip_comments=True,
         link_rel=None,
     ).strip()
@@ -154,8 +158,8 @@ def _text(html: str) -> str:
     if not html.strip():
         return ""
     root = lxml.html.fragment_fromstring(html, create_parent="div")
-    for el in list(root.iter("script", "style", "template")):
-        el.drop_tree()  # never meaning: nh3 drops them with their content, and so may we
+    for el in list(root.iter(*_NOT_TEXT)):
+        el.drop_tree()  # never meaning: cleaning drops them with their content, and so may we
     return " ".join(root.text_content().split())
 
 
@@ -170,7 +174,7 @@ def lost_text(html: str) -> str | None:
     root = lxml.html.fragment_fromstring(html, create_parent="div")
     foreign = sorted(
         {str(el.tag) for el in root.iter() if isinstance(el.tag, str) and el.tag not in TAGS}
-        - {"div", "a", "script", "style", "template"}
+        - {"div", "a", *_NOT_TEXT}
     )
     where = ", ".join(f"<{t}>" for t in foreign[:3]) or "markup"
     if before == after:
