@@ -422,6 +422,45 @@ outbox_app = typer.Typer(
 app.add_typer(outbox_app, name="outbox")
 
 
+@content_app.command("export")
+def content_export(
+    out_path: Annotated[Path, typer.Option("--out", help="the content package to write (.zip)")],
+    assessment: Annotated[
+        str | None,
+        typer.Option(help="an assessment's code: its latest version and the item versions it pins"),
+    ] = None,
+    items: Annotated[
+        str | None, typer.Option(help="item codes, comma-separated, or 'all' (latest versions)")
+    ] = None,
+    qti: Annotated[str, typer.Option(help="QTI version: 3.0 or 2.2")] = "3.0",
+) -> None:
+    """Export items or an assessment as a QTI content package; eTest reads it back without
+    loss (docs/qti.md, "Export")."""
+    from etest.content.media import MediaStore
+    from etest.content.qti_export import QtiVersion, export_package, save_package
+
+    if (assessment is None) == (items is None):
+        err.print("[red]error[/red]: give --assessment CODE or --items CODE,CODE… (or all)")
+        raise typer.Exit(2)
+    if qti not in ("3.0", "2.2"):
+        err.print(f"[red]error[/red]: unknown QTI version {qti!r}: 3.0 or 2.2")
+        raise typer.Exit(2)
+    version: QtiVersion = "2.2" if qti == "2.2" else "3.0"
+    listed = [c.strip() for c in (items or "").split(",") if c.strip()]
+    codes = None if items in (None, "all") else listed
+
+    async def run(session: AsyncSession, settings: Settings) -> Any:
+        store = MediaStore(settings.media_path)
+        return await export_package(session, store, assessment=assessment, items=codes, qti=version)
+
+    bundle, data = run_in_transaction(run, read_only=True)
+    summary = save_package(out_path, bundle, data, version)
+    out.print(
+        f"{summary.out}: {summary.items} items, {summary.media} media files, "
+        f"{summary.bytes} bytes (QTI {summary.qti})"
+    )
+
+
 @app.command()
 def worker(
     once: Annotated[

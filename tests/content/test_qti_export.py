@@ -519,3 +519,13 @@ if __name__ == "__main__":  # the figures of docs/qti.md, "Export"
             f"{flow.code if flow else 'whole demo bank':28} {len(bundle.flow.items):4} items "
             f"{len(bundle.media):4} media {sizes[0]:9} bytes (QTI 3.0) {sizes[1]:9} bytes (2.2)"
         )
+
+
+def test_the_importer_reads_exports_back() -> None:
+    """``sources_from_bytes`` (the CLI's and the API's reader) recognises eTest's own export and
+    reads it back from its metadata: the same items, not the QTI reader's drafts."""
+    from etest.content.sources import sources_from_bytes
+
+    exported = write_package(demo_bundle(items=DEMO_ITEMS[:3]), "3.0")
+    (source,) = sources_from_bytes("x.zip", exported)
+    assert source.flow is not None and source.flow.items == DEMO_ITEMS[:3]

@@ -146,7 +146,11 @@ def _qti_source(
     code_prefix: str | None = None,
 ) -> Source:
     from etest.content.qti import QtiPackageError, read_qti
+    from etest.content.qti_export import export_source
 
+    exported = export_source(name, data)  # eTest's own export: read back without loss
+    if exported is not None:
+        return exported
     digest = hashlib.sha256(data).hexdigest()
     try:
         result = read_qti(
