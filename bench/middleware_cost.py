@@ -1,11 +1,13 @@
-"""What the metrics middleware (``etest.ops.metrics.MetricsMiddleware``) adds to one request.
+"""What the request observer (``etest.ops.metrics.RequestObserver``: the access log and the
+metrics in one middleware) adds to one request.
 
 A Starlette app with the candidate API's answer route (a route template with a path parameter,
 an empty 200 response) is called directly through ASGI, with no server and no network, ``N``
-times without the middleware and ``N`` times with it, alternately, best of ``ROUNDS``; the
-difference is the middleware's cost per request: wrapping ``send``, reading the template the
-router left in the scope, and one histogram observation plus the answers counter. Once in a
-single process (values in memory) and once as with ``PROMETHEUS_MULTIPROC_DIR`` set (values in
+times bare, with the observer's access log only (metrics off) and with both, alternately, best
+of ``ROUNDS``. "metrics" is the difference the metrics make: reading the template the router
+left in the scope, one histogram observation and the answers counter. The access log's line
+is dropped below WARNING here, so the log column is the observer's own work. Once in a single
+process (values in memory) and once as with ``PROMETHEUS_MULTIPROC_DIR`` set (values in
 memory-mapped files, which prometheus-client must know before it is imported: a child process).
 
     .venv/bin/python bench/middleware_cost.py          # about 10 s on the 2-core VM
@@ -58,34 +60,41 @@ async def _per_request(app: Any, paths: list[str]) -> float:
     return (time.perf_counter() - started) / len(paths) * 1e6
 
 
-async def _measure() -> tuple[float, float]:
+async def _measure() -> tuple[float, float, float]:
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from etest.ops.metrics import ANSWER_ROUTE, MetricsMiddleware
+    from etest.kit.logging import configure_logging
+    from etest.ops.metrics import ANSWER_ROUTE, RequestObserver
+
+    # the access log's line is dropped below WARNING: what is timed is the observer's own work
+    configure_logging("WARNING", True)
 
     async def answer(_: Request) -> Response:
         return Response(b"{}", media_type="application/json")
 
     inner = Starlette(routes=[Route(ANSWER_ROUTE, answer, methods=["POST"])])
-    measured = MetricsMiddleware(inner)
+    measured = RequestObserver(inner, metrics=True)
+    log_only = RequestObserver(inner, metrics=False)
     paths = [f"/api/v1/attempts/{uuid.uuid4()}/responses" for _ in range(N)]
     await _per_request(inner, paths[:1000])  # warm up both
     await _per_request(measured, paths[:1000])
-    without, with_ = [], []
+    await _per_request(log_only, paths[:1000])
+    without, logged, with_ = [], [], []
     for _ in range(ROUNDS):
         without.append(await _per_request(inner, paths))
+        logged.append(await _per_request(log_only, paths))
         with_.append(await _per_request(measured, paths))
-    return min(without), min(with_)
+    return min(without), min(logged), min(with_)
 
 
 def _report(label: str) -> None:
-    without, with_ = asyncio.run(_measure())
+    without, logged, with_ = asyncio.run(_measure())
     print(
-        f"{label:<28} without {without:7.2f} µs/request   with {with_:7.2f} µs/request   "
-        f"middleware {with_ - without:6.2f} µs/request"
+        f"{label:<28} bare {without:6.2f} µs   access log {logged:6.2f} µs   "
+        f"log + metrics {with_:6.2f} µs   metrics {with_ - logged:5.2f} µs/request"
     )
 
 

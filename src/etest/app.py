@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from etest import __version__
 from etest.attempt.endpoints import router as attempt_router
@@ -30,7 +28,6 @@ from etest.console import router as console_router
 from etest.content.endpoints import router as content_router
 from etest.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from etest.errors import install_handlers
-from etest.kit.asgi import StatusCapture
 from etest.kit.logging import configure_logging
 from etest.openapi import install_links
 from etest.ops import edge as ops_edge
@@ -115,9 +112,8 @@ def create_app(
     app.state.render_pdf = render_pdf or render_off_loop
     install_handlers(app)
     # middleware, innermost first (the last added runs first): the edge's size limits, the
-    # access log, metrics, proxy and security headers, then the request id around everything
+    # access log with metrics, proxy and security headers, then the request id around everything
     ops_edge.install(app, settings)
-    app.add_middleware(AccessLog)
     ops_metrics.install(app, settings)
     ops_security.install(app, settings)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
@@ -173,30 +169,3 @@ async def _sweep_forever(app: FastAPI, interval: float) -> None:
                 log.info("swept", attempts=count)
         except Exception as exc:  # the sweeper must outlive a failed pass
             log.warning("sweep_failed", error=str(exc))
-
-
-class AccessLog:
-    """One structured log line per request (pure ASGI: no per-request task or body copy, which
-    ``BaseHTTPMiddleware`` costs on the delivery hot path)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        capture = StatusCapture(send)
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            state = scope.get("state") or {}
-            log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=capture.status,
-                ms=round((time.perf_counter() - started) * 1000, 1),
-                actor=state.get("actor"),
-            )

@@ -6,9 +6,10 @@ What is measured, and where:
   request, by route *template* (``/api/v1/attempts/{attempt_id}/responses``, never the raw
   path: a label per attempt id would grow without bound; paths no route matches share
   ``<unmatched>``), method (unknown methods are ``OTHER``) and status class (``2xx`` ...).
-  Observed by :class:`MetricsMiddleware`, a pure ASGI middleware: it is on the delivery hot
-  path, so it adds no task, copies no body, and reads the template the router leaves in the
-  scope rather than matching the path again (its cost: ``bench/middleware_cost.py``).
+  Observed by :class:`RequestObserver`, the pure ASGI middleware that also writes the access
+  log: it is on the delivery hot path, so it adds no task, copies no body, and reads the
+  template the router leaves in the scope rather than matching the path again (its cost:
+  ``bench/middleware_cost.py``).
 * ``etest_answers_accepted_total``: answers the candidate API acknowledged (2xx of
   ``POST /api/v1/attempts/{attempt_id}/responses``; an idempotent replay is acknowledged, and
   counted, again). Answers per second is ``rate(etest_answers_accepted_total[1m])``.
@@ -57,6 +58,8 @@ from etest.models.base import utcnow
 from etest.ops import repository
 
 log = structlog.get_logger(__name__)
+#: The access log's lines keep the name they had when the app factory wrote them.
+access_log = structlog.get_logger("etest.app")
 
 #: Seconds the database figures may take at one scrape; past it the scrape answers without them.
 DATABASE_TIMEOUT = 2.0
@@ -109,11 +112,15 @@ def observe(route: str, method: str, status: int, seconds: float) -> None:
         ANSWERS_ACCEPTED.inc()
 
 
-class MetricsMiddleware:
-    """Times every HTTP request and counts accepted answers (pure ASGI, see the module)."""
+class RequestObserver:
+    """One pass over every HTTP request for the access log (one structured line) and, when
+    metrics are on, the latency histogram and the answers counter: pure ASGI (no per-request
+    task or body copy, which ``BaseHTTPMiddleware`` costs on the delivery hot path), one layer
+    for both."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: bool) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -124,7 +131,18 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
-            observe(route_of(scope), scope["method"], capture.status, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            if self.metrics:
+                observe(route_of(scope), scope["method"], capture.status, seconds)
+            state = scope.get("state") or {}
+            access_log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=capture.status,
+                ms=round(seconds * 1000, 1),
+                actor=state.get("actor"),
+            )
 
 
 class _Figures(Collector):
@@ -274,12 +292,12 @@ def _authorize(request: Request, token: str) -> None:
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Add the metrics middleware and ``GET /metrics`` to ``app`` when metrics are enabled
-    (called once by the app factory)."""
+    """Add the request observer (the access log; metrics when enabled) and, when metrics are
+    enabled, ``GET /metrics`` to ``app`` (called once by the app factory)."""
+    app.add_middleware(RequestObserver, metrics=settings.metrics_enabled)
     if not settings.metrics_enabled:
         return
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
-    app.add_middleware(MetricsMiddleware)
 
     async def metrics(request: Request) -> Response:
         if token:
