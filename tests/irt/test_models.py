@@ -108,8 +108,10 @@ def test_information_is_squared_slope_over_pq(
     slope = (probability(t + h, a, b, c, d) - probability(t - h, a, b, c, d)) / (2 * h)
     p = probability(t, a, b, c, d)
     expected = slope**2 / (p * (1 - p))
+    # rel 1e-4: the central difference's own error reaches ~1e-5 where p is near an asymptote
+    # (hypothesis found a case off by 8.6e-6 relative, which rel 1e-6 failed)
     assert float(item_information(t, a, b, c, d)) == pytest.approx(
-        float(expected), rel=1e-6, abs=1e-12
+        float(expected), rel=1e-4, abs=1e-12
     )
 
 

@@ -117,8 +117,9 @@ class Calibration:
         }
 
 
-def response_matrix(responses: npt.ArrayLike) -> FloatArray:
-    """Validate a persons × items matrix of 1, 0 and NaN (not administered); return float64."""
+def numeric_matrix(responses: npt.ArrayLike) -> FloatArray:
+    """A non-empty persons × items float64 matrix (NaN: not administered); the values are for
+    the caller to check (0/1 here, scores 0..k in ``calibration_polytomous``)."""
     try:
         x = np.array(responses, dtype=np.float64)
     except (TypeError, ValueError):
@@ -129,6 +130,12 @@ def response_matrix(responses: npt.ArrayLike) -> FloatArray:
         raise EmptyBank("the response matrix has no items")
     if x.shape[0] == 0:
         raise InvalidResponses("the response matrix has no persons")
+    return x
+
+
+def response_matrix(responses: npt.ArrayLike) -> FloatArray:
+    """Validate a persons × items matrix of 1, 0 and NaN (not administered); return float64."""
+    x = numeric_matrix(responses)
     bad = ~np.isnan(x) & (x != 0.0) & (x != 1.0)
     if bad.any():
         p, j = (int(v[0]) for v in np.nonzero(bad))

@@ -36,7 +36,8 @@ import numpy.typing as npt
 
 from etest.irt._types import FloatArray, IntArray
 from etest.irt.bank import ItemBank
-from etest.irt.errors import EmptyBank, InvalidConfiguration, InvalidResponses, ShapeMismatch
+from etest.irt.calibration import numeric_matrix
+from etest.irt.errors import InvalidConfiguration, InvalidResponses, ShapeMismatch
 
 __all__ = ["PolytomousCalibration", "calibrate_gpcm"]
 
@@ -90,16 +91,7 @@ class PolytomousCalibration:
 
 
 def _scores(responses: npt.ArrayLike) -> FloatArray:
-    try:
-        x = np.array(responses, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InvalidResponses("responses must be a numeric persons × items matrix") from None
-    if x.ndim != 2:
-        raise ShapeMismatch(f"responses must be a persons × items matrix, got shape {x.shape}")
-    if x.shape[1] == 0:
-        raise EmptyBank("the response matrix has no items")
-    if x.shape[0] == 0:
-        raise InvalidResponses("the response matrix has no persons")
+    x = numeric_matrix(responses)
     bad = ~np.isnan(x) & ((x != np.round(x)) | (x < 0))
     if bad.any():
         p, j = (int(v[0]) for v in np.nonzero(bad))
