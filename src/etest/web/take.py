@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from etest.attempt import delivery, pinned, service
+from etest.attempt import delivery, pinned, rules, service
 from etest.attempt.delivery import Current, Pending, Served
 from etest.attempt.device import device_of
 from etest.attempt.errors import (
@@ -55,10 +55,27 @@ MAX_TOKEN = 200
 #: Short notices carried in the redirect after a POST (``?n=``), read out by a live region.
 NOTICES = {
     "saved": "Your answer was saved.",
-    "late": "Time ran out for that question before your answer arrived, so it was not counted.",
+    "late": (
+        "The time for the last question ran out before your answer arrived, so your answer "
+        "was not counted: that question counts as wrong."
+    ),
+    "timeout": (
+        "The time for the last question ran out before you answered, so that question counts "
+        "as wrong."
+    ),
     "answered": "That question was already answered. Here is your current question.",
     "moved": "That question is no longer open. Here is your current question.",
 }
+
+#: The notices that still make sense once the test is over (on the result or thank-you page).
+END_NOTICES = ("late", "timeout")
+
+
+def _timed_out_before(current: Current | Pending) -> bool:
+    """Whether serving now records the open question as timed out (its time ran out with no
+    answer): the hot path decided so and left it to the transaction."""
+    decision = current.decision if isinstance(current, Pending) else None
+    return isinstance(decision, rules.Serve | rules.Stop) and decision.time_out is not None
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -255,9 +272,11 @@ async def attempt_page(request: Request, attempt_id: str, n: str | None = None) 
     settings: Settings = request.app.state.settings
     credential = _credential(request, attempt_id)
     args = (settings, credential.attempt_id, credential.secret)
-    notice = NOTICES.get(n or "")
     try:
         current = await delivery.serve(request.app.state.live, *args, may_start=False)
+        if _timed_out_before(current):
+            n = "timeout"
+        notice = NOTICES.get(n or "")
         if not isinstance(current, Pending):
             return _item_page(current, credential, notice=notice)
         async with transaction(request.app.state.sessionmaker) as session:
@@ -268,7 +287,9 @@ async def attempt_page(request: Request, attempt_id: str, n: str | None = None) 
             assert attempt is not None  # the service found it
             if not current.started:
                 return await _start_page(session, attempt, credential)
-            return await _finished_page(session, attempt)
+            return await _finished_page(
+                session, attempt, notice=notice if n in END_NOTICES else None
+            )
     except NotFound:
         raise _gone() from None
 
@@ -463,7 +484,9 @@ async def finish(
     return _see_other(f"/take/{attempt.id}")
 
 
-async def _finished_page(session: AsyncSession, attempt: Attempt) -> Response:
+async def _finished_page(
+    session: AsyncSession, attempt: Attempt, *, notice: str | None = None
+) -> Response:
     state: AttemptState = await state_of(session, attempt)
     ended_by_time = attempt.finish_reason == "deadline"
     if state.outcome is None or attempt.outcome is None:  # hidden from the candidate
@@ -472,6 +495,7 @@ async def _finished_page(session: AsyncSession, attempt: Attempt) -> Response:
             attempt=attempt,
             kind=kind_name(attempt.kind),
             ended_by_time=ended_by_time,
+            notice=notice,
         )
     outcome = load_outcome(attempt.outcome)
     if isinstance(outcome, PtOutcome):
@@ -491,12 +515,14 @@ async def _finished_page(session: AsyncSession, attempt: Attempt) -> Response:
             ended_by_time=ended_by_time,
             unplaced=outcome.status == PtStatus.unplaced,
             needed=outcome.min_answers,
+            notice=notice,
         )
     return render(
         "result_ct.html",
         attempt=attempt,
         outcome=outcome,
         ended_by_time=ended_by_time,
+        notice=notice,
         certificate_download=await certificate_service.candidate_download_allowed(session, attempt),
     )
 
