@@ -28,7 +28,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from etest.attempt.outcome import Outcome, PtOutcome, PtStatus
 from etest.kit.logo import Logo
-from etest.notification.texts import CATALOG, level_meaning, skill_name
+from etest.notification.texts import CATALOG, direction, isolate, level_meaning, skill_name
 
 KINDS = ("pt_result", "ct_pass", "ct_fail")
 #: the invitation to take a test (console: tokens handed out by email)
@@ -100,13 +100,16 @@ def _context(content: EmailContent) -> dict[str, Any]:
     name = _clean(content.first_name) or _clean(f"{content.first_name} {content.last_name}")
     finished = content.finished_at.astimezone(zoneinfo.ZoneInfo(content.timezone))
     score = None if isinstance(outcome, PtOutcome) else outcome.score
+    next_level = None if isinstance(outcome, PtOutcome) else outcome.next_level
     return {
         "say": say,
         "lang": content.language,
+        "dir": direction(content.language),
         "kind": content.kind,
         "greeting": say("greeting", name=name) if name else say("greeting_anonymous"),
         "organization": content.organization,
-        "level": content.level,
+        "level": isolate(content.level, content.language),
+        "next_level": isolate(next_level, content.language) if next_level else None,
         "date": finished.date().isoformat(),
         "outcome": outcome,
         "meaning": level_meaning(content.level, content.language),
@@ -125,7 +128,9 @@ def _context(content: EmailContent) -> dict[str, Any]:
 
 
 def subject(content: EmailContent) -> str:
-    return CATALOG[content.language][f"{template(content)}.subject"].format(level=content.level)
+    return CATALOG[content.language][f"{template(content)}.subject"].format(
+        level=isolate(content.level, content.language)
+    )
 
 
 def _envelope(
@@ -228,11 +233,12 @@ def _invite_context(content: InviteContent) -> dict[str, Any]:
     test = (
         say("token_invite.pt")
         if content.type == "PT"
-        else say("token_invite.ct", level=content.level or "")
+        else say("token_invite.ct", level=isolate(content.level or "", content.language))
     )
     return {
         "say": say,
         "lang": content.language,
+        "dir": direction(content.language),
         "kind": INVITE,
         "greeting": say("greeting", name=name) if name else say("greeting_anonymous"),
         "organization": content.organization,

@@ -18,6 +18,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "Replies to it are not read.",
         "score_line": "Your score: {score}% (pass mark: {pass_mark}%).",
         "correct_line": "You answered {correct} of {total} questions correctly.",
+        # between a label and what follows it in the plain text ("Your level: A2")
+        "colon": ": ",
         # PT result
         "pt_result.subject": "Your Assessment Test result: {level}",
         "pt_result.intro": "You completed the Assessment Test on {date}.",
@@ -70,6 +72,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "a este mensaje no se leen.",
         "score_line": "Tu puntuación: {score} % (nota mínima para aprobar: {pass_mark} %).",
         "correct_line": "Respondiste correctamente {correct} de {total} preguntas.",
+        "colon": ": ",
         "pt_result.subject": "Tu resultado de la prueba de nivel: {level}",
         "pt_result.intro": "Completaste la prueba de nivel el {date}.",
         "pt_result.level_label": "Tu nivel",
@@ -116,6 +119,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "footer": "Thư này được eTest gửi tự động thay mặt {org}. Thư trả lời sẽ không được đọc.",
         "score_line": "Điểm của bạn: {score}% (điểm đạt: {pass_mark}%).",
         "correct_line": "Bạn trả lời đúng {correct} trên {total} câu hỏi.",
+        "colon": ": ",
         "pt_result.subject": "Kết quả bài kiểm tra xếp trình độ của bạn: {level}",
         "pt_result.intro": "Bạn đã hoàn thành bài kiểm tra xếp trình độ vào ngày {date}.",
         "pt_result.level_label": "Trình độ của bạn",
@@ -155,6 +159,93 @@ CATALOG: dict[str, dict[str, str]] = {
         "token_invite.private": "Liên kết này chỉ dành riêng cho bạn: vui lòng không chia sẻ. "
         "Nếu bạn dừng giữa chừng, hãy mở lại liên kết để làm tiếp từ chỗ đã dừng.",
     },
+    "zh-Hans": {
+        "greeting": "{name}，您好：",
+        "greeting_anonymous": "您好：",
+        "signoff": "祝好！",
+        "footer": "本邮件由 eTest 代表{org}自动发送。对本邮件的回复无人查阅。",
+        "score_line": "您的得分：{score}%（及格线：{pass_mark}%）。",
+        "correct_line": "您答对了 {total} 道题中的 {correct} 道。",
+        "colon": "：",
+        "pt_result.subject": "您的水平测试结果：{level}",
+        "pt_result.intro": "您已于 {date} 完成水平测试。",
+        "pt_result.level_label": "您的级别",
+        "pt_result.meaning_label": "级别说明",
+        "pt_result.start_here": "在这个级别，英语对您既有挑战又不会太难：您的课程可以从这里开始。",
+        "pt_result.areas_label": "有待提高的方面",
+        "pt_unplaced.subject": "您的水平测试：暂未评定级别",
+        "pt_unplaced.intro": "您已于 {date} 结束水平测试。",
+        "pt_unplaced.not_placed": "我们暂时无法为您评定级别：您回答了 {answered} 道题，而评定级别"
+        "至少需要 {needed} 个回答。",
+        "pt_unplaced.retake": "请向您的学校或公司申请新的测试码，再次参加测试。",
+        "ct_pass.subject": "恭喜！您已通过 {level} 级认证考试",
+        "ct_pass.intro": "您已于 {date} 通过 {level} 级认证考试。",
+        "ct_pass.attached": "您的证书以 PDF 文件形式附在本邮件中。",
+        "ct_pass.verify": "任何人都可以通过以下链接核实您证书的真实性：",
+        "ct_pass.code": "证书核验码：{code}",
+        "ct_pass.next": "做得好！您可以继续学习 {level} 级。",
+        "ct_fail.subject": "您的 {level} 级认证考试结果",
+        "ct_fail.intro": "您已于 {date} 参加 {level} 级认证考试。这一次您的得分未达到及格线。",
+        "ct_fail.cant_do_label": "需要加强的内容",
+        "ct_fail.review_label": "需要复习的课程",
+        "ct_fail.retake": "您可以向学校或公司申请新的测试码，再次挑战这个级别。",
+        "ct_fail.needs_review": "在您再次参加这个级别的考试之前，您的老师或支持团队会和您一起"
+        "查看这次的结果。",
+        "token_invite.subject": "{org}邀请您参加{test}",
+        "token_invite.intro": "{org}邀请您参加{test}。",
+        "token_invite.pt": "水平测试",
+        "token_invite.ct": "{level} 级认证考试",
+        "token_invite.open": "请打开以下链接开始测试：",
+        "token_invite.button": "开始测试",
+        "token_invite.expires": "此链接的有效期至 {date}。",
+        "token_invite.private": "此链接仅供您本人使用，请勿分享。如果您中途退出，再次打开此链接即可"
+        "从上次停下的地方继续。",
+    },
+    "ar": {
+        "greeting": "مرحبًا {name}،",
+        "greeting_anonymous": "مرحبًا،",
+        "signoff": "مع أطيب التحيات،",
+        "footer": "أرسل eTest هذه الرسالة تلقائيًا نيابةً عن {org}. لا تُقرأ الردود على هذه الرسالة.",
+        "score_line": "نتيجتك: {score}% (درجة النجاح: {pass_mark}%).",
+        "correct_line": "عدد إجاباتك الصحيحة: {correct} من أصل {total} سؤال.",
+        "colon": ": ",
+        "pt_result.subject": "نتيجة اختبار تحديد المستوى: {level}",
+        "pt_result.intro": "أكملت اختبار تحديد المستوى بتاريخ {date}.",
+        "pt_result.level_label": "مستواك",
+        "pt_result.meaning_label": "ماذا يعني ذلك",
+        "pt_result.start_here": "هذا هو المستوى الذي تمثّل فيه اللغة الإنجليزية تحديًا لك دون أن "
+        "تكون صعبة جدًا: يمكن أن تبدأ دروسك من هنا.",
+        "pt_result.areas_label": "مجالات تحتاج إلى تحسين",
+        "pt_unplaced.subject": "اختبار تحديد المستوى: لم يُحدَّد مستواك بعد",
+        "pt_unplaced.intro": "أنهيت اختبار تحديد المستوى بتاريخ {date}.",
+        "pt_unplaced.not_placed": "لم نتمكن من تحديد مستواك: عدد الأسئلة التي أجبت عنها "
+        "{answered}، ويلزم ما لا يقل عن {needed} من الإجابات لتحديد "
+        "المستوى.",
+        "pt_unplaced.retake": "يمكنك طلب رمز اختبار جديد من مدرستك أو شركتك لإعادة الاختبار.",
+        "ct_pass.subject": "تهانينا! لقد اجتزت اختبار الشهادة للمستوى {level}",
+        "ct_pass.intro": "اجتزت اختبار الشهادة للمستوى {level} بتاريخ {date}.",
+        "ct_pass.attached": "شهادتك مرفقة بهذه الرسالة في ملف PDF.",
+        "ct_pass.verify": "يمكن لأي شخص التحقق من صحة شهادتك هنا:",
+        "ct_pass.code": "رمز التحقق: {code}",
+        "ct_pass.next": "أحسنت! يمكنك الانتقال إلى المستوى {level}.",
+        "ct_fail.subject": "نتيجة اختبار الشهادة للمستوى {level}",
+        "ct_fail.intro": "أدّيت اختبار الشهادة للمستوى {level} بتاريخ {date}. لم تبلغ نتيجتك "
+        "درجة النجاح هذه المرة.",
+        "ct_fail.cant_do_label": "ما يحتاج إلى مزيد من التدريب",
+        "ct_fail.review_label": "دروس للمراجعة",
+        "ct_fail.retake": "يمكنك إعادة محاولة هذا المستوى برمز جديد من مدرستك أو شركتك.",
+        "ct_fail.needs_review": "سيراجع معلمك أو فريق الدعم نتيجتك معك قبل إعادة محاولة هذا "
+        "المستوى.",
+        "token_invite.subject": "دعوة من {org} لأداء {test}",
+        "token_invite.intro": "تلقيت دعوة من {org} لأداء {test}.",
+        "token_invite.pt": "اختبار تحديد المستوى",
+        "token_invite.ct": "اختبار الشهادة للمستوى {level}",
+        "token_invite.open": "لبدء الاختبار، يُرجى فتح هذا الرابط:",
+        "token_invite.button": "بدء الاختبار",
+        "token_invite.expires": "يظل الرابط صالحًا حتى {date}.",
+        "token_invite.private": "هذا الرابط مخصص لك وحدك: يُرجى عدم مشاركته. وإذا توقفت قبل "
+        "النهاية، يمكنك فتحه مرة أخرى لمتابعة الاختبار من حيث توقفت.",
+    },
 }
 
 #: What a placement level means, for languages other than English (English: the words the
@@ -190,6 +281,31 @@ _BANDS: dict[str, dict[str, str]] = {
         "above": "Bạn đã vượt trên {base} và đang tiến tới trình độ tiếp theo.",
         "bridge": "Bạn đang học ở mức cao hơn C1.",
     },
+    "zh-Hans": {
+        "Pre A1": "您认识一些非常常用的单词和短语，比如问候语和数字。",
+        "A1": "当别人说得缓慢、清楚时，您能听懂并使用简单的日常用语。",
+        "A2": "您能用简单的句子理解和谈论熟悉的日常事物，比如家庭、购物和工作。",
+        "B1": "您能应对大多数日常情况，能听懂或读懂有关熟悉话题的清晰表达的要点，并能描述"
+        "自己的经历。",
+        "B2": "您能理解复杂文章的主要内容，并能较为流利地谈论许多话题。",
+        "C1": "您能理解篇幅长、难度高的文章，并能在工作、学习和社交中流利、灵活地表达自己。",
+        "above": "您已超过 {base} 级，正在向下一个级别迈进。",
+        "bridge": "您正在学习 C1 以上的内容。",
+    },
+    "ar": {
+        "Pre A1": "لديك معرفة ببعض الكلمات والعبارات الشائعة جدًا، مثل التحيات والأرقام.",
+        "A1": "يمكنك فهم عبارات يومية بسيطة واستخدامها عندما يتحدث الآخرون ببطء ووضوح.",
+        "A2": "يمكنك فهم الأمور اليومية المألوفة، مثل الأسرة والتسوق والعمل، والتحدث عنها بجمل "
+        "بسيطة.",
+        "B1": "يمكنك التعامل مع معظم المواقف اليومية، وفهم النقاط الرئيسية في الكلام والنصوص "
+        "الواضحة حول موضوعات مألوفة، ووصف تجاربك.",
+        "B2": "يمكنك فهم الأفكار الرئيسية في النصوص المعقدة والتحدث عن موضوعات كثيرة بقدر من "
+        "الطلاقة.",
+        "C1": "يمكنك فهم نصوص طويلة وصعبة، والتعبير عن نفسك بطلاقة ومرونة في العمل والدراسة "
+        "والحياة الاجتماعية.",
+        "above": "مستواك أعلى من {base} وأنت في طريقك إلى المستوى التالي.",
+        "bridge": "مستواك يتجاوز C1.",
+    },
 }
 
 SKILLS: dict[str, dict[str, str]] = {
@@ -206,16 +322,52 @@ SKILLS: dict[str, dict[str, str]] = {
         "vocabulary": "Vocabulario",
     },
     "vi": {"listening": "Nghe", "reading": "Đọc", "grammar": "Ngữ pháp", "vocabulary": "Từ vựng"},
+    "zh-Hans": {"listening": "听力", "reading": "阅读", "grammar": "语法", "vocabulary": "词汇"},
+    "ar": {
+        "listening": "الاستماع",
+        "reading": "القراءة",
+        "grammar": "القواعد",
+        "vocabulary": "المفردات",
+    },
 }
+
+
+#: Settings that name a catalog by another tag: Chinese without a script or region, or in a
+#: region that writes Simplified characters, reads ``zh-Hans`` (Traditional: ``zh-TW``,
+#: ``zh-HK``, ``zh-Hant``, has no catalog yet and falls back to English).
+_ALIASES = {"zh": "zh-Hans", "zh-cn": "zh-Hans", "zh-sg": "zh-Hans", "zh-my": "zh-Hans"}
+
+#: Languages written right to left: their HTML email has ``dir="rtl"``.
+RTL = frozenset({"ar"})
+
+# Unicode directional isolates (LRI ... PDI): a level such as ``A1+`` inside right-to-left
+# words keeps its own left-to-right order (else it shows as ``+A1``).
+_LRI, _PDI = "\u2066", "\u2069"
 
 
 def language_of(setting: str | None) -> str:
     """The catalog language for an organization's ``language`` setting: ``es-MX`` falls back to
-    ``es``, anything unknown to ``en``."""
+    ``es``, ``zh``/``zh-CN`` read ``zh-Hans``, anything unknown to ``en``."""
     if setting in CATALOG:
         return setting
-    base = (setting or "").split("-")[0]
+    tag = (setting or "").lower()
+    if tag in _ALIASES:
+        return _ALIASES[tag]
+    if tag == "zh-hans" or tag.startswith("zh-hans-"):
+        return "zh-Hans"
+    base = tag.split("-")[0]
     return base if base in CATALOG else "en"
+
+
+def direction(language: str) -> str:
+    """``rtl`` or ``ltr``: the writing direction of a catalog language."""
+    return "rtl" if language in RTL else "ltr"
+
+
+def isolate(value: str, language: str) -> str:
+    """``value`` (a level, a code: Latin letters and signs) set apart as left-to-right inside
+    the words of a right-to-left language; unchanged otherwise."""
+    return f"{_LRI}{value}{_PDI}" if language in RTL and value else value
 
 
 def level_meaning(level: str, language: str) -> str:
@@ -223,13 +375,15 @@ def level_meaning(level: str, language: str) -> str:
     bands = _BANDS.get(language)
     if bands is None:
         return _english_level_meaning(level)
+    # Chinese sentences follow one another without a space
+    space = "" if language == "zh-Hans" else " "
     if level in bands:
         return bands[level]
     if level == "C1-Bridge":
-        return f"{bands['C1']} {bands['bridge']}"
+        return f"{bands['C1']}{space}{bands['bridge']}"
     base = level.rstrip("+")
     if level.endswith("+") and base in bands:
-        return f"{bands[base]} {bands['above'].format(base=base)}"
+        return f"{bands[base]}{space}{bands['above'].format(base=base)}"
     return ""
 
 
