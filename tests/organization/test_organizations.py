@@ -219,3 +219,24 @@ async def test_plans_are_a_contract_set_from_above(
     narrowed = await patch(tree.key["ROOT"], a, {"allowed_plans": []})
     assert narrowed.status_code == 409 and narrowed.json()["type"] == "/errors/plan-in-use"
     assert (await patch(tree.key["ROOT"], a, {"allowed_plans": ["neo_jr"]})).status_code == 200
+
+
+async def test_a_language_may_name_its_script(client: httpx.AsyncClient, tree: Tree) -> None:
+    """``zh-Hans`` (the emails' Simplified Chinese) is a language an organization may choose;
+    a tag that is not language[-Script][-REGION] is refused."""
+    uic = tree.uic["A1"]
+    for tag in ("zh-Hans", "zh-Hans-CN", "ar", "pt-BR"):
+        resp = await client.patch(
+            f"/api/v1/organizations/{uic}",
+            headers=tree.key["A"],
+            json={"settings": {"language": tag}},
+        )
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["settings"]["language"] == tag
+    for tag in ("zh-hans", "zh_Hans", "arabic", "zh-Hans-cn"):
+        resp = await client.patch(
+            f"/api/v1/organizations/{uic}",
+            headers=tree.key["A"],
+            json={"settings": {"language": tag}},
+        )
+        assert resp.status_code == 422, (tag, resp.text)

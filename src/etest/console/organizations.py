@@ -70,7 +70,13 @@ UNLOCK_MODES = (
     ("auto", N_("Automatically after a placement result")),
     ("teacher", N_("Only when staff issue the token")),
 )
-LANGUAGE_NAMES = {"en": "English", "es": "Español", "vi": "Tiếng Việt"}
+LANGUAGE_NAMES = {
+    "en": "English",
+    "es": "Español",
+    "vi": "Tiếng Việt",
+    "zh-Hans": "简体中文",
+    "ar": "العربية",
+}
 
 
 @cache

@@ -14,6 +14,11 @@ from etest.kit.webhook_signing import check_secret
 Region = Literal["ROW", "CN"]
 
 
+#: A language as a BCP 47 tag of a language, an optional script and an optional region
+#: (``en``, ``pt-BR``, ``zh-Hans``, ``zh-Hans-CN``): what the emails and pages choose words by.
+LanguageTag = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z][a-z]{3})?(-[A-Z]{2})?$")]
+
+
 class OrganizationSettings(Input):
     """Per-organization switches; defaults are what a new school would expect."""
 
@@ -24,7 +29,7 @@ class OrganizationSettings(Input):
     disable_candidate_after_pt: bool = False
     ct_unlock_mode: Literal["auto", "teacher"] = "auto"
     allow_candidate_certificate_download: bool = False
-    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] = "en"
+    language: LanguageTag = "en"
 
 
 class OrganizationSettingsPatch(Input):
@@ -38,7 +43,7 @@ class OrganizationSettingsPatch(Input):
     disable_candidate_after_pt: bool = omittable()
     ct_unlock_mode: Literal["auto", "teacher"] = omittable()
     allow_candidate_certificate_download: bool = omittable()
-    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] = omittable()
+    language: LanguageTag = omittable()
 
 
 def _check_timezone(value: str | None) -> str | None:
