@@ -45,10 +45,6 @@ SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(_read_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
-#: the rule of :mod:`etest.ops.ratelimits` failed API keys, SSO tokens and attempt secrets count
-#: against, per client address
-CREDENTIAL_FAILURES = "credential-failures-address"
-
 _bearer = HTTPBearer(auto_error=False, description="An API key (etk_…) or an SSO JWT")
 
 
@@ -117,7 +113,7 @@ async def _actor(
     a guess and is not counted."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send 'Authorization: Bearer <API key or SSO token>'.")
-    await ratelimits.guard(request, CREDENTIAL_FAILURES)
+    await ratelimits.guard(request, ratelimits.CREDENTIAL_FAILURES)
     token = credentials.credentials
     try:
         if token.startswith("etk_"):
@@ -125,7 +121,7 @@ async def _actor(
         else:
             actor = await _actor_from_jwt(session, request.app.state.sso, token)
     except Unauthorized:
-        await ratelimits.charge(request, CREDENTIAL_FAILURES)
+        await ratelimits.charge(request, ratelimits.CREDENTIAL_FAILURES)
         raise
     request.state.actor = actor.subject
     return actor

@@ -25,7 +25,7 @@ from etest.attempt.secret import attempt_secret, check_secret
 from etest.attempt.views import item_view, state_of
 from etest.config import Settings
 from etest.db import transaction
-from etest.deps import CREDENTIAL_FAILURES, SessionDep, SettingsDep, no_store
+from etest.deps import SessionDep, SettingsDep, no_store
 from etest.errors import NotFound
 from etest.models import Attempt
 from etest.ops import ratelimits
@@ -33,10 +33,6 @@ from etest.ops import ratelimits
 router = APIRouter(prefix="/api/v1/attempts", tags=["attempts"])
 _secret = HTTPBearer(auto_error=False, description="The attempt secret from POST /attempts")
 SecretDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_secret)]
-
-#: rules of etest.ops.ratelimits: wrong token codes per client address, starts per token
-CODE_FAILURES = "token-failures-address"
-STARTS = "attempt-starts-token"
 
 
 async def _wrong_secret(
@@ -53,7 +49,7 @@ async def _wrong_secret(
     settings: Settings = request.app.state.settings
     secret = credentials.credentials if credentials else None
     if not check_secret(settings.pepper(), attempt_id, secret):
-        await ratelimits.refuse(request, CREDENTIAL_FAILURES)
+        await ratelimits.spend(request, ratelimits.CREDENTIAL_FAILURES)
 
 
 @router.post("", response_model=AttemptStarted, responses={201: {"model": AttemptStarted}})
@@ -71,7 +67,7 @@ async def start_attempt(
     code is looked up; starts and resumes per token (keyed by the token's id, as the ``/take``
     page counts them), checked once the token is known: a start over the limit is rolled back
     with the request."""
-    await ratelimits.guard(request, CODE_FAILURES)
+    await ratelimits.guard(request, ratelimits.TOKEN_FAILURES)
     try:
         attempt, resumed = await service.start(
             session,
@@ -80,10 +76,9 @@ async def start_attempt(
             device=device_of(request),
         )
     except TokenNotFound:
-        await ratelimits.charge(request, CODE_FAILURES)
+        await ratelimits.charge(request, ratelimits.TOKEN_FAILURES)
         raise
-    await ratelimits.guard(request, STARTS, str(attempt.token_id))
-    await ratelimits.charge(request, STARTS, str(attempt.token_id))
+    await ratelimits.spend(request, ratelimits.STARTS_PER_TOKEN, str(attempt.token_id))
     await session.flush()
     response.status_code = 200 if resumed else 201
     no_store(response)

@@ -115,8 +115,7 @@ async def import_candidates(
 ) -> ImportReport:
     """Per-row report: valid rows are imported, invalid rows are reported, never half a row.
     Imports are counted per staff member or key (429 ``too-many-requests`` past the limit)."""
-    await ratelimits.guard(request, "imports-actor", actor.subject)
-    await ratelimits.charge(request, "imports-actor", actor.subject)
+    await ratelimits.spend(request, ratelimits.IMPORTS, actor.subject)
     data = await file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise PayloadTooLarge(f"The file is larger than {settings.max_upload_bytes} bytes.")

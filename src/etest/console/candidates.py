@@ -308,7 +308,7 @@ async def start_import(
     background and show the task's page."""
     actor = staff.actor
     actor.require("write")
-    await ratelimits.guard(request, "imports-actor", actor.subject)  # 429 page when full
+    await ratelimits.guard(request, ratelimits.IMPORTS, actor.subject)  # 429 page when full
     org = await org_repository.get_by_uic(session, actor, uic) if uic else None
     data = await file.read(settings.max_upload_bytes + 1) if file is not None else b""
     name = (file.filename or "") if file is not None else ""
@@ -327,7 +327,7 @@ async def start_import(
         return await _import_form(
             request, session, staff, uic, {"file": N_("The file has a header but no rows.")}, 422
         )
-    await ratelimits.charge(request, "imports-actor", actor.subject)
+    await ratelimits.charge(request, ratelimits.IMPORTS, actor.subject)
     task = await background.start(
         session,
         settings,

@@ -80,7 +80,7 @@ async def content_upload(
 ) -> Response:
     """Queue the import and go to its page (Post/Redirect/Get)."""
     actor = _content_staff(staff)
-    await ratelimits.guard(request, "imports-actor", actor.subject)  # 429 page when full
+    await ratelimits.guard(request, ratelimits.IMPORTS, actor.subject)  # 429 page when full
     values = {"skill": skill, "level": level}
     errors: dict[str, str] = {}
     data = b""
@@ -99,7 +99,7 @@ async def content_upload(
     if errors:
         return await _form_page(request, staff, session, status=422, errors=errors, values=values)
     assert file is not None
-    await ratelimits.charge(request, "imports-actor", actor.subject)
+    await ratelimits.charge(request, ratelimits.IMPORTS, actor.subject)
     task = await start_import(
         session,
         settings,

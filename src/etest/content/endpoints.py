@@ -69,8 +69,7 @@ async def import_content_file(
     below its thresholds it is refused (422 ``evidence-insufficient``) unless a superadmin
     gives ``override_reason``."""
     actor.require("manage_content")
-    await ratelimits.guard(request, "imports-actor", actor.subject)
-    await ratelimits.charge(request, "imports-actor", actor.subject)
+    await ratelimits.spend(request, ratelimits.IMPORTS, actor.subject)
     data = await file.read(settings.max_content_bytes + 1)
     if len(data) > settings.max_content_bytes:
         raise PayloadTooLarge(f"The file is larger than {settings.max_content_bytes} bytes.")

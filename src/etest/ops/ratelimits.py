@@ -33,16 +33,21 @@ from etest.kit.ratelimit import Check, Limiter, Rule
 
 log = structlog.get_logger(__name__)
 
-#: name -> default limit (``limits`` notation). The names are the keys of ``ETEST_RATE_LIMITS``.
+#: The rules' names (the keys of ``ETEST_RATE_LIMITS``): wrong API keys, SSO tokens and attempt
+#: secrets from one address; wrong test-token codes (``POST /api/v1/attempts`` and ``/take``)
+#: from one address; attempts started (or resumed) with one token; content and candidate imports
+#: by one staff member or API key.
+CREDENTIAL_FAILURES = "credential-failures-address"
+TOKEN_FAILURES = "token-failures-address"  # noqa: S105 (a rule name)
+STARTS_PER_TOKEN = "attempt-starts-token"  # noqa: S105 (a rule name)
+IMPORTS = "imports-actor"
+
+#: name -> default limit (``limits`` notation).
 DEFAULTS: dict[str, str] = {
-    # wrong API keys, SSO tokens and attempt secrets from one address
-    "credential-failures-address": "60/minute",
-    # wrong test-token codes (POST /api/v1/attempts and the /take page) from one address
-    "token-failures-address": "30/minute",
-    # attempts started (or resumed) with one token
-    "attempt-starts-token": "30/hour",
-    # content and candidate imports by one staff member or API key
-    "imports-actor": "30/hour",
+    CREDENTIAL_FAILURES: "60/minute",
+    TOKEN_FAILURES: "30/minute",
+    STARTS_PER_TOKEN: "30/hour",
+    IMPORTS: "30/hour",
 }
 
 TOO_MANY = "Too many tries: wait {seconds} seconds, then try again."
@@ -117,8 +122,9 @@ async def charge(request: Request, name: str, *keys: str) -> None:
         await limiter(request).fail(_checks(request, name, keys))
 
 
-async def refuse(request: Request, name: str, *keys: str) -> None:
-    """A failure checked on the failure path only: 429 when rule ``name`` is already full,
-    otherwise the failure is counted and the caller answers it as it would have (401, 404)."""
+async def spend(request: Request, name: str, *keys: str) -> None:
+    """:func:`guard`, then :func:`charge`: 429 when rule ``name`` is already full, otherwise one
+    is counted (a start, an import; or a failure checked on the failure path only, which the
+    caller then answers as it would have: 401, 404)."""
     await guard(request, name, *keys)
     await charge(request, name, *keys)

@@ -175,7 +175,7 @@ async def _start(
             error="This is too long to be a test token. Check that you copied only the token.",
             status=422,
         )
-    wait = await ratelimits.wait_for(request, "token-failures-address")
+    wait = await ratelimits.wait_for(request, ratelimits.TOKEN_FAILURES)
     if wait:
         return _too_many(request, wait, code)
     try:
@@ -189,14 +189,14 @@ async def _start(
     except EtestError as exc:
         await session.rollback()
         if isinstance(exc, TokenNotFound):
-            await ratelimits.charge(request, "token-failures-address")
+            await ratelimits.charge(request, ratelimits.TOKEN_FAILURES)
         return _token_page(request, error=exc.detail, status=exc.status, value=code)
     token_key = str(attempt.token_id)
-    wait = await ratelimits.wait_for(request, "attempt-starts-token", token_key)
+    wait = await ratelimits.wait_for(request, ratelimits.STARTS_PER_TOKEN, token_key)
     if wait:
         await session.rollback()  # a start the limit refuses leaves nothing behind
         return _too_many(request, wait, code)
-    await ratelimits.charge(request, "attempt-starts-token", token_key)
+    await ratelimits.charge(request, ratelimits.STARTS_PER_TOKEN, token_key)
     target = f"/take/{attempt.id}"
     response: Response
     if link and request.headers.get("sec-fetch-site") not in (None, "none", "same-origin"):
