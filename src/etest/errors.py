@@ -247,6 +247,23 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+def unavailable(request: Request, exc: Exception) -> ServiceUnavailable | None:
+    """The 503 for ``exc`` when it is the database being unreachable or saturated
+    (``etest.db.database_unavailable``), logged once as a warning; None for any other error.
+    The API, the candidate's pages and the console all answer an outage through this."""
+    from etest.db import database_unavailable
+
+    reason = database_unavailable(exc)
+    if reason is None:
+        return None
+    retry_after = request.app.state.settings.unavailable_retry_after
+    log.warning("database_unavailable", method=request.method, path=request.url.path, reason=reason)
+    return ServiceUnavailable(
+        f"The database is unavailable right now; retry in {retry_after} seconds.",
+        retry_after=retry_after,
+    )
+
+
 def install_handlers(app: FastAPI) -> None:
     """Translate every exception into problem+json; nothing else formats errors.
 
@@ -261,8 +278,6 @@ def install_handlers(app: FastAPI) -> None:
     from sqlalchemy.exc import DBAPIError, DisconnectionError
     from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-    from etest.db import database_unavailable
-
     @app.exception_handler(EtestError)
     async def _etest(_: Request, exc: EtestError) -> JSONResponse:
         return problem(
@@ -270,20 +285,10 @@ def install_handlers(app: FastAPI) -> None:
         )
 
     async def _database(request: Request, exc: Exception) -> JSONResponse:
-        reason = database_unavailable(exc)
-        if reason is None:
+        outage = unavailable(request, exc)
+        if outage is None:
             raise exc  # a fault, not an outage: the catch-all answers 500 and reports it
-        retry_after = request.app.state.settings.unavailable_retry_after
-        log.warning(
-            "database_unavailable", method=request.method, path=request.url.path, reason=reason
-        )
-        return await _etest(
-            request,
-            ServiceUnavailable(
-                f"The database is unavailable right now; retry in {retry_after} seconds.",
-                retry_after=retry_after,
-            ),
-        )
+        return await _etest(request, outage)
 
     for cls in (DBAPIError, PoolTimeoutError, DisconnectionError, psycopg.OperationalError):
         app.add_exception_handler(cls, _database)

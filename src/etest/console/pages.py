@@ -33,8 +33,7 @@ from etest.auth.actor import Actor
 from etest.console.errors import SecondFactorRequired, SignInRequired
 from etest.console.i18n import N_, translator
 from etest.console.session import PATH, csrf_token
-from etest.db import database_unavailable
-from etest.errors import EtestError
+from etest.errors import EtestError, unavailable
 from etest.staff.service import SignedIn
 from etest.web.pages import HEADERS, TEMPLATES_DIR, duration, static_url
 from etest.web.pages import _env as _take_env
@@ -256,11 +255,9 @@ async def _console_error(request: Request, exc: Exception) -> Response:
         return error_page(
             request, 409, "Your change crossed another one. Reload the page and try again."
         )
-    reason = database_unavailable(exc)
-    if reason is not None:
-        log.warning("database_unavailable", path=request.url.path, reason=reason)
-        retry_after = str(request.app.state.settings.unavailable_retry_after)
-        return error_page(request, 503, UNAVAILABLE, {"Retry-After": retry_after})
+    outage = unavailable(request, exc)
+    if outage is not None:
+        return error_page(request, outage.status, UNAVAILABLE, outage.headers())
     log.error("console_error", path=request.url.path, exc_info=exc)
     return error_page(
         request, 500, "An unexpected error occurred and has been logged. Please try again."

@@ -21,8 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
-from etest.db import database_unavailable
-from etest.errors import EtestError
+from etest.errors import EtestError, unavailable
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -139,16 +138,14 @@ async def _html_error(request: Request, exc: Exception) -> HTMLResponse:
             "Your request crossed another one (perhaps from a second tab or "
             "device). Please reload the page.",
         )
-    reason = database_unavailable(exc)
-    if reason is not None:
-        log.warning("database_unavailable", path=request.url.path, reason=reason)
-        retry_after = request.app.state.settings.unavailable_retry_after
+    outage = unavailable(request, exc)
+    if outage is not None:
         return error_page(
-            503,
+            outage.status,
             "The test service cannot reach its database for a moment. The answers you saw "
-            f"saved are kept: reload this page in {retry_after} seconds.",
-            code="service-unavailable",
-            headers={"Retry-After": str(retry_after)},
+            f"saved are kept: reload this page in {outage.retry_after} seconds.",
+            code=outage.code,
+            headers=outage.headers(),
         )
     log.error("page_error", path=request.url.path, exc_info=exc)
     return error_page(
