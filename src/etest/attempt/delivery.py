@@ -41,7 +41,7 @@ from etest.attempt.repository import (
     RESPONSES_T,
     LiveFacts,
 )
-from etest.attempt.scoring import check
+from etest.attempt.scoring import Scored, score
 from etest.attempt.secret import check_secret
 from etest.attempt.service import finish
 from etest.config import Settings
@@ -80,7 +80,7 @@ class Pending:
     attempt: LiveFacts | None = None
     rows: Sequence[Any] = ()
     decision: Any = None  # a rules.ServeDecision or rules.AnswerDecision; None: not decided
-    canonical: Any = None  # an answer's canonical form, once decided
+    scored: Scored | None = None  # an answer's canonical form and points, once decided
 
 
 NOTHING = Pending()
@@ -333,14 +333,16 @@ def given(answer: Any) -> Reader:
     return lambda item, served: answer
 
 
-def _check(item: Item, answer: Any) -> tuple[Any, bool]:
-    """The answer in canonical form and whether it is right (422 when its shape is wrong)."""
-    return check(
+def _score(item: Item, answer: Any) -> Scored:
+    """The answer in canonical form with its points (422 when its shape is wrong)."""
+    return score(
         item.type,
         item.key,
         [o["id"] for o in item.options],
         [t["id"] for t in item.targets],
         answer,
+        option_rows=item.options,
+        gaps=item.gaps,
     )
 
 
@@ -348,18 +350,21 @@ def _response_values(
     attempt: rules.Facts,
     item: Item,
     position: int,
-    canonical: Any,
+    scored: Scored,
     accept: rules.Accept,
     now: datetime,
     device: Device,
 ) -> dict[str, Any]:
-    """The ``responses`` row of an accepted answer, with the device it came from."""
+    """The ``responses`` row of an accepted answer, with the device it came from (a late
+    answer earns no point)."""
     return {
         "attempt_id": attempt.id,
         "position": position,
         "item_id": item.id,
-        "answer": canonical,
+        "answer": scored.answer,
         "correct": accept.correct,
+        "points": (0 if accept.late else scored.points) if scored.polytomous else None,
+        "max_points": scored.max_points if scored.polytomous else None,
         "timed_out": accept.late,
         "time_spent_ms": accept.time_spent_ms,
         "answered_at": now,
@@ -369,9 +374,9 @@ def _response_values(
 
 def _decide_answer(
     attempt: LiveFacts, served: Any, item: Item, position: int, read: Reader, now: datetime
-) -> tuple[Any, rules.AnswerDecision]:
-    canonical, correct = _check(item, read(item, served))
-    return canonical, rules.answer(attempt, served, position, canonical, correct, now)
+) -> tuple[Scored, rules.AnswerDecision]:
+    scored = _score(item, read(item, served))
+    return scored, rules.answer(attempt, served, position, scored.answer, scored.correct, now)
 
 
 async def hot_answer(
@@ -393,14 +398,14 @@ async def hot_answer(
     if item is None:
         return Pending(attempt, rows)
     now = utcnow()
-    canonical, decision = _decide_answer(attempt, served, item, position, read, now)
+    scored, decision = _decide_answer(attempt, served, item, position, read, now)
     if isinstance(decision, rules.Replay):
         return Ack(position, decision.timed_out, decision.answered_at, True)
     if await live.insert_new(
-        RESPONSES_T, _response_values(attempt, item, position, canonical, decision, now, device)
+        RESPONSES_T, _response_values(attempt, item, position, scored, decision, now, device)
     ):
         return Ack(position, decision.late, now, False)
-    return Pending(attempt, rows, decision, canonical)
+    return Pending(attempt, rows, decision, scored)
 
 
 async def answer(
@@ -440,13 +445,13 @@ async def answer_in(
     attempt, served = _at_position(rows, position)
     item = await pinned.item(session, served.item_id)
     now = utcnow()
-    if pending.decision is not None:
-        canonical, decision = pending.canonical, pending.decision
+    if pending.decision is not None and pending.scored is not None:
+        scored, decision = pending.scored, pending.decision
     else:
-        canonical, decision = _decide_answer(attempt, served, item, position, read, now)
+        scored, decision = _decide_answer(attempt, served, item, position, read, now)
     if isinstance(decision, rules.Replay):
         return Ack(position, decision.timed_out, decision.answered_at, True)
-    values = _response_values(attempt, item, position, canonical, decision, now, device)
+    values = _response_values(attempt, item, position, scored, decision, now, device)
     if await session_live(session).insert_new(RESPONSES_T, values):
         return Ack(position, decision.late, now, False)
     # another device answered this position concurrently (PostgreSQL: the insert waited for
@@ -456,6 +461,6 @@ async def answer_in(
     if existing is None:
         raise AnswerConflict(f"Position {position} was answered concurrently.")
     replay = rules.replay(
-        existing.answer, existing.timed_out, existing.answered_at, canonical, position
+        existing.answer, existing.timed_out, existing.answered_at, scored.answer, position
     )
     return Ack(position, replay.timed_out, replay.answered_at, True)

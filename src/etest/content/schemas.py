@@ -33,7 +33,21 @@ from etest.kit.schemas import Input
 
 FORMAT: Literal["etest-flow/1"] = "etest-flow/1"
 
-ItemType = Literal["single_choice", "multiple_choice", "text_entry", "ordering", "matching"]
+ItemType = Literal[
+    "single_choice",
+    "multiple_choice",
+    "text_entry",
+    "ordering",
+    "matching",
+    "cloze",
+    "gap_match",
+    "hottext",
+]
+#: Item types whose ``body`` holds ``[[id]]`` markers: a gap (cloze, gap_match) or a piece of
+#: text to choose (hottext, naming an option).
+BODY_TYPES = frozenset({"cloze", "gap_match", "hottext"})
+#: ``[[id]]`` in a body: where a gap or a choosable piece of text stands.
+MARKER = re.compile(r"\[\[([A-Za-z0-9][A-Za-z0-9_.\-]{0,63})\]\]")
 Skill = Literal["listening", "reading", "grammar", "vocabulary"]
 SKILLS: tuple[Skill, ...] = ("listening", "reading", "grammar", "vocabulary")
 ItemStatus = Literal["draft", "pilot", "active", "retired"]
@@ -75,6 +89,12 @@ class Option(Input):
     text: Text | None = None
     image: MediaRef | None = None
     audio: MediaRef | None = None
+    max_uses: int = Field(
+        1,
+        ge=0,
+        le=20,
+        description="gap_match only: how many gaps this word may fill (0: any number)",
+    )
 
     @model_validator(mode="after")
     def _has_content(self) -> Option:
@@ -85,6 +105,32 @@ class Option(Input):
 
 class ChoiceKey(Input):
     correct: list[OptionId] = Field(min_length=1)
+
+
+class Gap(Input):
+    """A gap of a ``cloze`` or ``gap_match`` body, written ``[[id]]`` where it stands. A cloze
+    gap with ``choices`` is an inline choice (a drop-down); without, the candidate types."""
+
+    id: OptionId
+    choices: list[Option] = Field(
+        default_factory=list, max_length=20, description="cloze only: an inline choice"
+    )
+    expected_length: int | None = Field(
+        None, ge=1, le=200, description="cloze typed gaps: the width of the box, in characters"
+    )
+
+    @model_serializer(mode="wrap")
+    def _stored(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.expected_length is None:
+            data.pop("expected_length", None)
+        return data
+
+
+class InlineChoiceKey(Input):
+    """The right choice of an inline-choice gap."""
+
+    correct: OptionId
 
 
 class NumberKey(Input):
@@ -144,11 +190,55 @@ class MatchKey(Input):
     )
 
 
+class ClozeKey(Input):
+    """Per gap of a cloze: the accepted typed answers, or the right inline choice. Each gap
+    scores a point (the item is polytomous, 0 … number of gaps)."""
+
+    gaps: dict[OptionId, TextEntryKey | InlineChoiceKey] = Field(min_length=1)
+
+
 class Irt(Input):
-    model: Literal["1PL", "2PL", "3PL"] = "2PL"
+    """Dichotomous (1PL/2PL/3PL: ``a``, ``b``, ``c``) or, for an item scored 0 … k (cloze,
+    gap_match), the generalized partial credit model: ``a`` and one step difficulty per point
+    (``steps``, k of them; ``b`` is then their mean and may be left out)."""
+
+    model: Literal["1PL", "2PL", "3PL", "GPCM"] = "2PL"
     a: float = Field(1.0, gt=0, le=6, allow_inf_nan=False)
-    b: float = Field(ge=-8, le=8, allow_inf_nan=False)
+    b: float | None = Field(None, ge=-8, le=8, allow_inf_nan=False)
     c: float = Field(0.0, ge=0, lt=1, allow_inf_nan=False)
+    steps: list[Annotated[float, Field(ge=-8, le=8, allow_inf_nan=False)]] | None = Field(
+        None, min_length=2, max_length=20, description="GPCM only: the step difficulties"
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> Irt:
+        if self.model == "GPCM":
+            if self.steps is None:
+                raise ValueError("a GPCM item needs its step difficulties (steps)")
+            if self.c:
+                raise ValueError("a GPCM item has no guessing parameter c")
+            self.b = round(sum(self.steps) / len(self.steps), 6)
+        else:
+            if self.steps is not None:
+                raise ValueError(f"steps belong to GPCM items, not {self.model}")
+            if self.b is None:
+                raise ValueError(f"a {self.model} item needs its difficulty b")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _stored(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.steps is None:
+            data.pop("steps", None)
+        return data
+
+
+def max_points(item_type: str, gaps: list[Any] | None) -> int:
+    """The points an item is scored out of: one per gap of a cloze or gap_match, else 1 (the
+    one rule scoring, the engine and the reports read)."""
+    if item_type in ("cloze", "gap_match"):
+        return len(gaps or [])
+    return 1
 
 
 class ItemIn(Input):
@@ -169,7 +259,13 @@ class ItemIn(Input):
     targets: list[Option] = Field(
         default_factory=list, max_length=20, description="Matching only: the right column"
     )
-    key: ChoiceKey | TextEntryKey | OrderKey | MatchKey
+    body: Text | None = Field(
+        None,
+        description="cloze, gap_match, hottext: the text (HTML allowed) with [[id]] where each "
+        "gap (or, hottext, each choosable option) stands",
+    )
+    gaps: list[Gap] = Field(default_factory=list, max_length=40, description="cloze, gap_match")
+    key: ChoiceKey | TextEntryKey | OrderKey | MatchKey | ClozeKey
     can_do: Code | None = None
     review_lessons: list[Code] = Field(default_factory=list, max_length=20)
     irt: Irt | None = None
@@ -211,7 +307,77 @@ class ItemIn(Input):
                 raise ValueError("a matching item needs targets")
             _known([p[0] for p in key.pairs], ids, "pairs")
             _known([p[1] for p in key.pairs], target_ids, "pairs")
+        self._body_rules(ids)
         return self
+
+    def _body_rules(self, ids: list[str]) -> None:
+        """The body, gaps and key of cloze, gap_match and hottext items (and none elsewhere)."""
+        if self.type not in BODY_TYPES:
+            if self.body is not None or self.gaps:
+                raise ValueError(f"a {self.type} item has no body or gaps")
+            if self.irt is not None and self.irt.model == "GPCM":
+                raise ValueError(f"a {self.type} item is scored 0 or 1: use a 1PL, 2PL or 3PL")
+            return
+        if not self.body:
+            raise ValueError(f"a {self.type} item needs a body with [[id]] markers")
+        markers = MARKER.findall(self.body)
+        if len(set(markers)) != len(markers):
+            raise ValueError("each [[id]] marker appears once in the body")
+        gap_ids = [g.id for g in self.gaps]
+        if len(set(gap_ids)) != len(gap_ids):
+            raise ValueError("gap ids must be unique")
+        key = self.key
+        if self.type == "hottext":
+            if self.gaps:
+                raise ValueError("a hottext item has options in its body, not gaps")
+            if not isinstance(key, ChoiceKey):
+                raise ValueError("a hottext item needs a key {'correct': [...]}")
+            if sorted(markers) != sorted(ids) or len(ids) < 2:
+                raise ValueError("a hottext body marks each of its (two or more) options once")
+            _known(key.correct, ids, "correct")
+            return
+        if sorted(markers) != sorted(gap_ids) or not gap_ids:
+            raise ValueError(f"a {self.type} body marks each of its gaps once, as [[gap id]]")
+        if self.type == "cloze":
+            if not isinstance(key, ClozeKey):
+                raise ValueError("a cloze item needs a key {'gaps': {gap id: ...}}")
+            if self.options or self.targets:
+                raise ValueError("a cloze item keeps its choices in its gaps")
+            if sorted(key.gaps) != sorted(gap_ids):
+                raise ValueError("a cloze key answers every gap, and only those")
+            for gap in self.gaps:
+                answer = key.gaps[gap.id]
+                choice_ids = [c.id for c in gap.choices]
+                if len(set(choice_ids)) != len(choice_ids):
+                    raise ValueError(f"gap {gap.id!r}: choice ids must be unique")
+                if gap.choices:
+                    if not isinstance(answer, InlineChoiceKey) or len(choice_ids) < 2:
+                        raise ValueError(
+                            f"gap {gap.id!r}: an inline choice has two or more choices and a "
+                            "key {'correct': choice id}"
+                        )
+                    _known([answer.correct], choice_ids, f"gap {gap.id!r}")
+                elif not isinstance(answer, TextEntryKey):
+                    raise ValueError(f"gap {gap.id!r}: a typed gap needs {{'accepted': [...]}}")
+        else:  # gap_match: options are the words, each gap takes one
+            if not isinstance(key, MatchKey):
+                raise ValueError("a gap_match item needs a key {'pairs': [[word, gap]]}")
+            if self.targets or any(g.choices for g in self.gaps) or len(ids) < 2:
+                raise ValueError("a gap_match item has its words as options and empty gaps")
+            _known([p[0] for p in key.pairs], ids, "pairs")
+            _known([p[1] for p in key.pairs], gap_ids, "pairs")
+            if sorted({p[1] for p in key.pairs}) != sorted(gap_ids):
+                raise ValueError("a gap_match key fills every gap")
+            gaps_of: dict[str, set[str]] = {}
+            for word, gap_id in key.pairs:
+                gaps_of.setdefault(word, set()).add(gap_id)
+            for option in self.options:
+                if option.max_uses and len(gaps_of.get(option.id, ())) > option.max_uses:
+                    raise ValueError(f"the key uses {option.id!r} more often than its max_uses")
+        points = max_points(self.type, self.gaps)
+        irt = self.irt
+        if irt is not None and irt.model == "GPCM" and len(irt.steps or []) != points:
+            raise ValueError(f"a GPCM item scored 0 … {points} has {points} steps")
 
 
 def _known(refs: list[str], ids: list[str], where: str) -> None:

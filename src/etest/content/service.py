@@ -170,6 +170,12 @@ def _media_refs(item: ItemIn) -> list[tuple[str, MediaRef, str]]:
                 ref = getattr(opt, kind)
                 if ref is not None:
                     refs.append((f"{group}[{n}].{kind}", ref, kind))
+    for g, gap in enumerate(item.gaps):
+        for n, opt in enumerate(gap.choices):
+            for kind in ("image", "audio"):
+                ref = getattr(opt, kind)
+                if ref is not None:
+                    refs.append((f"gaps[{g}].choices[{n}].{kind}", ref, kind))
     return refs
 
 
@@ -400,12 +406,15 @@ def _media_json(ref: MediaRef | None, media: dict[str, _Media]) -> dict[str, Any
 
 
 def _option_json(opt: Option, media: dict[str, _Media]) -> dict[str, Any]:
-    return {
+    stored: dict[str, Any] = {
         "id": opt.id,
         "text": clean_html(opt.text) if opt.text else None,
         "image": _media_json(opt.image, media),
         "audio": _media_json(opt.audio, media),
     }
+    if opt.max_uses != 1:  # gap_match words only; absent keeps older items' hashes
+        stored["max_uses"] = opt.max_uses
+    return stored
 
 
 def item_row_values(item: ItemIn, media: dict[str, _Media]) -> dict[str, Any]:
@@ -422,7 +431,7 @@ def item_row_values(item: ItemIn, media: dict[str, _Media]) -> dict[str, Any]:
         }
     )
     irt = item.irt
-    return {
+    values: dict[str, Any] = {
         "type": item.type,
         "skill": item.skill,
         "level": item.level,
@@ -442,6 +451,21 @@ def item_row_values(item: ItemIn, media: dict[str, _Media]) -> dict[str, Any]:
         "time_limit_seconds": item.time_limit_seconds,
         "source": item.source,
     }
+    # the columns of gap items and GPCM are written only when used, so that the stored form
+    # (and content hash) of every older item is unchanged
+    if item.body is not None:
+        values["body"] = clean_html(item.body)
+        values["gaps"] = [
+            {
+                "id": gap.id,
+                "choices": [_option_json(c, media) for c in gap.choices],
+                **({"expected_length": gap.expected_length} if gap.expected_length else {}),
+            }
+            for gap in item.gaps
+        ]
+    if irt is not None and irt.steps is not None:
+        values["irt_steps"] = list(irt.steps)
+    return values
 
 
 def _item_rows(

@@ -22,7 +22,7 @@ from etest.models.reference import Level, Plan
 from etest.models.review import ReviewDecision
 from etest.models.staff import StaffAccount, StaffSession, StaffTicket
 from etest.models.task import BackgroundTask
-from etest.models.token import TestToken
+from etest.models.token import OpenLink, TestToken
 
 __all__ = [
     "ApiKey",
@@ -42,6 +42,7 @@ __all__ = [
     "Item",
     "Level",
     "MediaObject",
+    "OpenLink",
     "Organization",
     "OutboxEvent",
     "OutboxTry",

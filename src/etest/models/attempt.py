@@ -83,6 +83,10 @@ class Attempt(UUIDPk, Timestamped, Base):
     level_result: Mapped[str | None] = mapped_column(String(32), index=True)
     passed: Mapped[bool | None]
     score: Mapped[float | None]
+    #: The accommodations the attempt ran under (token over candidate), recorded at start.
+    accommodations: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    #: The language the candidate's pages were shown in when the attempt started.
+    language: Mapped[str | None] = mapped_column(String(16), default=None)
 
 
 class AttemptItem(Base):
@@ -112,7 +116,11 @@ class Response(Base):
     position: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("items.id"), index=True)
     answer: Mapped[Any] = mapped_column(JSON)
+    #: Full credit (every point of a polytomous item).
     correct: Mapped[bool]
+    #: Points earned of ``max_points``; both None for an item scored 0/1 (``correct`` says).
+    points: Mapped[int | None] = mapped_column(default=None)
+    max_points: Mapped[int | None] = mapped_column(default=None)
     timed_out: Mapped[bool] = mapped_column(default=False)
     time_spent_ms: Mapped[int]
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from etest.models.base import Base, Timestamped, UUIDPk, utcnow
@@ -41,6 +42,10 @@ class Candidate(UUIDPk, Timestamped, Base):
     current_level: Mapped[str | None] = mapped_column(ForeignKey("levels.name"))
     #: Optional photo for the certificate: a media object (``media.sha256``).
     photo_sha256: Mapped[str | None] = mapped_column(ForeignKey("media.sha256"))
+    #: The language of the candidate's pages (after the token's, before the organization's).
+    language: Mapped[str | None] = mapped_column(String(16), default=None)
+    #: Standing accommodations (extra time, clip plays, theme, pause): ``docs/take.md``.
+    accommodations: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class CandidateTransfer(UUIDPk, Base):

@@ -68,6 +68,12 @@ class Item(UUIDPk, Timestamped, Base):
     irt_a: Mapped[float | None]
     irt_b: Mapped[float | None]
     irt_c: Mapped[float | None]
+    #: GPCM step difficulties of an item scored 0 … k (``irt_model`` "GPCM"), else None.
+    irt_steps: Mapped[list[float] | None] = mapped_column(JSON, default=None)
+    #: cloze, gap_match, hottext: the sanitised text with ``[[id]]`` markers, else None.
+    body: Mapped[str | None] = mapped_column(Text, default=None)
+    #: cloze, gap_match: ``[{"id", "choices": [option…], "expected_length"?}]``, else None.
+    gaps: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
     shuffle_options: Mapped[bool] = mapped_column(default=True)
     time_limit_seconds: Mapped[int | None]
     source: Mapped[str | None] = mapped_column(String(500))

@@ -31,3 +31,5 @@ class Plan(Timestamped, Base):
     #: ``{"max_attempts": 3, "after_max": "needs_review"}``
     retake_policy: Mapped[dict[str, Any]] = mapped_column(JSON)
     continues: Mapped[bool] = mapped_column(default=True)
+    #: The wording of the candidate's pages: "adult", or "young" (young learners, e.g. neo Jr).
+    register: Mapped[str] = mapped_column(String(16), default="adult", server_default="adult")

@@ -76,6 +76,14 @@ _env = jinja2.Environment(
     lstrip_blocks=True,
 )
 _env.globals["static_url"] = static_url
+
+
+def _untranslated(message: str, **values: Any) -> str:
+    """``_()`` until a page's language is known: the English source, ``%``-formatted."""
+    return message % values if values else message
+
+
+_env.globals["_"] = _untranslated
 _env.filters["plain"] = _plain
 _env.filters["duration"] = duration
 
