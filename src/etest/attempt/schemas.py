@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import Field
 
+from etest.content.schemas import MARKER
 from etest.kit.schemas import Input, Output
 
 
@@ -17,7 +20,14 @@ class AttemptStart(Input):
 
 class AnswerIn(Input):
     position: int = Field(ge=1, le=10_000)
-    answer: Any = Field(description="option id; list of ids; text; [[option, target], ...]")
+    answer: Any = Field(
+        description="single_choice: an option id; multiple_choice: a list of option ids; "
+        "text_entry: the text; ordering: every option id in order; matching: "
+        "[[option id, target id], ...]; cloze: {gap id: typed text or choice id} (gaps left "
+        "out or empty score 0, at least one filled); gap_match: [[word id, gap id], ...] or "
+        "{gap id: word id} (a gap takes one word, a word fills at most its max_uses gaps); "
+        "hottext: the option id chosen, or a list of them when max_choices is 0"
+    )
 
 
 class MediaView(Output):
@@ -31,6 +41,25 @@ class OptionView(Output):
     text: str | None
     image: MediaView | None
     audio: MediaView | None
+    max_uses: int | None = Field(
+        None,
+        description="gap_match words only: how many gaps this word may fill (0: any number); "
+        "null for every other option",
+    )
+
+
+class GapView(Output):
+    """A gap of a cloze or gap_match body, standing where ``[[id]]`` is written in ``body``."""
+
+    id: str
+    choices: list[OptionView] = Field(
+        description="cloze only: the choices of an inline-choice gap, in their authored order; "
+        "empty for a gap the candidate types into (and for every gap_match gap: its words are "
+        "the item's options)"
+    )
+    expected_length: int | None = Field(
+        description="A typed cloze gap: the width of its box in characters, when the author gave it"
+    )
 
 
 class StimulusView(Output):
@@ -50,11 +79,34 @@ class ItemView(Output):
     skill: str
     prompt: str
     stimulus: StimulusView | None
-    options: list[OptionView]
-    targets: list[OptionView]
+    options: list[OptionView] = Field(
+        description="The choices; the pieces to order; matching's left column; gap_match's "
+        "words (with max_uses); hottext's choosable pieces of the body (each stands at its "
+        "[[id]] marker)"
+    )
+    targets: list[OptionView] = Field(description="Matching only: the right column")
+    body: str | None = Field(
+        None,
+        description="cloze, gap_match, hottext: the text as sanitised HTML with [[id]] where "
+        "each gap (cloze, gap_match: an id of gaps) or each choosable piece (hottext: an option "
+        "id) stands; null for other types",
+    )
+    gaps: list[GapView] = Field(
+        default_factory=list,
+        description="cloze and gap_match: the gaps of body, in the order they stand in it",
+    )
+    max_choices: int | None = Field(
+        None,
+        description="hottext only: 1 when one piece of the text is chosen, 0 when the answer is "
+        "every right piece (any number)",
+    )
     served_at: datetime
     deadline: datetime | None
     progress: Progress
+
+    def pieces(self) -> list[Piece]:
+        """The body cut at its markers, for a page that puts a field where each stands."""
+        return body_pieces(self.body or "")
 
 
 class AnswerView(Output):
@@ -99,3 +151,33 @@ class AnswerAck(Output):
     timed_out: bool
     answered_at: datetime
     replay: bool = Field(description="True when this repeats an answer already accepted")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A run of the body's HTML and the marker after it (``None`` after the last run)."""
+
+    html: str
+    marker: str | None
+
+
+_TAG = re.compile(r"(<[^>]*>)")
+
+
+def body_pieces(body: str) -> list[Piece]:
+    """``body`` (sanitised HTML) cut at each ``[[id]]`` marker in its text (never inside a tag):
+    joined again with a field in place of each marker, the HTML is the body's own."""
+    pieces: list[Piece] = []
+    run: list[str] = []
+    for part in _TAG.split(body):
+        if part.startswith("<"):
+            run.append(part)
+            continue
+        last = 0
+        for match in MARKER.finditer(part):
+            run.append(part[last : match.start()])
+            pieces.append(Piece("".join(run), match.group(1)))
+            run, last = [], match.end()
+        run.append(part[last:])
+    pieces.append(Piece("".join(run), None))
+    return pieces

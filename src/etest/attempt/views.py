@@ -15,6 +15,7 @@ from etest.attempt.rules import Facts
 from etest.attempt.schemas import (
     AnswerView,
     AttemptState,
+    GapView,
     ItemView,
     MediaView,
     OptionView,
@@ -22,6 +23,7 @@ from etest.attempt.schemas import (
     StimulusView,
 )
 from etest.attempt.service import positions
+from etest.content.schemas import MARKER
 from etest.models import Attempt, AttemptItem, Item, Organization
 
 #: What a candidate may see of an outcome (the rest is for admins and reports).
@@ -70,7 +72,9 @@ def _media(ref: dict[str, Any] | None) -> MediaView | None:
     )
 
 
-def _options(options: list[dict[str, Any]], order: list[str]) -> list[OptionView]:
+def _options(
+    options: list[dict[str, Any]], order: list[str], *, uses: bool = False
+) -> list[OptionView]:
     by_id = {o["id"]: o for o in options}
     return [
         OptionView(
@@ -78,10 +82,32 @@ def _options(options: list[dict[str, Any]], order: list[str]) -> list[OptionView
             text=by_id[i].get("text"),
             image=_media(by_id[i].get("image")),
             audio=_media(by_id[i].get("audio")),
+            max_uses=int(by_id[i].get("max_uses", 1)) if uses else None,
         )
         for i in order
         if i in by_id
     ]
+
+
+def _gaps(item: Item) -> list[GapView]:
+    """The gaps in the order they stand in the body; an inline choice's choices in their
+    authored order (the served row keeps the order of the item's options only)."""
+    where = {m: n for n, m in enumerate(MARKER.findall(item.body or ""))}
+    gaps = sorted(item.gaps or [], key=lambda g: where.get(g["id"], len(where)))
+    return [
+        GapView(
+            id=g["id"],
+            choices=_options(g.get("choices") or [], [c["id"] for c in g.get("choices") or []]),
+            expected_length=g.get("expected_length"),
+        )
+        for g in gaps
+    ]
+
+
+def choose_one(item: Item) -> bool:
+    """Whether a hottext item is answered with one piece of the text (its key names one): the
+    candidate is told, as a single_choice item's type tells it."""
+    return len(item.key.get("correct") or ()) == 1
 
 
 async def _total(session: AsyncSession, attempt: Facts) -> int | None:
@@ -103,8 +129,11 @@ def item_view(
         else StimulusView(
             text=stim.get("text"), image=_media(stim.get("image")), audio=_media(stim.get("audio"))
         ),
-        options=_options(item.options, served.option_order),
+        options=_options(item.options, served.option_order, uses=item.type == "gap_match"),
         targets=_options(item.targets, served.target_order),
+        body=item.body,
+        gaps=_gaps(item),
+        max_choices=(1 if choose_one(item) else 0) if item.type == "hottext" else None,
         served_at=served.served_at,
         deadline=served.deadline,
         progress=Progress(answered=answered, total=total),
