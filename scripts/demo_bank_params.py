@@ -20,7 +20,17 @@ were written, roughly easier to harder):
 - ``a`` = ``1.1 + 0.17 * z`` clipped to 0.8 .. 1.6;
 - ``c`` (choice items only, model ``3PL``): the chance of a blind guess, 1 / number of options for
   single choice (0.25 with four options) and 1 / C(options, keys) for multiple choice (0.1 for
-  "Which TWO" of five); the other types (text entry, ordering, matching) are ``2PL`` without ``c``.
+  "Which TWO" of five) and hottext (one piece of text of the body's pieces); the other dichotomous
+  types (text entry, ordering, matching) are ``2PL`` without ``c``;
+- items with gaps (cloze, gap_match) are scored 0 .. k, one point a gap, and get the ``GPCM``:
+  ``a`` as above and ``k`` step difficulties spread evenly over ``STEP_SPREAD`` times the band's
+  width around the item's ``b`` (the first gap's step the easiest), each with a jitter of at most
+  0.05, recentred so that their mean is ``b`` again; ``b`` is written too (the mean, as the flow
+  format stores it).
+
+The gap items (cloze, gap_match, hottext; issue 17) are cells of their own: ``n`` counts the gap
+items of the level and skill, not the others, so adding them left every older item's parameters
+as they were.
 
 ``u`` is uniform on [0, 1) and ``z`` standard normal (Box-Muller), both from SHA-256 of
 ``SEED:code:name``: an item keeps its draws whatever else changes in the bank.
@@ -50,6 +60,13 @@ BANDS = {
 }
 A_MEAN, A_SD, A_MIN, A_MAX = 1.1, 0.17, 0.8, 1.6
 JITTER = 0.6
+#: The width the GPCM steps of a gap item cover, as a share of its level's band.
+STEP_SPREAD = 1.2
+STEP_JITTER = 0.1
+#: Item types with a body of [[id]] markers (etest.content.schemas.BODY_TYPES) and those of them
+#: scored one point a gap.
+BODY_TYPES = ("cloze", "gap_match", "hottext")
+GAP_TYPES = ("cloze", "gap_match")
 
 
 def uniform(code: str, name: str) -> float:
@@ -68,9 +85,22 @@ def guessing(item: dict[str, Any]) -> float | None:
     options = len(item.get("options", []))
     if item["type"] == "single_choice":
         return 1 / options
-    if item["type"] == "multiple_choice":
+    if item["type"] in ("multiple_choice", "hottext"):
         return 1 / math.comb(options, len(item["key"]["correct"]))
     return None
+
+
+def steps(item: dict[str, Any], b: float) -> list[float]:
+    """The GPCM step difficulties of a gap item: one a gap, evenly spread around ``b``."""
+    lo, hi = BANDS[item["level"]]
+    k = len(item["gaps"])
+    width = STEP_SPREAD * (hi - lo)
+    raw = [
+        b + width * (j / (k - 1) - 0.5) + STEP_JITTER * (uniform(item["code"], f"s{j}") - 0.5)
+        for j in range(k)
+    ]
+    shift = b - sum(raw) / k
+    return [round(s + shift, 3) for s in raw]
 
 
 def params(item: dict[str, Any], k: int, n: int) -> dict[str, Any]:
@@ -78,6 +108,9 @@ def params(item: dict[str, Any], k: int, n: int) -> dict[str, Any]:
     code = item["code"]
     b = lo + (hi - lo) / n * (k + 0.5 + JITTER * (uniform(code, "b") - 0.5))
     a = min(A_MAX, max(A_MIN, A_MEAN + A_SD * normal(code, "a")))
+    if item["type"] in GAP_TYPES:
+        at = steps(item, b)
+        return {"model": "GPCM", "a": round(a, 2), "b": round(sum(at) / len(at), 6), "steps": at}
     c = guessing(item)
     if c is None:
         return {"model": "2PL", "a": round(a, 2), "b": round(b, 3)}
@@ -87,9 +120,10 @@ def params(item: dict[str, Any], k: int, n: int) -> dict[str, Any]:
 def with_params(bank: dict[str, Any]) -> dict[str, Any]:
     """A copy of a bank file with every item's ``irt`` set by the formula."""
     out = json.loads(json.dumps(bank))
-    cells: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    cells: dict[tuple[str, str, bool], list[dict[str, Any]]] = {}
     for item in out["items"]:
-        cells.setdefault((item["level"], item["skill"]), []).append(item)
+        gap = item["type"] in BODY_TYPES
+        cells.setdefault((item["level"], item["skill"], gap), []).append(item)
     for cell in cells.values():
         for k, item in enumerate(cell):
             item["irt"] = params(item, k, len(cell))
