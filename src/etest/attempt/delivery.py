@@ -44,6 +44,7 @@ from etest.attempt.repository import (
 from etest.attempt.scoring import Scored, score
 from etest.attempt.secret import check_secret
 from etest.attempt.service import finish
+from etest.candidate import accommodations
 from etest.config import Settings
 from etest.errors import NotFound
 from etest.models import Attempt, AttemptItem, Item, Response
@@ -128,6 +129,7 @@ async def _decide_serve(
         time_limit_seconds=pinned.time_limit(version),
         may_start=may_start,
         pilots=pinned.pilots(version),
+        extra_time=accommodations.extra_time(attempt.accommodations),
     )
 
 
@@ -146,7 +148,7 @@ def _served_values(
         "item_id": item.id,
         "served_at": now,
         "deadline": rules.item_deadline(
-            pinned.item_time_limit(version, item), now, serve.attempt_deadline
+            pinned.item_time_limit(version, item), now, serve.attempt_deadline, serve.time_factor
         ),
         "option_order": rules.order(
             [o["id"] for o in item.options], attempt.seed, position, 0, shuffle

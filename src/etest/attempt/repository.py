@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -95,6 +95,7 @@ class LiveFacts(NamedTuple):
     candidate_id: uuid.UUID
     started_at: datetime
     assessment_version_id: uuid.UUID
+    accommodations: dict[str, Any] | None  # recorded at start: the extra-time factor
 
 
 # labelled: the served item's columns (``deadline``) keep their own names in the same row

@@ -218,6 +218,8 @@ class Serve:
     attempt_deadline: datetime | None
     time_out: TimeOut | None
     decision: Decision
+    #: The attempt's extra-time factor (accommodations), applied to the item's own limit too.
+    time_factor: float = 1.0
 
     @property
     def starts_clock(self) -> bool:
@@ -251,12 +253,14 @@ def serve(
     time_limit_seconds: int | None,
     may_start: bool = True,
     pilots: Pilots | None = None,
+    extra_time: float = 1.0,
 ) -> ServeDecision:
     """What a request for the current item does. ``steps`` are every served position in order;
     ``decide`` is the engine's call (made at most once) on the answers to operational items;
     ``may_start`` is False for a request that only looks (a page view), which must not serve the
     first item; ``pilots``: the version's pilot items, served in the slots of
-    :class:`~etest.attempt.pilots.Pilots` while the engine goes on."""
+    :class:`~etest.attempt.pilots.Pilots` while the engine goes on; ``extra_time``: the
+    attempt's accommodation, a factor on its time limits (:func:`attempt_deadline`)."""
     if attempt.status != AttemptStatus.in_progress:
         return Show()
     if due(attempt.deadline, now):
@@ -284,9 +288,10 @@ def serve(
         position,
         pilot or decision.item_id,
         now,
-        attempt_deadline(attempt.deadline, time_limit_seconds, position, now),
+        attempt_deadline(attempt.deadline, time_limit_seconds, position, now, extra_time),
         time_out,
         decision,
+        extra_time,
     )
 
 
@@ -303,19 +308,30 @@ def operational(
 
 
 def attempt_deadline(
-    current: datetime | None, time_limit_seconds: int | None, position: int, now: datetime
+    current: datetime | None,
+    time_limit_seconds: int | None,
+    position: int,
+    now: datetime,
+    factor: float = 1.0,
 ) -> datetime | None:
-    """The attempt's deadline once ``position`` is served: its clock starts with the first."""
+    """The attempt's deadline once ``position`` is served: its clock starts with the first.
+    ``factor``: extra time (an accommodation), the one place it lengthens the test's limit."""
     if position == 1 and current is None and time_limit_seconds:
-        return now + timedelta(seconds=int(time_limit_seconds))
+        return now + timedelta(seconds=extended(time_limit_seconds, factor))
     return current
 
 
+def extended(seconds: int, factor: float) -> float:
+    """A time limit with extra time: whole seconds, never shorter than the limit itself."""
+    return float(max(int(seconds), round(int(seconds) * factor)))
+
+
 def item_deadline(
-    seconds: int | None, now: datetime, attempt_deadline: datetime | None
+    seconds: int | None, now: datetime, attempt_deadline: datetime | None, factor: float = 1.0
 ) -> datetime | None:
-    """A served item's deadline: its own time limit (``seconds``), never after the attempt's."""
-    deadline = now + timedelta(seconds=int(seconds)) if seconds else None
+    """A served item's deadline: its own time limit (``seconds``, times the extra-time
+    ``factor``), never after the attempt's."""
+    deadline = now + timedelta(seconds=extended(seconds, factor)) if seconds else None
     if attempt_deadline is not None and (deadline is None or deadline > attempt_deadline):
         return attempt_deadline
     return deadline

@@ -41,6 +41,7 @@ from etest.attempt.outcome import (
 )
 from etest.attempt.repository import POSITIONS
 from etest.attempt.secret import check_secret
+from etest.candidate import accommodations
 from etest.config import Settings
 from etest.errors import Conflict, NotFound
 from etest.kit.secrets import digest
@@ -151,6 +152,11 @@ async def start(
     code_, number = await _assessment_and_number(session, token, candidate.id, plan)
     version = await _latest_version(session, code_)
     attempt = _new_attempt(token, candidate.id, org.id, plan.code, version.id, number, device)
+    # what the test runs under is recorded once: a later change to the candidate or token
+    # changes no attempt already started (docs/take.md, Accommodations)
+    attempt.accommodations = accommodations.effective(
+        candidate.accommodations, token.accommodations
+    )
     try:
         async with session.begin_nested():
             session.add(attempt)

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import EmailStr, Field, StringConstraints, field_validator
 
+from etest.candidate.accommodations import Accommodations
 from etest.kit.levels import validate_level
 from etest.kit.schemas import Input, Output, Uic, omittable
 from etest.kit.text import NameText
@@ -24,6 +25,9 @@ class _CandidateFields(Input):
     phone: Phone | None = None
     plan_code: str | None = Field(None, max_length=64, examples=["neo_plus"])
     current_level: str | None = Field(None, examples=["B1"])
+    accommodations: Accommodations | None = Field(
+        None, description="Standing accommodations; a token's own win over these (docs/take.md)"
+    )
 
     _lvl = field_validator("current_level")(validate_level)
 
@@ -62,6 +66,7 @@ class CandidateOut(Output):
     #: The certificate photo's digest: set with ``PUT …/photo``, read with ``GET …/photo`` (only
     #: by those who may see the candidate; ``/media`` does not serve photos).
     photo_sha256: str | None
+    accommodations: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
 

@@ -56,7 +56,8 @@ async def create(
         root_organization_id=org.root_id,
         email=email,
         plan_code=plan_code,
-        **body.model_dump(exclude={"email", "uic", "plan_code"}),
+        **body.model_dump(exclude={"email", "uic", "plan_code", "accommodations"}),
+        accommodations=body.accommodations.stored() if body.accommodations else None,
     )
     session.add(candidate)
     await session.flush()
@@ -77,6 +78,8 @@ async def update(
 ) -> Candidate:
     actor.require("write")
     changes = body.model_dump(exclude_unset=True)
+    if "accommodations" in changes:  # replaced whole: the keys given, or none
+        changes["accommodations"] = body.accommodations.stored() if body.accommodations else None
     if "email" in changes:
         changes["email"] = str(changes["email"]).lower()
         if changes["email"] != candidate.email and await repository.email_taken(

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import EmailStr, Field, field_validator, model_validator
+from pydantic import AwareDatetime, EmailStr, Field, field_validator, model_validator
 
+from etest.candidate.accommodations import Accommodations
 from etest.kit.levels import validate_level
 from etest.kit.schemas import Input, Output, Uic
 
@@ -25,6 +26,9 @@ class TokenIssue(Input):
     type: TokenType
     level: str | None = Field(None, description="Required for CT, absent for PT")
     expires_in_days: int | None = Field(None, ge=1, le=365)
+    accommodations: Accommodations | None = Field(
+        None, description="For this test only; its keys win over the candidate's (docs/take.md)"
+    )
 
     _lvl = field_validator("level")(validate_level)
 
@@ -63,6 +67,7 @@ class TokenOut(Output):
     revoked_at: datetime | None
     revoke_reason: str | None
     replaced_by_id: uuid.UUID | None
+    accommodations: dict[str, Any] | None
 
 
 class TokenIssued(TokenOut):

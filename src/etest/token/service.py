@@ -115,6 +115,7 @@ async def issue(
         plan.code,
         body.expires_in_days,
     )
+    token.accommodations = body.accommodations.stored() if body.accommodations else None
     await session.flush()
     record(  # who issued which token to whom (the API's and the console's issues alike)
         session,
@@ -128,6 +129,7 @@ async def issue(
             "level": token.level,
             "candidate_id": str(candidate.id),
             "expires_at": token.expires_at.isoformat(),
+            **({"accommodations": token.accommodations} if token.accommodations else {}),
         },
     )
     return token, uic, code
@@ -270,6 +272,7 @@ async def reset(
     new, _, code = await insert_token(
         session, actor, settings, candidate, uic, token.type, token.level, token.plan_code, None
     )
+    new.accommodations = token.accommodations  # the new token is for the same test
     await session.flush()
     token.replaced_by_id = new.id
     await _audit(

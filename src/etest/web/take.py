@@ -32,6 +32,7 @@ from etest.attempt.outcome import load as load_outcome
 from etest.attempt.schemas import AttemptState
 from etest.attempt.secret import attempt_secret, check_secret
 from etest.attempt.views import item_view, state_of
+from etest.candidate import accommodations
 from etest.certificate import service as certificate_service
 from etest.certificate.download import RendererDep, pdf_response
 from etest.config import Settings
@@ -305,6 +306,9 @@ async def _start_page(
     version = facts.version
     engine = version.version.engine
     limit = engine.get("time_limit_seconds")
+    needs = accommodations.read(attempt.accommodations)
+    if limit:  # the limit as the server will hold it: with the candidate's extra time
+        limit = rules.extended(limit, needs.extra_time)
     return render(
         "start.html",
         attempt=attempt,
@@ -312,6 +316,7 @@ async def _start_page(
         kind=kind_name(attempt.kind),
         total=pinned.planned_total(version, attempt),
         time_limit_minutes=round(limit / 60) if limit else None,
+        extra_time=needs.extra_time if needs.extra_time > 1 else None,
         remaining=_remaining(attempt.deadline, utcnow()),
         item_limits=facts.item_limits,
         listening=facts.listening,
