@@ -132,9 +132,24 @@ def blind_guess(item: Item) -> float | None:
     options = len(item.get("options", []))
     if item["type"] == "single_choice":
         return 1 / options
-    if item["type"] == "multiple_choice":
+    if item["type"] in ("multiple_choice", "hottext"):
         return 1 / math.comb(options, len(item["key"]["correct"]))
     return None
+
+
+def gpcm_problems(item: Item) -> list[str]:
+    """An item scored a point a gap: the GPCM with one step a gap, around its level's band, b
+    their mean (the flow format's rule)."""
+    irt, code = item.get("irt") or {}, item["code"]
+    found = irt.get("steps") or []
+    if irt.get("model") != "GPCM" or irt.get("c") or len(found) != len(item["gaps"]):
+        return [f"{code}: wants GPCM with one step a gap, has {irt}"]
+    if abs(irt.get("b", math.inf) - statistics.mean(found)) > 1e-5:
+        return [f"{code}: b={irt.get('b')} is not the mean of its steps {found}"]
+    lo, hi = BANDS[item["level"]]
+    if min(found) < lo - (hi - lo) or max(found) > hi + (hi - lo):
+        return [f"{code}: steps {found} stray far from the {item['level']} band {lo}..{hi}"]
+    return []
 
 
 def irt_problems(items: list[Item]) -> list[str]:
@@ -144,7 +159,12 @@ def irt_problems(items: list[Item]) -> list[str]:
         lo, hi = BANDS[item["level"]]
         b, a, c = irt.get("b"), irt.get("a"), irt.get("c")
         guess = blind_guess(item)
-        if guess is None and (irt.get("model") != "2PL" or c):
+        if item["type"] in ("cloze", "gap_match"):
+            gpcm = gpcm_problems(item)
+            if gpcm:
+                problems.extend(gpcm)
+                continue
+        elif guess is None and (irt.get("model") != "2PL" or c):
             problems.append(f"{item['code']}: wants 2PL parameters, has {irt}")
             continue
         if guess is not None and (
@@ -517,7 +537,7 @@ def _item(code: str) -> Item:
 
 
 def test_coverage_check_catches_a_thin_cell() -> None:
-    items = [i for i in ITEMS if i["code"] != "demo-b1-g01"]
+    items = [i for i in ITEMS if i["code"] not in ("demo-b1-g01", "demo-b1-g07")]
     assert coverage_problems(items) == ["B1 grammar: 5 items, want 6"]
     assert coverage_problems(ITEMS[:200])[-1] == "200 items, want at least 250"
 
