@@ -70,7 +70,7 @@ def _irt(states: int) -> IrtEngine:
 
 def test_an_evicted_engine_state_is_rebuilt_to_the_same_decisions() -> None:
     kept, fresh, rng = _irt(2), _irt(4096), random.Random(5)
-    histories: dict[int, list[tuple[uuid.UUID, bool]]] = {seed: [] for seed in (1, 2, 3)}
+    histories: dict[int, list[tuple[uuid.UUID, int]]] = {seed: [] for seed in (1, 2, 3)}
     for _ in range(8):
         for seed, history in histories.items():  # three attempts through two places
             decision = kept.decide(seed, history, set())

@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from etest import irt
-from etest.attempt.engines import Decision, IrtEngine, ItemInfo, engine_config
+from etest.attempt.engines import Decision, IrtEngine, ItemInfo, StagedEngine, engine_config
 from etest.content import schemas
 
 LEVELS = ["A1", "A2", "B1", "B2"]
@@ -40,7 +40,7 @@ def _engine() -> IrtEngine:
     return IrtEngine(config, items, LEVELS)
 
 
-def _fresh(seed: int, history: list[tuple[uuid.UUID, bool]], seen: set[uuid.UUID]) -> Decision:
+def _fresh(seed: int, history: list[tuple[uuid.UUID, int]], seen: set[uuid.UUID]) -> Decision:
     return _engine().decide(seed, history, seen)  # a new process: nothing kept
 
 
@@ -48,7 +48,7 @@ def test_kept_states_decide_like_a_rebuild_from_the_rows() -> None:
     engine, rng = _engine(), random.Random(3)
     seen = {uuid.UUID(int=5), uuid.UUID(int=9)}
     for seed in (11, 12):  # two attempts interleaved in one process
-        history: list[tuple[uuid.UUID, bool]] = []
+        history: list[tuple[uuid.UUID, int]] = []
         for _ in range(30):
             decision = engine.decide(seed, history, seen)
             assert decision == _fresh(seed, history, seen)
@@ -60,7 +60,7 @@ def test_kept_states_decide_like_a_rebuild_from_the_rows() -> None:
 
 def test_a_history_that_does_not_extend_the_kept_state_is_rebuilt() -> None:
     engine = _engine()
-    history: list[tuple[uuid.UUID, bool]] = []
+    history: list[tuple[uuid.UUID, int]] = []
     for n in range(6):
         decision = engine.decide(21, history, set())
         assert decision.item_id is not None
@@ -106,7 +106,7 @@ def _run(config: dict[str, Any], seed: int, theta: float) -> tuple[list[uuid.UUI
     """One simulated candidate of ability ``theta`` (2PL answers drawn by the seed)."""
     items = _pool()
     engine, rng = IrtEngine(config, items, LEVELS), random.Random(seed)
-    history: list[tuple[uuid.UUID, bool]] = []
+    history: list[tuple[uuid.UUID, int]] = []
     while (decision := engine.decide(seed, history, set())).item_id is not None:
         item = items[decision.item_id]
         assert item.a is not None and item.b is not None
@@ -192,3 +192,119 @@ def test_the_estimator_changes_the_ability() -> None:
     assert theta["eap"] is not None and theta["mle"] is not None
     assert 0 < theta["eap"] < theta["mle"]  # the prior pulls EAP towards its mean, 0
     assert len(set(theta.values())) == 3
+
+
+# ------------------------------------------- items scored 0 … k (cloze, gap_match)
+
+
+def _mixed() -> tuple[dict[uuid.UUID, ItemInfo], dict[str, Any]]:
+    """The 60-item pool with ten cloze items: five GPCM (three or four steps), five with a
+    2PL over four gaps (``max_points`` 4, no steps)."""
+    items = {p.id: p for p in _engine().pool}
+    rng = random.Random(11)
+    for n in range(10):
+        item_id = uuid.UUID(int=1000 + n)
+        k = 3 + n % 2
+        steps = tuple(sorted(rng.uniform(-2.0, 2.0) for _ in range(k))) if n < 5 else None
+        items[item_id] = ItemInfo(
+            item_id, "reading", LEVELS[n % 4], 1.1, 0.0, 0.0, steps, k if steps else 4
+        )
+    config = {
+        "type": "irt",
+        "pool": [str(i) for i in items],
+        "cut_scores": [-1.0, 0.0, 1.0],
+        "min_items": 5,
+        "max_items": 25,
+        "se_target": 0.3,
+    }
+    return items, config
+
+
+def test_a_gpcm_item_enters_the_estimate_with_its_points() -> None:
+    items, config = _mixed()
+    engine = IrtEngine(config, items, LEVELS)
+    gpcm = uuid.UUID(int=1000)  # three steps
+    bank = engine.engine.bank
+    assert int(bank.max_score[engine.position[gpcm]]) == 3
+    thetas = []
+    for points in range(4):
+        state = engine.engine.start(5)
+        state.record(engine.position[gpcm], points)
+        expected = state.step()
+        decision = engine.decide(5, [(gpcm, points)], set())
+        assert (decision.theta, decision.se) == (expected.theta, expected.se)
+        thetas.append(decision.theta)
+    assert thetas == sorted(thetas) and len(set(thetas)) == 4  # each point moves θ up
+
+
+def test_a_dichotomous_item_with_several_gaps_counts_only_full_credit() -> None:
+    items, config = _mixed()
+    engine = IrtEngine(config, items, LEVELS)
+    cloze = uuid.UUID(int=1007)  # 2PL, four gaps
+    wrong = engine.decide(9, [(cloze, 0)], set())
+    assert engine.decide(9, [(cloze, 3)], set()) == wrong  # three of four: not right
+    right = engine.decide(9, [(cloze, 4)], set())
+    assert right.theta is not None and wrong.theta is not None and right.theta > wrong.theta
+    state = engine.engine.start(9)
+    state.record(engine.position[cloze], 1)
+    assert right.theta == state.step().theta
+
+
+def test_kept_states_with_gpcm_scores_decide_like_a_rebuild() -> None:
+    items, config = _mixed()
+    engine, rng = IrtEngine(config, items, LEVELS), random.Random(4)
+    history: list[tuple[uuid.UUID, int]] = []
+    for _ in range(25):
+        decision = engine.decide(31, history, set())
+        assert decision == IrtEngine(config, items, LEVELS).decide(31, history, set())
+        if decision.item_id is None:
+            break
+        history.append((decision.item_id, rng.randint(0, items[decision.item_id].max_points)))
+    # the same items with other partial scores is another history: rebuilt, not reused
+    other = [(i, 0 if s else s) for i, s in history[:6]]
+    assert engine.decide(31, other, set()) == IrtEngine(config, items, LEVELS).decide(
+        31, other, set()
+    )
+
+
+def test_staged_counts_an_item_right_only_with_full_credit() -> None:
+    a1 = [uuid.UUID(int=n) for n in range(1, 6)]
+    items = {i: ItemInfo(i, "reading", "A1", None, None, None, None, 3) for i in a1}
+    config = {
+        "type": "staged",
+        "groups": [
+            {"level": "A1", "items": [str(i) for i in a1]},
+            {"level": "A2", "items": [str(uuid.UUID(int=50))]},
+        ],
+        "max_consecutive_wrong": 3,
+    }
+    engine = StagedEngine(config, LEVELS, items)
+    served = engine.decide(1, [], set()).item_id
+    assert served is not None
+    history: list[tuple[uuid.UUID, int]] = []
+    for _ in range(3):  # two of three gaps, three times: three wrong in a row
+        item = engine.decide(1, history, set()).item_id
+        assert item is not None
+        history.append((item, 2))
+    assert engine.decide(1, history, set()).stop_reason == "max_consecutive_wrong"
+    full = [(i, 3) for i, _ in history]
+    assert engine.decide(1, full, set()).item_id is not None  # right: the group goes on
+
+
+def test_the_history_scores_points_and_a_timed_out_position_zero() -> None:
+    from etest.attempt import rules
+    from tests.attempt.test_rules import S
+
+    steps = [
+        S(1, uuid.UUID(int=1), True),
+        S(2, uuid.UUID(int=2), False, points=2),
+        S(3, uuid.UUID(int=3), True, points=4),
+        S(4, uuid.UUID(int=4), False),
+        S(5, uuid.UUID(int=5), None),
+    ]
+    assert rules.operational(steps, frozenset()) == [
+        (uuid.UUID(int=1), 1),
+        (uuid.UUID(int=2), 2),
+        (uuid.UUID(int=3), 4),
+        (uuid.UUID(int=4), 0),
+    ]

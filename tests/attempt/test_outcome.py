@@ -389,3 +389,109 @@ def test_unknown_keys_are_ignored_and_broken_outcomes_are_refused() -> None:
         load({k: v for k, v in OLD_CT.items() if k != "passed"})
     with pytest.raises(ValidationError):
         load({**OLD_CT, "status": "placed"})  # a PT's status on a CT
+
+
+# ---------------------------------------------------------------------------- partial credit
+
+
+def _ct_sitting(level: str = "A2") -> Sitting:
+    return Sitting(
+        kind=Kind.CT,
+        level=level,
+        attempt_number=1,
+        started_at=START,
+        finished_at=START + timedelta(minutes=20),
+        reason="complete",
+        assessment="flow",
+        assessment_version=3,
+        min_answers=0,
+    )
+
+
+def _step(skill: str, correct: bool, points: int | None = None, of: int | None = None) -> Step:
+    return Step(
+        skill=skill,
+        level="A2",
+        answered=True,
+        correct=correct,
+        timed_out=False,
+        can_do=f"cd-A2-{skill}",
+        review_lessons=("lesson-A2",),
+        points=points,
+        max_points=of,
+    )
+
+
+def test_a_cloze_counts_as_one_item_earning_its_share_of_points() -> None:
+    # three 0/1 items right, one wrong, and an 8-gap cloze with 6 gaps right: 3.75 of 5 items
+    steps = [
+        *[_step("grammar", True) for _ in range(3)],
+        _step("grammar", False),
+        _step("reading", False, 6, 8),
+    ]
+    outcome = compute(_ct_sitting(), _plan(), Decision(None, "complete", planned_total=5), steps)
+    assert isinstance(outcome, CtOutcome)
+    assert (outcome.correct, outcome.incorrect, outcome.points) == (3, 2, 3.75)
+    assert outcome.score == 75.0 and outcome.passed  # A2's pass mark is 75
+    assert outcome.skills["reading"].accuracy == 0.75 and outcome.skills["reading"].points == 0.75
+    assert outcome.skills["grammar"].points is None  # no item scored 0 … k in the skill
+    # the cloze is missed (not full credit): its Can't-Do statement is listed on a fail
+    failed = compute(_ct_sitting(), _plan(), Decision(None, "complete", planned_total=6), steps)
+    assert isinstance(failed, CtOutcome) and failed.score == 62.5 and not failed.passed
+    failed = compute(
+        _ct_sitting(),
+        _plan(),
+        Decision(None, "complete", planned_total=6),
+        steps,
+        statements=STATEMENTS,
+    )
+    assert [c.code for c in failed.cant_do] == ["cd-A2-grammar", "cd-A2-reading"]
+    stored = dump(outcome)
+    assert list(stored)[:7] == [
+        "kind",
+        "finish_reason",
+        "started_at",
+        "finished_at",
+        "duration_seconds",
+        "correct",
+        "points",
+    ]
+    assert "points" not in stored["skills"]["grammar"]
+    assert load(stored) == outcome
+
+
+def test_full_credit_on_every_gap_is_a_correct_item() -> None:
+    steps = [_step("reading", True, 4, 4), _step("reading", False, 0, 4)]
+    outcome = compute(_ct_sitting(), _plan(), Decision(None, "complete", planned_total=2), steps)
+    assert isinstance(outcome, CtOutcome)
+    assert (outcome.correct, outcome.points, outcome.score) == (1, 1.0, 50.0)
+    assert outcome.earned == 1.0
+
+
+def test_a_pt_skill_accuracy_uses_credit() -> None:
+    sitting = Sitting(
+        kind=Kind.PT,
+        level=None,
+        attempt_number=1,
+        started_at=START,
+        finished_at=START + timedelta(minutes=5),
+        reason="complete",
+        assessment="flow",
+        assessment_version=3,
+        min_answers=1,
+    )
+    steps = [_step("reading", False, 1, 3), _step("reading", True), _step("grammar", False)]
+    outcome = compute(sitting, _plan(), Decision(None, "placed", level="A1", position=50.0), steps)
+    assert isinstance(outcome, PtOutcome)
+    assert outcome.skills["reading"].accuracy == round((1 / 3 + 1) / 2, 3)
+    assert outcome.points == 1.33 and outcome.correct == 1
+    assert outcome.areas_for_improvement == ["grammar", "reading"]
+
+
+def test_an_outcome_stored_without_points_loads_and_reads_its_correct_count() -> None:
+    steps = [_step("grammar", True), _step("grammar", False)]
+    outcome = compute(_ct_sitting(), _plan(), Decision(None, "complete", planned_total=2), steps)
+    stored = dump(outcome)
+    assert "points" not in stored and "points" not in stored["skills"]["grammar"]
+    loaded = load(stored)
+    assert isinstance(loaded, CtOutcome) and loaded.points is None and loaded.earned == 1.0

@@ -38,16 +38,16 @@ def test_the_schedule_is_the_seeds_and_never_the_first_position() -> None:
 
 def _take(
     pilots: Pilots | None, seed: int, answers: dict[uuid.UUID, bool]
-) -> tuple[list[uuid.UUID], list[list[tuple[uuid.UUID, bool]]], rules.Stop]:
+) -> tuple[list[uuid.UUID], list[list[tuple[uuid.UUID, int]]], rules.Stop]:
     """Serve a fixed test of OPERATIONAL[:4] to the end through rules.serve, answering each
     item as ``answers`` says (pilots: always right); returns the items served in order, every
     history the engine was asked about, and the stop."""
     engine = FixedEngine(
         {"sections": [{"skill": "r", "count": 4, "pool": [str(i) for i in OPERATIONAL]}]}
     )
-    asked: list[list[tuple[uuid.UUID, bool]]] = []
+    asked: list[list[tuple[uuid.UUID, int]]] = []
 
-    def decide(history: list[tuple[uuid.UUID, bool]]) -> Decision:
+    def decide(history: list[tuple[uuid.UUID, int]]) -> Decision:
         asked.append(list(history))
         return engine.decide(seed, history, set())
 
@@ -89,9 +89,9 @@ def test_a_timed_out_pilot_item_is_not_an_operational_wrong_answer() -> None:
         S(1, OPERATIONAL[0], True),
         S(2, pilots.order(seed)[0], None, deadline=datetime(2026, 12, 6, 8, 0, tzinfo=UTC)),
     ]
-    asked: list[list[tuple[uuid.UUID, bool]]] = []
+    asked: list[list[tuple[uuid.UUID, int]]] = []
 
-    def decide(history: list[tuple[uuid.UUID, bool]]) -> Decision:
+    def decide(history: list[tuple[uuid.UUID, int]]) -> Decision:
         asked.append(list(history))
         return Decision(OPERATIONAL[1])
 

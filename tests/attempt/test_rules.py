@@ -47,6 +47,7 @@ class S:
     correct: bool | None
     served_at: datetime = NOW - 60 * SEC
     deadline: datetime | None = None
+    points: int | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class Engine:
     def __init__(self, length: int = 3) -> None:
         self.length, self.calls, self.histories = length, 0, []
 
-    def __call__(self, history: list[tuple[uuid.UUID, bool]]) -> Decision:
+    def __call__(self, history: list[tuple[uuid.UUID, int]]) -> Decision:
         self.calls += 1
         self.histories.append(list(history))
         if len(history) >= self.length:

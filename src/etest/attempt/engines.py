@@ -1,12 +1,23 @@
 """The three engines behind one interface. An engine is built from a pinned assessment version
 and its items (cached per process by version: both are immutable) and answers one question:
-given the seed, the items served so far with their correctness, and the items the candidate saw
-in earlier attempts — which item comes next, or why does the test stop? Nothing else is kept, so
+given the seed, the items served so far with their scores, and the items the candidate saw in
+earlier attempts — which item comes next, or why does the test stop? Nothing else is kept, so
 any process can serve any attempt.
 
 * ``fixed`` (CT): sections drawn from their pools, unseen items first, shuffled by the seed.
 * ``staged`` (PT): core groups level by level, refinement groups between plus-levels.
 * ``irt`` (PT): :mod:`etest.irt` — EAP, maximum information, classification stop.
+
+The history is one *score* per answered operational item: the points it earned (``responses
+.points``; 1 or 0 for an item scored right or wrong; 0 for a position whose time ran out). What
+an engine makes of a score depends on the item's model, never on its type:
+
+* an ``irt`` item calibrated with the GPCM (``ItemInfo.steps``) enters the estimate with its
+  score 0 … k, so a cloze with three of five gaps right counts as partial knowledge;
+* an item with a dichotomous model (2PL, 3PL, none) enters it as right only with full credit
+  (score == ``ItemInfo.max_points``), even when it has several gaps: its parameters were
+  estimated on full credit, and scoring it otherwise would misread them;
+* ``staged`` counts an item right only with full credit; ``fixed`` never looks at scores.
 """
 
 from __future__ import annotations
@@ -21,20 +32,57 @@ import numpy as np
 from etest import irt
 from etest.attempt.cache import STATES_PER_ENGINE, Lru
 from etest.attempt.pilots import Pilots
+from etest.content.schemas import max_points
 from etest.kit.levels import LEVELS
 
 if TYPE_CHECKING:
-    from etest.models import Assessment, AssessmentVersion
+    from etest.models import Assessment, AssessmentVersion, Item
+
+#: The engine's history: each answered operational item with the points it earned, in order.
+History = Sequence[tuple[uuid.UUID, int]]
 
 
 @dataclass(frozen=True)
 class ItemInfo:
+    """What the engines know of an item: its skill and level, its IRT parameters and the points
+    it is scored out of. ``steps``: the GPCM step difficulties of a polytomous item (then ``b``
+    is their mean), ``None`` for a dichotomous model."""
+
     id: uuid.UUID
     skill: str
     level: str | None
     a: float | None
     b: float | None
     c: float | None
+    steps: tuple[float, ...] | None = None
+    max_points: int = 1
+
+    @property
+    def polytomous(self) -> bool:
+        """Whether the engine scores the item 0 … k (GPCM), not right/wrong."""
+        return self.steps is not None and len(self.steps) > 1
+
+    def engine_score(self, points: int) -> int:
+        """The score this item enters the estimate with: its points for a GPCM item (never
+        more than its steps), else 1 for full credit and 0 for anything less."""
+        if self.steps is not None and len(self.steps) > 1:
+            return max(0, min(int(points), len(self.steps)))
+        return int(points >= self.max_points)
+
+
+def item_info(row: Item) -> ItemInfo:
+    """An item row as the engines see it (the placement engine and the publish checks)."""
+    steps = row.irt_steps if row.irt_model == "GPCM" and row.irt_steps else None
+    return ItemInfo(
+        row.id,
+        row.skill,
+        row.level,
+        row.irt_a,
+        row.irt_b,
+        row.irt_c,
+        tuple(float(x) for x in steps) if steps else None,
+        max_points(row.type, row.gaps),
+    )
 
 
 @dataclass(frozen=True)
@@ -55,9 +103,7 @@ class Engine(Protocol):
     #: The fewest answers a placement needs (PT): fewer, and the attempt ends unplaced.
     min_answers: int
 
-    def decide(
-        self, seed: int, history: Sequence[tuple[uuid.UUID, bool]], seen_before: set[uuid.UUID]
-    ) -> Decision: ...
+    def decide(self, seed: int, history: History, seen_before: set[uuid.UUID]) -> Decision: ...
 
 
 @dataclass
@@ -105,9 +151,7 @@ class FixedEngine:
             out = [out[i] for i in _rng(seed, 2).permutation(len(out))]
         return out
 
-    def decide(
-        self, seed: int, history: Sequence[tuple[uuid.UUID, bool]], seen_before: set[uuid.UUID]
-    ) -> Decision:
+    def decide(self, seed: int, history: History, seen_before: set[uuid.UUID]) -> Decision:
         sequence = self.sequence(seed, seen_before)
         if len(history) >= len(sequence):
             return Decision(None, "complete", planned_total=len(sequence))
@@ -117,7 +161,14 @@ class FixedEngine:
 class StagedEngine:
     """DynEd-style staged placement (see ``docs/placement.md`` for how it is tuned)."""
 
-    def __init__(self, config: dict[str, Any], plan_levels: list[str]) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        plan_levels: list[str],
+        items: dict[uuid.UUID, ItemInfo] | None = None,
+    ) -> None:
+        # an item is right with full credit: the points each item is scored out of
+        self.full = {i: info.max_points for i, info in (items or {}).items()}
         self.advance = float(config.get("advance_threshold", 0.8))
         self.stop = float(config.get("stop_threshold", 0.5))
         self.max_wrong = int(config.get("max_consecutive_wrong", 3))
@@ -151,9 +202,7 @@ class StagedEngine:
         i = self.plan_levels.index(level)
         return self.plan_levels[min(i + 1, len(self.plan_levels) - 1)]
 
-    def decide(
-        self, seed: int, history: Sequence[tuple[uuid.UUID, bool]], seen_before: set[uuid.UUID]
-    ) -> Decision:
+    def decide(self, seed: int, history: History, seen_before: set[uuid.UUID]) -> Decision:
         if not self.levels:
             return Decision(None, "no_items")
         h, wrong_run, used = 0, 0, set[uuid.UUID]()
@@ -167,7 +216,7 @@ class StagedEngine:
                 if h >= len(history):
                     return Decision(item)
                 used.add(item)
-                ok = history[h][1]
+                ok = history[h][1] >= self.full.get(item, 1)
                 h += 1
                 answered += 1
                 correct += ok
@@ -203,6 +252,7 @@ class IrtEngine:
         self, config: dict[str, Any], items: dict[uuid.UUID, ItemInfo], plan_levels: list[str]
     ) -> None:
         pool = [items[uuid.UUID(i)] for i in config["pool"]]
+        self.pool = pool
         self.ids = [p.id for p in pool]
         self.position = {item_id: n for n, item_id in enumerate(self.ids)}
         self.plan_levels = plan_levels
@@ -212,6 +262,7 @@ class IrtEngine:
             b=[p.b or 0.0 for p in pool],
             c=[p.c or 0.0 for p in pool],
             skills=[p.skill for p in pool],
+            steps=_steps(pool),
         )
         self.engine = irt.CatEngine(bank, engine_config(config))
         self._states: Lru[tuple[int, tuple[int, ...]], irt.EngineState] = Lru(self.STATES)
@@ -220,13 +271,11 @@ class IrtEngine:
     #: Attempt states kept per process (a few kB each), least recently used dropped first.
     STATES = STATES_PER_ENGINE
 
-    def decide(
-        self, seed: int, history: Sequence[tuple[uuid.UUID, bool]], seen_before: set[uuid.UUID]
-    ) -> Decision:
+    def decide(self, seed: int, history: History, seen_before: set[uuid.UUID]) -> Decision:
         step = self._state(
             seed,
             [self.position[i] for i, _ in history],
-            [int(ok) for _, ok in history],
+            [self.pool[self.position[i]].engine_score(score) for i, score in history],
             sorted(self.position[i] for i in seen_before if i in self.position),
         ).step()
         if not step.finished:
@@ -268,6 +317,19 @@ class IrtEngine:
         for item, response in zip(administered[done:], responses[done:], strict=True):
             state.record(item, response)
         return self._states.put(key, state)
+
+
+def _steps(pool: list[ItemInfo]) -> list[list[float]] | None:
+    """The GPCM steps of a pool (items × most steps, NaN-padded), ``None`` when no item has
+    any: the bank of :meth:`etest.irt.ItemBank.from_arrays`."""
+    width = max((len(p.steps) for p in pool if p.polytomous and p.steps), default=0)
+    if width == 0:
+        return None
+    nan = float("nan")
+    return [
+        [*p.steps, *[nan] * (width - len(p.steps))] if p.polytomous and p.steps else [nan] * width
+        for p in pool
+    ]
 
 
 #: Stored ``irt`` engine settings and the :class:`etest.irt.EngineConfig` field each sets; a
@@ -312,5 +374,5 @@ def build_engine(
     if kind == "fixed":
         return FixedEngine(config)
     if kind == "staged":
-        return StagedEngine(config, plan_levels)
+        return StagedEngine(config, plan_levels, items)
     return IrtEngine(config, items, plan_levels)

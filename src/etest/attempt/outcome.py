@@ -9,6 +9,20 @@ gives the stored JSON: the same keys in the same order as before this type exist
 Outcomes stored by earlier versions still load: a PT stored before placements had a status
 was placed (it always had a level), and a CT stored before ``incorrect`` counted served items
 only is read with ``incorrect = served - correct``, as the results API always showed it.
+
+Items scored 0 … k (cloze, gap_match: one point per gap) count as **one item each**, as the
+test designer counts items per section; such an item earns ``points / max_points`` of it (its
+*credit*), every other item 1 when right and 0 otherwise. So:
+
+* ``correct`` counts the items with full credit; ``incorrect = served - correct``;
+* ``points`` is the sum of the credit earned (2 decimals), and a CT's
+  ``score = 100 × points / total`` (one decimal) against the pass mark;
+* a skill's ``accuracy`` is its credit over its served items (PT and CT alike), with its own
+  ``points``; an item without full credit is *missed* (its Can't-Do statement and lessons).
+
+``points`` (of the outcome and of a skill) is stored only when the attempt served an item
+scored 0 … k: without one it equals ``correct``, and the stored JSON stays what it always was
+(:attr:`_Common.earned` reads either).
 """
 
 from __future__ import annotations
@@ -44,6 +58,8 @@ class SkillStats(BaseModel):
     served: int
     correct: int
     accuracy: float
+    #: The credit earned in the skill; ``None`` (not stored) when it equals ``correct``.
+    points: float | None = None
 
 
 class CantDo(BaseModel):
@@ -74,12 +90,20 @@ class _Common(BaseModel):
     finished_at: IsoTime
     duration_seconds: float
     correct: int
+    #: The credit earned (see the module's doc); ``None`` (not stored) when it equals
+    #: ``correct``: no item scored 0 … k was served, or the outcome predates such items.
+    points: float | None = None
     answered: int
     served: int
     skills: dict[str, SkillStats]
     areas_for_improvement: list[str]
     assessment: str
     assessment_version: int
+
+    @property
+    def earned(self) -> float:
+        """The credit earned: ``points``, or ``correct`` where none is stored."""
+        return float(self.correct) if self.points is None else self.points
 
 
 class PtOutcome(_Common):
@@ -174,7 +198,14 @@ def load_optional(data: Mapping[str, Any] | None) -> Outcome | None:
 def dump(outcome: Outcome) -> dict[str, Any]:
     """The stored JSON of ``outcome``: the keys in the order they were always stored in."""
     plain = outcome.model_dump(mode="json")
-    return {key: plain[key] for key in _ORDER[outcome.kind]}
+    for stats in plain["skills"].values():
+        if stats["points"] is None:
+            del stats["points"]
+    return {
+        key: plain[key]
+        for key in _ORDER[outcome.kind]
+        if not (key == "points" and plain[key] is None)
+    }
 
 
 # ---------------------------------------------------------------------------- computing
@@ -191,6 +222,21 @@ class Step:
     timed_out: bool
     can_do: str | None
     review_lessons: Sequence[str]
+    #: Points earned of ``max_points`` for an item scored 0 … k; ``None`` for one scored 0/1.
+    points: int | None = None
+    max_points: int | None = None
+
+    @property
+    def polytomous(self) -> bool:
+        return self.max_points is not None and self.max_points > 1
+
+    @property
+    def credit(self) -> float:
+        """The share of one item this position earned: ``points / max_points`` for an item
+        scored 0 … k, else 1 right and 0 wrong."""
+        if self.polytomous and self.max_points:
+            return (self.points or 0) / self.max_points
+        return float(self.correct)
 
 
 @dataclass(frozen=True)
@@ -234,15 +280,19 @@ def compute(
 
 
 def _skills(steps: Sequence[Step]) -> dict[str, SkillStats]:
-    per_skill: dict[str, list[int]] = {}
+    per_skill: dict[str, list[Step]] = {}
     for s in steps:
-        served_correct = per_skill.setdefault(s.skill, [0, 0])
-        served_correct[0] += 1
-        served_correct[1] += int(s.correct)
-    return {
-        k: SkillStats(served=v[0], correct=v[1], accuracy=round(v[1] / v[0], 3))
-        for k, v in per_skill.items()
-    }
+        per_skill.setdefault(s.skill, []).append(s)
+    out = {}
+    for k, v in per_skill.items():
+        credit = sum(s.credit for s in v)
+        out[k] = SkillStats(
+            served=len(v),
+            correct=sum(s.correct for s in v),
+            accuracy=round(credit / len(v), 3),
+            points=round(credit, 2) if any(s.polytomous for s in v) else None,
+        )
+    return out
 
 
 def _areas(skills: dict[str, SkillStats], wrong: Sequence[Step]) -> list[str]:
@@ -275,6 +325,9 @@ def _common(sitting: Sitting, steps: Sequence[Step]) -> dict[str, Any]:
         "finished_at": sitting.finished_at,
         "duration_seconds": round((sitting.finished_at - sitting.started_at).total_seconds(), 1),
         "correct": correct,
+        "points": (
+            round(sum(s.credit for s in steps), 2) if any(s.polytomous for s in steps) else None
+        ),
         "answered": sum(s.answered and not s.timed_out for s in steps),
         "served": len(steps),
         "skills": skills,
@@ -328,7 +381,8 @@ def _certification(
     lessons: Mapping[str, ReviewLesson],
 ) -> CtOutcome:
     total = decision.planned_total or len(steps)
-    score = round(100.0 * common["correct"] / total, 1) if total else 0.0
+    earned = common["correct"] if common["points"] is None else common["points"]
+    score = round(100.0 * earned / total, 1) if total else 0.0
     mark = pass_mark(plan, sitting.level)
     passed = score >= mark
     if passed:

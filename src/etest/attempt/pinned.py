@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.attempt import cache, repository
-from etest.attempt.engines import ItemInfo, Version, build_engine
+from etest.attempt.engines import Version, build_engine, item_info
 from etest.attempt.live import Live
 from etest.attempt.pilots import Pilots
 from etest.attempt.repository import SEEN_ANY_LEVEL, SEEN_AT_LEVEL
@@ -32,7 +32,7 @@ async def load_version(session: AsyncSession, version_id: uuid.UUID) -> Version:
     assert plan is not None
     plan_levels = [str(lv["level"]) for lv in plan.levels]
     rows = await repository.items_by_ids(session, engine_item_ids(version.engine))
-    infos = {r.id: ItemInfo(r.id, r.skill, r.level, r.irt_a, r.irt_b, r.irt_c) for r in rows}
+    infos = {r.id: item_info(r) for r in rows}
     for row in rows:  # every item the engine can serve, cached for the hot path (see item())
         session.expunge(row)
         cache.ITEMS.put(row.id, row)

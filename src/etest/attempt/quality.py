@@ -1,13 +1,14 @@
 """Placement quality by simulation: simulated candidates at each level take a PT flow through the
-same engine code that serves real attempts (:mod:`etest.attempt.engines`), answering by the 2PL/3PL
-model of each item. Reports, per true level: exact-level and within-one-level placement, mean and
-maximum length; and how often the most used item was served. Used to choose the PT defaults
-(``docs/placement.md``).
+same engine code that serves real attempts (:mod:`etest.attempt.engines`), answering by the model
+of each item: the 2PL/3PL (right with full credit), or the GPCM for an item with steps (a score
+0 … k, drawn by inverting the category probabilities). Reports, per true level: exact-level and
+within-one-level placement, mean and maximum length; and how often the most used item was
+served. Used to choose the PT defaults (``docs/placement.md``).
 
-``guessing`` makes the simulated candidates guess on choice items (single and multiple choice)
-with at least that probability of a right answer, whatever the item's stored ``c``: the engine
-keeps scoring with the stored parameters, so a bank stored without ``c`` misplaces guessers
-exactly as it would misplace real ones."""
+``guessing`` makes the simulated candidates guess on choice items (single and multiple choice,
+hottext) with at least that probability of a right answer, whatever the item's stored ``c``: the
+engine keeps scoring with the stored parameters, so a bank stored without ``c`` misplaces
+guessers exactly as it would misplace real ones."""
 
 from __future__ import annotations
 
@@ -21,12 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from etest import irt
 from etest.attempt.engines import Engine, ItemInfo, build_engine
-from etest.content.schemas import FlowFile
+from etest.content.schemas import FlowFile, max_points
 from etest.content.service import engine_with_ids
 
-#: Item types a candidate can answer by guessing among the options.
-CHOICE_TYPES = frozenset({"single_choice", "multiple_choice"})
+#: Item types a candidate can answer by guessing among the options (hottext: among the pieces
+#: of its text).
+CHOICE_TYPES = frozenset({"single_choice", "multiple_choice", "hottext"})
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,17 @@ def load_bank(folder: Path) -> Bank:
                 continue
             key = item_uuid(item.code)
             by_code[item.code] = key
-            items[key] = ItemInfo(key, item.skill, item.level, item.irt.a, item.irt.b, item.irt.c)
+            steps = item.irt.steps if item.irt.model == "GPCM" else None
+            items[key] = ItemInfo(
+                key,
+                item.skill,
+                item.level,
+                item.irt.a,
+                item.irt.b,
+                item.irt.c,
+                tuple(steps) if steps else None,
+                max_points(item.type, item.gaps),
+            )
             if item.type in CHOICE_TYPES:
                 choice.add(key)
     return Bank(items, by_code, frozenset(choice))
@@ -115,20 +128,39 @@ def run_candidate(
 ) -> tuple[str | None, int]:
     """One simulated attempt; the candidate's true model is the item's, with the lower asymptote
     raised to ``guessing`` on choice items. Served items are counted into ``exposure``."""
-    history: list[tuple[uuid.UUID, bool]] = []
+    history: list[tuple[uuid.UUID, int]] = []
     for _ in range(max_steps):
         decision = engine.decide(seed, history, set())
         if decision.item_id is None:
             return decision.level, len(history)
         info = bank.items[decision.item_id]
-        a, b, c = info.a or 1.0, info.b or 0.0, info.c or 0.0
-        if guessing is not None and decision.item_id in bank.choice:
-            c = max(c, guessing)
-        p = c + (1 - c) / (1 + math.exp(-a * (theta - b)))
-        history.append((decision.item_id, bool(rng.random() < p)))
+        history.append((decision.item_id, simulated_points(info, theta, rng, guessing, bank)))
         if exposure is not None:
             exposure[decision.item_id] = exposure.get(decision.item_id, 0) + 1
     return None, len(history)
+
+
+def simulated_points(
+    info: ItemInfo,
+    theta: float,
+    rng: np.random.Generator,
+    guessing: float | None = None,
+    bank: Bank | None = None,
+) -> int:
+    """The points a simulee of ability ``theta`` earns on an item: a GPCM item's score drawn
+    from its category probabilities; otherwise full credit (``max_points``) with the
+    2PL/3PL probability, else nothing (its parameters describe full credit only)."""
+    u = float(rng.random())
+    if info.polytomous and info.steps is not None:
+        probs = irt.gpcm_probabilities(theta, info.a or 1.0, list(info.steps))
+        cumulative = np.cumsum(np.asarray(probs, dtype=float).reshape(-1))
+        drawn = int(np.searchsorted(cumulative, u, side="right"))
+        return min(drawn, len(info.steps))
+    a, b, c = info.a or 1.0, info.b or 0.0, info.c or 0.0
+    if guessing is not None and bank is not None and info.id in bank.choice:
+        c = max(c, guessing)
+    p = c + (1 - c) / (1 + math.exp(-a * (theta - b)))
+    return info.max_points if u < p else 0
 
 
 def study(

@@ -44,6 +44,7 @@ STEPS = (
         ITEMS_T.c.served_at,
         ITEMS_T.c.deadline,
         RESPONSES_T.c.correct,
+        RESPONSES_T.c.points,
     )
     .select_from(_SERVED_JOIN)
     .where(ITEMS_T.c.attempt_id == bindparam("attempt_id"))
@@ -72,6 +73,8 @@ POSITIONS = (
         ITEMS_T.c.item_id,
         RESPONSES_T.c.answer,
         RESPONSES_T.c.correct,
+        RESPONSES_T.c.points,
+        RESPONSES_T.c.max_points,
         RESPONSES_T.c.timed_out,
         RESPONSES_T.c.answered_at,
     )

@@ -58,8 +58,9 @@ from etest.models.attempt import AttemptStatus, Kind
 #: Answers arriving this long after a deadline still count (network latency), never more.
 GRACE = timedelta(seconds=2)
 
-#: The engine's call for one attempt: the answered history, in order -> its decision.
-Decide = Callable[[list[tuple[uuid.UUID, bool]]], Decision]
+#: The engine's call for one attempt: the answered history (item, score), in order -> its
+#: decision (see :func:`operational`).
+Decide = Callable[[list[tuple[uuid.UUID, int]]], Decision]
 
 
 class Facts(Protocol):
@@ -87,7 +88,8 @@ class Facts(Protocol):
 
 
 class StepFacts(Protocol):
-    """A served position with its answer's correctness (``None``: not answered yet)."""
+    """A served position with its answer's correctness (``None``: not answered yet) and, for
+    an item scored 0 … k, its points (``None`` for an item scored 0/1)."""
 
     @property
     def position(self) -> int: ...
@@ -99,6 +101,8 @@ class StepFacts(Protocol):
     def deadline(self) -> datetime | None: ...
     @property
     def correct(self) -> bool | None: ...
+    @property
+    def points(self) -> int | None: ...
 
 
 class AnsweredFacts(Protocol):
@@ -233,7 +237,7 @@ class Stop:
     ``history``: the finisher reuses it while the answers are still those)."""
 
     decision: Decision
-    history: tuple[tuple[uuid.UUID, bool], ...]
+    history: tuple[tuple[uuid.UUID, int], ...]
     time_out: TimeOut | None
 
     @property
@@ -278,7 +282,7 @@ def serve(
         assert last.deadline is not None
         time_out = TimeOut(last.position, last.item_id, ms(last.deadline - last.served_at))
         if last.item_id not in trial:
-            history.append((last.item_id, False))
+            history.append((last.item_id, 0))
     decision = decide(history)
     if decision.item_id is None:
         return Stop(decision, tuple(history), time_out)
@@ -297,11 +301,13 @@ def serve(
 
 def operational(
     steps: Sequence[StepFacts], pilots: frozenset[uuid.UUID]
-) -> list[tuple[uuid.UUID, bool]]:
+) -> list[tuple[uuid.UUID, int]]:
     """The engine's history: the answered positions of operational (not pilot) items, in
-    order, with their correctness."""
+    order, with their score: the points earned by an item scored 0 … k, else 1 right and 0
+    wrong (a late answer was stored with no point). What the score means to the estimate is
+    the engine's rule (:mod:`etest.attempt.engines`: full credit for a dichotomous model)."""
     return [
-        (s.item_id, bool(s.correct))
+        (s.item_id, int(s.points) if s.points is not None else int(bool(s.correct)))
         for s in steps
         if s.correct is not None and s.item_id not in pilots
     ]

@@ -171,8 +171,9 @@ async def start(
 
 async def positions(session: AsyncSession, attempt_id: uuid.UUID) -> Sequence[Any]:
     """Every served position in order with its item and answer (``answered_at`` None: not
-    answered): ``position``, ``item_id``, ``answer``, ``correct``, ``timed_out``,
-    ``answered_at``. One Core query, plain rows: what finishing and the state read."""
+    answered): ``position``, ``item_id``, ``answer``, ``correct``, ``points``,
+    ``max_points``, ``timed_out``, ``answered_at``. One Core query, plain rows: what finishing
+    and the state read."""
     return await session_live(session).rows(POSITIONS, {"attempt_id": attempt_id})
 
 
@@ -330,6 +331,8 @@ async def _outcome(
                 timed_out=bool(s.timed_out),
                 can_do=item.can_do,
                 review_lessons=tuple(item.review_lessons),
+                points=s.points,
+                max_points=s.max_points,
             )
         )
     sitting = _sitting(attempt, version, finished_at, reason)

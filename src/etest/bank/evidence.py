@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest import irt
 from etest.attempt import engines
 from etest.attempt import repository as attempt_repository
-from etest.attempt.engines import ItemInfo
+from etest.attempt.engines import item_info
 from etest.attempt.quality import CHOICE_TYPES, Bank, bands, exposure_rates, overall, study
 from etest.audit.service import record
 from etest.auth.actor import Actor
@@ -272,7 +272,7 @@ async def _bank(session: AsyncSession, config: dict[str, Any]) -> Bank:
     ids = [uuid.UUID(i) for i in _operational(config)]
     rows = await attempt_repository.items_by_ids(session, ids)
     return Bank(
-        items={r.id: ItemInfo(r.id, r.skill, r.level, r.irt_a, r.irt_b, r.irt_c) for r in rows},
+        items={r.id: item_info(r) for r in rows},
         by_code={r.code: r.id for r in rows},
         choice=frozenset(r.id for r in rows if r.type in CHOICE_TYPES),
     )
