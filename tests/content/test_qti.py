@@ -362,8 +362,12 @@ def test_max_choices_one_with_multiple_cardinality_is_single() -> None:
         <responseDeclaration identifier="B" cardinality="single" baseType="string">
         <correctResponse><value>y</value></correctResponse></responseDeclaration>
         <itemBody><p><textEntryInteraction responseIdentifier="A"/> and
-        <textEntryInteraction responseIdentifier="B"/></p></itemBody>""",
-            "several interactions: textEntryInteraction ×2",
+        <textEntryInteraction responseIdentifier="B"/></p>
+        <choiceInteraction responseIdentifier="B" maxChoices="1">
+        <simpleChoice identifier="y">y</simpleChoice><simpleChoice identifier="z">z</simpleChoice>
+        </choiceInteraction></itemBody>""",
+            "several interactions: choiceInteraction, textEntryInteraction ×2 (only text "
+            "entries and inline choices combine, as the gaps of a cloze)",
         ),
         (ab(key=""), "no correct response"),
         (ab(declare=False), "no response declaration: R"),
@@ -955,11 +959,17 @@ def test_corpus_counts(samples: Path) -> None:
     assert qtiworks.imported["single_choice"] >= 9
     assert qtiworks.imported["multiple_choice"] >= 3
     assert sum(qtiworks.imported.values()) >= 15
-    assert qtiworks.skipped["unsupported interaction"] >= 5
+    assert qtiworks.skipped["unsupported interaction"] == 2  # extended text, associate
+    # issue 17: the Richard III gap match, inline choice and hottext, and the web test's
+    # two-gap cloze (its empty "nothing chosen" choices left out)
+    assert qtiworks.imported["gap_match"] == 1 and qtiworks.imported["hottext"] == 1
+    assert qtiworks.imported["cloze"] == 2
     cito = counts["citolab-qti-components"]
     assert sum(cito.imported.values()) >= 21
     assert cito.imported["matching"] >= 5 and cito.imported["ordering"] >= 3
-    assert cito.skipped["unsupported interaction"] >= 20
+    assert cito.skipped["unsupported interaction"] >= 15
+    assert cito.imported["cloze"] >= 4 and cito.imported["gap_match"] >= 2
+    assert cito.imported["hottext"] >= 1
     assert cito.skipped["no interaction"] == 4  # info pages
     assert sum(counts["oat-sa-qti-sdk"].imported.values()) >= 4
     assert counts["oat-sa-qti-sdk"].skipped["missing media"] == 1  # the image is absent upstream
@@ -988,7 +998,7 @@ def test_sample_qtiworks_choice_in_depth(samples: Path) -> None:
 
 def test_sample_packages_in_depth(samples: Path) -> None:
     web = read_sample(samples, "davemckain-qtiworks/packages/WebDeveloperTest1.zip")
-    assert len(web.items) == 8 and "directory.jpg" in web.media
+    assert len(web.items) == 9 and "directory.jpg" in web.media  # question8: a cloze
     with zipfile.ZipFile(samples / "davemckain-qtiworks/packages/WebDeveloperTest1.zip") as zf:
         assert web.media["directory.jpg"] == zf.read("directory.jpg")
     q4 = next(i for i in web.items if i.source and i.source.endswith("question4.xml#choice"))
@@ -1021,6 +1031,8 @@ def test_sample_packages_in_depth(samples: Path) -> None:
         "matching",
         "ordering",
         "text_entry",
+        "cloze",
+        "gap_match",
     }
     text = next(i for i in ims.items if i.type == "text_entry")
     assert isinstance(text.key, TextEntryKey) and "York" in text.key.accepted

@@ -62,9 +62,12 @@ from etest.content.qti_item import Skip, convert_item
 from etest.content.qti_xml import XmlRejected, read_document
 from etest.content.schemas import (
     FORMAT,
+    MARKER,
     CanDoIn,
     ChoiceKey,
+    ClozeKey,
     FlowFile,
+    InlineChoiceKey,
     ItemIn,
     MatchKey,
     MediaRef,
@@ -72,6 +75,7 @@ from etest.content.schemas import (
     OrderKey,
     ReviewLessonIn,
     TextEntryKey,
+    max_points,
 )
 from etest.content.sources import Problem, Source
 from etest.errors import NotFound
@@ -190,11 +194,17 @@ class _ItemXml:
         self.ids = _qti_ids([o.id for o in item.options])
         self.target_ids = _qti_ids([t.id for t in item.targets])
 
-    def declare(self, cardinality: str, base_type: str, correct: Iterable[str]) -> etree._Element:
+    def declare(
+        self,
+        cardinality: str,
+        base_type: str,
+        correct: Iterable[str],
+        identifier: str = _RESPONSE,
+    ) -> etree._Element:
         decl = etree.SubElement(
             self.root,
             "responseDeclaration",
-            identifier=_RESPONSE,
+            identifier=identifier,
             cardinality=cardinality,
             baseType=base_type,
         )
@@ -204,6 +214,8 @@ class _ItemXml:
         return decl
 
     def body(self) -> etree._Element:
+        """The outcome declarations (MAXSCORE: one point a gap) and the item body with the
+        stimulus."""
         for name in ("SCORE", "MAXSCORE"):
             out = etree.SubElement(
                 self.root,
@@ -213,7 +225,9 @@ class _ItemXml:
                 baseType="float",
             )
             if name == "MAXSCORE":
-                etree.SubElement(etree.SubElement(out, "defaultValue"), "value").text = "1"
+                etree.SubElement(etree.SubElement(out, "defaultValue"), "value").text = str(
+                    max_points(self.item.type, self.item.gaps)
+                )
         body = etree.SubElement(self.root, "itemBody")
         stim = self.item.stimulus
         if stim is not None and (stim.text or stim.image or stim.audio):
@@ -245,12 +259,16 @@ class _ItemXml:
             choice = etree.SubElement(parent, tag, identifier=ids[option.id])
             if tag == "simpleAssociableChoice":
                 choice.set("matchMax", "1")
-            if option.image is not None:
-                _image(choice, option.image)
-            if option.audio is not None:
-                self.audio(choice, option.audio)
-            if option.text:
-                _append_html(choice, option.text)
+            self.content(choice, option)
+
+    def content(self, parent: etree._Element, option: Option) -> None:
+        """An option's picture, sound and text inside ``parent``."""
+        if option.image is not None:
+            _image(parent, option.image)
+        if option.audio is not None:
+            self.audio(parent, option.audio)
+        if option.text:
+            _append_html(parent, option.text)
 
     def prompt(self, interaction: etree._Element) -> None:
         _append_html(etree.SubElement(interaction, "prompt"), self.item.prompt)
@@ -278,26 +296,33 @@ def _choice(x: _ItemXml, item: ItemIn) -> None:
     x.process("match_correct" + _ext(x))
 
 
+def _typed(x: _ItemXml, key: TextEntryKey, identifier: str = _RESPONSE) -> None:
+    """The response declaration of a typed answer: a number, or every accepted text mapped
+    to one point."""
+    number = key.number  # numeric answers (scored as QTI's equal does)
+    if number is not None:
+        base = "integer" if number.integer else "float"
+        x.declare("single", base, [_number(number.value, number.integer)], identifier)
+        return
+    decl = x.declare("single", "string", key.accepted[:1], identifier)
+    # every accepted answer scores; QTI compares exactly or ignoring case, and eTest's finer
+    # normalisations (trim, punctuation) travel in the eTest metadata
+    mapping = etree.SubElement(decl, "mapping", defaultValue="0", upperBound="1")
+    for answer in key.accepted:
+        etree.SubElement(
+            mapping,
+            "mapEntry",
+            mapKey=answer,
+            mappedValue="1",
+            caseSensitive=_bool(key.normalize == "exact"),
+        )
+
+
 def _text_entry(x: _ItemXml, item: ItemIn) -> None:
     key = item.key
     assert isinstance(key, TextEntryKey)
-    number = getattr(key, "number", None)  # numeric answers (scored as QTI's equal does)
-    if number is not None:
-        base = "integer" if number.integer else "float"
-        x.declare("single", base, [_number(number.value, number.integer)])
-    else:
-        decl = x.declare("single", "string", key.accepted[:1])
-        # every accepted answer scores; QTI compares exactly or ignoring case, and eTest's finer
-        # normalisations (trim, punctuation) travel in the eTest metadata
-        mapping = etree.SubElement(decl, "mapping", defaultValue="0", upperBound="1")
-        for answer in key.accepted:
-            etree.SubElement(
-                mapping,
-                "mapEntry",
-                mapKey=answer,
-                mappedValue="1",
-                caseSensitive=_bool(key.normalize == "exact"),
-            )
+    number = key.number
+    _typed(x, key)
     body = x.body()
     _append_html(etree.SubElement(body, "div", {"class": "etest-prompt"}), item.prompt)
     etree.SubElement(
@@ -318,21 +343,26 @@ def _number(value: float, integer: bool) -> str:
     return str(int(value)) if integer else repr(float(value))
 
 
-def _equal_processing(root: etree._Element, number: Any) -> None:
-    """SCORE 1 when the response equals the correct value within the tolerance (QTI ``equal``)."""
-    rp = etree.SubElement(root, "responseProcessing")
-    condition = etree.SubElement(rp, "responseCondition")
-    branch = etree.SubElement(condition, "responseIf")
+def _equal(parent: etree._Element, number: Any, identifier: str = _RESPONSE) -> None:
+    """QTI ``equal`` of a response and its correct value, within the key's tolerance."""
     equal = etree.SubElement(
-        branch,
+        parent,
         "equal",
         toleranceMode=number.tolerance_mode,
         tolerance=" ".join(repr(float(t)) for t in number.tolerance),
         includeLowerBound=_bool(number.include_lower),
         includeUpperBound=_bool(number.include_upper),
     )
-    etree.SubElement(equal, "variable", identifier=_RESPONSE)
-    etree.SubElement(equal, "correct", identifier=_RESPONSE)
+    etree.SubElement(equal, "variable", identifier=identifier)
+    etree.SubElement(equal, "correct", identifier=identifier)
+
+
+def _equal_processing(root: etree._Element, number: Any) -> None:
+    """SCORE 1 when the response equals the correct value within the tolerance (QTI ``equal``)."""
+    rp = etree.SubElement(root, "responseProcessing")
+    condition = etree.SubElement(rp, "responseCondition")
+    branch = etree.SubElement(condition, "responseIf")
+    _equal(branch, number)
     for parent, score in ((branch, "1"), (etree.SubElement(condition, "responseElse"), "0")):
         out = etree.SubElement(parent, "setOutcomeValue", identifier="SCORE")
         etree.SubElement(out, "baseValue", baseType="float").text = score
@@ -376,6 +406,159 @@ def _matching(x: _ItemXml, item: ItemIn) -> None:
     x.process("match_correct" + _ext(x))
 
 
+def _marked_body(parent: etree._Element, body: str, make: Callable[[str], etree._Element]) -> None:
+    """The body's HTML in a ``div`` (QTI wants block content where interactions hold text)
+    under ``parent``, each ``[[id]]`` replaced by ``make(id)``."""
+    div = etree.SubElement(parent, "div", {"class": "etest-body"})
+    _append_html(div, body)
+    for el in list(div.iter(etree.Element)):
+        parts = MARKER.split(el.text or "")
+        if len(parts) > 1:
+            el.text = parts[0]
+            for n, i in enumerate(range(1, len(parts), 2)):
+                new = make(parts[i])
+                new.tail = parts[i + 1]
+                el.insert(n, new)
+        parts = MARKER.split(el.tail or "") if el is not div else [""]
+        if len(parts) > 1:
+            el.tail = parts[0]
+            parent_el = el.getparent()
+            at = parent_el.index(el)
+            for n, i in enumerate(range(1, len(parts), 2)):
+                new = make(parts[i])
+                new.tail = parts[i + 1]
+                parent_el.insert(at + 1 + n, new)
+
+
+def _score_plus_one(parent: etree._Element) -> None:
+    out = etree.SubElement(parent, "setOutcomeValue", identifier="SCORE")
+    total = etree.SubElement(out, "sum")
+    etree.SubElement(total, "variable", identifier="SCORE")
+    etree.SubElement(total, "baseValue", baseType="float").text = "1"
+
+
+def _cloze(x: _ItemXml, item: ItemIn) -> None:
+    """One interaction a gap: a text entry (its key as a lone text entry's) or an inline
+    choice; response processing adds a point per gap answered right."""
+    key = item.key
+    assert isinstance(key, ClozeKey) and item.body is not None
+    rids = _qti_ids([g.id for g in item.gaps], taken={"SCORE", "MAXSCORE"})
+    choice_ids = {g.id: _qti_ids([c.id for c in g.choices]) for g in item.gaps}
+    gaps = {g.id: g for g in item.gaps}
+    for gap in item.gaps:
+        answer = key.gaps[gap.id]
+        if isinstance(answer, InlineChoiceKey):
+            x.declare("single", "identifier", [choice_ids[gap.id][answer.correct]], rids[gap.id])
+        else:
+            _typed(x, answer, rids[gap.id])
+    body = x.body()
+    _append_html(etree.SubElement(body, "div", {"class": "etest-prompt"}), item.prompt)
+
+    def interaction(gap_id: str) -> etree._Element:
+        gap = gaps[gap_id]
+        if not gap.choices:
+            el = etree.Element("textEntryInteraction", responseIdentifier=rids[gap_id])
+            if gap.expected_length:
+                el.set("expectedLength", str(gap.expected_length))
+            return el
+        el = etree.Element(
+            "inlineChoiceInteraction",
+            responseIdentifier=rids[gap_id],
+            shuffle=_bool(item.shuffle_options),
+        )
+        for choice in gap.choices:
+            x.content(
+                etree.SubElement(el, "inlineChoice", identifier=choice_ids[gap_id][choice.id]),
+                choice,
+            )
+        return el
+
+    _marked_body(body, item.body, interaction)
+    rp = etree.SubElement(x.root, "responseProcessing")
+    start = etree.SubElement(rp, "setOutcomeValue", identifier="SCORE")
+    etree.SubElement(start, "baseValue", baseType="float").text = "0"
+    for gap in item.gaps:
+        rid, answer = rids[gap.id], key.gaps[gap.id]
+        branch = etree.SubElement(etree.SubElement(rp, "responseCondition"), "responseIf")
+        if isinstance(answer, TextEntryKey) and answer.number is None:
+            test = etree.SubElement(branch, "gt")
+            etree.SubElement(test, "mapResponse", identifier=rid)
+            etree.SubElement(test, "baseValue", baseType="float").text = "0"
+        elif (
+            isinstance(answer, TextEntryKey)
+            and answer.number is not None
+            and (answer.number.tolerance_mode != "exact")
+        ):
+            _equal(branch, answer.number, rid)
+        else:
+            test = etree.SubElement(branch, "match")
+            etree.SubElement(test, "variable", identifier=rid)
+            etree.SubElement(test, "correct", identifier=rid)
+        _score_plus_one(branch)
+
+
+def _gap_match(x: _ItemXml, item: ItemIn) -> None:
+    """The words as ``gapText`` (``gapImg`` with a picture), ``matchMax`` their max_uses; the
+    gaps in the text; each right (word, gap) pair maps to a point."""
+    key = item.key
+    assert isinstance(key, MatchKey) and item.body is not None
+    gap_ids = _qti_ids([g.id for g in item.gaps], taken=set(x.ids.values()))
+    pairs = [f"{x.ids[w]} {gap_ids[g]}" for w, g in key.pairs]
+    decl = x.declare("multiple", "directedPair", pairs)
+    mapping = etree.SubElement(decl, "mapping", defaultValue="0")
+    for pair in pairs:
+        etree.SubElement(mapping, "mapEntry", mapKey=pair, mappedValue="1")
+    interaction = etree.SubElement(
+        x.body(),
+        "gapMatchInteraction",
+        responseIdentifier=_RESPONSE,
+        shuffle=_bool(item.shuffle_options),
+    )
+    x.prompt(interaction)
+    for option in item.options:
+        if option.image is None:
+            word = etree.SubElement(interaction, "gapText", identifier=x.ids[option.id])
+            _append_html(word, option.text)
+        else:
+            word = etree.SubElement(interaction, "gapImg", identifier=x.ids[option.id])
+            ref = option.image
+            if x.v22:  # a QTI 2.2 gapImg holds an <object>
+                ctype = CONTENT_TYPES.get(posixpath.splitext(ref.src)[1].lower(), "image/png")
+                obj = etree.SubElement(word, "object", data=_from_items(ref.src), type=ctype)
+                obj.text = ref.alt or ""
+            else:
+                _image(word, ref)
+            if option.text:
+                word.set("objectLabel", " ".join(re.sub(r"<[^>]*>", " ", option.text).split()))
+        word.set("matchMax", str(option.max_uses))
+    _marked_body(interaction, item.body, lambda g: etree.Element("gap", identifier=gap_ids[g]))
+    x.process("map_response" + _ext(x))
+
+
+def _hottext(x: _ItemXml, item: ItemIn) -> None:
+    """Each option a ``hottext`` where its marker stands; one correct: choose one."""
+    key = item.key
+    assert isinstance(key, ChoiceKey) and item.body is not None
+    single = len(key.correct) == 1
+    x.declare("single" if single else "multiple", "identifier", [x.ids[c] for c in key.correct])
+    interaction = etree.SubElement(
+        x.body(),
+        "hottextInteraction",
+        responseIdentifier=_RESPONSE,
+        maxChoices="1" if single else "0",
+    )
+    x.prompt(interaction)
+    options = {o.id: o for o in item.options}
+
+    def hottext(option_id: str) -> etree._Element:
+        el = etree.Element("hottext", identifier=x.ids[option_id])
+        x.content(el, options[option_id])
+        return el
+
+    _marked_body(interaction, item.body, hottext)
+    x.process("match_correct" + _ext(x))
+
+
 #: One writer per item type: a new type is one entry here (and, to be read back by other tools,
 #: one in the importer's mapping).
 WRITERS: dict[str, Writer] = {
@@ -384,6 +567,9 @@ WRITERS: dict[str, Writer] = {
     "text_entry": _text_entry,
     "ordering": _ordering,
     "matching": _matching,
+    "cloze": _cloze,
+    "gap_match": _gap_match,
+    "hottext": _hottext,
 }
 
 
@@ -432,16 +618,18 @@ def _ncname(value: str, prefix: str) -> str:
     return cleaned if _NCNAME.match(cleaned) else f"{prefix}{cleaned}"
 
 
-def _qti_ids(ids: list[str]) -> dict[str, str]:
+def _qti_ids(ids: list[str], taken: Iterable[str] = ()) -> dict[str, str]:
     """eTest option ids → unique QTI identifiers (``1`` → ``id-1``: NCNames start with a
-    letter)."""
+    letter), none of them in ``taken`` (a gap_match's words, the outcomes' names)."""
     out: dict[str, str] = {}
+    used = set(taken)
     for oid in ids:
         qid, n = _ncname(oid, "id-"), 2
         base = qid
-        while qid in out.values():
+        while qid in used:
             qid, n = f"{base}-{n}", n + 1
         out[oid] = qid
+        used.add(qid)
     return out
 
 
@@ -473,6 +661,18 @@ _QTI_TAGS = {
     "choiceInteraction",
     "simpleChoice",
     "textEntryInteraction",
+    "inlineChoiceInteraction",
+    "inlineChoice",
+    "gapMatchInteraction",
+    "gapText",
+    "gapImg",
+    "gap",
+    "hottextInteraction",
+    "hottext",
+    "match",
+    "gt",
+    "sum",
+    "mapResponse",
     "orderInteraction",
     "matchInteraction",
     "simpleMatchSet",
@@ -589,7 +789,7 @@ def _media_of(item: ItemIn) -> list[str]:
     refs: list[MediaRef | None] = []
     if item.stimulus is not None:
         refs += [item.stimulus.image, item.stimulus.audio]
-    for o in [*item.options, *item.targets]:
+    for o in [*item.options, *item.targets, *(c for g in item.gaps for c in g.choices)]:
         refs += [o.image, o.audio]
     return list(dict.fromkeys(r.src for r in refs if r is not None))
 
@@ -834,7 +1034,17 @@ def _option(stored: dict[str, Any], media: _Media) -> dict[str, Any]:
         "text": stored.get("text"),
         "image": media.ref(stored.get("image")),
         "audio": media.ref(stored.get("audio")),
+        "max_uses": stored.get("max_uses", 1),
     }
+
+
+def _irt(row: Item) -> dict[str, Any] | None:
+    if row.irt_b is None:
+        return None
+    irt: dict[str, Any] = {"model": row.irt_model, "a": row.irt_a, "b": row.irt_b, "c": row.irt_c}
+    if row.irt_steps is not None:
+        irt["steps"] = list(row.irt_steps)
+    return irt
 
 
 def item_definition(row: Item, media: _Media) -> ItemIn:
@@ -862,9 +1072,12 @@ def item_definition(row: Item, media: _Media) -> ItemIn:
             "key": row.key,
             "can_do": row.can_do,
             "review_lessons": list(row.review_lessons),
-            "irt": None
-            if row.irt_b is None
-            else {"model": row.irt_model, "a": row.irt_a, "b": row.irt_b, "c": row.irt_c},
+            "irt": _irt(row),
+            "body": row.body,
+            "gaps": [
+                {**gap, "choices": [_option(c, media) for c in gap.get("choices", [])]}
+                for gap in row.gaps or []
+            ],
             "shuffle_options": row.shuffle_options,
             "time_limit_seconds": row.time_limit_seconds,
             "source": row.source,

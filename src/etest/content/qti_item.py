@@ -2,8 +2,10 @@
 of an eTest :class:`~etest.content.schemas.ItemIn`.
 
 The reader (:mod:`etest.content.qti`) owns packages, codes and validation; this module only looks
-at one item: it finds its single interaction, reads the key from the response declaration,
-turns the rest of the item body into sanitised HTML and resolves the media the item uses.
+at one item: it finds its interaction (or the text entries and inline choices of a cloze), reads
+the key from the response declarations, turns the rest of the item body into sanitised HTML
+(with ``[[id]]`` markers where the gaps and choosable texts of cloze, gap_match and hottext
+items stand) and resolves the media the item uses.
 Anything it cannot represent faithfully raises :class:`Skip` with the reason a content editor
 will read.
 """
@@ -37,8 +39,20 @@ from etest.content.qti_xml import (
     to_html,
 )
 from etest.content.sanitize import HIDDEN_CLASS, HIDDEN_CLASSES, clean_html, lost_text
+from etest.content.schemas import MARKER
 
-SUPPORTED = ("choiceInteraction", "textEntryInteraction", "orderInteraction", "matchInteraction")
+SUPPORTED = (
+    "choiceInteraction",
+    "textEntryInteraction",
+    "orderInteraction",
+    "matchInteraction",
+    "inlineChoiceInteraction",
+    "gapMatchInteraction",
+    "hottextInteraction",
+)
+#: Interactions that stand inline in running text: any number of them, and only them, in one
+#: body make a cloze (a lone text entry stays a text_entry item, as it always was).
+_CLOZE = {"textEntryInteraction", "inlineChoiceInteraction"}
 # Interactions that carry no scored response of their own: a media player in front of the
 # question is the stimulus (listening items), an end-attempt button is chrome.
 _STIMULUS_INTERACTIONS = {"mediaInteraction"}
@@ -58,6 +72,8 @@ _NOT_CONTENT = {
     "stylesheet",
 }
 _INLINE_GAP = "_____"
+#: What becomes an item with a body of its own, ``[[id]]`` marking its gaps or choosable texts.
+_MARKED = {"cloze", "gapMatchInteraction", "hottextInteraction"}
 # Stored HTML keeps no <img> (etest.content.sanitize): a second picture would vanish.
 _MORE_IMAGES = "unsupported media: {n} images in {where} (eTest keeps one image there)"
 
@@ -110,32 +126,52 @@ def convert_item(root: Element, *, path: str, files: Files, max_xml_bytes: int) 
     body = child(root, "itemBody")
     if body is None:
         raise Skip("no item body")
-    interaction = _the_interaction(body)
+    interactions = _the_interactions(body)
+    interaction = interactions[0]
     kind = interaction.tag
-    declaration = _declaration(root, interaction)
+    if len(interactions) > 1 or kind == "inlineChoiceInteraction":
+        kind = "cloze"
     media = _Media(files, posixpath.dirname(path))
     rtl = _direction(interaction) == "rtl"
+    if kind in _MARKED and MARKER.search(text_of(body)):
+        found = MARKER.search(text_of(body))
+        raise Skip(
+            f"unsupported markup: the text has {found.group(0) if found else '[[…]]'}, which "
+            "eTest would read as a gap marker"
+        )
 
     fields: dict[str, Any]
-    if kind == "choiceInteraction":
-        fields = _choice(interaction, declaration, media, rtl)
-    elif kind == "textEntryInteraction":
-        fields = _text_entry(declaration)
-    elif kind == "orderInteraction":
-        fields = _order(interaction, declaration, media, rtl)
+    marked: Element | None = None  # the element whose HTML is the body field (marked types)
+    rest: Element | None = None  # the item body around the interaction: the stimulus text
+    if kind == "cloze":
+        fields, marked = _cloze(root, body, interactions, media, rtl)
     else:
-        fields = _match(interaction, declaration, media, rtl)
+        declaration = _declaration(root, interaction)
+        rest = _body_without(body, interaction)
+        if kind == "choiceInteraction":
+            fields = _choice(interaction, declaration, media, rtl)
+        elif kind == "textEntryInteraction":
+            fields = _text_entry(declaration)
+        elif kind == "orderInteraction":
+            fields = _order(interaction, declaration, media, rtl)
+        elif kind == "matchInteraction":
+            fields = _match(interaction, declaration, media, rtl)
+        elif kind == "gapMatchInteraction":
+            fields, marked = _gap_match(interaction, declaration, media, rtl)
+        else:
+            fields, marked = _hottext(interaction, declaration, media, rtl)
 
-    bodies = [(_body_without(body, interaction), media.folder)]
+    bodies = [(rest, media.folder)] if rest is not None else []
     bodies += _shared_stimuli(root, path, files, max_xml_bytes)
-    prompt_el = child(interaction, "prompt")
+    prompt_el = child(interaction, "prompt") if kind != "cloze" else None
     prompt_el = copy.deepcopy(prompt_el) if prompt_el is not None else None
 
     stimulus: dict[str, Any] = {}
     # (element, folder its references resolve from): the body, shared stimuli, then the prompt
     audio_refs: list[tuple[Element, str]] = []
     image_refs: list[tuple[Element, str]] = []
-    for el, folder in [*bodies, *([(prompt_el, media.folder)] if prompt_el is not None else [])]:
+    extra = [el for el in (marked, prompt_el) if el is not None]
+    for el, folder in [*bodies, *((el, media.folder) for el in extra)]:
         _drop_not_content(el)
         images, audios = _media_elements(el)
         image_refs += [(img, folder) for img in images]
@@ -157,6 +193,8 @@ def convert_item(root: Element, *, path: str, files: Files, max_xml_bytes: int) 
     stimulus_html = "\n".join(t for t in texts if t)
     if stimulus_html:
         stimulus["text"] = stimulus_html
+    if marked is not None:
+        fields["body"] = _marked_html(marked, fields, rtl)
     prompt = _inner_html(prompt_el) if prompt_el is not None else ""
     if prompt and rtl:
         prompt = f'<div dir="rtl">{prompt}</div>'
@@ -170,7 +208,9 @@ def convert_item(root: Element, *, path: str, files: Files, max_xml_bytes: int) 
 # --- the interaction and its response -----------------------------------------------------------
 
 
-def _the_interaction(body: Element) -> Element:
+def _the_interactions(body: Element) -> list[Element]:
+    """The scored interaction of the item, or the text entries and inline choices of a cloze
+    (in document order); anything else is skipped with its reason."""
     found = [
         el
         for el in body.iter()
@@ -181,14 +221,18 @@ def _the_interaction(body: Element) -> Element:
         if found:
             raise Skip(f"unsupported interaction: {found[0].tag}")
         raise Skip("no interaction")
+    if {el.tag for el in scored} <= _CLOZE:
+        return scored
     if len(scored) > 1:
         counts = Counter(el.tag for el in scored)
         names = ", ".join(f"{tag} ×{n}" if n > 1 else tag for tag, n in sorted(counts.items()))
-        raise Skip(f"several interactions: {names}")
-    interaction = scored[0]
-    if interaction.tag not in SUPPORTED:
-        raise Skip(f"unsupported interaction: {interaction.tag}")
-    return interaction
+        raise Skip(
+            f"several interactions: {names} (only text entries and inline choices combine, "
+            "as the gaps of a cloze)"
+        )
+    if scored[0].tag not in SUPPORTED:
+        raise Skip(f"unsupported interaction: {scored[0].tag}")
+    return scored
 
 
 def _declaration(root: Element, interaction: Element) -> Element:
@@ -450,6 +494,154 @@ def _match(interaction: Element, declaration: Element, media: _Media, rtl: bool)
         "key": {"pairs": list(dict.fromkeys(pairs))},
         "shuffle_options": _shuffle(interaction, [*left, *right]),
     }
+
+
+# --- items with a body: cloze, gap_match, hottext ---------------------------------------------
+
+
+def _cloze(
+    root: Element, body: Element, interactions: list[Element], media: _Media, rtl: bool
+) -> tuple[dict[str, Any], Element]:
+    """Text entries and inline choices in running text: one gap each, keyed by its own
+    response declaration (a text entry as a lone one would be; an inline choice by its correct
+    choice). The whole item body, each interaction replaced by ``[[gap id]]``, is the body."""
+    nodes = list(body.iter())
+    clone = copy.deepcopy(body)
+    clone_nodes = list(clone.iter())
+    gap_ids = _Ids()
+    gaps: list[dict[str, Any]] = []
+    keys: dict[str, Any] = {}
+    shuffles: list[bool] = []
+    seen: set[str] = set()
+    for interaction in interactions:
+        declaration = _declaration(root, interaction)
+        rid = (declaration.get("identifier") or "").strip()
+        if rid in seen:
+            raise Skip(f"unsupported response: two interactions answer {rid}")
+        seen.add(rid)
+        gap: dict[str, Any] = {"id": gap_ids.add(rid)}
+        if interaction.tag == "textEntryInteraction":
+            keys[gap["id"]] = _text_entry(declaration)["key"]
+            length = _number(interaction.get("expectedLength"))
+            if length is not None and length >= 1:
+                gap["expected_length"] = min(int(length), 200)
+        else:
+            choices = children(interaction, "inlineChoice")
+            ids = _Ids()
+            options = _options(choices, ids, media, rtl)
+            correct = list(dict.fromkeys(_require_correct(declaration)))
+            if len(correct) != 1:
+                raise Skip(
+                    f"invalid key: the inline choice {rid} has {len(correct)} correct responses"
+                )
+            right = ids.get(correct[0], "choice")
+            # An empty choice is the drop-down's "nothing chosen yet": choosing it scores as
+            # leaving the gap empty, which is what eTest's drop-down offers anyway.
+            gap["choices"] = [o for o in options if len(o) > 1 or o["id"] == right]
+            keys[gap["id"]] = {"correct": right}
+            shuffles.append(_shuffle(interaction, choices))
+        gaps.append(gap)
+        remove(clone_nodes[nodes.index(interaction)], f"[[{gap['id']}]]")
+    fields = {
+        "type": "cloze",
+        "gaps": gaps,
+        "key": {"gaps": keys},
+        # eTest shuffles every inline choice or none
+        "shuffle_options": bool(shuffles) and all(shuffles),
+    }
+    return fields, clone
+
+
+def _without_prompt(interaction: Element) -> Element:
+    clone = copy.deepcopy(interaction)
+    for prompt in children(clone, "prompt"):
+        remove(prompt)
+    return clone
+
+
+def _gap_match(
+    interaction: Element, declaration: Element, media: _Media, rtl: bool
+) -> tuple[dict[str, Any], Element]:
+    """The words (``gapText``, ``gapImg``) become options that fill at most ``matchMax`` gaps
+    (0: any number); each ``gap`` of the text becomes ``[[gap id]]``; the key is the correct
+    response's pairs (word gap), one point a gap."""
+    clone = _without_prompt(interaction)
+    words = [c for c in clone if is_element(c) and c.tag in ("gapText", "gapImg")]
+    ids = _Ids()
+    options = _options(words, ids, media, rtl)
+    gap_els = descendants(clone, "gap")
+    for word, option in zip(words, options, strict=True):
+        uses = _number(word.get("matchMax"))
+        uses_n = 1 if uses is None else int(uses)
+        if uses_n > 20:
+            if uses_n < len(gap_els):
+                raise Skip(f"unsupported response: matchMax {uses_n} (eTest allows up to 20)")
+            uses_n = 0  # at least as many as there are gaps: any number
+        if uses_n != 1:
+            option["max_uses"] = max(uses_n, 0)
+        remove(word)
+    gap_ids = _Ids()
+    word_qti = {(w.get("identifier") or "").strip() for w in words}
+    gap_qti: set[str] = set()
+    for gap in gap_els:
+        qti_id = (gap.get("identifier") or "").strip()
+        if not qti_id:
+            raise Skip("a gap has no identifier")
+        gap_qti.add(qti_id)
+        remove(gap, f"[[{gap_ids.add(qti_id)}]]")
+    pairs = []
+    for value in _require_correct(declaration):
+        parts = value.split()
+        if len(parts) != 2:
+            raise Skip(f"malformed pair in correct response: {value!r}")
+        word_id, gap_id = parts
+        if word_id not in word_qti and gap_id in word_qti and word_id in gap_qti:
+            word_id, gap_id = gap_id, word_id  # a pair written gap-first (baseType pair)
+        pairs.append((ids.get(word_id, "word"), gap_ids.get(gap_id, "gap")))
+    fields = {
+        "type": "gap_match",
+        "options": options,
+        "gaps": [{"id": gap_ids.get((g.get("identifier") or "").strip(), "gap")} for g in gap_els],
+        "key": {"pairs": list(dict.fromkeys(pairs))},
+        "shuffle_options": _shuffle(interaction, words),
+    }
+    return fields, clone
+
+
+def _hottext(
+    interaction: Element, declaration: Element, media: _Media, rtl: bool
+) -> tuple[dict[str, Any], Element]:
+    """Each ``hottext`` becomes an option (its content) and ``[[option id]]`` in the body; the
+    correct response names the right ones, no more than ``maxChoices`` allows."""
+    clone = _without_prompt(interaction)
+    hottexts = descendants(clone, "hottext")
+    if any(descendants(h, "hottext")[1:] for h in hottexts):
+        raise Skip("unsupported markup: a hottext inside another hottext")
+    ids = _Ids()
+    options = _options(hottexts, ids, media, rtl)
+    for hottext, option in zip(hottexts, options, strict=True):
+        remove(hottext, f"[[{option['id']}]]")
+    correct = list(dict.fromkeys(ids.get(v, "choice") for v in _require_correct(declaration)))
+    limit = _number(interaction.get("maxChoices"))
+    most = 1 if limit is None else int(limit)
+    if most and len(correct) > most:
+        raise Skip(f"invalid key: {len(correct)} correct choices, but maxChoices is {most}")
+    fields = {
+        "type": "hottext",
+        "options": options,
+        "key": {"correct": correct},
+        "shuffle_options": False,  # the pieces stand where the text has them
+    }
+    return fields, clone
+
+
+def _marked_html(el: Element, fields: dict[str, Any], rtl: bool) -> str:
+    """The body field: the element's sanitised HTML, checked to keep every marker once."""
+    html_text = _inner_html(el)
+    wanted = [g["id"] for g in fields.get("gaps", [])] or [o["id"] for o in fields["options"]]
+    if sorted(MARKER.findall(html_text)) != sorted(wanted):
+        raise Skip("unsupported markup: a gap or choosable text stands where eTest cannot keep it")
+    return f'<div dir="rtl">{html_text}</div>' if rtl else html_text
 
 
 # --- body HTML ----------------------------------------------------------------------------------
