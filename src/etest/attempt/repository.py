@@ -249,6 +249,17 @@ async def can_do_statements(session: AsyncSession, codes: list[str]) -> Sequence
     ).all()
 
 
+async def can_do_at_level(session: AsyncSession, level: str) -> Sequence[CanDoStatement]:
+    """The Can-Do statements of a level, by skill then code (the PT result page lists them)."""
+    return (
+        await session.scalars(
+            select(CanDoStatement)
+            .where(CanDoStatement.level == level)
+            .order_by(CanDoStatement.skill, CanDoStatement.code)
+        )
+    ).all()
+
+
 async def review_lessons(session: AsyncSession, codes: list[str]) -> Sequence[LessonRow]:
     """The review lessons of these codes."""
     return (await session.scalars(select(LessonRow).where(LessonRow.code.in_(codes)))).all()

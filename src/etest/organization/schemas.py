@@ -19,6 +19,29 @@ Region = Literal["ROW", "CN"]
 LanguageTag = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z][a-z]{3})?(-[A-Z]{2})?$")]
 
 
+#: An accent colour as ``#rrggbb``; the text on it is black or white, whichever reads better
+#: (etest.kit.logo.text_on).
+AccentColor = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
+#: A link of the result page: http(s) only (stored in JSON as text).
+LinkUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s<>\"]+$", max_length=2000)]
+
+
+class NextStepLink(Input):
+    """What a placed candidate is told to do next, with an optional link."""
+
+    text: str = Field(min_length=1, max_length=500, examples=["Enrol in a class at our school"])
+    url: LinkUrl | None = None
+
+
+class NextStep(Input):
+    """The result page's next step: one for every level, or one per level (a level's own wins);
+    without one, the page offers the Certification Test of the placed level when there is one."""
+
+    text: str | None = Field(None, min_length=1, max_length=500)
+    url: LinkUrl | None = None
+    levels: dict[str, NextStepLink] | None = None
+
+
 class OrganizationSettings(Input):
     """Per-organization switches; defaults are what a new school would expect."""
 
@@ -30,6 +53,10 @@ class OrganizationSettings(Input):
     ct_unlock_mode: Literal["auto", "teacher"] = "auto"
     allow_candidate_certificate_download: bool = False
     language: LanguageTag = "en"
+    accent_color: AccentColor | None = None
+    next_step: NextStep | None = None
+    #: The uploaded logo's digest in the media store (set by the console's logo upload).
+    logo_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
 
 
 class OrganizationSettingsPatch(Input):
@@ -44,6 +71,8 @@ class OrganizationSettingsPatch(Input):
     ct_unlock_mode: Literal["auto", "teacher"] = omittable()
     allow_candidate_certificate_download: bool = omittable()
     language: LanguageTag = omittable()
+    accent_color: AccentColor | None = None  # null: the default colour
+    next_step: NextStep | None = None  # null: no step of the organization's own
 
 
 def _check_timezone(value: str | None) -> str | None:

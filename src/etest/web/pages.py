@@ -84,6 +84,10 @@ def _untranslated(message: str, **values: Any) -> str:
 
 
 _env.globals["_"] = _untranslated
+_env.globals["ngettext"] = lambda one, many, n, **values: (one if n == 1 else many) % {
+    "n": n,
+    **values,
+}
 _env.filters["plain"] = _plain
 _env.filters["duration"] = duration
 

@@ -43,7 +43,7 @@ from etest.kit.levels import level_meaning
 from etest.models import Attempt, Item
 from etest.models.base import utcnow
 from etest.ops import ratelimits
-from etest.web import cookie
+from etest.web import cookie, result
 from etest.web.errors import CsrfRefused
 from etest.web.forms import Given, Parsed, parse_answer
 from etest.web.pages import PageRoute, error_page, render
@@ -521,6 +521,7 @@ async def _finished_page(
             unplaced=outcome.status == PtStatus.unplaced,
             needed=outcome.min_answers,
             notice=notice,
+            **await result.placement_context(session, attempt, outcome),
         )
     return render(
         "result_ct.html",
