@@ -108,6 +108,14 @@ class ItemView(Output):
         """The body cut at its markers, for a page that puts a field where each stands."""
         return body_pieces(self.body or "")
 
+    def gap(self, gap_id: str) -> GapView | None:
+        """The gap a marker names (cloze, gap_match)."""
+        return next((g for g in self.gaps if g.id == gap_id), None)
+
+    def option(self, option_id: str) -> OptionView | None:
+        """The option a marker names (hottext)."""
+        return next((o for o in self.options if o.id == option_id), None)
+
 
 class AnswerView(Output):
     position: int

@@ -387,7 +387,9 @@ class _FormReader:
 
     def __call__(self, item: Item, served: Any) -> Any:
         self.item, self.served = item, served
-        self.parsed = parse_answer(item.type, self.form, served.option_order, served.target_order)
+        self.parsed = parse_answer(
+            item.type, self.form, served.option_order, served.target_order, item=item
+        )
         if self.parsed.error is not None:
             raise InvalidAnswer(self.parsed.error)
         return self.parsed.answer
