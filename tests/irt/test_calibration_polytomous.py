@@ -13,7 +13,10 @@ from girth import pcm_mml
 from girth.utilities.utils import INVALID_RESPONSE
 
 from etest.irt import (
+    HeldItems,
     InvalidResponses,
+    ItemBank,
+    ShapeMismatch,
     calibrate,
     calibrate_gpcm,
     eap,
@@ -123,3 +126,54 @@ def test_scores_above_the_declared_maximum_are_rejected() -> None:
         calibrate_gpcm(x, max_scores=[1, 1])
     with pytest.raises(InvalidResponses, match="whole number"):
         calibrate_gpcm(np.array([[0.5, 1.0]] * 12))
+
+
+# ------------------------------------------- items held at known parameters (HeldItems)
+
+
+def test_gpcm_items_held_beside_a_full_run_keep_its_estimates(fitted) -> None:  # type: ignore[no-untyped-def]
+    # the full run's 0/1 columns held at its own estimates: the EM's fixed point is the same, so
+    # the GPCM columns come out where the full run put them
+    _, _, x, cal = fitted
+    held_bank = ItemBank.from_arrays([str(j) for j in range(6)], a=cal.a[:6], b=cal.steps[:6, 0])
+    held = HeldItems(held_bank, x[:, :6])
+    part = calibrate_gpcm(x[:, 6:], held=held, tol=1e-6, ll_tol=1e-10)
+    full = calibrate_gpcm(x, tol=1e-6, ll_tol=1e-10)
+    assert np.max(np.abs(part.a - full.a[6:])) < 5e-3
+    given = ~np.isnan(part.steps)
+    assert np.max(np.abs(part.steps[given] - full.steps[6:][given])) < 5e-3
+    assert np.max(np.abs(part.theta - full.theta)) < 5e-3
+
+
+def test_held_items_set_the_scale_of_the_free_ones() -> None:
+    # candidates at N(0.8, 1.3) on the bank's scale; 0/1 items held at their true values:
+    # the free GPCM items are recovered on that scale, not on the N(0, 1) a lone run assumes
+    rng = np.random.default_rng(8)
+    n = 3000
+    theta = rng.normal(0.8, 1.3, n)
+    a01, b01 = rng.uniform(0.8, 2.0, 20), rng.normal(0.8, 1.2, 20)
+    x01 = (rng.random((n, 20)) < 1 / (1 + np.exp(-a01 * (theta[:, None] - b01)))).astype(float)
+    a, steps = (
+        np.array([1.2, 0.9, 1.5, 1.1]),
+        np.array([[-0.5, 0.4, 1.3], [0.0, 1.0, np.nan], [0.2, 0.9, 1.8], [-1.0, 0.0, 0.6]]),
+    )
+    p = gpcm_probabilities(theta, a, steps)
+    x = (np.cumsum(p, axis=-1)[..., :-1] < rng.random((n, 4, 1))).sum(axis=-1).astype(float)
+    held = HeldItems(
+        ItemBank.from_arrays([f"d{j}" for j in range(20)], a=a01, b=b01), x01, 0.8, 1.3
+    )
+    with_held = calibrate_gpcm(x, held=held)
+    alone = calibrate_gpcm(x)
+    given = ~np.isnan(steps)
+    assert np.sqrt(np.mean((with_held.steps[given] - steps[given]) ** 2)) < 0.12
+    assert np.sqrt(np.mean((with_held.a - a) ** 2)) < 0.1
+    # alone, the steps land on the candidates' own N(0, 1): shifted by about -0.8 / 1.3
+    assert np.mean(alone.steps[given] - steps[given]) < -0.3
+    assert abs(float(np.mean(with_held.theta)) - 0.8) < 0.1
+
+
+def test_held_responses_must_match_the_persons() -> None:
+    bank = ItemBank.from_arrays(["d"], a=[1.0], b=[0.0])
+    x = np.array([[0, 1], [2, 1], [1, 0]] * 5, dtype=float)
+    with pytest.raises(ShapeMismatch, match="held responses"):
+        calibrate_gpcm(x, held=HeldItems(bank, np.zeros((3, 1))))

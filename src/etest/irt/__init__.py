@@ -9,7 +9,8 @@ answer; psychometric tooling uses calibration, item statistics and simulation.
   (dichotomous items mixed with polytomous ones scored 0..k).
 * Polytomous (generalized partial credit model): :func:`gpcm_probabilities`,
   :func:`gpcm_log_probabilities`, :func:`gpcm_information`, :func:`gpcm_expected_score`,
-  :func:`gpcm_log_likelihood`; :func:`calibrate_gpcm` → :class:`PolytomousCalibration`.
+  :func:`gpcm_log_likelihood`; :func:`calibrate_gpcm` → :class:`PolytomousCalibration` (with
+  :class:`HeldItems`: on the scale of items already calibrated).
 * Estimation: :func:`eap` (default), :func:`map_estimate`, :func:`mle`, :func:`wle`,
   :func:`estimate_ability`, :func:`posterior_weights`; :class:`QuadratureGrid`.
 * Selection: :func:`select_item` (MFI, randomesque, Sympson–Hetter, content balancing,
@@ -31,7 +32,7 @@ Errors derive from :class:`IRTError` (a ``ValueError``); see :mod:`etest.irt.err
 
 from etest.irt.bank import ItemBank
 from etest.irt.calibration import Calibration, calibrate
-from etest.irt.calibration_polytomous import PolytomousCalibration, calibrate_gpcm
+from etest.irt.calibration_polytomous import HeldItems, PolytomousCalibration, calibrate_gpcm
 from etest.irt.config import EngineConfig
 from etest.irt.engine import CatEngine, EngineState, Step, next_step
 from etest.irt.errors import (
@@ -107,6 +108,7 @@ __all__ = [
     "EngineConfig",
     "EngineState",
     "ExposureCalibration",
+    "HeldItems",
     "IRTError",
     "InvalidConfiguration",
     "InvalidItemParameters",

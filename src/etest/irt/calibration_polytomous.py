@@ -21,8 +21,14 @@ item (the GPCM with one step), so one run calibrates a test that mixes 0/1 items
 * **Standard errors**: the empirical cross-product information of the person scores (Fisher's
   identity), inverted as a whole, carried to ``a`` and ``b_x`` by the delta method.
 
-Not here yet: anchored (fixed) items and guessing; use :func:`~etest.irt.calibration.calibrate`
-for 3PL columns.
+* **Held items** (``held``, :class:`HeldItems`): items whose parameters are known (0/1 items of a
+  2PL/3PL run just made, GPCM items stored in the bank) add each person's log-likelihood at the
+  nodes to the E-step, with the population ``N(mean, sd)`` of that run as the prior: the free
+  GPCM items are estimated on the scale those items set, as if anchored beside them in one run.
+  This is how gap items are calibrated alongside a 3PL run (the 3PL's guessing is not part of
+  this EM, so the two share persons, not one M-step).
+
+Not here: guessing; use :func:`~etest.irt.calibration.calibrate` for 3PL columns.
 """
 
 from __future__ import annotations
@@ -39,7 +45,47 @@ from etest.irt.bank import ItemBank
 from etest.irt.calibration import numeric_matrix
 from etest.irt.errors import InvalidConfiguration, InvalidResponses, ShapeMismatch
 
-__all__ = ["PolytomousCalibration", "calibrate_gpcm"]
+__all__ = ["HeldItems", "PolytomousCalibration", "calibrate_gpcm"]
+
+
+@dataclass(frozen=True, eq=False)
+class HeldItems:
+    """Items at known parameters that inform each person's ability during a GPCM calibration.
+
+    Attributes:
+        bank: the held items (any mix of 0/1 and GPCM items).
+        responses: persons × ``len(bank)`` scores (0/1, or ``0..k``), NaN = not given; the same
+            persons, in the same order, as the calibrated matrix.
+        population_mean, population_sd: the ability distribution on their scale (the prior).
+    """
+
+    bank: ItemBank
+    responses: npt.ArrayLike
+    population_mean: float = 0.0
+    population_sd: float = 1.0
+
+    def log_likelihood(self, nodes: FloatArray, persons: int) -> FloatArray:
+        """Each person's log-likelihood of the held responses at ``nodes`` (persons × nodes)."""
+        x = _scores(self.responses)
+        if x.shape != (persons, len(self.bank)):
+            raise ShapeMismatch(
+                f"held responses have shape {x.shape}, expected ({persons}, {len(self.bank)})"
+            )
+        if not self.population_sd > 0:
+            raise InvalidConfiguration(f"population_sd must be > 0, got {self.population_sd}")
+        out = np.zeros((persons, nodes.size))
+        for j in range(len(self.bank)):
+            rows = np.flatnonzero(~np.isnan(x[:, j]))
+            if rows.size == 0:
+                continue
+            scores = x[rows, j].astype(np.int64)
+            lp = self.bank.category_log_probabilities(nodes, j)
+            if scores.max() >= lp.shape[0]:
+                raise InvalidResponses(
+                    f"a held score above the maximum {lp.shape[0] - 1} of {self.bank.ids[j]!r}"
+                )
+            out[rows] += np.maximum(lp[scores], -1e300)
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,6 +159,7 @@ def calibrate_gpcm(
     ll_tol: float = 1e-7,
     min_responses: int = 10,
     log_a_prior: tuple[float, float] | None = None,
+    held: HeldItems | None = None,
 ) -> PolytomousCalibration:
     """Calibrate GPCM (and, for ``k = 1`` columns, 2PL) items from scores ``0..k`` and NaN.
 
@@ -125,6 +172,8 @@ def calibrate_gpcm(
             log-likelihood changes by less than ``ll_tol`` relatively.
         min_responses: columns with fewer responses are skipped.
         log_a_prior: optional ``(mean, sd)`` of a normal prior on ``ln a``.
+        held: items at known parameters answered by the same persons: their likelihood and
+            population set the scale (see the module's doc); default θ ~ N(0, 1) alone.
 
     Raises:
         InvalidResponses: a score that is not a whole number in ``0..k``; no usable column.
@@ -176,7 +225,12 @@ def calibrate_gpcm(
             f"no item has at least {min_responses} responses with every score obtained"
         )
     nodes = np.linspace(-quadrature_bound, quadrature_bound, quadrature_points)
-    em = _EM(x_all[:, keep], k_all[keep], nodes, log_a_prior)
+    prior = (0.0, 1.0)
+    held_ll = None
+    if held is not None:
+        held_ll = held.log_likelihood(nodes, x_all.shape[0])
+        prior = (float(held.population_mean), float(held.population_sd))
+    em = _EM(x_all[:, keep], k_all[keep], nodes, log_a_prior, held_ll, prior)
     converged, cycles = em.run(max_cycles, tol, ll_tol)
     return em.result(
         tuple(i for i, kept in zip(ids, keep, strict=True) if kept),
@@ -197,12 +251,19 @@ class _EM:
         k: IntArray,
         nodes: FloatArray,
         log_a_prior: tuple[float, float] | None,
+        held: FloatArray | None = None,
+        prior: tuple[float, float] = (0.0, 1.0),
     ) -> None:
         self.k, self.nodes, self.log_a_prior = k, nodes, log_a_prior
         items = k.size
         self.m = m = int(k.max())
         obs = ~np.isnan(x)
         self.persons = obs.any(axis=1)
+        log_w = -0.5 * ((nodes - prior[0]) / prior[1]) ** 2
+        # the log prior at the nodes, plus each person's held items (persons × nodes)
+        self.log_w = (log_w - np.logaddexp.reduce(log_w))[None, :] + (
+            held[self.persons] if held is not None else 0.0
+        )
         x, obs = x[self.persons], obs[self.persons]
         self.x = np.where(obs, x, 0.0)
         self.obs = obs.astype(np.float64)
@@ -228,9 +289,7 @@ class _EM:
     def e_step(self) -> tuple[FloatArray, float]:
         lp = self._log_probs(self.eta)
         flat = np.where(np.isfinite(lp), lp, 0.0).reshape(-1, self.nodes.size)
-        log_w = -0.5 * self.nodes**2
-        log_w -= np.logaddexp.reduce(log_w)
-        ll = self.onehot @ flat + log_w
+        ll = self.onehot @ flat + self.log_w
         top = ll.max(axis=1, keepdims=True)
         post = np.exp(ll - top)
         total = post.sum(axis=1, keepdims=True)
