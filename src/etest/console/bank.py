@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from etest.attempt.delivery import Served
 from etest.attempt.errors import InvalidAnswer
-from etest.attempt.scoring import check
+from etest.attempt.scoring import Scored, score
 from etest.attempt.views import item_view
 from etest.auth.actor import Actor
 from etest.bank import repository as bank_repository
@@ -248,16 +248,34 @@ async def bank_item_try(
     item = await item_by_id(session, item_id)
     options = [o["id"] for o in item.options]
     targets = [t["id"] for t in item.targets]
-    parsed = parse_answer(item.type, await request.form(), options, targets)
+    parsed = parse_answer(item.type, await request.form(), options, targets, item=item)
     if parsed.error is not None:
         return _preview(request, staff, item, error=parsed.error, given=parsed.given)
     try:
-        _, correct = check(item.type, item.key, options, targets, parsed.answer)
+        scored = score(
+            item.type,
+            item.key,
+            options,
+            targets,
+            parsed.answer,
+            option_rows=item.options,
+            gaps=item.gaps,
+        )
     except InvalidAnswer as exc:
         return _preview(request, staff, item, error=exc.detail, given=parsed.given)
-    verdict = (
+    return redirect(f"/console/bank/items/{item.id}/preview", _verdict(scored))
+
+
+def _verdict(scored: Scored) -> str:
+    """What the preview says of an answer: right or not, and for an item scored per gap the
+    gaps right (the points the answer would earn)."""
+    if scored.polytomous:
+        return (
+            f"Preview: {scored.points} of {scored.max_points} gaps right, "
+            f"{scored.points} of {scored.max_points} points (nothing was saved)."
+        )
+    return (
         "Preview: this answer is correct (nothing was saved)."
-        if correct
+        if scored.correct
         else "Preview: this answer is not correct (nothing was saved)."
     )
-    return redirect(f"/console/bank/items/{item.id}/preview", verdict)
