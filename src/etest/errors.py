@@ -80,6 +80,16 @@ CATALOG: dict[str, str] = {
     "token-not-found": "No test token with this code.",
     "token-expired": "The test token has expired.",
     "token-revoked": "The test token was revoked or replaced.",
+    "token-not-yet-valid": "The test token has a test window that has not begun; the member "
+    "'opens_at' says when it opens.",
+    "open-link-closed": "The open link was withdrawn or its window has closed.",
+    "open-link-not-open": "The open link's window has not begun; the member 'opens_at' says when "
+    "it opens.",
+    "open-link-full": "The open link has been used as many times as it allows.",
+    "access-code-wrong": "The open link asks for an access code, and the one given is missing or "
+    "wrong.",
+    "open-link-email-registered": "The email is already registered in the organization's tree; an "
+    "open link does not register it again.",
     "assessment-unavailable": "No content is loaded for this assessment yet (a token is "
     "refused with 422; an attempt whose content vanished, 409).",
     "needs-review": "The certification attempts the retake policy allows at this level failed: "

@@ -54,6 +54,7 @@ from etest.attempt.errors import (
 )
 from etest.attempt.pilots import Pilots
 from etest.models.attempt import AttemptStatus, Kind
+from etest.token.errors import TokenNotYetValid
 
 #: Answers arriving this long after a deadline still count (network latency), never more.
 GRACE = timedelta(seconds=2)
@@ -152,14 +153,23 @@ class TokenFacts(Protocol):
     def status(self) -> str: ...
     @property
     def expires_at(self) -> datetime: ...
+    @property
+    def not_before(self) -> datetime | None: ...
 
 
 def opening(token: TokenFacts, latest: str | None, now: datetime) -> Opening:
     """What a token opens, from its status and expiry and the status of its latest attempt
     (``None``: none yet). A revoked token opens nothing; an expired one only its open attempt
-    (or a finished one, to show it)."""
+    (or a finished one, to show it). A token with a test window (``not_before``) opens
+    nothing before it: 403 ``token-not-yet-valid`` with the time it opens (the one place this
+    is checked; the pages say the time in the organization's time zone)."""
     if token.status == "revoked":
         raise TokenRevoked("This test token was revoked or replaced; ask for a new one.")
+    if latest is None and token.not_before is not None and now < token.not_before:
+        raise TokenNotYetValid(
+            f"This test opens at {token.not_before.isoformat(timespec='minutes')}.",
+            opens_at=token.not_before.isoformat(),
+        )
     if latest is not None and (latest == AttemptStatus.completed or token.status == "completed"):
         return Opening.show
     if token.expires_at <= now and latest != AttemptStatus.in_progress:

@@ -41,6 +41,10 @@ CREDENTIAL_FAILURES = "credential-failures-address"
 TOKEN_FAILURES = "token-failures-address"  # noqa: S105 (a rule name)
 STARTS_PER_TOKEN = "attempt-starts-token"  # noqa: S105 (a rule name)
 IMPORTS = "imports-actor"
+#: Registrations through open links (``/join``), tried from one address and on one link: a
+#: flood that would fill a link's cap, or guess its access code (docs/open-links.md).
+JOIN_ADDRESS = "open-link-registrations-address"
+JOIN_LINK = "open-link-registrations-link"
 
 #: name -> default limit (``limits`` notation).
 DEFAULTS: dict[str, str] = {
@@ -48,6 +52,8 @@ DEFAULTS: dict[str, str] = {
     TOKEN_FAILURES: "30/minute",
     STARTS_PER_TOKEN: "30/hour",
     IMPORTS: "30/hour",
+    JOIN_ADDRESS: "60/hour",
+    JOIN_LINK: "600/hour",
 }
 
 TOO_MANY = "Too many tries: wait {seconds} seconds, then try again."

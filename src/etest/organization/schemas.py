@@ -4,8 +4,16 @@ import uuid
 import zoneinfo
 from datetime import datetime
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AnyHttpUrl, AwareDatetime, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    AwareDatetime,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from etest.kit.schemas import Input, Output, Uic, omittable
 from etest.kit.text import NameText
@@ -42,6 +50,32 @@ class NextStep(Input):
     levels: dict[str, NextStepLink] | None = None
 
 
+_LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
+
+
+def _check_origin(value: str) -> str:
+    """``scheme://host[:port]``, lower-cased; https, or http on loopback (local tests)."""
+    parts = urlsplit(value.strip())
+    origin = f"{parts.scheme}://{parts.netloc}".lower()
+    if (
+        parts.scheme not in ("https", "http")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+        or "*" in origin
+    ):
+        raise ValueError(f"{value!r} is not an origin such as https://lms.example.org")
+    if parts.scheme == "http" and parts.netloc.rsplit(":", 1)[0].lower() not in _LOOPBACK:
+        raise ValueError(f"{value!r}: only https origins may frame a test (http on loopback)")
+    return origin
+
+
+#: An origin that may frame the organization's tests (``frame-ancestors``): docs/embedding.md.
+FrameOrigin = Annotated[str, StringConstraints(max_length=300), AfterValidator(_check_origin)]
+
+
 class OrganizationSettings(Input):
     """Per-organization switches; defaults are what a new school would expect."""
 
@@ -53,6 +87,9 @@ class OrganizationSettings(Input):
     ct_unlock_mode: Literal["auto", "teacher"] = "auto"
     allow_candidate_certificate_download: bool = False
     language: LanguageTag = "en"
+    #: Origins whose pages may embed the organization's tests in a frame; empty: those of the
+    #: nearest ancestor with a list (none: no page may).
+    frame_ancestors: list[FrameOrigin] = Field(default_factory=list, max_length=20)
     accent_color: AccentColor | None = None
     next_step: NextStep | None = None
     #: The uploaded logo's digest in the media store (set by the console's logo upload).
@@ -71,6 +108,7 @@ class OrganizationSettingsPatch(Input):
     ct_unlock_mode: Literal["auto", "teacher"] = omittable()
     allow_candidate_certificate_download: bool = omittable()
     language: LanguageTag = omittable()
+    frame_ancestors: list[FrameOrigin] = omittable(max_length=20)
     accent_color: AccentColor | None = None  # null: the default colour
     next_step: NextStep | None = None  # null: no step of the organization's own
 

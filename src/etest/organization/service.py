@@ -305,6 +305,18 @@ async def update(
     return org
 
 
+async def frame_ancestors(session: AsyncSession, org: Organization) -> list[str]:
+    """The origins that may frame the organization's tests: its own ``frame_ancestors``, or
+    those of its nearest ancestor with a list (a platform sets it once for its tree; a school
+    may narrow or replace it). Empty: no page may frame them (docs/embedding.md)."""
+    for org_id in reversed(repository.ancestor_ids(org)):
+        row = org if org_id == org.id else await session.get(Organization, org_id)
+        own = list((row.settings or {}).get("frame_ancestors") or []) if row else []
+        if own:
+            return [str(o) for o in own]
+    return []
+
+
 async def is_live(session: AsyncSession, org: Organization) -> bool:
     """Active and unexpired, and so is every ancestor (an expired parent closes its subtree)."""
     now = utcnow()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from etest.errors import Conflict, Unprocessable
+from etest.errors import Conflict, Forbidden, Unprocessable
 
 
 class AssessmentMissing(Unprocessable):
@@ -42,3 +42,11 @@ class TokenNotLive(Conflict):
     """Only a live token can be revoked."""
 
     code = "token-not-live"
+
+
+class TokenNotYetValid(Forbidden):
+    """The token has a test window that has not begun (``not_before``); the problem carries
+    ``opens_at``. Raised by the one rule of what a token opens (``etest.attempt.rules``)."""
+
+    code = "token-not-yet-valid"
+    title = "Token not yet valid"

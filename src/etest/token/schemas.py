@@ -26,6 +26,11 @@ class TokenIssue(Input):
     type: TokenType
     level: str | None = Field(None, description="Required for CT, absent for PT")
     expires_in_days: int | None = Field(None, ge=1, le=365)
+    not_before: AwareDatetime | None = Field(
+        None,
+        description="A test window: the token opens no test before this time (403 "
+        "token-not-yet-valid); it must come before the token expires",
+    )
     accommodations: Accommodations | None = Field(
         None, description="For this test only; its keys win over the candidate's (docs/take.md)"
     )
@@ -62,6 +67,7 @@ class TokenOut(Output):
     plan_code: str
     status: TokenStatus
     expires_at: datetime
+    not_before: datetime | None = None
     issued_by: str
     created_at: datetime
     revoked_at: datetime | None

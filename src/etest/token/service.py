@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -26,7 +26,7 @@ from etest.audit.service import record
 from etest.auth.actor import Actor
 from etest.candidate import repository as candidate_repository
 from etest.config import Settings
-from etest.errors import EtestError
+from etest.errors import EtestError, InvalidValue
 from etest.kit.secrets import digest, new_token_code
 from etest.models import Candidate, Organization, Plan, TestToken
 from etest.models.base import utcnow
@@ -114,6 +114,7 @@ async def issue(
         body.level,
         plan.code,
         body.expires_in_days,
+        not_before=body.not_before,
     )
     token.accommodations = body.accommodations.stored() if body.accommodations else None
     await session.flush()
@@ -130,6 +131,7 @@ async def issue(
             "candidate_id": str(candidate.id),
             "expires_at": token.expires_at.isoformat(),
             **({"accommodations": token.accommodations} if token.accommodations else {}),
+            **({"not_before": token.not_before.isoformat()} if token.not_before else {}),
         },
     )
     return token, uic, code
@@ -171,14 +173,25 @@ async def insert_token(
     level: str | None,
     plan_code: str,
     expires_in_days: int | None,
+    *,
+    not_before: datetime | None = None,
+    open_link_id: uuid.UUID | None = None,
 ) -> tuple[TestToken, str, str]:
     """Insert a token for a checked request (live organization, level in plan); the caller has
-    done those checks. Returns the token, the UIC and the one-time code."""
+    done those checks. Returns the token, the UIC and the one-time code. ``not_before``: a
+    test window's start (422 when it is not before the expiry); ``open_link_id``: the open
+    link that registered the candidate."""
     scope = "PT" if type_ == "PT" else f"CT:{level}"
     await repository.expire_stale(session, candidate.id, scope)
     live = await repository.live_for(session, candidate.id, scope)
     if live is not None:
         raise TokenExists(f"A live {scope} token exists for this candidate.", token_id=str(live))
+    expires_at = utcnow() + timedelta(days=expires_in_days or settings.token_ttl_days)
+    if not_before is not None and not_before >= expires_at:
+        raise InvalidValue(
+            f"not_before ({not_before.isoformat()}) must come before the token expires "
+            f"({expires_at.isoformat(timespec='seconds')}): give a later expires_in_days."
+        )
     code = new_token_code()
     token = TestToken(
         candidate_id=candidate.id,
@@ -187,8 +200,10 @@ async def insert_token(
         scope=scope,
         plan_code=plan_code,
         digest=digest(settings.pepper(), code),
-        expires_at=utcnow() + timedelta(days=expires_in_days or settings.token_ttl_days),
+        expires_at=expires_at,
         issued_by=actor.subject,
+        not_before=not_before,
+        open_link_id=open_link_id,
     )
     try:
         async with session.begin_nested():
