@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from etest.attempt.scoring import check, normalize
+from etest.attempt.scoring import check, normalize, score
 from etest.content.media import MediaStore, media_problem
 from etest.content.schemas import FlowFile
 from etest.kit.levels import LEVELS
@@ -517,8 +517,25 @@ async def test_the_importer_accepts_the_demo_folder(tmp_path: Path) -> None:
                     sources,
                     settings=settings,
                 )
+                gap_rows = await _stored_gap_items(session)
         finally:
             await engine.dispose()
+    # the gap items as stored (body, gaps, GPCM steps) score their keys in full
+    gap_items = [i for i in ITEMS if i["type"] in ("cloze", "gap_match", "hottext")]
+    assert sorted(gap_rows) == sorted(i["code"] for i in gap_items)
+    for item in gap_items:
+        row = gap_rows[item["code"]]
+        assert row.body and (row.irt_steps or None) == item["irt"].get("steps")
+        scored = score(
+            row.type,
+            row.key,
+            [o["id"] for o in row.options],
+            [],
+            _full_answer(row.type, row.key),
+            option_rows=row.options,
+            gaps=row.gaps,
+        )
+        assert scored.correct and scored.points == max(1, len(row.gaps or [])), item["code"]
     assert [f.file for f in result.files] == FILES
     assert {f.status for f in result.files} <= {"imported", "unchanged"}
     imported = [f for f in result.files if f.status == "imported"]
@@ -527,6 +544,25 @@ async def test_the_importer_accepts_the_demo_folder(tmp_path: Path) -> None:
         assert sum(f.media for f in imported) == sum(
             len({ref["src"] for i in bank["items"] for _, ref in media_refs(i)}) for bank in BANKS
         )
+
+
+async def _stored_gap_items(session: Any) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from etest.models import Item as ItemRow
+
+    rows = await session.scalars(
+        select(ItemRow).where(ItemRow.type.in_(("cloze", "gap_match", "hottext")))
+    )
+    return {row.code: row for row in rows}
+
+
+def _full_answer(item_type: str, key: dict[str, Any]) -> Any:
+    if item_type == "cloze":
+        return {g: k.get("correct") or k["accepted"][0] for g, k in key["gaps"].items()}
+    if item_type == "gap_match":
+        return key["pairs"]
+    return key["correct"]
 
 
 # ------------------------------------------------------------------- the checks can fail
