@@ -99,6 +99,7 @@ class LiveFacts(NamedTuple):
     started_at: datetime
     assessment_version_id: uuid.UUID
     accommodations: dict[str, Any] | None  # recorded at start: the extra-time factor
+    organization_id: uuid.UUID  # the pages link its brand (web.brand)
 
 
 # labelled: the served item's columns (``deadline``) keep their own names in the same row

@@ -17,13 +17,15 @@ from datetime import date, datetime, time
 from functools import cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from etest.audit.service import record
 from etest.auth.actor import Actor
 from etest.config import Settings
+from etest.content.media import MediaStore, content_type_of, media_problem
 from etest.console.i18n import N_, translator
 from etest.console.pages import ConsoleRoute, redirect, render
 from etest.console.session import StaffDep
@@ -31,7 +33,7 @@ from etest.deps import SessionDep, SettingsDep
 from etest.errors import Conflict, Forbidden, Unprocessable
 from etest.kit.pagination import Pagination, paginate
 from etest.kit.webhook_signing import PREFIX
-from etest.models import Organization
+from etest.models import MediaObject, Organization
 from etest.notification.texts import CATALOG
 from etest.organization import repository, service
 from etest.organization.schemas import (
@@ -318,6 +320,9 @@ def _settings_values(org: Organization) -> dict[str, Any]:
         "name": org.name,
         "timezone": org.timezone,
         "logo_url": org.logo_url or "",
+        "accent_color": stored["accent_color"] or "",
+        "next_step_text": (stored["next_step"] or {}).get("text") or "",
+        "next_step_url": (stored["next_step"] or {}).get("url") or "",
         "callback_url": org.callback_url or "",
         "expires_on": expires,
         "is_active": org.is_active,
@@ -371,6 +376,22 @@ def _expiry(day: str, tz: str) -> datetime | None:
     return datetime.combine(date.fromisoformat(day), time(0), tzinfo=zoneinfo.ZoneInfo(tz))
 
 
+def _brand_changes(stored: dict[str, Any], form: Any) -> dict[str, Any]:
+    """The accent colour and the result page's next step as typed (empty: none); a next step's
+    per-level entries (set through the API) are kept."""
+    changes: dict[str, Any] = {}
+    accent = _text(form, "accent_color").lower() or None
+    if accent != stored["accent_color"]:
+        changes["accent_color"] = accent
+    step = dict(stored["next_step"] or {})
+    text, url = _text(form, "next_step_text") or None, _text(form, "next_step_url") or None
+    if (text, url) != (step.get("text"), step.get("url")):
+        step.update(text=text, url=url)
+        kept = {k: v for k, v in step.items() if v}
+        changes["next_step"] = kept or None
+    return changes
+
+
 def _settings_changes(org: Organization, form: Any, may_contract: bool) -> dict[str, Any]:
     """The fields of the settings form that differ from what is stored (so the audit entry
     names only what changed)."""
@@ -383,6 +404,7 @@ def _settings_changes(org: Organization, form: Any, may_contract: bool) -> dict[
     for name in ("ct_unlock_mode", "language"):
         if _text(form, name) and _text(form, name) != stored[name]:
             switches[name] = _text(form, name)
+    switches.update(_brand_changes(stored, form))
     changes: dict[str, Any] = {}
     if switches:
         changes["settings"] = switches
@@ -412,6 +434,7 @@ async def save_settings(
         **_settings_values(org),
         **{k: _text(form, k) for k in ("name", "timezone", "logo_url", "expires_on")},
         **{k: _text(form, k) for k in ("ct_unlock_mode", "language")},
+        **{k: _text(form, k) for k in ("accent_color", "next_step_text", "next_step_url")},
         **{name: form.get(name) == "1" for name, _, _ in SWITCHES},
         "is_active": form.get("is_active") == "1",
     }
@@ -439,6 +462,60 @@ async def save_settings(
         callback_allow_networks=settings.callback_allow_networks,
     )
     return redirect(f"/console/organizations/{org.uic}", N_("The settings were saved."))
+
+
+#: What a logo may be: what emails and certificates can carry (ReportLab draws PNG and JPEG).
+LOGO_TYPES = ("image/png", "image/jpeg")
+
+
+@router.post("/organizations/{uic}/logo")
+async def save_logo(
+    request: Request,
+    uic: str,
+    staff: StaffDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile | None, File()] = None,
+    remove: Annotated[str, Form(max_length=1)] = "",
+) -> Response:
+    """Upload the organization's logo (PNG or JPEG, into the media store by its hash) or go
+    back to the default one; shown on the candidate's pages, emails and certificates."""
+    staff.actor.require("write")
+    org = await repository.get_by_uic(session, staff.actor, uic)
+    digest: str | None = None
+    if not remove:
+        data = await file.read(settings.max_upload_bytes + 1) if file is not None else b""
+        name = (file.filename or "") if file is not None else ""
+        problem = None if data else N_("Choose a PNG or JPEG file.")
+        if data and len(data) > settings.max_upload_bytes:
+            problem = N_("The file is too large.")
+        elif data and (content_type_of(name) not in LOGO_TYPES or media_problem(name, data)):
+            problem = N_("A logo must be a PNG or JPEG file.")
+        if problem is not None:
+            return await _settings_page(
+                request, staff, session, org, errors={"logo": problem}, status=422
+            )
+        digest = MediaStore(settings.media_path).put(data)
+        if await session.get(MediaObject, digest) is None:
+            session.add(
+                MediaObject(sha256=digest, content_type=content_type_of(name), size=len(data))
+            )
+    org.settings = {**org.settings, "logo_sha256": digest}
+    record(
+        session,
+        staff.actor,
+        "organization.logo",
+        target_type="organization",
+        target_id=org.id,
+        organization_id=org.id,
+        details={"logo_sha256": digest},
+    )
+    return redirect(
+        f"/console/organizations/{org.uic}/settings",
+        N_("The logo was removed: the default logo is used.")
+        if digest is None
+        else N_("The logo was saved."),
+    )
 
 
 @router.post("/organizations/{uic}/callback")

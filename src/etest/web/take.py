@@ -40,16 +40,18 @@ from etest.db import transaction
 from etest.deps import SessionDep, SettingsDep
 from etest.errors import EtestError, Forbidden, NotFound
 from etest.kit.levels import level_meaning
-from etest.models import Attempt, Item
+from etest.models import Attempt, Item, Organization
 from etest.models.base import utcnow
 from etest.ops import ratelimits
-from etest.web import cookie, result
+from etest.web import brand, cookie, result
+from etest.web import look as page_look
 from etest.web.errors import CsrfRefused
 from etest.web.forms import Given, Parsed, parse_answer
 from etest.web.pages import PageRoute, error_page, render
 from etest.web.texts import kind_name, skill_name
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+router.include_router(brand.router)
 
 MAX_TOKEN = 200
 
@@ -299,6 +301,28 @@ def _remaining(deadline: datetime | None, now: datetime) -> float | None:
     return None if deadline is None else max(0.0, (deadline - now).total_seconds())
 
 
+async def _look(session: AsyncSession, attempt: Attempt) -> page_look.Look:
+    """The page's brand and theme, the logo named by the organization's name."""
+    org = await session.get(Organization, attempt.organization_id)
+    return page_look.of(attempt, org.name if org is not None else "")
+
+
+@router.post("/take/{attempt_id}/theme")
+async def choose_theme(
+    request: Request, session: SessionDep, settings: SettingsDep, attempt_id: str
+) -> Response:
+    """The candidate's own theme (larger text, high contrast): kept with the attempt, so it
+    follows them to another device; the accommodation staff set is only the default."""
+    credential, form = await _posted(request, attempt_id)
+    if form is None:
+        return _stale_form(credential.attempt_id)
+    attempt, _ = await _authorised(request, session, settings, attempt_id)
+    chosen = form.get("theme")
+    if chosen in accommodations.THEMES:
+        attempt.accommodations = {**(attempt.accommodations or {}), page_look.CHOSEN: chosen}
+    return _see_other(f"/take/{attempt.id}")
+
+
 async def _start_page(
     session: AsyncSession, attempt: Attempt, credential: cookie.Credential
 ) -> Response:
@@ -321,6 +345,7 @@ async def _start_page(
         item_limits=facts.item_limits,
         listening=facts.listening,
         csrf=cookie.csrf_token(credential),
+        look=await _look(session, attempt),
     )
 
 
@@ -372,6 +397,7 @@ def _item_page(
         error=error,
         given=given or Given(),
         csrf=cookie.csrf_token(credential),
+        look=page_look.of(attempt),
     )
 
 
@@ -475,6 +501,7 @@ async def finish_confirm(
         answered=state.progress.answered,
         total=state.progress.total,
         csrf=cookie.csrf_token(credential),
+        look=await _look(session, attempt),
     )
 
 
@@ -496,6 +523,7 @@ async def _finished_page(
 ) -> Response:
     state: AttemptState = await state_of(session, attempt)
     ended_by_time = attempt.finish_reason == "deadline"
+    look = await _look(session, attempt)
     if state.outcome is None or attempt.outcome is None:  # hidden from the candidate
         return render(
             "thanks.html",
@@ -503,6 +531,7 @@ async def _finished_page(
             kind=kind_name(attempt.kind),
             ended_by_time=ended_by_time,
             notice=notice,
+            look=look,
         )
     outcome = load_outcome(attempt.outcome)
     if isinstance(outcome, PtOutcome):
@@ -523,6 +552,7 @@ async def _finished_page(
             unplaced=outcome.status == PtStatus.unplaced,
             needed=outcome.min_answers,
             notice=notice,
+            look=look,
             **await result.placement_context(session, attempt, outcome),
         )
     return render(
@@ -531,6 +561,7 @@ async def _finished_page(
         outcome=outcome,
         ended_by_time=ended_by_time,
         notice=notice,
+        look=look,
         certificate_download=await certificate_service.candidate_download_allowed(session, attempt),
     )
 
