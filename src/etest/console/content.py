@@ -77,11 +77,12 @@ async def content_upload(
     skill: Annotated[str, Form(max_length=32)] = "reading",
     level: Annotated[str, Form(max_length=32)] = "",
     override_reason: Annotated[str, Form(max_length=2000)] = "",
+    partial: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     """Queue the import and go to its page (Post/Redirect/Get)."""
     actor = _content_staff(staff)
     await ratelimits.guard(request, ratelimits.IMPORTS, actor.subject)  # 429 page when full
-    values = {"skill": skill, "level": level}
+    values = {"skill": skill, "level": level, "partial": "1" if partial else ""}
     errors: dict[str, str] = {}
     data = b""
     if file is None or not file.filename:
@@ -109,6 +110,7 @@ async def content_upload(
         skill=skill,
         level=canonical_level(level) if level else None,
         override_reason=override_reason if actor.role == "superadmin" else None,
+        partial=bool(partial),
     )
     return redirect(
         f"/console/content/tasks/{task.id}", N_("The import has started; this page follows it.")

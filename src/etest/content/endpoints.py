@@ -54,6 +54,13 @@ async def import_content_file(
     ],
     skill: Annotated[Skill, Form(description="skill of imported QTI items")] = "reading",
     level: Annotated[str | None, Form(description="level of imported QTI items")] = None,
+    partial: Annotated[
+        bool,
+        Form(
+            description="QTI packages: an item file that is not readable XML is skipped and "
+            "reported, and the rest imported (without it, such a package is refused whole)"
+        ),
+    ] = False,
     override_reason: Annotated[
         str | None,
         Form(
@@ -83,6 +90,7 @@ async def import_content_file(
         level=level,
         settings=settings,
         override_reason=override_reason,
+        partial=partial,
     )
     return result.as_dict()
 

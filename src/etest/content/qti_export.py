@@ -406,11 +406,31 @@ def _matching(x: _ItemXml, item: ItemIn) -> None:
     x.process("match_correct" + _ext(x))
 
 
+#: HTML elements that are block content in QTI (an item body, a gap match or hottext
+#: interaction holds only these).
+_BLOCKS = {
+    "address", "blockquote", "div", "dl", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "ol", "p",
+    "pre", "table", "ul",
+}  # fmt: skip
+
+
 def _marked_body(parent: etree._Element, body: str, make: Callable[[str], etree._Element]) -> None:
-    """The body's HTML in a ``div`` (QTI wants block content where interactions hold text)
-    under ``parent``, each ``[[id]]`` replaced by ``make(id)``."""
+    """The body's HTML under ``parent``, each ``[[id]]`` replaced by ``make(id)``; in a
+    ``div`` when it starts with text or inline elements (QTI wants block content there)."""
     div = etree.SubElement(parent, "div", {"class": "etest-body"})
     _append_html(div, body)
+    _replace_markers(div, make)
+    if (div.text or "").strip() or any(
+        kid.tag not in _BLOCKS or (kid.tail or "").strip() for kid in div
+    ):
+        return
+    for kid in list(div):
+        div.addprevious(kid)
+    parent.remove(div)
+
+
+def _replace_markers(div: etree._Element, make: Callable[[str], etree._Element]) -> None:
+    """Each ``[[id]]`` in the text under ``div`` becomes the element ``make(id)``."""
     for el in list(div.iter(etree.Element)):
         parts = MARKER.split(el.text or "")
         if len(parts) > 1:

@@ -691,10 +691,13 @@ async def import_file(
     level: str | None = None,
     settings: Settings | None = None,
     override_reason: str | None = None,
+    partial: bool = False,
 ) -> ImportResult:
     """One uploaded file (flow JSON, zip of flows with media, QTI package or item XML) imported
     as the API and the console's background import both do: read into sources, imported by
-    :func:`import_content` (all or nothing), and audited as ``content.import``."""
+    :func:`import_content` (all or nothing), and audited as ``content.import``. ``partial``: a
+    QTI package with an unreadable item file imports the rest, that file reported as skipped
+    (as ``etest content import --partial``)."""
     actor.require("manage_content")
     # unzipping, parsing and validating run in a worker thread: the event loop keeps serving
     # other requests while a large import is read (bench/hostile_input.py)
@@ -705,6 +708,7 @@ async def import_file(
             data,
             skill=skill,
             level=canonical_level(level) if level else None,
+            partial=partial,
         )
     )
     result = await import_content(

@@ -52,6 +52,7 @@ async def start_import(
     level: str | None = None,
     override_reason: str | None = None,
     retry_of: BackgroundTask | None = None,
+    partial: bool = False,
 ) -> BackgroundTask:
     """Queue a content import of ``data`` (refused above ``max_content_bytes``). ``retry_of``:
     an import refused for its evidence, imported again from its kept upload with
@@ -64,6 +65,7 @@ async def start_import(
         data = kept.read_bytes()
         params = dict(retry_of.params)
         file_name, skill, level = params["file_name"], params["skill"], params.get("level")
+        partial = bool(params.get("partial"))
     if not data:
         raise BadRequest("Choose a file to import.")
     if len(data) > settings.max_content_bytes:
@@ -77,6 +79,7 @@ async def start_import(
             "file_name": file_name[:300] or "upload",
             "skill": skill,
             "level": level or None,
+            "partial": partial,
             "override_reason": (override_reason or "").strip() or None,
             "retry_of": str(retry_of.id) if retry_of is not None else None,
         },
@@ -110,6 +113,7 @@ async def run_import(run: TaskRun) -> None:
                 level=params.get("level"),
                 settings=run.settings,
                 override_reason=params.get("override_reason"),
+                partial=bool(params.get("partial")),
             )
     except EtestError as exc:
         if exc.code == "evidence-insufficient":
