@@ -164,3 +164,34 @@ def test_the_shipped_example_matches_its_generator() -> None:
     bank = parse_bank({"items": example_bank()}, setup.level_names)
     assert len(bank) == 300 and len(setup.config.cut_scores) == 10
     assert bank.levels is not None and sorted(set(bank.levels)) == list(range(11))
+
+
+def test_a_bank_with_gpcm_items_is_simulated_with_their_scores(tmp_path: Path) -> None:
+    items = [
+        *TINY_BANK["items"],
+        *(
+            {
+                "id": f"cz{j}",
+                "a": 1.1,
+                "steps": [-1.5 + j * 0.5, -0.8 + j * 0.5, 0.1 + j * 0.5],
+                "skill": ("reading", "grammar")[j % 2],
+            }
+            for j in range(5)
+        ),
+    ]
+    bank = write(tmp_path, "bank.json", {"items": items})
+    config = write(tmp_path, "config.json", TINY_CONFIG)
+    result = CliRunner().invoke(
+        cli(), ["simulate", str(bank), "-c", str(config), "-n", "30", "-o", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "simulation.json").read_text())
+    assert summary["bank_items"] == 26 and summary["gpcm_items"] == 5
+    assert "26  (5 GPCM)" in result.stdout
+    parsed = parse_bank(items)
+    assert parsed.max_score.tolist() == [1] * 21 + [3] * 5
+    assert parsed.b[21] == pytest.approx(-0.7333333)  # the mean of the steps
+    with pytest.raises(BankFileError, match="two or more finite numbers"):
+        parse_bank([{"id": "x", "a": 1, "steps": [0.2]}])
+    with pytest.raises(BankFileError, match="no 'c' or 'd'"):
+        parse_bank([{"id": "x", "a": 1, "steps": [0.2, 0.4], "c": 0.2}])

@@ -16,6 +16,13 @@ Modelling (docs/calibration.md):
   new items land on it. Anchored items are not proposed (their values do not move).
 * Items with fewer than ``min_responses`` scored responses are listed, not estimated; items
   everyone answered alike (no variance) are excluded by the core and listed with the reason.
+* Items scored 0 … k (cloze, gap_match: ``max_points`` > 1) get the **GPCM**, whatever the
+  model asked for, from their points. They are calibrated in a second EM
+  (:func:`etest.irt.calibrate_gpcm`) that holds the 0/1 items at the first run's estimates
+  (anchors included) and its population as the prior (:class:`etest.irt.HeldItems`): the gap
+  items land on the same scale as if calibrated in one run, and the 3PL's guessing stays in
+  the run built for it. A stored GPCM item that is operational is held at its stored values
+  (anchored) unless ``free``; one stored with a dichotomous model is estimated as GPCM.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from etest.bank.schemas import CalibrationCreate
 from etest.config import Settings
 from etest.content import repository as content_repository
 from etest.content.media import MediaStore
+from etest.content.schemas import max_points
 from etest.content.service import import_content
 from etest.content.sources import sources_from_bytes
 from etest.db import create_read_sessionmaker, transaction
@@ -153,10 +161,22 @@ class BankItem:
     a: float | None
     b: float | None
     c: float | None
+    #: The stored GPCM steps (``model`` "GPCM"), else None.
+    steps: tuple[float, ...] | None = None
+    #: The points the item is scored out of (one per gap of a cloze or gap_match, else 1).
+    max_points: int = 1
+
+    @property
+    def polytomous(self) -> bool:
+        """Scored 0 … k with k > 1: calibrated with the GPCM from its points."""
+        return self.max_points > 1
 
     @property
     def operational(self) -> bool:
-        """Live with stored parameters: anchored unless the request says ``free``."""
+        """Live with stored parameters: anchored unless the request says ``free`` (an item
+        scored 0 … k only with stored GPCM steps: there is nothing else to hold it at)."""
+        if self.polytomous:
+            return self.status == "active" and self.steps is not None
         return self.status == "active" and self.b is not None
 
     @property
@@ -177,13 +197,18 @@ class BankItem:
             item.irt_a,
             item.irt_b,
             item.irt_c,
+            tuple(float(v) for v in item.irt_steps)
+            if item.irt_model == "GPCM" and item.irt_steps
+            else None,
+            max_points(item.type, item.gaps),
         )
 
 
 @dataclass(frozen=True, eq=False)
 class Collected:
-    """The responses of a calibration as a persons (attempts) × item codes matrix (1, 0, NaN
-    for not answered), the items, and the exposure counts."""
+    """The responses of a calibration as a persons (attempts) × item codes matrix (the score:
+    1 or 0, the points of an item scored 0 … k; NaN for not answered), the items, and the
+    exposure counts."""
 
     codes: tuple[str, ...]
     matrix: FloatArray
@@ -202,20 +227,27 @@ async def collect(session: AsyncSession, body: CalibrationCreate) -> Collected:
     rows = await repository.scored_responses(session, scope)
     by_id = {
         item.id: item
-        for item in await repository.items_by_id(session, list({item for _, item, _ in rows}))
+        for item in await repository.items_by_id(session, list({row[1] for row in rows}))
     }
     wanted = list(dict.fromkeys([*scope.item_codes, *(i.code for i in by_id.values())]))
     latest = await repository.latest_items(session, wanted)
     codes = tuple(sorted(latest))
     column = {code: n for n, code in enumerate(codes)}
     attempts: dict[uuid.UUID, int] = {}
-    for attempt_id, _, _ in rows:
+    for attempt_id, *_ in rows:
         attempts.setdefault(attempt_id, len(attempts))
     matrix = np.full((len(attempts), len(codes)), np.nan)
     versions: dict[str, set[int]] = {}
-    for attempt_id, item_id, correct in rows:
+    for attempt_id, item_id, correct, points in rows:
         item = by_id[item_id]
-        matrix[attempts[attempt_id], column[item.code]] = 1.0 if correct else 0.0
+        top = latest[item.code]
+        # the points of an item scored 0 … k (a timed-out one stored none: 0); a version
+        # scored otherwise than the latest counts as full credit or nothing on its scale
+        if max_points(top.type, top.gaps) > 1 and points is not None:
+            score = float(points)
+        else:
+            score = float(max_points(top.type, top.gaps)) if correct else 0.0
+        matrix[attempts[attempt_id], column[item.code]] = score
         versions.setdefault(item.code, set()).add(item.version)
     served, total = await repository.exposure_counts(session, scope)
     return Collected(
@@ -243,6 +275,8 @@ class Options:
         return cls(body.model, body.free, body.min_responses)
 
     def model_for(self, item: BankItem) -> str:
+        if item.polytomous:
+            return "gpcm"
         if self.model != "auto":
             return self.model
         return "3pl" if item.type in CHOICE_TYPES else "2pl"
@@ -253,20 +287,34 @@ class Options:
 
 @dataclass(frozen=True, eq=False)
 class Fitted:
-    """The core's answers for the columns that had enough responses."""
+    """The core's answers for the columns that had enough responses: the 0/1 items' run
+    (``calibration``, ``None`` when there were none) and the GPCM run of the items scored
+    0 … k (``gpcm``), with the codes of the stored GPCM items it held (``held``)."""
 
     codes: tuple[str, ...]
     models: tuple[str, ...]
     x: FloatArray
-    calibration: irt.Calibration
-    fit: irt.ItemFit
-    drift: irt.ParameterDrift
+    calibration: irt.Calibration | None
+    fit: irt.ItemFit | None
+    drift: irt.ParameterDrift | None
     too_few: dict[str, int] = field(default_factory=dict)
+    gpcm: irt.PolytomousCalibration | None = None
+    held: tuple[str, ...] = ()
+
+    @property
+    def theta(self) -> FloatArray:
+        """Each person's ability: the GPCM run's (it holds the 0/1 items too), else the
+        0/1 run's."""
+        if self.gpcm is not None:
+            return np.asarray(self.gpcm.theta, dtype=np.float64)
+        assert self.calibration is not None
+        return np.asarray(self.calibration.theta, dtype=np.float64)
 
 
 def fit(data: Collected, options: Options) -> Fitted:
     """Calibrate the columns with enough responses (mixed models, anchors), then item fit and
-    drift against the stored parameters. Pure computation: call it off the event loop."""
+    drift against the stored parameters; then the items scored 0 … k with the GPCM, holding
+    the 0/1 items at that run's estimates. Pure computation: call it off the event loop."""
     counts = (~np.isnan(data.matrix)).sum(axis=0) if data.matrix.size else np.zeros(0, int)
     enough = np.asarray(counts >= options.min_responses, dtype=bool)
     too_few = {c: int(n) for c, n, ok in zip(data.codes, counts, enough, strict=True) if not ok}
@@ -280,12 +328,85 @@ def fit(data: Collected, options: Options) -> Fitted:
     x = x[(~np.isnan(x)).any(axis=1)]
     items = [data.items[c] for c in codes]
     models = tuple(options.model_for(i) for i in items)
-    fixed = {i.code: i.stored for i in items if options.anchored(i) and i.stored is not None}
-    calibration = irt.calibrate(
-        x, models=list(models), item_ids=list(codes), fixed=fixed, min_responses=1
-    )
-    fit_result, drift_result = _fit_and_drift(x, codes, calibration, items)
-    return Fitted(codes, models, x, calibration, fit_result, drift_result, too_few)
+    dich = [j for j, i in enumerate(items) if not i.polytomous]
+    calibration = fit_result = drift_result = None
+    if dich:
+        d_items = [items[j] for j in dich]
+        d_codes = [codes[j] for j in dich]
+        fixed = {i.code: i.stored for i in d_items if options.anchored(i) and i.stored is not None}
+        calibration = irt.calibrate(
+            x[:, dich],
+            models=[models[j] for j in dich],
+            item_ids=d_codes,
+            fixed=fixed,
+            min_responses=1,
+        )
+        fit_result, drift_result = _fit_and_drift(x[:, dich], d_codes, calibration, d_items)
+    gpcm, held = _fit_gpcm(x, codes, items, options, calibration)
+    return Fitted(codes, models, x, calibration, fit_result, drift_result, too_few, gpcm, held)
+
+
+def _fit_gpcm(
+    x: FloatArray,
+    codes: tuple[str, ...],
+    items: list[BankItem],
+    options: Options,
+    calibration: irt.Calibration | None,
+) -> tuple[irt.PolytomousCalibration | None, tuple[str, ...]]:
+    """The GPCM run of the items scored 0 … k: the free ones estimated, the anchored ones and
+    every item of the 0/1 run held (:class:`etest.irt.HeldItems`)."""
+    poly = [j for j, i in enumerate(items) if i.polytomous]
+    free = [j for j in poly if not options.anchored(items[j])]
+    if not free:
+        return None, tuple(codes[j] for j in poly)
+    anchored = [j for j in poly if options.anchored(items[j])]
+    ids: list[str] = []
+    a: list[float] = []
+    b: list[float] = []
+    c: list[float] = []
+    width = max((items[j].max_points for j in anchored), default=1)
+    steps: list[list[float]] = []
+    columns: list[FloatArray] = []
+    nan = float("nan")
+    if calibration is not None:
+        col = {code: n for n, code in enumerate(codes)}
+        for k, code in enumerate(calibration.item_ids):
+            ids.append(code)
+            a.append(float(calibration.a[k]))
+            b.append(float(calibration.b[k]))
+            c.append(float(calibration.c[k]))
+            steps.append([nan] * width)
+            columns.append(x[:, col[code]])
+    for j in anchored:
+        item = items[j]
+        assert item.steps is not None
+        ids.append(codes[j])
+        a.append(item.a if item.a is not None else 1.0)
+        b.append(float(np.mean(item.steps)))
+        c.append(0.0)
+        steps.append([*item.steps, *[nan] * (width - len(item.steps))])
+        columns.append(x[:, j])
+    held = None
+    if ids:
+        bank = irt.ItemBank.from_arrays(ids, a=a, b=b, c=c, steps=steps if width > 1 else None)
+        held = irt.HeldItems(
+            bank,
+            np.column_stack(columns),
+            calibration.population_mean if calibration is not None else 0.0,
+            calibration.population_sd if calibration is not None else 1.0,
+        )
+    try:
+        gpcm = irt.calibrate_gpcm(
+            x[:, free],
+            item_ids=[codes[j] for j in free],
+            max_scores=[items[j].max_points for j in free],
+            min_responses=1,
+            held=held,
+        )
+    except irt.InvalidResponses:
+        # every free item has a score nobody obtained: none can be estimated (listed)
+        return None, tuple(codes[j] for j in anchored)
+    return gpcm, tuple(codes[j] for j in anchored)
 
 
 def _fit_and_drift(
@@ -318,9 +439,24 @@ def _item_checks(fitted: Fitted) -> dict[str, dict[str, Any]]:
     """Per calibrated item code: its fit, its drift, and the flags they raise (``misfit``,
     ``drift``, ``out-of-range`` for estimates an item cannot store, ``not-converged``)."""
     cal, fit_result, drift_result = fitted.calibration, fitted.fit, fitted.drift
+    out: dict[str, dict[str, Any]] = {}
+    gpcm = fitted.gpcm
+    if gpcm is not None:
+        for k, code in enumerate(gpcm.item_ids):
+            steps = gpcm.steps[k][: int(gpcm.max_score[k])]
+            stored = 0 < float(gpcm.a[k]) <= 6 and all(-8 <= float(v) <= 8 for v in steps)
+            out[code] = {
+                "fit": None,
+                "drift": None,
+                "flags": [
+                    *([] if stored else ["out-of-range"]),
+                    *([] if gpcm.converged else ["not-converged"]),
+                ],
+            }
+    if cal is None or fit_result is None or drift_result is None:
+        return out
     fits = {code: j for j, code in enumerate(fit_result.item_ids)}
     drifts = {code: j for j, code in enumerate(drift_result.item_ids)}
-    out: dict[str, dict[str, Any]] = {}
     for k, code in enumerate(cal.item_ids):
         flags: list[str] = []
         fit_row = None
@@ -353,8 +489,17 @@ def _item_checks(fitted: Fitted) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _excluded(cal: irt.Calibration) -> dict[str, str]:
-    return dict(cal.excluded)
+def _excluded(fitted: Fitted) -> dict[str, str]:
+    """The items left out, with the reason: by the 0/1 run (no variance), by the GPCM run (a
+    score nobody obtained), or every free GPCM item when none could be estimated."""
+    out = dict(fitted.calibration.excluded) if fitted.calibration is not None else {}
+    if fitted.gpcm is not None:
+        out.update(fitted.gpcm.excluded)
+    else:
+        for code, model in zip(fitted.codes, fitted.models, strict=True):
+            if model == "gpcm" and code not in fitted.held:
+                out[code] = "a score nobody obtained"
+    return out
 
 
 # -- the report -------------------------------------------------------------------------------
@@ -368,8 +513,11 @@ def _number(value: Any) -> float | None:
     return round(v, 6) if math.isfinite(v) else None
 
 
-def _icc(x: FloatArray, theta: FloatArray) -> dict[str, list[float | None] | list[int]]:
-    """Observed proportion correct per ability bin (EAP under the new parameters)."""
+def _icc(
+    x: FloatArray, theta: FloatArray, top: int = 1
+) -> dict[str, list[float | None] | list[int]]:
+    """Observed proportion correct per ability bin (EAP under the new parameters); for an item
+    scored 0 … ``top``, the mean share of its points."""
     edges = np.asarray(ICC_EDGES)
     mids: list[float | None] = []
     observed: list[float | None] = []
@@ -380,22 +528,64 @@ def _icc(x: FloatArray, theta: FloatArray) -> dict[str, list[float | None] | lis
         n = int(rows.sum())
         if n >= ICC_MIN_BIN:
             mids.append(_number((lo + hi) / 2))
-            observed.append(_number(x[rows].mean()))
+            observed.append(_number(x[rows].mean() / top))
             counts.append(n)
     return {"theta": mids, "observed": observed, "n": counts}
 
 
-def compose(
-    data: Collected, fitted: Fitted, options: Options
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The reviewable report (JSON) and the proposal (new parameters by item code, for the
-    items that were estimated: anchored ones keep theirs)."""
+#: How the items scored 0 … k are calibrated (stored in the report).
+GPCM_RULE = (
+    "items scored 0 … k (one point a gap) get the GPCM from their points, in a second EM "
+    "that holds the 0/1 items at this run's estimates and its population as the prior "
+    "(etest.irt.calibrate_gpcm with HeldItems); stored GPCM items that are operational are "
+    "held at their stored values unless free; no item fit or drift is computed for them"
+)
+
+
+def _row(
+    data: Collected, item: BankItem, x: FloatArray, anchored: bool, model: str
+) -> dict[str, Any]:
+    """The fields of a report row every item has."""
+    served = data.served.get(item.code, 0)
+    return {
+        "code": item.code,
+        "item_id": item.id,
+        "version": item.version,
+        "versions_pooled": data.versions.get(item.code, []),
+        "type": item.type,
+        "status": item.status,
+        "model": model,
+        "anchored": anchored,
+        "n": int((~np.isnan(x)).sum()),
+        # the mean share of the points (the proportion right of a 0/1 item)
+        "p_value": _number(np.nanmean(x) / item.max_points),
+        "stored": None
+        if item.stored is None
+        else {
+            "model": item.model,
+            "a": item.a,
+            "b": item.b,
+            "c": item.c,
+            **({"steps": list(item.steps)} if item.steps is not None else {}),
+        },
+        "served": served,
+        "exposure": _number(served / data.attempts) if data.attempts else None,
+    }
+
+
+def _dichotomous_rows(
+    data: Collected,
+    fitted: Fitted,
+    options: Options,
+    per_item: dict[str, dict[str, Any]],
+    proposal: dict[str, Any],
+) -> list[dict[str, Any]]:
     cal = fitted.calibration
+    if cal is None:
+        return []
     theta = np.asarray(cal.theta, dtype=np.float64)
     col = {c: n for n, c in enumerate(fitted.codes)}
-    per_item = _item_checks(fitted)
-    rows: list[dict[str, Any]] = []
-    proposal: dict[str, Any] = {}
+    rows = []
     for k, code in enumerate(cal.item_ids):
         item = data.items[code]
         x = fitted.x[:, col[code]]
@@ -412,29 +602,10 @@ def compose(
         }
         checks = per_item.get(code, {})
         flags = list(checks.get("flags", []))
-        served = data.served.get(code, 0)
-        row = {
-            "code": code,
-            "item_id": item.id,
-            "version": item.version,
-            "versions_pooled": data.versions.get(code, []),
-            "type": item.type,
-            "status": item.status,
-            "model": model,
-            "anchored": anchored,
-            "n": int(cal.n_responses[k]),
-            "p_value": _number(np.nanmean(x)),
-            **estimate,
-            "stored": None
-            if item.stored is None
-            else {"model": item.model, "a": item.a, "b": item.b, "c": item.c},
-            "fit": checks.get("fit"),
-            "drift": checks.get("drift"),
-            "served": served,
-            "exposure": _number(served / data.attempts) if data.attempts else None,
-            "flags": flags,
-            "icc": _icc(x, theta),
-        }
+        row = _row(data, item, x, anchored, model)
+        row.update(n=int(cal.n_responses[k]), **estimate)
+        row.update(fit=checks.get("fit"), drift=checks.get("drift"), flags=flags)
+        row["icc"] = _icc(x, theta)
         rows.append(row)
         if not anchored and "out-of-range" not in flags:
             proposal[code] = {
@@ -445,7 +616,88 @@ def compose(
                 "from_item_id": item.id,
                 "from_version": item.version,
             }
-    excluded = [{"code": code, "reason": reason} for code, reason in _excluded(cal).items()]
+    return rows
+
+
+def _gpcm_rows(
+    data: Collected,
+    fitted: Fitted,
+    per_item: dict[str, dict[str, Any]],
+    proposal: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Rows of the items scored 0 … k: estimated ones (with a proposal) and held ones."""
+    theta = fitted.theta
+    col = {c: n for n, c in enumerate(fitted.codes)}
+    rows = []
+    gpcm = fitted.gpcm
+    for k, code in enumerate(gpcm.item_ids if gpcm is not None else ()):
+        assert gpcm is not None
+        item = data.items[code]
+        x = fitted.x[:, col[code]]
+        top = int(gpcm.max_score[k])
+        steps = [_number(v) for v in gpcm.steps[k][:top]]
+        flags = list(per_item.get(code, {}).get("flags", []))
+        row = _row(data, item, x, False, "gpcm")
+        row.update(
+            n=int(gpcm.n_responses[k]),
+            a=_number(gpcm.a[k]),
+            b=_number(np.mean(gpcm.steps[k][:top])),
+            c=None,
+            se_a=_number(gpcm.se_a[k]),
+            se_b=None,
+            se_c=None,
+            steps=steps,
+            se_steps=[_number(v) for v in gpcm.se_steps[k][:top]],
+            fit=None,
+            drift=None,
+            flags=flags,
+            icc=_icc(x, theta, top),
+        )
+        rows.append(row)
+        if "out-of-range" not in flags and all(v is not None for v in steps):
+            proposal[code] = {
+                "a": row["a"],
+                "b": row["b"],
+                "c": 0.0,
+                "steps": steps,
+                "model": "gpcm",
+                "from_item_id": item.id,
+                "from_version": item.version,
+            }
+    for code in fitted.held:
+        item = data.items[code]
+        x = fitted.x[:, col[code]]
+        row = _row(data, item, x, True, "gpcm")
+        row.update(
+            a=item.a,
+            b=item.b,
+            c=None,
+            se_a=None,
+            se_b=None,
+            se_c=None,
+            steps=list(item.steps or ()),
+            se_steps=None,
+            fit=None,
+            drift=None,
+            flags=[],
+            icc=_icc(x, theta, item.max_points),
+        )
+        rows.append(row)
+    return rows
+
+
+def compose(
+    data: Collected, fitted: Fitted, options: Options
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The reviewable report (JSON) and the proposal (new parameters by item code, for the
+    items that were estimated: anchored ones keep theirs)."""
+    cal, gpcm = fitted.calibration, fitted.gpcm
+    per_item = _item_checks(fitted)
+    proposal: dict[str, Any] = {}
+    rows = _dichotomous_rows(data, fitted, options, per_item, proposal)
+    rows += _gpcm_rows(data, fitted, per_item, proposal)
+    excluded = [{"code": code, "reason": reason} for code, reason in _excluded(fitted).items()]
+    converged = all(r.converged for r in (cal, gpcm) if r is not None)
     report = {
         "model": options.model,
         "free": options.free,
@@ -453,16 +705,26 @@ def compose(
         "attempts": data.attempts,
         "persons": int(fitted.x.shape[0]),
         "responses": int((~np.isnan(fitted.x)).sum()),
-        "converged": bool(cal.converged),
-        "iterations": int(cal.iterations),
-        "log_likelihood": _number(cal.log_likelihood),
+        "converged": bool(converged),
+        "iterations": int(cal.iterations) if cal is not None else None,
+        "log_likelihood": _number(cal.log_likelihood) if cal is not None else None,
         # the candidates' ability distribution on the bank's scale (N(0, 1) unless anchored)
-        "population_mean": _number(cal.population_mean),
-        "population_sd": _number(cal.population_sd),
+        "population_mean": _number(cal.population_mean) if cal is not None else 0.0,
+        "population_sd": _number(cal.population_sd) if cal is not None else 1.0,
         "anchored": sum(1 for r in rows if r["anchored"]),
         "estimated": len(proposal),
         "fit_rule": FIT_RULE,
         "drift_rule": DRIFT_RULE,
+        "gpcm": None
+        if gpcm is None and not fitted.held
+        else {
+            "rule": GPCM_RULE,
+            "estimated": len(gpcm.item_ids) if gpcm is not None else 0,
+            "held": list(fitted.held),
+            "converged": bool(gpcm.converged) if gpcm is not None else None,
+            "iterations": int(gpcm.iterations) if gpcm is not None else None,
+            "log_likelihood": _number(gpcm.log_likelihood) if gpcm is not None else None,
+        },
         "items": rows,
         "too_few": [
             {"code": c, "n": n, "type": data.items[c].type, "status": data.items[c].status}
@@ -574,16 +836,28 @@ def _content_hash(values: dict[str, Any]) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+#: Columns the import writes (and hashes) only when used: gap items' body and gaps, GPCM steps.
+_HASHED_IF_SET = ("body", "gaps", "irt_steps")
+
+
 def new_item_version(item: Item, params: dict[str, Any]) -> Item:
     """The next version of ``item`` with the proposed parameters; everything else as it was
-    (item rows are immutable: assessment versions pin them)."""
+    (item rows are immutable: assessment versions pin them). A GPCM proposal writes its steps
+    (``b`` their mean); a dichotomous one drops any."""
     values = {name: getattr(item, name) for name in _HASHED}
+    values.update(
+        {name: getattr(item, name) for name in _HASHED_IF_SET if getattr(item, name) is not None}
+    )
     values.update(
         irt_model=str(params["model"]).upper(),
         irt_a=float(params["a"]),
         irt_b=float(params["b"]),
         irt_c=float(params["c"] or 0.0),
     )
+    values.pop("irt_steps", None)
+    if params.get("steps"):
+        values["irt_steps"] = [float(v) for v in params["steps"]]
+        values["irt_b"] = round(sum(values["irt_steps"]) / len(values["irt_steps"]), 6)
     return Item(
         code=item.code, version=item.version + 1, content_hash=_content_hash(values), **values
     )

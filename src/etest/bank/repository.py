@@ -71,17 +71,18 @@ async def assessment_by_code(session: AsyncSession, code: str) -> Assessment | N
 
 async def scored_responses(
     session: AsyncSession, scope: Scope
-) -> Sequence[tuple[uuid.UUID, uuid.UUID, bool]]:
-    """(attempt id, item id, correct) of every scored response in the scope, by attempt.
-    A timed-out answer is stored as wrong and counts as wrong, as in scoring."""
+) -> Sequence[tuple[uuid.UUID, uuid.UUID, bool, int | None]]:
+    """(attempt id, item id, correct, points) of every scored response in the scope, by
+    attempt; ``points`` is None for an item scored 0/1. A timed-out answer is stored as wrong
+    (no point) and counts as wrong, as in scoring."""
     stmt = (
-        select(Response.attempt_id, Response.item_id, Response.correct)
+        select(Response.attempt_id, Response.item_id, Response.correct, Response.points)
         .join(Attempt, Attempt.id == Response.attempt_id)
         .join(Item, Item.id == Response.item_id)
         .where(*scope.finished(), *scope.items())
         .order_by(Response.attempt_id, Response.position)
     )
-    return [(a, i, bool(c)) for a, i, c in (await session.execute(stmt)).all()]
+    return [(a, i, bool(c), p) for a, i, c, p in (await session.execute(stmt)).all()]
 
 
 async def response_counts(session: AsyncSession, scope: Scope) -> dict[str, int]:

@@ -12,6 +12,12 @@ Per item: ``id`` (string, unique), ``a`` (> 0), ``b``, ``c`` (in [0, 1), default
 name from the configuration's ``level_names`` or a 0-based level index). Parameters are on the
 logistic metric (D = 1).
 
+An item scored 0 … k (a cloze or gap_match item, one point a gap) is a GPCM item: it gives its
+``steps`` (k step difficulties, k ≥ 2) and ``a``; its ``b`` may be left out (it is the mean of
+the steps) and it has no ``c`` or ``d``::
+
+    {"id": "B1-cloze-004", "a": 1.1, "steps": [-0.2, 0.4, 1.1], "skill": "grammar", "level": "B1"}
+
 **Config file** — a JSON object with the fields of :class:`etest.irt.EngineConfig`
 (``cut_scores`` required, everything else optional) plus optional ``level_names`` (one name per
 level, i.e. one more than the cut scores)::
@@ -42,7 +48,7 @@ __all__ = [
     "parse_config",
 ]
 
-_ITEM_KEYS = {"id", "a", "b", "c", "d", "skill", "level"}
+_ITEM_KEYS = {"id", "a", "b", "c", "d", "skill", "level", "steps"}
 
 
 class BankFileError(ValueError):
@@ -94,6 +100,7 @@ def parse_bank(data: Any, level_names: Sequence[str] = ()) -> ItemBank:
     d: list[float] = []
     skills: list[str] = []
     levels: list[int | None] = []
+    steps: list[list[float]] = []
     for n, item in enumerate(items):
         where = f"item #{n}"
         if not isinstance(item, Mapping):
@@ -106,7 +113,8 @@ def parse_bank(data: Any, level_names: Sequence[str] = ()) -> ItemBank:
             raise BankFileError(f"{where}: unknown field(s) {', '.join(unknown)}")
         ids.append(item["id"])
         a.append(_number(item, "a", where))
-        b.append(_number(item, "b", where))
+        steps.append(_steps(item, where))
+        b.append(_number(item, "b", where, sum(steps[-1]) / len(steps[-1]) if steps[-1] else None))
         c.append(_number(item, "c", where, 0.0))
         d.append(_number(item, "d", where, 1.0))
         skill = item.get("skill", "")
@@ -126,9 +134,30 @@ def parse_bank(data: Any, level_names: Sequence[str] = ()) -> ItemBank:
                 f"the configured level names"
             )
     has_levels = any(v is not None for v in levels)
+    width = max(len(s) for s in steps) if steps else 0
+    padded = [[*s, *[math.nan] * (width - len(s))] for s in steps] if width else None
     return ItemBank.from_arrays(
-        ids, a, b, c, d, skills=skills, levels=levels if has_levels else None
+        ids, a, b, c, d, skills=skills, levels=levels if has_levels else None, steps=padded
     )
+
+
+def _steps(item: Mapping[str, Any], where: str) -> list[float]:
+    """A GPCM item's steps (two or more finite numbers, no ``c`` or ``d``), else ``[]``."""
+    if "steps" not in item:
+        return []
+    value = item["steps"]
+    if (
+        not isinstance(value, list)
+        or len(value) < 2
+        or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in value
+        )
+    ):
+        raise BankFileError(f"{where}: 'steps' must list two or more finite numbers")
+    if "c" in item or "d" in item:
+        raise BankFileError(f"{where}: a GPCM item (with 'steps') has no 'c' or 'd'")
+    return [float(v) for v in value]
 
 
 def parse_config(data: Any) -> SimulationSetup:

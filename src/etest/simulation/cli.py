@@ -63,7 +63,11 @@ def _report(summary: dict[str, Any], json_path: Path, png_path: Path) -> Table:
     cls = summary["classification"]
     rows = [
         ("simulees", f"{summary['simulees']}  (seed {summary['seed']})"),
-        ("bank items", str(summary["bank_items"])),
+        (
+            "bank items",
+            f"{summary['bank_items']}"
+            + (f"  ({summary['gpcm_items']} GPCM)" if summary.get("gpcm_items") else ""),
+        ),
         (
             "mean length",
             f"{summary['length']['mean']:.1f}  (min {summary['length']['min']}, "
@@ -194,6 +198,8 @@ def simulate_command(
             )
         summary = result.summary()
         summary["bank"] = str(bank_path)
+        # items scored 0 … k (GPCM): the simulees earn their points, the engine counts them
+        summary["gpcm_items"] = int(np.sum(item_bank.max_score > 1))
         summary["level_names"] = list(setup.level_names)
         summary["ability_distribution"] = {"mean": ability_mean, "sd": ability_sd}
         summary["bank_warnings"] = item_bank.warnings()
