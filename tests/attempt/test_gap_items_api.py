@@ -4,17 +4,22 @@ the wrong shape refused with 422 ``invalid-answer``."""
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import openpyxl
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from etest.auth.actor import Actor
 from etest.db import transaction
 from etest.models import Response
+from etest.result import service as result_service
 from tests.attempt.conftest import Course, Taker, make_course
 from tests.conftest import Headers
 from tests.support.flows import import_flows
@@ -200,6 +205,36 @@ async def test_gap_items_are_shown_without_keys_scored_per_gap_and_checked(
     # the state lists the answers as stored
     answers = {a["position"]: a["answer"] for a in final["state"]["answers"]}
     assert answers[seen["hottext"]["position"]] == "w2"
+
+    # staff read the answers in words with the points (the answer log; a superadmin reads keys)
+    superadmin = Actor(subject="t", role="superadmin", organization_id=None, org_path=None)
+    async with transaction(app.state.sessionmaker) as session:
+        log = await result_service.answer_log(session, superadmin, uuid.UUID(taker.attempt_id))
+    lines = {line.item_type: line for line in log}
+    assert lines["cloze"].answer == "g1:  Went ; g2: met (met)"
+    assert lines["cloze"].key == "g1: went; g2: met (met); g3: there"
+    assert (lines["cloze"].score, lines["cloze"].correct) == ("2/3", False)
+    assert lines["gap_match"].answer == "p1: under (under); p2: on (on)"
+    assert lines["gap_match"].key == "p1: while (while); p2: on (on)"
+    assert lines["gap_match"].score == "1/2"
+    assert lines["hottext"].answer == "w2 (yesterday)" and lines["hottext"].score is None
+
+    # the responses report: the points at the end of each row
+    today = datetime.now(UTC).date()
+    resp = await client.get(
+        "/api/v1/reports/responses.xlsx",
+        headers=gap_course.admin,
+        params={
+            "from": str(today - timedelta(days=1)),
+            "to": str(today + timedelta(days=1)),
+            "emails": gap_course.candidate["email"],
+        },
+    )
+    assert resp.status_code == 200, resp.text
+    rows = list(openpyxl.load_workbook(io.BytesIO(resp.content))["Responses"].values)
+    assert list(rows[0][-2:]) == ["Points", "Max points"]
+    points = {r[rows[0].index("Item type")]: r[-2:] for r in rows[1:]}
+    assert points == {"cloze": (2, 3), "gap_match": (1, 2), "hottext": (None, None)}
 
 
 async def test_openapi_documents_the_gap_item_shapes(client: httpx.AsyncClient) -> None:

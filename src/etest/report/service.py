@@ -187,6 +187,11 @@ _SERVED = [
     # the device the answer came from (empty for a timed-out or unanswered item)
     _col("IP", Response.ip, width=16),
     _col("User agent", Response.user_agent, width=40),
+    # an item scored per gap (cloze, gap_match): the points earned of the most it gives (Correct
+    # is full marks); empty for an item scored right or wrong. Last, so earlier columns keep
+    # their places.
+    _col("Points", Response.points, "int", 8),
+    _col("Max points", Response.max_points, "int", 8),
 ]
 _SERVED_ROWS = [*_CANDIDATE, *_ORGANIZATION, *_ATTEMPT, *_SERVED]
 

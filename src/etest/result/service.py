@@ -126,6 +126,17 @@ class AnswerLine:
     answer: str | None
     answer_withheld: bool
     key: str | None
+    #: An item scored per gap (cloze, gap_match): the points earned and the most it gives
+    #: (``correct`` is then full marks); both None for an item scored right or wrong.
+    points: int | None = None
+    max_points: int | None = None
+
+    @property
+    def score(self) -> str | None:
+        """``2/3`` for an answer to an item scored per gap, else None (right or wrong says)."""
+        if self.max_points is None:
+            return None
+        return f"{self.points or 0}/{self.max_points}"
 
 
 async def answer_log(
@@ -149,6 +160,7 @@ async def answer_log(
         withheld = (
             answered and not actor.reads_keys and s.item_status in repository.LIVE_ITEM_STATUSES
         )
+        gaps = getattr(s, "gaps", None)  # selected with the item (cloze, gap_match)
         lines.append(
             AnswerLine(
                 position=s.position,
@@ -162,11 +174,13 @@ async def answer_log(
                 time_spent_ms=s.time_spent_ms,
                 served_at=s.served_at,
                 answered_at=s.answered_at,
-                answer=describe_answer(s.type, s.options, s.targets, s.answer)
+                answer=describe_answer(s.type, s.options, s.targets, s.answer, gaps=gaps)
                 if answered and not withheld
                 else None,
                 answer_withheld=withheld,
-                key=describe_key(s.type, s.options, s.targets, s.key) if s.key else None,
+                key=describe_key(s.type, s.options, s.targets, s.key, gaps=gaps) if s.key else None,
+                points=getattr(s, "points", None),
+                max_points=getattr(s, "max_points", None),
             )
         )
     return lines
@@ -180,16 +194,41 @@ def _labels(choices: Sequence[dict[str, Any]] | None) -> dict[str, str]:
     return out
 
 
+def _gap_labels(gaps: Sequence[dict[str, Any]] | None) -> dict[str, dict[str, str]]:
+    """Per cloze gap with choices: its choices' labels (a typed gap has none)."""
+    return {str(g.get("id")): _labels(g.get("choices")) for g in gaps or ()}
+
+
 def describe_answer(
     item_type: str,
     options: Sequence[dict[str, Any]] | None,
     targets: Sequence[dict[str, Any]] | None,
     answer: Any,
+    *,
+    gaps: Sequence[dict[str, Any]] | None = None,
 ) -> str:
     """An answer as a line of text: the chosen options with their words, the order given, the
-    pairs made, or the text typed."""
+    pairs made, or the text typed; per gap (cloze, gap_match) ``gap: what it holds``, the gaps
+    in the order the item lists them (hottext: the pieces chosen, with their words)."""
     if answer is None:
         return ""
+    if item_type == "cloze" and isinstance(answer, dict):
+        choices = _gap_labels(gaps)
+        order = [str(g.get("id")) for g in gaps or ()] or sorted(answer)
+        return "; ".join(
+            f"{gap}: {choices.get(gap, {}).get(str(answer[gap]), str(answer[gap]))}"
+            for gap in [*order, *sorted(set(answer) - set(order))]
+            if answer.get(gap)
+        )
+    if item_type == "gap_match" and isinstance(answer, list):
+        words = _labels(options)
+        placed = {str(g): str(w) for w, g in answer}
+        order = [str(g.get("id")) for g in gaps or ()] or sorted(placed)
+        return "; ".join(
+            f"{gap}: {words.get(placed[gap], placed[gap])}"
+            for gap in [*order, *sorted(set(placed) - set(order))]
+            if gap in placed
+        )
     if isinstance(answer, str):
         return _labels(options).get(answer, answer)
     opts, tgts = _labels(options), _labels(targets)
@@ -208,8 +247,26 @@ def describe_key(
     options: Sequence[dict[str, Any]] | None,
     targets: Sequence[dict[str, Any]] | None,
     key: dict[str, Any],
+    *,
+    gaps: Sequence[dict[str, Any]] | None = None,
 ) -> str:
     """An item's key as a line of text (for the roles that read keys)."""
+    if item_type == "cloze" and isinstance(key.get("gaps"), dict):
+        choices = _gap_labels(gaps)
+        parts = []
+        for gap, gap_key in key["gaps"].items():
+            if "correct" in gap_key:
+                choice = str(gap_key["correct"])
+                parts.append(f"{gap}: {choices.get(gap, {}).get(choice, choice)}")
+            else:
+                parts.append(f"{gap}: " + " | ".join(str(a) for a in gap_key["accepted"]))
+        return "; ".join(parts)
+    if item_type == "gap_match" and "pairs" in key:
+        words = _labels(options)
+        fits: dict[str, list[str]] = {str(g.get("id")): [] for g in gaps or ()}
+        for word, gap in key["pairs"]:
+            fits.setdefault(str(gap), []).append(words.get(str(word), str(word)))
+        return "; ".join(f"{gap}: " + " | ".join(ws) for gap, ws in fits.items() if ws)
     if "accepted" in key:
         return " | ".join(str(a) for a in key["accepted"])
     if "order" in key:
