@@ -9,6 +9,10 @@ XML of the corpus (malformed/ included: refusals are counted) with ``read_qti``,
 It prints, side by side:
 
 - items imported per eTest type;
+- item files per interaction they contain (an item with three inline choices counts once under
+  ``inlineChoiceInteraction``; a composite item under each of its interactions), and how many of
+  them were imported: the figure issue 17 asks for, before and after the cloze, gap_match and
+  hottext types (``--before 7732d85``, the commit before they were read from QTI);
 - items skipped per reason (``unsupported interaction: X`` keeps X; other reasons by category);
 - inputs refused whole (``QtiPackageError``), per reason category;
 - imported items whose HTML the storage sanitiser (that side's ``clean_html``) would change in
@@ -23,10 +27,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tarfile
 import tempfile
+import zipfile
 from collections import Counter
 from io import BytesIO
 from pathlib import Path
@@ -66,6 +72,50 @@ def _visible(html: str) -> str:
     return " ".join(root.text_content().split())
 
 
+def _interactions(data: bytes) -> list[str]:
+    """The interactions of one item file, in QTI 2 names (``qti-gap-match-interaction`` is
+    ``gapMatchInteraction``); an unreadable file has none. Read here, not by the side measured,
+    so that both sides are counted alike."""
+    from lxml import etree  # type: ignore[import-untyped]
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        root = etree.fromstring(data, parser)
+    except (etree.XMLSyntaxError, ValueError):
+        return []
+    names = set()
+    for el in root.iter(etree.Element):
+        local = el.tag.rsplit("}", 1)[-1]
+        if local.startswith("qti-"):
+            local = re.sub(r"-([a-z])", lambda m: m.group(1).upper(), local[4:])
+        if local.endswith("Interaction"):
+            names.add(local)
+    return sorted(names)
+
+
+def _item_files(path: Path) -> dict[str, bytes]:
+    """An input's XML files by path (a package's entries; a single item as itself)."""
+    data = path.read_bytes()
+    if not data.startswith(b"PK"):
+        return {path.name: data}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return {
+                n: zf.read(n)
+                for n in zf.namelist()
+                if n.lower().endswith(".xml") and not n.lower().endswith("imsmanifest.xml")
+            }
+    except zipfile.BadZipFile:
+        return {}
+
+
+def _file_of(report_file: str, files: dict[str, bytes]) -> bytes | None:
+    for name, data in files.items():
+        if name == report_file or name.endswith("/" + report_file) or report_file.endswith(name):
+            return data
+    return None
+
+
 def count(root: Path) -> dict[str, Any]:
     """Run inside the child process: the ``etest`` on ``sys.path`` is the side measured."""
     from etest.content.qti import QtiPackageError, read_qti
@@ -76,6 +126,8 @@ def count(root: Path) -> dict[str, Any]:
     refused: Counter[str] = Counter()
     damaged: list[str] = []
     numeric = 0
+    per_interaction: Counter[str] = Counter()
+    imported_per_interaction: Counter[str] = Counter()
     inputs = _inputs(root)
     for path, kwargs in inputs:
         try:
@@ -93,11 +145,19 @@ def count(root: Path) -> dict[str, Any]:
             imported[item.type] += 1
             texts = [item.prompt, item.stimulus.text if item.stimulus else None]
             texts += [o.text for o in [*item.options, *item.targets]]
+            texts += [getattr(item, "body", None)]  # cloze, gap_match, hottext (issue 17)
+            texts += [c.text for g in getattr(item, "gaps", []) for c in g.choices]
             if any(t and _visible(t) != _visible(clean_html(t)) for t in texts):
                 damaged.append(f"{path.name}#{item.code}")
             if getattr(item.key, "number", None) is not None:
                 numeric += 1
+        files = _item_files(path)
         for report in result.reports:
+            data = _file_of(report.file, files)
+            if data is not None and report.identifier is not None:
+                for name in _interactions(data) or ["(no interaction)"]:
+                    per_interaction[name] += 1
+                    imported_per_interaction[name] += report.status == "imported"
             if report.status == "skipped" and report.reason:
                 why = report.reason
                 key = why if why.startswith("unsupported interaction") else why.split(":", 1)[0]
@@ -109,6 +169,8 @@ def count(root: Path) -> dict[str, Any]:
         "refused": dict(refused),
         "damaged_in_storage": damaged,
         "numeric": numeric,
+        "interactions": dict(per_interaction),
+        "interactions_imported": dict(imported_per_interaction),
     }
 
 
@@ -148,6 +210,22 @@ def _table(title: str, before: dict[str, int], after: dict[str, int]) -> list[st
     return rows
 
 
+def _interaction_table(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Item files per interaction they contain, and how many of them each side imported."""
+    total = after.get("interactions", {})
+    got_before = before.get("interactions_imported", {})
+    got_after = after.get("interactions_imported", {})
+    rows = [
+        "| Item files containing the interaction | files | imported before | imported after |",
+        "|---|---:|---:|---:|",
+    ]
+    for name in sorted(total, key=lambda k: (-total[k], k)):
+        rows.append(
+            f"| {name} | {total[name]} | {got_before.get(name, 0)} | {got_after.get(name, 0)} |"
+        )
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--before", default=DEFAULT_BEFORE, help="git revision of 'before'")
@@ -164,6 +242,8 @@ def main() -> int:
         "after = working tree",
         "",
         *_table("Imported, by eTest type", before["imported"], after["imported"]),
+        "",
+        *_interaction_table(before, after),
         "",
         *_table("Skipped item, by reason", before["skipped"], after["skipped"]),
         "",
