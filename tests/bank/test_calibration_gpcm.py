@@ -235,6 +235,9 @@ async def test_gap_items_get_the_gpcm_on_the_anchors_scale_and_publish_their_ste
     assert f"{bank.tag}-held" not in run["proposal"]
     assert all(rows[f"{bank.tag}-op{n}"]["anchored"] for n in range(len(OPERATIONAL)))
 
+    # the workbook draws a gap item's expected share of points and lists its steps
+    resp = await client.get(f"/api/v1/calibrations/{run['id']}/report.xlsx", headers=cm)
+    assert resp.status_code == 200 and resp.content.startswith(b"PK")
     resp = await client.post(f"/api/v1/calibrations/{run['id']}/publish", headers=cm)
     assert resp.status_code == 200, resp.text
     async with transaction(app.state.sessionmaker) as session:

@@ -45,6 +45,7 @@ _COLUMNS: tuple[tuple[str, str, str, float], ...] = (
     ("SE b", "se_b", "float", 8),
     ("c", "c", "float", 8),
     ("SE c", "se_c", "float", 8),
+    ("Steps (GPCM)", "steps", "text", 24),
     ("Stored a", "stored.a", "float", 9),
     ("Stored b", "stored.b", "float", 9),
     ("Stored c", "stored.c", "float", 9),
@@ -124,16 +125,21 @@ class Curves:
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)  # type: ignore[no-untyped-call]
 
     def png(self, row: dict[str, Any]) -> bytes:
-        """One item's picture (``row``: an item of the JSON report)."""
+        """One item's picture (``row``: an item of the JSON report). An item scored 0 … k
+        (GPCM) is drawn as its expected share of the points, which its dots observe."""
         empty = np.zeros(0)
-        if row.get("a") is not None and row.get("b") is not None:
+        if row.get("steps") and row.get("a") is not None:
+            self.new.set_data(_THETA, _share(row["a"], row["steps"]))
+        elif row.get("a") is not None and row.get("b") is not None:
             self.new.set_data(
                 _THETA, irt.probability(_THETA, row["a"], row["b"], row.get("c") or 0)
             )
         else:
             self.new.set_data(empty, empty)
         stored = row.get("stored") or {}
-        if stored.get("b") is not None and not row.get("anchored"):
+        if stored.get("steps") and not row.get("anchored"):
+            self.stored.set_data(_THETA, _share(stored.get("a") or 1.0, stored["steps"]))
+        elif stored.get("b") is not None and not row.get("anchored"):
             a, c = stored.get("a") or 1.0, stored.get("c") or 0.0
             self.stored.set_data(_THETA, irt.probability(_THETA, a, stored["b"], c))
         else:
@@ -165,6 +171,11 @@ class Curves:
         pixels = np.asarray(self.canvas.buffer_rgba())  # type: ignore[no-untyped-call]
         Image.fromarray(pixels).convert("RGB").save(buf, "png")
         return buf.getvalue()
+
+
+def _share(a: float, steps: list[float]) -> Any:
+    """A GPCM item's expected score over its maximum, on the curve's θ grid."""
+    return irt.gpcm_expected_score(_THETA, a, steps).reshape(-1) / len(steps)
 
 
 def _table(
