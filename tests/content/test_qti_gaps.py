@@ -9,7 +9,10 @@ All fixtures are original (tests/support/qti.py builders); none comes from the p
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -31,7 +34,7 @@ from tests.certificate.conftest import drain_outbox
 from tests.conftest import Headers, unique
 from tests.console.conftest import ConsoleClient, make_staff
 from tests.console.conftest import console as console
-from tests.support.qti import NS21, PNG, ab, item3, item22, package
+from tests.support.qti import MP3, NS21, PNG, ab, item3, item22, package
 
 
 def only(result: QtiImport) -> ItemIn:
@@ -172,6 +175,24 @@ def test_a_lone_inline_choice_is_a_cloze_and_a_lone_text_entry_stays_a_text_entr
     <itemBody><p>I <textEntryInteraction responseIdentifier="R"/> here.</p></itemBody>"""
     lone = only(read_qti(item22(text), name="t.xml"))
     assert lone.type == "text_entry" and lone.body is None  # as it always was
+
+
+def test_a_listening_cloze_keeps_its_audio_as_the_stimulus() -> None:
+    inner = """
+    <responseDeclaration identifier="A" cardinality="single" baseType="string">
+    <correctResponse><value>Tuesday</value></correctResponse></responseDeclaration>
+    <responseDeclaration identifier="B" cardinality="single" baseType="integer">
+    <correctResponse><value>7</value></correctResponse></responseDeclaration>
+    <itemBody><mediaInteraction responseIdentifier="M" autostart="false" maxPlays="2">
+    <object type="audio/mpeg" data="a.mp3">the message</object></mediaInteraction>
+    <p>Come on <textEntryInteraction responseIdentifier="A"/> at
+    <textEntryInteraction responseIdentifier="B"/>.</p></itemBody>"""
+    result = read_qti(package({"i.xml": item22(inner)}, {"a.mp3": MP3}), name="p.zip")
+    item = only(result)
+    assert item.type == "cloze" and item.body == "<p>Come on [[A]] at\n[[B]].</p>"
+    assert item.stimulus is not None and item.stimulus.audio is not None
+    assert result.media[item.stimulus.audio.src] == MP3
+    assert points(item, {"A": "tuesday", "B": "7"}) == 2 and points(item, {"B": "7.5"}) == 0
 
 
 @pytest.mark.parametrize(
@@ -428,8 +449,7 @@ ITEMS: list[dict[str, Any]] = [
         "key": {"correct": ["w2"]},
     },
 ]
-MEDIA = {"media/a.mp3": b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 16}
-MEDIA["media/p.png"] = PNG
+MEDIA = {"media/a.mp3": MP3, "media/p.png": PNG}
 
 
 def bundle() -> Bundle:
@@ -487,6 +507,29 @@ def test_the_qti_alone_scores_as_etest_does(qti: str) -> None:
     assert re.sub(r">\s+<", "><", hot.body or "") == "<p>[[s1]] [[s2]]</p><ul><li>[[s3]]</li></ul>"
     assert hot_one.key.model_dump() == {"correct": ["w2"]}
     assert points(hot_one, "w2") == 1
+
+
+def _rewrite(data: bytes, prefix: str, change: Callable[[bytes], bytes]) -> bytes:
+    """The package with the entries under ``prefix`` changed, as another tool would."""
+    src, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for info in src.infolist():
+            body = src.read(info)
+            zf.writestr(info, change(body) if info.filename.startswith(prefix) else body)
+    return out.getvalue()
+
+
+def test_a_gap_item_changed_elsewhere_is_read_from_its_qti() -> None:
+    data = write_package(bundle(), "3.0")
+    edited = _rewrite(data, "items/x-gaps", lambda xml: xml.replace(b"I went", b"We went"))
+    back = read_export(edited)
+    assert back is not None
+    got = {i.code: i for i in back.flow.items}
+    changed = got["x-gaps"]
+    assert (changed.type, changed.status, changed.irt) == ("gap_match", "draft", None)
+    assert (changed.body or "").startswith("<div>We went [[g1]] Paris [[g2]] train")
+    assert [(o.id, o.max_uses) for o in changed.options] == [("a", 1), ("by", 0), ("pic", 2)]
+    assert got["x-cloze"] == bundle().flow.items[0]  # the others are their definitions
 
 
 # --- partial over the API and in the console -----------------------------------------------------

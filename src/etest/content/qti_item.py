@@ -542,6 +542,10 @@ def _cloze(
             shuffles.append(_shuffle(interaction, choices))
         gaps.append(gap)
         remove(clone_nodes[nodes.index(interaction)], f"[[{gap['id']}]]")
+    for player in [
+        el for el in clone.iter() if is_element(el) and el.tag in _STIMULUS_INTERACTIONS
+    ]:
+        _unwrap(player)  # its audio becomes the stimulus audio, as beside any interaction
     fields = {
         "type": "cloze",
         "gaps": gaps,
