@@ -9,6 +9,7 @@ finished attempt's result, as it does for a candidate coming back."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -152,7 +153,7 @@ async def test_passed_ct_offers_the_download_only_where_allowed(
     async with page.expect_download() as download:
         await link.click()
     pdf = await (await download.value).path()
-    assert Path(pdf).read_bytes().startswith(b"%PDF")
+    assert (await asyncio.to_thread(Path(pdf).read_bytes)).startswith(b"%PDF")
     assert await page.locator("ul.cant-do").count() == 0
     tab.assert_clean()
     # an organization that does not allow downloads: the page says where the certificate is

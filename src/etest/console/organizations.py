@@ -25,10 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest.audit.service import record
 from etest.auth.actor import Actor
 from etest.config import Settings
-from etest.content.media import MediaStore, content_type_of, media_problem
 from etest.console.i18n import N_, translator
 from etest.console.pages import ConsoleRoute, redirect, render
 from etest.console.session import StaffDep
+from etest.content.media import MediaStore, content_type_of, media_problem
 from etest.deps import SessionDep, SettingsDep
 from etest.errors import Conflict, Forbidden, Unprocessable
 from etest.kit.pagination import Pagination, paginate

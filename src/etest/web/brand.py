@@ -78,7 +78,10 @@ def _cached(body: bytes | str, media_type: str) -> Response:
     return Response(
         body,
         media_type=media_type,
-        headers={"Cache-Control": f"public, max-age={MAX_AGE}", "X-Content-Type-Options": "nosniff"},
+        headers={
+            "Cache-Control": f"public, max-age={MAX_AGE}",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 

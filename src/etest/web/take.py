@@ -43,7 +43,7 @@ from etest.kit.levels import level_meaning
 from etest.models import Attempt, Item, Organization
 from etest.models.base import utcnow
 from etest.ops import ratelimits
-from etest.web import brand, cookie, result
+from etest.web import brand, clips, cookie, result
 from etest.web import look as page_look
 from etest.web.errors import CsrfRefused
 from etest.web.forms import Given, Parsed, parse_answer
@@ -52,6 +52,7 @@ from etest.web.texts import kind_name, skill_name
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 router.include_router(brand.router)
+router.include_router(clips.router)
 
 MAX_TOKEN = 200
 
@@ -377,7 +378,12 @@ def _item_page(
     served, item, attempt = current.served, current.item, current.attempt
     assert served is not None and item is not None
     answered = served.position - 1  # every position before the open one is answered
-    view = item_view(served, item, answered, current.total)
+    view = clips.with_limits(
+        item_view(served, item, answered, current.total),
+        attempt.id,
+        served.position,
+        attempt.accommodations,
+    )
     now = utcnow()
     timers = []
     if served.deadline is not None and served.deadline != attempt.deadline:
@@ -398,7 +404,33 @@ def _item_page(
         given=given or Given(),
         csrf=cookie.csrf_token(credential),
         look=page_look.of(attempt),
+        may_pause=_may_pause(attempt, served.deadline),
     )
+
+
+def _may_pause(attempt: rules.Facts, item_deadline: datetime | None) -> bool:
+    """Pausing is for untimed tests only: no clock on the test or on the open question (a
+    timed test ignores the accommodation; staff are told so where they set it)."""
+    needs = accommodations.read(attempt.accommodations)
+    return needs.pause_allowed and attempt.deadline is None and item_deadline is None
+
+
+@router.post("/take/{attempt_id}/pause")
+async def pause(
+    request: Request, session: SessionDep, settings: SettingsDep, attempt_id: str
+) -> Response:
+    """Leave an untimed test open and this browser without it: the candidate comes back with
+    the same link or token (the attempt is resumed where it was). Nothing about the attempt
+    changes; the /take cookie is removed, so a shared computer keeps no test open."""
+    credential, form = await _posted(request, attempt_id)
+    if form is None:
+        return _stale_form(credential.attempt_id)
+    attempt, _ = await _authorised(request, session, settings, attempt_id)
+    if attempt.status != AttemptStatus.in_progress or attempt.deadline is not None:
+        return _see_other(f"/take/{attempt.id}")
+    response = render("paused.html", look=await _look(session, attempt))
+    response.delete_cookie(cookie.COOKIE, path=cookie.PATH)
+    return response
 
 
 class _FormReader:

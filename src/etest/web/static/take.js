@@ -70,6 +70,24 @@
     tick();
   });
 
+  // A recording with a play limit (an accommodation): after that many plays to the end the
+  // player is replaced by the server's sentence (the server counts its downloads as well).
+  Array.prototype.forEach.call(document.querySelectorAll("audio[data-plays-left]"), function (audio) {
+    var left = parseInt(audio.getAttribute("data-plays-left"), 10);
+    var hint = audio.nextElementSibling;
+    audio.addEventListener("ended", function () {
+      left -= 1;
+      if (left > 0) { return; }
+      var used = document.createElement("p");
+      used.className = "clip-used";
+      used.textContent = audio.getAttribute("data-words-used");
+      audio.pause();
+      audio.replaceWith(used);
+      if (hint && hint.classList.contains("clip-plays")) { hint.remove(); }
+      say(used.textContent);
+    });
+  });
+
   // On leaving a select (not on each change: arrow keys on a closed select fire a change per
   // step), the part it took from another position moves there in exchange.
   var order = document.querySelector("[data-order]");

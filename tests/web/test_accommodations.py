@@ -1,0 +1,129 @@
+"""Accommodations on the candidate's pages, in Chromium: extra time visible on the start page and
+in the countdown, a page look set by staff and changed by the candidate (high contrast passes
+axe), a listening clip's play limit held by the server (a play from byte 0 counted, a range
+continuation not) and said on the page, and pausing an untimed test (the browser lets go of it;
+the token brings the candidate back to the same question), not offered for a timed one."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, BrowserContext
+
+from tests.conftest import create_candidate
+from tests.web.conftest import WebCourse
+from tests.web.test_browser import DESKTOP, Tab, enter_token, fill_answer, item_type_here
+
+
+@pytest.fixture
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    ctx = await browser.new_context(viewport=DESKTOP, locale="en-GB")
+    yield ctx
+    await ctx.close()
+
+
+async def _token(web: WebCourse, accommodations: dict[str, Any], **body: Any) -> str:
+    course = web.course
+    candidate = await create_candidate(web.client, course.admin, uic=course.uic)
+    resp = await web.client.post(
+        "/api/v1/tokens",
+        headers=course.admin,
+        json={"candidate_id": candidate["id"], "accommodations": accommodations, **body},
+    )
+    assert resp.status_code == 201, resp.text
+    code: str = resp.json()["code"]
+    return code
+
+
+async def test_extra_time_theme_and_clip_limit(
+    web_course: WebCourse, context: BrowserContext, web_server: str, artifacts: Path
+) -> None:
+    code = await _token(
+        web_course,
+        {"extra_time": 1.5, "clip_plays": 1, "theme": "contrast"},
+        type="CT",
+        level="A1",
+    )
+    tab = Tab(await context.new_page(), web_server, artifacts, "accommodations-")
+    page = tab.page
+    await enter_token(tab, code)
+    # the start page says the extended time, and the staff's theme is on
+    facts = await page.locator("dl.facts").inner_text()
+    assert "45 minutes for the whole test" in facts
+    assert "This includes your extra time: 1.5 times the usual time" in facts
+    assert await page.locator("html").get_attribute("class") == "theme-contrast"
+    await tab.check("start-contrast")
+    await tab.submit("Start the test")
+    # the countdown starts from the extended limit
+    timer = page.locator("[data-timer=test]")
+    assert float(await timer.get_attribute("data-remaining") or 0) > 1800
+    # the listening item's recording goes through the counting route
+    audio = page.locator("audio[data-plays-left]")
+    assert await audio.count() == 1
+    src = await page.locator("audio[data-plays-left] source").get_attribute("src")
+    assert src and re.fullmatch(r"/take/[0-9a-f-]{36}/clip/1/[0-9a-f]{64}", src)
+    assert "You may play this recording 1 more time." in await page.locator("main").inner_text()
+    await tab.check("item-contrast")
+    first = await page.request.get(web_server + src)
+    assert first.status == 200 and first.headers["content-type"].startswith("audio/")
+    later_part = await page.request.get(web_server + src, headers={"Range": "bytes=10-"})
+    assert later_part.status in (200, 206)  # a continuation is not a new play
+    again = await page.request.get(web_server + src, headers={"Range": "bytes=0-"})
+    assert again.status == 403
+    assert "cannot be played again" in await again.text()
+    await page.reload()
+    used = page.locator("p.clip-used")
+    assert await used.inner_text() == (
+        "You have played this recording 1 time; it cannot be played again."
+    )
+    assert await page.locator("audio").count() == 0
+    # the candidate picks a larger text: kept with the attempt, over the staff's default
+    await page.get_by_label("Page look").select_option("large")
+    await tab.submit("Change the page look")
+    assert await page.locator("html").get_attribute("class") == "theme-large"
+    size = await page.locator("html").evaluate("el => getComputedStyle(el).fontSize")
+    assert size == "20px"
+    await tab.check("item-large")
+    tab.errors = [e for e in tab.errors if "/clip/" not in e]  # the 403 asked for above
+    tab.assert_clean()
+
+
+async def test_pause_an_untimed_test_and_come_back(
+    web_course: WebCourse, context: BrowserContext, web_server: str, artifacts: Path
+) -> None:
+    code = await _token(web_course, {"pause_allowed": True}, type="PT")
+    tab = Tab(await context.new_page(), web_server, artifacts, "accommodations-")
+    page = tab.page
+    await enter_token(tab, code)
+    attempt_path = f"/take/{tab.attempt_id}"
+    await tab.submit("Start the test")
+    _, item_type, key = await item_type_here(web_course.app, tab)
+    await fill_answer(page, item_type, key, True)
+    await tab.submit("Save and continue")
+    heading = await page.locator("h1").inner_text()
+    await tab.submit("Pause and continue later")
+    assert await page.locator("h1").inner_text() == "Your test is paused"
+    await tab.check("paused")
+    # this browser no longer holds the test ...
+    await tab.goto(attempt_path)
+    assert "not open in this browser" in await page.locator("main").inner_text()
+    # ... the token brings the candidate back to the same question
+    await enter_token(tab, code)
+    assert await page.locator("h1").inner_text() == heading
+    tab.errors = [e for e in tab.errors if "404" not in e]
+    tab.assert_clean()
+
+
+async def test_a_timed_test_offers_no_pause(
+    web_course: WebCourse, context: BrowserContext, web_server: str, artifacts: Path
+) -> None:
+    code = await _token(web_course, {"pause_allowed": True}, type="CT", level="A1")
+    tab = Tab(await context.new_page(), web_server, artifacts, "accommodations-")
+    await enter_token(tab, code)
+    await tab.submit("Start the test")
+    assert await tab.page.get_by_role("button", name="Pause and continue later").count() == 0
+    tab.assert_clean()
