@@ -18,15 +18,20 @@ import functools
 import io
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import date
+from typing import Any, Protocol
 
 import structlog
+from babel.dates import format_date
 from reportlab.lib.colors import Color, HexColor
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
 from etest.certificate.fonts import Run, bold_font, runs, width
+from etest.kit import i18n
+from etest.kit.i18n import N_
+from etest.kit.language import CATALOGS, normalise
 from etest.kit.qr import draw_qr
 
 log = structlog.get_logger(__name__)
@@ -50,6 +55,48 @@ class CertificateView:
     logo: bytes
     photo: bytes | None = None
     revoked: bool = False
+    #: The candidate's language (``etest.kit.language.choose``): the certificate's fixed
+    #: words and its date are printed in it.
+    language: str = "en"
+    #: The issue date on the organization's calendar; when given, printed in words of the
+    #: language (``6 de diciembre de 2026``) instead of ``date``.
+    issued_on: date | None = None
+
+
+#: The certificate's fixed words (the ``take`` catalog, with the candidate's pages).
+WORDS = {
+    "title": N_("Certificate of English"),
+    "certifies": N_("This certifies that"),
+    "passed": N_("has passed the eTest certification test for"),
+    "level": N_("English level %(level)s"),
+    "date": N_("Date: %(date)s"),
+    "code": N_("Verification code: %(code)s"),
+    "revoked": N_("REVOKED"),
+}
+
+_LRI, _PDI = "\u2066", "\u2069"
+
+
+def _say(view: CertificateView) -> Any:
+    """``say(key, **values)``: a fixed word of the certificate in the view's language."""
+    language = normalise(view.language) or "en"
+    found = i18n.translations(CATALOGS, "take", language)
+    rtl = language == "ar"
+
+    def say(key: str, **values: str) -> str:
+        if rtl:  # a level or code keeps its own order inside right-to-left words
+            values = {k: f"{_LRI}{v}{_PDI}" for k, v in values.items()}
+        text = found.gettext(WORDS[key])
+        return text % values if values else text
+
+    return say
+
+
+def _printed_date(view: CertificateView) -> str:
+    if view.issued_on is None:
+        return view.date
+    language = normalise(view.language) or "en"
+    return format_date(view.issued_on, format="long", locale=language.replace("-", "_"))
 
 
 def _draw_runs(
@@ -109,7 +156,19 @@ def _silhouette(canvas: Canvas, x: float, y: float, w: float, h: float) -> None:
     canvas.rect(x, y - h * 0.06, w, h * 0.06, stroke=0, fill=1)
 
 
+def _heading(canvas: Canvas, text: str, size: float, x: float, y: float, latin: bool) -> None:
+    """A heading: bold for Latin words, else the any-script runs (the bold font has no Arabic
+    or Chinese glyphs)."""
+    if latin:
+        canvas.setFont(bold_font(), size)
+        canvas.drawCentredString(x, y, text)
+    else:
+        _text(canvas, text, size, x, y, max_width=PAGE_W - 120)
+
+
 def render(view: CertificateView) -> bytes:
+    say = _say(view)
+    latin = (normalise(view.language) or "en") in ("en", "es", "vi")
     buf = io.BytesIO()
     canvas = Canvas(buf, pagesize=(PAGE_W, PAGE_H), invariant=True)
     canvas.setTitle(f"eTest certificate {view.code}")
@@ -131,22 +190,20 @@ def render(view: CertificateView) -> bytes:
     )
 
     canvas.setFillColor(INK)
-    canvas.setFont(bold_font(), 34)
-    canvas.drawCentredString(mid, PAGE_H - 170, "Certificate of English")
+    _heading(canvas, say("title"), 34, mid, PAGE_H - 170, latin)
     canvas.setFillColor(MUTED)
-    _text(canvas, "This certifies that", 14, mid, PAGE_H - 212)
+    _text(canvas, say("certifies"), 14, mid, PAGE_H - 212)
     canvas.setFillColor(INK)
     _text(canvas, view.holder_name, 30, mid, PAGE_H - 258, max_width=520)
     canvas.setStrokeColor(ACCENT)
     canvas.line(mid - 240, PAGE_H - 270, mid + 240, PAGE_H - 270)
     canvas.setFillColor(MUTED)
-    _text(canvas, "has passed the eTest certification test for", 14, mid, PAGE_H - 300)
+    _text(canvas, say("passed"), 14, mid, PAGE_H - 300, max_width=PAGE_W - 120)
     canvas.setFillColor(ACCENT)
-    canvas.setFont(bold_font(), 26)
-    canvas.drawCentredString(mid, PAGE_H - 340, f"English level {view.level}")
+    _heading(canvas, say("level", level=view.level), 26, mid, PAGE_H - 340, latin)
     canvas.setFillColor(INK)
     _text(canvas, view.plan_name, 14, mid, PAGE_H - 368, max_width=480)
-    _text(canvas, f"Date: {view.date}", 12, mid, PAGE_H - 396)
+    _text(canvas, say("date", date=_printed_date(view)), 12, mid, PAGE_H - 396)
 
     photo_box = (64, 64, 92, 112)
     if view.photo is None or not _image(canvas, view.photo, *photo_box):
@@ -156,7 +213,7 @@ def render(view: CertificateView) -> bytes:
     qr_x, qr_y = PAGE_W - 64 - qr_size, 64
     draw_qr(canvas, view.verify_url, qr_x, qr_y, qr_size, border=2)
     canvas.setFillColor(MUTED)
-    _text(canvas, f"Verification code: {view.code}", 9, qr_x + qr_size, qr_y - 14, align="right")
+    _text(canvas, say("code", code=view.code), 9, qr_x + qr_size, qr_y - 14, align="right")
     _text(canvas, view.verify_url, 8, mid, 48, max_width=PAGE_W - 360)
 
     if view.revoked:
@@ -164,8 +221,7 @@ def render(view: CertificateView) -> bytes:
         canvas.setFillColor(Color(0.8, 0.1, 0.1, alpha=0.35))
         canvas.translate(mid, PAGE_H / 2)
         canvas.rotate(20)
-        canvas.setFont(bold_font(), 96)
-        canvas.drawCentredString(0, 0, "REVOKED")
+        _heading(canvas, say("revoked"), 96, 0, 0, latin)
         canvas.restoreState()
 
     canvas.showPage()

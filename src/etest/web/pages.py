@@ -4,6 +4,7 @@ page (problem+json is for the API; a page never shows a stack trace)."""
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import math
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
 from etest.errors import EtestError, unavailable
+from etest.kit.i18n import N_
+from etest.web import language
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -55,17 +58,26 @@ def _plain(html: str | None) -> str:
     return Markup(html or "").striptags()  # noqa: S704 - only stripped to text, then escaped
 
 
+#: The countdown's formats, translated on the page and handed to ``take.js`` as data.
+DURATION_FORMATS = {
+    "hm": N_("%(h)s h %(m)s min"),
+    "ms": N_("%(m)s min %(s)s s"),
+    "s": N_("%(s)s s"),
+}
+
+
 def duration(seconds: float) -> str:
     """Time left in words a screen reader says well: ``1 h 05 min``, ``4 min 09 s``, ``30 s``
-    (the same format as the countdown in ``take.js``)."""
+    in the page's language (the same formats as the countdown in ``take.js``)."""
     total = max(0, math.ceil(seconds))
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
+    say = language.current().gettext
     if hours:
-        return f"{hours} h {minutes:02d} min"
+        return say(DURATION_FORMATS["hm"], h=hours, m=f"{minutes:02d}")
     if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"
+        return say(DURATION_FORMATS["ms"], m=minutes, s=f"{secs:02d}")
+    return say(DURATION_FORMATS["s"], s=secs)
 
 
 _env = jinja2.Environment(
@@ -78,39 +90,66 @@ _env = jinja2.Environment(
 _env.globals["static_url"] = static_url
 
 
-def _untranslated(message: str, **values: Any) -> str:
-    """``_()`` until a page's language is known: the English source, ``%``-formatted."""
-    return message % values if values else message
+def _ltr(value: object) -> str:
+    """A level or code (Latin letters and signs: ``A1+``) kept left to right inside the words
+    of a right-to-left page (Unicode isolates; else it shows as ``+A1``)."""
+    text = str(value)
+    return f"\u2066{text}\u2069" if language.current().dir == "rtl" and text else text
 
 
-_env.globals["_"] = _untranslated
-_env.globals["ngettext"] = lambda one, many, n, **values: (one if n == 1 else many) % {
-    "n": n,
-    **values,
-}
+def _gettext(message: str, **values: Any) -> str:
+    """``_()`` of the templates: the message in the page's language (``web.language``)."""
+    return language.current().gettext(message, **values)
+
+
+def _ngettext(singular: str, plural: str, n: int, **values: Any) -> str:
+    return language.current().ngettext(singular, plural, n, **values)
+
+
+_env.globals["_"] = _gettext
+_env.globals["gettext"] = _gettext
+_env.globals["ngettext"] = _ngettext
 _env.filters["plain"] = _plain
+_env.filters["ltr"] = _ltr
 _env.filters["duration"] = duration
 
 
 def render(
     template: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any
 ) -> HTMLResponse:
-    html = _env.get_template(template).render(**context)
-    return HTMLResponse(html, status_code=status, headers={**HEADERS, **(headers or {})})
+    words = language.current()
+    here = _here.get()
+    page = {
+        "lang": words.language,
+        "dir": words.dir,
+        "words": words,
+        "languages": language.switch_links(here) if here else [],
+        **context,
+    }
+    html = _env.get_template(template).render(**page)
+    return HTMLResponse(
+        html,
+        status_code=status,
+        headers={**HEADERS, "Content-Language": words.language, **(headers or {})},
+    )
+
+
+#: The path of the page being made, for the language switcher's way back.
+_here: contextvars.ContextVar[str | None] = contextvars.ContextVar("etest_here", default=None)
 
 
 _TITLES = {
-    400: "Something is wrong with the request",
-    403: "Not allowed",
-    404: "Page not found",
-    405: "Not allowed",
-    409: "Please try again",
-    410: "No longer available",
-    413: "Too much data",
-    422: "Please check your answer",
-    429: "Too many tries",
-    500: "Something went wrong",
-    503: "Please try again in a moment",
+    400: N_("Something is wrong with the request"),
+    403: N_("Not allowed"),
+    404: N_("Page not found"),
+    405: N_("Not allowed"),
+    409: N_("Please try again"),
+    410: N_("No longer available"),
+    413: N_("Too much data"),
+    422: N_("Please check your answer"),
+    429: N_("Too many tries"),
+    500: N_("Something went wrong"),
+    503: N_("Please try again in a moment"),
 }
 
 
@@ -120,20 +159,22 @@ def error_page(
     *,
     title: str | None = None,
     back: str = "/take",
-    back_text: str = "Enter a test token",
+    back_text: str = N_("Enter a test token"),
     code: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """An error as a page; ``code`` (a problem code, e.g. ``csrf-refused``) is shown as the
-    reference a candidate can quote to support."""
+    reference a candidate can quote to support. The words are translated here: callers pass
+    catalog messages (a service's English detail without a catalog entry stays English)."""
+    say = language.current().gettext
     return render(
         "error.html",
         status=status,
         headers=headers,
-        title=title or _TITLES.get(status, "Error"),
-        detail=detail,
+        title=say(title or _TITLES.get(status, N_("Error"))),
+        detail=say(detail),
         back=back,
-        back_text=back_text,
+        back_text=say(back_text),
         code=code,
     )
 
@@ -142,28 +183,35 @@ async def _html_error(request: Request, exc: Exception) -> HTMLResponse:
     if isinstance(exc, EtestError):
         return error_page(exc.status, exc.detail, headers=exc.headers())
     if isinstance(exc, StarletteHTTPException):
-        return error_page(exc.status_code, "This page cannot be shown.")
+        return error_page(exc.status_code, N_("This page cannot be shown."))
     if isinstance(exc, IntegrityError):
         log.info("page_conflict", path=request.url.path, error=str(exc.orig))
         return error_page(
             409,
-            "Your request crossed another one (perhaps from a second tab or "
-            "device). Please reload the page.",
+            N_(
+                "Your request crossed another one (perhaps from a second tab or "
+                "device). Please reload the page."
+            ),
         )
     outage = unavailable(request, exc)
     if outage is not None:
         return error_page(
             outage.status,
-            "The test service cannot reach its database for a moment. The answers you saw "
-            f"saved are kept: reload this page in {outage.retry_after} seconds.",
+            language.current().gettext(
+                "The test service cannot reach its database for a moment. The answers you "
+                "saw saved are kept: reload this page in %(seconds)s seconds.",
+                seconds=outage.retry_after,
+            ),
             code=outage.code,
             headers=outage.headers(),
         )
     log.error("page_error", path=request.url.path, exc_info=exc)
     return error_page(
         500,
-        "An unexpected error occurred and has been logged. Please reload "
-        "the page in a moment; the answers you saw saved are kept.",
+        N_(
+            "An unexpected error occurred and has been logged. Please reload "
+            "the page in a moment; the answers you saw saved are kept."
+        ),
     )
 
 
@@ -176,7 +224,16 @@ class PageRoute(APIRoute):
     handlers. The session still rolls back first: the error leaves the route as usual."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # Starlette's per-route exception wrapper reads its handlers from this scope key.
-        await super().handle(
-            {**scope, "starlette.exception_handlers": (_HANDLERS, {})}, receive, send
-        )
+        # the page's words (web.language) and its path for the language switcher, set for
+        # the route, its dependencies and its error page alike
+        words = language.bind(language.words_for(scope))
+        # the path only: a query may hold a token's code (``/take?token=``)
+        here = _here.set(scope.get("path", "/"))
+        try:
+            # Starlette's per-route exception wrapper reads its handlers from this scope key.
+            await super().handle(
+                {**scope, "starlette.exception_handlers": (_HANDLERS, {})}, receive, send
+            )
+        finally:
+            _here.reset(here)
+            language.unbind(words)

@@ -39,18 +39,22 @@ from etest.config import Settings
 from etest.db import transaction
 from etest.deps import SessionDep, SettingsDep
 from etest.errors import EtestError, Forbidden, NotFound
+from etest.kit import language as chain
+from etest.kit.i18n import N_
 from etest.kit.levels import level_meaning
-from etest.models import Attempt, Item, Organization
+from etest.models import Attempt, Candidate, Item, Organization, Plan, TestToken
 from etest.models.base import utcnow
 from etest.ops import ratelimits
-from etest.web import brand, clips, cookie, result
+from etest.web import brand, clips, cookie, language, result
 from etest.web import look as page_look
 from etest.web.errors import CsrfRefused
 from etest.web.forms import Given, Parsed, parse_answer
 from etest.web.pages import PageRoute, error_page, render
-from etest.web.texts import kind_name, skill_name
+from etest.web.texts import kind_name, problem, skill_name, too_many
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+# the language switcher first: ``/take/language`` is not an attempt's page
+router.include_router(language.router)
 router.include_router(brand.router)
 router.include_router(clips.router)
 
@@ -58,17 +62,17 @@ MAX_TOKEN = 200
 
 #: Short notices carried in the redirect after a POST (``?n=``), read out by a live region.
 NOTICES = {
-    "saved": "Your answer was saved.",
-    "late": (
+    "saved": N_("Your answer was saved."),
+    "late": N_(
         "The time for the last question ran out before your answer arrived, so your answer "
         "was not counted: that question counts as wrong."
     ),
-    "timeout": (
+    "timeout": N_(
         "The time for the last question ran out before you answered, so that question counts "
         "as wrong."
     ),
-    "answered": "That question was already answered. Here is your current question.",
-    "moved": "That question is no longer open. Here is your current question.",
+    "answered": N_("That question was already answered. Here is your current question."),
+    "moved": N_("That question is no longer open. Here is your current question."),
 }
 
 #: The notices that still make sense once the test is over (on the result or thank-you page).
@@ -118,8 +122,10 @@ def _token_page(
 def _csrf_refused() -> Response:
     return error_page(
         CsrfRefused.status,
-        "This form is out of date or did not come from this site's own page, so it was not "
-        "accepted. Open the token form again and enter your token there.",
+        N_(
+            "This form is out of date or did not come from this site's own page, so it was "
+            "not accepted. Open the token form again and enter your token there."
+        ),
         code=CsrfRefused.code,
     )
 
@@ -158,7 +164,7 @@ async def submit_token(request: Request, session: SessionDep, settings: Settings
 def _too_many(request: Request, wait: int, value: str) -> Response:
     return _token_page(
         request,
-        error=ratelimits.TOO_MANY.format(seconds=wait),
+        error=too_many(wait),
         status=429,
         value=value,
         headers={"Retry-After": str(wait)},
@@ -172,11 +178,17 @@ async def _start(
     attempt (under the starts-per-token limit) and hand the browser its credential."""
     code = code.strip()
     if not code:
-        return _token_page(request, error="Enter the test token you were given.", status=422)
+        return _token_page(
+            request,
+            error=language.current().gettext("Enter the test token you were given."),
+            status=422,
+        )
     if len(code) > MAX_TOKEN:
         return _token_page(
             request,
-            error="This is too long to be a test token. Check that you copied only the token.",
+            error=language.current().gettext(
+                "This is too long to be a test token. Check that you copied only the token."
+            ),
             status=422,
         )
     wait = await ratelimits.wait_for(request, ratelimits.TOKEN_FAILURES)
@@ -194,7 +206,7 @@ async def _start(
         await session.rollback()
         if isinstance(exc, TokenNotFound):
             await ratelimits.charge(request, ratelimits.TOKEN_FAILURES)
-        return _token_page(request, error=exc.detail, status=exc.status, value=code)
+        return _token_page(request, error=problem(exc), status=exc.status, value=code)
     token_key = str(attempt.token_id)
     wait = await ratelimits.wait_for(request, ratelimits.STARTS_PER_TOKEN, token_key)
     if wait:
@@ -202,6 +214,7 @@ async def _start(
         return _too_many(request, wait, code)
     await ratelimits.charge(request, ratelimits.STARTS_PER_TOKEN, token_key)
     target = f"/take/{attempt.id}"
+    attempt_language = await _attempt_words(request, session, attempt)
     response: Response
     if link and request.headers.get("sec-fetch-site") not in (None, "none", "same-origin"):
         # A link followed from another site (an email, a platform): a SameSite=Strict cookie
@@ -211,7 +224,33 @@ async def _start(
     else:
         response = _see_other(target)
     cookie.write(request, response, attempt.id, attempt_secret(settings.pepper(), attempt.id))
+    language.remember_attempt(request, response, language.current(), attempt_language)
     return response
+
+
+async def _attempt_words(request: Request, session: AsyncSession, attempt: Attempt) -> str:
+    """The attempt's language (the chain over its token, candidate and organization, then the
+    browser's; the switcher's choice over all: what the candidate reads), recorded on the
+    attempt when it starts; the page's words become the attempt's from here on."""
+    token = await session.get(TestToken, attempt.token_id)
+    candidate = await session.get(Candidate, attempt.candidate_id)
+    org = await session.get(Organization, attempt.organization_id)
+    plan = await session.get(Plan, attempt.plan_code)
+    if attempt.language is None:
+        attempt.language = language.chosen(dict(request.cookies)) or chain.choose(
+            token.language if token else None,
+            candidate.language if candidate else None,
+            chain.organization_language(org.settings if org else None),
+            accept_language=request.headers.get("accept-language"),
+        )
+    words = language.for_attempt(
+        request,
+        attempt.language,
+        plan.register if plan else None,
+        org.timezone if org else None,
+    )
+    language.use(words)
+    return attempt.language
 
 
 # ---------------------------------------------------------------------------- the attempt
@@ -219,7 +258,10 @@ async def _start(
 
 def _gone() -> NotFound:
     return NotFound(
-        "This test is not open in this browser. Enter your token again to go on where you left off."
+        N_(
+            "This test is not open in this browser. Enter your token again to go on where "
+            "you left off."
+        )
     )
 
 
@@ -260,10 +302,12 @@ async def _posted(request: Request, attempt_id: str) -> tuple[cookie.Credential,
 def _stale_form(attempt_id: uuid.UUID) -> Response:
     return error_page(
         CsrfRefused.status,
-        "This form is out of date or did not come from this page, so it "
-        "was not accepted. Go back to your test and answer again.",
+        N_(
+            "This form is out of date or did not come from this page, so it "
+            "was not accepted. Go back to your test and answer again."
+        ),
         back=f"/take/{attempt_id}",
-        back_text="Back to your test",
+        back_text=N_("Back to your test"),
         code=CsrfRefused.code,
     )
 
@@ -281,6 +325,7 @@ async def attempt_page(request: Request, attempt_id: str, n: str | None = None) 
         if _timed_out_before(current):
             n = "timeout"
         notice = NOTICES.get(n or "")
+        notice = language.current().gettext(notice) if notice else None
         if not isinstance(current, Pending):
             return _item_page(current, credential, notice=notice)
         async with transaction(request.app.state.sessionmaker) as session:
@@ -387,9 +432,11 @@ def _item_page(
     now = utcnow()
     timers = []
     if served.deadline is not None and served.deadline != attempt.deadline:
-        timers.append(("question", "Time left for this question", _remaining(served.deadline, now)))
+        timers.append(
+            ("question", N_("Time left for this question"), _remaining(served.deadline, now))
+        )
     if attempt.deadline is not None:
-        timers.append(("test", "Time left for the test", _remaining(attempt.deadline, now)))
+        timers.append(("test", N_("Time left for the test"), _remaining(attempt.deadline, now)))
     return render(
         "item.html",
         status=422 if error else 200,
@@ -400,7 +447,7 @@ def _item_page(
         total=current.total,
         timers=timers,
         notice=notice,
-        error=error,
+        error=language.current().gettext(error) if error else None,
         given=given or Given(),
         csrf=cookie.csrf_token(credential),
         look=page_look.of(attempt),
@@ -610,7 +657,7 @@ async def take_certificate(
     ``/take`` cookie)."""
     credential = cookie.read(request)
     if credential is None or str(credential.attempt_id) != attempt_id:
-        raise NotFound("This test is not open in this browser. Enter your token again.")
+        raise NotFound(N_("This test is not open in this browser. Enter your token again."))
     attempt = await service.get_for_candidate(
         session, settings, credential.attempt_id, credential.secret
     )
@@ -623,4 +670,6 @@ async def take_certificate(
 
 @router.get("/take/{attempt_id}/{rest:path}")
 async def not_a_page(attempt_id: str, rest: str) -> Response:
-    return error_page(404, "There is no such page. Check the address, or enter your token again.")
+    return error_page(
+        404, N_("There is no such page. Check the address, or enter your token again.")
+    )

@@ -14,13 +14,19 @@
   var heading = document.querySelector("[data-focus-on-load]");
   if (summary) { summary.focus(); } else if (heading) { heading.focus(); }
 
-  function words(seconds) {
+  // the time in the page's language: formats from the timer's data-words-* attributes
+  // ("%(h)s h %(m)s min"), English when a page has none
+  function fill(format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (all, name) { return values[name]; });
+  }
+  function words(seconds, el) {
     var total = Math.max(0, Math.ceil(seconds));
     var h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
     function two(n) { return (n < 10 ? "0" : "") + n; }
-    if (h) { return h + " h " + two(m) + " min"; }
-    if (m) { return m + " min " + two(s) + " s"; }
-    return s + " s";
+    function say(key, fallback) { return (el && el.getAttribute("data-words-" + key)) || fallback; }
+    if (h) { return fill(say("hm", "%(h)s h %(m)s min"), { h: h, m: two(m) }); }
+    if (m) { return fill(say("ms", "%(m)s min %(s)s s"), { m: m, s: two(s) }); }
+    return fill(say("s", "%(s)s s"), { s: s });
   }
 
   function answerGiven(form) {
@@ -34,10 +40,11 @@
   }
 
   var finished = false;
-  function timeUp(which) {
+  function timeUp(which, el) {
     if (finished) { return; }
     finished = true;
-    say(which === "question" ? "Time is up for this question." : "Time is up for the test.");
+    say(el.getAttribute("data-words-up") ||
+        (which === "question" ? "Time is up for this question." : "Time is up for the test."));
     var form = document.querySelector("form.answer-form");
     if (form && answerGiven(form)) { form.submit(); return; }
     // past the server's grace period, the page shows the next question or the result
@@ -59,12 +66,15 @@
     if (isNaN(start) || !out) { return; }
     function tick() {
       var left = start - elapsed();
-      out.textContent = words(left);
+      out.textContent = words(left, el);
       while (marks.length && left <= marks[0]) {
-        say(words(marks.shift()) + " left" + (which === "question" ? " for this question." : " for the test."));
+        var time = words(marks.shift(), el);
+        say(fill(el.getAttribute("data-words-left") ||
+                 ("%(time)s left" + (which === "question" ? " for this question." : " for the test.")),
+                 { time: time }));
       }
       if (left < 60) { el.classList.add("timer-low"); }
-      if (left <= 0) { timeUp(which); return; }
+      if (left <= 0) { timeUp(which, el); return; }
       window.setTimeout(tick, 1000 - ((left * 1000) % 1000 || 0) + 20);
     }
     tick();
@@ -104,8 +114,11 @@
           if (other !== select && other.value === select.value) {
             other.value = previous;
             var label = order.querySelector("label[for='" + other.id + "']");
-            say((label ? label.textContent : "The other position") + " now has " +
-                (previous ? other.options[other.selectedIndex].text : "no part") + ".");
+            say(fill(order.getAttribute("data-words-swap") || "%(position)s now has %(part)s.", {
+              position: label ? label.textContent : "",
+              part: previous ? other.options[other.selectedIndex].text
+                : (order.getAttribute("data-words-none") || "no part")
+            }));
           }
         });
       });
