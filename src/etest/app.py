@@ -23,6 +23,7 @@ from etest.certificate.endpoints import public_router as certificate_public_rout
 from etest.certificate.endpoints import router as certificate_router
 from etest.certificate.pdf import PdfRenderer, render_off_loop
 from etest.config import Settings, get_settings
+from etest.console import openlinks as console_open_links
 from etest.console import root as console_root
 from etest.console import router as console_router
 from etest.content.endpoints import router as content_router
@@ -30,6 +31,7 @@ from etest.db import create_engine, create_read_sessionmaker, create_sessionmake
 from etest.errors import install_handlers
 from etest.kit.logging import configure_logging
 from etest.openapi import install_links
+from etest.openlink.endpoints import router as open_link_router
 from etest.ops import edge as ops_edge
 from etest.ops import errorreport as ops_errorreport
 from etest.ops import metrics as ops_metrics
@@ -46,6 +48,7 @@ from etest.tasks import job_context
 from etest.token.endpoints import router as token_router
 from etest.web import mount_static
 from etest.web import router as web_router
+from etest.web.join import router as join_router
 from etest.web.verify import router as verify_router
 from etest.webhook.endpoints import router as webhook_router
 
@@ -134,11 +137,15 @@ def create_app(
         web_router,
     ):
         app.include_router(router)
+    app.include_router(open_link_router)
+    app.include_router(join_router)
     app.include_router(result_router)
     app.include_router(review_router)
     app.include_router(report_router)
     app.include_router(webhook_router)
     app.include_router(bank_router)
+    # before the console's router: its catch-all 404 would answer /console/open-links first
+    app.include_router(console_open_links.router, prefix="/console")
     app.include_router(console_router)
     app.include_router(console_root)
     mount_static(app)

@@ -323,6 +323,7 @@ def _settings_values(org: Organization) -> dict[str, Any]:
         "accent_color": stored["accent_color"] or "",
         "next_step_text": (stored["next_step"] or {}).get("text") or "",
         "next_step_url": (stored["next_step"] or {}).get("url") or "",
+        "frame_ancestors": " ".join(stored["frame_ancestors"]),
         "callback_url": org.callback_url or "",
         "expires_on": expires,
         "is_active": org.is_active,
@@ -405,6 +406,9 @@ def _settings_changes(org: Organization, form: Any, may_contract: bool) -> dict[
         if _text(form, name) and _text(form, name) != stored[name]:
             switches[name] = _text(form, name)
     switches.update(_brand_changes(stored, form))
+    origins = _text(form, "frame_ancestors").replace(",", " ").split()
+    if origins != stored["frame_ancestors"]:
+        switches["frame_ancestors"] = origins
     changes: dict[str, Any] = {}
     if switches:
         changes["settings"] = switches
@@ -435,6 +439,7 @@ async def save_settings(
         **{k: _text(form, k) for k in ("name", "timezone", "logo_url", "expires_on")},
         **{k: _text(form, k) for k in ("ct_unlock_mode", "language")},
         **{k: _text(form, k) for k in ("accent_color", "next_step_text", "next_step_url")},
+        "frame_ancestors": _text(form, "frame_ancestors"),
         **{name: form.get(name) == "1" for name, _, _ in SWITCHES},
         "is_active": form.get("is_active") == "1",
     }

@@ -80,6 +80,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("/console/organizations", N_("Organizations"), _tenants),
     NavEntry("/console/candidates", N_("Candidates"), _tenants),
     NavEntry("/console/tokens", N_("Tokens"), _tenants),
+    NavEntry("/console/open-links", N_("Open links"), _writers),
     NavEntry("/console/results", N_("Results"), _tenants),
     NavEntry("/console/reports", N_("Reports"), _tenants),
     NavEntry("/console/certificates", N_("Certificates"), _tenants),

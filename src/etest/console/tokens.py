@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -206,6 +206,9 @@ class IssueForm:
     type: str = "PT"
     level: str = ""
     expires_in_days: str = ""
+    #: A test window's start as typed (``datetime-local``), read in the staff member's
+    #: organization's time zone (UTC for the operator).
+    not_before: str = ""
     handout: str = "page"
     errors: dict[str, str] | None = None
 
@@ -297,6 +300,7 @@ def _read_issue_form(data: FormData) -> IssueForm:
         type=str(data.get("type") or ""),
         level=str(data.get("level") or ""),
         expires_in_days=str(data.get("expires_in_days") or "").strip(),
+        not_before=str(data.get("not_before") or "").strip(),
         handout=str(data.get("handout") or ""),
         errors={},
     )
@@ -313,10 +317,29 @@ def _read_issue_form(data: FormData) -> IssueForm:
         form.expires_in_days.isdigit() and 1 <= int(form.expires_in_days) <= 365
     ):
         errors["expires_in_days"] = N_("Give a number of days from 1 to 365, or leave it empty.")
+    if form.not_before:
+        try:
+            datetime.fromisoformat(form.not_before)
+        except ValueError:
+            errors["not_before"] = N_("Give a date and time, or leave it empty.")
     if form.handout not in HANDOUT_KEYS:
         errors["handout"] = N_("Choose how to hand out the tokens.")
     form.errors = errors
     return form
+
+
+async def _window_start(session: AsyncSession, actor: Actor, typed: str) -> datetime | None:
+    """The test window's start typed in the form, in the staff member's organization's time
+    zone (UTC for the operator)."""
+    if not typed:
+        return None
+    org = (
+        await session.get(Organization, actor.organization_id)
+        if actor.organization_id is not None
+        else None
+    )
+    zone = ZoneInfo(org.timezone if org is not None else "UTC")
+    return datetime.fromisoformat(typed).replace(tzinfo=zone)
 
 
 @router.post("/tokens/new")
@@ -347,6 +370,7 @@ async def issue_tokens(
         type_=form.type,
         level=form.level if form.type == "CT" else None,
         expires_in_days=int(form.expires_in_days) if form.expires_in_days else None,
+        not_before=await _window_start(session, actor, form.not_before),
     )
     return await _hand_out(request, staff, session, settings, batch, form.handout)
 

@@ -341,6 +341,7 @@ async def issue_many(
     type_: str,
     level: str | None,
     expires_in_days: int | None,
+    not_before: datetime | None = None,
 ) -> Batch:
     """Issue one token per candidate through :func:`issue` (every rule, one live token per
     scope), each in its own savepoint: a refused candidate (no plan, a live token already,
@@ -360,6 +361,7 @@ async def issue_many(
                         type=type_,
                         level=level,
                         expires_in_days=expires_in_days,
+                        not_before=not_before,
                     ),
                 )
         except EtestError as exc:

@@ -9,7 +9,13 @@ submittable from another site (login CSRF: a page elsewhere would start *its* te
 candidate's browser). So the form is bound to a second cookie, ``etest_take_form``: a random
 value the browser keeps (HttpOnly, SameSite=Strict, so another site's form never carries it),
 and the form's ``csrf`` field is an HMAC of that value keyed with the app's pepper (a signed
-double submit). A POST without the cookie, or whose field does not match it, is refused."""
+double submit). A POST without the cookie, or whose field does not match it, is refused.
+The ``/join`` form of an open link is bound the same way, by its own cookie on ``/join``.
+
+A *framed* attempt (a platform's page embeds the test, :mod:`etest.web.embedding`) keeps a
+third part in ``etest_take``, the signed frame, and that cookie is ``SameSite=None; Secure;
+Partitioned``: a Strict cookie is never sent inside another site's frame. ``Secure`` is set
+even on plain http, which browsers accept only from loopback (tests); a deployment is https."""
 
 from __future__ import annotations
 
@@ -31,37 +37,67 @@ PATH = "/take"
 MAX_AGE = 24 * 3600
 
 
+JOIN_FORM_COOKIE = "etest_join_form"
+JOIN_PATH = "/join"
+
+
 @dataclass(frozen=True)
 class Credential:
     attempt_id: uuid.UUID
     secret: str
+    #: The signed frame of an embedded attempt (``etest.web.embedding.seal``), if any.
+    frame: str | None = None
 
 
 def read(request: Request) -> Credential | None:
     raw = request.cookies.get(COOKIE)
     if not raw or ":" not in raw:
         return None
-    attempt_id, _, secret = raw.partition(":")
+    attempt_id, _, rest = raw.partition(":")
+    secret, _, frame = rest.partition(":")
     try:
-        return Credential(uuid.UUID(attempt_id), secret)
+        return Credential(uuid.UUID(attempt_id), secret, frame or None)
     except ValueError:
         return None
 
 
-def _set(request: Request, response: Response, name: str, value: str) -> None:
+def _set(request: Request, response: Response, name: str, value: str, path: str = PATH) -> None:
     response.set_cookie(
         name,
         value,
         max_age=MAX_AGE,
-        path=PATH,
+        path=path,
         httponly=True,
         samesite="strict",
         secure=is_secure(request),
     )
 
 
-def write(request: Request, response: Response, attempt_id: uuid.UUID, secret: str) -> None:
-    _set(request, response, COOKIE, f"{attempt_id}:{secret}")
+def _set_framed(response: Response, name: str, value: str) -> None:
+    """``SameSite=None; Secure; Partitioned`` (Partitioned: Chromium keeps such a cookie when
+    third-party cookies are blocked, per top-level site; Starlette writes it only on Python
+    3.14, so the header is written here)."""
+    response.raw_headers.append(
+        (
+            b"set-cookie",
+            f"{name}={value}; HttpOnly; Max-Age={MAX_AGE}; Path={PATH}; SameSite=none; "
+            "Secure; Partitioned".encode("latin-1"),
+        )
+    )
+
+
+def write(
+    request: Request,
+    response: Response,
+    attempt_id: uuid.UUID,
+    secret: str,
+    frame: str | None = None,
+) -> None:
+    """The attempt's cookie; with ``frame`` (a sealed frame) one that frames may send."""
+    if frame is None:
+        _set(request, response, COOKIE, f"{attempt_id}:{secret}")
+    else:
+        _set_framed(response, COOKIE, f"{attempt_id}:{secret}:{frame}")
 
 
 def csrf_token(credential: Credential) -> str:
@@ -78,8 +114,8 @@ def csrf_ok(credential: Credential, sent: object) -> bool:
 # ---------------------------------------------------------------------------- the token form
 
 
-def _form_value(request: Request) -> str | None:
-    value = request.cookies.get(FORM_COOKIE)
+def _form_value(request: Request, name: str = FORM_COOKIE) -> str | None:
+    value = request.cookies.get(name)
     return value if value and 20 <= len(value) <= 64 and value.isascii() else None
 
 
@@ -95,25 +131,30 @@ class FormBinding:
 
     field: str
     new_cookie: str | None
+    name: str = FORM_COOKIE
+    path: str = PATH
 
     def keep(self, request: Request, response: Response) -> None:
         if self.new_cookie is not None:
-            _set(request, response, FORM_COOKIE, self.new_cookie)
+            _set(request, response, self.name, self.new_cookie, self.path)
 
 
-def form_binding(request: Request, pepper: bytes) -> FormBinding:
+def form_binding(
+    request: Request, pepper: bytes, name: str = FORM_COOKIE, path: str = PATH
+) -> FormBinding:
     """The field of a token form shown in this response (from this browser's cookie, made
-    when it has none)."""
-    value = _form_value(request)
+    when it has none); ``name`` and ``path``: another form's cookie (``/join``'s)."""
+    value = _form_value(request, name)
     if value is not None:
-        return FormBinding(_form_mac(pepper, value), None)
+        return FormBinding(_form_mac(pepper, value), None, name, path)
     value = secrets.token_urlsafe(24)
-    return FormBinding(_form_mac(pepper, value), value)
+    return FormBinding(_form_mac(pepper, value), value, name, path)
 
 
-def form_csrf_ok(request: Request, pepper: bytes, sent: object) -> bool:
-    """The token form came from a page of ours in this browser."""
-    value = _form_value(request)
+def form_csrf_ok(request: Request, pepper: bytes, sent: object, name: str = FORM_COOKIE) -> bool:
+    """The token form (or the form of cookie ``name``) came from a page of ours in this
+    browser."""
+    value = _form_value(request, name)
     return (
         value is not None
         and isinstance(sent, str)

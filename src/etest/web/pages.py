@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from etest.errors import EtestError, unavailable
 from etest.kit.i18n import N_
-from etest.web import language
+from etest.web import embedding, language
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -124,14 +124,18 @@ def render(
         "dir": words.dir,
         "words": words,
         "languages": language.switch_links(here) if here else [],
+        "embed": embedding.event(template, context),  # a framed attempt's event, if any
         **context,
     }
     html = _env.get_template(template).render(**page)
-    return HTMLResponse(
-        html,
-        status_code=status,
-        headers={**HEADERS, "Content-Language": words.language, **(headers or {})},
-    )
+    sent = {
+        **HEADERS,
+        "Content-Language": words.language,
+        # a framed attempt's frame-ancestors, without X-Frame-Options (docs/embedding.md)
+        **embedding.headers(HEADERS["Content-Security-Policy"]),
+        **(headers or {}),
+    }
+    return HTMLResponse(html, status_code=status, headers={k: v for k, v in sent.items() if v})
 
 
 #: The path of the page being made, for the language switcher's way back.
@@ -229,11 +233,13 @@ class PageRoute(APIRoute):
         words = language.bind(language.words_for(scope))
         # the path only: a query may hold a token's code (``/take?token=``)
         here = _here.set(scope.get("path", "/"))
+        frame = embedding.begin()  # a framed attempt's pages set it (web.embedding)
         try:
             # Starlette's per-route exception wrapper reads its handlers from this scope key.
             await super().handle(
                 {**scope, "starlette.exception_handlers": (_HANDLERS, {})}, receive, send
             )
         finally:
+            embedding.end(frame)
             _here.reset(here)
             language.unbind(words)

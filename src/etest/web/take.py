@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.attempt import delivery, pinned, rules, service
+from etest.attempt import repository as attempt_repository
 from etest.attempt.delivery import Current, Pending, Served
 from etest.attempt.device import device_of
 from etest.attempt.errors import (
@@ -42,10 +43,13 @@ from etest.errors import EtestError, Forbidden, NotFound
 from etest.kit import language as chain
 from etest.kit.i18n import N_
 from etest.kit.levels import level_meaning
+from etest.kit.secrets import digest
 from etest.models import Attempt, Candidate, Item, Organization, Plan, TestToken
 from etest.models.base import utcnow
 from etest.ops import ratelimits
-from etest.web import brand, clips, cookie, language, result
+from etest.organization.service import frame_ancestors
+from etest.token.errors import TokenNotYetValid
+from etest.web import brand, clips, cookie, embedding, language, result
 from etest.web import look as page_look
 from etest.web.errors import CsrfRefused
 from etest.web.forms import Given, Parsed, parse_answer
@@ -206,7 +210,8 @@ async def _start(
         await session.rollback()
         if isinstance(exc, TokenNotFound):
             await ratelimits.charge(request, ratelimits.TOKEN_FAILURES)
-        return _token_page(request, error=problem(exc), status=exc.status, value=code)
+        error = await _refusal(request, session, settings, code, exc)
+        return _token_page(request, error=error, status=exc.status, value=code)
     token_key = str(attempt.token_id)
     wait = await ratelimits.wait_for(request, ratelimits.STARTS_PER_TOKEN, token_key)
     if wait:
@@ -215,15 +220,24 @@ async def _start(
     await ratelimits.charge(request, ratelimits.STARTS_PER_TOKEN, token_key)
     target = f"/take/{attempt.id}"
     attempt_language = await _attempt_words(request, session, attempt)
+    frame = await _frame_of(request, session, attempt.organization_id)
+    sealed = None if frame is None else embedding.seal(settings.pepper(), attempt.id, frame)
     response: Response
-    if link and request.headers.get("sec-fetch-site") not in (None, "none", "same-origin"):
+    if frame is not None:
+        # Embedded in an allowed platform's page: the framed cookie (SameSite=None) is sent on
+        # this redirect; the hand-off lets the next page offer a new window if it is not.
+        handoff = embedding.handoff(settings.pepper(), attempt.id)
+        response = _see_other(f"{target}?embed={handoff}")
+    elif link and request.headers.get("sec-fetch-site") not in (None, "none", "same-origin"):
         # A link followed from another site (an email, a platform): a SameSite=Strict cookie
         # set now would not be sent on a redirect of that navigation, so continue from a page
         # of our own.
         response = render("continue.html", target=target)
     else:
         response = _see_other(target)
-    cookie.write(request, response, attempt.id, attempt_secret(settings.pepper(), attempt.id))
+    cookie.write(
+        request, response, attempt.id, attempt_secret(settings.pepper(), attempt.id), sealed
+    )
     language.remember_attempt(request, response, language.current(), attempt_language)
     return response
 
@@ -253,6 +267,38 @@ async def _attempt_words(request: Request, session: AsyncSession, attempt: Attem
     return attempt.language
 
 
+async def _frame_of(
+    request: Request, session: AsyncSession, organization_id: uuid.UUID
+) -> embedding.Frame | None:
+    """The frame of a start loaded inside another page (None when not framed, or when the
+    organization lets no page frame its tests: the page is then refused by the browser)."""
+    if not embedding.framed_request(request):
+        return None
+    org = await session.get(Organization, organization_id)
+    return (
+        None if org is None else embedding.frame_for(request, await frame_ancestors(session, org))
+    )
+
+
+async def _refusal(
+    request: Request, session: AsyncSession, settings: Settings, code: str, exc: EtestError
+) -> str:
+    """The sentence of a refused start. A token before its test window says when it opens in
+    its organization's time zone; a framed start's refusal is shown in the frame."""
+    if not isinstance(exc, TokenNotYetValid) and not embedding.framed_request(request):
+        return problem(exc)
+    found = await attempt_repository.token_with_candidate_and_org(
+        session, digest(settings.pepper(), code)
+    )
+    if found is None:
+        return problem(exc)
+    _, _, org = found
+    embedding.use(await _frame_of(request, session, org.id), None)
+    words = language.current()  # the time in the organization's zone (texts.problem)
+    language.use(language.Words(words.language, words.register, org.timezone))
+    return problem(exc)
+
+
 # ---------------------------------------------------------------------------- the attempt
 
 
@@ -275,6 +321,11 @@ def _credential(request: Request, attempt_id: str) -> cookie.Credential:
     credential = cookie.read(request)
     if credential is None or credential.attempt_id != wanted:
         raise _gone()
+    if credential.frame is not None:  # an embedded attempt: its pages may be framed
+        settings: Settings = request.app.state.settings
+        frame = embedding.unseal(settings.pepper(), wanted, credential.frame)
+        answered = embedding.answered_position(request.query_params.get("a"))
+        embedding.use(frame, wanted, answered)
     return credential
 
 
@@ -318,6 +369,9 @@ async def attempt_page(request: Request, attempt_id: str, n: str | None = None) 
     the result. An item page costs what the API's ``GET …/item`` costs: no session unless the
     hot path hands the request over (etest.attempt.delivery)."""
     settings: Settings = request.app.state.settings
+    fallback = await _embed_fallback(request, settings, attempt_id)
+    if fallback is not None:
+        return fallback
     credential = _credential(request, attempt_id)
     args = (settings, credential.attempt_id, credential.secret)
     try:
@@ -341,6 +395,30 @@ async def attempt_page(request: Request, attempt_id: str, n: str | None = None) 
             )
     except NotFound:
         raise _gone() from None
+
+
+async def _embed_fallback(request: Request, settings: Settings, attempt_id: str) -> Response | None:
+    """The first page after a framed start when the framed cookie did not come back (the
+    browser blocks cookies in other sites' frames): with the start's hand-off, a button that
+    opens the same attempt in a new window (docs/embedding.md). None: not that case."""
+    handed = request.query_params.get("embed")
+    if handed is None:
+        return None
+    try:
+        wanted = uuid.UUID(attempt_id)
+    except ValueError:
+        return None
+    credential = cookie.read(request)
+    if credential is not None and credential.attempt_id == wanted:
+        return None
+    if not embedding.handoff_ok(settings.pepper(), wanted, handed):
+        return None
+    async with transaction(request.app.state.sessionmaker) as session:
+        attempt = await session.get(Attempt, wanted)
+        org = None if attempt is None else await session.get(Organization, attempt.organization_id)
+        origins = [] if org is None else await frame_ancestors(session, org)
+    embedding.use(embedding.Frame(tuple(origins)), wanted)
+    return render("embed_window.html", window=f"/take/{wanted}/window?embed={handed}")
 
 
 def _remaining(deadline: datetime | None, now: datetime) -> float | None:
@@ -531,7 +609,7 @@ async def answer(request: Request, attempt_id: str) -> Response:
     except EtestError as exc:  # the answer's shape was refused (by the form or the service)
         async with transaction(request.app.state.sessionmaker) as session:
             return await _refused(session, credential, read, exc.detail)
-    return _see_other(f"{page}?n={'late' if ack.timed_out else 'saved'}")
+    return _see_other(f"{page}?n={'late' if ack.timed_out else 'saved'}&a={position}")
 
 
 async def _refused(
@@ -666,6 +744,22 @@ async def take_certificate(
 
 
 # ---------------------------------------------------------------------------- the rest
+
+
+@router.get("/take/{attempt_id}/window")
+async def open_in_window(request: Request, attempt_id: str, embed: str | None = None) -> Response:
+    """The fallback of an embedded test: the same attempt in a window of its own, where the
+    cookie is first-party (the link carries the framed start's short-lived hand-off)."""
+    settings: Settings = request.app.state.settings
+    try:
+        wanted = uuid.UUID(attempt_id)
+    except ValueError:
+        raise _gone() from None
+    if not embedding.handoff_ok(settings.pepper(), wanted, embed):
+        raise _gone()
+    response = _see_other(f"/take/{wanted}")
+    cookie.write(request, response, wanted, attempt_secret(settings.pepper(), wanted))
+    return response
 
 
 @router.get("/take/{attempt_id}/{rest:path}")

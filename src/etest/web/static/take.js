@@ -10,6 +10,24 @@
   var live = document.getElementById("live");
   function say(text) { if (live) { live.textContent = text; } }
 
+  // An embedded test tells the page that frames it what happened, and only that page's origin
+  // (the server names it; never "*"): etest:started, etest:answered, etest:finished.
+  var embed = document.getElementById("etest-embed");
+  if (embed && window.parent !== window) {
+    var parentOrigin = embed.getAttribute("data-parent");
+    var attemptId = embed.getAttribute("data-attempt-id");
+    var post = function (type, extra) {
+      var message = { type: type, attempt_id: attemptId };
+      Object.keys(extra).forEach(function (k) { message[k] = extra[k]; });
+      window.parent.postMessage(message, parentOrigin);
+    };
+    var answered = embed.getAttribute("data-answered");
+    if (answered) { post("etest:answered", { position: parseInt(answered, 10) }); }
+    var event = embed.getAttribute("data-event");
+    if (event === "started") { post("etest:started", {}); }
+    if (event === "finished") { post("etest:finished", { kind: embed.getAttribute("data-kind") }); }
+  }
+
   var summary = document.getElementById("error-summary");
   var heading = document.querySelector("[data-focus-on-load]");
   if (summary) { summary.focus(); } else if (heading) { heading.focus(); }
