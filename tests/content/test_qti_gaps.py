@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from etest.attempt import scoring
 from etest.content.qti import QtiImport, read_qti
@@ -30,6 +31,8 @@ from etest.content.schemas import (
     MatchKey,
     TextEntryKey,
 )
+from etest.db import transaction
+from etest.models import Item
 from tests.certificate.conftest import drain_outbox
 from tests.conftest import Headers, unique
 from tests.console.conftest import ConsoleClient, make_staff
@@ -530,6 +533,36 @@ def test_a_gap_item_changed_elsewhere_is_read_from_its_qti() -> None:
     assert (changed.body or "").startswith("<div>We went [[g1]] Paris [[g2]] train")
     assert [(o.id, o.max_uses) for o in changed.options] == [("a", 1), ("by", 0), ("pic", 2)]
     assert got["x-cloze"] == bundle().flow.items[0]  # the others are their definitions
+
+
+async def test_a_qti_cloze_imported_over_the_api_is_stored_with_its_gaps(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers
+) -> None:
+    name = unique("cloze").lower()
+    resp = await client.post(
+        "/api/v1/content/import",
+        headers=su,
+        files={"file": (f"{name}.xml", item22(CLOZE_22, title="The cat"), "application/xml")},
+        data={"level": "A2", "skill": "grammar"},
+    )
+    assert resp.status_code == 200, resp.text
+    async with transaction(app.state.sessionmaker) as session:
+        row = await session.scalar(select(Item).where(Item.code == f"{name}:q1"))
+        assert row is not None
+        assert (row.type, row.level, row.skill, row.status) == ("cloze", "A2", "grammar", "draft")
+        assert row.body == only(read_qti(item22(CLOZE_22), name="c.xml")).body
+        assert [g["id"] for g in row.gaps or []] == ["WHO", "HOW_MANY", "WHERE"]
+        assert row.gaps and row.gaps[0]["expected_length"] == 6
+        scored = scoring.score(
+            row.type,
+            row.key,
+            [],
+            [],
+            {"WHO": "cat", "HOW_MANY": "2.4", "WHERE": "hat"},
+            option_rows=row.options,
+            gaps=row.gaps,
+        )
+        assert (scored.points, scored.max_points) == (2, 3)
 
 
 # --- partial over the API and in the console -----------------------------------------------------
