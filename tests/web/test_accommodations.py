@@ -7,14 +7,17 @@ the token brings the candidate back to the same question), not offered for a tim
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext
 
 from tests.conftest import create_candidate
+from tests.console.conftest import ConsoleClient, make_staff
 from tests.web.conftest import WebCourse
 from tests.web.test_browser import DESKTOP, Tab, enter_token, fill_answer, item_type_here
 
@@ -127,3 +130,76 @@ async def test_a_timed_test_offers_no_pause(
     await tab.submit("Start the test")
     assert await tab.page.get_by_role("button", name="Pause and continue later").count() == 0
     tab.assert_clean()
+
+
+async def test_staff_set_and_see_accommodations_in_the_console(web_course: WebCourse) -> None:
+    course = web_course.course
+    staff = await make_staff(web_course.app, "admin", course.uic)
+    transport = httpx.ASGITransport(app=web_course.app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", follow_redirects=True
+    ) as http:
+        console = ConsoleClient(http)
+        await console.sign_in(staff)
+        await console.get("/console/candidates/new")
+        email = f"acc-{uuid.uuid4().hex[:8]}@example.org"
+        created = await console.post(
+            "/console/candidates/new",
+            {
+                "uic": course.uic,
+                "email": email,
+                "first_name": "Ana",
+                "last_name": "Lima",
+                "acc_extra_time": "1.5",
+                "acc_clip_plays": "2",
+                "acc_theme": "large",
+                "acc_pause": "1",
+            },
+        )
+        assert created.status_code == 200, created.text[:2000]
+        page = created.text
+        assert "Extra time: 1.5 times the time limit" in page
+        assert "Each listening recording may be played 2 times" in page
+        assert "tests without a time limit only; a timed test ignores it" in page
+        found = await web_course.client.get(
+            "/api/v1/candidates", headers=course.admin, params={"q": email}
+        )
+        candidate = found.json()["items"][0]
+        assert candidate["accommodations"] == {
+            "extra_time": 1.5,
+            "clip_plays": 2,
+            "theme": "large",
+            "pause_allowed": True,
+        }
+        edit = await console.get(f"/console/candidates/{candidate['id']}/edit")
+        assert 'value="2"' in edit.text
+        bad = await console.post(
+            f"/console/candidates/{candidate['id']}/edit",
+            {"email": email, "first_name": "Ana", "last_name": "Lima", "acc_clip_plays": "0"},
+        )
+        assert bad.status_code == 422
+        cleared = await console.post(
+            f"/console/candidates/{candidate['id']}/edit",
+            {"email": email, "first_name": "Ana", "last_name": "Lima"},
+        )
+        assert cleared.status_code == 200 and "The changes are saved." in cleared.text
+        again = await web_course.client.get(
+            f"/api/v1/candidates/{candidate['id']}", headers=course.admin
+        )
+        assert again.json()["accommodations"] is None
+        # an attempt shows what it ran under (here the token's, recorded when it started)
+        token = await web_course.client.post(
+            "/api/v1/tokens",
+            headers=course.admin,
+            json={
+                "candidate_id": candidate["id"],
+                "type": "PT",
+                "accommodations": {"extra_time": 2.0},
+            },
+        )
+        started = await web_course.client.post(
+            "/api/v1/attempts", json={"token": token.json()["code"]}
+        )
+        assert started.status_code == 201, started.text
+        shown = await console.get(f"/console/candidates/{candidate['id']}")
+        assert "Ran with:" in shown.text and "extra time ×2" in shown.text
