@@ -262,6 +262,19 @@ def test_what_a_cloze_cannot_hold_is_refused_with_its_reason(inner: str, why: st
     assert reason(read_qti(item22(inner), name="x.xml")).startswith(why)
 
 
+def test_more_gaps_or_pieces_than_an_item_holds_are_refused_before_reading_them() -> None:
+    declare = '<responseDeclaration identifier="R{n}" cardinality="single" baseType="string">'
+    declare += "<correctResponse><value>x</value></correctResponse></responseDeclaration>"
+    gaps = "".join(f'<textEntryInteraction responseIdentifier="R{n}"/> ' for n in range(41))
+    inner = "".join(declare.format(n=n) for n in range(41)) + f"<itemBody><p>{gaps}</p></itemBody>"
+    why = reason(read_qti(item22(inner), name="x.xml"))
+    assert why == "unsupported response: 41 gaps (eTest keeps up to 40 in one item)"
+    pieces = "".join(f'<hottext identifier="h{n}">w</hottext> ' for n in range(21))
+    hot = HOTTEXT.replace("{max}", "0").replace('<hottext identifier="a">She</hottext>', pieces)
+    why = reason(read_qti(item22(hot), name="x.xml"))
+    assert why == "unsupported response: 24 choosable texts (eTest keeps up to 20 in one item)"
+
+
 # --- gap match -----------------------------------------------------------------------------------
 
 GAP_MATCH = """

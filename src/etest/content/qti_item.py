@@ -505,7 +505,9 @@ def _cloze(
     """Text entries and inline choices in running text: one gap each, keyed by its own
     response declaration (a text entry as a lone one would be; an inline choice by its correct
     choice). The whole item body, each interaction replaced by ``[[gap id]]``, is the body."""
+    _at_most(len(interactions), _MAX_GAPS, "gaps")
     nodes = list(body.iter())
+    position = {id(el): n for n, el in enumerate(nodes)}  # nodes keeps every proxy alive
     clone = copy.deepcopy(body)
     clone_nodes = list(clone.iter())
     gap_ids = _Ids()
@@ -541,7 +543,7 @@ def _cloze(
             keys[gap["id"]] = {"correct": right}
             shuffles.append(_shuffle(interaction, choices))
         gaps.append(gap)
-        remove(clone_nodes[nodes.index(interaction)], f"[[{gap['id']}]]")
+        remove(clone_nodes[position[id(interaction)]], f"[[{gap['id']}]]")
     for player in [
         el for el in clone.iter() if is_element(el) and el.tag in _STIMULUS_INTERACTIONS
     ]:
@@ -554,6 +556,16 @@ def _cloze(
         "shuffle_options": bool(shuffles) and all(shuffles),
     }
     return fields, clone
+
+
+#: What one eTest item holds (ItemIn: options, gaps), checked before the work that grows with them.
+_MAX_OPTIONS = 20
+_MAX_GAPS = 40
+
+
+def _at_most(count: int, limit: int, what: str) -> None:
+    if count > limit:
+        raise Skip(f"unsupported response: {count} {what} (eTest keeps up to {limit} in one item)")
 
 
 def _without_prompt(interaction: Element) -> Element:
@@ -571,9 +583,11 @@ def _gap_match(
     response's pairs (word gap), one point a gap."""
     clone = _without_prompt(interaction)
     words = [c for c in clone if is_element(c) and c.tag in ("gapText", "gapImg")]
+    gap_els = descendants(clone, "gap")
+    _at_most(len(words), _MAX_OPTIONS, "words")
+    _at_most(len(gap_els), _MAX_GAPS, "gaps")
     ids = _Ids()
     options = _options(words, ids, media, rtl)
-    gap_els = descendants(clone, "gap")
     for word, option in zip(words, options, strict=True):
         uses = _number(word.get("matchMax"))
         uses_n = 1 if uses is None else int(uses)
@@ -619,6 +633,7 @@ def _hottext(
     correct response names the right ones, no more than ``maxChoices`` allows."""
     clone = _without_prompt(interaction)
     hottexts = descendants(clone, "hottext")
+    _at_most(len(hottexts), _MAX_OPTIONS, "choosable texts")
     if any(descendants(h, "hottext")[1:] for h in hottexts):
         raise Skip("unsupported markup: a hottext inside another hottext")
     ids = _Ids()
