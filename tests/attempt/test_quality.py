@@ -7,9 +7,19 @@ import dataclasses
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from etest.attempt.quality import Bank, engine_config, flow_study, load_bank, study
+from etest import irt
+from etest.attempt.engines import ItemInfo
+from etest.attempt.quality import (
+    Bank,
+    engine_config,
+    flow_study,
+    load_bank,
+    simulated_points,
+    study,
+)
 from etest.content.schemas import FlowFile
 
 DEMO = Path(__file__).resolve().parents[2] / "src" / "etest" / "data" / "demo"
@@ -79,3 +89,15 @@ def test_guessing_outside_zero_to_one_is_refused() -> None:
     config, bank = _setup()
     with pytest.raises(ValueError, match="guessing"):
         study(config, bank, LEVELS, CUTS, per_level=1, guessing=1.0)
+
+
+def test_simulated_candidates_earn_gpcm_points_by_the_category_probabilities() -> None:
+    cloze = ItemInfo(uuid.UUID(int=1), "grammar", "B1", 1.2, 0.0, 0.0, (-0.8, 0.1, 0.9), 3)
+    rng = np.random.default_rng(4)
+    counts = np.bincount([simulated_points(cloze, 0.3, rng) for _ in range(20_000)], minlength=4)
+    expected = irt.gpcm_probabilities(0.3, 1.2, [-0.8, 0.1, 0.9]).reshape(-1)
+    assert np.max(np.abs(counts / 20_000 - expected)) < 0.015
+    # a dichotomous-model item with four gaps: all four points with its 2PL probability, or none
+    binary = ItemInfo(uuid.UUID(int=2), "grammar", "B1", 1.2, 0.0, 0.0, None, 4)
+    drawn = {simulated_points(binary, 0.0, rng) for _ in range(200)}
+    assert drawn == {0, 4}
