@@ -90,6 +90,20 @@ def gap_flows(course: Course) -> list[dict[str, Any]]:
             ],
             "key": {"correct": ["w2"]},
         },
+        {
+            "code": f"{tag}-hottext-many",
+            "type": "hottext",
+            "skill": "reading",
+            "level": "A1",
+            "prompt": "Choose the two words that are wrong.",
+            "body": "<p>They [[x1]] home and [[x2]] dinner [[x3]].</p>",
+            "options": [
+                {"id": "x1", "text": "goes"},
+                {"id": "x2", "text": "eat"},
+                {"id": "x3", "text": "tomorrow"},
+            ],
+            "key": {"correct": ["x1", "x3"]},
+        },
     ]
     bank = {
         "format": "etest-flow/1",

@@ -65,3 +65,15 @@ async def test_gap_items_in_the_bank_and_their_preview(
     assert "this answer is not correct" in wrong.text
     two = await console.post(f"/console/bank/items/{hottext}/preview", {"answer": ["w1", "w2"]})
     assert two.status_code == 422 and "Choose one part of the text." in two.text
+
+    # a hottext whose key names several pieces: checkboxes, every right piece for full credit
+    many = await item_id(app, f"{course.tag}-hottext-many")
+    shown = await console.get(f"/console/bank/items/{many}/preview")
+    assert shown.text.count('type="checkbox" name="answer"') == 3
+    assert "Choose every right part of the text" in shown.text
+    both = await console.post(f"/console/bank/items/{many}/preview", {"answer": ["x3", "x1"]})
+    assert "this answer is correct" in both.text
+    one = await console.post(f"/console/bank/items/{many}/preview", {"answer": "x1"})
+    assert "this answer is not correct" in one.text
+    none = await console.post(f"/console/bank/items/{many}/preview", {})
+    assert none.status_code == 422 and "Choose at least one part of the text." in none.text

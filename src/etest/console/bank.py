@@ -28,6 +28,7 @@ from etest.content import repository
 from etest.content.schemas import SKILLS, ItemStatus, ItemType
 from etest.content.service import change_item_status, item_by_id
 from etest.deps import SessionDep
+from etest.kit.language import direction
 from etest.kit.levels import LEVELS, canonical_level
 from etest.kit.pagination import Pagination, paginate
 from etest.models import Item
@@ -207,11 +208,16 @@ def _preview(
         option_order=[o["id"] for o in item.options],
         target_order=[t["id"] for t in item.targets],
     )
+    language = staff.account.language if staff else "en"
     response = render(
         request,
         staff,
         "console/bank/preview.html",
         status=422 if error else 200,
+        # what /take's base.html has from its own render (no language switcher here)
+        lang=language,
+        dir=direction(language),
+        languages=[],
         attempt={"id": "preview"},
         item=item_view(served, item, 0, None),
         kind="preview",
