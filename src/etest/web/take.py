@@ -501,8 +501,9 @@ def _item_page(
     served, item, attempt = current.served, current.item, current.attempt
     assert served is not None and item is not None
     answered = served.position - 1  # every position before the open one is answered
-    view = clips.with_limits(
+    view = clips.recordings(
         item_view(served, item, answered, current.total),
+        item,
         attempt.id,
         served.position,
         attempt.accommodations,
@@ -609,7 +610,9 @@ async def answer(request: Request, attempt_id: str) -> Response:
     except EtestError as exc:  # the answer's shape was refused (by the form or the service)
         async with transaction(request.app.state.sessionmaker) as session:
             return await _refused(session, credential, read, exc.detail)
-    return _see_other(f"{page}?n={'late' if ack.timed_out else 'saved'}&a={position}")
+    # an embedded attempt's next page posts etest:answered with this position
+    answered = f"&a={position}" if credential.frame is not None else ""
+    return _see_other(f"{page}?n={'late' if ack.timed_out else 'saved'}{answered}")
 
 
 async def _refused(
