@@ -6,7 +6,8 @@ chosen), ``order-<position>`` (an option id per position, 1-based), ``match-<n>`
 chosen for the n-th option, 1-based) and ``gap-<gap id>`` (cloze: the text typed or the choice
 id chosen in that gap; gap_match: the word id put in it).
 
-The sentences are English source text marked with :func:`N_`; the page translates them."""
+The sentences of the items with a body are English source text marked with ``N_``; the page
+translates them."""
 
 from __future__ import annotations
 
@@ -16,16 +17,12 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from etest.attempt.views import choose_one
+from etest.kit.i18n import N_
 from etest.models import Item
 
 MAX_TEXT = 500
 #: The longest text a cloze gap takes (the scorer refuses more).
 MAX_GAP_TEXT = 200
-
-
-def N_(message: str) -> str:
-    """Marks a sentence for the catalog; it is translated where it is shown."""
-    return message
 
 
 @dataclass
