@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from etest.attempt.schemas import Piece, body_pieces
 from etest.auth.actor import Actor
 from etest.db import transaction
 from etest.models import Response
@@ -258,3 +259,14 @@ async def test_openapi_documents_the_gap_item_shapes(client: httpx.AsyncClient) 
     assert "[[id]]" in item["body"]["description"]
     assert "max_uses" in schema["OptionView"]["properties"]
     assert "cloze" in schema["AnswerIn"]["properties"]["answer"]["description"]
+
+
+def test_a_body_is_cut_at_markers_in_its_text_only() -> None:
+    body = '<p>I [[g1]] <b>to [[g2]]</b></p><img alt="[[g3]]" src="x">[[g4]]'
+    pieces = body_pieces(body)
+    assert [p.marker for p in pieces] == ["g1", "g2", "g4", None]
+    assert pieces[0] == Piece("<p>I ", "g1")
+    assert pieces[-1] == Piece("", None)
+    # joined again with the markers where they stood, the HTML is the body's own
+    assert "".join(p.html + (f"[[{p.marker}]]" if p.marker else "") for p in pieces) == body
+    assert body_pieces("no markers") == [Piece("no markers", None)]
