@@ -74,7 +74,9 @@ WORDS = {
     "revoked": N_("REVOKED"),
 }
 
-_LRI, _PDI = "\u2066", "\u2069"
+#: After a level or code inside right-to-left words: a left-to-right mark keeps ``A1+`` from
+#: showing as ``+A1`` (the bidi library of ``fonts`` knows no isolates).
+_LRM = "\u200e"
 
 
 def _say(view: CertificateView) -> Any:
@@ -85,7 +87,7 @@ def _say(view: CertificateView) -> Any:
 
     def say(key: str, **values: str) -> str:
         if rtl:  # a level or code keeps its own order inside right-to-left words
-            values = {k: f"{_LRI}{v}{_PDI}" for k, v in values.items()}
+            values = {k: f"{v}{_LRM}" for k, v in values.items()}
         text = found.gettext(WORDS[key])
         return text % values if values else text
 
@@ -123,8 +125,10 @@ def _text(
     align: str = "center",
     max_width: float | None = None,
 ) -> None:
-    """Any-script text, shrunk to ``max_width`` when it is too long."""
-    parts = runs(text)
+    """Any-script text, shrunk to ``max_width`` when it is too long (a left-to-right mark
+    orders the text and is not drawn)."""
+    parts = [Run(r.font, r.text.replace(_LRM, "")) for r in runs(text)]
+    parts = [r for r in parts if r.text]
     if max_width is not None:
         while size > 8 and width(parts, size) > max_width:
             size -= 1

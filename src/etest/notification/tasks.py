@@ -41,6 +41,7 @@ from etest.attempt.outcome import Kind, PtOutcome, load
 from etest.certificate.pdf import CertificateView, render_off_loop
 from etest.certificate.service import certificate_view, verify_url
 from etest.config import Settings
+from etest.kit import language as chain
 from etest.kit.logo import load_logo
 from etest.kit.sealed import seal, unseal
 from etest.models import Attempt, Candidate, Certificate, Organization, TestToken
@@ -144,6 +145,18 @@ async def _content(
             "verify_url": verify_url(settings, certificate.code),
         }
         view = await certificate_view(session, settings, certificate.id)
+    token = await session.get(TestToken, attempt.token_id)
+    # the language chain (kit.language): the attempt's own first, the language it was taken in
+    language = language_of(
+        chain.choose(
+            attempt.language,
+            token.language if token else None,
+            candidate.language,
+            chain.organization_language(org.settings),
+        )
+    )
+    if view is not None:  # the attached certificate in the email's language
+        view = replace(view, language=language)
     outcome = load(attempt.outcome)
     level = outcome.level if isinstance(outcome, PtOutcome) else attempt.level
     return EmailContent(
@@ -152,7 +165,7 @@ async def _content(
         first_name=candidate.first_name,
         last_name=candidate.last_name,
         organization=org.name,
-        language=language_of(_switches(org).language),
+        language=language,
         timezone=org.timezone,
         finished_at=attempt.finished_at,
         level=str(level or ""),
@@ -206,7 +219,11 @@ async def _invite(
         first_name=candidate.first_name,
         last_name=candidate.last_name,
         organization=org.name,
-        language=language_of(_switches(org).language),
+        language=language_of(
+            chain.choose(
+                token.language, candidate.language, chain.organization_language(org.settings)
+            )
+        ),
         timezone=org.timezone,
         type=token.type,
         level=token.level,
