@@ -525,6 +525,26 @@ def test_the_qti_alone_scores_as_etest_does(qti: str) -> None:
     assert points(hot_one, "w2") == 1
 
 
+def test_a_recordings_alternative_travels_beside_it() -> None:
+    """An MP3 stored beside an item's Ogg recording (for browsers without Opus) is named by no
+    item, yet it is written next to it, read back with it and part of the item's digest."""
+    original = bundle()
+    ogg = b"OggS" + b"\x00" * 60
+    cloze = original.flow.items[0].model_copy(deep=True)
+    assert cloze.stimulus is not None and cloze.stimulus.audio is not None
+    cloze.stimulus.audio.src = "media/rec.opus"
+    flow = original.flow.model_copy(update={"items": [cloze]})
+    media = {"media/rec.opus": ogg, "media/rec.mp3": MP3, "media/other.mp3": MP3}
+    data = write_package(Bundle(flow, media), "3.0")
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert "media/rec.mp3" in names and "media/other.mp3" not in names
+    back = read_export(data)
+    assert back is not None and back.media == {"media/rec.opus": ogg, "media/rec.mp3": MP3}
+    assert back.reports[0].reason is None  # unchanged: from its definition
+    swapped = read_export(_rewrite(data, "media/rec.mp3", lambda _: MP3 + b"\x00"))
+    assert swapped is not None and swapped.reports[0].reason is not None  # a changed file
+
+
 def _rewrite(data: bytes, prefix: str, change: Callable[[bytes], bytes]) -> bytes:
     """The package with the entries under ``prefix`` changed, as another tool would."""
     src, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()

@@ -805,6 +805,19 @@ def _file_name(code: str, taken: set[str]) -> str:
     return name
 
 
+def _with_siblings(srcs: list[str], present: Iterable[str]) -> list[str]:
+    """``srcs`` and, after each, the files of ``present`` with its name and another extension:
+    a stored recording's alternative (an MP3 beside an Ogg/Opus file, for browsers without
+    Opus) travels beside it, where the importer looks for it, although no item names it."""
+    stems: dict[str, list[str]] = {}
+    for name in sorted(present):
+        stems.setdefault(posixpath.splitext(name)[0], []).append(name)
+    out: list[str] = []
+    for src in srcs:
+        out += [src, *(n for n in stems.get(posixpath.splitext(src)[0], []) if n != src)]
+    return list(dict.fromkeys(out))
+
+
 def _media_of(item: ItemIn) -> list[str]:
     refs: list[MediaRef | None] = []
     if item.stimulus is not None:
@@ -849,6 +862,7 @@ def write_package(bundle: Bundle, qti: QtiVersion = "3.0") -> bytes:
             identifier += "_"
         identifiers.add(identifier)
         data = item_xml(item, identifier, qti)
+        files_of_item = _with_siblings(_media_of(item), bundle.media)
         files[href] = data
         refs[item.code] = (identifier, f"../{href}")
         resource = etree.SubElement(
@@ -866,10 +880,10 @@ def write_package(bundle: Bundle, qti: QtiVersion = "3.0") -> bytes:
         etree.SubElement(
             rmeta,
             f"{{{NS_ETEST}}}etestItem",
-            sha256=_fingerprint(data, (bundle.media[src] for src in _media_of(item))),
+            sha256=_fingerprint(data, (bundle.media[src] for src in files_of_item)),
         ).text = definition
         etree.SubElement(resource, f"{{{cp}}}file", href=href)
-        for src in _media_of(item):
+        for src in files_of_item:
             files[src] = bundle.media[src]
             etree.SubElement(resource, f"{{{cp}}}file", href=src)
     if flow.engine is not None:
@@ -909,6 +923,9 @@ class _ZipView:
 
     def find(self, path: str) -> str | None:
         return path if path in self.zipped.infos else None
+
+    def names(self) -> list[str]:
+        return list(self.zipped.infos)
 
     def size(self, key: str) -> int:
         return self.zipped.size(key)
@@ -983,7 +1000,7 @@ def _read_item(
     if files.size(path) > _MAX_XML:
         raise Skip("XML too large")
     data = files.read(path)
-    srcs = _media_of(definition)
+    srcs = _with_siblings(_media_of(definition), files.names())
     present = all(files.find(src) is not None for src in srcs)
     if present and _fingerprint(data, (files.read(src) for src in srcs)) == digest:
         return (
@@ -1045,6 +1062,12 @@ class _Media:
         src = f"media/{digest}{_EXTENSION.get(str(stored.get('content_type')), '.bin')}"
         if src not in self.files:
             self.files[src] = self.store.path(digest).read_bytes()
+        other = stored.get("alternative")
+        if other:  # beside it, under its name and its own extension (_with_siblings)
+            ext = _EXTENSION.get(str(other.get("content_type")), ".bin")
+            self.files[posixpath.splitext(src)[0] + ext] = self.store.path(
+                str(other["media"])
+            ).read_bytes()
         return {"src": src, "alt": stored.get("alt")}
 
 
