@@ -17,9 +17,12 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from etest.app import create_app
+from etest.config import Settings
 from etest.db import transaction
 from etest.models import AuditEntry, Candidate, Organization, TestToken
 from etest.models.token import OpenLink
+from etest.ops.ratelimits import JOIN_ADDRESS, JOIN_LINK
 from etest.organization.service import frame_ancestors
 from tests.attempt.conftest import Course, make_course
 from tests.conftest import Headers, create_candidate, create_key, create_org, unique
@@ -350,3 +353,28 @@ async def test_console_issues_a_token_with_a_window(
         )
         assert token is not None and token.not_before is not None
         assert token.not_before == opens  # read in the organization's zone: UTC here
+
+
+async def test_registrations_are_rate_limited_per_address_and_per_link(
+    settings: Settings, client: httpx.AsyncClient, course: Course
+) -> None:
+    link = await _link(client, course.admin)
+    limits = {**settings.rate_limits, JOIN_ADDRESS: "2/minute", JOIN_LINK: "3/minute"}
+    application = create_app(
+        settings.model_copy(update={"rate_limit_enabled": True, "rate_limits": limits})
+    )
+    async with application.router.lifespan_context(application):
+
+        async def register(peer: str) -> httpx.Response:
+            transport = httpx.ASGITransport(
+                app=application, client=(peer, 40000), raise_app_exceptions=False
+            )
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                _, sent = await _join(c, link["slug"], email=f"{unique('rl')}@example.org")
+                return sent
+
+        first = [await register("203.0.113.20") for _ in range(3)]
+        assert [r.status_code for r in first] == [303, 303, 429]  # the address's limit
+        assert int(first[2].headers["retry-after"]) >= 1 and "Too many tries" in first[2].text
+        other = [await register("203.0.113.21") for _ in range(2)]
+        assert [r.status_code for r in other] == [303, 429]  # the link's limit (3 sent)

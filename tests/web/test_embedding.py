@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -244,3 +245,42 @@ async def test_blocked_cookie_offers_a_new_window(
         # a forged hand-off opens nothing
         forged = target.split("?embed=")[0] + "/window?embed=9999999999.AAAA"
         assert (await blocked.get(forged)).status_code == 404
+
+
+async def test_a_refused_framed_start_is_shown_in_the_frame(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    su: Headers,
+    course: Course,
+    web_server: str,
+    parent: str,
+) -> None:
+    """A token before its test window, opened in the platform's frame: the sentence saying when
+    it opens is a page the frame may show (the organization's list), not a blocked frame."""
+    org = await create_org(
+        client, su, plan_code=course.plan, settings={"frame_ancestors": [parent]}
+    )
+    admin = await create_key(app, "admin", org["uic"])
+    candidate = await create_candidate(client, admin, uic=org["uic"])
+    opens = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    resp = await client.post(
+        "/api/v1/tokens",
+        headers=admin,
+        json={
+            "candidate_id": candidate["id"],
+            "type": "CT",
+            "level": "A2",
+            "not_before": opens.isoformat(),
+            "expires_in_days": 10,
+        },
+    )
+    assert resp.status_code == 201, resp.text
+    async with httpx.AsyncClient(base_url=web_server) as framed:
+        page = await framed.get(
+            "/take",
+            params={"token": resp.json()["code"], "parent": parent},
+            headers={"Sec-Fetch-Dest": "iframe", "Sec-Fetch-Site": "cross-site"},
+        )
+    assert page.status_code == 403 and "This test opens on" in page.text
+    assert f"frame-ancestors {parent}" in page.headers["content-security-policy"]
+    assert "x-frame-options" not in page.headers
