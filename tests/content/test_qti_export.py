@@ -30,7 +30,7 @@ import etest.tasks  # noqa: F401  (registers the publish checks: a PT's evidence
 from etest import migrate
 from etest.auth.actor import Actor
 from etest.config import Settings
-from etest.content import repository
+from etest.content import repository, schemas
 from etest.content.media import MediaStore
 from etest.content.qti import read_qti
 from etest.content.qti_export import (
@@ -45,7 +45,6 @@ from etest.content.qti_export import (
     read_export,
     write_package,
 )
-from etest.content import schemas
 from etest.content.schemas import (
     BODY_TYPES,
     ClozeKey,
