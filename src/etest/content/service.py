@@ -124,6 +124,9 @@ class _Media:
     digest: str
     content_type: str
     data: bytes
+    #: an Ogg/Opus recording's MP3 or AAC sibling in the package (``x.opus`` beside ``x.mp3``
+    #: or ``x.m4a``), for browsers without Opus (Safari): a second ``<source>`` on the page
+    alternative: _Media | None = None
 
 
 @dataclass
@@ -294,8 +297,22 @@ def _check_item(
         if why is not None:
             found.append(Problem(name, f"{at}.{where}", why))
             continue
-        plan.media[ref.src] = _Media(hashlib.sha256(data).hexdigest(), ctype, data)
+        plan.media[ref.src] = _Media(
+            hashlib.sha256(data).hexdigest(), ctype, data, _alternative(ref.src, source, plan)
+        )
     return found
+
+
+#: The siblings looked for beside an Ogg recording, in this order.
+ALTERNATIVES = (".mp3", ".m4a")
+
+
+def _alternative(src: str, source: Source, plan: _Plan) -> _Media | None:
+    """An Ogg recording's MP3 or AAC sibling, when the package has a good one (it is stored
+    too, under its own name, so it is written and served like any media)."""
+    stem, dot, ext = src.rpartition(".")
+    if not dot or f".{ext.lower()}" not in (".opus", ".ogg", ".oga"):
+        return None
 
 
 def _level_of(item: ItemIn | Item) -> str | None:
@@ -402,7 +419,13 @@ def _media_json(ref: MediaRef | None, media: dict[str, _Media]) -> dict[str, Any
     if ref is None:
         return None
     m = media[ref.src]
-    return {"media": m.digest, "content_type": m.content_type, "alt": ref.alt}
+    out: dict[str, Any] = {"media": m.digest, "content_type": m.content_type, "alt": ref.alt}
+    if m.alternative is not None:
+        out["alternative"] = {
+            "media": m.alternative.digest,
+            "content_type": m.alternative.content_type,
+        }
+    return out
 
 
 def _option_json(opt: Option, media: dict[str, _Media]) -> dict[str, Any]:

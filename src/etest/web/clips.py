@@ -1,4 +1,5 @@
-"""How often a listening clip may be played (the ``clip_plays`` accommodation), held by the
+"""Recordings on the item page: each one's MP3/AAC alternative beside the Ogg original (for
+Safari), and how often a clip may be played (the ``clip_plays`` accommodation), held by the
 server.
 
 Without the accommodation a clip is the item's ``/media/<sha256>`` as before. With it, the item
@@ -41,37 +42,62 @@ _SHA = re.compile(r"^[0-9a-f]{64}$")
 _FROM_START = re.compile(r"^bytes=0-\d*$")
 
 
-class ClipView(MediaView):
-    """A recording under a play limit: the page says how many plays are left."""
+class Recording(MediaView):
+    """A recording as the page plays it: its MP3/AAC alternative (a second ``<source>``) and,
+    under a play limit, how many plays are left."""
 
-    limit: int
-    plays_left: int
+    alternative_url: str | None = None
+    alternative_type: str | None = None
+    limit: int | None = None
+    plays_left: int | None = None
 
 
 def _key(position: int, sha256: str) -> str:
     return f"{position}:{sha256}"
 
 
-def with_limits(
-    view: ItemView, attempt_id: uuid.UUID, position: int, stored: dict[str, Any] | None
+def _alternatives(item: Item) -> dict[str, dict[str, str]]:
+    """The item's recordings that have an alternative: sha256 → its alternative's ref."""
+    refs = [(item.stimulus or {}).get("audio")]
+    refs += [o.get("audio") for o in item.options] + [t.get("audio") for t in item.targets]
+    return {r["media"]: r["alternative"] for r in refs if r and r.get("alternative")}
+
+
+def recordings(
+    view: ItemView,
+    item: Item,
+    attempt_id: uuid.UUID,
+    position: int,
+    stored: dict[str, Any] | None,
 ) -> ItemView:
-    """The item view with its recordings linked through the counting route, when the attempt
-    has a play limit (else the view as it is)."""
+    """The item view with each recording's alternative source, and, when the attempt has a play
+    limit, its recordings linked through the counting route (else the view as it is)."""
     limit = read(stored).clip_plays
-    if limit is None:
+    alternatives = _alternatives(item)
+    if limit is None and not alternatives:
         return view
     used = (stored or {}).get(USED) or {}
+
+    def url(sha: str) -> str:
+        if limit is None:
+            return f"/media/{sha}"
+        return f"/take/{attempt_id}/clip/{position}/{sha}"
 
     def clip(media: MediaView | None) -> MediaView | None:
         if media is None or not media.content_type.startswith("audio/"):
             return media
         sha = media.url.rsplit("/", 1)[-1]
-        return ClipView(
-            url=f"/take/{attempt_id}/clip/{position}/{sha}",
+        other = alternatives.get(sha)
+        return Recording(
+            url=url(sha),
             content_type=media.content_type,
             alt=media.alt,
+            alternative_url=url(other["media"]) if other else None,
+            alternative_type=other["content_type"] if other else None,
             limit=limit,
-            plays_left=max(0, limit - int(used.get(_key(position, sha), 0))),
+            plays_left=None
+            if limit is None
+            else max(0, limit - int(used.get(_key(position, sha), 0))),
         )
 
     stimulus = view.stimulus
@@ -86,11 +112,19 @@ def with_limits(
     )
 
 
-def _recordings(item: Item) -> dict[str, str]:
-    """The item's recordings: sha256 → content type."""
+def _recordings(item: Item) -> dict[str, tuple[str, str]]:
+    """The item's recordings and their alternatives: sha256 → (content type, the sha256 its
+    plays are counted under: the main recording's, whichever source the browser picked)."""
     refs = [(item.stimulus or {}).get("audio")]
     refs += [o.get("audio") for o in item.options] + [t.get("audio") for t in item.targets]
-    return {r["media"]: r["content_type"] for r in refs if r}
+    found: dict[str, tuple[str, str]] = {}
+    for r in refs:
+        if r:
+            found[r["media"]] = (r["content_type"], r["media"])
+            if r.get("alternative"):
+                alt = r["alternative"]
+                found[alt["media"]] = (alt["content_type"], r["media"])
+    return found
 
 
 def _refused(limit: int) -> Response:
@@ -117,15 +151,16 @@ async def clip(
     )
     served = await session.get(AttemptItem, (attempt.id, position))
     item = await pinned.item(session, served.item_id) if served is not None else None
-    content_type = _recordings(item).get(sha256) if item is not None else None
+    found = _recordings(item).get(sha256) if item is not None else None
     path = MediaStore(settings.media_path).path(sha256)
-    if content_type is None or not path.is_file():
+    if found is None or not path.is_file():
         return error_page(404, "There is no such recording in your test.")
+    content_type, counted = found
     limit = read(attempt.accommodations).clip_plays
     if limit is not None and _FROM_START.match(request.headers.get("range") or "bytes=0-"):
         stored = dict(attempt.accommodations or {})
         used = dict(stored.get(USED) or {})
-        key = _key(position, sha256)
+        key = _key(position, counted)
         if int(used.get(key, 0)) >= limit:
             return _refused(limit)
         used[key] = int(used.get(key, 0)) + 1
