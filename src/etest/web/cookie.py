@@ -100,6 +100,22 @@ def write(
         _set_framed(response, COOKIE, f"{attempt_id}:{secret}:{frame}")
 
 
+def forget(response: Response, credential: Credential) -> None:
+    """Remove the attempt's cookie from this browser. A framed cookie lives in the frame's
+    partition: only a deletion that is itself ``Partitioned`` (and ``SameSite=None; Secure``)
+    reaches it."""
+    if credential.frame is not None:
+        response.raw_headers.append(
+            (
+                b"set-cookie",
+                f'{COOKIE}=""; HttpOnly; Max-Age=0; Path={PATH}; SameSite=none; Secure; '
+                "Partitioned".encode("latin-1"),
+            )
+        )
+    else:
+        response.delete_cookie(COOKIE, path=PATH)
+
+
 def csrf_token(credential: Credential) -> str:
     mac = hmac.new(
         credential.secret.encode(), f"csrf:{credential.attempt_id}".encode(), hashlib.sha256

@@ -555,7 +555,7 @@ async def pause(
     if attempt.status != AttemptStatus.in_progress or attempt.deadline is not None:
         return _see_other(f"/take/{attempt.id}")
     response = render("paused.html", look=await _look(session, attempt))
-    response.delete_cookie(cookie.COOKIE, path=cookie.PATH)
+    cookie.forget(response, credential)  # a framed cookie too (web.cookie)
     return response
 
 
