@@ -10,6 +10,7 @@ from etest.candidate.accommodations import Accommodations
 from etest.kit.levels import validate_level
 from etest.kit.schemas import Input, Output, Uic, omittable
 from etest.kit.text import NameText
+from etest.organization.schemas import LanguageTag
 
 # Dial codes and phones are strings: "+", leading zeros and spaces must survive a round trip.
 DialCode = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{0,9}$")]
@@ -25,6 +26,12 @@ class _CandidateFields(Input):
     phone: Phone | None = None
     plan_code: str | None = Field(None, max_length=64, examples=["neo_plus"])
     current_level: str | None = Field(None, examples=["B1"])
+    language: LanguageTag | None = Field(
+        None,
+        examples=["es"],
+        description="The language of the candidate's pages, certificate and emails, after the "
+        "token's and before the organization's (docs/take.md, Languages)",
+    )
     accommodations: Accommodations | None = Field(
         None, description="Standing accommodations; a token's own win over these (docs/take.md)"
     )
@@ -66,6 +73,7 @@ class CandidateOut(Output):
     #: The certificate photo's digest: set with ``PUT …/photo``, read with ``GET …/photo`` (only
     #: by those who may see the candidate; ``/media`` does not serve photos).
     photo_sha256: str | None
+    language: str | None
     accommodations: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import datetime as dt
 import functools
 import io
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, Protocol
 
 import structlog
@@ -60,7 +60,7 @@ class CertificateView:
     language: str = "en"
     #: The issue date on the organization's calendar; when given, printed in words of the
     #: language (``6 de diciembre de 2026``) instead of ``date``.
-    issued_on: date | None = None
+    issued_on: dt.date | None = None
 
 
 #: The certificate's fixed words (the ``take`` catalog, with the candidate's pages).

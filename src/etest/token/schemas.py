@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, EmailStr, Field, field_validator, model_vali
 from etest.candidate.accommodations import Accommodations
 from etest.kit.levels import validate_level
 from etest.kit.schemas import Input, Output, Uic
+from etest.organization.schemas import LanguageTag
 
 TokenType = Literal["PT", "CT"]
 TokenStatus = Literal["issued", "started", "completed", "expired", "revoked"]
@@ -30,6 +31,12 @@ class TokenIssue(Input):
         None,
         description="A test window: the token opens no test before this time (403 "
         "token-not-yet-valid); it must come before the token expires",
+    )
+    language: LanguageTag | None = Field(
+        None,
+        examples=["vi"],
+        description="The language of this test's pages, first in the chain: token, candidate, "
+        "organization, browser (docs/take.md, Languages)",
     )
     accommodations: Accommodations | None = Field(
         None, description="For this test only; its keys win over the candidate's (docs/take.md)"
@@ -73,6 +80,7 @@ class TokenOut(Output):
     revoked_at: datetime | None
     revoke_reason: str | None
     replaced_by_id: uuid.UUID | None
+    language: str | None
     accommodations: dict[str, Any] | None
 
 

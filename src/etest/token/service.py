@@ -117,6 +117,7 @@ async def issue(
         not_before=body.not_before,
     )
     token.accommodations = body.accommodations.stored() if body.accommodations else None
+    token.language = body.language
     await session.flush()
     record(  # who issued which token to whom (the API's and the console's issues alike)
         session,
@@ -288,6 +289,7 @@ async def reset(
         session, actor, settings, candidate, uic, token.type, token.level, token.plan_code, None
     )
     new.accommodations = token.accommodations  # the new token is for the same test
+    new.language = token.language
     await session.flush()
     token.replaced_by_id = new.id
     await _audit(
