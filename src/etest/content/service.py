@@ -313,6 +313,14 @@ def _alternative(src: str, source: Source, plan: _Plan) -> _Media | None:
     stem, dot, ext = src.rpartition(".")
     if not dot or f".{ext.lower()}" not in (".opus", ".ogg", ".oga"):
         return None
+    for suffix in ALTERNATIVES:
+        name = stem + suffix
+        data = plan.media[name].data if name in plan.media else source.read_media(name)
+        if data is not None and media_problem(name, data) is None:
+            ctype = content_type_of(name) or ""
+            plan.media[name] = _Media(hashlib.sha256(data).hexdigest(), ctype, data)
+            return plan.media[name]
+    return None
 
 
 def _level_of(item: ItemIn | Item) -> str | None:
