@@ -68,7 +68,7 @@ async def test_placement_report_shows_unplaced_and_ct_log_shows_devices(
     assert names.index("Unplaced") == names.index("Total") - 1  # after the levels
 
     headers, log = table(await workbook(client, course.admin, "ct-log", **dates), "CT log A1")
-    assert headers[-2:] == ["IP", "User agent"]
+    assert headers[-4:] == ["IP", "User agent", "Points", "Max points"]
     async with transaction(app.state.sessionmaker) as session:
         stored = {
             r.position: r

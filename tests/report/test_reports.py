@@ -55,6 +55,8 @@ SERVED_HEADERS = [
     "Answered (UTC)",
     "IP",
     "User agent",
+    "Points",
+    "Max points",
 ]
 
 

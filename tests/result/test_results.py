@@ -125,6 +125,7 @@ async def test_summary_fields_and_totals(client: httpx.AsyncClient, world: World
         "answered": 4,
         "served": 4,
         "planned": 4,
+        "points": None,  # no item scored per gap was served
     }
     passed = items[world.attempt["ct_a"]]
     assert (passed["score"], passed["passed"], passed["status"]) == (100.0, True, "pass")
@@ -402,6 +403,7 @@ async def test_ct_finished_early_counts_served_items(
         "answered": 2,
         "served": 3,
         "planned": 4,
+        "points": None,
     }
     assert detail["score"] == 25.0 and detail["passed"] is False
     assert [(r["answered"], r["correct"]) for r in detail["responses"]] == [

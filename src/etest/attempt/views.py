@@ -154,6 +154,8 @@ async def state_of(session: AsyncSession, attempt: Attempt, *, fresh: bool = Fal
         stored = dump(load(attempt.outcome))
         fields = _PT_FIELDS if attempt.kind == Kind.PT else _CT_FIELDS
         outcome = {k: stored.get(k) for k in fields}
+        if "points" in stored:  # credit earned, when items scored per gap were served
+            outcome["points"] = stored["points"]
     open_positions = sorted(set(served) - {r.position for r in responses})
     return AttemptState(
         id=attempt.id,

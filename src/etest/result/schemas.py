@@ -37,6 +37,9 @@ class Totals(Output):
     answered: int
     served: int
     planned: int | None = None
+    #: The credit earned when items scored per gap were served (each earns points/max_points
+    #: of one item); absent otherwise, when it equals ``correct``.
+    points: float | None = None
 
 
 class ResultSummary(Output):
@@ -80,6 +83,8 @@ class SkillResult(Output):
     served: int
     correct: int
     accuracy: float
+    #: The credit earned in the skill when it differs from ``correct`` (items scored per gap).
+    points: float | None = None
 
 
 class CantDo(Output):
@@ -105,6 +110,10 @@ class ResponseOut(Output):
     level: str | None
     answered: bool
     correct: bool
+    #: Points earned of ``max_points`` for an item scored per gap (cloze, gap_match); null for
+    #: an item scored right or wrong (``correct`` says).
+    points: int | None = None
+    max_points: int | None = None
     timed_out: bool
     time_spent_ms: int | None
     served_at: datetime

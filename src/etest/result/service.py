@@ -336,6 +336,7 @@ def _summary_fields(row: ResultRow) -> dict[str, Any]:
             answered=o.answered,
             served=o.served,
             planned=ct.total if ct else None,
+            points=o.points,
         ),
     }
 
@@ -374,6 +375,8 @@ async def detail(session: AsyncSession, row: ResultRow) -> ResultDetail:
                     level=s.level,
                     answered=s.correct is not None and not s.timed_out,
                     correct=bool(s.correct),
+                    points=s.points,
+                    max_points=s.max_points,
                     timed_out=bool(s.timed_out),
                     time_spent_ms=s.time_spent_ms,
                     served_at=s.served_at,
