@@ -169,3 +169,40 @@ async def test_the_candidates_pages_wear_the_brand(
     assert await page.locator("link[href$='.css'][href^='/brand/']").count() == 1
     await tab.check("item")
     tab.assert_clean()
+
+
+def test_emails_carry_the_accent_above_the_logo() -> None:
+    from datetime import UTC, datetime
+
+    from etest.kit.logo import organization_logo
+    from etest.notification.render import InviteContent, render_invite
+
+    def invite(accent: str | None) -> str:
+        content = InviteContent(
+            to="ana@example.org",
+            first_name="Ana",
+            last_name="Lima",
+            organization="Branded school",
+            language="en",
+            timezone="UTC",
+            type="PT",
+            level=None,
+            link="https://etest.example.org/take?token=x",
+            expires_at=datetime(2027, 1, 1, tzinfo=UTC),
+            accent=accent,
+        )
+        message = render_invite(
+            content,
+            sender="etest@example.org",
+            msg_id="<1@example.org>",
+            logo=organization_logo(None, None),
+            now=datetime(2026, 12, 1, tzinfo=UTC),
+        )
+        html = message.get_body(("html",))
+        assert html is not None
+        return str(html.get_content())
+
+    assert "background:#8a1538" in invite("#8a1538")
+    assert "background:#8a1538" not in invite(None)
+    # a value that is no colour never reaches the style attribute
+    assert "red;" not in invite("red;}</style>")

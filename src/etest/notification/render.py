@@ -35,6 +35,7 @@ KINDS = ("pt_result", "ct_pass", "ct_fail")
 INVITE = "token_invite"
 _LOGO_CID = "logo@etest.invalid"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_ACCENT = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class EmailContent:
     certificate_code: str | None = None
     verify_url: str | None = None
     certificate_pdf: bytes | None = field(default=None, repr=False)
+    #: The organization's accent colour (``settings.accent_color``): a band above the logo.
+    accent: str | None = None
 
 
 @cache
@@ -124,7 +127,14 @@ def _context(content: EmailContent) -> dict[str, Any]:
         "certificate_code": content.certificate_code,
         "verify_url": content.verify_url,
         "logo_cid": _LOGO_CID,
+        "accent": _accent(content.accent),
     }
+
+
+def _accent(colour: str | None) -> str | None:
+    """The accent as it may stand in a style attribute: ``#rrggbb`` only (it was validated when
+    saved; checked again because it lands in HTML)."""
+    return colour if colour and _ACCENT.fullmatch(colour) else None
 
 
 def subject(content: EmailContent) -> str:
@@ -218,6 +228,7 @@ class InviteContent:
     level: str | None
     link: str
     expires_at: datetime = field(repr=False)
+    accent: str | None = None
 
     kind: str = INVITE
 
@@ -246,6 +257,7 @@ def _invite_context(content: InviteContent) -> dict[str, Any]:
         "link": content.link,
         "expires": f"{expires:%Y-%m-%d %H:%M} ({content.timezone})",
         "logo_cid": _LOGO_CID,
+        "accent": _accent(content.accent),
     }
 
 
