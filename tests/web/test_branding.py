@@ -206,3 +206,36 @@ def test_emails_carry_the_accent_above_the_logo() -> None:
     assert "background:#8a1538" not in invite(None)
     # a value that is no colour never reaches the style attribute
     assert "red;" not in invite("red;}</style>")
+
+
+def test_certificates_frame_in_the_accent() -> None:
+    import base64
+    import zlib
+
+    from etest.certificate.pdf import CertificateView, render
+
+    def strokes(accent: str | None) -> bytes:
+        view = CertificateView(
+            holder_name="Ana Lima",
+            level="A1",
+            plan_name="Neo",
+            organization_name="Branded school",
+            date="2026-12-06",
+            code="ABCD-EFGH",
+            verify_url="https://etest.example.org/verify/ABCD-EFGH",
+            logo=bundled_logo().data,
+            accent=accent,
+        )
+        pdf = render(view)
+        streams = re.findall(rb"stream\r?\n(.*?)endstream", pdf, re.S)
+        out = b""
+        for s in streams:  # ReportLab's page streams: ASCII85, then Flate
+            try:
+                out += zlib.decompress(base64.a85decode(s.strip().removesuffix(b"~>")))
+            except (ValueError, zlib.error):
+                continue
+        return out
+
+    # #8a1538 as ReportLab writes a stroke colour
+    assert b".541176 .082353 .219608 RG" in strokes("#8a1538")
+    assert b".541176 .082353 .219608 RG" not in strokes(None)

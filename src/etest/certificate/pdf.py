@@ -17,6 +17,7 @@ import contextvars
 import datetime as dt
 import functools
 import io
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -40,6 +41,7 @@ PAGE_W, PAGE_H = landscape(A4)
 INK = HexColor("#1f2a44")
 ACCENT = HexColor("#2b6cb0")
 MUTED = HexColor("#5a6478")
+_HEX = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,9 @@ class CertificateView:
     #: The issue date on the organization's calendar; when given, printed in words of the
     #: language (``6 de diciembre de 2026``) instead of ``date``.
     issued_on: dt.date | None = None
+    #: The organization's accent colour (``#rrggbb``): the frame's colour (text keeps its own
+    #: colours, readable whatever the accent).
+    accent: str | None = None
 
 
 #: The certificate's fixed words (the ``take`` catalog, with the candidate's pages).
@@ -179,8 +184,9 @@ def render(view: CertificateView) -> bytes:
     canvas.setAuthor("eTest")
     canvas.setSubject(f"English {view.level}")
     mid = PAGE_W / 2
+    frame = HexColor(view.accent) if view.accent and _HEX.fullmatch(view.accent) else ACCENT
 
-    canvas.setStrokeColor(ACCENT)
+    canvas.setStrokeColor(frame)
     canvas.setLineWidth(3)
     canvas.rect(24, 24, PAGE_W - 48, PAGE_H - 48)
     canvas.setLineWidth(0.8)
@@ -199,7 +205,7 @@ def render(view: CertificateView) -> bytes:
     _text(canvas, say("certifies"), 14, mid, PAGE_H - 212)
     canvas.setFillColor(INK)
     _text(canvas, view.holder_name, 30, mid, PAGE_H - 258, max_width=520)
-    canvas.setStrokeColor(ACCENT)
+    canvas.setStrokeColor(frame)
     canvas.line(mid - 240, PAGE_H - 270, mid + 240, PAGE_H - 270)
     canvas.setFillColor(MUTED)
     _text(canvas, say("passed"), 14, mid, PAGE_H - 300, max_width=PAGE_W - 120)
