@@ -145,7 +145,7 @@ def create_app(
     app.include_router(webhook_router)
     app.include_router(bank_router)
     # before the console's router: its catch-all 404 would answer /console/open-links first
-    app.include_router(console_open_links.router, prefix="/console")
+    app.include_router(console_open_links.router, prefix="/console", include_in_schema=False)
     app.include_router(console_router)
     app.include_router(console_root)
     mount_static(app)

@@ -34,6 +34,7 @@ class Link:
 _ORG = {"uic": "$response.body#/uic"}
 _CANDIDATE = {"candidate_id": "$response.body#/id"}
 _TOKEN = {"token_id": "$response.body#/id"}
+_OPEN_LINK = {"link_id": "$response.body#/id"}
 _STARTED = {"attempt_id": "$response.body#/attempt_id"}
 _SAME_ATTEMPT = {"attempt_id": "$request.path.attempt_id"}
 _BEARER_HINT = (
@@ -165,6 +166,17 @@ LINKS: dict[tuple[str, str, str], dict[str, Link]] = {
             "POST /api/v1/attempts",
             "The candidate starts the test.",
             body={"token": "$response.body#/code"},
+        ),
+    },
+    ("POST", "/api/v1/open-links", "201"): {
+        "GetOpenLink": Link(
+            "GET /api/v1/open-links/{link_id}", "The open link just created.", _OPEN_LINK
+        ),
+        "OpenLinkQr": Link(
+            "GET /api/v1/open-links/{link_id}/qr.svg", "Its QR code to print.", _OPEN_LINK
+        ),
+        "RevokeOpenLink": Link(
+            "POST /api/v1/open-links/{link_id}/revoke", "Withdraw it.", _OPEN_LINK
         ),
     },
     ("POST", "/api/v1/tokens/{token_id}/reset", "201"): {
