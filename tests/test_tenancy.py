@@ -38,7 +38,19 @@ async def _resources(client: httpx.AsyncClient, tree: Tree, org: str) -> dict[st
             "/api/v1/tokens", headers=key, json={"candidate_id": cand["id"], "type": "PT"}
         )
     ).json()
-    return {"uic": tree.uic[org], "candidate_id": cand["id"], "token_id": token["id"]}
+    link = (
+        await client.post(
+            "/api/v1/open-links",
+            headers=key,
+            json={"uic": tree.uic[org], "title": "Tenancy", "type": "PT"},
+        )
+    ).json()
+    return {
+        "uic": tree.uic[org],
+        "candidate_id": cand["id"],
+        "token_id": token["id"],
+        "link_id": link["id"],
+    }
 
 
 async def _all_resources(

@@ -23,7 +23,6 @@ from etest.certificate.endpoints import public_router as certificate_public_rout
 from etest.certificate.endpoints import router as certificate_router
 from etest.certificate.pdf import PdfRenderer, render_off_loop
 from etest.config import Settings, get_settings
-from etest.console import openlinks as console_open_links
 from etest.console import root as console_root
 from etest.console import router as console_router
 from etest.content.endpoints import router as content_router
@@ -144,8 +143,6 @@ def create_app(
     app.include_router(report_router)
     app.include_router(webhook_router)
     app.include_router(bank_router)
-    # before the console's router: its catch-all 404 would answer /console/open-links first
-    app.include_router(console_open_links.router, prefix="/console", include_in_schema=False)
     app.include_router(console_router)
     app.include_router(console_root)
     mount_static(app)

@@ -20,6 +20,7 @@ from etest.attempt.errors import (
     TokenRevoked,
     WrongPosition,
 )
+from etest.token.errors import TokenNotYetValid
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 SEC = timedelta(seconds=1)
@@ -286,6 +287,7 @@ def test_facts_are_read_not_changed() -> None:
 class T:
     status: str = "issued"
     expires_at: datetime = NOW + 3600 * SEC
+    not_before: datetime | None = None
 
 
 # (state, token, latest attempt's status) -> what entering the token does, or the error
@@ -301,6 +303,8 @@ OPENING_TABLE: list[tuple[str, T, str | None, Any]] = [
         rules.Opening.resume,
     ),
     ("expired, nothing started", T(expires_at=NOW), None, TokenExpired),
+    ("before its window", T(not_before=NOW + SEC), None, TokenNotYetValid),
+    ("window begun", T(not_before=NOW - SEC), None, rules.Opening.new),
     ("completed attempt", T(status="completed"), "completed", rules.Opening.show),
     (
         "expired, completed attempt",
