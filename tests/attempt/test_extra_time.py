@@ -24,7 +24,9 @@ NOW = datetime(2026, 1, 1, 12, 0)
 SEC = timedelta(seconds=1)
 
 
-async def _candidate(client: httpx.AsyncClient, course: Course, **body: object) -> dict[str, object]:
+async def _candidate(
+    client: httpx.AsyncClient, course: Course, **body: object
+) -> dict[str, object]:
     resp = await client.post(
         "/api/v1/candidates",
         headers=course.admin,
@@ -86,9 +88,7 @@ async def test_extra_time_is_recorded_and_honoured(
     served_at = datetime.fromisoformat(current["item"]["served_at"])
     deadline = datetime.fromisoformat(current["item"]["deadline"])
     assert deadline - served_at == timedelta(seconds=2700)
-    state = (
-        await client.get(f"/api/v1/attempts/{taker.attempt_id}", headers=taker.headers)
-    ).json()
+    state = (await client.get(f"/api/v1/attempts/{taker.attempt_id}", headers=taker.headers)).json()
     assert datetime.fromisoformat(state["deadline"]) == deadline
     async with transaction(app.state.sessionmaker) as session:
         row = await session.get(Attempt, uuid.UUID(taker.attempt_id))
