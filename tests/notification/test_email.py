@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from etest.config import Settings
+from etest.content.media import MediaStore
 from etest.db import transaction
 from etest.kit.levels import level_meaning
 from etest.kit.logo import bundled_logo
@@ -435,6 +436,25 @@ async def test_configured_default_logo(
     [image] = [p for p in message.walk() if p.get_content_maintype() == "image"]
     assert image.get_content_type() == "image/jpeg"
     assert isinstance(image, EmailMessage) and image.get_content() == jpeg.read_bytes()
+
+
+async def test_the_organizations_brand_reaches_the_email(
+    app: FastAPI, client: httpx.AsyncClient, su: Headers, settings: Settings, smtp: SmtpServer
+) -> None:
+    """An organization's uploaded logo and accent colour (organization.brand) are what its
+    result email shows, through the job that sends it."""
+    png = bundled_logo().data
+    uploaded = png[:-12] + b"etest-brand!" if png.startswith(b"\x89PNG") else png
+    digest = MediaStore(settings.media_path).put(uploaded)
+    course = await make_course(
+        app, client, su, settings={"accent_color": "#7a1f5c", "logo_sha256": digest}
+    )
+    await take(app, client, course)
+    await drain(context(app, settings, smtp_url=smtp.url))
+    [message] = smtp.inbox.to(course.candidate["email"])
+    [image] = [p for p in message.walk() if p.get_content_maintype() == "image"]
+    assert isinstance(image, EmailMessage) and image.get_content() == uploaded
+    assert "#7a1f5c" in html_of(message)
 
 
 async def test_attempt_organization_decides(

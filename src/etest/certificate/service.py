@@ -28,9 +28,9 @@ from etest.certificate.schemas import Verification
 from etest.config import Settings
 from etest.content.media import MediaStore
 from etest.errors import NotFound
-from etest.kit.logo import load_logo
 from etest.models import Attempt, Candidate, Certificate, Organization, Plan
 from etest.models.base import utcnow
+from etest.organization import brand
 from etest.outbox.jobs import enqueue, outbox_id
 from etest.plan.policy import DEFAULT_PASS_MARK
 
@@ -199,7 +199,8 @@ async def certificate_view(
         date=_local_date(certificate.issued_at, org.timezone).isoformat(),
         code=certificate.code,
         verify_url=verify_url(settings, certificate.code),
-        logo=load_logo(settings.default_logo_path).data,
+        logo=brand.logo(settings, org).data,
+        accent=brand.accent(org),
         photo=_photo(settings, candidate.photo_sha256),
         revoked=certificate.revoked_at is not None,
     )

@@ -42,7 +42,7 @@ from etest.certificate.pdf import CertificateView, render_off_loop
 from etest.certificate.service import certificate_view, verify_url
 from etest.config import Settings
 from etest.kit import language as chain
-from etest.kit.logo import load_logo
+from etest.kit.logo import Logo
 from etest.kit.sealed import seal, unseal
 from etest.models import Attempt, Candidate, Certificate, Organization, TestToken
 from etest.models.token import LIVE_STATUSES
@@ -56,6 +56,7 @@ from etest.notification.render import (
     render_invite,
 )
 from etest.notification.texts import language_of
+from etest.organization import brand
 from etest.organization.schemas import OrganizationSettings
 from etest.outbox.jobs import Event, Job, JobCancelled, JobContext, enqueue, job, subscriber
 from etest.outbox.worker import requires
@@ -123,8 +124,9 @@ async def email_certificate(session: AsyncSession, event: Event) -> None:
 
 async def _content(
     session: AsyncSession, settings: Settings, payload: dict[str, Any]
-) -> tuple[EmailContent, CertificateView | None]:
-    """The email without its certificate PDF, and what that PDF prints (ct_pass)."""
+) -> tuple[EmailContent, CertificateView | None, Logo]:
+    """The email without its certificate PDF, what that PDF prints (ct_pass), and the
+    organization's logo."""
     kind = payload["kind"]
     attempt = await session.get(Attempt, uuid.UUID(payload["attempt_id"]))
     if attempt is None or attempt.outcome is None or attempt.finished_at is None:
@@ -159,19 +161,24 @@ async def _content(
         view = replace(view, language=language)
     outcome = load(attempt.outcome)
     level = outcome.level if isinstance(outcome, PtOutcome) else attempt.level
-    return EmailContent(
-        kind=kind,
-        to=payload["to"],
-        first_name=candidate.first_name,
-        last_name=candidate.last_name,
-        organization=org.name,
-        language=language,
-        timezone=org.timezone,
-        finished_at=attempt.finished_at,
-        level=str(level or ""),
-        outcome=outcome,
-        **extra,
-    ), view
+    return (
+        EmailContent(
+            kind=kind,
+            to=payload["to"],
+            first_name=candidate.first_name,
+            last_name=candidate.last_name,
+            organization=org.name,
+            language=language,
+            timezone=org.timezone,
+            finished_at=attempt.finished_at,
+            level=str(level or ""),
+            outcome=outcome,
+            accent=brand.accent(org),
+            **extra,
+        ),
+        view,
+        brand.logo(settings, org),
+    )
 
 
 def _invite_purpose(token_id: uuid.UUID | str) -> str:
@@ -201,7 +208,7 @@ async def enqueue_invite(
 
 async def _invite(
     session: AsyncSession, settings: Settings, payload: dict[str, Any]
-) -> InviteContent:
+) -> tuple[InviteContent, Logo]:
     token = await session.get(TestToken, uuid.UUID(payload["token_id"]))
     if token is None:
         raise JobCancelled("the token is gone")
@@ -214,7 +221,7 @@ async def _invite(
     assert candidate is not None
     org = await session.get(Organization, candidate.organization_id)
     assert org is not None
-    return InviteContent(
+    content = InviteContent(
         to=payload["to"],
         first_name=candidate.first_name,
         last_name=candidate.last_name,
@@ -229,7 +236,9 @@ async def _invite(
         level=token.level,
         link=link,
         expires_at=token.expires_at,
+        accent=brand.accent(org),
     )
+    return content, brand.logo(settings, org)
 
 
 @job(TOPIC)
@@ -238,18 +247,18 @@ async def send_email(ctx: JobContext, job: Job) -> dict[str, Any]:
     recognisably the same message."""
     if job.payload["kind"] == INVITE:
         async with ctx.transaction() as session:
-            invite = await _invite(session, ctx.settings, job.payload)
+            invite, logo = await _invite(session, ctx.settings, job.payload)
         return await ctx.mailer.send(
             render_invite(
                 invite,
                 sender=ctx.settings.email_from,
                 msg_id=message_id(job.id, ctx.settings.email_from),
-                logo=load_logo(ctx.settings.default_logo_path),
+                logo=logo,
                 now=ctx.clock(),
             )
         )
     async with ctx.transaction() as session:
-        content, view = await _content(session, ctx.settings, job.payload)
+        content, view, logo = await _content(session, ctx.settings, job.payload)
     if view is not None:  # drawn after the transaction: no lock is held meanwhile
         render_pdf = ctx.render_pdf or render_off_loop
         content = replace(content, certificate_pdf=await render_pdf(view))
@@ -257,7 +266,7 @@ async def send_email(ctx: JobContext, job: Job) -> dict[str, Any]:
         content,
         sender=ctx.settings.email_from,
         msg_id=message_id(job.id, ctx.settings.email_from),
-        logo=load_logo(ctx.settings.default_logo_path),
+        logo=logo,
         now=ctx.clock(),
     )
     return await ctx.mailer.send(message)

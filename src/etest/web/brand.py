@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Request, Response
 
-from etest.content.media import MediaStore
 from etest.deps import SessionDep, SettingsDep
-from etest.kit.logo import organization_logo, text_on
+from etest.kit.logo import text_on
 from etest.models import Organization
+from etest.organization import brand
 from etest.web.pages import PageRoute
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -88,16 +88,12 @@ def _cached(body: bytes | str, media_type: str) -> Response:
 @router.get("/brand/{organization_id}.css")
 async def brand_css(session: SessionDep, organization_id: str) -> Response:
     org = await _organization(session, organization_id)
-    accent = org.settings.get("accent_color") if org is not None else None
-    return _cached(stylesheet(accent), "text/css")
+    return _cached(stylesheet(brand.accent(org)), "text/css")
 
 
 @router.get("/brand/{organization_id}/logo")
 async def brand_logo(
     request: Request, session: SessionDep, settings: SettingsDep, organization_id: str
 ) -> Response:
-    org = await _organization(session, organization_id)
-    digest = org.settings.get("logo_sha256") if org is not None else None
-    path = MediaStore(settings.media_path).path(digest) if digest else None
-    logo = organization_logo(path, settings.default_logo_path)
-    return _cached(logo.data, f"image/{logo.subtype}")
+    found = brand.logo(settings, await _organization(session, organization_id))
+    return _cached(found.data, f"image/{found.subtype}")
