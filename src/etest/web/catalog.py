@@ -6,6 +6,7 @@ PDF (``certificate/pdf.py``). ``scripts/extract_messages`` writes it;
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -16,6 +17,9 @@ from etest.web.language import DOMAIN, LOCALE_DIR
 
 HERE = Path(__file__).parent
 POT = LOCALE_DIR / f"{DOMAIN}.pot"
+#: The creation date written in every ``take.po`` header (a run's own time would change each
+#: file on every extraction).
+STAMP = datetime(2026, 12, 6, tzinfo=UTC)
 #: The languages with a catalog (English is the source, with a catalog for its registers).
 LANGUAGES = ("en", "es", "vi", "zh-Hans", "ar")
 
@@ -89,6 +93,7 @@ def update_languages() -> dict[str, int]:
             catalog = Catalog(locale=language.replace("-", "_"), domain=DOMAIN, fuzzy=False)
         catalog.update(template, no_fuzzy_matching=True)
         catalog.fuzzy = False  # a fuzzy header would drop the plural rule from the compiled file
+        catalog.creation_date = STAMP  # the file changes only when its words do
         catalog.project = "eTest take"
         catalog.obsolete.clear()
         path.parent.mkdir(parents=True, exist_ok=True)
