@@ -259,6 +259,20 @@ async def test_a_demo_recording_plays_in_safari_too(
         files={"file": ("mp3.zip", buf.getvalue(), "application/zip")},
     )
     assert resp.status_code == 200, resp.text
+    # the candidate API offers the second format too (a platform's own player)
+    started = await web_course.client.post(
+        "/api/v1/attempts",
+        json={"token": await _token(web_course, {}, type="CT", level="A2")},
+    )
+    assert started.status_code in (200, 201), started.text
+    view = await web_course.client.get(
+        f"/api/v1/attempts/{started.json()['attempt_id']}/item",
+        headers={"Authorization": f"Bearer {started.json()['secret']}"},
+    )
+    audio = view.json()["item"]["stimulus"]["audio"]
+    assert audio["content_type"] == "audio/ogg"
+    assert audio["alternative"]["content_type"] == "audio/mpeg"
+    assert audio["alternative"]["url"].startswith("/media/")
     for limit in (None, 2):
         code = await _token(
             web_course, {"clip_plays": limit} if limit else {}, type="CT", level="A2"

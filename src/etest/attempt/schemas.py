@@ -34,6 +34,9 @@ class MediaView(Output):
     url: str
     content_type: str
     alt: str | None = None
+    #: The same recording in a second format (MP3 or AAC beside an Ogg Opus file), for
+    #: browsers that do not play the first (Safari): offer both as ``<source>`` elements.
+    alternative: MediaView | None = None
 
 
 class OptionView(Output):

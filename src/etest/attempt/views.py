@@ -67,8 +67,12 @@ _CT_FIELDS = (
 def _media(ref: dict[str, Any] | None) -> MediaView | None:
     if not ref:
         return None
+    other = ref.get("alternative")
     return MediaView(
-        url=f"/media/{ref['media']}", content_type=ref["content_type"], alt=ref.get("alt")
+        url=f"/media/{ref['media']}",
+        content_type=ref["content_type"],
+        alt=ref.get("alt"),
+        alternative=_media(other) if other else None,
     )
 
 
