@@ -100,6 +100,17 @@ async def test_extra_time_is_recorded_and_honoured(
     ack = await taker.answer(1, right(item_type, key))
     assert ack.status_code == 200, ack.text
     assert ack.json()["timed_out"] is False
+    # staff read what the attempt ran under in its result
+    done = await client.post(f"/api/v1/attempts/{taker.attempt_id}/finish", headers=taker.headers)
+    assert done.status_code == 200, done.text
+    result = await client.get(f"/api/v1/results/{taker.attempt_id}", headers=course.admin)
+    assert result.status_code == 200, result.text
+    assert result.json()["accommodations"] == {
+        "extra_time": 1.5,
+        "clip_plays": 2,
+        "theme": None,
+        "pause_allowed": None,
+    }
 
 
 async def test_without_extra_time_the_same_wait_ends_the_test(

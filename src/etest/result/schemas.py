@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from etest.candidate.accommodations import Accommodations
 from etest.kit.schemas import Output
 from etest.review.schemas import ResultReview
 
@@ -161,5 +162,10 @@ class ResultDetail(ResultSummary):
     multiple_devices: bool = Field(
         description="More than one user agent, or more than one network, among the start and "
         "the answers: a fact for a reviewer, not a verdict (docs/results.md)"
+    )
+    accommodations: Accommodations | None = Field(
+        None,
+        description="The accommodations the attempt ran under (the token's over the "
+        "candidate's, recorded when it started); null when it ran without any",
     )
     responses: list[ResponseOut]

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from etest.attempt.outcome import SKILL_ORDER, AttemptStatus, CtStatus, PtOutcome, load
 from etest.auth.actor import Actor
 from etest.candidate import repository as candidate_repository
+from etest.candidate.accommodations import Accommodations
 from etest.errors import NotFound, ReversedDateRange
 from etest.kit.levels import require_level
 from etest.kit.pagination import Pagination
@@ -341,6 +342,13 @@ def _summary_fields(row: ResultRow) -> dict[str, Any]:
     }
 
 
+def _accommodations(recorded: dict[str, Any] | None) -> Accommodations | None:
+    """What staff read of an attempt's recorded accommodations: the four settings (the row
+    also keeps the candidate's page look and clip counts, which are not accommodations)."""
+    known = {k: v for k, v in (recorded or {}).items() if k in Accommodations.model_fields}
+    return Accommodations.model_validate(known) if known else None
+
+
 async def detail(session: AsyncSession, row: ResultRow) -> ResultDetail:
     """The full view: the summary, per-skill results, the CT lists and every served position."""
     attempt = row.attempt
@@ -366,6 +374,7 @@ async def detail(session: AsyncSession, row: ResultRow) -> ResultDetail:
             "continue_package": ct.continue_package if ct else None,
             "next_level": ct.next_level if ct else None,
             **_devices(attempt.ip, attempt.user_agent, steps),
+            "accommodations": _accommodations(attempt.accommodations),
             "responses": [
                 ResponseOut(
                     position=s.position,
