@@ -135,6 +135,10 @@ async def _answer_all(app: FastAPI, tab: Tab, words: Words, lang: str, prefix: s
             await _page_language(tab, lang)
             await _rtl_layout(tab.page, lang)
             await tab.check(f"{prefix}item")
+            timer = tab.page.locator("[data-timer=test] .timer-value")
+            if await timer.count():  # the countdown (take.js) speaks the page's units
+                unit = words.gettext("%(m)s min %(s)s s", m="", s="").split()[0]
+                await expect(timer).to_contain_text(unit)
         await _fill(tab.page, item_type, key)
         await tab.submit(words.gettext("Save and continue"))
         answered += 1
