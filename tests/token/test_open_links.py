@@ -335,17 +335,20 @@ async def test_console_issues_a_token_with_a_window(
         await console.sign_in(await make_staff(app, "admin", course.uic))
         other = await create_candidate(client, course.admin, uic=course.uic)
         opens = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=5)
-        await console.get(f"/console/tokens/new?candidate={other['id']}")
-        issued = await console.post(
-            "/console/tokens/new",
-            {
-                "candidate": other["id"],
-                "type": "PT",
-                "expires_in_days": "30",
-                "not_before": f"{opens:%Y-%m-%dT%H:%M}",
-                "handout": "page",
-            },
-        )
+        page = await console.get(f"/console/tokens/new?candidate={other['id']}")
+        assert 'name="acc_extra_time"' in page.text  # the token's own accommodations
+        form = {
+            "candidate": other["id"],
+            "type": "PT",
+            "expires_in_days": "30",
+            "not_before": f"{opens:%Y-%m-%dT%H:%M}",
+            "handout": "page",
+            "acc_extra_time": "1.5",
+            "acc_clip_plays": "99",
+        }
+        refused = await console.post("/console/tokens/new", form)
+        assert refused.status_code == 422 and "from 1 to 20" in refused.text
+        issued = await console.post("/console/tokens/new", {**form, "acc_clip_plays": "2"})
         assert issued.status_code == 200, issued.text[:500]
     async with transaction(app.state.sessionmaker) as session:
         token = await session.scalar(
@@ -353,6 +356,7 @@ async def test_console_issues_a_token_with_a_window(
         )
         assert token is not None and token.not_before is not None
         assert token.not_before == opens  # read in the organization's zone: UTC here
+        assert token.accommodations == {"extra_time": 1.5, "clip_plays": 2}
 
 
 async def test_registrations_are_rate_limited_per_address_and_per_link(

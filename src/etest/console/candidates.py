@@ -91,35 +91,9 @@ def _level(value: str) -> str | None:
 
 
 def _form_values(form: Any) -> dict[str, str]:
-    return {name: str(form.get(name) or "").strip() for name in (*FIELDS, "uic", *ACCOMMODATION)}
-
-
-#: The accommodation fields of the candidate form (etest.candidate.accommodations).
-ACCOMMODATION = ("acc_extra_time", "acc_clip_plays", "acc_theme", "acc_pause")
-
-
-def _accommodation_values(stored: dict[str, Any] | None) -> dict[str, str]:
-    """A candidate's stored accommodations as the form's fields."""
-    acc = stored or {}
     return {
-        "acc_extra_time": f"{acc['extra_time']:g}" if acc.get("extra_time") else "",
-        "acc_clip_plays": str(acc.get("clip_plays") or ""),
-        "acc_theme": str(acc.get("theme") or ""),
-        "acc_pause": "1" if acc.get("pause_allowed") else "",
+        name: str(form.get(name) or "").strip() for name in (*FIELDS, "uic", *fields.ACCOMMODATION)
     }
-
-
-def _accommodations(values: dict[str, str]) -> dict[str, Any] | None:
-    """The form's accommodation fields as the API's object (only what was chosen; the schema
-    checks it, so a wrong value is a field error like any other)."""
-    given: dict[str, Any] = {
-        "extra_time": values["acc_extra_time"] or None,
-        "clip_plays": values["acc_clip_plays"] or None,
-        "theme": values["acc_theme"] or None,
-        "pause_allowed": True if values["acc_pause"] else None,
-    }
-    given = {k: v for k, v in given.items() if v is not None}
-    return given or None
 
 
 def _validation_errors(exc: ValidationError) -> dict[str, str]:
@@ -266,7 +240,7 @@ async def new(request: Request, session: SessionDep, staff: StaffDep) -> Respons
     staff.actor.require("write")
     own = await _own_org(session, staff.actor)
     values = dict.fromkeys(FIELDS, "") | {"uic": own.uic if own else ""}
-    values |= _accommodation_values(None)
+    values |= fields.accommodation_values(None)
     return await _create_form(request, session, staff, values, {})
 
 
@@ -276,8 +250,8 @@ async def create(request: Request, session: SessionDep, staff: StaffDep) -> Resp
     values = _form_values(await request.form())
     try:
         body = CandidateCreate.model_validate(
-            {k: v for k, v in values.items() if v and k not in ACCOMMODATION}
-            | {"registered_from": "dashboard", "accommodations": _accommodations(values)}
+            {k: v for k, v in values.items() if v and k not in fields.ACCOMMODATION}
+            | {"registered_from": "dashboard", "accommodations": fields.accommodations_from(values)}
         )
         async with session.begin_nested():
             candidate, _ = await service.create(session, staff.actor, body)
@@ -585,7 +559,7 @@ async def edit(
         session, staff.actor, fields.path_id(candidate_id)
     )
     values = {name: str(getattr(candidate, name) or "") for name in FIELDS}
-    values |= _accommodation_values(candidate.accommodations)
+    values |= fields.accommodation_values(candidate.accommodations)
     return await _edit_form(request, session, staff, candidate, values, {})
 
 
@@ -607,8 +581,8 @@ async def update(
             new_value = None
         if (current or None) != (new_value or None):
             changes[name] = new_value if name not in ("first_name", "last_name") else values[name]
-    if _accommodations(values) != (candidate.accommodations or None):
-        changes["accommodations"] = _accommodations(values)
+    if fields.accommodations_from(values) != (candidate.accommodations or None):
+        changes["accommodations"] = fields.accommodations_from(values)
     try:
         body = CandidateUpdate.model_validate(changes)
         async with session.begin_nested():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from etest.errors import NotFound
 
@@ -58,3 +59,32 @@ def console_path(target: str | None, fallback: str = "/console") -> str:
     if on_console and target is not None and "\\" not in target:
         return target
     return fallback
+
+
+#: The accommodation fields of the candidate form and the token form
+#: (etest.candidate.accommodations; their controls: ``console/_accommodations.html``).
+ACCOMMODATION = ("acc_extra_time", "acc_clip_plays", "acc_theme", "acc_pause")
+
+
+def accommodation_values(stored: dict[str, Any] | None) -> dict[str, str]:
+    """Stored accommodations (a candidate's) as the form's fields."""
+    acc = stored or {}
+    return {
+        "acc_extra_time": f"{acc['extra_time']:g}" if acc.get("extra_time") else "",
+        "acc_clip_plays": str(acc.get("clip_plays") or ""),
+        "acc_theme": str(acc.get("theme") or ""),
+        "acc_pause": "1" if acc.get("pause_allowed") else "",
+    }
+
+
+def accommodations_from(values: dict[str, str]) -> dict[str, Any] | None:
+    """The form's accommodation fields as the API's object (only what was chosen; the schema
+    checks it, so a wrong value is a field error like any other)."""
+    given: dict[str, Any] = {
+        "extra_time": values["acc_extra_time"] or None,
+        "clip_plays": values["acc_clip_plays"] or None,
+        "theme": values["acc_theme"] or None,
+        "pause_allowed": True if values["acc_pause"] else None,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    return given or None

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from etest.auth.actor import Actor
 from etest.candidate import repository as candidate_repository
+from etest.candidate.accommodations import Accommodations
 from etest.certificate.download import on_pdf_thread
 from etest.config import Settings
 from etest.console import fields
@@ -210,6 +212,10 @@ class IssueForm:
     #: organization's time zone (UTC for the operator).
     not_before: str = ""
     handout: str = "page"
+    #: The accommodation fields as typed (``console.fields.ACCOMMODATION``).
+    accommodations: dict[str, str] = field(
+        default_factory=lambda: fields.accommodation_values(None)
+    )
     errors: dict[str, str] | None = None
 
 
@@ -302,9 +308,16 @@ def _read_issue_form(data: FormData) -> IssueForm:
         expires_in_days=str(data.get("expires_in_days") or "").strip(),
         not_before=str(data.get("not_before") or "").strip(),
         handout=str(data.get("handout") or ""),
+        accommodations={n: str(data.get(n) or "").strip() for n in fields.ACCOMMODATION},
         errors={},
     )
     errors: dict[str, str] = {}
+    try:
+        Accommodations.model_validate(fields.accommodations_from(form.accommodations) or {})
+    except ValidationError:
+        errors["accommodations"] = N_(
+            "Choose the extra time from the list and give the plays as a number from 1 to 20."
+        )
     if form.type not in ("PT", "CT"):
         errors["type"] = N_("Choose the placement test or a certification test.")
     if form.type == "CT":
@@ -371,6 +384,7 @@ async def issue_tokens(
         level=form.level if form.type == "CT" else None,
         expires_in_days=int(form.expires_in_days) if form.expires_in_days else None,
         not_before=await _window_start(session, actor, form.not_before),
+        accommodations=fields.accommodations_from(form.accommodations),
     )
     return await _hand_out(request, staff, session, settings, batch, form.handout)
 

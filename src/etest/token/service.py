@@ -344,6 +344,7 @@ async def issue_many(
     level: str | None,
     expires_in_days: int | None,
     not_before: datetime | None = None,
+    accommodations: dict[str, Any] | None = None,
 ) -> Batch:
     """Issue one token per candidate through :func:`issue` (every rule, one live token per
     scope), each in its own savepoint: a refused candidate (no plan, a live token already,
@@ -364,6 +365,7 @@ async def issue_many(
                         level=level,
                         expires_in_days=expires_in_days,
                         not_before=not_before,
+                        accommodations=accommodations,
                     ),
                 )
         except EtestError as exc:
