@@ -247,6 +247,12 @@ async def _lang_of(response: httpx.Response) -> str:
     return found.group(1)
 
 
+async def _lang_of_any(response: httpx.Response) -> str:
+    found = re.search(r'<html lang="([^"]+)"', response.text)
+    assert found
+    return found.group(1)
+
+
 async def _started(client: httpx.AsyncClient, code: str, accept: str) -> httpx.Response:
     resp = await client.get("/take", params={"token": code}, headers={"Accept-Language": accept})
     if resp.status_code == 303:
@@ -305,6 +311,13 @@ async def test_the_chain_token_then_candidate_then_organization_then_browser(
         assert verify.status_code == 404
         assert '<html lang="ar" dir="rtl">' in verify.text and "رمز غير معروف" in verify.text
         assert verify.headers["content-language"] == "ar"
+        # the switcher on /verify comes back to it; it never sends a browser to another site
+        switched = await page.get("/take/language", params={"lang": "vi", "back": "/verify/NOPE"})
+        assert switched.status_code == 303 and switched.headers["location"] == "/verify/NOPE"
+        assert await _lang_of_any(await page.get("/verify/NOPE")) == "vi"
+        for back in ("//evil.example/x", "https://evil.example", "/\\evil.example", "/console"):
+            away = await page.get("/take/language", params={"lang": "es", "back": back})
+            assert away.headers["location"] == "/take", back
 
 
 async def test_young_learners_read_simpler_words(
