@@ -370,6 +370,8 @@ class Steering:
     def after(self, case: Any, response: Any) -> None:
         if response.status_code not in (200, 201):
             return
+        if "json" not in str(response.headers.get("content-type")):
+            return  # a file (an open link's QR code, a PDF): nothing to steer by
         body = response.json()
         where = (case.method, case.path)
         if where == ("POST", "/api/v1/organizations"):

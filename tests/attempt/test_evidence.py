@@ -110,6 +110,7 @@ async def test_a_pt_finished_without_answers_is_unplaced(
         "answered": 0,
         "served": 0,
         "planned": None,
+        "points": None,
     }
     listed = (
         await client.get("/api/v1/results", headers=course.admin, params={"type": "PT"})

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.asyncio
 #: providers of the configuration): not tenants'.
 GLOBAL_PARAMS = {"item_id", "assessment_id", "name"}
 #: Parameters that are not ids: the route's own words.
-WORDS = {"action": "disable", "rest": None}
+WORDS = {"action": "disable", "rest": None, "kind": "svg"}
 
 
 def _walk(routes: list[Any], prefix: str = "") -> list[tuple[str, set[str]]]:

@@ -66,6 +66,7 @@ ROUTE_CAPS: tuple[RouteCap, ...] = (
     RouteCap("POST", r"/api/v1/candidates/import", "max_upload_bytes", "candidate import (API)"),
     RouteCap("POST", r"/console/candidates/import", "max_upload_bytes", "candidate import"),
     RouteCap("PUT", r"/api/v1/candidates/[^/]+/photo", "max_upload_bytes", "candidate photo"),
+    RouteCap("POST", r"/console/organizations/[^/]+/logo", "max_upload_bytes", "logo"),
 )
 
 
