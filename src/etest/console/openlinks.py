@@ -22,10 +22,11 @@ from etest.console.pages import ConsoleRoute, redirect, render
 from etest.console.session import StaffDep
 from etest.deps import SessionDep, SettingsDep
 from etest.errors import EtestError, NotFound
+from etest.kit import qr
 from etest.kit.pagination import Pagination, paginate
 from etest.models import Organization
 from etest.models.token import OpenLink
-from etest.openlink import qr, repository, service
+from etest.openlink import repository, service
 from etest.openlink.endpoints import out
 from etest.openlink.schemas import OpenLinkCreate
 from etest.organization import repository as org_repository

@@ -1,7 +1,11 @@
-"""A QR code drawn on a ReportLab canvas as vector squares: sharp at any zoom, no image decoder
-needed (the certificate and the token sheet print one)."""
+"""QR codes, one way everywhere (segno, error correction M): drawn on a ReportLab canvas as
+vector squares, sharp at any zoom (the certificate and the token sheet print one), or as an SVG
+or PNG file (an open link's code: the console shows the SVG inline, the PNG is for slides and
+chat apps)."""
 
 from __future__ import annotations
+
+import io
 
 import segno
 from reportlab.lib.colors import HexColor
@@ -27,3 +31,17 @@ def draw_qr(canvas: Canvas, url: str, x: float, y: float, size: float, *, border
                     stroke=0,
                     fill=1,
                 )
+
+
+def svg(url: str, *, scale: int = 6, title: str | None = None) -> bytes:
+    out = io.BytesIO()
+    segno.make(url, error="m", micro=False).save(
+        out, kind="svg", scale=scale, border=4, xmldecl=False, title=title or url, dark="#000"
+    )
+    return out.getvalue()
+
+
+def png(url: str, *, scale: int = 8) -> bytes:
+    out = io.BytesIO()
+    segno.make(url, error="m", micro=False).save(out, kind="png", scale=scale, border=4)
+    return out.getvalue()

@@ -10,11 +10,12 @@ from fastapi import APIRouter, Query, Response, status
 
 from etest.config import Settings
 from etest.deps import ActorDep, SessionDep, SettingsDep
+from etest.kit import qr
 from etest.kit.pagination import PaginationDep, paginate
 from etest.kit.schemas import Page
 from etest.models.base import utcnow
 from etest.models.token import OpenLink
-from etest.openlink import qr, repository, service
+from etest.openlink import repository, service
 from etest.openlink.schemas import OpenLinkCreate, OpenLinkOut
 
 router = APIRouter(prefix="/api/v1/open-links", tags=["open links"])
