@@ -37,6 +37,8 @@ async def test_five_plans_with_pass_marks(client: httpx.AsyncClient) -> None:
     assert list(marks["neo_jr"]) == ["Pre A1", "A1", "A1+"]
     assert plans["neo_plus"]["retake_policy"] == {"max_attempts": 3, "after_max": "needs_review"}
     assert all(lv["ct_assessment"] for lv in plans["neo_plus"]["levels"])
+    # the young learners' plan asks for the young wording on the candidate's pages
+    assert plans["neo_jr"]["register"] == "young" and plans["neo_plus"]["register"] == "adult"
 
 
 async def test_reference_load_is_idempotent_and_keeps_edits(

@@ -45,6 +45,9 @@ class PlanUpdate(Input):
     levels: list[PlanLevel] = Field(min_length=1, max_length=len(LEVELS))
     retake_policy: RetakePolicy = Field(default_factory=RetakePolicy)
     continues: bool = True
+    register: Literal["adult", "young"] = Field(
+        "adult", description="The wording of the candidate's pages: young for young learners"
+    )
 
     @model_validator(mode="after")
     def _ordered_levels(self) -> PlanUpdate:
@@ -63,3 +66,4 @@ class PlanOut(Output):
     levels: list[dict[str, object]]
     retake_policy: dict[str, object]
     continues: bool
+    register: str

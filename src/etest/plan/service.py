@@ -51,6 +51,9 @@ async def load_reference(session: AsyncSession) -> tuple[int, int]:
     for raw in data["plans"]:
         if raw["code"] in have_plans:
             _add_aliases(have_plans[raw["code"]], raw.get("aliases", []), have_plans.values())
+            if raw.get("register") == "young" and have_plans[raw["code"]].register == "adult":
+                # an upgrade gives the young learners' plan its wording (it had none before)
+                have_plans[raw["code"]].register = "young"
             continue
         spec = PlanUpdate.model_validate({k: v for k, v in raw.items() if k != "code"})
         new_plans.append(Plan(code=raw["code"], **spec.model_dump()))
