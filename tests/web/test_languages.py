@@ -289,8 +289,9 @@ async def test_the_chain_token_then_candidate_then_organization_then_browser(
         (admin, org["uic"], {"language": "es"}, {"language": "vi"}, "zh-CN", "vi"),
         (admin, org["uic"], {"language": "es-MX"}, {}, "zh-CN", "es"),
         (admin, org["uic"], {}, {}, "zh-CN", "ar"),
-        # an organization's default setting is English: the browser's language is not reached
-        (plain_admin, plain["uic"], {}, {}, "zh-CN,en;q=0.5", "en"),
+        # an organization without a language of its own: the browser's language decides
+        (plain_admin, plain["uic"], {}, {}, "zh-CN,en;q=0.5", "zh-Hans"),
+        (plain_admin, plain["uic"], {}, {}, "fr-FR,fr;q=0.9", "en"),
     ]
     for headers, uic, candidate, tok, accept, expected in cases:
         transport = httpx.ASGITransport(app=app)

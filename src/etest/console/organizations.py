@@ -86,8 +86,8 @@ def timezones() -> list[str]:
     return sorted(zoneinfo.available_timezones())
 
 
-def languages(current: str) -> list[tuple[str, str]]:
-    codes = list(CATALOG) + ([current] if current not in CATALOG else [])
+def languages(current: str | None) -> list[tuple[str, str]]:
+    codes = list(CATALOG) + ([current] if current and current not in CATALOG else [])
     return [(c, LANGUAGE_NAMES.get(c, c)) for c in codes]
 
 
@@ -290,7 +290,7 @@ async def _create(
             settings=OrganizationSettings(
                 language=OrganizationSettings.model_validate(parent.settings).language
                 if parent
-                else "en"
+                else None
             ),
         )
     except ValidationError as exc:
@@ -402,9 +402,10 @@ def _settings_changes(org: Organization, form: Any, may_contract: bool) -> dict[
         for name, _, _ in SWITCHES
         if (form.get(name) == "1") != stored[name]
     }
-    for name in ("ct_unlock_mode", "language"):
-        if _text(form, name) and _text(form, name) != stored[name]:
-            switches[name] = _text(form, name)
+    if _text(form, "ct_unlock_mode") and _text(form, "ct_unlock_mode") != stored["ct_unlock_mode"]:
+        switches["ct_unlock_mode"] = _text(form, "ct_unlock_mode")
+    if (_text(form, "language") or None) != stored["language"]:  # empty: not set
+        switches["language"] = _text(form, "language") or None
     switches.update(_brand_changes(stored, form))
     origins = _text(form, "frame_ancestors").replace(",", " ").split()
     if origins != stored["frame_ancestors"]:

@@ -86,7 +86,9 @@ class OrganizationSettings(Input):
     disable_candidate_after_pt: bool = False
     ct_unlock_mode: Literal["auto", "teacher"] = "auto"
     allow_candidate_certificate_download: bool = False
-    language: LanguageTag = "en"
+    #: The language of its candidates' pages, emails and certificates when neither the token nor
+    #: the candidate names one; None: the candidate's browser decides (English by email).
+    language: LanguageTag | None = None
     #: Origins whose pages may embed the organization's tests in a frame; empty: those of the
     #: nearest ancestor with a list (none: no page may).
     frame_ancestors: list[FrameOrigin] = Field(default_factory=list, max_length=20)
@@ -107,7 +109,7 @@ class OrganizationSettingsPatch(Input):
     disable_candidate_after_pt: bool = omittable()
     ct_unlock_mode: Literal["auto", "teacher"] = omittable()
     allow_candidate_certificate_download: bool = omittable()
-    language: LanguageTag = omittable()
+    language: LanguageTag | None = None  # null: not set (the candidate's browser decides)
     frame_ancestors: list[FrameOrigin] = omittable(max_length=20)
     accent_color: AccentColor | None = None  # null: the default colour
     next_step: NextStep | None = None  # null: no step of the organization's own
