@@ -1,44 +1,28 @@
 """The console's message catalog template (``locale/console.pot``), extracted from the console's
-Python modules (``_()``/``N_()``) and templates (``_()``) with Babel. ``scripts/extract_messages``
+Python modules (``_()``/``N_()``) and templates (``_()``) with Babel, through the extraction the
+candidate's catalog uses too (:func:`etest.kit.i18n.extract`). ``scripts/extract_messages``
 writes it; ``tests/console/test_catalog.py`` fails when a word on a page is missing from it."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import write_po
 
 from etest.console.i18n import DOMAIN, LOCALE_DIR
+from etest.kit import i18n
 
 HERE = Path(__file__).parent
 POT = LOCALE_DIR / f"{DOMAIN}.pot"
 METHODS = [("**.py", "python"), ("templates/**.html", "jinja2")]
-OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n", "trim_blocks": "true"}}
 
 
 def extract() -> Catalog:
-    catalog = Catalog(project="eTest console", domain=DOMAIN, fuzzy=False)
-    for filename, lineno, message, comments, context in extract_from_dir(
-        HERE, METHODS, options_map=OPTIONS, keywords={"_": None, "N_": None, "gettext": None}
-    ):
-        catalog.add(
-            message,
-            None,
-            [(f"console/{filename}", lineno)],
-            auto_comments=comments,
-            context=context,
-        )
-    return catalog
+    return i18n.extract([(HERE, "console/")], METHODS, project="eTest console", domain=DOMAIN)
 
 
 def render(catalog: Catalog) -> str:
-    buf = io.BytesIO()
-    # no creation date and no line numbers: the file changes only when the words do
-    write_po(buf, catalog, omit_header=True, include_lineno=False, sort_output=True)
-    return buf.getvalue().decode()
+    return i18n.render_template(catalog)
 
 
 def write() -> Path:

@@ -45,6 +45,6 @@ async def put_plan(actor: ActorDep, session: SessionDep, code: PlanCode, body: P
         target_type="plan",
         target_id=plan.code,
         organization_id=None,
-        details=body.model_dump(),
+        details=body.model_dump(by_alias=True),
     )
     return plan

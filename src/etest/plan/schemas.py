@@ -45,8 +45,12 @@ class PlanUpdate(Input):
     levels: list[PlanLevel] = Field(min_length=1, max_length=len(LEVELS))
     retake_policy: RetakePolicy = Field(default_factory=RetakePolicy)
     continues: bool = True
-    register: Literal["adult", "young"] = Field(
-        "adult", description="The wording of the candidate's pages: young for young learners"
+    # named ``register`` in JSON and in the plans table; another name in Python, where
+    # ``register`` is the ABC method every pydantic model has
+    wording: Literal["adult", "young"] = Field(
+        "adult",
+        alias="register",
+        description="The wording of the candidate's pages: young for young learners",
     )
 
     @model_validator(mode="after")
@@ -66,4 +70,4 @@ class PlanOut(Output):
     levels: list[dict[str, object]]
     retake_policy: dict[str, object]
     continues: bool
-    register: str
+    wording: str = Field(validation_alias="register", serialization_alias="register")

@@ -56,7 +56,7 @@ async def load_reference(session: AsyncSession) -> tuple[int, int]:
                 have_plans[raw["code"]].register = "young"
             continue
         spec = PlanUpdate.model_validate({k: v for k, v in raw.items() if k != "code"})
-        new_plans.append(Plan(code=raw["code"], **spec.model_dump()))
+        new_plans.append(Plan(code=raw["code"], **spec.model_dump(by_alias=True)))
     session.add_all(new_plans)
     await session.flush()
     return len(new_levels), len(new_plans)
@@ -137,7 +137,7 @@ async def put_plan(session: AsyncSession, code: str, body: PlanUpdate) -> Plan:
     )
     if clashes:
         raise PlanAliasTaken(f"These names already name another plan: {', '.join(clashes)}.")
-    values = body.model_dump()
+    values = body.model_dump(by_alias=True)
     if plan is None:
         plan = Plan(code=code, **values)
         session.add(plan)
