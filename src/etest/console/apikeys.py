@@ -15,20 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest import apikey
 from etest.console.i18n import N_
+from etest.console.organizations import organization_choices
 from etest.console.pages import ConsoleRoute, redirect, render
 from etest.console.session import StaffDep
 from etest.deps import SessionDep, SettingsDep
 from etest.errors import NotFound, Unprocessable
 from etest.kit.pagination import Pagination, paginate
-from etest.models import ApiKey, Organization
-from etest.organization import repository as org_repository
+from etest.models import ApiKey
 from etest.staff.service import SignedIn
 
 router = APIRouter(route_class=ConsoleRoute)
 
 PER_PAGE = 50
-#: Up to this many organizations the form offers a list; beyond, a UIC is typed.
-CHOICES = 200
 
 
 async def _page(
@@ -49,10 +47,7 @@ async def _page(
         ApiKey.created_at.desc(),
         ApiKey.id,
     )
-    org_total, org_rows = await paginate(
-        session, org_repository.filtered(actor), Pagination(1, CHOICES), Organization.path
-    )
-    own = next((r[0].uic for r in org_rows if r[0].id == actor.organization_id), "")
+    orgs, own = await organization_choices(session, actor)
     return render(
         request,
         staff,
@@ -63,9 +58,7 @@ async def _page(
         paging={"page": page, "pages": max(1, -(-total // PER_PAGE))},
         roles=[(r, r) for r in apikey.grantable_roles(actor)],
         revocable=apikey.grantable_roles(actor),
-        orgs=[(r[0].uic, f"{r[0].name} ({r[0].uic})") for r in org_rows]
-        if org_total <= CHOICES
-        else None,
+        orgs=orgs,
         values=values or {"uic": own, "role": "viewer", "name": ""},
         errors=errors or {},
     )

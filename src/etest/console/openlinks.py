@@ -18,13 +18,13 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from etest.console.i18n import N_
+from etest.console.organizations import organization_choices
 from etest.console.pages import ConsoleRoute, redirect, render
 from etest.console.session import StaffDep
 from etest.deps import SessionDep, SettingsDep
 from etest.errors import EtestError, NotFound
 from etest.kit import qr
 from etest.kit.pagination import Pagination, paginate
-from etest.models import Organization
 from etest.models.token import OpenLink
 from etest.openlink import repository, service
 from etest.openlink.endpoints import out
@@ -35,7 +35,6 @@ from etest.staff.service import SignedIn
 router = APIRouter(route_class=ConsoleRoute)
 
 PER_PAGE = 50
-CHOICES = 200
 FIELDS = ("uic", "title", "type", "level", "max_uses", "opens_at", "closes_at", "access_code")
 
 
@@ -58,10 +57,7 @@ async def _page(
         OpenLink.created_at.desc(),
         OpenLink.id,
     )
-    org_total, org_rows = await paginate(
-        session, org_repository.filtered(actor), Pagination(1, CHOICES), Organization.path
-    )
-    own = next((r[0].uic for r in org_rows if r[0].id == actor.organization_id), "")
+    orgs, own = await organization_choices(session, actor)
     return render(
         request,
         staff,
@@ -70,9 +66,7 @@ async def _page(
         links=[out(settings, link, uic) for link, uic in rows],
         total=total,
         paging={"page": page, "pages": max(1, -(-total // PER_PAGE))},
-        orgs=[(r[0].uic, f"{r[0].name} ({r[0].uic})") for r in org_rows]
-        if org_total <= CHOICES
-        else None,
+        orgs=orgs,
         values=values or {"uic": own, "type": "PT", "required": []},
         errors=errors or {},
     )

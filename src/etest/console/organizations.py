@@ -91,6 +91,24 @@ def languages(current: str | None) -> list[tuple[str, str]]:
     return [(c, LANGUAGE_NAMES.get(c, c)) for c in codes]
 
 
+#: At most this many organizations are offered in a form's list; more, and the form asks for
+#: the UIC typed instead.
+CHOICES = 200
+
+
+async def organization_choices(
+    session: AsyncSession, actor: Actor
+) -> tuple[list[tuple[str, str]] | None, str]:
+    """The organizations a form offers (UIC, "name (UIC)"), or None when there are more than
+    :data:`CHOICES`; and the actor's own UIC, the form's default ("" for the operator)."""
+    total, rows = await paginate(
+        session, repository.filtered(actor), Pagination(1, CHOICES), Organization.path
+    )
+    own = next((r[0].uic for r in rows if r[0].id == actor.organization_id), "")
+    choices = [(r[0].uic, f"{r[0].name} ({r[0].uic})") for r in rows]
+    return (choices if total <= CHOICES else None), own
+
+
 def new_secret() -> str:
     """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
     return PREFIX + b64encode(secrets.token_bytes(32)).decode()
