@@ -193,6 +193,26 @@ async def simulate(app: FastAPI, client: httpx.AsyncClient, bank: Bank, seed: in
     for n, (_, a, b, c) in enumerate(PILOTS):
         columns.append((bank.ids[f"{bank.tag}-p{n}"], _p(theta, a, b, c)))
     answered = rng.random((SIMULEES, len(columns))) < np.stack([p for _, p in columns], axis=1)
+    sheets: list[list[Answered]] = []
+    for s in range(SIMULEES):
+        row = [(item_id, bool(answered[s, k])) for k, (item_id, _) in enumerate(columns)]
+        if s < FEW:
+            row.append((bank.ids[f"{bank.tag}-few"], bool(s % 2)))
+        if s < EASY:
+            row.append((bank.ids[f"{bank.tag}-easy"], True))
+        sheets.append([(i, "A" if ok else "B", ok, None, None) for i, ok in row])
+    await store_finished(app, client, bank, sheets)
+
+
+#: One answered position of a simulated attempt: item, answer, correct, points, max points.
+Answered = tuple[uuid.UUID, Any, bool, int | None, int | None]
+
+
+async def store_finished(
+    app: FastAPI, client: httpx.AsyncClient, bank: Bank, sheets: list[list[Answered]]
+) -> None:
+    """One finished PT a day ago per sheet (of one token of a new candidate), each position
+    served and answered as the sheet says: the rows calibration reads, written directly."""
     candidate = await create_candidate(client, bank.admin, uic=bank.uic)
     resp = await client.post(
         "/api/v1/tokens", headers=bank.admin, json={"candidate_id": candidate["id"], "type": "PT"}
@@ -205,7 +225,7 @@ async def simulate(app: FastAPI, client: httpx.AsyncClient, bank: Bank, seed: in
         )
         assert token is not None
         attempts, served, responses = [], [], []
-        for s in range(SIMULEES):
+        for s, sheet in enumerate(sheets):
             attempt_id = uuid.uuid4()
             attempts.append(
                 {
@@ -223,12 +243,7 @@ async def simulate(app: FastAPI, client: httpx.AsyncClient, bank: Bank, seed: in
                     "finish_reason": "completed",
                 }
             )
-            row = [(item_id, bool(answered[s, k])) for k, (item_id, _) in enumerate(columns)]
-            if s < FEW:
-                row.append((bank.ids[f"{bank.tag}-few"], bool(s % 2)))
-            if s < EASY:
-                row.append((bank.ids[f"{bank.tag}-easy"], True))
-            for position, (item_id, correct) in enumerate(row, start=1):
+            for position, (item_id, answer, correct, points, top) in enumerate(sheet, start=1):
                 served.append(
                     {
                         "attempt_id": attempt_id,
@@ -244,8 +259,10 @@ async def simulate(app: FastAPI, client: httpx.AsyncClient, bank: Bank, seed: in
                         "attempt_id": attempt_id,
                         "position": position,
                         "item_id": item_id,
-                        "answer": "A" if correct else "B",
+                        "answer": answer,
                         "correct": correct,
+                        "points": points,
+                        "max_points": top,
                         "time_spent_ms": 1000,
                         "answered_at": finished,
                     }

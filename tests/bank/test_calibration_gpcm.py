@@ -7,29 +7,30 @@ their body and gaps. Responses are written straight into the tables, as in
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from etest import irt
 from etest.db import transaction
 from etest.models import (
     Assessment,
     AssessmentVersion,
-    Attempt,
-    AttemptItem,
     Item,
-    Response,
-    TestToken,
 )
-from etest.models.base import utcnow
-from tests.bank.test_calibration import OPERATIONAL, Bank, _p, calibrated
-from tests.conftest import Headers, create_candidate, create_key, create_org, unique
+from tests.bank.test_calibration import (
+    OPERATIONAL,
+    Answered,
+    Bank,
+    _p,
+    calibrated,
+    store_finished,
+)
+from tests.conftest import Headers, create_key, create_org, unique
 from tests.support.flows import import_flows
 
 SIMULEES = 800
@@ -143,62 +144,16 @@ async def _simulate(app: FastAPI, client: httpx.AsyncClient, bank: Bank) -> None
         p = irt.gpcm_probabilities(theta, a, steps).reshape(SIMULEES, -1)
         drawn = (np.cumsum(p, axis=-1)[:, :-1] < rng.random((SIMULEES, 1))).sum(axis=-1)
         scores.append((bank.ids[code], drawn, len(steps)))
-    candidate = await create_candidate(client, bank.admin, uic=bank.uic)
-    resp = await client.post(
-        "/api/v1/tokens", headers=bank.admin, json={"candidate_id": candidate["id"], "type": "PT"}
+
+    def answered(item_id: uuid.UUID, score: int, top: int | None) -> Answered:
+        return (item_id, {"score": score}, score == (top or 1), score if top else None, top)
+
+    await store_finished(
+        app,
+        client,
+        bank,
+        [[answered(i, int(column[s]), top) for i, column, top in scores] for s in range(SIMULEES)],
     )
-    assert resp.status_code == 201, resp.text
-    finished = utcnow() - timedelta(days=1)
-    async with transaction(app.state.sessionmaker) as session:
-        token = await session.get(TestToken, uuid.UUID(resp.json()["id"]))
-        assert token is not None
-        attempts, served, responses = [], [], []
-        for s in range(SIMULEES):
-            attempt_id = uuid.uuid4()
-            attempts.append(
-                {
-                    "id": attempt_id,
-                    "token_id": token.id,
-                    "candidate_id": token.candidate_id,
-                    "organization_id": bank.org_id,
-                    "assessment_version_id": bank.version_id,
-                    "kind": "PT",
-                    "plan_code": bank.plan,
-                    "seed": s,
-                    "status": "completed",
-                    "started_at": finished - timedelta(minutes=20),
-                    "finished_at": finished,
-                    "finish_reason": "completed",
-                }
-            )
-            for position, (item_id, column, top) in enumerate(scores, start=1):
-                score = int(column[s])
-                served.append(
-                    {
-                        "attempt_id": attempt_id,
-                        "position": position,
-                        "item_id": item_id,
-                        "served_at": finished,
-                        "option_order": [],
-                        "target_order": [],
-                    }
-                )
-                responses.append(
-                    {
-                        "attempt_id": attempt_id,
-                        "position": position,
-                        "item_id": item_id,
-                        "answer": {"score": score},
-                        "correct": score == (top or 1),
-                        "points": score if top else None,
-                        "max_points": top,
-                        "time_spent_ms": 1000,
-                        "answered_at": finished,
-                    }
-                )
-        await session.execute(insert(Attempt), attempts)
-        await session.execute(insert(AttemptItem), served)
-        await session.execute(insert(Response), responses)
 
 
 @pytest.fixture(scope="module")
