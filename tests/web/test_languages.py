@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -124,8 +125,28 @@ async def _rtl_layout(page: Page, lang: str) -> None:
     assert align in ("start", "right" if lang == "ar" else "left")
 
 
-async def _answer_all(app: FastAPI, tab: Tab, words: Words, lang: str, prefix: str) -> int:
-    """Answer every item rightly; the first item page is checked (screenshot, axe, RTL)."""
+async def _also_at(tab: Tab, device: dict[str, Any], prefix: str, name: str) -> None:
+    """The page as the other device shows it (a phone's or a desktop's browser, with this
+    browser's cookies): it fits, its screenshot is kept and axe runs again."""
+    browser = tab.page.context.browser
+    assert browser is not None
+    context = await browser.new_context(**device)
+    try:
+        await context.add_cookies(await tab.page.context.cookies())  # type: ignore[arg-type]
+        other = Tab(await context.new_page(), tab.base, tab.artifacts, prefix)
+        url = urlsplit(tab.page.url)
+        await other.goto(url.path + (f"?{url.query}" if url.query else ""))
+        await other.check(name)
+        other.assert_clean()
+    finally:
+        await context.close()
+
+
+async def _answer_all(
+    app: FastAPI, tab: Tab, words: Words, lang: str, prefix: str, other: tuple[Any, str]
+) -> int:
+    """Answer every item rightly; the first item page is checked (screenshot, axe, RTL), at
+    the other size too (``other``: its viewport and screenshot prefix)."""
     answered = 0
     while await tab.page.locator("form.answer-form").count():
         position, item_type, key = await item_type_here(app, tab)
@@ -135,6 +156,7 @@ async def _answer_all(app: FastAPI, tab: Tab, words: Words, lang: str, prefix: s
             await _page_language(tab, lang)
             await _rtl_layout(tab.page, lang)
             await tab.check(f"{prefix}item")
+            await _also_at(tab, other[0], other[1], "item")
             timer = tab.page.locator("[data-timer=test] .timer-value")
             if await timer.count():  # the countdown (take.js) speaks the page's units
                 unit = words.gettext("%(m)s min %(s)s s", m="", s="").split()[0]
@@ -167,10 +189,13 @@ async def test_placement_on_a_phone_and_certification_on_a_desktop_in_five_langu
         await _page_language(tab, lang)
         await tab.check("start")
         await tab.submit(words.gettext("Start the test"))
-        assert await _answer_all(app, tab, words, lang, "") >= 5  # adaptive: ends when clear
+        as_desktop = ({"viewport": DESKTOP, "locale": locale}, f"{lang}-desktop-pt-")
+        # adaptive: it ends when the level is clear
+        assert await _answer_all(app, tab, words, lang, "", as_desktop) >= 5
         await expect(tab.page.locator("h1")).to_have_text(words.gettext("Your result"))
         await _page_language(tab, lang)
         await tab.check("result-pt")
+        await _also_at(tab, *as_desktop, "result-pt")
         tab.assert_clean()
         await phone.close()
 
@@ -192,11 +217,22 @@ async def test_placement_on_a_phone_and_certification_on_a_desktop_in_five_langu
             await tab.page.get_by_role(
                 "link", name=words.gettext("No, go back to the question")
             ).click()
-        assert await _answer_all(app, tab, words, lang, "") == 7
+        as_phone = (
+            {
+                "viewport": PHONE,
+                "is_mobile": True,
+                "has_touch": True,
+                "device_scale_factor": 2,
+                "locale": locale,
+            },
+            f"{lang}-phone-ct-",
+        )
+        assert await _answer_all(app, tab, words, lang, "", as_phone) == 7
         await expect(tab.page.locator("h1")).to_have_text(words.gettext("Your result"))
         await expect(tab.page.locator(".result-value")).to_have_text(words.gettext("You passed"))
         await _page_language(tab, lang)
         await tab.check("result-ct")
+        await _also_at(tab, *as_phone, "result-ct")
         tab.assert_clean()
         await desktop.close()
 

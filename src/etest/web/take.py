@@ -42,10 +42,10 @@ from etest.deps import SessionDep, SettingsDep
 from etest.errors import EtestError, Forbidden, NotFound
 from etest.kit import language as chain
 from etest.kit.i18n import N_
-from etest.kit.levels import level_meaning
 from etest.kit.secrets import digest
 from etest.models import Attempt, Candidate, Item, Organization, Plan, TestToken
 from etest.models.base import utcnow
+from etest.notification.texts import level_meaning
 from etest.ops import ratelimits
 from etest.organization.service import frame_ancestors
 from etest.token.errors import TokenNotYetValid
@@ -705,7 +705,7 @@ async def _finished_page(
             "result_pt.html",
             attempt=attempt,
             level=level,
-            meaning=level_meaning(level),
+            meaning=level_meaning(level, language.current().language),
             areas=areas,
             answered=outcome.answered,
             ended_by_time=ended_by_time,
