@@ -322,7 +322,8 @@ async def test_api_key_name_with_spoofing_characters_is_refused(app: FastAPI) ->
 
 async def test_null_settings_flag_is_422(client: httpx.AsyncClient, tree: Tree) -> None:
     path = f"/api/v1/organizations/{tree.uic['A1']}"
-    for flag in ("notify_after_pt", "disable_candidate_after_pt", "ct_unlock_mode", "language"):
+    # (null is a value of "language": not set, the candidate's browser decides)
+    for flag in ("notify_after_pt", "disable_candidate_after_pt", "ct_unlock_mode"):
         resp = await client.patch(path, headers=tree.key["A"], json={"settings": {flag: None}})
         body = _check_problem(resp, flag)
         assert resp.status_code == 422 and body["type"] == "/errors/validation-error", body
@@ -336,6 +337,8 @@ async def test_null_settings_flag_is_422(client: httpx.AsyncClient, tree: Tree) 
         path, headers=tree.key["A"], json={"settings": {"notify_after_pt": False}}
     )
     assert resp.status_code == 200 and resp.json()["settings"]["notify_after_pt"] is False
+    cleared = await client.patch(path, headers=tree.key["A"], json={"settings": {"language": None}})
+    assert cleared.status_code == 200 and cleared.json()["settings"]["language"] is None
 
 
 async def test_null_candidate_name_is_422(client: httpx.AsyncClient, tree: Tree) -> None:
