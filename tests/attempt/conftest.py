@@ -233,7 +233,13 @@ async def key_of(app: FastAPI, attempt_id: str, position: int) -> tuple[str, dic
 
 def right(item_type: str, key: dict[str, Any]) -> Any:
     if item_type == "text_entry":
-        return " Went. "
+        return key["accepted"][0] if key.get("number") else " Went. "
+    if item_type == "cloze":  # each gap: its first accepted spelling, or its right choice
+        return {
+            g: k["accepted"][0] if "accepted" in k else k["correct"] for g, k in key["gaps"].items()
+        }
+    if item_type == "gap_match":  # one keyed word per gap
+        return [[w, g] for g, w in {g: w for w, g in reversed(key["pairs"])}.items()]
     if item_type == "single_choice":
         return key["correct"][0]
     if item_type == "ordering":
